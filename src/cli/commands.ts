@@ -1,0 +1,264 @@
+// One command table for the interactive shell and the one-shot CLI. The first
+// word is resolved as the original did (dis…/off…, ena…/on…, h/?), then the
+// tokens are parsed by commander (options, arity, errors that never exit).
+import { Command, CommanderError } from 'commander';
+import { KEYS } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import { type Status } from '../status-store/index.js';
+import {
+  checkResources,
+  describeResult,
+  nodeState,
+  pids,
+  resPatch,
+  runner,
+  runningCount,
+  startAll,
+  startDaemon,
+  stopAll,
+  stopDaemon,
+  type Ctx,
+  type DaemonName,
+  type NodeState,
+} from './control.js';
+import { formatStat, statJson } from './stat.js';
+
+export interface CommandResult {
+  code: number;
+  quit?: boolean;
+}
+
+export const COMMANDS = ['help', 'start', 'stop', 'off', 'disable', 'on', 'enable', 'stat', 'status', 'res', 'conf', 'show', 'quit', 'exit', 'se_sta', 'se_sto', 're_sta', 're_sto', 'su_sta', 'su_sto'];
+export const RES_ACTIONS = ['list', 'start', 'stop'];
+
+const PER_DAEMON: Record<string, [DaemonName, 'start' | 'stop']> = {
+  se_sta: ['sender', 'start'],
+  se_sto: ['sender', 'stop'],
+  re_sta: ['receiver', 'start'],
+  re_sto: ['receiver', 'stop'],
+  su_sta: ['supervise', 'start'],
+  su_sto: ['supervise', 'stop'],
+};
+
+export const HELP = `commands:
+  start                 start sender, receiver and supervise
+  stop                  stop the three daemons (resources stay as they are!)
+  off|disable [--force] manual failover: release the resources to the peer, pause the heartbeat ${'OFF_PAUSE'} s
+  on|enable             resume the heartbeat now (also clears FAILED)
+  stat|status [--json]  status file, the three daemon pids, the peer's word
+  res                   usage of res
+  res list              the resources, their arguments and their state now
+  res start [name]      start all resources (config order) or one
+  res stop [name]       stop all resources (reverse order) or one
+  conf|show conf        the parsed configuration
+  se_sta se_sto re_sta re_sto su_sta su_sto   start/stop one daemon
+  help|h|?              this text
+  quit|exit|q           leave the shell`;
+
+/** The original's abbreviations → the canonical command word. */
+export function canonical(tokens: string[]): string[] {
+  if (tokens.length === 0) return tokens;
+  const [first, ...rest] = tokens as [string, ...string[]];
+  const w = first.toLowerCase();
+  let c = w;
+  if (w === 'h' || w === '?' || w === 'help' || w === '--help' || w === '-h') c = 'help';
+  else if (w.startsWith('dis') || w.startsWith('off')) c = 'off';
+  else if (w.startsWith('ena') || w === 'on' || w === 'online') c = 'on';
+  else if (w === 'status' || w === 'stat') c = 'stat';
+  else if (w === 'quit' || w === 'exit' || w === 'q') c = 'quit';
+  else if (w === 'show' && rest[0] === 'conf') return ['conf', ...rest.slice(1)];
+  return [c, ...rest];
+}
+
+const KNOWN = new Set(['help', 'start', 'stop', 'off', 'on', 'stat', 'res', 'conf', 'quit', ...Object.keys(PER_DAEMON)]);
+
+export function isKnown(tokens: string[]): boolean {
+  const c = canonical(tokens);
+  return c.length > 0 && KNOWN.has(c[0]!);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(fn: () => T | undefined, timeoutMs: number, stepMs = 20): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() >= deadline) return undefined;
+    await sleep(stepMs);
+  }
+}
+
+export interface RunOptions {
+  mode: 'shell' | 'oneshot';
+  state?: NodeState; // the shell's last state (PROGRESS keeps it)
+}
+
+export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions): Promise<CommandResult> {
+  const tokens = canonical(rawTokens);
+  if (tokens.length === 0) return { code: 0 };
+  if (!KNOWN.has(tokens[0]!)) {
+    ctx.err(`unknown command '${rawTokens.join(' ')}' – try 'help'`);
+    return { code: 2 };
+  }
+  const { config, store } = ctx;
+  let result: CommandResult = { code: 0 };
+  const program = new Command('pha-cli');
+  program
+    .exitOverride()
+    .helpOption(false)
+    .configureOutput({
+      writeOut: (s) => ctx.out(s.trimEnd()),
+      writeErr: (s) => ctx.err(s.trimEnd()),
+      outputError: (s, write) => write(`${s.trimEnd().replace(/^error: /, '')} – try 'help'`),
+    });
+
+  program.command('help').action(() => ctx.out(HELP.replace('OFF_PAUSE', String(config.OFF_PAUSE))));
+  program.command('quit').action(() => {
+    result = { code: 0, quit: true };
+  });
+  program.command('start').action(async () => {
+    const ok = await startAll(ctx);
+    result.code = ok ? 0 : 1;
+  });
+  program.command('stop').action(async () => {
+    result.code = (await stopAll(ctx)) ? 0 : 1;
+  });
+  for (const [word, [d, what]] of Object.entries(PER_DAEMON)) {
+    program.command(word).action(async () => {
+      const ok = what === 'start' ? await startDaemon(ctx, d) : await stopDaemon(ctx, d);
+      result.code = ok ? 0 : 1;
+    });
+  }
+  program
+    .command('stat')
+    .option('--json', 'machine-readable')
+    .action((o: { json?: boolean }) => {
+      const s = store.read();
+      const p = pids(config);
+      const n = runningCount(p);
+      if (o.json) ctx.out(JSON.stringify(statJson(s, p, config, nodeState(s, p, opts.state ?? 'NOTRUNNING'))));
+      else ctx.out(formatStat(s, p, config, Date.now()));
+      // LSB status codes: 0 running, 3 not running, 1 partly.
+      result.code = n === 3 ? 0 : n === 0 ? 3 : 1;
+    });
+  program
+    .command('off')
+    .option('--force', 'release even when no peer heartbeat is heard')
+    .action(async (o: { force?: boolean }) => {
+      result.code = await off(ctx, !!o.force);
+    });
+  program.command('on').action(async () => {
+    await store.update({ SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined, FAILED_UNTIL: undefined, OFF_REQUEST: null });
+    ctx.out('heartbeat enabled (pause and FAILED hold-down cleared)');
+  });
+  program.command('conf').action(() => ctx.out(showConf(ctx)));
+  program
+    .command('res')
+    .argument('[action]', 'list | start | stop')
+    .argument('[name]', 'one resource (default: all)')
+    .action(async (action?: string, name?: string) => {
+      result.code = await res(ctx, action, name);
+    });
+
+  try {
+    await program.parseAsync(tokens, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return { code: 2 };
+    ctx.err(`error: ${errorMessage(e)}`);
+    return { code: 1 };
+  }
+  return result;
+}
+
+async function off(ctx: Ctx, force: boolean): Promise<number> {
+  const { config, store } = ctx;
+  const p = pids(config);
+  if (!p.supervise.pid) {
+    ctx.err("off: supervise is not running on this node (run 'start' first)");
+    return 1;
+  }
+  const s = store.read();
+  if (s.STATUS !== 'ONLINE') {
+    ctx.err(`off: this node is ${s.STATUS === 'OFFLINE' ? 'Standby' : s.STATUS ?? 'not running'}: 'off' works on the Active node only`);
+    return 1;
+  }
+  if (!s.RECEIVER_IN && !force) {
+    ctx.err(`off refused: no heartbeat from ${config.peer.name}, nobody would take over ('off --force' releases anyway)`);
+    return 1;
+  }
+  const req = Date.now();
+  await store.update({ OFF_REQUEST: req, OFF_FORCE: force ? 1 : 0 });
+  const budget = config.resources.length * config.RES_TIMEOUT * 1000 + 5000;
+  const answered = await waitFor(() => {
+    const cur = store.read();
+    return cur.OFF_ANSWERED === req ? cur : undefined;
+  }, budget);
+  if (!answered) {
+    ctx.err(`off: supervise did not answer within ${Math.round(budget / 1000)} s; see ${config.LOGPATH}.supervise`);
+    return 1;
+  }
+  ctx.out(answered.OFF_ANSWER ?? 'off: no answer text');
+  if (answered.SENDER_RUN !== 0 && !answered.SENDER_PAUSE_UNTIL) {
+    // refused or nothing to do; supervise said why
+    const done = await waitFor(() => (store.read().STATUS === 'OFFLINE' ? true : undefined), 100);
+    return done ? 0 : 1;
+  }
+  const taken = await waitFor(() => (store.read().RECEIVER_IN === 'ONLINE' ? true : undefined), config.DEADTIME + config.SUPERVISE_INT + 2000);
+  ctx.out(taken ? `off: ${config.peer.name} is ONLINE (took over); this node is Standby` : `off: released, but ${config.peer.name} has not reported ONLINE yet`);
+  return 0;
+}
+
+async function res(ctx: Ctx, action: string | undefined, name: string | undefined): Promise<number> {
+  const { config, store } = ctx;
+  const usage = `usage: res list | res start [name] | res stop [name]   (resources: ${config.resources.map((r) => r.name).join(', ') || 'none'})`;
+  if (!action) {
+    ctx.out(usage);
+    return 0;
+  }
+  if (!RES_ACTIONS.includes(action)) {
+    ctx.err(`res: unknown action '${action}'\n${usage}`);
+    return 2;
+  }
+  const list = name ? config.resources.filter((r) => r.name === name) : config.resources;
+  if (name && list.length === 0) {
+    ctx.err(`res: no resource '${name}' in ${config.file} (configured: ${config.resources.map((r) => r.name).join(', ') || 'none'})`);
+    return 2;
+  }
+  if (action === 'list') {
+    const checks = await checkResources(config);
+    for (const r of config.resources) {
+      const c = checks.find((x) => x.name === r.name)!;
+      ctx.out(`  ${r.name.padEnd(12)} ${(c.ok ? 'UP' : 'DOWN').padEnd(5)} ${r.script} ${r.args.join(' ')}`);
+    }
+    await store.update(resPatch(checks));
+    return 0;
+  }
+  const s: Status = store.read();
+  const p = pids(config);
+  if (action === 'start' && s.RECEIVER_IN === 'ONLINE') {
+    ctx.out(`WARNING: ${config.peer.name} is ONLINE and holds the resources: both nodes may hold them now`);
+  }
+  if (action === 'stop' && p.supervise.pid && s.STATUS === 'ONLINE') {
+    ctx.out("note: supervise is running and will treat this as a resource failure (restart, then hand over); for a switchover use 'off'");
+  }
+  const r = runner(config);
+  const results = action === 'start' ? await r.startInOrder(list) : await r.stopInReverse(list);
+  for (const x of results) ctx.out(describeResult(x));
+  const patch: Partial<Status> = resPatch(results, action as 'start' | 'stop');
+  if (action === 'start') patch.FAILED_UNTIL = undefined; // the operator's word ends FAILED
+  await store.update(patch);
+  return results.every((x) => x.ok) && results.length === list.length ? 0 : 1;
+}
+
+function showConf(ctx: Ctx): string {
+  const c = ctx.config as unknown as Record<string, unknown>;
+  const lines = [`# ${ctx.config.file}`, `# this node: ${ctx.config.local.name} (node ${ctx.config.local.id}, ${ctx.config.local.addrs.join(' ')}), peer: ${ctx.config.peer.name} (${ctx.config.peer.addrs.join(' ')})`];
+  for (const k of Object.keys(KEYS)) {
+    const v = c[k];
+    lines.push(`${k}=${Array.isArray(v) ? v.join(' ') : typeof v === 'boolean' ? (v ? 1 : 0) : String(v ?? '')}`);
+  }
+  for (const r of ctx.config.resources) lines.push(`RES_${r.name}=${r.args.join(' ')}    # ${r.script}`);
+  for (const w of ctx.config.warnings) lines.push(`# ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,95 @@
+// The interactive shell: prompt [node:state] > , tab completion of commands and
+// resource names, history; works the same with piped stdin.
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { runDir, varDir } from '../config/index.js';
+import { readPid, removePid, writePid } from '../daemon/pidfile.js';
+import { COMMANDS, RES_ACTIONS, runCommand } from './commands.js';
+import { nodeState, pids, type Ctx, type NodeState } from './control.js';
+
+export function tokenize(line: string): string[] {
+  return line.trim().split(/\s+/).filter(Boolean);
+}
+
+export function completer(resourceNames: readonly string[]) {
+  return (line: string): [string[], string] => {
+    const parts = line.split(/\s+/);
+    const last = parts[parts.length - 1] ?? '';
+    let pool: string[];
+    if (parts.length <= 1) pool = COMMANDS;
+    else if (parts[0] === 'res' && parts.length === 2) pool = RES_ACTIONS;
+    else if (parts[0] === 'res' && parts.length === 3 && (parts[1] === 'start' || parts[1] === 'stop')) pool = [...resourceNames];
+    else if (parts[0] === 'show' && parts.length === 2) pool = ['conf'];
+    else if ((parts[0] === 'off' || parts[0] === 'disable') && parts.length === 2) pool = ['--force'];
+    else if ((parts[0] === 'stat' || parts[0] === 'status') && parts.length === 2) pool = ['--json'];
+    else pool = [];
+    const hits = pool.filter((c) => c.startsWith(last));
+    return [hits.length ? hits : [], last];
+  };
+}
+
+export async function runShell(ctx: Ctx, input: NodeJS.ReadableStream & { isTTY?: boolean }, output: NodeJS.WritableStream): Promise<number> {
+  const { config, store } = ctx;
+  const rdir = runDir(config);
+  const other = readPid(rdir, 'cli', config.file);
+  if (other.pid && other.pid !== process.pid) ctx.out(`note: another pha-cli is open on this node (pid ${other.pid})`);
+  else if (other.stale) ctx.out(`note: stale var/run/cli (pid ${other.stale} is not a running pha-cli) replaced`);
+  writePid(rdir, 'cli');
+  await store.update({ CLI: 1 }).catch((e) => ctx.err(`warning: ${(e as Error).message}`));
+
+  const histFile = path.join(varDir(config), 'cli_history');
+  let history: string[] = [];
+  try {
+    history = fs.readFileSync(histFile, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500);
+  } catch {
+    /* first run */
+  }
+  const tty = !!input.isTTY;
+  const rl = readline.createInterface({
+    input,
+    output,
+    terminal: tty,
+    completer: completer(config.resources.map((r) => r.name)),
+    history: tty ? history : [],
+    historySize: 500,
+  });
+  let state: NodeState = 'NOTRUNNING';
+  const refresh = () => {
+    state = nodeState(store.read(), pids(config), state);
+    rl.setPrompt(`[${config.local.name}:${state}] > `);
+  };
+  let code = 0;
+  const cleanup = async () => {
+    removePid(rdir, 'cli');
+    await store.update({ CLI: 0 }).catch(() => {});
+  };
+  rl.on('SIGINT', () => {
+    // Ctrl-C clears the line, as in a shell; quit leaves.
+    output.write('^C\n');
+    rl.write(null, { ctrl: true, name: 'u' });
+    refresh();
+    rl.prompt();
+  });
+  refresh();
+  rl.prompt();
+  try {
+    for await (const line of rl) {
+      const tokens = tokenize(line);
+      if (!tty && line.trim()) output.write(line.trim() + '\n'); // echo piped input after the prompt, like a terminal
+      if (tokens.length) {
+        if (tty) fs.appendFile(histFile, line.trim() + '\n', () => {});
+        const r = await runCommand(ctx, tokens, { mode: 'shell', state });
+        if (r.quit) break;
+        code = r.code;
+      }
+      refresh();
+      rl.prompt();
+    }
+  } finally {
+    rl.close();
+    await cleanup();
+  }
+  if (!tty) output.write('\n');
+  return code;
+}

@@ -1,0 +1,54 @@
+// The `stat` view: the status file as the original's Data::Dumper listing (new
+// keys included, times shown readably), the three pids, and what needs attention.
+import type { Config } from '../config/index.js';
+import type { PidInfo } from '../daemon/pidfile.js';
+import type { Status } from '../status-store/index.js';
+import type { DaemonName, NodeState } from './control.js';
+
+const TIME_KEYS = new Set(['RECEIVER_IN_SINCE', 'RECEIVER_STARTED_AT', 'RECEIVER_STALL_AT', 'SENDER_AT', 'RECEIVER_AT', 'SUPERVISE_AT', 'SENDER_PAUSE_UNTIL', 'FAILED_UNTIL', 'OFF_REQUEST', 'OFF_ANSWERED']);
+
+function perlValue(k: string, v: unknown, now: number): string {
+  if (v === null || v === undefined) return 'undef';
+  if (typeof v === 'number') {
+    if (TIME_KEYS.has(k) && v > 1e12) {
+      const d = (v - now) / 1000;
+      const rel = d >= 0 ? `in ${d.toFixed(1)} s` : `${(-d).toFixed(1)} s ago`;
+      return `'${new Date(v).toISOString()} (${rel})'`;
+    }
+    return String(v);
+  }
+  return `'${String(v).replace(/'/g, "\\'")}'`;
+}
+
+export function formatStat(s: Status, p: Record<DaemonName, PidInfo>, config: Config, now: number): string {
+  const lines = ['$VAR1 = {'];
+  const entries = Object.entries(s);
+  entries.forEach(([k, v], i) => lines.push(`          '${k}' => ${perlValue(k, v, now)}${i < entries.length - 1 ? ',' : ''}`));
+  lines.push('        };');
+  for (const d of ['sender', 'receiver', 'supervise'] as DaemonName[]) {
+    const info = p[d];
+    const note = info.stale ? `   (stale pid file: ${info.stale > 0 ? 'pid ' + info.stale : 'unreadable'} is not a running pha-${d})` : '';
+    lines.push(`${(d + ':').padEnd(16)}${info.pid}${note}`);
+  }
+  const peer = s.RECEIVER_IN ?? null;
+  const since = s.RECEIVER_IN_SINCE ? ` for ${((now - s.RECEIVER_IN_SINCE) / 1000).toFixed(1)} s` : '';
+  lines.push(`peer ${config.peer.name}: ${peer ?? 'no heartbeat'}${since}`);
+  if (s.SENDER_RUN === 0 && s.SENDER_PAUSE_UNTIL && s.SENDER_PAUSE_UNTIL > now) {
+    lines.push(`heartbeat: paused by off for ${((s.SENDER_PAUSE_UNTIL - now) / 1000).toFixed(0)} s more ('on' resumes)`);
+  } else if (s.SENDER_MUTE === 1) lines.push('heartbeat: stopped (own gateway check failing)');
+  if (s.FAILED_UNTIL && s.FAILED_UNTIL > now) lines.push(`FAILED: starts nothing for ${((s.FAILED_UNTIL - now) / 1000).toFixed(0)} s ('res start' or 'on' clears it)`);
+  if (s.ALARM) lines.push(`ALARM: ${s.ALARM}`);
+  if (s.REASON) lines.push(`last decision: ${s.REASON}`);
+  return lines.join('\n');
+}
+
+export function statJson(s: Status, p: Record<DaemonName, PidInfo>, config: Config, state: NodeState) {
+  return {
+    node: config.local.name,
+    peer: config.peer.name,
+    state,
+    status: s,
+    pids: { sender: p.sender.pid, receiver: p.receiver.pid, supervise: p.supervise.pid },
+    stale: Object.fromEntries(Object.entries(p).filter(([, v]) => v.stale).map(([k, v]) => [k, v.stale])),
+  };
+}

@@ -1,0 +1,35 @@
+// The config keys: the original's, then the port's optional ones. Defaults keep
+// the original's behaviour; `doc` is what README and `conf` show.
+export type KeyKind = 'int' | 'float' | 'bool01' | 'string' | 'list' | 'path';
+
+export interface KeySpec {
+  kind: KeyKind;
+  default: string; // '' = unset
+  min?: number;
+  max?: number;
+  unit?: string;
+  doc: string;
+  original: boolean;
+}
+
+export const KEYS: Record<string, KeySpec> = {
+  DEBUG: { kind: 'int', default: '0', min: 0, max: 9, doc: 'log level: 0 = info, 1 or more = debug', original: true },
+  INSTALLDIR: { kind: 'path', default: '', doc: 'installation root (var/, res/); default: the directory above the config file\'s etc/', original: true },
+  LOGPATH: { kind: 'path', default: '', doc: 'log file prefix; each daemon logs to LOGPATH.<daemon>; default INSTALLDIR/var/log', original: true },
+  DAEMON: { kind: 'bool01', default: '1', doc: '1 = daemons detach and log to files, 0 = a daemon started by hand stays in the foreground and logs to stderr', original: true },
+  PINGTIMEOUT: { kind: 'float', default: '2.1', min: 0.05, max: 60, unit: 's', doc: 'timeout of the ICMP gateway check', original: true },
+  PORT: { kind: 'int', default: '4711', min: 1, max: 65535, doc: 'UDP port of the heartbeat', original: true },
+  SUPERVISE_INT: { kind: 'int', default: '2000', min: 100, max: 600000, unit: 'ms', doc: 'interval of the supervise round (checks)', original: true },
+  NODES: { kind: 'list', default: '', doc: 'the two node names (host names or IPv4 literals); the first is node 1 and wins ties', original: true },
+  GW: { kind: 'string', default: '', doc: 'IPv4 address to ping each round (the default gateway); empty = no gateway check', original: true },
+  NODENAME: { kind: 'string', default: '', unit: '', doc: 'name of this node in NODES (default: the host name)', original: false },
+  HEARTBEAT_INT: { kind: 'int', default: '200', min: 10, max: 60000, unit: 'ms', doc: 'heartbeat send interval', original: false },
+  DEADTIME: { kind: 'int', default: '1000', min: 30, max: 600000, unit: 'ms', doc: 'the peer is silent after this long without a valid heartbeat', original: false },
+  RES_TIMEOUT: { kind: 'float', default: '30', min: 0.1, max: 3600, unit: 's', doc: 'timeout of one resource-script call; on expiry its process group is killed and the call failed', original: false },
+  RES_RESTARTS: { kind: 'int', default: '2', min: 0, max: 100, doc: 'local restarts of a failed resource on the active node before it hands over', original: false },
+  GW_FAILS: { kind: 'int', default: '1', min: 1, max: 100, doc: 'failed gateway pings in a row that count as gateway loss', original: false },
+  FAIL_HOLDDOWN: { kind: 'int', default: '300', min: 0, max: 86400, unit: 's', doc: 'after its restarts failed, a node starts nothing for this long (or until "res start" / "on")', original: false },
+  OFF_PAUSE: { kind: 'int', default: '30', min: 1, max: 86400, unit: 's', doc: 'heartbeat pause after "off"', original: false },
+  BIND: { kind: 'string', default: '', doc: 'address the receiver binds to (default: this node\'s address; 0.0.0.0 = all)', original: false },
+  PEER_ADDR: { kind: 'list', default: '', doc: 'extra source addresses accepted as the peer\'s (besides what its name resolves to)', original: false },
+};

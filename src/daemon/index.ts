@@ -1,0 +1,129 @@
+// What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
+// logger, signals, and the clean stop.
+import { spawn } from 'node:child_process';
+import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { StatusStore } from '../status-store/index.js';
+import { createLogger, rateLimited, type Logger } from './logger.js';
+import { readPid, removePid, writePid, type ProcName } from './pidfile.js';
+
+export * from './pidfile.js';
+export { createLogger, rateLimited, type Logger } from './logger.js';
+
+export interface DaemonContext {
+  config: Config;
+  log: Logger;
+  store: StatusStore;
+}
+
+export interface RunningDaemon {
+  /** Stop timers and sockets and reset this daemon's status keys. */
+  stop(): Promise<void>;
+}
+
+import { DETACHED_ENV } from './env.js';
+export { DETACHED_ENV } from './env.js';
+
+function argValue(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(`usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`);
+    return;
+  }
+  const configFile = configPathFrom(argValue(argv, '--config'));
+  let config: Config;
+  try {
+    config = await loadConfig(configFile);
+  } catch (e) {
+    process.stderr.write(`pha-${name}: ${e instanceof ConfigError ? 'bad config:\n' : ''}${errorMessage(e)}\n`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
+  }
+  const foreground = argv.includes('--foreground') || !config.DAEMON;
+  const rdir = runDir(config);
+  const running = readPid(rdir, name, configFile);
+  if (running.pid && running.pid !== process.pid) {
+    process.stderr.write(`pha-${name}: already running (pid ${running.pid})\n`);
+    process.exit(1);
+  }
+
+  if (!foreground && process.env[DETACHED_ENV] !== '1') {
+    // Detach: run again in a new session with no terminal, then return.
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--config', configFile], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, [DETACHED_ENV]: '1' },
+    });
+    child.unref();
+    process.stdout.write(`pha-${name}: started (pid ${child.pid})\n`);
+    return;
+  }
+
+  for (const w of config.warnings) process.stderr.write(`pha-${name}: ${w}\n`);
+  const { log, reopen } = createLogger({
+    name,
+    node: config.local.name,
+    debug: config.DEBUG,
+    file: foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`,
+  });
+  for (const w of config.warnings) log.warn(w);
+  const problem = rateLimited(log);
+  const store = new StatusStore({ file: statusFile(config), onProblem: problem });
+  writePid(rdir, name);
+
+  let stopping = false;
+  let daemon: RunningDaemon | undefined;
+  const shutdown = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, `${name} stopping`);
+    try {
+      await daemon?.stop();
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, 'error while stopping');
+    }
+    removePid(rdir, name);
+    log.info(`${name} stopped`);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGHUP', () => {
+    reopen();
+    log.info('log file reopened (SIGHUP)');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.stack ?? String(err) }, 'uncaught exception');
+    void shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    // A failed promise on the hot path must not kill the node's HA.
+    log.error({ err: errorMessage(err) }, 'unhandled rejection (ignored, daemon keeps running)');
+  });
+
+  try {
+    daemon = await setup({ config, log, store });
+    log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
+  } catch (e) {
+    log.fatal({ err: errorMessage(e) }, `${name} could not start`);
+    process.stderr.write(`pha-${name}: could not start: ${errorMessage(e)}\n`);
+    removePid(rdir, name);
+    process.exit(1);
+  }
+}
+
+/** setInterval that reports how late each tick ran (for stall detection). */
+export function lagTimer(intervalMs: number, tick: (lateMs: number) => void): { stop(): void } {
+  let expected = Date.now() + intervalMs;
+  const t = setInterval(() => {
+    const now = Date.now();
+    const late = Math.max(0, now - expected);
+    expected = now + intervalMs;
+    tick(late);
+  }, intervalMs);
+  return { stop: () => clearInterval(t) };
+}

@@ -1,0 +1,9 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+// dist/src/paths.js → package root is two levels up from dist/src.
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const PACKAGE_ROOT = path.resolve(here, '..', '..');
+export const PACKAGE_RES_DIR = path.join(PACKAGE_ROOT, 'res');
+export const PACKAGE_BIN_DIR = path.join(PACKAGE_ROOT, 'bin');
+export const DEFAULT_CONFIG = '/opt/pha/etc/config';

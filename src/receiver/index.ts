@@ -1,0 +1,126 @@
+// receiver: socket → decode → (from the peer?) → RECEIVER_IN; no valid heartbeat
+// for DEADTIME → RECEIVER_IN null. Drains bursts and keeps only the newest word.
+import DgramAsPromised from 'dgram-as-promised';
+import type { Config } from '../config/index.js';
+import { lagTimer, type Logger } from '../daemon/index.js';
+import { decodeHeartbeat, isFromPeer } from '../heartbeat/index.js';
+import type { Status, StatusStore, Word } from '../status-store/index.js';
+import { errorMessage } from '../errors.js';
+
+export const RECEIVER_STAMP_MS = 500;
+
+export interface ReceiverDeps {
+  config: Config;
+  log: Logger;
+  store: StatusStore;
+  now?: () => number;
+}
+
+export async function startReceiver({ config, log, store, now = Date.now }: ReceiverDeps) {
+  const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
+  sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
+  const bindAddr = config.BIND || config.local.addrs[0]!;
+  await sock.bind(config.PORT, bindAddr);
+  const startedAt = now();
+
+  // A word left in the file from an earlier run is old news: start from null.
+  let current: Word | null = null;
+  let lastHeard = startedAt; // the peer gets one DEADTIME to speak after start
+  let pending: Word | null = null; // newest word of the burst being drained
+  let drainScheduled = false;
+  let discardUntil = 0;
+  let dropped = 0;
+  let droppedLogged = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+
+  const write = (patch: Partial<Status>) => {
+    writing = writing
+      .then(() => store.update(patch))
+      .catch((e) => log.error({ err: errorMessage(e) }, 'status update failed'));
+    return writing;
+  };
+
+  const setWord = (w: Word | null, why: string) => {
+    if (w === current) return;
+    log.info({ from: current, to: w, peer: config.peer.name, why }, `peer ${config.peer.name}: ${current ?? 'null'} -> ${w ?? 'null'}`);
+    current = w;
+    void write({ RECEIVER_IN: w, RECEIVER_IN_SINCE: now(), RECEIVER_AT: now() });
+  };
+
+  sock.socket.on('message', (msg, rinfo) => {
+    const t = now();
+    const word = decodeHeartbeat(msg);
+    if (!word || !isFromPeer(rinfo.address, config.peer.addrs)) {
+      dropped++;
+      if (dropped - droppedLogged >= 1 && (droppedLogged === 0 || dropped % 1000 === 0)) {
+        droppedLogged = dropped;
+        log.warn({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, dropped }, 'dropped a datagram that is not a heartbeat from the peer');
+      }
+      return;
+    }
+    if (t < discardUntil) return; // backlog from before our own stall: stale news (fix 13)
+    lastHeard = t;
+    armDead();
+    pending = word;
+    // Coalesce a burst (all datagrams already queued) into its newest word.
+    if (!drainScheduled) {
+      drainScheduled = true;
+      setImmediate(() => {
+        drainScheduled = false;
+        if (pending) setWord(pending, 'heartbeat');
+        pending = null;
+      });
+    }
+  });
+
+  // Precise dead-time timer, re-armed by every heartbeat: the peer is declared
+  // silent DEADTIME after its last word, not up to a tick later.
+  let deadTimer: NodeJS.Timeout | undefined;
+  function armDead() {
+    if (deadTimer) clearTimeout(deadTimer);
+    deadTimer = setTimeout(checkDead, config.DEADTIME + 1);
+  }
+  let lastTickAt = now();
+  function onStall(t: number, late: number) {
+    // We were frozen: what sits in the socket is old. Drop it, give the peer a
+    // fresh DEADTIME to speak, and tell supervise.
+    discardUntil = t + Math.max(10, Math.floor(config.HEARTBEAT_INT / 2));
+    lastHeard = t;
+    lastTickAt = t;
+    log.warn({ lateMs: late }, 'own stall detected: discarding queued heartbeats');
+    void write({ RECEIVER_STALL_AT: t });
+  }
+  function checkDead() {
+    const t = now();
+    // The dead timer may run before the tick after a freeze: that silence is ours.
+    if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
+    if (current !== null && t - lastHeard > config.DEADTIME) {
+      setWord(null, `no heartbeat for ${t - lastHeard} ms (DEADTIME ${config.DEADTIME})`);
+    }
+  }
+
+  let lastStamp = 0;
+  const timer = lagTimer(Math.min(config.HEARTBEAT_INT, Math.floor(config.DEADTIME / 4)), (late) => {
+    const t = now();
+    if (late > config.DEADTIME && t - lastTickAt > config.DEADTIME) onStall(t, late);
+    lastTickAt = t;
+    checkDead();
+    if (t - lastStamp >= RECEIVER_STAMP_MS) {
+      lastStamp = t;
+      void write({ RECEIVER_AT: t, RECEIVER_DROPPED: dropped });
+    }
+  });
+
+  await write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt });
+  log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
+
+  return {
+    async stop() {
+      timer.stop();
+      if (deadTimer) clearTimeout(deadTimer);
+      await sock.close().catch(() => {});
+      await writing;
+      await store.update({ RECEIVER_IN: null, RECEIVER_AT: undefined }).catch(() => {});
+    },
+  };
+}

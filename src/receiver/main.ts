@@ -1,0 +1,3 @@
+import { runDaemon } from '../daemon/index.js';
+import { startReceiver } from './index.js';
+await runDaemon('receiver', (ctx) => startReceiver(ctx));

@@ -1,0 +1,119 @@
+// Runs res/<name> <action> <args…>: no shell, own process group, timeout that
+// kills the whole group. Start in config order, stop in reverse, checks at once.
+import { spawn as nodeSpawn, type SpawnOptions, type ChildProcess } from 'node:child_process';
+import type { ResourceDef } from '../config/index.js';
+
+export type ResAction = 'start' | 'stop' | 'check' | 'garp';
+
+export interface RunResult {
+  name: string;
+  action: ResAction;
+  ok: boolean;
+  code: number | null; // exit code; null when killed or not started
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  output: string; // stdout+stderr, trimmed, capped
+  error?: string; // could not execute, timeout…
+}
+
+export type SpawnFn = (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
+
+export interface RunnerOptions {
+  timeoutMs: number;
+  spawn?: SpawnFn; // injectable for tests
+  env?: NodeJS.ProcessEnv;
+  onResult?: (r: RunResult) => void; // logging hook
+}
+
+const OUTPUT_CAP = 4096;
+
+export class ResourceRunner {
+  private readonly opts: RunnerOptions;
+  constructor(opts: RunnerOptions) {
+    this.opts = opts;
+  }
+
+  run(res: ResourceDef, action: ResAction): Promise<RunResult> {
+    const started = Date.now();
+    const spawn = this.opts.spawn ?? nodeSpawn;
+    return new Promise((resolve) => {
+      let out = '';
+      let settled = false;
+      let timedOut = false;
+      const finish = (r: Omit<RunResult, 'name' | 'action' | 'durationMs' | 'output' | 'timedOut'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const result: RunResult = { name: res.name, action, timedOut, durationMs: Date.now() - started, output: out.trim(), ...r };
+        this.opts.onResult?.(result);
+        resolve(result);
+      };
+      let child: ChildProcess;
+      try {
+        child = spawn(res.script, [action, ...res.args], {
+          detached: true, // own process group: the timeout kills grandchildren too
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: this.opts.env ?? process.env,
+        });
+      } catch (e) {
+        resolve({ name: res.name, action, ok: false, code: null, signal: null, timedOut: false, durationMs: 0, output: '', error: `cannot execute ${res.script}: ${(e as Error).message}` });
+        return;
+      }
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child);
+        // The pipes may stay open if something escaped the group; do not wait for them.
+        finish({ ok: false, code: null, signal: 'SIGKILL', error: `timed out after ${this.opts.timeoutMs} ms; process group killed` });
+      }, this.opts.timeoutMs);
+      const collect = (b: Buffer) => {
+        if (out.length < OUTPUT_CAP) out += b.toString('utf8').slice(0, OUTPUT_CAP - out.length);
+      };
+      child.stdout?.on('data', collect);
+      child.stderr?.on('data', collect);
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        finish({ ok: false, code: e.code === 'ENOENT' ? 127 : 126, signal: null, error: `cannot execute ${res.script}: ${e.message}` });
+      });
+      child.on('close', (code, signal) => {
+        // 126/127: the script (or its interpreter) could not be executed: a failure.
+        finish({ ok: code === 0, code, signal, error: code === 126 || code === 127 ? `${res.script} could not be executed (exit ${code})` : undefined });
+      });
+    });
+  }
+
+  /** Checks of all resources at once (fix 9). */
+  checkAll(list: readonly ResourceDef[]): Promise<RunResult[]> {
+    return Promise.all(list.map((r) => this.run(r, 'check')));
+  }
+
+  /** Start in config order; stops at the first failure. */
+  async startInOrder(list: readonly ResourceDef[]): Promise<RunResult[]> {
+    const results: RunResult[] = [];
+    for (const r of list) {
+      const res = await this.run(r, 'start');
+      results.push(res);
+      if (!res.ok) break;
+    }
+    return results;
+  }
+
+  /** Stop in reverse config order; goes on after a failure (stop as much as possible). */
+  async stopInReverse(list: readonly ResourceDef[]): Promise<RunResult[]> {
+    const results: RunResult[] = [];
+    for (const r of [...list].reverse()) results.push(await this.run(r, 'stop'));
+    return results;
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,3 @@
+import { runDaemon } from '../daemon/index.js';
+import { startSender } from './index.js';
+await runDaemon('sender', (ctx) => startSender(ctx));

@@ -1,0 +1,231 @@
+// The decision rules of supervise as one pure function: what one round (or one
+// change of the peer's word) saw, plus what the rules remember → what to do.
+// No I/O and no clock: `now` comes in with the observation. Rule numbers refer
+// to SPEC.md "Precedence and timing"; "fix N" to its numbered fixes.
+import type { Word } from '../status-store/index.js';
+
+export interface Timing {
+  heartbeatInt: number; // ms
+  deadtime: number; // ms
+  superviseInt: number; // ms
+  gwFails: number;
+  resRestarts: number;
+  progressBoundMs: number; // rule 7
+  failHolddownMs: number; // rule 8
+  offPauseMs: number; // rule 10
+}
+
+export interface Observation {
+  now: number;
+  rank: 1 | 2; // position in NODES
+  resources: readonly { name: string; up: boolean }[]; // config order
+  gwConfigured: boolean;
+  gwFailStreak: number; // failed pings in a row
+  routeOk: boolean; // a default route exists
+  peer: Word | null; // RECEIVER_IN
+  peerSince: number; // since when RECEIVER_IN has its value
+  receiverFresh: boolean; // RECEIVER_AT recent (rule 9)
+  startedAt: number; // max(supervise start, receiver bound) (rule 3)
+  stalledAt: number | null; // own loop ran late by > DEADTIME (rule 2)
+  offRequest: { force: boolean } | null; // operator ran "off"
+  pauseUntil: number; // heartbeat paused by "off" until (0: not paused)
+  failedUntil: number; // FAILED hold-down until (0: not failed)
+}
+
+export interface Memory {
+  holding: boolean; // we took the resources and have not released them
+  lastSettledPeer: Word | null | undefined; // the peer's last word other than PROGRESS
+  restarts: number; // local restarts in this failure episode (fix 6)
+  allUpSince: number | null;
+  gwBadSince: number | null;
+  garpPending: boolean; // both ONLINE and we kept: re-announce once the peer yielded
+}
+
+export const initialMemory = (): Memory => ({
+  holding: false,
+  lastSettledPeer: undefined,
+  restarts: 0,
+  allUpSince: null,
+  gwBadSince: null,
+  garpPending: false,
+});
+
+export type OpKind = 'none' | 'start' | 'stop' | 'restart';
+
+export interface Decision {
+  op: OpKind;
+  names: string[]; // resources the op acts on (start/restart: config order; stop: all)
+  word: Word; // STATUS to publish when the op is none (the loop recomputes after an op)
+  mute: boolean; // own gateway failing: send no heartbeat
+  garp: boolean; // re-send gratuitous ARP (we kept after both ONLINE)
+  consumeOff: boolean; // the off request is handled (done or refused)
+  pauseUntil: number | null; // set the heartbeat pause (off)
+  failedUntil: number | null; // enter FAILED (rule 8)
+  alarm: string | null;
+  reason: string;
+  wakeAt: number | null; // decide again at this time at the latest
+  memory: Memory;
+}
+
+/** Rule 7's bound: Σ start timeouts × (restarts + 1) + DEADTIME. */
+export function progressBound(resourceCount: number, resTimeoutMs: number, resRestarts: number, deadtime: number): number {
+  return Math.max(1, resourceCount) * resTimeoutMs * (resRestarts + 1) + deadtime;
+}
+
+export function decide(o: Observation, t: Timing, prev: Memory): Decision {
+  const m: Memory = { ...prev };
+  const names = o.resources.map((r) => r.name);
+  const down = o.resources.filter((r) => !r.up).map((r) => r.name);
+  const allUp = down.length === 0;
+  const anyUp = down.length < names.length;
+  const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
+
+  // Memory bookkeeping first.
+  m.gwBadSince = gwBad ? (prev.gwBadSince ?? o.now) : null;
+  if (allUp) {
+    m.holding = true;
+    m.allUpSince = prev.allUpSince ?? o.now;
+    // Healthy for 10 rounds: a later failure is a new episode.
+    if (o.now - m.allUpSince >= 10 * t.superviseInt) m.restarts = 0;
+  } else {
+    m.allUpSince = null;
+  }
+  let peer = o.peer;
+  let peerNote = '';
+  if (peer === 'PROGRESS' && o.now - o.peerSince > t.progressBoundMs) {
+    peer = null; // rule 7: stuck in PROGRESS counts as silent
+    peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
+  }
+  const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
+  const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
+  if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
+
+  const d: Decision = {
+    op: 'none',
+    names: [],
+    word: allUp && names.length > 0 ? 'ONLINE' : 'OFFLINE',
+    mute: gwBad,
+    garp: false,
+    consumeOff: false,
+    pauseUntil: null,
+    failedUntil: null,
+    alarm: null,
+    reason: '',
+    wakeAt: null,
+    memory: m,
+  };
+  const stopAll = (reason: string): Decision => {
+    m.holding = false;
+    m.garpPending = false;
+    return { ...d, op: 'stop', names, reason };
+  };
+  const start = (which: string[], reason: string): Decision => {
+    m.holding = true;
+    return { ...d, op: 'start', names: which, reason };
+  };
+  const none = (reason: string, extra: Partial<Decision> = {}): Decision => ({ ...d, reason, ...extra });
+  // Fix 6: a resource failed on the node that holds them.
+  const localFailure = (): Decision => {
+    if (m.restarts < t.resRestarts) {
+      m.restarts++;
+      return { ...d, op: 'restart', names: down, reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})` };
+    }
+    m.restarts = 0;
+    const r = stopAll(`resource ${down.join(', ')} still failing after ${t.resRestarts} restarts: releasing to the peer, FAILED for ${Math.round(t.failHolddownMs / 1000)} s`);
+    return { ...r, failedUntil: o.now + t.failHolddownMs, alarm: `FAILED: ${down.join(', ')} would not stay up` };
+  };
+
+  // Operator's "off" (rule 10): hand over cleanly (fix 5).
+  if (o.offRequest) {
+    d.consumeOff = true;
+    if (!m.holding && !anyUp) return none('off: this node is not Active, nothing to hand over');
+    if (peer === null && !o.offRequest.force) return none('off refused: no heartbeat from the peer, nobody would take over (use off --force)');
+    const r = stopAll(`off: releasing the resources to the peer and pausing the heartbeat for ${Math.round(t.offPauseMs / 1000)} s`);
+    return { ...r, pauseUntil: o.now + t.offPauseMs, word: 'OFFLINE' };
+  }
+
+  // Rule 1: own gateway failing. Heartbeat stays muted; rank does not apply.
+  if (gwBad) {
+    // Yield on ONLINE, not PROGRESS: holding until the peer is up makes no gap.
+    if (peer === 'ONLINE' && anyUp) {
+      return stopAll('own gateway check failing and the peer is ONLINE: yielding');
+    }
+    if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
+    const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
+    const inStartup = o.now < o.startedAt + t.deadtime;
+    if (!anyUp && peer === null && o.rank === 1 && !inStartup && silentBefore !== 'ONLINE') {
+      if (o.now >= typoAfter) {
+        return {
+          ...start(down, 'own gateway check failing for 3 rounds but no node holds the resources: first in NODES starts anyway (check GW)'),
+          alarm: 'gateway check failing: started anyway because no node held the resources (is GW right?)',
+        };
+      }
+      return none('own gateway check failing: heartbeat stopped, not taking over', { wakeAt: typoAfter, alarm: 'own gateway check failing' });
+    }
+    return none(allUp ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over' : 'own gateway check failing: heartbeat stopped, not taking over', { alarm: 'own gateway check failing' });
+  }
+
+  // Rule 2: we were frozen; the peer may have taken over meanwhile.
+  if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
+    if (peer === 'ONLINE' && anyUp) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+    return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
+  }
+
+  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.
+  const inStartup = o.now < o.startedAt + t.deadtime;
+  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && anyUp) {
+    return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
+  }
+
+  // Rule 8: FAILED hold-down.
+  if (o.failedUntil > o.now) {
+    if (peer === 'ONLINE' && anyUp) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
+    return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, { wakeAt: o.failedUntil, alarm: 'FAILED' });
+  }
+
+  // Rule 9: the receiver is not alive, so the peer's word is unknown.
+  if (!o.receiverFresh) {
+    if (m.holding && !allUp) return localFailure();
+    return none('receiver not running: peer word unknown, starting nothing new', { alarm: 'receiver not running: the peer\'s word is unknown' });
+  }
+
+  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0) return localFailure();
+
+  const paused = o.pauseUntil > o.now;
+  switch (peer) {
+    case 'ONLINE':
+      if (allUp && names.length > 0) {
+        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps.
+        if (o.rank === 1) {
+          m.garpPending = true;
+          return none('both ONLINE: first in NODES keeps the resources');
+        }
+        return stopAll('both ONLINE: the first in NODES keeps: yielding');
+      }
+      if (anyUp) return stopAll('peer ONLINE: stopping local resources');
+      return none('Standby: peer ONLINE');
+    case 'PROGRESS':
+      if (allUp) return none('Active: peer in PROGRESS');
+      return none('peer in PROGRESS: waiting', { wakeAt: o.peerSince + t.progressBoundMs + 1 });
+    case 'OFFLINE': {
+      if (allUp) {
+        const garp = m.garpPending;
+        m.garpPending = false;
+        return none(garp ? 'the peer yielded: re-announcing (gratuitous ARP)' : 'Active: peer Standby', { garp });
+      }
+      if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
+      // Rule 4 (fix 5): the peer released — take over at once.
+      if (release) return start(down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
+      // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
+      const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
+      if (o.now - o.peerSince >= wait) {
+        return start(down, `both OFFLINE for ${o.now - o.peerSince} ms: ${o.rank === 1 ? 'first in NODES takes over' : 'the first in NODES did not take over: taking over'}`);
+      }
+      return none(`both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`, { wakeAt: o.peerSince + wait });
+    }
+    case null:
+      if (inStartup) return none('startup: giving the peer one DEADTIME to be heard' + peerNote, { wakeAt: o.startedAt + t.deadtime });
+      if (allUp) return none('Active: no heartbeat from the peer' + peerNote);
+      return start(down, 'no heartbeat from the peer: taking over' + peerNote);
+  }
+}

@@ -1,0 +1,277 @@
+// supervise: the periodic round (checks) and the event-driven reaction to the
+// peer's word; turns decide()'s plain-data actions into I/O.
+import path from 'node:path';
+import type { Config, ResourceDef } from '../config/index.js';
+import { lagTimer, type Logger } from '../daemon/index.js';
+import { errorMessage } from '../errors.js';
+import { ResourceRunner, type RunResult } from '../resources/index.js';
+import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
+import { decide, initialMemory, progressBound, type Decision, type Observation, type Timing } from './decide.js';
+import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
+
+export const SUPERVISE_STAMP_MS = 1000;
+
+export interface SuperviseDeps {
+  config: Config;
+  log: Logger;
+  store: StatusStore;
+  now?: () => number;
+  pinger?: Pinger | null; // null: no gateway check
+  runner?: ResourceRunner;
+}
+
+export function timingFrom(c: Config): Timing {
+  const resTimeoutMs = c.RES_TIMEOUT * 1000;
+  return {
+    heartbeatInt: c.HEARTBEAT_INT,
+    deadtime: c.DEADTIME,
+    superviseInt: c.SUPERVISE_INT,
+    gwFails: c.GW_FAILS,
+    resRestarts: c.RES_RESTARTS,
+    progressBoundMs: progressBound(c.resources.length, resTimeoutMs, c.RES_RESTARTS, c.DEADTIME),
+    failHolddownMs: c.FAIL_HOLDDOWN * 1000,
+    offPauseMs: c.OFF_PAUSE * 1000,
+  };
+}
+
+/** The keys whose change makes supervise decide at once. */
+function triggerKey(s: Status): string {
+  return [s.RECEIVER_IN, s.RECEIVER_IN_SINCE, s.OFF_REQUEST, s.FAILED_UNTIL, s.SENDER_PAUSE_UNTIL, s.RECEIVER_STARTED_AT].join('|');
+}
+
+export async function startSupervise(deps: SuperviseDeps) {
+  const { config, log, store } = deps;
+  const now = deps.now ?? Date.now;
+  const timing = timingFrom(config);
+  const runner =
+    deps.runner ??
+    new ResourceRunner({
+      timeoutMs: config.RES_TIMEOUT * 1000,
+      onResult: (r) => logResult(log, r),
+    });
+  let pinger: Pinger | null = null;
+  let pingerError: string | null = null;
+  if (deps.pinger !== undefined) pinger = deps.pinger;
+  else if (config.GW) {
+    try {
+      pinger = createPinger(config.PINGTIMEOUT * 1000);
+    } catch (e) {
+      pingerError = errorMessage(e);
+      log.error({ gw: config.GW }, pingerError);
+    }
+  }
+
+  const startedAt = now();
+  let memory = initialMemory();
+  const up = new Map<string, boolean>(config.resources.map((r) => [r.name, false]));
+  let gwFailStreak = 0;
+  let routeOk = true;
+  let stalledAt: number | null = null;
+  let lastReason = '';
+  let lastTrigger = '';
+  let busy = false;
+  let again = false;
+  let pendingChecks = false;
+  let stopped = false;
+  let roundTimer: NodeJS.Timeout | undefined;
+  let wakeTimer: NodeJS.Timeout | undefined;
+
+  const resPatch = (): Partial<Status> => {
+    const p: Record<string, 'UP' | 'DOWN'> = {};
+    for (const r of config.resources) p[`RES_${r.name}`] = up.get(r.name) ? 'UP' : 'DOWN';
+    return p as Partial<Status>;
+  };
+  const allUp = () => config.resources.length > 0 && config.resources.every((r) => up.get(r.name));
+
+  async function runChecks(): Promise<void> {
+    const [results, gw] = await Promise.all([
+      runner.checkAll(config.resources),
+      config.GW ? (pinger ? pinger.ping(config.GW) : Promise.resolve({ ok: false, error: pingerError ?? 'no ICMP socket' })) : Promise.resolve(null),
+    ]);
+    for (const r of results) {
+      const was = up.get(r.name);
+      up.set(r.name, r.ok);
+      if (was !== r.ok) log.info({ resource: r.name, state: r.ok ? 'UP' : 'DOWN', output: r.output || undefined, error: r.error }, `resource ${r.name} is ${r.ok ? 'UP' : 'DOWN'}`);
+    }
+    if (gw) {
+      const before = gwFailStreak;
+      gwFailStreak = gw.ok ? 0 : gwFailStreak + 1;
+      if (!gw.ok && before === 0) log.warn({ gw: config.GW, error: gw.error }, `gateway ${config.GW} does not answer`);
+      if (gw.ok && before > 0) log.info({ gw: config.GW, failed: before }, `gateway ${config.GW} answers again`);
+    }
+    const r = config.GW ? hasDefaultRoute() : true;
+    if (r !== routeOk) log.warn({ routeOk: r }, r ? 'default route is back' : 'no default route');
+    routeOk = r;
+  }
+
+  function observe(s: Status): Observation {
+    const t = now();
+    return {
+      now: t,
+      rank: config.local.id,
+      resources: config.resources.map((r) => ({ name: r.name, up: up.get(r.name) ?? false })),
+      gwConfigured: config.GW !== '',
+      gwFailStreak,
+      routeOk,
+      peer: s.RECEIVER_IN ?? null,
+      peerSince: s.RECEIVER_IN_SINCE ?? t,
+      receiverFresh: s.RECEIVER_AT !== undefined && t - s.RECEIVER_AT < Math.max(3000, 3 * config.DEADTIME),
+      startedAt: Math.max(startedAt, s.RECEIVER_STARTED_AT ?? 0),
+      stalledAt,
+      offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
+      pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
+      failedUntil: s.FAILED_UNTIL ?? 0,
+    };
+  }
+
+  const byName = (names: string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
+
+  async function act(d: Decision, s: Status): Promise<void> {
+    const common: Partial<Status> = {
+      SUPERVISE: 1,
+      SUPERVISE_AT: now(),
+      SENDER_MUTE: d.mute ? 1 : 0,
+      GW_OK: config.GW ? (gwFailStreak === 0 ? 1 : 0) : null,
+      ROUTE_OK: routeOk ? 1 : 0,
+      REASON: d.reason,
+      ALARM: d.alarm,
+    };
+    if (d.consumeOff) {
+      Object.assign(common, { OFF_REQUEST: null, OFF_FORCE: undefined, OFF_ANSWER: d.reason, OFF_ANSWERED: s.OFF_REQUEST ?? 0 });
+    }
+    if (d.failedUntil !== null) common.FAILED_UNTIL = d.failedUntil;
+    if (d.op === 'none') {
+      await store.update({ ...common, ...resPatch(), STATUS: d.word });
+      if (d.garp) await garp();
+      return;
+    }
+    // PROGRESS while we start or stop, so the peer waits (and the sender sends it at once).
+    await store.update({ ...common, ...resPatch(), STATUS: 'PROGRESS' });
+    let results: RunResult[];
+    if (d.op === 'stop') {
+      results = await runner.stopInReverse(config.resources);
+      for (const r of results) up.set(r.name, !r.ok);
+    } else {
+      results = await runner.startInOrder(byName(d.names));
+      for (const r of results) up.set(r.name, r.ok);
+    }
+    const failed = results.filter((r) => !r.ok);
+    const word: Word = allUp() ? 'ONLINE' : 'OFFLINE';
+    log[failed.length ? 'warn' : 'info'](
+      { op: d.op, resources: d.names, failed: failed.map((r) => r.name), status: word, peer: config.peer.name },
+      `${d.op} ${failed.length ? 'failed for ' + failed.map((r) => r.name).join(', ') : 'done'}: STATUS ${word}`,
+    );
+    const final: Partial<Status> = { ...resPatch(), STATUS: word, SUPERVISE_AT: now() };
+    if (d.pauseUntil !== null) {
+      // The release is the final word the sender sends before the pause (fix 5).
+      final.SENDER_RUN = 0;
+      final.SENDER_PAUSE_UNTIL = d.pauseUntil;
+    }
+    await store.update(final);
+  }
+
+  async function garp(): Promise<void> {
+    for (const r of config.resources) {
+      if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp');
+    }
+  }
+
+  async function decideAndAct(): Promise<void> {
+    const s = store.read();
+    lastTrigger = triggerKey(s);
+    const obs = observe(s);
+    const d = decide(obs, timing, memory);
+    memory = d.memory;
+    if (d.op !== 'none' || d.reason !== lastReason) {
+      log[d.op === 'none' ? 'info' : 'warn'](
+        { decision: d.op, resources: d.names.length ? d.names : undefined, peer: config.peer.name, peerWord: obs.peer, gwFailStreak, reason: d.reason },
+        `decision: ${d.op === 'none' ? 'no action' : d.op + ' ' + d.names.join(',')} — ${d.reason}`,
+      );
+      lastReason = d.reason;
+    }
+    await act(d, s);
+    if (d.op !== 'none') again = true; // settle: decide again on the op's results
+    if (wakeTimer) clearTimeout(wakeTimer);
+    wakeTimer = undefined;
+    if (d.wakeAt !== null && !stopped) {
+      wakeTimer = setTimeout(() => void cycle(false), Math.max(1, d.wakeAt - now() + 1));
+    }
+  }
+
+  /** One serialized pass: optional checks, then decide and act. Re-runs while triggers came in. */
+  async function cycle(withChecks: boolean): Promise<void> {
+    if (stopped) return;
+    if (busy) {
+      pendingChecks ||= withChecks;
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      let checks = withChecks;
+      do {
+        again = false;
+        checks ||= pendingChecks;
+        pendingChecks = false;
+        if (checks) await runChecks();
+        checks = false;
+        await decideAndAct();
+      } while (again && !stopped);
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, 'supervise pass failed; next round tries again');
+    } finally {
+      busy = false;
+    }
+  }
+
+  const scheduleRound = () => {
+    if (stopped) return;
+    const begun = now();
+    void cycle(true).finally(() => {
+      if (stopped) return;
+      roundTimer = setTimeout(scheduleRound, Math.max(0, begun + config.SUPERVISE_INT - now()));
+    });
+  };
+
+  const watcher = watchStatus(store.file, () => {
+    const s = store.read();
+    if (triggerKey(s) !== lastTrigger) void cycle(false);
+  });
+  let lastStamp = 0;
+  const ticker = lagTimer(Math.min(250, config.HEARTBEAT_INT), (late) => {
+    const t = now();
+    if (late > config.DEADTIME) {
+      stalledAt = t;
+      log.warn({ lateMs: late }, 'own stall detected: yielding to an ONLINE peer, no decision on old news');
+      void cycle(false);
+    }
+    if (t - lastStamp >= SUPERVISE_STAMP_MS) {
+      lastStamp = t;
+      void store.update({ SUPERVISE_AT: t, SUPERVISE: 1 }).catch((e) => log.error({ err: errorMessage(e) }, 'status stamp failed'));
+    }
+  });
+
+  await store.update({ SUPERVISE: 1, SUPERVISE_AT: startedAt, STATUS: null });
+  log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing }, 'supervise running');
+  scheduleRound();
+
+  return {
+    async stop() {
+      stopped = true;
+      ticker.stop();
+      watcher.close();
+      if (roundTimer) clearTimeout(roundTimer);
+      if (wakeTimer) clearTimeout(wakeTimer);
+      pinger?.close();
+      await store.update({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined }).catch(() => {});
+    },
+  };
+}
+
+function logResult(log: Logger, r: RunResult): void {
+  if (r.action === 'check' && r.ok) return; // the round's UP checks are the quiet case
+  const fields = { resource: r.name, action: r.action, ok: r.ok, code: r.code, ms: r.durationMs, output: r.output || undefined, error: r.error };
+  if (r.ok) log.info(fields, `res ${r.name} ${r.action}: ok`);
+  else if (r.action === 'check') log.debug(fields, `res ${r.name} check: DOWN`);
+  else log.warn(fields, `res ${r.name} ${r.action} failed${r.error ? ': ' + r.error : ` (exit ${r.code})`}`);
+}
