@@ -60,8 +60,12 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
     }
   };
 
-  const tick = async (reason: 'tick' | 'change') => {
-    if (sending) return;
+  let rerun = false;
+  const tick = async (reason: 'tick' | 'change'): Promise<void> => {
+    if (sending) {
+      rerun = true; // a change while we send: look again right after
+      return;
+    }
     sending = true;
     try {
       const t = now();
@@ -91,13 +95,19 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
         log.info({ word: final, peer: config.peer.name }, 'heartbeat paused after the final word');
       }
       if (word !== lastWord) log.info({ word, why, peer: config.peer.name, reason }, word ? `sending ${word} to ${config.peer.name}` : `not sending: ${why}`);
+      const changed = word !== lastWord;
       lastWord = word;
       lastRun = run;
-      if (word) await send(word);
+      // A file change sends only a changed word; the periodic tick always sends.
+      if (word && (reason === 'tick' || changed)) await send(word);
     } catch (e) {
       log.error({ err: errorMessage(e) }, 'sender round failed');
     } finally {
       sending = false;
+    }
+    if (rerun) {
+      rerun = false;
+      await tick('change');
     }
   };
 

@@ -131,3 +131,25 @@ test('a resource removed on the Active node is restored locally, not handed over
     assert.ok(!holds(p.b));
   });
 });
+
+test('the init script drives pha-cli: start, status (LSB codes), stop', async () => {
+  await withPair(async (p) => {
+    const { execFile } = await import('node:child_process');
+    const path = await import('node:path');
+    const { ROOT, CLI } = await import('./pair-helpers.js');
+    const init = (action: string) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(path.join(ROOT, 'etc', 'pha.init'), [action], { env: { ...process.env, PHA_CLI: CLI, PHA_CONFIG: p.a.config, INSTALLDIR: p.a.dir } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+    assert.equal((await init('status')).code, 3, 'not running → 3');
+    const s = await init('start');
+    assert.equal(s.code, 0, s.out);
+    assert.equal((await init('status')).code, 0, 'running → 0');
+    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.equal((await init('stop')).code, 0);
+    assert.equal((await init('status')).code, 3);
+    assert.equal((await init('bogus')).code, 2, 'bad usage → 2');
+  });
+});
