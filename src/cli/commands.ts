@@ -63,7 +63,7 @@ export function canonical(tokens: string[]): string[] {
   let c = w;
   if (w === 'h' || w === '?' || w === 'help' || w === '--help' || w === '-h') c = 'help';
   else if (w.startsWith('dis') || w.startsWith('off')) c = 'off';
-  else if (w.startsWith('ena') || w === 'on' || w === 'online') c = 'on';
+  else if (w.startsWith('ena') || w.startsWith('on')) c = 'on';
   else if (w === 'status' || w === 'stat') c = 'stat';
   else if (w === 'quit' || w === 'exit' || w === 'q') c = 'quit';
   else if (w === 'show' && rest[0] === 'conf') return ['conf', ...rest.slice(1)];

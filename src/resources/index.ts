@@ -74,9 +74,19 @@ export class ResourceRunner {
       child.on('error', (e: NodeJS.ErrnoException) => {
         finish({ ok: false, code: e.code === 'ENOENT' ? 127 : 126, signal: null, error: `cannot execute ${res.script}: ${e.message}` });
       });
-      child.on('close', (code, signal) => {
+      const done = (code: number | null, signal: NodeJS.Signals | null) => {
         // 126/127: the script (or its interpreter) could not be executed: a failure.
         finish({ ok: code === 0, code, signal, error: code === 126 || code === 127 ? `${res.script} could not be executed (exit ${code})` : undefined });
+      };
+      child.on('close', done);
+      child.on('exit', (code, signal) => {
+        // The script has ended; a daemon it started may keep our pipes open for
+        // ever (an init script's service): take what output came, do not wait.
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          done(code, signal);
+        }, 50).unref();
       });
     });
   }

@@ -28,7 +28,8 @@ export function wordToSend(
     return { word: 'PROGRESS', why: 'supervise not running: peer must wait' };
   }
   // After our own stall, say PROGRESS until supervise has decided again.
-  if (opts.stalledAt !== null && s.SUPERVISE_AT < opts.stalledAt) return { word: 'PROGRESS', why: 'own stall: waiting for supervise' };
+  // (SUPERVISE_AT is only a liveness stamp; DECIDED_AT comes with a decision.)
+  if (opts.stalledAt !== null && (s.DECIDED_AT ?? 0) < opts.stalledAt) return { word: 'PROGRESS', why: 'own stall: waiting for supervise' };
   if (!s.STATUS) return { word: 'PROGRESS', why: 'no STATUS yet' };
   return { word: s.STATUS, why: 'STATUS' };
 }
@@ -85,7 +86,7 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
         lastStamp = t;
       }
       const { word, why } = wordToSend(s, t, { superviseStaleMs, stalledAt });
-      if (stalledAt !== null && s.SUPERVISE_AT !== undefined && s.SUPERVISE_AT >= stalledAt) stalledAt = null;
+      if (stalledAt !== null && (s.DECIDED_AT ?? 0) >= stalledAt) stalledAt = null;
       const run = s.SENDER_RUN ?? 1;
       if (run === 0 && lastRun === 1 && lastWord) {
         // Going quiet (off): the final word (the release) goes out twice, as UDP may drop one.

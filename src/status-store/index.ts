@@ -26,6 +26,7 @@ export interface Status {
   SENDER_AT?: number;
   RECEIVER_AT?: number;
   SUPERVISE_AT?: number;
+  DECIDED_AT?: number; // supervise's last decision written
   SENDER_PAUSE_UNTIL?: number; // "off": heartbeat paused until
   SENDER_MUTE?: 0 | 1; // own gateway failing: no heartbeat
   GW_OK?: 0 | 1 | null; // null: no GW configured

@@ -130,6 +130,7 @@ export async function startSupervise(deps: SuperviseDeps) {
     const common: Partial<Status> = {
       SUPERVISE: 1,
       SUPERVISE_AT: now(),
+      DECIDED_AT: now(),
       SENDER_MUTE: d.mute ? 1 : 0,
       GW_OK: config.GW ? (gwFailStreak === 0 ? 1 : 0) : null,
       ROUTE_OK: routeOk ? 1 : 0,
@@ -161,7 +162,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       { op: d.op, resources: d.names, failed: failed.map((r) => r.name), status: word, peer: config.peer.name },
       `${d.op} ${failed.length ? 'failed for ' + failed.map((r) => r.name).join(', ') : 'done'}: STATUS ${word}`,
     );
-    const final: Partial<Status> = { ...resPatch(), STATUS: word, SUPERVISE_AT: now() };
+    const final: Partial<Status> = { ...resPatch(), STATUS: word, SUPERVISE_AT: now(), DECIDED_AT: now() };
     if (d.pauseUntil !== null) {
       // The release is the final word the sender sends before the pause (fix 5).
       final.SENDER_RUN = 0;

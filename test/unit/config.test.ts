@@ -1,0 +1,322 @@
+// Config: the original's sample loads unchanged; every bad value is reported
+// with file, line and what is expected; several problems are reported at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { buildConfig, loadConfig, parseConfigText, type Config, type LoadOptions } from '../../src/config/index.js';
+import { ConfigError } from '../../src/errors.js';
+
+// dist/test/unit/config.test.js → package root
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const SAMPLE = path.join(ROOT, 'etc', 'config');
+const CLI = path.join(ROOT, 'bin', 'pha-cli.js');
+
+const HOSTS: Record<string, string[]> = { lb1: ['198.18.0.11'], lb2: ['198.18.0.12'], lb3: ['198.18.0.13'] };
+const lookup = async (n: string): Promise<string[]> => HOSTS[n] ?? [];
+const OPTS: LoadOptions = { hostname: 'lb1', lookup, env: {} };
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'pha-config-'));
+}
+
+const FILE = '/srv/pha-test/etc/config';
+
+/** A minimal valid config; `extra` lines follow it (line numbers: base has 4 lines). */
+function text(...extra: string[]): string {
+  return ['INSTALLDIR=/srv/pha-test', 'NODES=lb1 lb2', 'PORT=4711', 'GW=192.168.42.1', ...extra].join('\n') + '\n';
+}
+
+async function build(src: string, opts: LoadOptions = OPTS): Promise<Config> {
+  return buildConfig(parseConfigText(src, FILE), opts);
+}
+
+/** Builds `src`, expects a ConfigError, returns it. */
+async function problems(src: string, opts: LoadOptions = OPTS): Promise<ConfigError> {
+  try {
+    await build(src, opts);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a ConfigError, the config was accepted');
+}
+
+/** The error has a problem on `line` matching `re`, and its message shows file:line: … */
+function hasProblem(err: ConfigError, line: number, re: RegExp): void {
+  const p = err.problems.find((x) => x.line === line && re.test(x.message));
+  assert.ok(p, `no problem on line ${line} matching ${re}; got ${JSON.stringify(err.problems)}`);
+  assert.equal(p.file, FILE);
+  assert.ok(err.message.includes(`${FILE}:${line}: ${p.message}`), `message lacks "${FILE}:${line}: …": ${err.message}`);
+  assert.equal(err.exitCode, 2);
+  assert.equal(err.code, 'PHA_ERR_CONFIG');
+}
+
+test('the original sample etc/config parses with no errors and no warnings', () => {
+  const parsed = parseConfigText(fs.readFileSync(SAMPLE, 'utf8'), SAMPLE);
+  assert.deepEqual(parsed.errors, []);
+  assert.deepEqual(parsed.warnings, []);
+  assert.equal(parsed.values.get('NODES')?.value, 'lb1 lb2');
+  assert.equal(parsed.values.get('NODES')?.line, 14);
+  // the commented-out #RES_test is not a resource
+  assert.deepEqual(parsed.resources.map((r) => r.name), ['service', 'ipaddr']);
+});
+
+test('the sample builds: lb1 is node 1, lb2 the peer, original values, resources in file order, defaults', async () => {
+  const c = await buildConfig(parseConfigText(fs.readFileSync(SAMPLE, 'utf8'), SAMPLE), {
+    hostname: 'lb1',
+    lookup: async (n) => ({ lb1: ['198.18.0.11'], lb2: ['198.18.0.12'] } as any)[n] ?? [],
+    env: {},
+  });
+  assert.equal(c.file, SAMPLE);
+  assert.deepEqual(c.local, { name: 'lb1', id: 1, addrs: ['198.18.0.11'] });
+  assert.deepEqual(c.peer, { name: 'lb2', id: 2, addrs: ['198.18.0.12'] });
+  assert.deepEqual([...c.NODES], ['lb1', 'lb2']);
+  assert.equal(c.PORT, 4711);
+  assert.equal(c.SUPERVISE_INT, 2000);
+  assert.equal(c.PINGTIMEOUT, 2.1);
+  assert.equal(c.DEBUG, 0);
+  assert.equal(c.DAEMON, true);
+  assert.equal(c.GW, '192.168.42.1');
+  assert.equal(c.INSTALLDIR, '/opt/pha');
+  assert.equal(c.LOGPATH, '/opt/pha/var/log');
+  assert.deepEqual(
+    c.resources.map((r) => ({ name: r.name, args: [...r.args] })),
+    [
+      { name: 'service', args: ['httpd'] },
+      { name: 'ipaddr', args: ['192.168.42.20/24', 'eth0'] },
+    ],
+  );
+  // /opt/pha/res does not hold them here: the package's res/ does.
+  for (const r of c.resources) {
+    if (!fs.existsSync(path.join('/opt/pha/res', r.name))) assert.equal(r.script, path.join(ROOT, 'res', r.name));
+  }
+  assert.equal(c.HEARTBEAT_INT, 200);
+  assert.equal(c.DEADTIME, 1000);
+  assert.equal(c.RES_TIMEOUT, 30);
+  assert.deepEqual(c.warnings, []);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('the second node of NODES sees lb1 as its peer', async () => {
+  const c = await build(text(), { ...OPTS, hostname: 'lb2' });
+  assert.equal(c.local.name, 'lb2');
+  assert.equal(c.local.id, 2);
+  assert.equal(c.peer.name, 'lb1');
+  assert.equal(c.peer.id, 1);
+  // a FQDN host name matches its short name
+  const f = await build(text(), { ...OPTS, hostname: 'lb2.example.org' });
+  assert.equal(f.local.name, 'lb2');
+});
+
+test('a malformed line is an error naming file, line and KEY=VALUE', async () => {
+  const e = await problems(text('this is not a key value line'));
+  hasProblem(e, 5, /malformed line .*expected KEY=VALUE/);
+  const e2 = await problems(text('=value'));
+  hasProblem(e2, 5, /expected KEY=VALUE/);
+});
+
+test('NODES must name exactly two nodes', async () => {
+  const one = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1\n');
+  hasProblem(one, 2, /NODES must name exactly two nodes \(got 1: lb1\)/);
+  const three = await problems('INSTALLDIR=/srv/pha-test\n\nNODES=lb1 lb2 lb3\n');
+  hasProblem(three, 3, /NODES must name exactly two nodes \(got 3: lb1 lb2 lb3\)/);
+  const none = await problems('INSTALLDIR=/srv/pha-test\n');
+  assert.ok(none.problems.some((p) => /NODES must name exactly two nodes \(got 0\)/.test(p.message)), none.message);
+  const same = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 lb1\n');
+  hasProblem(same, 2, /same node twice/);
+});
+
+test('a host that is not in NODES is an error that says to set NODENAME', async () => {
+  const e = await problems(text(), { ...OPTS, hostname: 'lb3' });
+  hasProblem(e, 2, /this host \(lb3\) is not one of NODES \(lb1 lb2\).*NODENAME/);
+});
+
+test('NODENAME picks the node; one not in NODES is an error', async () => {
+  const c = await build(text('NODENAME=lb2'), { ...OPTS, hostname: 'elsewhere' });
+  assert.equal(c.local.name, 'lb2');
+  assert.equal(c.NODENAME, 'lb2');
+  const e = await problems(text('NODENAME=lbx'), { ...OPTS, hostname: 'lb1' });
+  hasProblem(e, 2, /NODENAME=lbx is not one of NODES \(lb1 lb2\)/);
+  // NODENAME from the environment (when passed) wins over the file
+  const envc = await build(text('NODENAME=lb1'), { ...OPTS, env: { NODENAME: 'lb2' } });
+  assert.equal(envc.local.name, 'lb2');
+  const enve = await problems(text(), { ...OPTS, env: { NODENAME: 'nope' } });
+  hasProblem(enve, 2, /NODENAME=nope is not one of NODES/);
+});
+
+test('a node name that does not resolve is an error naming it', async () => {
+  const e = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 ghost\n');
+  hasProblem(e, 2, /node name "ghost" does not resolve to an IPv4 address/);
+  const thrown = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 lb2\n', {
+    ...OPTS,
+    lookup: async (n) => {
+      if (n === 'lb2') throw new Error('getaddrinfo ENOTFOUND lb2');
+      return ['198.18.0.11'];
+    },
+  });
+  hasProblem(thrown, 2, /node name "lb2" does not resolve.*ENOTFOUND/);
+});
+
+test('IPv4 literals in NODES resolve to themselves with the system lookup', async () => {
+  const c = await build('INSTALLDIR=/srv/pha-test\nNODES=127.0.0.1 127.0.0.2\nNODENAME=127.0.0.1\n', { env: {} });
+  assert.deepEqual(c.local.addrs, ['127.0.0.1']);
+  assert.deepEqual(c.peer.addrs, ['127.0.0.2']);
+});
+
+test('numbers out of range or not numbers name the key, the value and the range', async () => {
+  hasProblem(await problems(text().replace('PORT=4711', 'PORT=99999')), 3, /PORT=99999: expected a whole number in 1\.\.65535/);
+  hasProblem(await problems(text().replace('PORT=4711', 'PORT=abc')), 3, /PORT=abc: expected a whole number in 1\.\.65535/);
+  hasProblem(await problems(text().replace('PORT=4711', 'PORT=0')), 3, /PORT=0: expected/);
+  hasProblem(await problems(text().replace('PORT=4711', 'PORT=47.5')), 3, /PORT=47\.5: expected a whole number/);
+  hasProblem(await problems(text('SUPERVISE_INT=-5')), 5, /SUPERVISE_INT=-5: expected a whole number in 100\.\.600000 ms/);
+  hasProblem(await problems(text('PINGTIMEOUT=fast')), 5, /PINGTIMEOUT=fast: expected a number in/);
+  hasProblem(await problems(text('DAEMON=yes')), 5, /DAEMON=yes: expected 0 or 1/);
+});
+
+test('DEADTIME smaller than twice HEARTBEAT_INT is an error', async () => {
+  hasProblem(await problems(text('HEARTBEAT_INT=200', 'DEADTIME=300')), 6, /DEADTIME=300 must be at least twice HEARTBEAT_INT=200/);
+  // DEADTIME left at its default 1000: the line of HEARTBEAT_INT is named
+  hasProblem(await problems(text('HEARTBEAT_INT=600')), 5, /DEADTIME=1000 must be at least twice HEARTBEAT_INT=600/);
+  // exactly twice is fine
+  const c = await build(text('HEARTBEAT_INT=50', 'DEADTIME=100'));
+  assert.equal(c.DEADTIME, 100);
+});
+
+test('RES_x with no script is an error naming where it looked', async () => {
+  const e = await problems(text('RES_nosuchscript=a b'));
+  hasProblem(e, 5, /RES_nosuchscript: no script "nosuchscript" in \/srv\/pha-test\/res or /);
+});
+
+test('RES_x whose script is not executable is an error (chmod +x)', async () => {
+  const dir = tmpDir();
+  try {
+    fs.mkdirSync(path.join(dir, 'res'));
+    fs.writeFileSync(path.join(dir, 'res', 'x'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    fs.chmodSync(path.join(dir, 'res', 'x'), 0o644);
+    const src = `INSTALLDIR=${dir}\nNODES=lb1 lb2\nRES_x=arg\n`;
+    const e = await problems(src);
+    hasProblem(e, 3, new RegExp(`RES_x: script ${path.join(dir, 'res', 'x').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not executable \\(chmod \\+x\\)`));
+    // the same script made executable is taken from INSTALLDIR/res
+    fs.chmodSync(path.join(dir, 'res', 'x'), 0o755);
+    const c = await build(src);
+    assert.equal(c.resources[0]!.script, path.join(dir, 'res', 'x'));
+    assert.deepEqual([...c.resources[0]!.args], ['arg']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GW must be an IPv4 address (empty = no gateway check)', async () => {
+  hasProblem(await problems(text().replace('GW=192.168.42.1', 'GW=gateway')), 4, /GW=gateway: expected an IPv4 address/);
+  hasProblem(await problems(text().replace('GW=192.168.42.1', 'GW=192.168.42.300')), 4, /GW=192\.168\.42\.300: expected an IPv4 address/);
+  const c = await build(text().replace('GW=192.168.42.1', 'GW='));
+  assert.equal(c.GW, '');
+});
+
+test('an unknown key is a warning, not an error', async () => {
+  const c = await build(text('FROBNICATE=1'));
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0]!, new RegExp(`^${FILE}:5: warning: unknown key FROBNICATE`));
+  assert.equal((c as unknown as Record<string, unknown>).FROBNICATE, undefined);
+});
+
+test('quotes are stripped; comments and blank lines are ignored but counted', async () => {
+  const src = [
+    '# a comment',
+    '',
+    '   # an indented comment',
+    'INSTALLDIR="/srv/pha-test"',
+    "NODES='lb1 lb2'",
+    '',
+    'GW="192.168.42.1"',
+    'PORT = "4712"',
+    'RES_test="/tmp/a file"',
+    'SUPERVISE_INT=oops',
+  ].join('\n');
+  const e = await problems(src);
+  hasProblem(e, 10, /SUPERVISE_INT=oops/);
+  assert.equal(e.problems.length, 1, e.message);
+  const c = await build(src.replace('SUPERVISE_INT=oops', ''));
+  assert.equal(c.INSTALLDIR, '/srv/pha-test');
+  assert.deepEqual([...c.NODES], ['lb1', 'lb2']);
+  assert.equal(c.GW, '192.168.42.1');
+  assert.equal(c.PORT, 4712);
+  assert.deepEqual([...c.resources[0]!.args], ['/tmp/a', 'file']);
+  assert.deepEqual(c.warnings, []);
+});
+
+test('a key given twice is a warning and the later line wins', async () => {
+  const c = await build(text('PORT=4800'));
+  assert.equal(c.PORT, 4800);
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0]!, /:5: warning: PORT given again; it replaces line 3/);
+  const r = await build(text('RES_test=/tmp/a', 'RES_test=/tmp/b'));
+  assert.deepEqual(r.resources.map((x) => [...x.args]), [['/tmp/b']]);
+  assert.match(r.warnings.join('\n'), /:6: warning: RES_test given again; it replaces line 5/);
+});
+
+test('all problems are reported at once', async () => {
+  const src = ['INSTALLDIR=/srv/pha-test', 'NODES=lb1', 'PORT=abc', 'junk line', 'GW=nope', 'SUPERVISE_INT=-5', 'RES_nosuchscript=1'].join('\n');
+  const e = await problems(src);
+  hasProblem(e, 2, /NODES must name exactly two/);
+  hasProblem(e, 3, /PORT=abc/);
+  hasProblem(e, 4, /malformed line/);
+  hasProblem(e, 5, /GW=nope/);
+  hasProblem(e, 6, /SUPERVISE_INT=-5/);
+  hasProblem(e, 7, /RES_nosuchscript/);
+  assert.equal(e.problems.length, 6, e.message);
+  assert.equal(e.message.split('\n').length, 6);
+});
+
+test('loadConfig reads a file; a missing file is a ConfigError with a clear message', async () => {
+  const dir = tmpDir();
+  try {
+    const f = path.join(dir, 'config');
+    fs.writeFileSync(f, text());
+    const c = await loadConfig(f, OPTS);
+    assert.equal(c.file, f);
+    assert.equal(c.local.name, 'lb1');
+
+    const missing = path.join(dir, 'nope', 'config');
+    await assert.rejects(loadConfig(missing, OPTS), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.problems.length, 1);
+      assert.match(e.message, new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: config file not found`));
+      assert.match(e.message, /--config/);
+      return true;
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('INSTALLDIR defaults to the directory above the config file\'s etc/', async () => {
+  const c = await buildConfig(parseConfigText('NODES=lb1 lb2\n', '/srv/other/etc/config'), OPTS);
+  assert.equal(c.INSTALLDIR, '/srv/other');
+  assert.equal(c.LOGPATH, '/srv/other/var/log');
+});
+
+test('pha-cli with a bad config exits 2 and prints file:line, no stack trace', () => {
+  const dir = tmpDir();
+  try {
+    const f = path.join(dir, 'config');
+    fs.writeFileSync(f, `INSTALLDIR=${dir}\nNODES=127.0.0.1 127.0.0.2\nNODENAME=127.0.0.1\nPORT=99999\n`);
+    const env = { ...process.env };
+    delete env.NODENAME;
+    delete env.PHA_CONFIG;
+    const r = spawnSync(process.execPath, [CLI, '--config', f, 'stat'], { encoding: 'utf8', env, timeout: 15000 });
+    assert.equal(r.status, 2, `exit ${r.status}; stderr: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`${f}:4: PORT=99999: expected a whole number in 1..65535`), r.stderr);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'stack trace printed');
+    assert.doesNotMatch(r.stderr, /ConfigError|PhaError/);
+    assert.equal(r.stdout, '');
+    // nothing was started: no status file, no pid files
+    assert.equal(fs.existsSync(path.join(dir, 'var', 'status.dat')), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
