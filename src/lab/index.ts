@@ -1,4 +1,14 @@
-/** The network-namespace lab: public entry point. */
+/**
+ * The network-namespace lab: public entry point (root only; see labSupport()).
+ *
+ *   const lab = await createLab();                 // sweeps crashed runs' leftovers first
+ *   await installNode(lab, 'lb1', { config: { DEADTIME: 200 } });
+ *   await lab.cli('lb1', ['start']);               // or lab.cli('lb1', { stdin: 'start\nq\n' })
+ *   const watch = await watchVip(lab);             // timestamped VIP add/del per node
+ *   const t = await lab.faults.hostDeath('lb1');   // t.start / t.end: performance.now()
+ *   await lab.vipHolders({ effective: true });
+ *   await lab.destroy();                           // also done on exit, SIGINT, SIGTERM, SIGHUP, crash
+ */
 export {
   createLab, canMakeNamespaces, labSupport, NODE_NAMES, HOST_IPS, GW_IP, VIP, VIP_CIDR, LAB_SUBNET,
   type Lab, type LabHost, type LabNode, type LabFaults, type NodeFaults, type FaultTime, type HostName,

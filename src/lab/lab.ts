@@ -166,7 +166,6 @@ export interface CreateLabOptions {
 }
 
 const PORTS: Readonly<Record<HostName, string>> = { lb1: 'p-lb1', lb2: 'p-lb2', gw: 'p-gw', client: 'p-cl' };
-const NS_SUFFIX: Readonly<Record<HostName, string>> = { lb1: 'lb1', lb2: 'lb2', gw: 'gw', client: 'cl' };
 
 function hostsFile(): string {
   return [
@@ -201,7 +200,6 @@ class LabImpl implements Lab {
   private readonly allNs: string[];
   private readonly tracked = new Map<number, ChildProcess>();
   private readonly infra = new Set<number>();
-  private readonly keepers = new Map<NodeName, ChildProcess>();
   private readonly state: Record<NodeName, NodeFaults>;
   private readonly frozenPids: Record<NodeName, Set<number>> = { lb1: new Set(), lb2: new Set() };
   private destroying: Promise<void> | null = null;
@@ -261,7 +259,6 @@ class LabImpl implements Lab {
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.adopt(child, { infra: true });
-    this.keepers.set(node, child);
     let err = '';
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     let onExit: ((code: number | null) => void) | undefined;
