@@ -97,6 +97,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
   }
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
+  // The peer is heard again after silence (partition healed, peer back): while
+  // we hold, re-announce once it has settled, as it may have announced itself.
+  if (allUp && peer !== null && prev.lastSettledPeer === null) m.garpPending = true;
   const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
