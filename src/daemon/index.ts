@@ -63,13 +63,10 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
     return;
   }
 
-  for (const w of config.warnings) process.stderr.write(`pha-${name}: ${w}\n`);
-  const { log, reopen } = createLogger({
-    name,
-    node: config.local.name,
-    debug: config.DEBUG,
-    file: foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`,
-  });
+  const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
+  // Config warnings reach the operator's terminal too when the log is a file.
+  if (logFile) for (const w of config.warnings) process.stderr.write(`pha-${name}: ${w}\n`);
+  const { log, reopen } = createLogger({ name, node: config.local.name, debug: config.DEBUG, file: logFile });
   for (const w of config.warnings) log.warn(w);
   const problem = rateLimited(log);
   const store = new StatusStore({ file: statusFile(config), onProblem: problem });

@@ -20,7 +20,7 @@ export interface SenderDeps {
 export function wordToSend(
   s: Status,
   now: number,
-  opts: { superviseStaleMs: number; stalledAt: number | null },
+  opts: { superviseStaleMs: number; stalledAt: number | null }, // stalledAt: our start or our last stall
 ): { word: Word | null; why: string } {
   if (s.SENDER_RUN === 0) return { word: null, why: 'paused (off)' };
   if (s.SENDER_MUTE === 1) return { word: null, why: 'muted: own gateway check failing' };
@@ -29,7 +29,7 @@ export function wordToSend(
   }
   // After our own stall, say PROGRESS until supervise has decided again.
   // (SUPERVISE_AT is only a liveness stamp; DECIDED_AT comes with a decision.)
-  if (opts.stalledAt !== null && (s.DECIDED_AT ?? 0) < opts.stalledAt) return { word: 'PROGRESS', why: 'own stall: waiting for supervise' };
+  if (opts.stalledAt !== null && (s.DECIDED_AT ?? 0) < opts.stalledAt) return { word: 'PROGRESS', why: 'waiting for a decision of supervise (after our start or stall)' };
   if (!s.STATUS) return { word: 'PROGRESS', why: 'no STATUS yet' };
   return { word: s.STATUS, why: 'STATUS' };
 }
@@ -45,7 +45,9 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
   const superviseStaleMs = 3 * config.SUPERVISE_INT + config.DEADTIME;
   let lastWord: Word | null | undefined;
   let lastRun: number | undefined;
-  let stalledAt: number | null = null;
+  // Until supervise has decided after our start (or after our own stall), the
+  // STATUS in the file may be an earlier run's: say PROGRESS meanwhile.
+  let stalledAt: number | null = now();
   let lastStamp = 0;
   let sending = false;
   let sent = 0;
