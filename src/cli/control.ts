@@ -122,6 +122,10 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
 }
 
 export async function startAll(ctx: Ctx): Promise<boolean> {
+  if (runningCount(pids(ctx.config)) === 0) {
+    // What a killed node left in the file is an earlier run's: do not show or send it.
+    await ctx.store.update({ STATUS: null, RECEIVER_IN: null, DECIDED_AT: undefined, REASON: undefined, ALARM: undefined });
+  }
   // The receiver first: supervise's startup grace counts from its bind.
   const okR = await startDaemon(ctx, 'receiver');
   const [okS, okU] = await Promise.all([startDaemon(ctx, 'sender'), startDaemon(ctx, 'supervise')]);

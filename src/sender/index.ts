@@ -48,6 +48,8 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
   // Until supervise has decided after our start (or after our own stall), the
   // STATUS in the file may be an earlier run's: say PROGRESS meanwhile.
   let stalledAt: number | null = now();
+  // Tell supervise we (re)started: it decides at once, so we need not wait a round.
+  await store.update({ SENDER_STARTED_AT: stalledAt, SENDER_AT: stalledAt });
   let lastStamp = 0;
   let sending = false;
   let sent = 0;

@@ -24,6 +24,7 @@ export interface Status {
   RECEIVER_DROPPED?: number; // datagrams that were not a heartbeat from the peer
   RECEIVER_STALL_AT?: number;
   SENDER_AT?: number;
+  SENDER_STARTED_AT?: number;
   RECEIVER_AT?: number;
   SUPERVISE_AT?: number;
   DECIDED_AT?: number; // supervise's last decision written

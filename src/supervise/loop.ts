@@ -36,7 +36,7 @@ export function timingFrom(c: Config): Timing {
 
 /** The keys whose change makes supervise decide at once. */
 function triggerKey(s: Status): string {
-  return [s.RECEIVER_IN, s.RECEIVER_IN_SINCE, s.OFF_REQUEST, s.FAILED_UNTIL, s.SENDER_PAUSE_UNTIL, s.RECEIVER_STARTED_AT].join('|');
+  return [s.RECEIVER_IN, s.RECEIVER_IN_SINCE, s.OFF_REQUEST, s.FAILED_UNTIL, s.SENDER_PAUSE_UNTIL, s.RECEIVER_STARTED_AT, s.SENDER_STARTED_AT].join('|');
 }
 
 export async function startSupervise(deps: SuperviseDeps) {
@@ -72,6 +72,7 @@ export async function startSupervise(deps: SuperviseDeps) {
   let busy = false;
   let again = false;
   let pendingChecks = false;
+  let checkedOnce = false;
   let stopped = false;
   let roundTimer: NodeJS.Timeout | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -209,12 +210,17 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
     busy = true;
     try {
-      let checks = withChecks;
+      // No decision on resource states we have not checked yet (a restarted
+      // supervise would otherwise see its held resources as DOWN).
+      let checks = withChecks || !checkedOnce;
       do {
         again = false;
         checks ||= pendingChecks;
         pendingChecks = false;
-        if (checks) await runChecks();
+        if (checks) {
+          await runChecks();
+          checkedOnce = true;
+        }
         checks = false;
         await decideAndAct();
       } while (again && !stopped);

@@ -1,0 +1,544 @@
+/**
+ * The two ways the demo runs a pair: in the network-namespace lab (root), or
+ * as a loopback pair on this machine (127.0.0.1 / 127.0.0.2, RES_test
+ * resources). Both drive pha only through pha-cli and observe the real world:
+ * who holds the resource, what the client reaches, the heartbeats on the wire.
+ *
+ * All times are wall-clock milliseconds (Date.now()), the unit of the status
+ * file's own time keys.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  createLab, installNode, watchVip, VIP, type Lab, type NodeInstall, type NodeName, type VipWatch,
+} from '../lab/index.js';
+import type { Status } from '../status-store/index.js';
+
+export const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helper.js');
+/** The package root (holds bin/pha-cli.js): dist/src/demo → three levels up. */
+export const PHA_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI_PATH = path.join(PHA_ROOT, 'bin', 'pha-cli.js');
+/** TCP port of the little "who am I" service on each lab node. */
+export const SERVICE_PORT = 8080;
+/** The client asks the VIP this often (ms). */
+export const PROBE_MS = 50;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Effective holders (indexes into names) from time t on. */
+export interface HolderChange {
+  t: number;
+  holders: number[];
+}
+
+export interface ProbeResult {
+  /** When the answer (or the failure) came. */
+  t: number;
+  /** When the connection attempt began. */
+  started: number;
+  ok: boolean;
+  who: string | null;
+  err?: string;
+}
+
+export interface Heard {
+  t: number;
+  word: string;
+}
+
+export interface NodeFiles {
+  dir: string;
+  config: string;
+  status: string;
+  run: string;
+}
+
+export type Idx = 0 | 1;
+export const IDX: readonly Idx[] = [0, 1];
+export const other = (i: Idx): Idx => (i === 0 ? 1 : 0);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Pids of live processes whose command line contains `needle` (this process excluded). */
+export function pidsWithArg(needle: string): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const pid = Number(n);
+    if (pid === process.pid) continue;
+    if (cmdline(pid).includes(needle)) out.push(pid);
+  }
+  return out;
+}
+
+export abstract class Backend {
+  abstract readonly mode: 'lab' | 'loopback';
+  abstract readonly names: readonly [string, string];
+  /** What the holder holds, in words ("the VIP 198.18.0.100", "the test resource"). */
+  abstract readonly what: string;
+  abstract readonly hasClient: boolean;
+  abstract readonly deadtimeMs: number;
+  abstract files(i: Idx): NodeFiles;
+  abstract setup(log: (l: string) => void): Promise<void>;
+  /** pha-cli on node i: one-shot args, or commands piped to the shell. */
+  abstract cli(i: Idx, input: string[] | { stdin: string }): Promise<CliResult>;
+  /** Host death of node i: everything of pha on it dies at once, its resources with it. Returns the wall time it began. */
+  abstract hostDeath(i: Idx): Promise<number>;
+  /** Bring node i back as after a reboot (pha not started). */
+  abstract hostRevive(i: Idx): Promise<void>;
+  abstract destroy(): Promise<void>;
+  abstract destroySync(): void;
+  abstract describe(): string[];
+  /** Told when a helper dies unexpectedly. */
+  onProblem: ((msg: string) => void) | null = null;
+  protected closing = false;
+
+  /** Effective holder changes since setup (a dead node holds nothing for anybody). */
+  readonly changes: HolderChange[] = [];
+  /** Raw holding (address on the interface / resource file present). */
+  protected raw: [boolean, boolean] = [false, false];
+  readonly dead: [boolean, boolean] = [false, false];
+  /** The peer's last heartbeat seen arriving at node i (wire), when a sniffer runs. */
+  readonly heard: [Heard | null, Heard | null] = [null, null];
+  sniffing = false;
+  sniffNote = '';
+  readonly probes: ProbeResult[] = [];
+  lastProbe: ProbeResult | null = null;
+  /** Last successful probe and when the client last changed from reaching to not reaching. */
+  lastOk: ProbeResult | null = null;
+  failingSince: number | null = null;
+
+  holders(): number[] {
+    return this.changes.length ? this.changes[this.changes.length - 1]!.holders : [];
+  }
+
+  protected recompute(t: number): void {
+    const h = IDX.filter((i) => this.raw[i] && !this.isOut(i));
+    const last = this.changes[this.changes.length - 1];
+    if (!last || last.holders.join() !== h.join()) this.changes.push({ t, holders: h });
+  }
+
+  /** A node that holds nothing for a client whatever its interfaces say (dead; in the lab also frozen or cut off). */
+  protected isOut(i: Idx): boolean {
+    return this.dead[i];
+  }
+
+  protected setDead(i: Idx, dead: boolean, t: number): void {
+    this.dead[i] = dead;
+    this.recompute(t);
+  }
+
+  protected onProbe(p: ProbeResult): void {
+    this.probes.push(p);
+    // A late failure of an attempt begun before a newer one (a SYN lost to a dead node
+    // times out after 1 s) is old news for the live view.
+    if (this.lastProbe && p.started < this.lastProbe.started) return;
+    this.lastProbe = p;
+    if (p.ok) {
+      this.lastOk = p;
+      this.failingSince = null;
+    } else if (this.failingSince === null) {
+      this.failingSince = p.started;
+    }
+  }
+
+  readStatus(i: Idx): Status | null {
+    try {
+      return JSON.parse(fs.readFileSync(this.files(i).status, 'utf8')) as Status;
+    } catch {
+      return null;
+    }
+  }
+
+  /** How many of the three daemons have a pid file naming a live process. */
+  daemonsAlive(i: Idx): number {
+    let n = 0;
+    for (const d of ['sender', 'receiver', 'supervise']) {
+      try {
+        const pid = Number(fs.readFileSync(path.join(this.files(i).run, d), 'utf8').trim());
+        if (pidAlive(pid) && cmdline(pid).includes(`pha-${d}`)) n++;
+      } catch {
+        /* no pid file */
+      }
+    }
+    return n;
+  }
+
+  /** Feed JSON lines of a helper child into fn; resolves at its {ready} line (rejects on exit or {error}). */
+  protected follow(child: ChildProcess, what: string, fn: (o: Record<string, unknown>) => void, expectedExit?: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+      const rl = createInterface({ input: child.stdout! });
+      rl.on('line', (line) => {
+        let o: Record<string, unknown>;
+        try {
+          o = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        if (o.ready) {
+          ready = true;
+          resolve();
+        } else if (o.error && !ready) {
+          reject(new Error(`${what}: ${String(o.error)}`));
+        } else {
+          fn(o);
+        }
+      });
+      child.once('exit', (code, sig) => {
+        if (!ready) reject(new Error(`${what} exited (${code ?? sig}) ${err.trim()}`));
+        else if (!this.closing && !expectedExit?.()) this.onProblem?.(`${what} exited (${code ?? sig})${err.trim() ? ': ' + err.trim().split('\n').slice(-3).join(' | ') : ''}`);
+      });
+    });
+  }
+
+  protected onSniff(o: Record<string, unknown>, addrs: readonly string[]): void {
+    const dst = addrs.indexOf(String(o.dst));
+    const src = addrs.indexOf(String(o.src));
+    if (dst < 0 || src < 0 || src === dst) return;
+    this.heard[dst as Idx] = { t: Number(o.t), word: String(o.word) };
+  }
+}
+
+// ------------------------------------------------------------------- lab
+
+export class LabBackend extends Backend {
+  readonly mode = 'lab' as const;
+  readonly names = ['lb1', 'lb2'] as const;
+  readonly what = `the VIP ${VIP}`;
+  readonly hasClient = true;
+  readonly deadtimeMs = 1000;
+  lab: Lab | null = null;
+  private creating: Promise<Lab> | null = null;
+  private watch: VipWatch | null = null;
+  private inst: NodeInstall[] = [];
+
+  describe(): string[] {
+    return [
+      'Mode: network-namespace lab (running as root).',
+      `  switch (bridge) · gateway gw 198.18.0.1 · lb1 198.18.0.11 · lb2 198.18.0.12 · client 198.18.0.50`,
+      `  pha on lb1 and lb2 (NODES=lb1 lb2, GW=198.18.0.1, SUPERVISE_INT=2000, HEARTBEAT_INT=200, DEADTIME=1000)`,
+      `  resource: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
+      `  each node runs a tiny TCP service on :${SERVICE_PORT} answering its name; the client asks ${VIP}:${SERVICE_PORT} every ${PROBE_MS} ms`,
+    ];
+  }
+
+  files(i: Idx): NodeFiles {
+    const dir = this.inst[i]!.dir;
+    return { dir, config: this.inst[i]!.configPath, status: path.join(dir, 'var', 'status.dat'), run: path.join(dir, 'var', 'run') };
+  }
+
+  async setup(log: (l: string) => void): Promise<void> {
+    const t0 = Date.now();
+    this.creating = createLab();
+    const lab = await this.creating;
+    this.lab = lab;
+    log(`lab ${lab.prefix} built in ${Date.now() - t0} ms (namespaces ${lab.prefix}{sw,gw,lb1,lb2,cl})`);
+    for (const n of this.names) {
+      this.inst.push(await installNode(lab, n, { config: { SUPERVISE_INT: 2000 } }));
+    }
+    log(`pha installed: ${this.inst.map((x) => x.configPath).join(', ')}`);
+    const watch = await watchVip(lab);
+    this.watch = watch;
+    for (const n of watch.holders()) this.raw[this.names.indexOf(n as 'lb1' | 'lb2') as Idx] = true;
+    this.recompute(Date.now());
+    watch.on('event', (ev: { node: NodeName; kind: 'add' | 'del'; wall: number }) => {
+      this.raw[this.names.indexOf(ev.node) as Idx] = ev.kind === 'add';
+      this.recompute(ev.wall);
+    });
+    await Promise.all(IDX.map((i) => this.startService(i)));
+    // The client.
+    const probe = this.helper('client', ['probe', VIP, String(SERVICE_PORT), String(PROBE_MS)], true);
+    await this.follow(probe, 'client probe', (o) => this.onProbe(o as unknown as ProbeResult));
+    // Heartbeat sniffers (lab tooling: they survive the node's faults).
+    const addrs = [lab.nodes.lb1.ip, lab.nodes.lb2.ip];
+    try {
+      await Promise.all(IDX.map(async (i) => {
+        const port = this.inst[i]!.config.find(([k]) => k === 'PORT')?.[1] ?? '4711';
+        const s = this.helper(this.names[i], ['sniff', port, addrs[i]!], true);
+        await this.follow(s, `sniffer on ${this.names[i]}`, (o) => this.onSniff(o, addrs));
+      }));
+      this.sniffing = true;
+    } catch (e) {
+      this.sniffNote = (e as Error).message;
+    }
+  }
+
+  /** A helper process inside a lab host; infra: spared by node faults, killed on destroy. */
+  protected override isOut(i: Idx): boolean {
+    if (this.dead[i]) return true;
+    const f = this.lab?.faultState(this.names[i]);
+    return !!f && (f.dead || f.frozen || f.linkDown);
+  }
+
+  private helper(host: 'lb1' | 'lb2' | 'client', args: string[], infra: boolean): ChildProcess {
+    const lab = this.lab!;
+    if (!infra) return lab.spawn(host, process.execPath, [HELPER, ...args]);
+    const argv = lab.argv(host, process.execPath, [HELPER, ...args]);
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    return lab.adopt(child, { infra: true });
+  }
+
+  private async startService(i: Idx): Promise<void> {
+    // Part of the node: dies with it in a host death.
+    const child = this.helper(this.names[i], ['serve', this.names[i], String(SERVICE_PORT)], false);
+    await this.follow(child, `service on ${this.names[i]}`, () => {}, () => this.dead[i]);
+  }
+
+  async cli(i: Idx, input: string[] | { stdin: string }): Promise<CliResult> {
+    const r = await this.lab!.cli(this.names[i], input, { timeoutMs: 60_000 });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms };
+  }
+
+  async hostDeath(i: Idx): Promise<number> {
+    const t = Date.now();
+    this.setDead(i, true, t);
+    this.heard[i] = null;
+    await this.lab!.faults.hostDeath(this.names[i]);
+    return t;
+  }
+
+  async hostRevive(i: Idx): Promise<void> {
+    await this.lab!.faults.hostRevive(this.names[i]);
+    this.setDead(i, false, Date.now());
+    await this.startService(i);
+  }
+
+  async destroy(): Promise<void> {
+    // Interrupted while the lab was being built: wait for it, then remove it.
+    this.closing = true;
+    const lab = this.lab ?? (await this.creating?.catch(() => null)) ?? null;
+    await this.watch?.stop().catch(() => {});
+    await lab?.destroy();
+  }
+
+  destroySync(): void {
+    this.closing = true;
+    this.lab?.destroySync();
+  }
+}
+
+// -------------------------------------------------------------- loopback
+
+export class LoopbackBackend extends Backend {
+  readonly mode = 'loopback' as const;
+  readonly names = ['127.0.0.1', '127.0.0.2'] as const;
+  readonly what = 'the test resource';
+  readonly hasClient = false;
+  readonly deadtimeMs = 1000;
+  readonly base: string;
+  readonly port: number;
+  private readonly nodeFiles: NodeFiles[];
+  private readonly held: string[];
+  private readonly children = new Set<ChildProcess>();
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor() {
+    super();
+    this.base = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-demo-'));
+    this.port = 20000 + Math.floor(Math.random() * 30000);
+    this.nodeFiles = [];
+    this.held = [];
+    IDX.forEach((i) => {
+      const dir = path.join(this.base, `node${i + 1}`);
+      fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
+      const held = path.join(dir, 'held');
+      const lines: Array<[string, string]> = [
+        ['INSTALLDIR', dir],
+        ['DAEMON', '1'],
+        ['PORT', String(this.port)],
+        ['SUPERVISE_INT', '2000'],
+        ['NODES', this.names.join(' ')],
+        ['NODENAME', this.names[i]],
+        ['GW', ''],
+        ['RES_test', held],
+      ];
+      const config = path.join(dir, 'etc', 'config');
+      fs.writeFileSync(config, `# pha demo, loopback node ${i + 1}\n` + lines.map(([k, v]) => `${k}=${v}\n`).join(''));
+      this.nodeFiles.push({ dir, config, status: path.join(dir, 'var', 'status.dat'), run: path.join(dir, 'var', 'run') });
+      this.held.push(held);
+    });
+  }
+
+  describe(): string[] {
+    return [
+      `Mode: LOOPBACK PAIR — ${this.whyNote}`,
+      '  No network namespaces: both pha nodes run on this machine, on 127.0.0.1 and 127.0.0.2',
+      `  (NODENAME per node, UDP port ${this.port}, no gateway check). The resource is RES_test: a file that`,
+      '  exists on the node that holds it. There is no VIP and no client; "host death" = SIGKILL of the',
+      '  node\'s daemons and removal of its resource file.',
+      `  install dirs: ${this.base}/node1, ${this.base}/node2`,
+    ];
+  }
+
+  whyNote = 'forced with --loopback';
+
+  files(i: Idx): NodeFiles {
+    return this.nodeFiles[i]!;
+  }
+
+  async setup(log: (l: string) => void): Promise<void> {
+    const sample = () => {
+      const t = Date.now();
+      for (const i of IDX) this.raw[i] = fs.existsSync(this.held[i]!);
+      this.recompute(t);
+    };
+    sample();
+    this.poll = setInterval(sample, 5);
+    if (typeof process.getuid === 'function' && process.getuid() === 0) {
+      const child = spawn(process.execPath, [HELPER, 'sniff', String(this.port), ...this.names], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.track(child);
+      try {
+        await this.follow(child, 'heartbeat sniffer', (o) => this.onSniff(o, this.names));
+        this.sniffing = true;
+      } catch (e) {
+        this.sniffNote = (e as Error).message;
+      }
+    } else {
+      this.sniffNote = 'not root: no raw socket to watch the heartbeats on the wire';
+    }
+    log(`install dirs written under ${this.base}`);
+  }
+
+  private track(c: ChildProcess): ChildProcess {
+    this.children.add(c);
+    c.once('exit', () => this.children.delete(c));
+    return c;
+  }
+
+  cli(i: Idx, input: string[] | { stdin: string }): Promise<CliResult> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PHA_CONFIG: this.nodeFiles[i]!.config };
+      delete env.NODENAME;
+      const args = Array.isArray(input) ? input : [];
+      const child = spawn(process.execPath, [CLI_PATH, ...args], { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      this.track(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(Array.isArray(input) ? '' : input.stdin);
+      let done = false;
+      const finish = (code: number) => {
+        if (done) return;
+        done = true;
+        // Daemons the command started may keep the pipes: do not wait for them.
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        resolve({ code, stdout, stderr, ms: performance.now() - started });
+      };
+      child.on('exit', (code, sig) => setTimeout(() => finish(code ?? (sig ? 128 : 1)), 50));
+      child.on('error', () => finish(127));
+    });
+  }
+
+  /** Pids of this node's daemons, from its pid files, only when they really are its daemons. */
+  private daemonPids(i: Idx): number[] {
+    const f = this.nodeFiles[i]!;
+    return ['sender', 'receiver', 'supervise'].flatMap((d) => {
+      try {
+        const pid = Number(fs.readFileSync(path.join(f.run, d), 'utf8').trim());
+        return pid > 1 && cmdline(pid).includes(f.config) ? [pid] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async hostDeath(i: Idx): Promise<number> {
+    const t = Date.now();
+    this.setDead(i, true, t);
+    this.heard[i] = null;
+    for (const pid of this.daemonPids(i)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    fs.rmSync(this.held[i]!, { force: true });
+    return t;
+  }
+
+  async hostRevive(i: Idx): Promise<void> {
+    this.setDead(i, false, Date.now());
+  }
+
+  private killAllSync(): void {
+    for (const c of this.children) {
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    // Every process started for this demo carries the temp dir in its command line (--config <base>/…).
+    for (let pass = 0; pass < 3; pass++) {
+      const pids = pidsWithArg(this.base);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+
+  async destroy(): Promise<void> {
+    this.closing = true;
+    if (this.poll) clearInterval(this.poll);
+    this.killAllSync();
+    await sleep(50);
+    this.killAllSync();
+    fs.rmSync(this.base, { recursive: true, force: true });
+  }
+
+  destroySync(): void {
+    this.closing = true;
+    if (this.poll) clearInterval(this.poll);
+    this.killAllSync();
+    fs.rmSync(this.base, { recursive: true, force: true });
+  }
+}
