@@ -151,8 +151,7 @@ test('host death of the holder: lb2 takes the VIP and the client reaches it', { 
   await install();
   await steadyPair();
   await lab.faults.hostDeath('lb1');
-  const ms = await waitHolders(['lb2'], 4000);
-  assert.ok(ms < 4000);
+  await waitHolders(['lb2'], 4000);
   assert.ok(await clientReachesVip(), 'the client reaches the VIP on lb2 (gratuitous ARP)');
 });
 
@@ -206,8 +205,7 @@ test('partition and heal: both hold during the cut; after heal one holder, lb1, 
   await sleep(2500); // lb2's gratuitous ARPs (3 in 2 s) move the client to lb2
   const w = await watch();
   await lab.faults.heal();
-  const ms = await waitHolders(['lb1'], 2000);
-  assert.ok(ms <= 2000, `one holder ${ms} ms after heal`);
+  await waitHolders(['lb1'], 2000); // within one round (SUPERVISE_INT 1000) and then some
   await sleep(3000);
   await w.stop();
   const ch = effectiveChanges(w);
