@@ -7,7 +7,7 @@ import { decodeHeartbeat, isFromPeer } from '../heartbeat/index.js';
 import type { Status, StatusStore, Word } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
 
-export const RECEIVER_STAMP_MS = 500;
+import { RECEIVER_STAMP_MS } from '../status-store/stamps.js';
 
 export interface ReceiverDeps {
   config: Config;
@@ -58,6 +58,8 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
       }
       return;
     }
+    // A message after a silence of our own loop: we were frozen (the tick has not run yet).
+    if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
     if (t < discardUntil) return; // backlog from before our own stall: stale news (fix 13)
     lastHeard = t;
     armDead();
@@ -100,7 +102,8 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
   }
 
   let lastStamp = 0;
-  const timer = lagTimer(Math.min(config.HEARTBEAT_INT, Math.floor(config.DEADTIME / 4)), (late) => {
+  // The tick only stamps and detects a stall (the dead timer is precise on its own).
+  const timer = lagTimer(Math.min(500, Math.floor(config.DEADTIME / 2)), (late) => {
     const t = now();
     if (late > config.DEADTIME && t - lastTickAt > config.DEADTIME) onStall(t, late);
     lastTickAt = t;

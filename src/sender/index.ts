@@ -7,7 +7,8 @@ import { encodeHeartbeat } from '../heartbeat/index.js';
 import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
 
-export const STAMP_INT_MS = 1000;
+import { SENDER_STAMP_MS } from '../status-store/stamps.js';
+const REREAD_MS = 1000;
 
 export interface SenderDeps {
   config: Config;
@@ -66,6 +67,8 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
   };
 
   let rerun = false;
+  let cached: Status | undefined;
+  let cachedAt = 0;
   const tick = async (reason: 'tick' | 'change'): Promise<void> => {
     if (sending) {
       rerun = true; // a change while we send: look again right after
@@ -74,9 +77,15 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
     sending = true;
     try {
       const t = now();
-      let s = store.read();
+      // The directory watch tells us of every change; the periodic re-read is only
+      // a safety net (each read is four syscalls, five times a second otherwise).
+      if (reason === 'change' || cached === undefined || t - cachedAt >= REREAD_MS) {
+        cached = store.read();
+        cachedAt = t;
+      }
+      let s: Status = cached;
       const pauseOver = s.SENDER_RUN === 0 && (s.SENDER_PAUSE_UNTIL ?? 0) <= t;
-      if (pauseOver || t - lastStamp >= STAMP_INT_MS) {
+      if (pauseOver || t - lastStamp >= SENDER_STAMP_MS) {
         s = await store.update((cur) => {
           const p: Partial<Status> = { SENDER_AT: t };
           if (cur.SENDER_RUN === 0 && (cur.SENDER_PAUSE_UNTIL ?? 0) <= t) {
@@ -86,6 +95,8 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
           if (cur.SENDER_RUN === undefined) p.SENDER_RUN = 1;
           return p;
         });
+        cached = s;
+        cachedAt = t;
         if (pauseOver) log.info({ peer: config.peer.name }, 'heartbeat pause over: sending again');
         lastStamp = t;
       }

@@ -6,10 +6,10 @@ import { lagTimer, type Logger } from '../daemon/index.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
+import { RECEIVER_STAMP_MS, SUPERVISE_STAMP_MS } from '../status-store/stamps.js';
 import { decide, initialMemory, progressBound, type Decision, type Observation, type Timing } from './decide.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 
-export const SUPERVISE_STAMP_MS = 1000;
 
 export interface SuperviseDeps {
   config: Config;
@@ -116,13 +116,20 @@ export async function startSupervise(deps: SuperviseDeps) {
       routeOk,
       peer: s.RECEIVER_IN ?? null,
       peerSince: s.RECEIVER_IN_SINCE ?? t,
-      receiverFresh: s.RECEIVER_AT !== undefined && t - s.RECEIVER_AT < Math.max(3000, 3 * config.DEADTIME),
+      receiverFresh: s.RECEIVER_AT !== undefined && t - s.RECEIVER_AT < Math.max(3 * RECEIVER_STAMP_MS, 3 * config.DEADTIME),
       startedAt: Math.max(startedAt, s.RECEIVER_STARTED_AT ?? 0),
       stalledAt,
       offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
       pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
       failedUntil: s.FAILED_UNTIL ?? 0,
     };
+  }
+
+  let lastWriteAt = 0;
+  const stampMs = Math.min(SUPERVISE_STAMP_MS, config.SUPERVISE_INT);
+  async function write(patch: Partial<Status>): Promise<void> {
+    await store.update(patch);
+    lastWriteAt = now();
   }
 
   const byName = (names: string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
@@ -143,12 +150,17 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
     if (d.failedUntil !== null) common.FAILED_UNTIL = d.failedUntil;
     if (d.op === 'none') {
-      await store.update({ ...common, ...resPatch(), STATUS: d.word });
+      const patch: Partial<Status> = { ...common, ...resPatch(), STATUS: d.word };
+      // An unchanged decision is not written again (each write wakes the other
+      // daemons); the liveness stamp still goes out every stamp interval.
+      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(s.SENDER_STARTED_AT ?? 0, stalledAt ?? 0) || now() - lastWriteAt >= stampMs) {
+        await write(patch);
+      }
       if (d.garp) await garp();
       return;
     }
     // PROGRESS while we start or stop, so the peer waits (and the sender sends it at once).
-    await store.update({ ...common, ...resPatch(), STATUS: 'PROGRESS' });
+    await write({ ...common, ...resPatch(), STATUS: 'PROGRESS' });
     let results: RunResult[];
     if (d.op === 'stop') {
       results = await runner.stopInReverse(config.resources);
@@ -169,7 +181,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       final.SENDER_RUN = 0;
       final.SENDER_PAUSE_UNTIL = d.pauseUntil;
     }
-    await store.update(final);
+    await write(final);
   }
 
   async function garp(): Promise<void> {
@@ -244,17 +256,18 @@ export async function startSupervise(deps: SuperviseDeps) {
     const s = store.read();
     if (triggerKey(s) !== lastTrigger) void cycle(false);
   });
-  let lastStamp = 0;
-  const ticker = lagTimer(Math.min(250, config.HEARTBEAT_INT), (late) => {
+  let lastStampTry = 0;
+  // The ticker detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
+  const ticker = lagTimer(Math.min(500, Math.floor(config.DEADTIME / 2)), (late) => {
     const t = now();
     if (late > config.DEADTIME) {
       stalledAt = t;
       log.warn({ lateMs: late }, 'own stall detected: yielding to an ONLINE peer, no decision on old news');
       void cycle(false);
     }
-    if (t - lastStamp >= SUPERVISE_STAMP_MS) {
-      lastStamp = t;
-      void store.update({ SUPERVISE_AT: t, SUPERVISE: 1 }).catch((e) => log.error({ err: errorMessage(e) }, 'status stamp failed'));
+    if (t - lastWriteAt >= stampMs && t - lastStampTry >= stampMs) {
+      lastStampTry = t;
+      void write({ SUPERVISE_AT: t, SUPERVISE: 1 }).catch((e) => log.error({ err: errorMessage(e) }, 'status stamp failed'));
     }
   });
 
@@ -273,6 +286,16 @@ export async function startSupervise(deps: SuperviseDeps) {
       await store.update({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined }).catch(() => {});
     },
   };
+}
+
+/** Does applying `patch` change anything but the time stamps? */
+function changes(patch: Partial<Status>, cur: Status): boolean {
+  const c = cur as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'SUPERVISE_AT' || k === 'DECIDED_AT') continue;
+    if (v === undefined ? k in c : c[k] !== v) return true;
+  }
+  return false;
 }
 
 function logResult(log: Logger, r: RunResult): void {

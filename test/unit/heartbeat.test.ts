@@ -139,7 +139,7 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
     const since = read().RECEIVER_IN_SINCE;
     assert.equal(typeof since, 'number');
     // Let the dropped-counter stamp settle at 0 before the junk arrives.
-    await waitFor('RECEIVER_DROPPED stamped', () => read().RECEIVER_DROPPED === 0, 1500);
+    await waitFor('RECEIVER_DROPPED stamped', () => read().RECEIVER_DROPPED === 0, 3000);
 
     // Garbage from the peer and a valid word from a stranger: all dropped. Had
     // any counted, RECEIVER_IN would have changed (OFFLINE/PROGRESS, then back to
@@ -148,7 +148,7 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
     for (const j of junk) await send(peer, j, port);
     for (const w of ['OFFLINE', 'PROGRESS', 'ONLINE']) await send(stranger, w, port);
     const nDropped = junk.length + 3;
-    await waitFor(`RECEIVER_DROPPED = ${nDropped}`, () => read().RECEIVER_DROPPED === nDropped, 1500);
+    await waitFor(`RECEIVER_DROPPED = ${nDropped}`, () => read().RECEIVER_DROPPED === nDropped, 3000);
     const s = read();
     assert.equal(s.RECEIVER_IN, 'ONLINE');
     assert.equal(s.RECEIVER_IN_SINCE, since, 'RECEIVER_IN changed in between: a dropped datagram was taken as a heartbeat');
@@ -178,7 +178,7 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
       await send(i % 4 === 3 ? stranger : peer, i % 4 === 3 ? 'ONLINE' : b, port);
       if (i % 50 === 49) await sleep(5); // stay under the socket's receive buffer: count them all
     }
-    await waitFor('1000 more dropped', () => read().RECEIVER_DROPPED === before + 1000, 2000).catch((e) => {
+    await waitFor('1000 more dropped', () => read().RECEIVER_DROPPED === before + 1000, 3500).catch((e) => {
       throw new Error(`${e.message} (dropped went ${before} -> ${read().RECEIVER_DROPPED})`);
     });
     assert.equal(read().RECEIVER_IN, null);

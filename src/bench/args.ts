@@ -1,0 +1,134 @@
+/** Command line of `npm run bench -- [options]`. */
+
+export const SCENARIOS = ['host-death', 'freeze', 'off', 'partition-heal', 'gateway-loss', 'both-start', 'vip-remove'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export const PROFILES = ['default', 'fast'] as const;
+export type ProfileName = (typeof PROFILES)[number];
+export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  trials: number;
+  /** Trials of both-start (each observes 20 s / 60 s). */
+  bothTrials: number;
+  scenarios: ScenarioName[];
+  profiles: ProfileName[];
+  long: boolean;
+  idleSeconds: number;
+  compareKeepalived: boolean;
+  soakMinutes: number;
+  sections: Section[];
+  outDir: string;
+  merge: boolean;
+  keepLogs: boolean;
+  observer: 'monitor' | 'sample';
+  freezeMs: number;
+  quick: boolean;
+  /** Run pha from a private copy of the build taken at the start (default true). */
+  snapshot: boolean;
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]      (as root: it builds a network-namespace lab)
+
+  --trials N             trials per failover scenario and profile (default 10)
+  --quick                3 trials, 1 both-start trial, 20 s idle footprint (for a first look)
+  --scenario A[,B...]    only these failover scenarios: ${SCENARIOS.join(', ')}
+  --profile P            default | fast | both (default both)
+  --long                 both-start observes 60 s instead of 20 s
+  --both-trials N        trials of both-start (default 3; --quick 1)
+  --freeze-ms N          how long the holder stays frozen (default 3000)
+  --idle-seconds N       idle footprint window (default 60)
+  --compare keepalived   also run host death and graceful handover with keepalived (apt-get installs it if missing)
+  --soak MINUTES         hold a pair under full CPU load (stress-ng) that long per profile; count spurious failovers
+  --only LIST            run only these sections: ${SECTIONS.join(', ')}
+                         (default: failover + footprint, plus keepalived / soak when asked for)
+  --observer O           monitor (ip monitor events, default) | sample (ip -batch every 5 ms)
+  --out DIR              results directory (default bench/results)
+  --no-merge             do not keep rows of earlier runs in latest.json that this run did not measure
+  --keep-logs            keep each trial's install dir (logs in <dir>/var/log.*) and print where
+  --no-snapshot          run pha from the working tree's dist/ instead of a copy taken at the start
+  -h, --help             this text`;
+
+function list<T extends string>(v: string, allowed: readonly T[], what: string): T[] {
+  const out: T[] = [];
+  for (const x of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(allowed as readonly string[]).includes(x)) throw new Error(`unknown ${what} '${x}' (one of: ${allowed.join(', ')})`);
+    if (!out.includes(x as T)) out.push(x as T);
+  }
+  if (out.length === 0) throw new Error(`--${what} needs a value`);
+  return out;
+}
+
+function int(v: string | undefined, name: string, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isFinite(n) || n < min) throw new Error(`${name} needs a number ≥ ${min}`);
+  return n;
+}
+
+export function parseArgs(argv: string[]): BenchOptions {
+  const o: BenchOptions = {
+    trials: 10, bothTrials: 3, scenarios: [...SCENARIOS], profiles: [...PROFILES], long: false, idleSeconds: 60,
+    compareKeepalived: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
+    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, help: false,
+  };
+  let trialsSet = false, bothSet = false, idleSet = false;
+  let only: Section[] | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    const key = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const val = (): string => {
+      if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case '--trials': o.trials = int(val(), '--trials', 1); trialsSet = true; break;
+      case '--both-trials': o.bothTrials = int(val(), '--both-trials', 1); bothSet = true; break;
+      case '--quick': o.quick = true; break;
+      case '--scenario': case '--scenarios': o.scenarios = list(val(), SCENARIOS, 'scenario'); break;
+      case '--profile': {
+        const v = val();
+        o.profiles = v === 'both' ? [...PROFILES] : list(v, PROFILES, 'profile');
+        break;
+      }
+      case '--long': o.long = true; break;
+      case '--freeze-ms': o.freezeMs = int(val(), '--freeze-ms', 100); break;
+      case '--idle-seconds': o.idleSeconds = int(val(), '--idle-seconds', 1); idleSet = true; break;
+      case '--compare': {
+        const v = val();
+        if (v !== 'keepalived') throw new Error(`--compare: only 'keepalived' is supported, not '${v}'`);
+        o.compareKeepalived = true;
+        break;
+      }
+      case '--soak': o.soakMinutes = int(val(), '--soak', 0.05); break;
+      case '--only': only = list(val(), SECTIONS, 'only'); break;
+      case '--observer': {
+        const v = val();
+        if (v !== 'monitor' && v !== 'sample') throw new Error('--observer: monitor or sample');
+        o.observer = v;
+        break;
+      }
+      case '--out': o.outDir = val(); break;
+      case '--no-merge': o.merge = false; break;
+      case '--keep-logs': o.keepLogs = true; break;
+      case '--no-snapshot': o.snapshot = false; break;
+      case '-h': case '--help': o.help = true; break;
+      default: throw new Error(`unknown option '${a}'`);
+    }
+  }
+  if (o.quick) {
+    if (!trialsSet) o.trials = 3;
+    if (!bothSet) o.bothTrials = 1;
+    if (!idleSet) o.idleSeconds = 20;
+  }
+  const sections: Section[] = ['failover', 'footprint'];
+  if (o.compareKeepalived) sections.push('keepalived');
+  if (o.soakMinutes > 0) sections.push('soak');
+  o.sections = only ?? sections;
+  if (o.sections.includes('soak') && !(o.soakMinutes > 0)) throw new Error('--only soak needs --soak MINUTES');
+  if (o.sections.includes('keepalived')) o.compareKeepalived = true;
+  return o;
+}

@@ -1,0 +1,155 @@
+/**
+ * A fresh pha pair on the lab for one trial: install dirs, start lb1, wait
+ * until it holds the VIP, start lb2, steady state; and the teardown that
+ * stops pha on both nodes, removes the resources and undoes every fault.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { installNode, type ConfigValue, type Lab, type NodeName, type RunResult } from '../lab/index.js';
+import type { ProfileName } from './args.js';
+import { observe, type Observer } from './observer.js';
+import { NODES } from './timeline.js';
+import { errText, sleep, waitFor } from './util.js';
+
+export interface Profile {
+  name: ProfileName;
+  /** Config overrides on top of the lab's base config (which sets SUPERVISE_INT=1000, PINGTIMEOUT=0.5). */
+  config: Record<string, ConfigValue>;
+  /** The resulting timing, for the report. */
+  timing: { HEARTBEAT_INT: number; DEADTIME: number; SUPERVISE_INT: number };
+}
+
+/** pha's real defaults (SUPERVISE_INT back to 2000), and the README's fast profile. */
+export const PHA_PROFILES: Record<ProfileName, Profile> = {
+  default: { name: 'default', config: { SUPERVISE_INT: 2000 }, timing: { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000 } },
+  fast: {
+    name: 'fast',
+    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 50, DEADTIME: 200 },
+    timing: { HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000 },
+  },
+};
+
+export interface BenchEnv {
+  lab: Lab;
+  /** Base dir of this run's install dirs (removed at the end unless keepLogs). */
+  runDir: string;
+  keepLogs: boolean;
+  observer: 'monitor' | 'sample';
+}
+
+/** Steady state after lb2 joined (plus a random 0..SUPERVISE_INT). */
+export const STEADY_MS = 2000;
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '?';
+  }
+}
+
+export class PhaPair {
+  readonly dir: string;
+  obs!: Observer;
+  /** Things that went wrong outside the measurement (start/stop failures, leftovers). */
+  readonly notes: string[] = [];
+
+  constructor(readonly env: BenchEnv, readonly label: string, readonly profile: Profile) {
+    this.dir = join(env.runDir, label);
+  }
+
+  get lab(): Lab {
+    return this.env.lab;
+  }
+
+  async install(): Promise<void> {
+    rmSync(this.dir, { recursive: true, force: true });
+    for (const n of NODES) {
+      mkdirSync(join(this.dir, n), { recursive: true });
+      await installNode(this.lab, n, { installDir: join(this.dir, n), config: this.profile.config });
+    }
+    this.obs = await observe(this.lab, this.env.observer);
+  }
+
+  async cli(node: NodeName, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+    return this.lab.cli(node, args, { timeoutMs });
+  }
+
+  async start(node: NodeName): Promise<void> {
+    const r = await this.cli(node, ['start']);
+    if (r.code !== 0) throw new Error(`pha-cli start on ${node} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+  }
+
+  /** install, start lb1, wait until it holds, start lb2, wait STEADY_MS; throws when the pair does not come up as lb1 Active. */
+  async setup(): Promise<void> {
+    await this.install();
+    await this.start('lb1');
+    if (!(await waitFor(() => this.obs.holders().join() === 'lb1', 15_000, 10))) {
+      throw new Error(`setup: lb1 did not take the VIP within 15 s (holders: ${this.obs.holders().join(',') || 'none'})`);
+    }
+    await this.start('lb2');
+    // A random phase against supervise's round (and the heartbeat), so a fault does not always land at the same point of the cycle.
+    await sleep(STEADY_MS + Math.random() * this.profile.timing.SUPERVISE_INT);
+    if (this.obs.holders().join() !== 'lb1') {
+      throw new Error(`setup: after lb2 joined the holders are [${this.obs.holders().join(',')}], not [lb1]`);
+    }
+  }
+
+  /** Stop pha on both nodes (stop, then res stop), undo every fault, check nothing is left. Never throws. */
+  async teardown(): Promise<void> {
+    const { lab } = this;
+    const f = lab.faults;
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        this.notes.push(`teardown ${what}: ${errText(e)}`);
+      }
+    };
+    for (const n of NODES) if (lab.faultState(n).frozen) await step(`thaw ${n}`, () => f.thaw(n));
+    if (NODES.some((n) => lab.faultState(n).isolated)) await step('heal', () => f.heal());
+    const alive = NODES.filter((n) => !lab.faultState(n).dead && lab.installs[n]);
+    await Promise.all(alive.map((n) => step(`stop ${n}`, async () => {
+      const r = await this.cli(n, ['stop']);
+      if (r.code !== 0) this.notes.push(`pha-cli stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+    })));
+    await Promise.all(alive.map((n) => step(`res stop ${n}`, async () => {
+      const r = await this.cli(n, ['res', 'stop']);
+      if (r.code !== 0) this.notes.push(`pha-cli res stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+    })));
+    for (const n of NODES) {
+      const s = lab.faultState(n);
+      if (s.gatewayLost) await step(`gatewayRestore ${n}`, () => f.gatewayRestore(n));
+      if (s.dead) await step(`hostRevive ${n}`, () => f.hostRevive(n));
+      else if (s.linkDown) await step(`linkUp ${n}`, () => f.linkUp(n));
+    }
+    await step('leftover check', () => this.killLeftovers());
+    await step('observer stop', () => this.obs?.stop() ?? Promise.resolve());
+    if (!this.env.keepLogs) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** After the stop nothing of pha may run in the nodes (a detached arping may still finish: killed quietly). */
+  async killLeftovers(): Promise<void> {
+    for (const n of NODES) {
+      const pids = await this.lab.pids(n);
+      const others = pids.filter((p) => comm(p) !== 'arping' && !/\barping\b/.test(cmdline(p)));
+      if (others.length) this.notes.push(`left running in ${n} after stop: ${others.map((p) => `${p} ${cmdline(p).slice(0, 120)}`).join('; ')}`);
+      if (pids.length) await this.lab.faults.kill(pids, 'SIGKILL');
+      // The VIP must be gone after res stop (a revived node comes up without it).
+      const held = await this.lab.run(n, 'ip', ['-o', '-4', 'addr', 'show', 'dev', 'eth0']);
+      if (held.stdout.includes(` inet ${this.lab.vip}/`)) {
+        this.notes.push(`VIP still on ${n} after res stop`);
+        await this.lab.run(n, 'ip', ['addr', 'del', this.lab.vipCidr, 'dev', 'eth0']);
+      }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/** Result shapes shared by the scenarios, the report and latest.json. */
+import type { Summary } from './stats.js';
+
+export type Impl = 'pha' | 'keepalived';
+
+export interface TrialResult {
+  trial: number;
+  /** The expected end state was reached (else `error` says what happened). */
+  ok: boolean;
+  error?: string;
+  /** The scenario's main time (see ScenarioRow.metric), ms from the fault. */
+  toVipMs: number | null;
+  /** Time with no effective holder in the scenario's window, ms. */
+  gapMs: number | null;
+  /** Time with two effective holders in the scenario's window, ms. */
+  overlapMs: number | null;
+  /** Effective holder(s) at the end. */
+  holder: string | null;
+  /** Scenario-specific count of unwanted VIP moves (see ScenarioRow.flapsMeaning). */
+  flaps: number;
+  /** Further numbers of this scenario (ms unless named otherwise). */
+  extra: Record<string, number | string | boolean | null>;
+  notes: string[];
+  /** Install dir with the daemons' logs, when kept. */
+  logs?: string;
+}
+
+export interface ScenarioRow {
+  impl: Impl;
+  scenario: string;
+  profile: string;
+  /** e.g. "HEARTBEAT_INT=200 DEADTIME=1000 SUPERVISE_INT=2000". */
+  settings: string;
+  metric: string;
+  gapMeaning: string;
+  overlapMeaning: string;
+  flapsMeaning: string;
+  trials: number;
+  ok: number;
+  toVip: Summary;
+  gap: Summary;
+  overlap: Summary;
+  flaps: number;
+  /** Final holder → number of trials. */
+  holders: Record<string, number>;
+  extra: Record<string, Summary>;
+  failures: string[];
+  notes: string[];
+  results: TrialResult[];
+  runId: string;
+  at: string;
+}
+
+export interface DaemonFootprint {
+  daemon: string;
+  pid: number;
+  cpuPct: number;
+  /** Including the CPU of waited-for children (resource checks). */
+  cpuPctWithChildren: number;
+  rssKb: number;
+  rssMaxKb: number;
+}
+
+export interface NodeFootprint {
+  node: string;
+  role: string;
+  profile: string;
+  seconds: number;
+  daemons: DaemonFootprint[];
+  totalCpuPct: number;
+  totalCpuPctWithChildren: number;
+  totalRssKb: number;
+  /** Replacements of the node's status.dat per second during the window (each is a locked write that wakes the other daemons' watchers). */
+  statusWritesPerS?: number;
+}
+
+export interface MicroResults {
+  footprint: NodeFootprint[];
+  /** A bare `node -e "setInterval(() => {}, 200)"` measured over the same window: the floor of one Node.js process. */
+  nodeBaseline?: { profile: string; cpuPct: number; rssKb: number }[];
+  superviseRound: Array<{ resources: number; rounds: number; checkAll: Summary; roundWithWrite: Summary }>;
+  statusStore: { writers: number; updatesEach: number; latency: Summary; wallMs: number; errors: number } | null;
+  cliStat: { runs: number; wall: Summary; netnsOverhead: Summary; exitCodes: number[] } | null;
+  notes: string[];
+  runId: string;
+  at: string;
+}
+
+export interface SoakResult {
+  profile: string;
+  settings: string;
+  minutes: number;
+  spuriousFailovers: number;
+  transitions: Array<{ atS: number; holders: string }>;
+  gapMs: number;
+  overlapMs: number;
+  finalHolder: string;
+  load: string;
+  /** From the daemons' logs during the soak: the receiver declared the peer silent, a daemon detected its own stall (near-misses even without a VIP move). */
+  peerLost?: number;
+  stalls?: number;
+  notes: string[];
+  runId: string;
+  at: string;
+}
+
+export interface BenchResults {
+  /** Rows keyed by impl/scenario/profile; a new run replaces the rows it measured. */
+  rows: ScenarioRow[];
+  micro: MicroResults | null;
+  soak: SoakResult[];
+  runs: Array<{ runId: string; at: string; argv: string[]; commit: string; host: string; durationS: number; load?: string }>;
+}
