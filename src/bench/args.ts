@@ -26,6 +26,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Run pha from a private copy of the build taken at the start (default true). */
   snapshot: boolean;
+  /** Only re-render latest.md (and the targets in latest.json) from latest.json. */
+  reportOnly: boolean;
   help: boolean;
 }
 
@@ -48,6 +50,7 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --no-merge             do not keep rows of earlier runs in latest.json that this run did not measure
   --keep-logs            keep each trial's install dir (logs in <dir>/var/log.*) and print where
   --no-snapshot          run pha from the working tree's dist/ instead of a copy taken at the start
+  --report-only          measure nothing: re-render latest.md from latest.json (no root needed)
   -h, --help             this text`;
 
 function list<T extends string>(v: string, allowed: readonly T[], what: string): T[] {
@@ -70,7 +73,7 @@ export function parseArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
     trials: 10, bothTrials: 3, scenarios: [...SCENARIOS], profiles: [...PROFILES], long: false, idleSeconds: 60,
     compareKeepalived: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
-    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, help: false,
+    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, reportOnly: false, help: false,
   };
   let trialsSet = false, bothSet = false, idleSet = false;
   let only: Section[] | null = null;
@@ -115,6 +118,7 @@ export function parseArgs(argv: string[]): BenchOptions {
       case '--no-merge': o.merge = false; break;
       case '--keep-logs': o.keepLogs = true; break;
       case '--no-snapshot': o.snapshot = false; break;
+      case '--report-only': o.reportOnly = true; break;
       case '-h': case '--help': o.help = true; break;
       default: throw new Error(`unknown option '${a}'`);
     }

@@ -25,7 +25,7 @@ import { errText, say } from './util.js';
 function commit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'res'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'res', ':(exclude)src/bench'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';
@@ -42,6 +42,15 @@ async function main(): Promise<number> {
   }
   if (o.help) {
     say(USAGE);
+    return 0;
+  }
+  if (o.reportOnly) {
+    const prev = loadPrevious(o.outDir);
+    if (!prev) {
+      process.stderr.write(`bench: no ${join(o.outDir, 'latest.json')} to render\n`);
+      return 1;
+    }
+    say(`written: ${writeResults(o.outDir, prev, { partial: false, thisRun: '' }).join(', ')}`);
     return 0;
   }
   const support = await labSupport();

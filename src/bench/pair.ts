@@ -153,3 +153,52 @@ export class PhaPair {
     }
   }
 }
+
+export interface LogLine {
+  /** performance.now() time base (converted from the log's Date.now()). */
+  t: number;
+  daemon: string;
+  msg: string;
+}
+
+/** The node's daemon log lines (receiver, supervise, sender) with their times converted to performance.now(). */
+export function readLogLines(dir: string, node: NodeName): LogLine[] {
+  const out: LogLine[] = [];
+  for (const daemon of ['receiver', 'supervise', 'sender']) {
+    let text = '';
+    try {
+      text = readFileSync(join(dir, node, 'var', `log.${daemon}`), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const l of text.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      try {
+        const j = JSON.parse(l) as { time?: number; msg?: string };
+        if (typeof j.time === 'number') out.push({ t: j.time - performance.timeOrigin, daemon, msg: j.msg ?? '' });
+      } catch {
+        /* not a pino line */
+      }
+    }
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
+
+/**
+ * How the survivor's takeover after `t0` went, from its logs: when its
+ * receiver declared the peer silent (or heard a changed word), when
+ * supervise decided to start, when the start was done. ms after t0; null
+ * where the log has no such line.
+ */
+export function takeoverBreakdown(dir: string, node: NodeName, t0: number): Record<string, number | null> {
+  const lines = readLogLines(dir, node).filter((l) => l.t >= t0 - 5);
+  const first = (daemon: string, re: RegExp): number | null => {
+    const l = lines.find((x) => x.daemon === daemon && re.test(x.msg));
+    return l ? Math.max(0, l.t - t0) : null;
+  };
+  return {
+    peerSilentMs: first('receiver', /-> null/),
+    decideStartMs: first('supervise', /^decision: start\b/),
+    startDoneMs: first('supervise', /^start (done|failed)/),
+  };
+}

@@ -137,10 +137,12 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
   if (!fps.length) out.push({ target: 'idle CPU of the three daemons together < 1 % of a core', measured: '—', status: 'not measured' });
   else {
     const worst = Math.max(...fps.map((f) => f.totalCpuPctWithChildren));
+    const worstOwn = Math.max(...fps.map((f) => f.totalCpuPct));
     out.push({
       target: 'idle CPU of the three daemons together < 1 % of a core (default profile; RSS reported)',
       measured: fps.map((f) => `${f.node} ${f.role}: ${f.totalCpuPct.toFixed(2)} % own, ${f.totalCpuPctWithChildren.toFixed(2)} % with the check scripts, RSS ${(f.totalRssKb / 1024).toFixed(0)} MB`).join('; '),
-      status: worst < 1 ? 'met' : 'missed', note: worst >= 1 ? `over by ${(worst - 1).toFixed(2)} % points` : undefined,
+      status: worst < 1 ? 'met' : 'missed',
+      note: worst >= 1 ? `with the check scripts over by ${(worst - 1).toFixed(2)} % points; the daemons alone ${worstOwn < 1 ? 'stay under 1 %' : `over by ${(worstOwn - 1).toFixed(2)} % points`}` : undefined,
     });
   }
   const r10 = m?.superviseRound.find((r) => r.resources === 10);

@@ -6,7 +6,7 @@
 import type { NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
-import type { PhaPair } from './pair.js';
+import { takeoverBreakdown, type PhaPair } from './pair.js';
 import type { Timeline } from './timeline.js';
 import type { TrialResult } from './types.js';
 import { sleep, waitFor } from './util.js';
@@ -76,7 +76,7 @@ export const HOST_DEATH: ScenarioSpec = {
   async run(pair) {
     const f = await pair.lab.faults.hostDeath('lb1');
     const { tl: _tl, end: _e, took: _t, ...m } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'), (tl) => tl.exclude('lb1', f.start));
-    m.extra.faultMs = f.end - f.start;
+    m.extra = { faultMs: f.end - f.start, ...takeoverBreakdown(pair.dir, 'lb2', f.start) };
     return m;
   },
 };
@@ -111,6 +111,7 @@ export const FREEZE: ScenarioSpec = {
       holder: holderOf(tl, end),
       flaps: t2 === null ? 0 : tl.flaps('lb2', t2, end),
       extra: {
+        ...takeoverBreakdown(pair.dir, 'lb2', t0),
         frozenMs: th.start - t0,
         thawToYieldMs: del1 ? del1.t - th.start : null,
         lb2TookBeforeThaw: t2 !== null && t2 < th.start,
@@ -189,7 +190,7 @@ export const GATEWAY_LOSS: ScenarioSpec = {
     const f = await pair.lab.faults.gatewayLoss('lb1');
     const { tl, end: _e, took: _t, ...m } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'));
     const del1 = tl.firstEvent('lb1', 'del', f.start);
-    m.extra.lb1ReleaseMs = del1 ? del1.t - f.start : null;
+    m.extra = { lb1ReleaseMs: del1 ? del1.t - f.start : null, ...takeoverBreakdown(pair.dir, 'lb2', f.start) };
     return m;
   },
 };

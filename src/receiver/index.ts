@@ -96,8 +96,15 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
     const t = now();
     // The dead timer may run before the tick after a freeze: that silence is ours.
     if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
-    if (current !== null && t - lastHeard > config.DEADTIME) {
-      setWord(null, `no heartbeat for ${t - lastHeard} ms (DEADTIME ${config.DEADTIME})`);
+    if (current === null) return;
+    const silent = t - lastHeard;
+    if (silent >= config.DEADTIME) {
+      setWord(null, `no heartbeat for ${silent} ms (DEADTIME ${config.DEADTIME})`);
+    } else {
+      // A timer may fire a millisecond early by Date.now(): wait for the rest,
+      // not for the next tick (up to 500 ms late).
+      if (deadTimer) clearTimeout(deadTimer);
+      deadTimer = setTimeout(checkDead, config.DEADTIME - silent + 1);
     }
   }
 
