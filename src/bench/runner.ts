@@ -3,20 +3,11 @@ import type { BenchOptions } from './args.js';
 import { PhaPair, type BenchEnv, type Profile } from './pair.js';
 import type { Measure, ScenarioSpec } from './scenarios.js';
 import { summarize, type Summary } from './stats.js';
-import type { Impl, ScenarioRow, TrialResult } from './types.js';
+import type { ScenarioRow, TrialResult } from './types.js';
 import { errText, fmtMs, say } from './util.js';
 
-export interface RowSpec {
-  impl: Impl;
-  scenario: string;
-  profile: string;
-  settings: string;
-  metric: string;
-  gapMeaning: string;
-  overlapMeaning: string;
-  flapsMeaning: string;
-  trials: number;
-}
+/** What a row says about itself before its trials ran. */
+export type RowSpec = Pick<ScenarioRow, 'impl' | 'scenario' | 'profile' | 'settings' | 'metric' | 'gapMeaning' | 'overlapMeaning' | 'flapsMeaning' | 'trials'>;
 
 export interface RunMeta {
   runId: string;
