@@ -6,7 +6,6 @@ import path from 'node:path';
 import { runDir, statusFile, type Config } from '../config/index.js';
 import { DAEMONS, isOurProcess, readPid, pidFilePath, type PidInfo, type ProcName } from '../daemon/pidfile.js';
 import { DETACHED_ENV } from '../daemon/env.js';
-import { errorMessage } from '../errors.js';
 import { PACKAGE_BIN_DIR } from '../paths.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { StatusStore, type Status } from '../status-store/index.js';
@@ -166,4 +165,3 @@ export function describeResult(r: RunResult): string {
   return `  ${r.name} ${r.action}: ${what}${r.output ? ' — ' + r.output.split('\n').join(' | ') : ''}${!r.ok && r.error ? ' (' + r.error + ')' : ''}`;
 }
 
-export { errorMessage };

@@ -66,12 +66,13 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
     }
   };
 
-  let rerun = false;
+  let rerun: 'tick' | 'change' | null = null;
   let cached: Status | undefined;
   let cachedAt = 0;
   const tick = async (reason: 'tick' | 'change'): Promise<void> => {
     if (sending) {
-      rerun = true; // a change while we send: look again right after
+      // Look again right after; a periodic tick must not shrink to a change-only pass.
+      if (rerun !== 'tick') rerun = reason;
       return;
     }
     sending = true;
@@ -110,8 +111,8 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
         await send(final);
         log.info({ word: final, peer: config.peer.name }, 'heartbeat paused after the final word');
       }
-      if (word !== lastWord) log.info({ word, why, peer: config.peer.name, reason }, word ? `sending ${word} to ${config.peer.name}` : `not sending: ${why}`);
       const changed = word !== lastWord;
+      if (changed) log.info({ word, why, peer: config.peer.name, reason }, word ? `sending ${word} to ${config.peer.name}` : `not sending: ${why}`);
       lastWord = word;
       lastRun = run;
       // A file change sends only a changed word; the periodic tick always sends.
@@ -122,8 +123,9 @@ export async function startSender({ config, log, store, now = Date.now }: Sender
       sending = false;
     }
     if (rerun) {
-      rerun = false;
-      await tick('change');
+      const again = rerun;
+      rerun = null;
+      await tick(again);
     }
   };
 

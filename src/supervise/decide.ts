@@ -79,6 +79,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   const allUp = down.length === 0;
   const anyUp = down.length < names.length;
   const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
+  const inStartup = o.now < o.startedAt + t.deadtime; // rule 3: the peer is not silent yet
 
   // Memory bookkeeping first.
   m.gwBadSince = gwBad ? (prev.gwBadSince ?? o.now) : null;
@@ -155,7 +156,6 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     }
     if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
     const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
-    const inStartup = o.now < o.startedAt + t.deadtime;
     if (!anyUp && peer === null && o.rank === 1 && !inStartup && silentBefore !== 'ONLINE') {
       if (o.now >= typoAfter) {
         return {
@@ -175,7 +175,6 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   }
 
   // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.
-  const inStartup = o.now < o.startedAt + t.deadtime;
   if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && anyUp) {
     return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
   }
