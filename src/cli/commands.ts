@@ -198,12 +198,12 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
     ctx.err(`off: supervise did not answer within ${Math.round(budget / 1000)} s; see ${config.LOGPATH}.supervise`);
     return 1;
   }
-  ctx.out(answered.OFF_ANSWER ?? 'off: no answer text');
-  if (answered.SENDER_RUN !== 0 && !answered.SENDER_PAUSE_UNTIL) {
-    // refused or nothing to do; supervise said why
-    const done = await waitFor(() => (store.read().STATUS === 'OFFLINE' ? true : undefined), 100);
-    return done ? 0 : 1;
+  // The answer says itself what happened; the exit code follows it.
+  if (answered.OFF_RESULT !== 'released') {
+    ctx.err(answered.OFF_ANSWER ?? 'off: refused');
+    return 1;
   }
+  ctx.out(answered.OFF_ANSWER ?? 'off: released');
   const taken = await waitFor(() => (store.read().RECEIVER_IN === 'ONLINE' ? true : undefined), config.DEADTIME + config.SUPERVISE_INT + 2000);
   ctx.out(taken ? `off: ${config.peer.name} is ONLINE (took over); this node is Standby` : `off: released, but ${config.peer.name} has not reported ONLINE yet`);
   return 0;

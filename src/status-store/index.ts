@@ -39,6 +39,7 @@ export interface Status {
   ALARM?: string | null; // what needs the operator
   OFF_ANSWER?: string; // supervise's answer to the last "off"
   OFF_ANSWERED?: number; // the OFF_REQUEST it answers
+  OFF_RESULT?: 'released' | 'refused' | 'failed'; // outcome of that answer
 }
 
 export interface StatusStoreOptions {
@@ -68,6 +69,7 @@ export function sanitize(input: unknown, problems: string[] = []): Status {
     else if (k === 'GW_OK') ok = v === 0 || v === 1 || v === null;
     else if (k.startsWith('RES_')) ok = v === 'UP' || v === 'DOWN';
     else if (k === 'REASON' || k === 'OFF_ANSWER') ok = typeof v === 'string';
+    else if (k === 'OFF_RESULT') ok = v === 'released' || v === 'refused' || v === 'failed';
     else if (k === 'ALARM') ok = typeof v === 'string' || v === null;
     else if (k === 'OFF_REQUEST') ok = v === null || (typeof v === 'number' && Number.isFinite(v));
     else ok = typeof v === 'number' && Number.isFinite(v);

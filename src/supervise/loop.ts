@@ -145,8 +145,12 @@ export async function startSupervise(deps: SuperviseDeps) {
       REASON: d.reason,
       ALARM: d.alarm,
     };
-    if (d.consumeOff) {
-      Object.assign(common, { OFF_REQUEST: null, OFF_FORCE: undefined, OFF_ANSWER: d.reason, OFF_ANSWERED: s.OFF_REQUEST ?? 0 });
+    const offReq = d.consumeOff ? (s.OFF_REQUEST ?? 0) : null;
+    if (offReq !== null) {
+      // Consumed now; answered now only when nothing is done (refused or not
+      // Active). A release is answered after the stop, with its outcome.
+      Object.assign(common, { OFF_REQUEST: null, OFF_FORCE: undefined });
+      if (d.op === 'none') Object.assign(common, { OFF_ANSWER: d.reason, OFF_RESULT: 'refused', OFF_ANSWERED: offReq });
     }
     if (d.failedUntil !== null) common.FAILED_UNTIL = d.failedUntil;
     if (d.op === 'none') {
@@ -180,6 +184,14 @@ export async function startSupervise(deps: SuperviseDeps) {
       // The release is the final word the sender sends before the pause (fix 5).
       final.SENDER_RUN = 0;
       final.SENDER_PAUSE_UNTIL = d.pauseUntil;
+    }
+    if (offReq !== null) {
+      const ok = failed.length === 0;
+      Object.assign(final, {
+        OFF_ANSWER: ok ? d.reason : `off: stopping ${failed.map((r) => r.name).join(', ')} failed; the heartbeat is paused all the same, check 'res list'`,
+        OFF_RESULT: ok ? 'released' : 'failed',
+        OFF_ANSWERED: offReq,
+      });
     }
     await write(final);
   }

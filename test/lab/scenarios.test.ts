@@ -175,12 +175,30 @@ test('freeze of the holder and thaw: lb2 takes over, the thawed lb1 yields, no f
   assert.equal(status('lb1').STATUS, 'OFFLINE');
 });
 
-test('off: handover to lb2 with no instant of two holders; lb1 stays Standby', { skip }, async () => {
-  await install();
+/** A resource whose stop takes 300 ms: `off` must wait for it, not guess (the exit code follows the answer). */
+function installSlowStop(): Record<string, string> {
+  for (const n of ['lb1', 'lb2'] as NodeName[]) {
+    const dir = path.join(base, `${seq + 1}-${n}`, 'res');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'slowstop'),
+      '#!/bin/sh\ncase $1 in start) touch "$2";; stop) sleep 0.3; rm -f "$2";; check) [ -f "$2" ];; *) exit 2;; esac\n',
+      { mode: 0o755 },
+    );
+  }
+  return { RES_slowstop: path.join(base, `slow-${seq + 1}.up`) };
+}
+
+test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; exit 0 after a slow stop', { skip }, async () => {
+  const slow = installSlowStop();
+  await install({ lb1: { ...slow, RES_slowstop: slow.RES_slowstop + '.lb1' }, lb2: { ...slow, RES_slowstop: slow.RES_slowstop + '.lb2' } });
   await steadyPair();
   const w = await watch();
   const r = await cli('lb1', ['off']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /releasing the resources/);
+  assert.equal(status('lb1').OFF_RESULT, 'released');
+  assert.equal(fs.existsSync(slow.RES_slowstop + '.lb1'), false, 'the slow resource was stopped before off returned');
   await waitHolders(['lb2'], 3000);
   await sleep(1000);
   await w.stop();
