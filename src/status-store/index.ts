@@ -36,7 +36,10 @@ export interface Status {
   OFF_REQUEST?: number | null; // set by "off", consumed by supervise
   OFF_FORCE?: 0 | 1;
   REASON?: string; // last decision of supervise, for stat
-  ALARM?: string | null; // what needs the operator
+  ALARM?: string | null; // what needs the operator (supervise's decision)
+  SENDER_ALARM?: string; // each daemon's own problems and recent events (restarts, unwritable files)
+  RECEIVER_ALARM?: string;
+  SUPERVISE_ALARM?: string;
   OFF_ANSWER?: string; // supervise's answer to the last "off"
   OFF_ANSWERED?: number; // the OFF_REQUEST it answers
   OFF_RESULT?: 'released' | 'refused' | 'failed'; // outcome of that answer
@@ -68,7 +71,7 @@ export function sanitize(input: unknown, problems: string[] = []): Status {
     else if (k === 'SENDER_RUN' || k === 'SUPERVISE' || k === 'CLI' || k === 'SENDER_MUTE' || k === 'ROUTE_OK' || k === 'OFF_FORCE') ok = v === 0 || v === 1;
     else if (k === 'GW_OK') ok = v === 0 || v === 1 || v === null;
     else if (k.startsWith('RES_')) ok = v === 'UP' || v === 'DOWN';
-    else if (k === 'REASON' || k === 'OFF_ANSWER') ok = typeof v === 'string';
+    else if (k === 'REASON' || k === 'OFF_ANSWER' || k === 'SENDER_ALARM' || k === 'RECEIVER_ALARM' || k === 'SUPERVISE_ALARM') ok = typeof v === 'string';
     else if (k === 'OFF_RESULT') ok = v === 'released' || v === 'refused' || v === 'failed';
     else if (k === 'ALARM') ok = typeof v === 'string' || v === null;
     else if (k === 'OFF_REQUEST') ok = v === null || (typeof v === 'number' && Number.isFinite(v));
@@ -86,6 +89,12 @@ export class StatusStore {
   private readonly onProblem: (msg: string) => void;
   private readonly lockOpts: lockfile.LockOptions;
   private tmpSeq = 0;
+  private lastGood: Status | undefined;
+  private readonly lockBudgetMs: number;
+  /** Set while the file read back was corrupt, missing or unreadable (an alarm). */
+  damaged: string | null = null;
+  /** The last failed write (null after a write succeeded): an alarm, the daemon goes on. */
+  writeError: string | null = null;
 
   constructor(opts: StatusStoreOptions) {
     this.file = opts.file;
@@ -96,23 +105,38 @@ export class StatusStore {
       realpath: false,
       stale,
       update: Math.floor(stale / 2),
-      // Budget well past `stale` so a lock left by a SIGKILLed holder is taken over
-      // (after ~stale ms), never given up on.
-      retries: { retries: 400, factor: 1.2, minTimeout: 2, maxTimeout: 25, randomize: true },
+      retries: 0, // our own loop in lock(): only a held lock is waited for
       onCompromised: (err: Error) => this.onProblem(`status lock compromised (${err.message}); the next update takes it again`),
     };
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    // Budget well past `stale` so a lock left by a SIGKILLed holder is taken
+    // over (after ~stale ms), never given up on.
+    this.lockBudgetMs = stale * 2 + 1000;
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    } catch {
+      /* reported by the first write */
+    }
   }
 
-  /** The current status; a missing file is empty, a corrupt one is reported and read as empty. */
+  /**
+   * The current status. A corrupt, truncated or (after we have seen it) missing
+   * file is reported and read as the last good state this process saw: one
+   * broken write or an editor's accident never wipes keys others own.
+   */
   read(): Status {
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (this.lastGood === undefined) return {};
+        this.onProblem(`status file ${this.file} is missing; using the last good state, it is written again at the next update`);
+        this.damaged = `status file missing`;
+        return { ...this.lastGood };
+      }
       this.onProblem(`cannot read ${this.file}: ${errorMessage(e)}`);
-      return {};
+      this.damaged = `status file unreadable (${errorMessage(e)})`;
+      return { ...(this.lastGood ?? {}) };
     }
     return this.parse(text);
   }
@@ -122,13 +146,41 @@ export class StatusStore {
     try {
       data = JSON.parse(text);
     } catch (e) {
-      this.onProblem(`${this.file} is corrupt (${errorMessage(e)}); it is replaced at the next update`);
-      return {};
+      this.onProblem(`status file ${this.file} is corrupt (${errorMessage(e)}); using the last good state, it is replaced at the next update`);
+      this.damaged = `status file corrupt (${errorMessage(e)})`;
+      return { ...(this.lastGood ?? {}) };
     }
     const problems: string[] = [];
     const s = sanitize(data, problems);
     for (const p of problems) this.onProblem(`${this.file}: ${p}`);
+    if (problems.length === 0 || Object.keys(s).length > 0) {
+      this.lastGood = s;
+      this.damaged = null;
+    }
     return s;
+  }
+
+  /**
+   * Take the lock. A held lock is waited for (a lock left by a killed holder
+   * is taken over after `stale`); any other error (read-only or full var/)
+   * fails at once instead of retrying for seconds.
+   */
+  private async lock(): Promise<() => Promise<void>> {
+    const deadline = Date.now() + this.lockBudgetMs;
+    let wait = 2;
+    for (;;) {
+      try {
+        return await lockfile.lock(this.file, this.lockOpts);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ELOCKED' || Date.now() >= deadline) {
+          if (code !== 'ELOCKED') this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
+          throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+      wait = Math.min(25, wait * 1.3);
+    }
   }
 
   /**
@@ -136,12 +188,7 @@ export class StatusStore {
    * (undefined deletes a key) or nothing. Returns the status as written.
    */
   async update(change: Patch | ((cur: Status) => Patch | void)): Promise<Status> {
-    let release: (() => Promise<void>) | undefined;
-    try {
-      release = await lockfile.lock(this.file, this.lockOpts);
-    } catch (e) {
-      throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
-    }
+    const release = await this.lock();
     try {
       const cur = this.read();
       const patch = typeof change === 'function' ? change(cur) : change;
@@ -152,7 +199,14 @@ export class StatusStore {
           else next[k] = v;
         }
       }
-      this.writeAtomic(next);
+      try {
+        this.writeAtomic(next);
+      } catch (e) {
+        this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
+        throw new PhaError('PHA_ERR_STATUS_WRITE', this.writeError);
+      }
+      this.writeError = null;
+      this.lastGood = next as Status;
       return next as Status;
     } finally {
       try {
