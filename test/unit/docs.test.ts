@@ -16,15 +16,21 @@ for (const doc of GENERATED) {
   });
 }
 
-test('the relative links of docs/*.md lead to files that exist', () => {
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces → '-'. */
+const slug = (h: string) => h.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+const anchors = (md: string) => new Set([...md.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+
+test('the relative links of docs/*.md lead to files (and headings) that exist', () => {
   const dir = path.join(ROOT, 'docs');
   const broken: string[] = [];
   for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.md'))) {
     const text = fs.readFileSync(path.join(dir, f), 'utf8');
     for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      const target = m[1]!.split('#')[0]!;
-      if (target === '' || /^[a-z]+:/.test(target)) continue;
-      if (!fs.existsSync(path.resolve(dir, target))) broken.push(`docs/${f}: ${m[1]}`);
+      const [target, anchor] = m[1]!.split('#') as [string, string | undefined];
+      if (/^[a-z]+:/.test(target)) continue;
+      const file = target === '' ? path.join(dir, f) : path.resolve(dir, target);
+      if (!fs.existsSync(file)) broken.push(`docs/${f}: ${m[1]} (no such file)`);
+      else if (anchor && file.endsWith('.md') && !anchors(fs.readFileSync(file, 'utf8')).has(anchor)) broken.push(`docs/${f}: ${m[1]} (no such heading)`);
     }
   }
   assert.deepEqual(broken, [], 'broken links');
