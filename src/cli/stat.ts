@@ -2,10 +2,8 @@
 // keys included, times shown readably), the three pids, and what needs attention.
 import type { Config } from '../config/index.js';
 import type { PidInfo } from '../daemon/pidfile.js';
-import type { Status } from '../status-store/index.js';
+import { TIME_KEYS, type Status } from '../status-store/index.js';
 import type { DaemonName, NodeState } from './control.js';
-
-const TIME_KEYS = new Set(['RECEIVER_IN_SINCE', 'RECEIVER_STARTED_AT', 'RECEIVER_STALL_AT', 'SENDER_AT', 'RECEIVER_AT', 'SUPERVISE_AT', 'SENDER_PAUSE_UNTIL', 'FAILED_UNTIL', 'OFF_REQUEST', 'OFF_ANSWERED']);
 
 function perlValue(k: string, v: unknown, now: number): string {
   if (v === null || v === undefined) return 'undef';

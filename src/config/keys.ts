@@ -1,5 +1,5 @@
 // The config keys: the original's, then the port's optional ones. Defaults keep
-// the original's behaviour; `doc` is what README and `conf` show.
+// the original's behaviour; `doc` is what docs/config.md (npm run docs) shows.
 export type KeyKind = 'int' | 'float' | 'bool01' | 'string' | 'list' | 'path';
 
 export interface KeySpec {

@@ -5,45 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { PhaError, errorMessage } from '../errors.js';
+import { describeType, keyRow, validValue, type Status } from './keys.js';
 
-export type Word = 'ONLINE' | 'OFFLINE' | 'PROGRESS';
-export const WORDS: readonly Word[] = ['ONLINE', 'OFFLINE', 'PROGRESS'];
-export type ResState = 'UP' | 'DOWN';
-
-export interface Status {
-  // keys of the original
-  STATUS?: Word | null;
-  RECEIVER_IN?: Word | null;
-  SENDER_RUN?: 0 | 1;
-  SUPERVISE?: 0 | 1;
-  CLI?: 0 | 1;
-  [res: `RES_${string}`]: ResState | undefined;
-  // keys of the port (ms since the epoch unless named otherwise)
-  RECEIVER_IN_SINCE?: number; // when RECEIVER_IN took its current value
-  RECEIVER_STARTED_AT?: number; // receiver socket bound
-  RECEIVER_DROPPED?: number; // datagrams that were not a heartbeat from the peer
-  RECEIVER_STALL_AT?: number;
-  SENDER_AT?: number;
-  SENDER_STARTED_AT?: number;
-  RECEIVER_AT?: number;
-  SUPERVISE_AT?: number;
-  DECIDED_AT?: number; // supervise's last decision written
-  SENDER_PAUSE_UNTIL?: number; // "off": heartbeat paused until
-  SENDER_MUTE?: 0 | 1; // own gateway failing: no heartbeat
-  GW_OK?: 0 | 1 | null; // null: no GW configured
-  ROUTE_OK?: 0 | 1;
-  FAILED_UNTIL?: number; // FAIL_HOLDDOWN deadline
-  OFF_REQUEST?: number | null; // set by "off", consumed by supervise
-  OFF_FORCE?: 0 | 1;
-  REASON?: string; // last decision of supervise, for stat
-  ALARM?: string | null; // what needs the operator (supervise's decision)
-  SENDER_ALARM?: string; // each daemon's own problems and recent events (restarts, unwritable files)
-  RECEIVER_ALARM?: string;
-  SUPERVISE_ALARM?: string;
-  OFF_ANSWER?: string; // supervise's answer to the last "off"
-  OFF_ANSWERED?: number; // the OFF_REQUEST it answers
-  OFF_RESULT?: 'released' | 'refused' | 'failed'; // outcome of that answer
-}
+export { STATUS_KEYS, TIME_KEYS, WORDS, keyRow, type ResState, type Status, type Word } from './keys.js';
 
 export interface StatusStoreOptions {
   file: string;
@@ -57,27 +21,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Keep only keys whose values have the right type; report the others. */
+/**
+ * Keep only keys whose values have the type the key table gives them; report
+ * the others. A key not in the table is kept when its value is a number (a
+ * newer version's time or counter), else dropped.
+ */
 export function sanitize(input: unknown, problems: string[] = []): Status {
   if (!isObject(input)) {
     problems.push('content is not a JSON object');
     return {};
   }
   const out: Record<string, unknown> = {};
-  const word = (v: unknown) => v === null || (typeof v === 'string' && (WORDS as readonly string[]).includes(v));
   for (const [k, v] of Object.entries(input)) {
-    let ok: boolean;
-    if (k === 'STATUS' || k === 'RECEIVER_IN') ok = word(v);
-    else if (k === 'SENDER_RUN' || k === 'SUPERVISE' || k === 'CLI' || k === 'SENDER_MUTE' || k === 'ROUTE_OK' || k === 'OFF_FORCE') ok = v === 0 || v === 1;
-    else if (k === 'GW_OK') ok = v === 0 || v === 1 || v === null;
-    else if (k.startsWith('RES_')) ok = v === 'UP' || v === 'DOWN';
-    else if (k === 'REASON' || k === 'OFF_ANSWER' || k === 'SENDER_ALARM' || k === 'RECEIVER_ALARM' || k === 'SUPERVISE_ALARM') ok = typeof v === 'string';
-    else if (k === 'OFF_RESULT') ok = v === 'released' || v === 'refused' || v === 'failed';
-    else if (k === 'ALARM') ok = typeof v === 'string' || v === null;
-    else if (k === 'OFF_REQUEST') ok = v === null || (typeof v === 'number' && Number.isFinite(v));
-    else ok = typeof v === 'number' && Number.isFinite(v);
-    if (ok) out[k] = v;
-    else problems.push(`key ${k} has an invalid value ${JSON.stringify(v)}: dropped`);
+    const row = keyRow(k);
+    if (row ? validValue(row, v) : typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    else if (row) problems.push(`key ${k} has an invalid value ${JSON.stringify(v)} (expected ${describeType(row)}): dropped`);
+    else problems.push(`unknown key ${k} with a non-number value ${JSON.stringify(v)}: dropped`);
   }
   return out as Status;
 }

@@ -1,7 +1,7 @@
 // The decision rules of supervise as one pure function: what one round (or one
 // change of the peer's word) saw, plus what the rules remember → what to do.
 // No I/O and no clock: `now` comes in with the observation. Rule numbers refer
-// to SPEC.md "Precedence and timing"; "fix N" to its numbered fixes.
+// to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Word } from '../status-store/index.js';
 
 export interface Timing {

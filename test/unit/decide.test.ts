@@ -1,4 +1,4 @@
-// The decision rules, row by row (SPEC.md: decision table, fixes, precedence).
+// The decision rules, row by row (docs/decision-rules.md, docs/fixes.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, initialMemory, progressBound, type Memory, type Observation, type Timing, type Decision } from '../../src/supervise/decide.js';
