@@ -180,7 +180,8 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
     ctx.err("off: supervise is not running on this node (run 'start' first)");
     return 1;
   }
-  const s = store.read();
+  // The live view: a damaged or unwritable file must not refuse a good 'off'.
+  const s = (await liveView(store, varDir(config), runDir(config), p)).status;
   if (s.STATUS !== 'ONLINE') {
     ctx.err(`off: this node is ${s.STATUS === 'OFFLINE' ? 'Standby' : s.STATUS ?? 'not running'}: 'off' works on the Active node only`);
     return 1;

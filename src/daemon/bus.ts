@@ -195,6 +195,11 @@ export class LocalBus {
     }
   }
 
+  /** Has `d` ever been heard on the bus? (then its silence means something) */
+  everHeard(d: DaemonName): boolean {
+    return this.heard.has(d);
+  }
+
   /** Call `cb` when `d`'s state changes (not on every repeat). */
   onHeardFrom(d: DaemonName, cb: (h: Heard) => void): void {
     this.listeners.push({ d, cb });

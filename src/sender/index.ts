@@ -131,7 +131,7 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
       const s = bus ? overlay(cached, bus, fresh, 'sender') : cached;
       // Alive: its process runs, and it speaks on the bus or stamps the file
       // (either may fail alone: a full disk, a bus that did not start).
-      const spoke = bus?.fresh('supervise', fresh) !== undefined || (s.SUPERVISE_AT !== undefined && Date.now() - s.SUPERVISE_AT <= superviseStaleMs);
+      const spoke = bus?.fresh('supervise', fresh) !== undefined || (!bus?.everHeard('supervise') && s.SUPERVISE_AT !== undefined && Date.now() - s.SUPERVISE_AT <= superviseStaleMs);
       const superviseAlive = watchdog?.isAlive('supervise') !== false && spoke;
       if (superviseAlive) {
         superviseGoneSince = null;

@@ -125,6 +125,8 @@ export async function startSupervise(deps: SuperviseDeps) {
   const alive = (d: 'sender' | 'receiver', s: Status, stampKey: 'SENDER_AT' | 'RECEIVER_AT', stampMs: number): boolean => {
     if (watchdog?.isAlive(d) === false) return false;
     if (bus?.fresh(d, fresh)) return true;
+    // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
+    if (bus?.everHeard(d)) return false;
     const at = s[stampKey];
     return at !== undefined && Date.now() - at < Math.max(3 * stampMs, 3 * config.DEADTIME);
   };
