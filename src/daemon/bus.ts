@@ -274,7 +274,7 @@ export async function queryDaemons(runDir: string, timeoutMs = 300): Promise<Par
 
 /** How often a daemon re-publishes its state (its liveness on the bus). */
 export function busIntervalMs(deadtime: number): number {
-  return Math.max(20, Math.min(250, Math.floor(deadtime / 4)));
+  return Math.max(20, Math.min(1000, Math.floor(deadtime / 2)));
 }
 /** A bus state older than this is not believed (its daemon is dead or hung). */
 export function busFreshMs(deadtime: number): number {

@@ -126,7 +126,7 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
     },
   });
   watchdog.check(); // learn the others' pids now: one that dies later is restarted
-  watchdog.start(Math.max(50, Math.min(200, Math.floor(config.DEADTIME / 4))));
+  watchdog.start(Math.max(50, Math.min(250, Math.floor(config.DEADTIME / 4))));
 
   let stopping = false;
   let daemon: RunningDaemon | undefined;

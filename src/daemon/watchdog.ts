@@ -81,7 +81,7 @@ export class Watchdog {
 
   private livePid(d: DaemonName, s: Seen): number {
     const t = this.o.now();
-    if (s.pid > 0 && t - s.readAt < 1000) {
+    if (s.pid > 0 && t - s.readAt < 5000) {
       try {
         process.kill(s.pid, 0);
         return s.pid;
