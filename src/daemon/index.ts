@@ -1,11 +1,11 @@
 // What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
 // logger, signals, and the clean stop.
-import { spawn } from 'node:child_process';
 import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
-import { readPid, removePid, writePid, type ProcName } from './pidfile.js';
+import { claimPid, EXIT_ALREADY_RUNNING, removePid, type ProcName } from './pidfile.js';
+import { spawnDaemon } from './spawn.js';
 
 export * from './pidfile.js';
 export { createLogger, rateLimited, type Logger } from './logger.js';
@@ -45,22 +45,29 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   }
   const foreground = argv.includes('--foreground') || !config.DAEMON;
   const rdir = runDir(config);
-  const running = readPid(rdir, name, configFile);
-  if (running.pid && running.pid !== process.pid) {
-    process.stderr.write(`pha-${name}: already running (pid ${running.pid})\n`);
-    process.exit(1);
-  }
 
   if (!foreground && process.env[DETACHED_ENV] !== '1') {
-    // Detach: run again in a new session with no terminal, then return.
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--config', configFile], {
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, [DETACHED_ENV]: '1' },
-    });
-    child.unref();
-    process.stdout.write(`pha-${name}: started (pid ${child.pid})\n`);
-    return;
+    // Started by hand with DAEMON=1: start it detached the way pha-cli does, and report.
+    const r = await spawnDaemon(config, name);
+    if (r.ok) {
+      process.stdout.write(`pha-${name}: started (pid ${r.pid})\n`);
+      return;
+    }
+    process.stderr.write(`pha-${name}: ${r.reason}\n`);
+    process.exit(r.alreadyRunning ? EXIT_ALREADY_RUNNING : 1);
+  }
+
+  // Exactly one instance: the pid file is ours, or somebody else's that runs.
+  let claim;
+  try {
+    claim = await claimPid(rdir, name, configFile);
+  } catch (e) {
+    process.stderr.write(`pha-${name}: cannot create its pid file: ${errorMessage(e)}\n`);
+    process.exit(1);
+  }
+  if (!claim.ok) {
+    process.stderr.write(`pha-${name}: already running (pid ${claim.holder})\n`);
+    process.exit(EXIT_ALREADY_RUNNING);
   }
 
   const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
@@ -70,7 +77,6 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   for (const w of config.warnings) log.warn(w);
   const problem = rateLimited(log);
   const store = new StatusStore({ file: statusFile(config), onProblem: problem });
-  writePid(rdir, name);
 
   let stopping = false;
   let daemon: RunningDaemon | undefined;
