@@ -45,8 +45,8 @@ export async function unitProperties(unit: string, props: string[]): Promise<Rec
 
 /** PHA_CONFIG out of a unit's Environment property ("A=1 PHA_CONFIG=/x" or quoted). */
 export function configOfEnvironment(environment: string): string | undefined {
-  for (const m of environment.matchAll(/(?:^|\s)"?PHA_CONFIG=("[^"]*"|[^\s"]*)"?/g)) return m[1]!.replace(/^"|"$/g, '');
-  return undefined;
+  const m = /(?:^|\s)(?:"PHA_CONFIG=([^"]*)"|PHA_CONFIG=(\S*))/.exec(environment);
+  return m ? (m[1] ?? m[2]) : undefined;
 }
 
 const cache = new Map<string, Promise<string | undefined>>();
@@ -57,11 +57,11 @@ const cache = new Map<string, Promise<string | undefined>>();
  * Environment=PHA_CONFIG= naming this very config file (so a second install or
  * a test's config on the same machine never drives the units).
  */
-export function managingUnit(configFile: string, d: DaemonName, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export function managingUnit(configFile: string, d: DaemonName, env: NodeJS.ProcessEnv = process.env, booted = systemdBooted): Promise<string | undefined> {
   const force = env.PHA_SYSTEMD;
   if (force === '0') return Promise.resolve(undefined);
   if (force === '1') return Promise.resolve(unitName(d));
-  if (!systemdBooted()) return Promise.resolve(undefined);
+  if (!booted()) return Promise.resolve(undefined);
   const key = `${path.resolve(configFile)}\0${d}`;
   let p = cache.get(key);
   if (!p) {
