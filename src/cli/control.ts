@@ -1,13 +1,13 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
 import { runDir, statusFile, type Config } from '../config/index.js';
-import { DAEMONS, isOurProcess, readPid, removeStalePid, type PidInfo, type ProcName } from '../daemon/pidfile.js';
+import { DAEMONS, isOurProcess, readPid, removeStalePid, type DaemonName, type PidInfo } from '../daemon/pidfile.js';
 import { spawnDaemon } from '../daemon/spawn.js';
 import { managingUnit, systemctl } from '../daemon/systemd.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { StatusStore, type Status } from '../status-store/index.js';
 
-export type DaemonName = 'sender' | 'receiver' | 'supervise';
+export type { DaemonName } from '../daemon/pidfile.js';
 export type NodeState = 'Active' | 'Standby' | 'NOTRUNNING';
 
 export interface Ctx {
@@ -31,7 +31,7 @@ export function pids(config: Config): Record<DaemonName, PidInfo> {
 }
 
 export function runningCount(p: Record<DaemonName, PidInfo>): number {
-  return DAEMONS.filter((d) => p[d as DaemonName].pid > 0).length;
+  return DAEMONS.filter((d) => p[d].pid > 0).length;
 }
 
 /** The prompt's word: PROGRESS keeps the previous one. */
@@ -87,10 +87,10 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    if (!alive(p.pid) || !isOurProcess(p.pid, d as ProcName, config.file)) return true;
+    if (!alive(p.pid) || !isOurProcess(p.pid, d, config.file)) return true;
     await sleep(10);
   }
-  if (isOurProcess(p.pid, d as ProcName, config.file)) {
+  if (isOurProcess(p.pid, d, config.file)) {
     ctx.err(`${d}: did not stop within 5 s: killed (SIGKILL pid ${p.pid})`);
     process.kill(p.pid, 'SIGKILL');
   }

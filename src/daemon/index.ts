@@ -4,7 +4,7 @@ import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../
 import { ConfigError, errorMessage } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
-import { claimPid, EXIT_ALREADY_RUNNING, removePid, type ProcName } from './pidfile.js';
+import { claimPid, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
 import { spawnDaemon } from './spawn.js';
 
 export * from './pidfile.js';
@@ -29,7 +29,7 @@ function argValue(argv: string[], flag: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
+export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(`usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`);

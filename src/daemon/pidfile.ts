@@ -9,7 +9,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type ProcName = 'sender' | 'receiver' | 'supervise' | 'cli';
-export const DAEMONS: readonly ProcName[] = ['sender', 'receiver', 'supervise'];
+export type DaemonName = Exclude<ProcName, 'cli'>;
+export const DAEMONS: readonly DaemonName[] = ['sender', 'receiver', 'supervise'];
 
 export interface PidInfo {
   pid: number; // 0 when not running

@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runDir, type Config } from '../config/index.js';
 import { PACKAGE_BIN_DIR } from '../paths.js';
 import { DETACHED_ENV } from './env.js';
-import { EXIT_ALREADY_RUNNING, readPid } from './pidfile.js';
-import { managingUnit, unitProperties, systemctl, type DaemonName } from './systemd.js';
+import { EXIT_ALREADY_RUNNING, readPid, type DaemonName } from './pidfile.js';
+import { managingUnit, unitName, unitProperties, systemctl } from './systemd.js';
 
 export type SpawnResult =
   | { ok: true; pid: number; via: 'spawn' | 'systemd'; stale?: number }
@@ -35,7 +35,7 @@ export async function spawnDaemon(config: Config, d: DaemonName, opts: SpawnOpti
   // A stale file is left to the new instance: it removes it safely when it claims the name.
   const stale = before.stale;
   const manager = opts.manager ?? 'auto';
-  const unit = manager === 'spawn' ? undefined : manager === 'systemd' ? `pha-${d}.service` : await managingUnit(config.file, d);
+  const unit = manager === 'spawn' ? undefined : manager === 'systemd' ? unitName(d) : await managingUnit(config.file, d);
   const r = unit ? await viaSystemd(config, d, unit, opts.timeoutMs ?? 10_000) : await viaSpawn(config, d, opts.timeoutMs ?? 5000);
   return stale ? { ...r, stale } : r;
 }

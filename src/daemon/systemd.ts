@@ -5,9 +5,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ProcName } from './pidfile.js';
-
-export type DaemonName = Exclude<ProcName, 'cli'>;
+import type { DaemonName } from './pidfile.js';
 
 export const unitName = (d: DaemonName): string => `pha-${d}.service`;
 
