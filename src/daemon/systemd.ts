@@ -47,7 +47,10 @@ export function configOfEnvironment(environment: string): string | undefined {
   return m ? (m[1] ?? m[2]) : undefined;
 }
 
-const cache = new Map<string, Promise<string | undefined>>();
+// One look per daemon and config, renewed now and then: a long-running
+// daemon that restarts another notices units installed after it started.
+const cache = new Map<string, { at: number; unit: Promise<string | undefined> }>();
+const CACHE_MS = 30_000;
 
 /**
  * The unit that manages daemon `d` of the config in `configFile`, or undefined
@@ -61,14 +64,13 @@ export function managingUnit(configFile: string, d: DaemonName, env: NodeJS.Proc
   if (force === '1') return Promise.resolve(unitName(d));
   if (!booted()) return Promise.resolve(undefined);
   const key = `${path.resolve(configFile)}\0${d}`;
-  let p = cache.get(key);
-  if (!p) {
-    p = unitProperties(unitName(d), ['LoadState', 'Environment']).then((props) => {
-      if (props.LoadState !== 'loaded') return undefined;
-      const cfg = configOfEnvironment(props.Environment ?? '');
-      return cfg && path.resolve(cfg) === path.resolve(configFile) ? unitName(d) : undefined;
-    });
-    cache.set(key, p);
-  }
-  return p;
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.unit;
+  const unit = unitProperties(unitName(d), ['LoadState', 'Environment']).then((props) => {
+    if (props.LoadState !== 'loaded') return undefined;
+    const cfg = configOfEnvironment(props.Environment ?? '');
+    return cfg && path.resolve(cfg) === path.resolve(configFile) ? unitName(d) : undefined;
+  });
+  cache.set(key, { at: Date.now(), unit });
+  return unit;
 }
