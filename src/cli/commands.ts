@@ -22,6 +22,7 @@ import {
   type DaemonName,
   type NodeState,
 } from './control.js';
+import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
 
 export interface CommandResult {
@@ -99,7 +100,9 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
   const tokens = canonical(rawTokens);
   if (tokens.length === 0) return { code: 0 };
   if (!KNOWN.has(tokens[0]!)) {
-    ctx.err(`unknown command '${rawTokens.join(' ')}' – try 'help'`);
+    const word = rawTokens.join(' ');
+    const binary = hasNonPrintable(word) || /\\x[0-9a-f]{2}/.test(word);
+    ctx.err(`unknown command '${printable(word)}'${binary ? ' (not text: control characters or bytes that are not UTF-8, shown escaped)' : ''} – try 'help'`);
     return { code: 2 };
   }
   const { config, store } = ctx;
@@ -111,7 +114,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
     .configureOutput({
       writeOut: (s) => ctx.out(s.trimEnd()),
       writeErr: (s) => ctx.err(s.trimEnd()),
-      outputError: (s, write) => write(`${s.trimEnd().replace(/^error: /, '')} – try 'help'`),
+      outputError: (s, write) => write(`${printable(s.trimEnd().replace(/^error: /, ''))} – try 'help'`),
     });
 
   program.command('help').action(() => ctx.out(HELP.replace('OFF_PAUSE', String(config.OFF_PAUSE))));
@@ -220,12 +223,12 @@ async function res(ctx: Ctx, action: string | undefined, name: string | undefine
     return 0;
   }
   if (!RES_ACTIONS.includes(action)) {
-    ctx.err(`res: unknown action '${action}'\n${usage}`);
+    ctx.err(`res: unknown action '${printable(action)}'\n${usage}`);
     return 2;
   }
   const list = name ? config.resources.filter((r) => r.name === name) : config.resources;
   if (name && list.length === 0) {
-    ctx.err(`res: no resource '${name}' in ${config.file} (configured: ${config.resources.map((r) => r.name).join(', ') || 'none'})`);
+    ctx.err(`res: no resource '${printable(name)}' in ${config.file} (configured: ${config.resources.map((r) => r.name).join(', ') || 'none'})`);
     return 2;
   }
   if (action === 'list') {

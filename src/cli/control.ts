@@ -1,17 +1,14 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { runDir, statusFile, type Config } from '../config/index.js';
-import { DAEMONS, isOurProcess, readPid, pidFilePath, type PidInfo, type ProcName } from '../daemon/pidfile.js';
-import { DETACHED_ENV } from '../daemon/env.js';
+import { DAEMONS, isOurProcess, readPid, removeStalePid, type DaemonName, type PidInfo } from '../daemon/pidfile.js';
+import { spawnDaemon } from '../daemon/spawn.js';
 import { markDown } from '../daemon/watchdog.js';
-import { PACKAGE_BIN_DIR } from '../paths.js';
+import { managingUnit, systemctl } from '../daemon/systemd.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { StatusStore, type Status } from '../status-store/index.js';
 
-export type DaemonName = 'sender' | 'receiver' | 'supervise';
+export type { DaemonName } from '../daemon/pidfile.js';
 export type NodeState = 'Active' | 'Standby' | 'NOTRUNNING';
 
 export interface Ctx {
@@ -35,7 +32,7 @@ export function pids(config: Config): Record<DaemonName, PidInfo> {
 }
 
 export function runningCount(p: Record<DaemonName, PidInfo>): number {
-  return DAEMONS.filter((d) => p[d as DaemonName].pid > 0).length;
+  return DAEMONS.filter((d) => p[d].pid > 0).length;
 }
 
 /** The prompt's word: PROGRESS keeps the previous one. */
@@ -48,43 +45,18 @@ export function nodeState(s: Status, p: Record<DaemonName, PidInfo>, previous: N
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function logFile(config: Config, d: DaemonName): string {
-  return `${config.LOGPATH}.${d}`;
-}
-
 /** Start one daemon unless a live one runs; waits until its pid file names it. */
 export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
-  const { config } = ctx;
-  const p = readPid(runDir(config), d, config.file);
-  if (p.pid) {
-    ctx.out(`${d}: already running (pid ${p.pid})`);
+  markDown(runDir(ctx.config), d, false); // meant to run: the other daemons may restart it again
+  const r = await spawnDaemon(ctx.config, d);
+  if (r.stale) ctx.out(`${d}: stale pid file (pid ${r.stale} is not a running pha-${d}): removed`);
+  if (r.ok) return true;
+  // Running already, or another start won the race for the pid file: it runs.
+  if (r.alreadyRunning) {
+    ctx.out(`${d}: already running (pid ${r.alreadyRunning})`);
     return true;
   }
-  if (p.stale) ctx.out(`${d}: stale pid file (pid ${p.stale} is not a running pha-${d}): removed`);
-  markDown(runDir(config), d, false); // meant to run again: the other daemons may restart it
-  fs.rmSync(pidFilePath(runDir(config), d), { force: true });
-  fs.mkdirSync(path.dirname(logFile(config, d)), { recursive: true });
-  fs.mkdirSync(runDir(config), { recursive: true });
-  const fd = fs.openSync(logFile(config, d), 'a');
-  const child = spawn(process.execPath, [path.join(PACKAGE_BIN_DIR, `pha-${d}.js`), '--config', config.file], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, [DETACHED_ENV]: '1' },
-  });
-  fs.closeSync(fd);
-  let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? 1));
-  child.unref();
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    if (exited !== null) {
-      ctx.err(`${d}: exited at start (code ${exited}); see ${logFile(config, d)}`);
-      return false;
-    }
-    if (readPid(runDir(config), d, config.file).pid === child.pid) return true;
-    await sleep(10);
-  }
-  ctx.err(`${d}: did not write its pid file within 5 s; see ${logFile(config, d)}`);
+  ctx.err(`${d}: ${r.reason}`);
   return false;
 }
 
@@ -97,30 +69,37 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Stop one daemon by its verified pid: SIGTERM, then SIGKILL after 5 s. */
+/** Stop one daemon: through systemctl when systemd manages it, then by its verified pid: SIGTERM, SIGKILL after 5 s. */
 export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   const { config } = ctx;
   // Stopped on purpose: the other daemons must not bring it back.
   markDown(runDir(config), d, true);
+  const unit = await managingUnit(config.file, d);
+  if (unit) {
+    const r = await systemctl(['stop', unit]);
+    if (r.code !== 0) ctx.err(`${d}: systemctl stop ${unit} failed (exit ${r.code})${r.stderr.trim() ? ': ' + r.stderr.trim() : ''}`);
+  }
+  // Also without systemd, or for an instance started outside it.
   const p = readPid(runDir(config), d, config.file);
   if (!p.pid) {
     if (p.stale) {
-      fs.rmSync(pidFilePath(runDir(config), d), { force: true });
-      ctx.out(`${d}: not running (stale pid file for pid ${p.stale} removed)`);
+      const removed = await removeStalePid(runDir(config), d, config.file);
+      if (removed !== undefined) ctx.out(`${d}: not running (stale pid file for pid ${p.stale} removed)`);
     }
     return true;
   }
   process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    if (!alive(p.pid) || !isOurProcess(p.pid, d as ProcName, config.file)) return true;
+    if (!alive(p.pid) || !isOurProcess(p.pid, d, config.file)) return true;
     await sleep(10);
   }
-  if (isOurProcess(p.pid, d as ProcName, config.file)) {
+  if (isOurProcess(p.pid, d, config.file)) {
     ctx.err(`${d}: did not stop within 5 s: killed (SIGKILL pid ${p.pid})`);
     process.kill(p.pid, 'SIGKILL');
   }
-  fs.rmSync(pidFilePath(runDir(config), d), { force: true });
+  // Only if it is stale by now: a new instance may have claimed the name meanwhile.
+  await removeStalePid(runDir(config), d, config.file);
   return true;
 }
 

@@ -7,6 +7,7 @@ import { runDir, varDir } from '../config/index.js';
 import { readPid, removePid, writePid } from '../daemon/pidfile.js';
 import { COMMANDS, RES_ACTIONS, runCommand } from './commands.js';
 import { nodeState, pids, type Ctx, type NodeState } from './control.js';
+import { LenientUtf8Lines, printable } from './printable.js';
 
 export function tokenize(line: string): string[] {
   return line.trim().split(/\s+/).filter(Boolean);
@@ -47,7 +48,8 @@ export async function runShell(ctx: Ctx, input: NodeJS.ReadableStream & { isTTY?
   }
   const tty = !!input.isTTY;
   const rl = readline.createInterface({
-    input,
+    // Piped input may be binary: bytes that are not UTF-8 arrive as \xNN text.
+    input: tty ? input : input.pipe(new LenientUtf8Lines()),
     output,
     terminal: tty,
     completer: completer(config.resources.map((r) => r.name)),
@@ -76,7 +78,9 @@ export async function runShell(ctx: Ctx, input: NodeJS.ReadableStream & { isTTY?
   try {
     for await (const line of rl) {
       const tokens = tokenize(line);
-      if (!tty && line.trim()) output.write(line.trim() + '\n'); // echo piped input after the prompt, like a terminal
+      // Echo piped input after the prompt, like a terminal, but never raw: a
+      // control character in it would drive the operator's terminal.
+      if (!tty && line.trim()) output.write(printable(line.trim()) + '\n');
       if (tokens.length) {
         if (tty) fs.appendFile(histFile, line.trim() + '\n', () => {});
         const r = await runCommand(ctx, tokens, { mode: 'shell', state });

@@ -7,10 +7,10 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
-import { KEYS } from './keys.js';
+import { KEYS, reservedNote } from './keys.js';
 import { parseConfigText, splitList, type ParsedConfig } from './parse.js';
 
-export { KEYS } from './keys.js';
+export { KEYS, RESERVED_RESOURCE_NAMES } from './keys.js';
 export { parseConfigText } from './parse.js';
 
 export interface ResourceDef {
@@ -106,7 +106,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     const n = Number(s);
     const range = `${spec.min ?? '-'}..${spec.max ?? '-'}${spec.unit ? ' ' + spec.unit : ''}`;
     if (!ok || !Number.isFinite(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-      errors.push({ file, line: lineOf(k), message: `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}` });
+      const note = k.startsWith('RES_') ? ` (${reservedNote(k)})` : '';
+      errors.push({ file, line: lineOf(k), message: `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}${note}` });
       return Number(spec.default);
     }
     return n;

@@ -35,3 +35,13 @@ export const KEYS: Record<string, KeySpec> = {
   BIND: { kind: 'string', default: '', doc: 'address the receiver binds to (default: this node\'s address; 0.0.0.0 = all)', original: false },
   PEER_ADDR: { kind: 'list', default: '', doc: 'extra source addresses accepted as the peer\'s (besides what its name resolves to)', original: false },
 };
+
+/** Settings that share the resources' RES_ prefix: their names are no resource's (RES_TIMEOUT is a setting). */
+export const RESERVED_RESOURCE_NAMES: readonly string[] = Object.keys(KEYS)
+  .filter((k) => k.startsWith('RES_'))
+  .map((k) => k.slice(4));
+
+/** What to tell someone whose RES_<name> collides with a setting. */
+export function reservedNote(key: string): string {
+  return `${key} is a setting, not a resource: no resource may be called ${RESERVED_RESOURCE_NAMES.join(' or ')} (rename the script)`;
+}

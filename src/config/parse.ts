@@ -44,7 +44,8 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     }
     const key = m[1]!;
     const value = stripQuotes(m[2]!);
-    if (key.startsWith('RES_')) {
+    // RES_TIMEOUT and RES_RESTARTS are settings (KEYS), every other RES_<name> a resource.
+    if (key.startsWith('RES_') && !(key in KEYS)) {
       const name = key.slice(4);
       if (!RES_NAME_RE.test(name)) {
         out.errors.push({ file, line, message: `resource key ${key}: the name after RES_ must be a script name (letters, digits, _ . -)` });

@@ -13,9 +13,9 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Status } from '../status-store/index.js';
-import { DAEMONS, type ProcName } from './pidfile.js';
+import { DAEMONS, type DaemonName } from './pidfile.js';
 
-export type DaemonName = Exclude<ProcName, 'cli'>;
+export type { DaemonName };
 
 /** What one daemon says of itself: the keys it owns, and what needs the operator. */
 export interface BusState {

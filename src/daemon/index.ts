@@ -1,20 +1,19 @@
 // What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
 // logger, signals, and the clean stop.
-import { spawn } from 'node:child_process';
 import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
-import { readPid, removePid, writePid, type ProcName } from './pidfile.js';
+import { claimPid, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
+import { spawnDaemon } from './spawn.js';
 import { Alarms } from './alarms.js';
 import { LocalBus } from './bus.js';
-import { respawnDaemon } from './respawn.js';
 import { markDown, Watchdog } from './watchdog.js';
 
 export * from './pidfile.js';
 export { createLogger, rateLimited, type Logger } from './logger.js';
 export { Alarms } from './alarms.js';
-export { LocalBus, overlay, type BusState, type DaemonName } from './bus.js';
+export { LocalBus, overlay, type BusState } from './bus.js';
 export { Watchdog, markDown } from './watchdog.js';
 
 export interface DaemonContext {
@@ -45,7 +44,7 @@ function argValue(argv: string[], flag: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
+export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(`usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`);
@@ -61,22 +60,29 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   }
   const foreground = argv.includes('--foreground') || !config.DAEMON;
   const rdir = runDir(config);
-  const running = readPid(rdir, name, configFile);
-  if (running.pid && running.pid !== process.pid) {
-    process.stderr.write(`pha-${name}: already running (pid ${running.pid})\n`);
-    process.exit(1);
-  }
 
   if (!foreground && process.env[DETACHED_ENV] !== '1') {
-    // Detach: run again in a new session with no terminal, then return.
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--config', configFile], {
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, [DETACHED_ENV]: '1' },
-    });
-    child.unref();
-    process.stdout.write(`pha-${name}: started (pid ${child.pid})\n`);
-    return;
+    // Started by hand with DAEMON=1: start it detached the way pha-cli does, and report.
+    const r = await spawnDaemon(config, name);
+    if (r.ok) {
+      process.stdout.write(`pha-${name}: started (pid ${r.pid})\n`);
+      return;
+    }
+    process.stderr.write(`pha-${name}: ${r.reason}\n`);
+    process.exit(r.alreadyRunning ? EXIT_ALREADY_RUNNING : 1);
+  }
+
+  // Exactly one instance: the pid file is ours, or somebody else's that runs.
+  let claim;
+  try {
+    claim = await claimPid(rdir, name, configFile);
+  } catch (e) {
+    process.stderr.write(`pha-${name}: cannot create its pid file: ${errorMessage(e)}\n`);
+    process.exit(1);
+  }
+  if (!claim.ok) {
+    process.stderr.write(`pha-${name}: already running (pid ${claim.holder})\n`);
+    process.exit(EXIT_ALREADY_RUNNING);
   }
 
   const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
@@ -98,7 +104,6 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   }
   const problem = rateLimited(log);
   const store = new StatusStore({ file: statusFile(config), onProblem: problem });
-  writePid(rdir, name);
   // Started means meant to run: clear an earlier "stopped on purpose" mark.
   markDown(rdir, name, false);
   const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
@@ -113,7 +118,11 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
     configFile,
     now: monotonic,
     managedBySystemd: !!process.env.INVOCATION_ID,
-    spawn: (d) => respawnDaemon(d, configFile, rdir, `${config.LOGPATH}.${d}`),
+    spawn: async (d) => {
+      const r = await spawnDaemon(config, d).catch((e: Error) => ({ ok: false as const, reason: e.message, alreadyRunning: undefined }));
+      // Another starter won the race: it runs, which is what we wanted.
+      return r.ok ? { pid: r.pid } : r.alreadyRunning ? { pid: r.alreadyRunning } : { error: r.reason };
+    },
     onEvent: (e) => {
       if (e.kind === 'died') log.error({ daemon: e.daemon, pid: e.pid }, `${e.daemon} (pid ${e.pid}) died: restarting it`);
       else if (e.kind === 'restarted') {

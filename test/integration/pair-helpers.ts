@@ -76,9 +76,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(n: PairNode, args: string[], stdin?: string): Promise<CliResult> {
+export function cli(n: PairNode, args: string[], stdin?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PHA_CONFIG: n.config };
+    const env: NodeJS.ProcessEnv = { ...process.env, PHA_CONFIG: n.config, ...extraEnv };
     delete env.NODENAME;
     if (stdin === undefined) {
       execFile(process.execPath, [CLI, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {

@@ -1,8 +1,10 @@
 // A real two-node pair on this machine (loopback addresses, two install dirs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { cli, daemonPids, holds, makePair, sleep, waitUntil, watchHolders, type Pair } from './pair-helpers.js';
+import path from 'node:path';
+import { CLI, ROOT, cli, daemonPids, holds, makePair, sleep, waitUntil, watchHolders, type Pair } from './pair-helpers.js';
 
 async function withPair(fn: (p: Pair) => Promise<void>, extra?: Record<string, string>) {
   const p = makePair(extra);
@@ -130,24 +132,73 @@ test('a resource removed on the Active node is restored locally, not handed over
   });
 });
 
-test('the init script drives pha-cli: start, status (LSB codes), stop', async () => {
+function initScript(p: Pair, cliPath: string, config = p.a.config) {
+  return (action: string) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PHA_CLI: cliPath, PHA_CONFIG: config, INSTALLDIR: p.a.dir };
+      delete env.NODENAME;
+      execFile(path.join(ROOT, 'etc', 'pha.init'), [action], { env, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+}
+
+test('the init script returns LSB codes from pha-cli one-shot commands: start, status, restart, try-restart, stop', async () => {
   await withPair(async (p) => {
-    const { execFile } = await import('node:child_process');
-    const path = await import('node:path');
-    const { ROOT, CLI } = await import('./pair-helpers.js');
-    const init = (action: string) =>
-      new Promise<{ code: number; out: string }>((resolve) => {
-        execFile(path.join(ROOT, 'etc', 'pha.init'), [action], { env: { ...process.env, PHA_CLI: CLI, PHA_CONFIG: p.a.config, INSTALLDIR: p.a.dir } }, (err, stdout, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-        );
-      });
+    const init = initScript(p, CLI);
     assert.equal((await init('status')).code, 3, 'not running → 3');
+    assert.equal((await init('try-restart')).code, 0, 'try-restart of a stopped service: 0, and it stays stopped');
+    assert.equal((await init('status')).code, 3);
     const s = await init('start');
     assert.equal(s.code, 0, s.out);
-    assert.equal((await init('status')).code, 0, 'running → 0');
+    const st = await init('status');
+    assert.equal(st.code, 0, 'running → 0');
+    assert.match(st.out, /^sender:\s+[1-9]\d*$/m, 'status shows the pids');
     assert.ok(await waitUntil(() => holds(p.a), 5000));
-    assert.equal((await init('stop')).code, 0);
+    const again = await init('start');
+    assert.equal(again.code, 0, 'start when running → 0');
+    assert.match(again.out, /sender: already running \(pid \d+\)/);
+    const before = daemonPids(p.a);
+    const r = await init('restart');
+    assert.equal(r.code, 0, r.out);
+    assert.equal((await init('status')).code, 0);
+    const after = daemonPids(p.a);
+    assert.equal(after.length, 3);
+    assert.ok(after.every((pid) => !before.includes(pid)), 'restart runs new daemons');
+    // only some daemons running → 1; try-restart restarts them all
+    assert.equal((await cli(p.a, ['se_sto'])).code, 0);
+    assert.equal((await init('status')).code, 1, 'partly running → 1');
+    assert.equal((await init('try-restart')).code, 0);
+    assert.equal((await init('status')).code, 0);
+    const stop = await init('stop');
+    assert.equal(stop.code, 0, stop.out);
+    assert.match(stop.out, /WARNING: resources still UP/, "pha-cli's warning reaches the operator");
     assert.equal((await init('status')).code, 3);
+    assert.equal((await init('stop')).code, 0, 'stop when stopped → 0');
     assert.equal((await init('bogus')).code, 2, 'bad usage → 2');
+    assert.equal((await init('reload')).code, 3, 'reload: not implemented → 3');
+  });
+});
+
+test('the init script: restart fails (and starts nothing) when stop failed; a failed start is 1; a missing config is 6 (status 4)', async () => {
+  await withPair(async (p) => {
+    // A pha-cli whose stop and start fail (exit 1), recording what it was asked.
+    const calls = path.join(p.base, 'calls');
+    const fake = path.join(p.base, 'fake-pha-cli');
+    fs.writeFileSync(fake, `#!/bin/sh\necho "$*" >> '${calls}'\ncase $1 in stop|start) echo "pha-cli $1 failed" >&2; exit 1 ;; esac\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
+    const init = initScript(p, fake);
+    const r = await init('restart');
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /stop failed \(exit 1\): not starting again/);
+    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), ['stop'], 'start was not run after a failed stop');
+    assert.equal((await init('start')).code, 1, 'a failed start → 1');
+    assert.equal((await init('force-reload')).code, 1, 'force-reload is restart');
+    // pha-cli exits 2 on a missing or bad config: LSB 6 "not configured", status 4 "unknown"
+    const missing = initScript(p, CLI, path.join(p.base, 'no-such-config'));
+    const m = await missing('start');
+    assert.equal(m.code, 6, m.out);
+    assert.match(m.out, /no-such-config/, 'pha-cli says which file it looked for');
+    assert.equal((await missing('status')).code, 4);
+    assert.equal((await initScript(p, path.join(p.base, 'no-such-cli'))('start')).code, 5, 'pha-cli not installed → 5');
   });
 });

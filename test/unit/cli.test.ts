@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { canonical, isKnown, runCommand, type CommandResult } from '../../src/cli/commands.js';
 import { completer, tokenize } from '../../src/cli/shell.js';
+import { decodeLenient, hasNonPrintable, LenientUtf8Lines, printable } from '../../src/cli/printable.js';
 import { loadConfig, statusFile, type Config } from '../../src/config/index.js';
 import { StatusStore } from '../../src/status-store/index.js';
 import type { Ctx } from '../../src/cli/control.js';
@@ -278,4 +279,68 @@ test('a stale var/run/cli does not block the shell', async () => {
   assert.ok(r.out.includes('[127.0.0.1:NOTRUNNING] > '), r.out);
   assert.match(r.out, /^\s+test\s+DOWN\s/m);
   assert.equal(fs.existsSync(path.join(DIR, 'var', 'run', 'cli')), false, 'var/run/cli left behind');
+});
+
+// ---- binary input is never echoed raw (issue 7 item 9) ----
+
+test('printable: control characters, DEL, C1, bidi overrides are escaped; text is kept', () => {
+  assert.equal(printable('res list'), 'res list');
+  assert.equal(printable('café ünïcödé 名前'), 'café ünïcödé 名前');
+  assert.equal(printable('\u001b[2J\u0007x\u0000\t\r'), '\\e[2J\\x07x\\x00\\t\\r');
+  assert.equal(printable('a\u007fb\u009bc'), 'a\\x7fb\\x9bc');
+  assert.equal(printable('evil\u202egnp.exe'), 'evil\\u202egnp.exe');
+  assert.equal(printable('\ufffd'), '\\ufffd');
+  assert.equal(hasNonPrintable('plain text'), false);
+  assert.equal(hasNonPrintable('x\u0001'), true);
+  assert.equal(hasNonPrintable('x\u0001'), true, 'the same answer twice (no regex state)');
+});
+
+test('decodeLenient: valid UTF-8 unchanged; invalid bytes become \\xNN', () => {
+  assert.equal(decodeLenient(Buffer.from('héllo')), 'héllo');
+  assert.equal(decodeLenient(Buffer.from([0x66, 0xff, 0xfe, 0x6f])), 'f\\xff\\xfeo');
+  // a truncated sequence, an overlong encoding and a lone continuation byte
+  assert.equal(decodeLenient(Buffer.from([0xe2, 0x82])), '\\xe2\\x82');
+  assert.equal(decodeLenient(Buffer.from([0xc0, 0xaf])), '\\xc0\\xaf');
+  assert.equal(decodeLenient(Buffer.from([0x80, 0x41])), '\\x80A');
+  // a valid character after an invalid byte survives
+  assert.equal(decodeLenient(Buffer.concat([Buffer.from([0xff]), Buffer.from('€')])), '\\xff€');
+});
+
+test('LenientUtf8Lines: a character split across chunks is decoded once whole', async () => {
+  const t = new LenientUtf8Lines();
+  const euro = Buffer.from('€\n');
+  let out = '';
+  t.on('data', (d) => (out += d));
+  t.write(euro.subarray(0, 1));
+  t.write(Buffer.concat([euro.subarray(1), Buffer.from([0xff, 0x0a, 0x41])]));
+  t.end();
+  await new Promise((r) => t.on('end', r));
+  assert.equal(out, '€\n\\xff\nA');
+});
+
+test('piped shell: binary input is echoed escaped, and the unknown command says so', async () => {
+  const bin = Buffer.concat([Buffer.from('\u001b[2J\u001b]0;owned\u0007'), Buffer.from([0xff, 0xfe, 0x01]), Buffer.from('\nq\n')]);
+  const r = await new Promise<{ code: number | null; out: Buffer; err: string }>((resolve, reject) => {
+    const c = spawn(process.execPath, [CLI, '--config', CFG], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => out.push(b));
+    c.stderr.on('data', (b) => (err += b));
+    const timer = setTimeout(() => {
+      c.kill('SIGKILL');
+      reject(new Error(`pha-cli did not exit; err: ${err}`));
+    }, 15000);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out: Buffer.concat(out), err });
+    });
+    c.stdin.end(bin);
+  });
+  assert.equal(r.code, 2, r.err); // the unknown command's code (q keeps the last code)
+  const all = Buffer.concat([r.out, Buffer.from(r.err)]);
+  for (const b of all) assert.ok(b === 0x0a || (b >= 0x20 && b !== 0x7f), `a raw control byte 0x${b.toString(16)} reached the terminal: ${JSON.stringify(all.toString())}`);
+  assert.ok(!all.includes(Buffer.from([0xff])), 'a raw invalid byte reached the terminal');
+  const escaped = '\\e[2J\\e]0;owned\\x07\\xff\\xfe\\x01';
+  assert.ok(r.out.toString().includes(`[127.0.0.1:NOTRUNNING] > ${escaped}\n`), r.out.toString());
+  assert.ok(r.err.includes(`unknown command '${escaped}' (not text: control characters or bytes that are not UTF-8, shown escaped) – try 'help'`), r.err);
 });

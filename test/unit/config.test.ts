@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildConfig, loadConfig, parseConfigText, type Config, type LoadOptions } from '../../src/config/index.js';
+import { buildConfig, KEYS, loadConfig, parseConfigText, RESERVED_RESOURCE_NAMES, type Config, type LoadOptions } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 
 // dist/test/unit/config.test.js → package root
@@ -319,4 +319,70 @@ test('pha-cli with a bad config exits 2 and prints file:line, no stack trace', (
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// Every key of the README's configuration table, set once from a config file
+// to a value that is not its default, and read back typed (issue 7 item 7).
+const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string) => unknown; want: (dir: string) => unknown }> = {
+  DEBUG: { line: 'DEBUG=2', expect: (c) => c.DEBUG, want: () => 2 },
+  INSTALLDIR: { line: 'INSTALLDIR=<dir>', expect: (c) => c.INSTALLDIR, want: (d) => d },
+  LOGPATH: { line: 'LOGPATH=<dir>/logs/pha', expect: (c) => c.LOGPATH, want: (d) => `${d}/logs/pha` },
+  DAEMON: { line: 'DAEMON=0', expect: (c) => c.DAEMON, want: () => false },
+  PINGTIMEOUT: { line: 'PINGTIMEOUT=0.7', expect: (c) => c.PINGTIMEOUT, want: () => 0.7 },
+  PORT: { line: 'PORT=4812', expect: (c) => c.PORT, want: () => 4812 },
+  SUPERVISE_INT: { line: 'SUPERVISE_INT=1500', expect: (c) => c.SUPERVISE_INT, want: () => 1500 },
+  NODES: { line: 'NODES=lb2 lb1', expect: (c) => [...c.NODES], want: () => ['lb2', 'lb1'] },
+  GW: { line: 'GW=198.18.0.1', expect: (c) => c.GW, want: () => '198.18.0.1' },
+  NODENAME: { line: 'NODENAME=lb2', expect: (c) => [c.NODENAME, c.local.name, c.local.id], want: () => ['lb2', 'lb2', 1] },
+  HEARTBEAT_INT: { line: 'HEARTBEAT_INT=100', expect: (c) => c.HEARTBEAT_INT, want: () => 100 },
+  DEADTIME: { line: 'DEADTIME=700', expect: (c) => c.DEADTIME, want: () => 700 },
+  RES_TIMEOUT: { line: 'RES_TIMEOUT=12.5', expect: (c) => c.RES_TIMEOUT, want: () => 12.5 },
+  RES_RESTARTS: { line: 'RES_RESTARTS=5', expect: (c) => c.RES_RESTARTS, want: () => 5 },
+  GW_FAILS: { line: 'GW_FAILS=3', expect: (c) => c.GW_FAILS, want: () => 3 },
+  FAIL_HOLDDOWN: { line: 'FAIL_HOLDDOWN=60', expect: (c) => c.FAIL_HOLDDOWN, want: () => 60 },
+  OFF_PAUSE: { line: 'OFF_PAUSE=10', expect: (c) => c.OFF_PAUSE, want: () => 10 },
+  BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
+  PEER_ADDR: { line: 'PEER_ADDR=198.18.0.21 198.18.0.22', expect: (c) => [...c.PEER_ADDR], want: () => ['198.18.0.21', '198.18.0.22'] },
+  'RES_<name>': { line: 'RES_test=<dir>/held', expect: (c) => c.resources.map((r) => [r.name, [...r.args]]), want: (d) => [['test', [`${d}/held`]]] },
+};
+
+test('every key of the README table is settable from a config file and read back (RES_TIMEOUT, RES_RESTARTS included)', async () => {
+  // The README's table and the KEYS table name the same keys, and this test sets each of them.
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration')).split(/\n## /)[0]!;
+  const documented = [...section.matchAll(/^\| `([A-Z_<>a-z]+)` \|/gm)].map((m) => m[1]!);
+  const known = [...Object.keys(KEYS), 'RES_<name>'];
+  assert.deepEqual([...new Set(documented)].sort(), [...known].sort(), 'README configuration table vs KEYS');
+  assert.deepEqual(Object.keys(EVERY_KEY).sort(), [...known].sort(), 'this test sets every key');
+  const dir = tmpDir();
+  try {
+    const f = path.join(dir, 'etc', 'config');
+    fs.mkdirSync(path.dirname(f));
+    const src = Object.values(EVERY_KEY).map((k) => k.line.replaceAll('<dir>', dir)).join('\n') + '\n';
+    fs.writeFileSync(f, src);
+    const c = await loadConfig(f, { hostname: 'elsewhere', lookup, env: {} });
+    assert.deepEqual(c.warnings, []);
+    for (const [k, spec] of Object.entries(EVERY_KEY)) {
+      const want = spec.want(dir);
+      assert.deepEqual(spec.expect(c, dir), want, k);
+      if (k in KEYS) assert.notEqual(String(want), KEYS[k]!.default, `${k}: the test value must differ from the default`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('RES_TIMEOUT and RES_RESTARTS are settings: never resources, and a bad value says the names are reserved', async () => {
+  assert.deepEqual([...RESERVED_RESOURCE_NAMES].sort(), ['RESTARTS', 'TIMEOUT']);
+  const parsed = parseConfigText(text('RES_TIMEOUT=5', 'RES_RESTARTS=0'), FILE);
+  assert.deepEqual(parsed.resources, []);
+  assert.equal(parsed.values.get('RES_TIMEOUT')?.value, '5');
+  const c = await build(text('RES_TIMEOUT=5', 'RES_RESTARTS=0'));
+  assert.equal(c.RES_TIMEOUT, 5);
+  assert.equal(c.RES_RESTARTS, 0);
+  assert.deepEqual(c.resources, []);
+  // Someone who meant a script called TIMEOUT is told why it cannot be one.
+  const e = await problems(text('RES_TIMEOUT=192.168.1.5 eth0'));
+  hasProblem(e, 5, /RES_TIMEOUT=192\.168\.1\.5 eth0: expected a number in 0\.1\.\.3600 s \(RES_TIMEOUT is a setting, not a resource: no resource may be called TIMEOUT or RESTARTS/);
+  hasProblem(await problems(text('RES_RESTARTS=nginx')), 5, /RES_RESTARTS=nginx: expected a whole number .*no resource may be called TIMEOUT or RESTARTS/);
 });
