@@ -2,13 +2,13 @@
  * `npm run demo`: a real two-node pha pair on this machine, a failover and a
  * manual switchover, with a live view and the measured times.
  *
- *   node dist/src/demo/main.js [--step] [--keep] [--loopback]
+ *   node dist/tools/demo/main.js [--step] [--keep] [--loopback]
  *
  *   --step       wait for Enter between the steps
  *   --keep       after the walk-through keep the pair running (live view) until Ctrl-C
  *   --loopback   use the loopback pair even where the namespace lab would work
  *
- * As root (where network namespaces can be made) it builds the lab (src/lab),
+ * As root (where network namespaces can be made) it builds the lab (tools/lab),
  * otherwise a loopback pair. pha is only ever driven through pha-cli, as an
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
