@@ -1,31 +1,35 @@
 // pha-cli: without a command the interactive shell (also with piped stdin);
-// with one, a one-shot command whose exit code a script can use.
+// with one, a one-shot command whose exit code a script can use. Help and
+// version need no config; everything else names the config file it tried.
 import { configPathFrom, loadConfig, type Config } from '../config/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
+import { packageVersion } from '../version.js';
+import { configHint, parseCliArgs, usageText } from './args.js';
 import { runCommand } from './commands.js';
 import { makeStore, type Ctx } from './control.js';
 import { runShell } from './shell.js';
 
-function takeConfigArg(argv: string[]): { file?: string; rest: string[] } {
-  const rest: string[] = [];
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if ((a === '--config' || a === '-c') && i + 1 < argv.length && rest.length === 0) file = argv[++i];
-    else if (a.startsWith('--config=') && rest.length === 0) file = a.slice(9);
-    else rest.push(a);
-  }
-  return { file, rest };
-}
-
 async function main(): Promise<number> {
-  const { file, rest } = takeConfigArg(process.argv.slice(2));
-  const configFile = configPathFrom(file);
+  const inv = parseCliArgs(process.argv.slice(2), process.env);
+  if (inv.kind === 'usage-error') {
+    process.stderr.write(`pha-cli: ${inv.message} (pha-cli --help)\n`);
+    return 2;
+  }
+  if (inv.kind === 'version') {
+    process.stdout.write(`pha-cli (pha) ${packageVersion()}\n`);
+    return 0;
+  }
+  const configFile = configPathFrom(inv.config.file);
+  if (inv.kind === 'help') {
+    process.stdout.write(usageText(inv.config, configFile) + '\n');
+    return 0;
+  }
   let config: Config;
   try {
     config = await loadConfig(configFile);
   } catch (e) {
-    process.stderr.write(`pha-cli: ${e instanceof ConfigError ? 'bad config, nothing started:\n' : ''}${errorMessage(e)}\n`);
+    process.stderr.write(`pha-cli: ${e instanceof ConfigError ? 'config problem, nothing done:\n' : ''}${errorMessage(e)}\n`);
+    process.stderr.write(`pha-cli: ${configHint(inv.config, configFile)}\n`);
     return e instanceof ConfigError ? 2 : 1;
   }
   for (const w of config.warnings) process.stderr.write(`pha-cli: ${w}\n`);
@@ -39,8 +43,8 @@ async function main(): Promise<number> {
     out: (l) => process.stdout.write(l + '\n'),
     err: (l) => process.stderr.write(l + '\n'),
   };
-  if (rest.length === 0) return runShell(ctx, process.stdin, process.stdout);
-  return (await runCommand(ctx, rest, { mode: 'oneshot' })).code;
+  if (inv.command.length === 0) return runShell(ctx, process.stdin, process.stdout);
+  return (await runCommand(ctx, inv.command, { mode: 'oneshot' })).code;
 }
 
 main().then(

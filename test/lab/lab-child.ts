@@ -3,7 +3,7 @@
  * installs lb1, starts a long-running process in lb1, prints one JSON line
  * describing what it made, then idles until it is signalled or killed.
  */
-import { createLab, installNode } from '../../src/lab/index.js';
+import { createLab, installNode } from '../../tools/lab/index.js';
 
 const lab = await createLab();
 const inst = await installNode(lab, 'lb1');

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import {
   createLab, installNode, labSupport, sweepLeftovers, watchVip, sampleHolders, LAB_RUN_DIR,
   type Lab,
-} from '../../src/lab/index.js';
+} from '../../tools/lab/index.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';

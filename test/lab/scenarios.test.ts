@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLab, installNode, labSupport, sampleHolders, readDaemonPids, type Lab, type NodeName } from '../../src/lab/index.js';
-import type { HolderSampler } from '../../src/lab/vip-watch.js';
+import { createLab, installNode, labSupport, sampleHolders, readDaemonPids, type Lab, type NodeName } from '../../tools/lab/index.js';
+import type { HolderSampler } from '../../tools/lab/vip-watch.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';

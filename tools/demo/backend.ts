@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import {
   createLab, installNode, watchVip, VIP, type Lab, type NodeInstall, type NodeName, type VipWatch,
 } from '../lab/index.js';
-import type { Status } from '../status-store/index.js';
+import type { Status } from '../../src/status-store/index.js';
 
 export const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helper.js');
-/** The package root (holds bin/pha-cli.js): dist/src/demo → three levels up. */
+/** The package root (holds bin/pha-cli.js): dist/tools/demo → three levels up. */
 export const PHA_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI_PATH = path.join(PHA_ROOT, 'bin', 'pha-cli.js');
 /** TCP port of the little "who am I" service on each lab node. */

@@ -23,3 +23,7 @@ export {
   watchVip, sampleHolders, VipWatch, HolderSampler, type VipEvent, type HolderChange, type WatchOptions,
 } from './vip-watch.js';
 export { inLabRange } from './exec.js';
+export {
+  LAB_TOOLS, missingLabTools, planLab, packagesFor, installLine,
+  type LabTool, type MissingTool, type LabPlan, type LabPlanInput,
+} from './prereq.js';

@@ -5,7 +5,7 @@
  * updates one after another through StatusStore.update (lock, read, atomic
  * write, unlock) and prints {"lat":[ms…],"errors":n} on stdout.
  */
-import { StatusStore } from '../status-store/index.js';
+import { StatusStore } from '../../src/status-store/index.js';
 
 async function main(): Promise<void> {
   const [file, countS, idS, atS] = process.argv.slice(2);

@@ -6,7 +6,7 @@
  * narration; otherwise one line is printed per change (and at most one per
  * second while nothing changes).
  */
-import type { Status } from '../status-store/index.js';
+import type { Status } from '../../src/status-store/index.js';
 import { IDX, other, type Backend, type Idx } from './backend.js';
 
 const ESC = '\x1b[';

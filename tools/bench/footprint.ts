@@ -9,9 +9,9 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, watch, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findPhaRoot, readDaemonPids, type NodeName } from '../lab/index.js';
-import type { ResourceDef } from '../config/index.js';
-import { ResourceRunner } from '../resources/index.js';
-import { StatusStore } from '../status-store/index.js';
+import type { ResourceDef } from '../../src/config/index.js';
+import { ResourceRunner } from '../../src/resources/index.js';
+import { StatusStore } from '../../src/status-store/index.js';
 import type { BenchOptions } from './args.js';
 import { PHA_PROFILES, PhaPair, type BenchEnv } from './pair.js';
 import type { RunMeta } from './runner.js';

@@ -2,17 +2,20 @@
  * `npm run demo`: a real two-node pha pair on this machine, a failover and a
  * manual switchover, with a live view and the measured times.
  *
- *   node dist/src/demo/main.js [--step] [--keep] [--loopback]
+ *   node dist/tools/demo/main.js [--step] [--keep] [--loopback] [--install-tools]
  *
- *   --step       wait for Enter between the steps
- *   --keep       after the walk-through keep the pair running (live view) until Ctrl-C
- *   --loopback   use the loopback pair even where the namespace lab would work
+ *   --step           wait for Enter between the steps
+ *   --keep           after the walk-through keep the pair running (live view) until Ctrl-C
+ *   --loopback       use the loopback pair even where the namespace lab would work
+ *   --install-tools  as root, apt-get install what the lab misses (iproute2, iputils-ping, iputils-arping)
  *
- * As root (where network namespaces can be made) it builds the lab (src/lab),
- * otherwise a loopback pair. pha is only ever driven through pha-cli, as an
+ * As root (where network namespaces can be made) it builds the lab (tools/lab),
+ * otherwise a loopback pair; when the lab's tools are missing it says which
+ * packages and the command that installs them (planLab). pha is only ever driven through pha-cli, as an
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
-import { labSupport } from '../lab/index.js';
+import { spawn } from 'node:child_process';
+import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { Backend, CLI_PATH, IDX, LabBackend, LoopbackBackend, other, PROBE_MS, type CliResult, type HolderChange, type Idx } from './backend.js';
 import { Panel } from './panel.js';
 
@@ -20,19 +23,22 @@ interface Options {
   step: boolean;
   keep: boolean;
   loopback: boolean;
+  installTools: boolean;
 }
 
-const USAGE = `usage: npm run demo [-- --step] [-- --keep] [-- --loopback]
-  --step       wait for Enter between the steps
-  --keep       keep the pair running after the walk-through, until Ctrl-C
-  --loopback   use the loopback pair (no namespaces) even as root`;
+const USAGE = `usage: npm run demo [-- --step] [-- --keep] [-- --loopback] [-- --install-tools]
+  --step           wait for Enter between the steps
+  --keep           keep the pair running after the walk-through, until Ctrl-C
+  --loopback       use the loopback pair (no namespaces) even as root
+  --install-tools  as root: install what the namespace lab misses with apt-get, then run it`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { step: false, keep: false, loopback: false };
+  const o: Options = { step: false, keep: false, loopback: false, installTools: false };
   for (const a of argv) {
     if (a === '--step') o.step = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--loopback') o.loopback = true;
+    else if (a === '--install-tools') o.installTools = true;
     else if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
@@ -95,6 +101,8 @@ class Demo {
   private cleaning: Promise<void> | null = null;
   /** labSupport() makes and removes a probe namespace: let it finish before exiting. */
   probing: Promise<{ ok: boolean; reason?: string }> | null = null;
+  /** What would give the real lab (missing packages), repeated after the walk-through. */
+  labAdvice: string[] = [];
 
   constructor(readonly opts: Options) {}
 
@@ -369,16 +377,17 @@ class Demo {
   // --------------------------------------------------------- lifecycle
 
   async run(): Promise<void> {
-    this.probing = this.opts.loopback ? Promise.resolve({ ok: false, reason: 'forced with --loopback' }) : labSupport();
+    this.say('pha demo — a two-node pair on this machine, a failover and a manual switchover, measured.');
+    this.probing = this.opts.loopback ? Promise.resolve({ ok: false, reason: 'forced with --loopback' }) : this.prepareLab();
     const support = await this.probing;
     if (this.aborting) return;
-    this.say('pha demo — a two-node pair on this machine, a failover and a manual switchover, measured.');
     const loopback = async (why: string): Promise<void> => {
       const lb = new LoopbackBackend();
       lb.whyNote = why;
       this.backend = lb;
       for (const l of lb.describe()) this.say(l);
-      if (!this.opts.loopback) this.say('  (run as root on Linux, where network namespaces work, to see the real lab: a floating IP, a gateway, a client)');
+      if (this.opts.loopback) { /* asked for */ } else if (this.labAdvice.length > 0) for (const l of this.labAdvice) this.say(`  ${l.trim()}`);
+      else this.say('  (run as root on Linux, where network namespaces work, to see the real lab: a floating IP, a gateway, a client)');
       this.say('  Ctrl-C at any moment removes everything the demo made.');
       this.say('');
       lb.onProblem = (m) => this.say(`  (!) ${m}`);
@@ -437,6 +446,31 @@ class Demo {
     this.panel.stop();
     await this.cleanup();
     this.say(`Done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s; ${this.backend.mode === 'lab' ? 'lab destroyed' : 'daemons stopped, temp dir removed'}: nothing left behind.`);
+    if (this.backend.mode !== 'lab') for (const l of this.labAdvice) this.say(l);
+  }
+
+  /** The lab's tools (installed with --install-tools when asked and allowed), then the namespace probe. */
+  async prepareLab(): Promise<{ ok: boolean; reason?: string }> {
+    const root = typeof process.getuid === 'function' && process.getuid() === 0;
+    const missing = await missingLabTools();
+    const plan = planLab({ platform: process.platform, root, missing, installTools: this.opts.installTools, apt: missing.length > 0 && (await hasCommand('apt-get')) });
+    if (plan.action === 'loopback') {
+      this.labAdvice = plan.say; // said with the loopback pair's description, and again at the end
+      return { ok: false, reason: plan.reason };
+    }
+    for (const l of plan.say) this.say(l);
+    if (plan.action === 'install') {
+      for (const argv of plan.commands) {
+        if (this.aborting) return { ok: false, reason: 'aborted' };
+        this.say(`  $ ${argv.join(' ')}`);
+        const code = await runInherited(argv);
+        if (code !== 0) return { ok: false, reason: `${argv.join(' ')} exited ${code}` };
+      }
+      const still = await missingLabTools();
+      if (still.length > 0) return { ok: false, reason: `still missing after apt-get: ${still.map((m) => `${m.tool} (${m.why})`).join(', ')}` };
+      this.say('  installed; building the lab.');
+    }
+    return labSupport();
   }
 
   cleanup(): Promise<void> {
@@ -488,6 +522,23 @@ class Demo {
       },
     );
   }
+}
+
+/** Runs a command with the terminal (apt-get's progress is the operator's to see). */
+function runInherited(argv: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    c.on('error', () => resolve(127));
+    c.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+function hasCommand(name: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = spawn('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    c.on('error', () => resolve(false));
+    c.on('exit', (code) => resolve(code === 0));
+  });
 }
 
 async function main(): Promise<void> {
