@@ -339,6 +339,8 @@ const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string)
   RES_TIMEOUT: { line: 'RES_TIMEOUT=12.5', expect: (c) => c.RES_TIMEOUT, want: () => 12.5 },
   RES_RESTARTS: { line: 'RES_RESTARTS=5', expect: (c) => c.RES_RESTARTS, want: () => 5 },
   GW_FAILS: { line: 'GW_FAILS=3', expect: (c) => c.GW_FAILS, want: () => 3 },
+  GW_INT: { line: 'GW_INT=100', expect: (c) => c.GW_INT, want: () => 100 },
+  CHECK_TIMEOUT: { line: 'CHECK_TIMEOUT=1500', expect: (c) => c.CHECK_TIMEOUT, want: () => 1500 },
   FAIL_HOLDDOWN: { line: 'FAIL_HOLDDOWN=60', expect: (c) => c.FAIL_HOLDDOWN, want: () => 60 },
   OFF_PAUSE: { line: 'OFF_PAUSE=10', expect: (c) => c.OFF_PAUSE, want: () => 10 },
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
