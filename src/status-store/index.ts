@@ -101,7 +101,8 @@ export class StatusStore {
       retries: { retries: 400, factor: 1.2, minTimeout: 2, maxTimeout: 25, randomize: true },
       onCompromised: (err: Error) => this.onProblem(`status lock compromised (${err.message}); the next update takes it again`),
     };
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    // var/ holds the status and the heartbeat's generation files: ours alone.
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
   }
 
   /** The current status; a missing file is empty, a corrupt one is reported and read as empty. */
@@ -167,7 +168,7 @@ export class StatusStore {
     const tmp = `${this.file}.tmp.${process.pid}.${this.tmpSeq++}`;
     const sorted = Object.fromEntries(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
     try {
-      fs.writeFileSync(tmp, JSON.stringify(sorted, null, 1) + '\n', { mode: 0o644 });
+      fs.writeFileSync(tmp, JSON.stringify(sorted, null, 1) + '\n', { mode: 0o600 });
       fs.renameSync(tmp, this.file);
     } catch (e) {
       try {
