@@ -3,6 +3,7 @@
 import { configPathFrom, loadConfig, type Config } from '../config/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { runCommand } from './commands.js';
+import { defaultKeyFile, keygenCommand } from './keygen.js';
 import { makeStore, type Ctx } from './control.js';
 import { runShell } from './shell.js';
 
@@ -21,6 +22,8 @@ function takeConfigArg(argv: string[]): { file?: string; rest: string[] } {
 async function main(): Promise<number> {
   const { file, rest } = takeConfigArg(process.argv.slice(2));
   const configFile = configPathFrom(file);
+  // keygen makes the key file a valid config may need: it must not need one.
+  if (rest[0] === 'keygen') return keygenCommand(rest.slice(1), () => defaultKeyFile(configFile), (l) => process.stdout.write(l + '\n'), (l) => process.stderr.write(l + '\n'));
   let config: Config;
   try {
     config = await loadConfig(configFile);
