@@ -147,3 +147,49 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
     assert.equal(statusOf(p.b).RECEIVER_IN, null);
   });
 });
+
+test('keyed pair: 5000 forged, mutated and replayed datagrams from the peer\'s address and others never change RECEIVER_IN', SKIP, async () => {
+  await withKeyedPair(async (p, key) => {
+    await cli(p.a, ['start']);
+    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    await cli(p.b, ['start']);
+    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
+    await sleep(500);
+    const since = statusOf(p.b).RECEIVER_IN_SINCE;
+    const generation = Number(fs.readFileSync(generationFile(path.join(p.a.dir, 'var')), 'utf8'));
+    const fromPeer = await spoofFrom(p.a.name);
+    const stranger = await spoofFrom('127.0.0.3');
+    const toPort = port(p.b);
+    const wrongKey = generateKey();
+    const dropsBefore = Number(statusOf(p.b).RECEIVER_DROPPED ?? 0);
+    const N = 5000;
+    try {
+      for (let i = 0; i < N; i++) {
+        // every datagram would say OFFLINE or PROGRESS: had one counted, RECEIVER_IN would change
+        const word: Word = i % 2 ? 'OFFLINE' : 'PROGRESS';
+        let msg: Buffer;
+        switch (i % 5) {
+          case 0: msg = encodeFrame({ keyId: KEY_ID, node: 1, generation, sequence: BigInt(1 + (i % 3)), word }, key); break; // replay-shaped
+          case 1: msg = encodeFrame({ keyId: KEY_ID, node: 1, generation: generation + 1, sequence: BigInt(i), word }, wrongKey); break; // bad MAC
+          case 2: {
+            msg = encodeFrame({ keyId: KEY_ID, node: 1, generation: generation + 1, sequence: BigInt(i), word }, key);
+            msg[6 + (i % 50)]! ^= 1 + (i % 255); // a valid frame, one byte tampered
+            break;
+          }
+          case 3: msg = encodeHeartbeat(word); break; // plain-refused
+          default: msg = Buffer.from(Array.from({ length: i % 120 }, (_, k) => (i * 31 + k * 7) & 0xff));
+        }
+        await send(i % 7 === 6 ? stranger : fromPeer, msg, toPort, p.b.name).catch(() => {});
+        if (i % 100 === 99) await sleep(5); // stay under the socket's receive buffer
+      }
+      assert.ok(await waitUntil(() => Number(statusOf(p.b).RECEIVER_DROPPED ?? 0) - dropsBefore >= N * 0.9, 10_000), 'the drops are counted');
+      const s = statusOf(p.b);
+      assert.equal(s.RECEIVER_IN, 'ONLINE');
+      assert.equal(s.RECEIVER_IN_SINCE, since, 'RECEIVER_IN changed: a forged datagram was taken');
+      assert.ok(holds(p.a) && !holds(p.b), 'the resources did not move');
+    } finally {
+      fromPeer.close();
+      stranger.close();
+    }
+  });
+});
