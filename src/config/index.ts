@@ -194,10 +194,11 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
       errors.push({ file, line: r.line, message: `RES_${r.name}: no script "${r.name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}` });
     } else if (!isExecutable(script)) {
       errors.push({ file, line: r.line, message: `RES_${r.name}: script ${script} is not executable (chmod +x)` });
-    } else if (scriptProblems(script, `RES_${r.name}: script`).length) {
-      for (const m of scriptProblems(script, `RES_${r.name}: script`)) errors.push({ file, line: r.line, message: m });
     } else {
-      resources.push({ name: r.name, args: Object.freeze([...r.args]), script });
+      // Whoever can write a script (or replace it in its directory) runs code as root.
+      const unsafe = scriptProblems(script, `RES_${r.name}: script`);
+      for (const m of unsafe) errors.push({ file, line: r.line, message: m });
+      if (unsafe.length === 0) resources.push({ name: r.name, args: Object.freeze([...r.args]), script });
     }
   }
 
