@@ -2,6 +2,7 @@
 export type PhaErrorCode =
   | 'PHA_ERR_CONFIG'
   | 'PHA_ERR_STATUS_LOCK'
+  | 'PHA_ERR_STATUS_WRITE'
   | 'PHA_ERR_USAGE'
   | 'PHA_ERR_DAEMON'
   | 'PHA_ERR_RESOURCE';

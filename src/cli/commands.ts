@@ -2,7 +2,8 @@
 // word is resolved as the original did (dis…/off…, ena…/on…, h/?), then the
 // tokens are parsed by commander (options, arity, errors that never exit).
 import { Command, CommanderError } from 'commander';
-import { KEYS } from '../config/index.js';
+import { KEYS, runDir, varDir } from '../config/index.js';
+import { liveView } from './alarms.js';
 import { errorMessage } from '../errors.js';
 import { type Status } from '../status-store/index.js';
 import {
@@ -137,12 +138,13 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
   program
     .command('stat')
     .option('--json', 'machine-readable')
-    .action((o: { json?: boolean }) => {
-      const s = store.read();
+    .action(async (o: { json?: boolean }) => {
       const p = pids(config);
       const n = runningCount(p);
-      if (o.json) ctx.out(JSON.stringify(statJson(s, p, config, nodeState(s, p, opts.state ?? 'NOTRUNNING'))));
-      else ctx.out(formatStat(s, p, config, Date.now()));
+      // The daemons' live state over the local bus: the truth when the file is behind.
+      const v = await liveView(store, varDir(config), runDir(config), p);
+      if (o.json) ctx.out(JSON.stringify({ ...statJson(v.status, p, config, nodeState(v.status, p, opts.state ?? 'NOTRUNNING')), alarms: v.alarms }));
+      else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms));
       // LSB status codes: 0 running, 3 not running, 1 partly.
       result.code = n === 3 ? 0 : n === 0 ? 3 : 1;
     });
@@ -182,7 +184,8 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
     ctx.err("off: supervise is not running on this node (run 'start' first)");
     return 1;
   }
-  const s = store.read();
+  // The live view: a damaged or unwritable file must not refuse a good 'off'.
+  const s = (await liveView(store, varDir(config), runDir(config), p)).status;
   if (s.STATUS !== 'ONLINE') {
     ctx.err(`off: this node is ${s.STATUS === 'OFFLINE' ? 'Standby' : s.STATUS ?? 'not running'}: 'off' works on the Active node only`);
     return 1;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runDir, statusFile, type Config } from '../config/index.js';
 import { DAEMONS, isOurProcess, readPid, pidFilePath, type PidInfo, type ProcName } from '../daemon/pidfile.js';
 import { DETACHED_ENV } from '../daemon/env.js';
+import { markDown } from '../daemon/watchdog.js';
 import { PACKAGE_BIN_DIR } from '../paths.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { StatusStore, type Status } from '../status-store/index.js';
@@ -60,6 +61,7 @@ export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
     return true;
   }
   if (p.stale) ctx.out(`${d}: stale pid file (pid ${p.stale} is not a running pha-${d}): removed`);
+  markDown(runDir(config), d, false); // meant to run again: the other daemons may restart it
   fs.rmSync(pidFilePath(runDir(config), d), { force: true });
   fs.mkdirSync(path.dirname(logFile(config, d)), { recursive: true });
   fs.mkdirSync(runDir(config), { recursive: true });
@@ -98,6 +100,8 @@ function alive(pid: number): boolean {
 /** Stop one daemon by its verified pid: SIGTERM, then SIGKILL after 5 s. */
 export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   const { config } = ctx;
+  // Stopped on purpose: the other daemons must not bring it back.
+  markDown(runDir(config), d, true);
   const p = readPid(runDir(config), d, config.file);
   if (!p.pid) {
     if (p.stale) {

@@ -2,10 +2,8 @@
 // keys included, times shown readably), the three pids, and what needs attention.
 import type { Config } from '../config/index.js';
 import type { PidInfo } from '../daemon/pidfile.js';
-import type { Status } from '../status-store/index.js';
+import { TIME_KEYS, type Status } from '../status-store/index.js';
 import type { DaemonName, NodeState } from './control.js';
-
-const TIME_KEYS = new Set(['RECEIVER_IN_SINCE', 'RECEIVER_STARTED_AT', 'RECEIVER_STALL_AT', 'SENDER_AT', 'RECEIVER_AT', 'SUPERVISE_AT', 'SENDER_PAUSE_UNTIL', 'FAILED_UNTIL', 'OFF_REQUEST', 'OFF_ANSWERED']);
 
 function perlValue(k: string, v: unknown, now: number): string {
   if (v === null || v === undefined) return 'undef';
@@ -20,7 +18,7 @@ function perlValue(k: string, v: unknown, now: number): string {
   return `'${String(v).replace(/'/g, "\\'")}'`;
 }
 
-export function formatStat(s: Status, p: Record<DaemonName, PidInfo>, config: Config, now: number): string {
+export function formatStat(s: Status, p: Record<DaemonName, PidInfo>, config: Config, now: number, alarms: string[] = s.ALARM ? [s.ALARM] : []): string {
   const lines = ['$VAR1 = {'];
   const entries = Object.entries(s);
   entries.forEach(([k, v], i) => lines.push(`          '${k}' => ${perlValue(k, v, now)}${i < entries.length - 1 ? ',' : ''}`));
@@ -37,7 +35,7 @@ export function formatStat(s: Status, p: Record<DaemonName, PidInfo>, config: Co
     lines.push(`heartbeat: paused by off for ${((s.SENDER_PAUSE_UNTIL - now) / 1000).toFixed(0)} s more ('on' resumes)`);
   } else if (s.SENDER_MUTE === 1) lines.push('heartbeat: stopped (own gateway check failing)');
   if (s.FAILED_UNTIL && s.FAILED_UNTIL > now) lines.push(`FAILED: starts nothing for ${((s.FAILED_UNTIL - now) / 1000).toFixed(0)} s ('res start' or 'on' clears it)`);
-  if (s.ALARM) lines.push(`ALARM: ${s.ALARM}`);
+  for (const a of alarms) lines.push(`ALARM: ${a}`);
   if (s.REASON) lines.push(`last decision: ${s.REASON}`);
   return lines.join('\n');
 }

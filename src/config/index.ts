@@ -51,6 +51,8 @@ export interface Config {
   RES_TIMEOUT: number; // s
   RES_RESTARTS: number;
   GW_FAILS: number;
+  GW_INT: number; // ms
+  CHECK_TIMEOUT: number; // ms (0 in the file: SUPERVISE_INT)
   FAIL_HOLDDOWN: number; // s
   OFF_PAUSE: number; // s
   BIND: string;
@@ -161,6 +163,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     RES_TIMEOUT: num('RES_TIMEOUT'),
     RES_RESTARTS: num('RES_RESTARTS'),
     GW_FAILS: num('GW_FAILS'),
+    GW_INT: num('GW_INT'),
+    CHECK_TIMEOUT: num('CHECK_TIMEOUT'),
     FAIL_HOLDDOWN: num('FAIL_HOLDDOWN'),
     OFF_PAUSE: num('OFF_PAUSE'),
   };
@@ -238,6 +242,7 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     }
   }
 
+  if (values.CHECK_TIMEOUT === 0) values.CHECK_TIMEOUT = values.SUPERVISE_INT;
   if (errors.length) throw new ConfigError(errors);
   return Object.freeze({
     file,

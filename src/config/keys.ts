@@ -1,5 +1,5 @@
 // The config keys: the original's, then the port's optional ones. Defaults keep
-// the original's behaviour; `doc` is what README and `conf` show.
+// the original's behaviour; `doc` is what docs/config.md (npm run docs) shows.
 export type KeyKind = 'int' | 'float' | 'bool01' | 'string' | 'list' | 'path';
 
 export interface KeySpec {
@@ -27,7 +27,9 @@ export const KEYS: Record<string, KeySpec> = {
   DEADTIME: { kind: 'int', default: '1000', min: 30, max: 600000, unit: 'ms', doc: 'the peer is silent after this long without a valid heartbeat', original: false },
   RES_TIMEOUT: { kind: 'float', default: '30', min: 0.1, max: 3600, unit: 's', doc: 'timeout of one resource-script call; on expiry its process group is killed and the call failed', original: false },
   RES_RESTARTS: { kind: 'int', default: '2', min: 0, max: 100, doc: 'local restarts of a failed resource on the active node before it hands over', original: false },
-  GW_FAILS: { kind: 'int', default: '1', min: 1, max: 100, doc: 'failed gateway pings in a row that count as gateway loss', original: false },
+  GW_INT: { kind: 'int', default: '250', min: 20, max: 60000, unit: 'ms', doc: 'interval of the gateway ping (its own cadence, independent of the supervise round)', original: false },
+  GW_FAILS: { kind: 'int', default: '6', min: 1, max: 100, doc: 'gateway pings in a row without an answer that count as gateway loss (6 × 250 ms: 10 % random loss never trips it, a real loss is seen in about 1.5 s + PINGTIMEOUT)', original: false },
+  CHECK_TIMEOUT: { kind: 'int', default: '0', min: 0, max: 3600000, unit: 'ms', doc: 'timeout of one resource check; a hung check counts as DOWN and delays nothing else (0 = SUPERVISE_INT)', original: false },
   FAIL_HOLDDOWN: { kind: 'int', default: '300', min: 0, max: 86400, unit: 's', doc: 'after its restarts failed, a node starts nothing for this long (or until "res start" / "on")', original: false },
   OFF_PAUSE: { kind: 'int', default: '30', min: 1, max: 86400, unit: 's', doc: 'heartbeat pause after "off"', original: false },
   BIND: { kind: 'string', default: '', doc: 'address the receiver binds to (default: this node\'s address; 0.0.0.0 = all)', original: false },

@@ -6,15 +6,31 @@ import { ConfigError, errorMessage } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
 import { readPid, removePid, writePid, type ProcName } from './pidfile.js';
+import { Alarms } from './alarms.js';
+import { LocalBus } from './bus.js';
+import { respawnDaemon } from './respawn.js';
+import { markDown, Watchdog } from './watchdog.js';
 
 export * from './pidfile.js';
 export { createLogger, rateLimited, type Logger } from './logger.js';
+export { Alarms } from './alarms.js';
+export { LocalBus, overlay, type BusState, type DaemonName } from './bus.js';
+export { Watchdog, markDown } from './watchdog.js';
 
 export interface DaemonContext {
   config: Config;
   log: Logger;
   store: StatusStore;
+  /** Live state to and from the node's other daemons (loopback; no disk). */
+  bus: LocalBus;
+  /** This daemon's alarms (published on the bus and in the status file). */
+  alarms: Alarms;
+  /** Pid liveness of the node's other daemons (and their restart). */
+  watchdog: Watchdog;
 }
+
+/** Monotonic milliseconds: timers and ages inside a process never follow an NTP step. */
+export const monotonic = (): number => performance.now();
 
 export interface RunningDaemon {
   /** Stop timers and sockets and reset this daemon's status keys. */
@@ -66,11 +82,51 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
   // Config warnings reach the operator's terminal too when the log is a file.
   if (logFile) for (const w of config.warnings) process.stderr.write(`pha-${name}: ${w}\n`);
-  const { log, reopen } = createLogger({ name, node: config.local.name, debug: config.DEBUG, file: logFile });
+  const { log, reopen, dest } = createLogger({ name, node: config.local.name, debug: config.DEBUG, file: logFile });
   for (const w of config.warnings) log.warn(w);
+  const alarms = new Alarms();
+  if (dest) {
+    dest.onProblem = (m) => {
+      alarms.set('log', m);
+      // The log is what failed: say it where systemd's journal or a terminal sees it.
+      try {
+        process.stderr.write(`pha-${name}: ${m ?? 'log file writable again'}\n`);
+      } catch {
+        /* no stderr either */
+      }
+    };
+  }
   const problem = rateLimited(log);
   const store = new StatusStore({ file: statusFile(config), onProblem: problem });
   writePid(rdir, name);
+  // Started means meant to run: clear an earlier "stopped on purpose" mark.
+  markDown(rdir, name, false);
+  const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
+  await bus.start();
+  if (bus.problem) {
+    alarms.set('bus', bus.problem);
+    log.error(bus.problem);
+  }
+  const watchdog = new Watchdog({
+    self: name,
+    runDir: rdir,
+    configFile,
+    now: monotonic,
+    managedBySystemd: !!process.env.INVOCATION_ID,
+    spawn: (d) => respawnDaemon(d, configFile, rdir, `${config.LOGPATH}.${d}`),
+    onEvent: (e) => {
+      if (e.kind === 'died') log.error({ daemon: e.daemon, pid: e.pid }, `${e.daemon} (pid ${e.pid}) died: restarting it`);
+      else if (e.kind === 'restarted') {
+        log.warn({ daemon: e.daemon, pid: e.pid, ms: e.ms }, `${e.daemon} restarted (pid ${e.pid}, ${e.ms} ms)`);
+        alarms.event(`${e.daemon} died and was restarted by ${name} (new pid ${e.pid})`);
+      } else {
+        log.error({ daemon: e.daemon, err: e.error }, `${e.daemon} could not be restarted: ${e.error}`);
+        alarms.event(`${e.daemon} is dead and could not be restarted: ${e.error}`);
+      }
+    },
+  });
+  watchdog.check(); // learn the others' pids now: one that dies later is restarted
+  watchdog.start(Math.max(50, Math.min(200, Math.floor(config.DEADTIME / 4))));
 
   let stopping = false;
   let daemon: RunningDaemon | undefined;
@@ -78,11 +134,15 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
     if (stopping) return;
     stopping = true;
     log.info({ why }, `${name} stopping`);
+    // Stopped on purpose: the other daemons must not bring it back.
+    if (why !== 'uncaughtException') markDown(rdir, name, true);
+    watchdog.stop();
     try {
       await daemon?.stop();
     } catch (e) {
       log.error({ err: errorMessage(e) }, 'error while stopping');
     }
+    bus.close();
     removePid(rdir, name);
     log.info(`${name} stopped`);
     process.exit(code);
@@ -103,7 +163,7 @@ export async function runDaemon(name: Exclude<ProcName, 'cli'>, setup: (ctx: Dae
   });
 
   try {
-    daemon = await setup({ config, log, store });
+    daemon = await setup({ config, log, store, bus, alarms, watchdog });
     log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
   } catch (e) {
     log.fatal({ err: errorMessage(e) }, `${name} could not start`);

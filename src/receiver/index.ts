@@ -2,7 +2,9 @@
 // for DEADTIME → RECEIVER_IN null. Drains bursts and keeps only the newest word.
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
-import { lagTimer, type Logger } from '../daemon/index.js';
+import { lagTimer, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
+import { busIntervalMs } from '../daemon/bus.js';
+import { StatusWriter } from '../status-store/writer.js';
 import { decodeHeartbeat, isFromPeer } from '../heartbeat/index.js';
 import type { Status, StatusStore, Word } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
@@ -13,10 +15,12 @@ export interface ReceiverDeps {
   config: Config;
   log: Logger;
   store: StatusStore;
+  bus?: LocalBus;
+  alarms?: Alarms;
   now?: () => number;
 }
 
-export async function startReceiver({ config, log, store, now = Date.now }: ReceiverDeps) {
+export async function startReceiver({ config, log, store, bus, alarms, now = Date.now }: ReceiverDeps) {
   const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
   const bindAddr = config.BIND || config.local.addrs[0]!;
@@ -31,20 +35,27 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
   let discardUntil = 0;
   let dropped = 0;
   let droppedLogged = 0;
-  let writing: Promise<unknown> = Promise.resolve();
-
-  const write = (patch: Partial<Status>) => {
-    writing = writing
-      .then(() => store.update(patch))
-      .catch((e) => log.error({ err: errorMessage(e) }, 'status update failed'));
-    return writing;
-  };
+  let since = startedAt;
+  // File writes never hold up the word: supervise hears it on the bus at once,
+  // the file follows (and is retried while it cannot be written).
+  const writer = new StatusWriter(store, (err) => {
+    alarms?.set('store', err);
+    if (err) log.error({ err }, 'status file not writable: the peer\'s word goes to supervise over the local bus only');
+    else log.info('status file writable again');
+    publish();
+  });
+  const write = (patch: Partial<Status>) => writer.write(patch);
+  // On the bus, liveness is the message's arrival; no time stamp in the state.
+  const ownKeys = (): Partial<Status> => ({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt });
+  const publish = () => bus?.publish({ keys: ownKeys(), alarms: alarms?.list() ?? [] });
 
   const setWord = (w: Word | null, why: string) => {
     if (w === current) return;
     log.info({ from: current, to: w, peer: config.peer.name, why }, `peer ${config.peer.name}: ${current ?? 'null'} -> ${w ?? 'null'}`);
     current = w;
-    void write({ RECEIVER_IN: w, RECEIVER_IN_SINCE: now(), RECEIVER_AT: now() });
+    since = now();
+    publish();
+    write({ RECEIVER_IN: w, RECEIVER_IN_SINCE: since, RECEIVER_AT: since });
   };
 
   sock.socket.on('message', (msg, rinfo) => {
@@ -90,7 +101,7 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
     lastHeard = t;
     lastTickAt = t;
     log.warn({ lateMs: late }, 'own stall detected: discarding queued heartbeats');
-    void write({ RECEIVER_STALL_AT: t });
+    write({ RECEIVER_STALL_AT: t });
   }
   function checkDead() {
     const t = now();
@@ -109,19 +120,36 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
   }
 
   let lastStamp = 0;
-  // The tick only stamps and detects a stall (the dead timer is precise on its own).
-  const timer = lagTimer(Math.min(500, Math.floor(config.DEADTIME / 2)), (late) => {
+  let lastCheckAt = 0;
+  // The tick publishes our liveness on the bus, stamps the file now and then,
+  // detects a stall, and re-asserts the peer's word when the file lost it
+  // (corrupt, truncated, deleted: the word must not wait for the peer's next change).
+  const timer = lagTimer(busIntervalMs(config.DEADTIME), (late) => {
     const t = now();
     if (late > config.DEADTIME && t - lastTickAt > config.DEADTIME) onStall(t, late);
     lastTickAt = t;
     checkDead();
+    publish();
+    if (t - lastCheckAt >= 500) {
+      lastCheckAt = t;
+      const s = store.read();
+      if (store.damaged) alarms?.set('file', `${store.damaged}: re-asserting the peer's word`);
+      else alarms?.set('file', null);
+      if (s.RECEIVER_IN !== current || s.RECEIVER_STARTED_AT !== startedAt) {
+        if (s.RECEIVER_IN !== current) log.warn({ file: s.RECEIVER_IN ?? 'missing', word: current, peer: config.peer.name }, 'status file lost the peer\'s word: writing it again');
+        write({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: t, RECEIVER_DROPPED: dropped });
+        lastStamp = t;
+      }
+    }
     if (t - lastStamp >= RECEIVER_STAMP_MS) {
       lastStamp = t;
-      void write({ RECEIVER_AT: t, RECEIVER_DROPPED: dropped });
+      write({ RECEIVER_AT: t, RECEIVER_DROPPED: dropped, RECEIVER_ALARM: alarms?.list().join('; ') || undefined });
     }
   });
 
-  await write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt });
+  publish();
+  write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt });
+  await writer.flush(2000);
   log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
 
   return {
@@ -129,8 +157,9 @@ export async function startReceiver({ config, log, store, now = Date.now }: Rece
       timer.stop();
       if (deadTimer) clearTimeout(deadTimer);
       await sock.close().catch(() => {});
-      await writing;
-      await store.update({ RECEIVER_IN: null, RECEIVER_AT: undefined }).catch(() => {});
+      writer.write({ RECEIVER_IN: null, RECEIVER_AT: undefined });
+      await writer.flush(2000);
+      writer.close();
     },
   };
 }

@@ -34,7 +34,8 @@ export class ResourceRunner {
     this.opts = opts;
   }
 
-  run(res: ResourceDef, action: ResAction): Promise<RunResult> {
+  /** One call; `timeoutMs` overrides the runner's (checks have their own, shorter one). */
+  run(res: ResourceDef, action: ResAction, timeoutMs = this.opts.timeoutMs): Promise<RunResult> {
     const started = Date.now();
     const spawn = this.opts.spawn ?? nodeSpawn;
     return new Promise((resolve) => {
@@ -64,8 +65,8 @@ export class ResourceRunner {
         timedOut = true;
         killGroup(child);
         // The pipes may stay open if something escaped the group; do not wait for them.
-        finish({ ok: false, code: null, signal: 'SIGKILL', error: `timed out after ${this.opts.timeoutMs} ms; process group killed` });
-      }, this.opts.timeoutMs);
+        finish({ ok: false, code: null, signal: 'SIGKILL', error: `timed out after ${timeoutMs} ms; process group killed` });
+      }, timeoutMs);
       const collect = (b: Buffer) => {
         if (out.length < OUTPUT_CAP) out += b.toString('utf8').slice(0, OUTPUT_CAP - out.length);
       };
@@ -92,8 +93,8 @@ export class ResourceRunner {
   }
 
   /** Checks of all resources at once (fix 9). */
-  checkAll(list: readonly ResourceDef[]): Promise<RunResult[]> {
-    return Promise.all(list.map((r) => this.run(r, 'check')));
+  checkAll(list: readonly ResourceDef[], timeoutMs?: number): Promise<RunResult[]> {
+    return Promise.all(list.map((r) => this.run(r, 'check', timeoutMs)));
   }
 
   /** Start in config order; stops at the first failure. */

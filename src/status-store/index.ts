@@ -5,42 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { PhaError, errorMessage } from '../errors.js';
+import { describeType, keyRow, validValue, type Status } from './keys.js';
 
-export type Word = 'ONLINE' | 'OFFLINE' | 'PROGRESS';
-export const WORDS: readonly Word[] = ['ONLINE', 'OFFLINE', 'PROGRESS'];
-export type ResState = 'UP' | 'DOWN';
-
-export interface Status {
-  // keys of the original
-  STATUS?: Word | null;
-  RECEIVER_IN?: Word | null;
-  SENDER_RUN?: 0 | 1;
-  SUPERVISE?: 0 | 1;
-  CLI?: 0 | 1;
-  [res: `RES_${string}`]: ResState | undefined;
-  // keys of the port (ms since the epoch unless named otherwise)
-  RECEIVER_IN_SINCE?: number; // when RECEIVER_IN took its current value
-  RECEIVER_STARTED_AT?: number; // receiver socket bound
-  RECEIVER_DROPPED?: number; // datagrams that were not a heartbeat from the peer
-  RECEIVER_STALL_AT?: number;
-  SENDER_AT?: number;
-  SENDER_STARTED_AT?: number;
-  RECEIVER_AT?: number;
-  SUPERVISE_AT?: number;
-  DECIDED_AT?: number; // supervise's last decision written
-  SENDER_PAUSE_UNTIL?: number; // "off": heartbeat paused until
-  SENDER_MUTE?: 0 | 1; // own gateway failing: no heartbeat
-  GW_OK?: 0 | 1 | null; // null: no GW configured
-  ROUTE_OK?: 0 | 1;
-  FAILED_UNTIL?: number; // FAIL_HOLDDOWN deadline
-  OFF_REQUEST?: number | null; // set by "off", consumed by supervise
-  OFF_FORCE?: 0 | 1;
-  REASON?: string; // last decision of supervise, for stat
-  ALARM?: string | null; // what needs the operator
-  OFF_ANSWER?: string; // supervise's answer to the last "off"
-  OFF_ANSWERED?: number; // the OFF_REQUEST it answers
-  OFF_RESULT?: 'released' | 'refused' | 'failed'; // outcome of that answer
-}
+export { STATUS_KEYS, TIME_KEYS, WORDS, keyRow, type ResState, type Status, type Word } from './keys.js';
 
 export interface StatusStoreOptions {
   file: string;
@@ -54,27 +21,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Keep only keys whose values have the right type; report the others. */
+/**
+ * Keep only keys whose values have the type the key table gives them; report
+ * the others. A key not in the table is kept when its value is a number (a
+ * newer version's time or counter), else dropped.
+ */
 export function sanitize(input: unknown, problems: string[] = []): Status {
   if (!isObject(input)) {
     problems.push('content is not a JSON object');
     return {};
   }
   const out: Record<string, unknown> = {};
-  const word = (v: unknown) => v === null || (typeof v === 'string' && (WORDS as readonly string[]).includes(v));
   for (const [k, v] of Object.entries(input)) {
-    let ok: boolean;
-    if (k === 'STATUS' || k === 'RECEIVER_IN') ok = word(v);
-    else if (k === 'SENDER_RUN' || k === 'SUPERVISE' || k === 'CLI' || k === 'SENDER_MUTE' || k === 'ROUTE_OK' || k === 'OFF_FORCE') ok = v === 0 || v === 1;
-    else if (k === 'GW_OK') ok = v === 0 || v === 1 || v === null;
-    else if (k.startsWith('RES_')) ok = v === 'UP' || v === 'DOWN';
-    else if (k === 'REASON' || k === 'OFF_ANSWER') ok = typeof v === 'string';
-    else if (k === 'OFF_RESULT') ok = v === 'released' || v === 'refused' || v === 'failed';
-    else if (k === 'ALARM') ok = typeof v === 'string' || v === null;
-    else if (k === 'OFF_REQUEST') ok = v === null || (typeof v === 'number' && Number.isFinite(v));
-    else ok = typeof v === 'number' && Number.isFinite(v);
-    if (ok) out[k] = v;
-    else problems.push(`key ${k} has an invalid value ${JSON.stringify(v)}: dropped`);
+    const row = keyRow(k);
+    if (row ? validValue(row, v) : typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    else if (row) problems.push(`key ${k} has an invalid value ${JSON.stringify(v)} (expected ${describeType(row)}): dropped`);
+    else problems.push(`unknown key ${k} with a non-number value ${JSON.stringify(v)}: dropped`);
   }
   return out as Status;
 }
@@ -86,6 +48,12 @@ export class StatusStore {
   private readonly onProblem: (msg: string) => void;
   private readonly lockOpts: lockfile.LockOptions;
   private tmpSeq = 0;
+  private lastGood: Status | undefined;
+  private readonly lockBudgetMs: number;
+  /** Set while the file read back was corrupt, missing or unreadable (an alarm). */
+  damaged: string | null = null;
+  /** The last failed write (null after a write succeeded): an alarm, the daemon goes on. */
+  writeError: string | null = null;
 
   constructor(opts: StatusStoreOptions) {
     this.file = opts.file;
@@ -96,24 +64,39 @@ export class StatusStore {
       realpath: false,
       stale,
       update: Math.floor(stale / 2),
-      // Budget well past `stale` so a lock left by a SIGKILLed holder is taken over
-      // (after ~stale ms), never given up on.
-      retries: { retries: 400, factor: 1.2, minTimeout: 2, maxTimeout: 25, randomize: true },
+      retries: 0, // our own loop in lock(): only a held lock is waited for
       onCompromised: (err: Error) => this.onProblem(`status lock compromised (${err.message}); the next update takes it again`),
     };
-    // var/ holds the status and the heartbeat's generation files: ours alone.
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    // Budget well past `stale` so a lock left by a SIGKILLed holder is taken
+    // over (after ~stale ms), never given up on.
+    this.lockBudgetMs = stale * 2 + 1000;
+    try {
+      // var/ holds the status and the heartbeat's generation files: ours alone.
+      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    } catch {
+      /* reported by the first write */
+    }
   }
 
-  /** The current status; a missing file is empty, a corrupt one is reported and read as empty. */
+  /**
+   * The current status. A corrupt, truncated or (after we have seen it) missing
+   * file is reported and read as the last good state this process saw: one
+   * broken write or an editor's accident never wipes keys others own.
+   */
   read(): Status {
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (this.lastGood === undefined) return {};
+        this.onProblem(`status file ${this.file} is missing; using the last good state, it is written again at the next update`);
+        this.damaged = `status file missing`;
+        return { ...this.lastGood };
+      }
       this.onProblem(`cannot read ${this.file}: ${errorMessage(e)}`);
-      return {};
+      this.damaged = `status file unreadable (${errorMessage(e)})`;
+      return { ...(this.lastGood ?? {}) };
     }
     return this.parse(text);
   }
@@ -123,13 +106,41 @@ export class StatusStore {
     try {
       data = JSON.parse(text);
     } catch (e) {
-      this.onProblem(`${this.file} is corrupt (${errorMessage(e)}); it is replaced at the next update`);
-      return {};
+      this.onProblem(`status file ${this.file} is corrupt (${errorMessage(e)}); using the last good state, it is replaced at the next update`);
+      this.damaged = `status file corrupt (${errorMessage(e)})`;
+      return { ...(this.lastGood ?? {}) };
     }
     const problems: string[] = [];
     const s = sanitize(data, problems);
     for (const p of problems) this.onProblem(`${this.file}: ${p}`);
+    if (problems.length === 0 || Object.keys(s).length > 0) {
+      this.lastGood = s;
+      this.damaged = null;
+    }
     return s;
+  }
+
+  /**
+   * Take the lock. A held lock is waited for (a lock left by a killed holder
+   * is taken over after `stale`); any other error (read-only or full var/)
+   * fails at once instead of retrying for seconds.
+   */
+  private async lock(): Promise<() => Promise<void>> {
+    const deadline = Date.now() + this.lockBudgetMs;
+    let wait = 2;
+    for (;;) {
+      try {
+        return await lockfile.lock(this.file, this.lockOpts);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ELOCKED' || Date.now() >= deadline) {
+          if (code !== 'ELOCKED') this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
+          throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+      wait = Math.min(25, wait * 1.3);
+    }
   }
 
   /**
@@ -137,12 +148,7 @@ export class StatusStore {
    * (undefined deletes a key) or nothing. Returns the status as written.
    */
   async update(change: Patch | ((cur: Status) => Patch | void)): Promise<Status> {
-    let release: (() => Promise<void>) | undefined;
-    try {
-      release = await lockfile.lock(this.file, this.lockOpts);
-    } catch (e) {
-      throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
-    }
+    const release = await this.lock();
     try {
       const cur = this.read();
       const patch = typeof change === 'function' ? change(cur) : change;
@@ -153,7 +159,14 @@ export class StatusStore {
           else next[k] = v;
         }
       }
-      this.writeAtomic(next);
+      try {
+        this.writeAtomic(next);
+      } catch (e) {
+        this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
+        throw new PhaError('PHA_ERR_STATUS_WRITE', this.writeError);
+      }
+      this.writeError = null;
+      this.lastGood = next as Status;
       return next as Status;
     } finally {
       try {

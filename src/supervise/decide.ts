@@ -1,7 +1,7 @@
 // The decision rules of supervise as one pure function: what one round (or one
 // change of the peer's word) saw, plus what the rules remember → what to do.
 // No I/O and no clock: `now` comes in with the observation. Rule numbers refer
-// to SPEC.md "Precedence and timing"; "fix N" to its numbered fixes.
+// to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Word } from '../status-store/index.js';
 
 export interface Timing {
@@ -24,7 +24,8 @@ export interface Observation {
   routeOk: boolean; // a default route exists
   peer: Word | null; // RECEIVER_IN
   peerSince: number; // since when RECEIVER_IN has its value
-  receiverFresh: boolean; // RECEIVER_AT recent (rule 9)
+  receiverFresh: boolean; // receiver alive and RECEIVER_IN known (rules 9, 11)
+  senderAlive: boolean; // our heartbeat goes out (rule 9)
   startedAt: number; // max(supervise start, receiver bound) (rule 3)
   stalledAt: number | null; // own loop ran late by > DEADTIME (rule 2)
   offRequest: { force: boolean } | null; // operator ran "off"
@@ -98,9 +99,6 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
   }
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
-  // The peer is heard again after silence (partition healed, peer back): while
-  // we hold, re-announce once it has settled, as it may have announced itself.
-  if (allUp && peer !== null && prev.lastSettledPeer === null) m.garpPending = true;
   const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
@@ -108,7 +106,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     op: 'none',
     names: [],
     word: allUp && names.length > 0 ? 'ONLINE' : 'OFFLINE',
-    mute: gwBad,
+    // Only the node that holds goes quiet ("I am cut off, take over"); a Standby
+    // keeps telling the peer it is there, it just takes nothing over.
+    mute: gwBad && (anyUp || m.holding),
     garp: false,
     consumeOff: false,
     pauseUntil: null,
@@ -166,6 +166,15 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       return none('own gateway check failing: heartbeat stopped, not taking over', { wakeAt: typoAfter, alarm: 'own gateway check failing' });
     }
     return none(allUp ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over' : 'own gateway check failing: heartbeat stopped, not taking over', { alarm: 'own gateway check failing' });
+  }
+
+  // Rule 9: our sender is dead, so the peer hears nothing from us and may have
+  // taken over: yield to it whatever the rank, and start nothing new.
+  if (!o.senderAlive) {
+    const alarm = 'sender not running: our heartbeat is not going out';
+    if (peer === 'ONLINE' && anyUp) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
+    if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
+    return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
   }
 
   // Rule 2: we were frozen; the peer may have taken over meanwhile.

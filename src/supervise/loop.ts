@@ -2,11 +2,14 @@
 // peer's word; turns decide()'s plain-data actions into I/O.
 import path from 'node:path';
 import type { Config, ResourceDef } from '../config/index.js';
-import { lagTimer, type Logger } from '../daemon/index.js';
+import { lagTimer, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
+import { busFreshMs, busIntervalMs } from '../daemon/bus.js';
+import { StatusWriter } from '../status-store/writer.js';
+import { GatewayMonitor } from './gateway.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
-import { RECEIVER_STAMP_MS, SUPERVISE_STAMP_MS } from '../status-store/stamps.js';
+import { RECEIVER_STAMP_MS, SENDER_STAMP_MS, SUPERVISE_STAMP_MS } from '../status-store/stamps.js';
 import { decide, initialMemory, progressBound, type Decision, type Observation, type Timing } from './decide.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 
@@ -18,6 +21,9 @@ export interface SuperviseDeps {
   now?: () => number;
   pinger?: Pinger | null; // null: no gateway check
   runner?: ResourceRunner;
+  bus?: LocalBus;
+  alarms?: Alarms;
+  watchdog?: Watchdog;
 }
 
 export function timingFrom(c: Config): Timing {
@@ -40,7 +46,8 @@ function triggerKey(s: Status): string {
 }
 
 export async function startSupervise(deps: SuperviseDeps) {
-  const { config, log, store } = deps;
+  const { config, log, store, bus, alarms, watchdog } = deps;
+  const fresh = busFreshMs(config.DEADTIME);
   const now = deps.now ?? Date.now;
   const timing = timingFrom(config);
   const runner =
@@ -84,26 +91,45 @@ export async function startSupervise(deps: SuperviseDeps) {
   };
   const allUp = () => config.resources.length > 0 && config.resources.every((r) => up.get(r.name));
 
+  // The gateway on its own cadence: a hung resource check never delays it, and
+  // a change of its verdict is decided on at once.
+  const gateway = config.GW && pinger ? new GatewayMonitor(config.GW, pinger, now, (g, prev) => {
+    gwFailStreak = g.failStreak;
+    if (g.failStreak > 0 && prev === 0) log.debug({ gw: config.GW, error: g.error }, `gateway ${config.GW}: no answer`);
+    if (g.failStreak === timing.gwFails) log.warn({ gw: config.GW, failed: g.failStreak, error: g.error }, `gateway ${config.GW} lost: ${g.failStreak} pings in a row without an answer`);
+    if (g.failStreak === 0 && prev >= timing.gwFails) log.info({ gw: config.GW, failed: prev }, `gateway ${config.GW} answers again`);
+    if (g.failStreak === timing.gwFails || (g.failStreak === 0 && prev >= timing.gwFails)) void cycle(false);
+  }) : null;
+  if (config.GW && !pinger) gwFailStreak = timing.gwFails; // no ICMP socket: the gateway check fails, loudly
+
   async function runChecks(): Promise<void> {
-    const [results, gw] = await Promise.all([
-      runner.checkAll(config.resources),
-      config.GW ? (pinger ? pinger.ping(config.GW) : Promise.resolve({ ok: false, error: pingerError ?? 'no ICMP socket' })) : Promise.resolve(null),
-    ]);
+    // Each check has its own timeout (CHECK_TIMEOUT): a hung one counts as DOWN
+    // and holds the round up no longer than that.
+    const results = await runner.checkAll(config.resources, config.CHECK_TIMEOUT);
     for (const r of results) {
       const was = up.get(r.name);
       up.set(r.name, r.ok);
-      if (was !== r.ok) log.info({ resource: r.name, state: r.ok ? 'UP' : 'DOWN', output: r.output || undefined, error: r.error }, `resource ${r.name} is ${r.ok ? 'UP' : 'DOWN'}`);
-    }
-    if (gw) {
-      const before = gwFailStreak;
-      gwFailStreak = gw.ok ? 0 : gwFailStreak + 1;
-      if (!gw.ok && before === 0) log.warn({ gw: config.GW, error: gw.error }, `gateway ${config.GW} does not answer`);
-      if (gw.ok && before > 0) log.info({ gw: config.GW, failed: before }, `gateway ${config.GW} answers again`);
+      if (was !== r.ok) log.info({ resource: r.name, state: r.ok ? 'UP' : 'DOWN', output: r.output || undefined, error: r.error }, `resource ${r.name} is ${r.ok ? 'UP' : 'DOWN'}${r.timedOut ? ' (check timed out)' : ''}`);
+      alarms?.set(`check:${r.name}`, r.timedOut ? `check of ${r.name} timed out after ${config.CHECK_TIMEOUT} ms (counted as DOWN)` : null);
     }
     const r = config.GW ? hasDefaultRoute() : true;
     if (r !== routeOk) log.warn({ routeOk: r }, r ? 'default route is back' : 'no default route');
     routeOk = r;
   }
+
+  /** The others' live state: the bus where it is fresh, else the file. */
+  function view(file: Status): Status {
+    const s = writer.over(file);
+    return bus ? overlay(s, bus, fresh, 'supervise') : s;
+  }
+  const alive = (d: 'sender' | 'receiver', s: Status, stampKey: 'SENDER_AT' | 'RECEIVER_AT', stampMs: number): boolean => {
+    if (watchdog?.isAlive(d) === false) return false;
+    if (bus?.fresh(d, fresh)) return true;
+    // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
+    if (bus?.everHeard(d)) return false;
+    const at = s[stampKey];
+    return at !== undefined && Date.now() - at < Math.max(3 * stampMs, 3 * config.DEADTIME);
+  };
 
   function observe(s: Status): Observation {
     const t = now();
@@ -116,7 +142,9 @@ export async function startSupervise(deps: SuperviseDeps) {
       routeOk,
       peer: s.RECEIVER_IN ?? null,
       peerSince: s.RECEIVER_IN_SINCE ?? t,
-      receiverFresh: s.RECEIVER_AT !== undefined && t - s.RECEIVER_AT < Math.max(3 * RECEIVER_STAMP_MS, 3 * config.DEADTIME),
+      // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
+      receiverFresh: s.RECEIVER_IN !== undefined && alive('receiver', s, 'RECEIVER_AT', RECEIVER_STAMP_MS),
+      senderAlive: alive('sender', s, 'SENDER_AT', SENDER_STAMP_MS),
       startedAt: Math.max(startedAt, s.RECEIVER_STARTED_AT ?? 0),
       stalledAt,
       offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
@@ -127,8 +155,23 @@ export async function startSupervise(deps: SuperviseDeps) {
 
   let lastWriteAt = 0;
   const stampMs = Math.min(SUPERVISE_STAMP_MS, config.SUPERVISE_INT);
-  async function write(patch: Partial<Status>): Promise<void> {
-    await store.update(patch);
+  // What we last decided, told to the sender over the bus at once; the file
+  // follows in the background and is retried while it cannot be written.
+  let published: Partial<Status> = {};
+  const writer = new StatusWriter(store, (err) => {
+    alarms?.set('store', err);
+    if (err) log.error({ err }, 'status file not writable: deciding and acting all the same, state kept in memory');
+    else log.info('status file writable again');
+  });
+  const BUS_KEYS = ['STATUS', 'SENDER_MUTE', 'DECIDED_AT', 'GW_OK', 'ROUTE_OK', 'REASON', 'ALARM'] as const;
+  const publish = () => bus?.publish({ keys: published, alarms: alarms?.list() ?? [] });
+  function write(patch: Partial<Status>): void {
+    const p = patch as Record<string, unknown>;
+    const next: Record<string, unknown> = { ...published };
+    for (const k of Object.keys(p)) if ((BUS_KEYS as readonly string[]).includes(k) || k.startsWith('RES_')) next[k] = p[k];
+    published = next as Partial<Status>;
+    publish();
+    writer.write({ ...patch, SUPERVISE_ALARM: alarms?.list().join('; ') || undefined });
     lastWriteAt = now();
   }
 
@@ -140,7 +183,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       SUPERVISE_AT: now(),
       DECIDED_AT: now(),
       SENDER_MUTE: d.mute ? 1 : 0,
-      GW_OK: config.GW ? (gwFailStreak === 0 ? 1 : 0) : null,
+      GW_OK: config.GW ? (gwFailStreak < timing.gwFails ? 1 : 0) : null,
       ROUTE_OK: routeOk ? 1 : 0,
       REASON: d.reason,
       ALARM: d.alarm,
@@ -158,13 +201,13 @@ export async function startSupervise(deps: SuperviseDeps) {
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(s.SENDER_STARTED_AT ?? 0, stalledAt ?? 0) || now() - lastWriteAt >= stampMs) {
-        await write(patch);
+        write(patch);
       }
       if (d.garp) await garp();
       return;
     }
     // PROGRESS while we start or stop, so the peer waits (and the sender sends it at once).
-    await write({ ...common, ...resPatch(), STATUS: 'PROGRESS' });
+    write({ ...common, ...resPatch(), STATUS: 'PROGRESS' });
     let results: RunResult[];
     if (d.op === 'stop') {
       results = await runner.stopInReverse(config.resources);
@@ -193,7 +236,7 @@ export async function startSupervise(deps: SuperviseDeps) {
         OFF_ANSWERED: offReq,
       });
     }
-    await write(final);
+    write(final);
   }
 
   async function garp(): Promise<void> {
@@ -203,7 +246,9 @@ export async function startSupervise(deps: SuperviseDeps) {
   }
 
   async function decideAndAct(): Promise<void> {
-    const s = store.read();
+    const file = store.read();
+    alarms?.set('file', store.damaged ? `${store.damaged}: supervise writes its keys again` : null);
+    const s = view(file);
     lastTrigger = triggerKey(s);
     const obs = observe(s);
     const d = decide(obs, timing, memory);
@@ -215,7 +260,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       );
       lastReason = d.reason;
     }
-    await act(d, s);
+    await act(d, writer.over(file));
     if (d.op !== 'none') again = true; // settle: decide again on the op's results
     if (wakeTimer) clearTimeout(wakeTimer);
     wakeTimer = undefined;
@@ -265,9 +310,17 @@ export async function startSupervise(deps: SuperviseDeps) {
   };
 
   const watcher = watchStatus(store.file, () => {
-    const s = store.read();
+    const s = view(store.read());
     if (triggerKey(s) !== lastTrigger) void cycle(false);
   });
+  // The peer's new word (and a restarted sender or receiver) comes over the bus first.
+  const onBus = () => {
+    const s = view(store.read());
+    if (triggerKey(s) !== lastTrigger) void cycle(false);
+  };
+  bus?.onHeardFrom('receiver', onBus);
+  bus?.onHeardFrom('sender', onBus);
+  const publisher = setInterval(publish, busIntervalMs(config.DEADTIME));
   let lastStampTry = 0;
   // The ticker detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
   const ticker = lagTimer(Math.min(500, Math.floor(config.DEADTIME / 2)), (late) => {
@@ -279,11 +332,13 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
     if (t - lastWriteAt >= stampMs && t - lastStampTry >= stampMs) {
       lastStampTry = t;
-      void write({ SUPERVISE_AT: t, SUPERVISE: 1 }).catch((e) => log.error({ err: errorMessage(e) }, 'status stamp failed'));
+      write({ SUPERVISE_AT: t, SUPERVISE: 1 });
     }
   });
 
-  await store.update({ SUPERVISE: 1, SUPERVISE_AT: startedAt, STATUS: null });
+  write({ SUPERVISE: 1, SUPERVISE_AT: startedAt, STATUS: null });
+  await writer.flush(2000);
+  gateway?.start(config.GW_INT);
   log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing }, 'supervise running');
   scheduleRound();
 
@@ -294,8 +349,12 @@ export async function startSupervise(deps: SuperviseDeps) {
       watcher.close();
       if (roundTimer) clearTimeout(roundTimer);
       if (wakeTimer) clearTimeout(wakeTimer);
+      clearInterval(publisher);
+      gateway?.stop();
       pinger?.close();
-      await store.update({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined }).catch(() => {});
+      writer.write({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined });
+      await writer.flush(2000);
+      writer.close();
     },
   };
 }

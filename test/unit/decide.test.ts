@@ -1,4 +1,4 @@
-// The decision rules, row by row (SPEC.md: decision table, fixes, precedence).
+// The decision rules, row by row (docs/decision-rules.md, docs/fixes.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, initialMemory, progressBound, type Memory, type Observation, type Timing, type Decision } from '../../src/supervise/decide.js';
@@ -27,6 +27,7 @@ function obs(p: Partial<Observation> & { up?: boolean[] } = {}): Observation {
     peer: null,
     peerSince: NOW - 5000,
     receiverFresh: true,
+    senderAlive: true,
     startedAt: NOW - 60_000, // long running unless a row says otherwise
     stalledAt: null,
     offRequest: null,
@@ -58,7 +59,7 @@ const rows: Row[] = [
   { name: 'both ONLINE, rank 1 keeps and re-announces later', o: obs({ peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'none', check: (d) => assert.equal(d.memory.garpPending, true) },
   { name: 'both ONLINE, rank 2 yields', o: obs({ rank: 2, peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'stop' },
   { name: 'kept after both ONLINE: peer OFFLINE → gratuitous ARP once', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, garpPending: true, lastSettledPeer: 'ONLINE' }), op: 'none', check: (d) => { assert.equal(d.garp, true); assert.equal(d.memory.garpPending, false); } },
-  { name: 'peer heard again after silence while we hold → re-announce once it settles', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, lastSettledPeer: null }), op: 'none', check: (d) => assert.equal(d.garp, true) },
+  { name: 'peer heard again after silence, Standby: no re-announce (it never held the resources)', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, lastSettledPeer: null }), op: 'none', check: (d) => assert.equal(d.garp, false) },
   // Fix 2 / rule 6: both OFFLINE.
   { name: 'both OFFLINE, rank 1 waits 2 heartbeats', o: obs({ peer: 'OFFLINE', peerSince: NOW - 100 }), op: 'none', check: (d) => assert.equal(d.wakeAt, NOW - 100 + 400) },
   { name: 'both OFFLINE, rank 1 starts after 2 heartbeats', o: obs({ peer: 'OFFLINE', peerSince: NOW - 400 }), op: 'start', names: ['r0', 'r1'] },
@@ -67,8 +68,8 @@ const rows: Row[] = [
   // Fix 3 / rule 1: gateway.
   { name: 'own gateway failing: heartbeat muted, holder keeps while the peer is OFFLINE', o: obs({ gwFailStreak: 1, peer: 'OFFLINE', up: [true, true] }), m: HOLDING, op: 'none', check: (d) => assert.equal(d.mute, true) },
   { name: 'own gateway failing, peer ONLINE → yield', o: obs({ gwFailStreak: 1, peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'stop', check: (d) => assert.equal(d.mute, true) },
-  { name: 'own gateway failing, peer silent → never start (likely isolated)', o: obs({ gwFailStreak: 1, rank: 2 }), op: 'none', check: (d) => assert.equal(d.mute, true) },
-  { name: 'no default route counts as gateway failure', o: obs({ routeOk: false }), op: 'none', check: (d) => assert.equal(d.mute, true) },
+  { name: 'own gateway failing, peer silent → never start (likely isolated); a Standby keeps sending', o: obs({ gwFailStreak: 1, rank: 2 }), op: 'none', check: (d) => { assert.equal(d.mute, false); assert.match(d.alarm!, /gateway/); } },
+  { name: 'no default route counts as gateway failure', o: obs({ routeOk: false, up: [true, true] }), m: HOLDING, op: 'none', check: (d) => assert.equal(d.mute, true) },
   { name: 'both lost the gateway: the holder keeps', o: obs({ gwFailStreak: 4, up: [true, true] }), m: HOLDING, op: 'none' },
   { name: 'typo GW: rank 1, nobody holds, 3 rounds failing → starts anyway with an alarm', o: obs({ gwFailStreak: 9 }), m: mem({ gwBadSince: NOW - 6000, lastSettledPeer: null }), op: 'start', check: (d) => assert.match(d.alarm!, /GW/) },
   { name: 'typo GW: rank 2 never starts', o: obs({ rank: 2, gwFailStreak: 9 }), m: mem({ gwBadSince: NOW - 60000, lastSettledPeer: null }), op: 'none' },
@@ -101,6 +102,10 @@ const rows: Row[] = [
   // Rule 9: liveness of the receiver.
   { name: 'receiver stale: start nothing new', o: obs({ receiverFresh: false }), op: 'none', check: (d) => assert.match(d.alarm!, /receiver/) },
   { name: 'receiver stale: keep what is held', o: obs({ receiverFresh: false, up: [true, true] }), m: HOLDING, op: 'none' },
+  // Rule 9: liveness of our sender.
+  { name: 'sender dead on the Active, peer ONLINE (it took over) → yield, rank 1 too', o: obs({ senderAlive: false, peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'stop', check: (d) => assert.match(d.alarm!, /sender/) },
+  { name: 'sender dead on the Active, peer OFFLINE → keep, alarm', o: obs({ senderAlive: false, peer: 'OFFLINE', up: [true, true] }), m: HOLDING, op: 'none', check: (d) => assert.match(d.alarm!, /sender/) },
+  { name: 'sender dead on the Standby, peer silent → start nothing (the peer cannot hear us either)', o: obs({ senderAlive: false }), op: 'none', check: (d) => assert.match(d.alarm!, /sender/) },
 ];
 
 for (const r of rows) {
@@ -115,8 +120,8 @@ for (const r of rows) {
 
 test('GW_FAILS: a loss needs that many failed pings in a row', () => {
   const t3 = { ...T, gwFails: 3 };
-  assert.equal(decide(obs({ gwFailStreak: 2 }), t3, mem()).mute, false);
-  assert.equal(decide(obs({ gwFailStreak: 3 }), t3, mem()).mute, true);
+  assert.equal(decide(obs({ gwFailStreak: 2, up: [true, true] }), t3, HOLDING).mute, false);
+  assert.equal(decide(obs({ gwFailStreak: 3, up: [true, true] }), t3, HOLDING).mute, true);
 });
 
 test('fix 8: start names in config order, stop acts on all', () => {

@@ -1,0 +1,282 @@
+// The node's local bus: the three daemons tell each other their live state
+// over loopback UDP, so that the heartbeat and the decisions never depend on
+// a status-file write (a full disk, a read-only var/, a corrupt file). The
+// status file stays the persisted copy and what pha-cli reads; the bus is the
+// fresher source while its messages arrive.
+//
+// Each daemon binds 127.0.0.1:<ephemeral> and names its port in
+// var/run/<daemon>.port. Every message carries the node's bus token
+// (var/run/bus.key, 0600, made by the first daemon), so another local user
+// cannot speak for a daemon.
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Status } from '../status-store/index.js';
+import { DAEMONS, type ProcName } from './pidfile.js';
+
+export type DaemonName = Exclude<ProcName, 'cli'>;
+
+/** What one daemon says of itself: the keys it owns, and what needs the operator. */
+export interface BusState {
+  keys: Partial<Status>;
+  alarms: string[];
+}
+
+interface Wire {
+  t: string; // token
+  d: DaemonName | 'cli';
+  p: number; // pid
+  k?: Partial<Status>;
+  a?: string[];
+  q?: 1; // a query: answer with your state
+}
+
+export interface Heard {
+  state: BusState;
+  pid: number;
+  at: number; // monotonic ms when it arrived
+}
+
+const MAX_DATAGRAM = 16 * 1024;
+
+export function busKeyFile(runDir: string): string {
+  return path.join(runDir, 'bus.key');
+}
+export function busPortFile(runDir: string, name: DaemonName): string {
+  return path.join(runDir, `${name}.port`);
+}
+
+/** The node's bus token; created (exclusively, 0600) when missing. */
+export function loadBusToken(runDir: string, create: boolean): string | null {
+  const file = busKeyFile(runDir);
+  for (let i = 0; i < 2; i++) {
+    try {
+      const t = fs.readFileSync(file, 'utf8').trim();
+      if (/^[0-9a-f]{32}$/.test(t)) return t;
+      if (!create) return null;
+      fs.rmSync(file, { force: true }); // unreadable content: make a new one
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !create) return null;
+    }
+    try {
+      fs.mkdirSync(runDir, { recursive: true });
+      fs.writeFileSync(file, crypto.randomBytes(16).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+    }
+  }
+  return null;
+}
+
+function parse(msg: Buffer, token: string): Wire | null {
+  if (msg.length > MAX_DATAGRAM) return null;
+  let w: unknown;
+  try {
+    w = JSON.parse(msg.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof w !== 'object' || w === null) return null;
+  const o = w as Record<string, unknown>;
+  if (o.t !== token || typeof o.p !== 'number') return null;
+  if (o.d !== 'cli' && !(DAEMONS as readonly unknown[]).includes(o.d)) return null;
+  if (o.k !== undefined && (typeof o.k !== 'object' || o.k === null || Array.isArray(o.k))) return null;
+  if (o.a !== undefined && (!Array.isArray(o.a) || !o.a.every((x) => typeof x === 'string'))) return null;
+  return o as unknown as Wire;
+}
+
+export interface LocalBusOptions {
+  runDir: string;
+  name: DaemonName;
+  now: () => number; // monotonic
+  onHeard?: (from: DaemonName, h: Heard) => void;
+}
+
+export class LocalBus {
+  private sock: dgram.Socket | null = null;
+  private token: string | null = null;
+  private readonly heard = new Map<DaemonName, Heard>();
+  private readonly ports = new Map<DaemonName, { port: number; readAt: number }>();
+  private mine: BusState = { keys: {}, alarms: [] };
+  private readonly listeners: { d: DaemonName; cb: (h: Heard) => void }[] = [];
+  private readonly opts: LocalBusOptions;
+  problem: string | null = null;
+
+  constructor(opts: LocalBusOptions) {
+    this.opts = opts;
+  }
+
+  /** Bind and publish our port. A bus that cannot start is a problem, not a crash: the file still works. */
+  async start(): Promise<void> {
+    const { runDir, name } = this.opts;
+    this.token = loadBusToken(runDir, true);
+    if (!this.token) {
+      this.problem = `local bus disabled: cannot read or create ${busKeyFile(runDir)}`;
+      return;
+    }
+    const sock = dgram.createSocket('udp4');
+    sock.on('error', () => {
+      /* a send to a daemon that is gone: it is noticed by its silence */
+    });
+    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    }).catch((e: Error) => {
+      this.problem = `local bus disabled: cannot bind 127.0.0.1: ${e.message}`;
+    });
+    if (this.problem) {
+      sock.close();
+      return;
+    }
+    this.sock = sock;
+    try {
+      const f = busPortFile(runDir, name);
+      fs.writeFileSync(`${f}.tmp`, `${sock.address().port}\n`);
+      fs.renameSync(`${f}.tmp`, f);
+    } catch (e) {
+      this.problem = `local bus: cannot write ${busPortFile(runDir, name)}: ${(e as Error).message}`;
+    }
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (!this.token || rinfo.address !== '127.0.0.1') return;
+    const w = parse(msg, this.token);
+    if (!w) return;
+    if (w.q) {
+      this.sendTo(rinfo.port, { t: this.token, d: this.opts.name, p: process.pid, k: this.mine.keys, a: this.mine.alarms });
+      return;
+    }
+    if (w.d === 'cli' || w.d === this.opts.name) return;
+    const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [] }, pid: w.p, at: this.opts.now() };
+    const before = this.heard.get(w.d);
+    this.heard.set(w.d, h);
+    this.opts.onHeard?.(w.d, h);
+    // Listeners hear of a change of state (or of a daemon heard again), not of every liveness repeat.
+    const changed = !before || this.opts.now() - before.at > busFreshMs(1000) || JSON.stringify(before.state) !== JSON.stringify(h.state);
+    if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
+  }
+
+  private portOf(d: DaemonName): number | null {
+    const cached = this.ports.get(d);
+    const t = this.opts.now();
+    // The port file changes only when the daemon restarts; re-read now and then.
+    if (cached && t - cached.readAt < 1000) return cached.port;
+    try {
+      const port = Number(fs.readFileSync(busPortFile(this.opts.runDir, d), 'utf8').trim());
+      if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
+      this.ports.set(d, { port, readAt: t });
+      return port;
+    } catch {
+      return cached?.port ?? null;
+    }
+  }
+
+  private sendTo(port: number, w: Wire): void {
+    if (!this.sock) return;
+    const buf = Buffer.from(JSON.stringify(w));
+    this.sock.send(buf, port, '127.0.0.1', () => {
+      /* errors: see the socket's error handler */
+    });
+  }
+
+  /** Set our state and tell the other two daemons. */
+  publish(state: BusState): void {
+    this.mine = state;
+    if (!this.sock || !this.token) return;
+    for (const d of DAEMONS as readonly DaemonName[]) {
+      if (d === this.opts.name) continue;
+      const port = this.portOf(d);
+      if (port) this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms });
+    }
+  }
+
+  /** Has `d` ever been heard on the bus? (then its silence means something) */
+  everHeard(d: DaemonName): boolean {
+    return this.heard.has(d);
+  }
+
+  /** Call `cb` when `d`'s state changes (not on every repeat). */
+  onHeardFrom(d: DaemonName, cb: (h: Heard) => void): void {
+    this.listeners.push({ d, cb });
+  }
+
+  /** The newest state heard from `d`, when it is not older than `maxAgeMs`. */
+  fresh(d: DaemonName, maxAgeMs: number): Heard | undefined {
+    const h = this.heard.get(d);
+    return h && this.opts.now() - h.at <= maxAgeMs ? h : undefined;
+  }
+
+  close(): void {
+    this.sock?.close();
+    this.sock = null;
+    try {
+      fs.rmSync(busPortFile(this.opts.runDir, this.opts.name), { force: true });
+    } catch {
+      /* read-only var/: a stale port file is harmless (token-checked, re-read) */
+    }
+  }
+}
+
+/**
+ * Overlay the daemons' fresh bus states on the file's status: a daemon's own
+ * keys from the bus are newer than (or the same as) what the file says.
+ */
+export function overlay(file: Status, bus: LocalBus, maxAgeMs: number, except?: DaemonName): Status {
+  let out: Status | undefined;
+  for (const d of DAEMONS as readonly DaemonName[]) {
+    if (d === except) continue;
+    const h = bus.fresh(d, maxAgeMs);
+    if (!h) continue;
+    out ??= { ...file };
+    Object.assign(out, h.state.keys);
+  }
+  return out ?? file;
+}
+
+/** pha-cli's view: ask each running daemon for its live state (short timeout). */
+export async function queryDaemons(runDir: string, timeoutMs = 300): Promise<Partial<Record<DaemonName, BusState>>> {
+  const token = loadBusToken(runDir, false);
+  if (!token) return {};
+  const sock = dgram.createSocket('udp4');
+  const out: Partial<Record<DaemonName, BusState>> = {};
+  sock.on('error', () => {});
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  const want = new Set<DaemonName>();
+  sock.on('message', (msg, rinfo) => {
+    if (rinfo.address !== '127.0.0.1') return;
+    const w = parse(msg, token);
+    if (!w || w.d === 'cli') return;
+    out[w.d] = { keys: w.k ?? {}, alarms: w.a ?? [] };
+    want.delete(w.d);
+  });
+  const q = Buffer.from(JSON.stringify({ t: token, d: 'cli', p: process.pid, q: 1 } satisfies Wire));
+  for (const d of DAEMONS as readonly DaemonName[]) {
+    try {
+      const port = Number(fs.readFileSync(busPortFile(runDir, d), 'utf8').trim());
+      if (Number.isInteger(port) && port > 0 && port < 65536) {
+        want.add(d);
+        sock.send(q, port, '127.0.0.1');
+      }
+    } catch {
+      /* not running */
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (want.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  sock.close();
+  return out;
+}
+
+/** How often a daemon re-publishes its state (its liveness on the bus). */
+export function busIntervalMs(deadtime: number): number {
+  return Math.max(20, Math.min(250, Math.floor(deadtime / 4)));
+}
+/** A bus state older than this is not believed (its daemon is dead or hung). */
+export function busFreshMs(deadtime: number): number {
+  return 3 * busIntervalMs(deadtime) + 100;
+}
