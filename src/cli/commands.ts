@@ -24,13 +24,15 @@ import {
 } from './control.js';
 import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
+import { keygenCommand } from './keygen.js';
+import path from 'node:path';
 
 export interface CommandResult {
   code: number;
   quit?: boolean;
 }
 
-export const COMMANDS = ['help', 'start', 'stop', 'off', 'disable', 'on', 'enable', 'stat', 'status', 'res', 'conf', 'show', 'quit', 'exit', 'se_sta', 'se_sto', 're_sta', 're_sto', 'su_sta', 'su_sto'];
+export const COMMANDS = ['help', 'start', 'stop', 'off', 'disable', 'on', 'enable', 'stat', 'status', 'res', 'conf', 'show', 'quit', 'exit', 'se_sta', 'se_sto', 're_sta', 're_sto', 'su_sta', 'su_sto', 'keygen'];
 export const RES_ACTIONS = ['list', 'start', 'stop'];
 
 const PER_DAEMON: Record<string, [DaemonName, 'start' | 'stop']> = {
@@ -53,6 +55,7 @@ export const HELP = `commands:
   res start [name]      start all resources (config order) or one
   res stop [name]       stop all resources (reverse order) or one
   conf|show conf        the parsed configuration
+  keygen [FILE] [--force|--rotate]  write a new heartbeat key file (mode 0600)
   se_sta se_sto re_sta re_sto su_sta su_sto   start/stop one daemon
   help|h|?              this text
   quit|exit|q           leave the shell`;
@@ -72,7 +75,7 @@ export function canonical(tokens: string[]): string[] {
   return [c, ...rest];
 }
 
-const KNOWN = new Set(['help', 'start', 'stop', 'off', 'on', 'stat', 'res', 'conf', 'quit', ...Object.keys(PER_DAEMON)]);
+const KNOWN = new Set(['help', 'start', 'stop', 'off', 'on', 'stat', 'res', 'conf', 'quit', 'keygen', ...Object.keys(PER_DAEMON)]);
 
 export function isKnown(tokens: string[]): boolean {
   const c = canonical(tokens);
@@ -106,6 +109,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
     return { code: 2 };
   }
   const { config, store } = ctx;
+  if (tokens[0] === 'keygen') return { code: keygenCommand(tokens.slice(1), () => config.AUTHKEY || path.join(config.INSTALLDIR, 'etc', 'authkey'), ctx.out, ctx.err) };
   let result: CommandResult = { code: 0 };
   const program = new Command('pha-cli');
   program
@@ -264,6 +268,7 @@ function showConf(ctx: Ctx): string {
     const v = c[k];
     lines.push(`${k}=${Array.isArray(v) ? v.join(' ') : typeof v === 'boolean' ? (v ? 1 : 0) : String(v ?? '')}`);
   }
+  if (ctx.config.auth) lines.push(`# heartbeat key file ${ctx.config.auth.keys.describe()}`);
   for (const r of ctx.config.resources) lines.push(`RES_${r.name}=${r.args.join(' ')}    # ${r.script}`);
   for (const w of ctx.config.warnings) lines.push(`# ${w}`);
   return lines.join('\n');

@@ -6,6 +6,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { configHint, parseCliArgs, usageText } from './args.js';
 import { runCommand } from './commands.js';
+import { defaultKeyFile, keygenCommand } from './keygen.js';
 import { makeStore, type Ctx } from './control.js';
 import { runShell } from './shell.js';
 
@@ -24,6 +25,8 @@ async function main(): Promise<number> {
     process.stdout.write(usageText(inv.config, configFile) + '\n');
     return 0;
   }
+  // keygen makes the key file a valid config may need: it must not need one.
+  if (inv.command[0] === 'keygen') return keygenCommand(inv.command.slice(1), () => defaultKeyFile(configFile), (l) => process.stdout.write(l + '\n'), (l) => process.stderr.write(l + '\n'));
   let config: Config;
   try {
     config = await loadConfig(configFile);

@@ -6,9 +6,11 @@ import path from 'node:path';
 import dns from 'node:dns';
 import net from 'node:net';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { loadKeyFile, type KeyRing } from '../heartbeat/keyfile.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
 import { KEYS, reservedNote } from './keys.js';
 import { parseConfigText, splitList, type ParsedConfig } from './parse.js';
+import { notWritableByOthers, scriptProblems } from './perms.js';
 
 export { KEYS, RESERVED_RESOURCE_NAMES } from './keys.js';
 export { parseConfigText } from './parse.js';
@@ -23,6 +25,13 @@ export interface NodeDef {
   name: string;
   id: 1 | 2;
   addrs: readonly string[]; // IPv4 addresses the name resolves to
+}
+
+/** The authenticated heartbeat's settings; `keys` never shows a key (JSON, inspect, logs). */
+export interface AuthConfig {
+  file: string; // the key file, absolute
+  mode: 'enforce' | 'permissive';
+  keys: KeyRing;
 }
 
 export interface Config {
@@ -48,6 +57,9 @@ export interface Config {
   OFF_PAUSE: number; // s
   BIND: string;
   PEER_ADDR: readonly string[];
+  AUTHKEY: string; // key file path as resolved, '' = plain words
+  AUTH_MODE: '' | 'enforce' | 'permissive'; // '' without AUTHKEY
+  auth: AuthConfig | null;
   resources: readonly ResourceDef[];
   local: NodeDef;
   peer: NodeDef;
@@ -161,6 +173,25 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     errors.push({ file, line: lineOf('DEADTIME') || lineOf('HEARTBEAT_INT'), message: `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer` });
   }
 
+  // Authenticated heartbeat: the key file is read and checked now, so a bad
+  // one stops the start (exit 2) instead of a silent pair.
+  const authKeyRaw = raw('AUTHKEY');
+  const authModeRaw = raw('AUTH_MODE');
+  let auth: AuthConfig | null = null;
+  let authKeyFile = '';
+  if (authModeRaw !== '' && authModeRaw !== 'enforce' && authModeRaw !== 'permissive') {
+    errors.push({ file, line: lineOf('AUTH_MODE'), message: `AUTH_MODE=${authModeRaw}: expected enforce or permissive` });
+  } else if (authModeRaw !== '' && authKeyRaw === '') {
+    errors.push({ file, line: lineOf('AUTH_MODE'), message: `AUTH_MODE=${authModeRaw} needs AUTHKEY=<key file> (without a key pha speaks the original's plain words)` });
+  }
+  if (authKeyRaw !== '') {
+    authKeyFile = path.resolve(installDir, authKeyRaw);
+    const k = loadKeyFile(authKeyFile);
+    if (k.fileProblem) errors.push({ file, line: lineOf('AUTHKEY'), message: `AUTHKEY=${authKeyRaw}: ${k.fileProblem}` });
+    errors.push(...k.problems);
+    if (k.ring) auth = Object.freeze({ file: authKeyFile, mode: authModeRaw === 'permissive' ? 'permissive' : 'enforce', keys: k.ring });
+  }
+
   const resources: ResourceDef[] = [];
   for (const r of parsed.resources) {
     const script = resourceScript(installDir, r.name);
@@ -169,7 +200,10 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     } else if (!isExecutable(script)) {
       errors.push({ file, line: r.line, message: `RES_${r.name}: script ${script} is not executable (chmod +x)` });
     } else {
-      resources.push({ name: r.name, args: Object.freeze([...r.args]), script });
+      // Whoever can write a script (or replace it in its directory) runs code as root.
+      const unsafe = scriptProblems(script, `RES_${r.name}: script`);
+      for (const m of unsafe) errors.push({ file, line: r.line, message: m });
+      if (unsafe.length === 0) resources.push({ name: r.name, args: Object.freeze([...r.args]), script });
     }
   }
 
@@ -221,6 +255,9 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     NODENAME: nodeName,
     BIND: bind,
     PEER_ADDR: peerAddr,
+    AUTHKEY: authKeyFile,
+    AUTH_MODE: auth ? auth.mode : '',
+    auth,
     resources: Object.freeze(resources),
     local: Object.freeze(local),
     peer: Object.freeze(peer),
@@ -236,6 +273,9 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError([{ file, line: 0, message: code === 'ENOENT' ? 'config file not found (use --config FILE or PHA_CONFIG)' : `cannot read config: ${(e as Error).message}` }]);
   }
+  // Whoever can write the config decides which scripts run as root.
+  const perms = [notWritableByOthers(file, 'config file'), notWritableByOthers(path.dirname(file), 'config directory')].filter((m): m is string => m !== null);
+  if (perms.length) throw new ConfigError(perms.map((message) => ({ file, line: 0, message })));
   return buildConfig(parseConfigText(text, file), opts);
 }
 

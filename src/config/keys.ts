@@ -33,6 +33,8 @@ export const KEYS: Record<string, KeySpec> = {
   FAIL_HOLDDOWN: { kind: 'int', default: '300', min: 0, max: 86400, unit: 's', doc: 'after its restarts failed, a node starts nothing for this long (or until "res start" / "on")', original: false },
   OFF_PAUSE: { kind: 'int', default: '30', min: 1, max: 86400, unit: 's', doc: 'heartbeat pause after "off"', original: false },
   BIND: { kind: 'string', default: '', doc: 'address the receiver binds to (default: this node\'s address; 0.0.0.0 = all)', original: false },
+  AUTHKEY: { kind: 'path', default: '', doc: 'key file of the authenticated heartbeat (one or two lines "<id> <hex key>", mode 0600; relative: to INSTALLDIR); empty = plain words as the original', original: false },
+  AUTH_MODE: { kind: 'string', default: '', doc: 'with AUTHKEY: enforce (default: only authenticated frames count) or permissive (plain words count too, for a rolling upgrade)', original: false },
   PEER_ADDR: { kind: 'list', default: '', doc: 'extra source addresses accepted as the peer\'s (besides what its name resolves to)', original: false },
 };
 

@@ -1,20 +1,9 @@
-// Wire codec of the heartbeat: the original's plain ASCII word, nothing else.
-// No sockets here, so the codec is tested by feeding it buffers.
-import type { Word } from '../status-store/index.js';
-
-export function encodeHeartbeat(word: Word): Buffer {
-  return Buffer.from(word, 'ascii');
-}
-
-/** The word, or null for anything that is not exactly a heartbeat. */
-export function decodeHeartbeat(msg: Buffer): Word | null {
-  if (msg.length < 6 || msg.length > 8) return null;
-  const s = msg.toString('latin1');
-  return s === 'ONLINE' || s === 'OFFLINE' || s === 'PROGRESS' ? s : null;
-}
-
-/** Is `from` one of the peer's addresses? (IPv4-mapped IPv6 forms included) */
-export function isFromPeer(from: string, peerAddrs: readonly string[]): boolean {
-  const a = from.startsWith('::ffff:') ? from.slice(7) : from;
-  return peerAddrs.includes(a);
-}
+// The heartbeat on the wire: the original's plain word and the authenticated
+// frame (docs/wire-format-auth.md), the receiver's acceptance rules, the key
+// file and the generation files. Only keyfile.ts and generation.ts touch files.
+export { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
+export { createHeartbeatCodec, type AcceptResult, type Accepted, type AuthMode, type AuthOptions, type Dropped, type HeartbeatCodec, type HeartbeatCodecOptions } from './codec.js';
+export { DROP_MEANING, DROP_REASONS, DropLogLimiter, dropStatusKey, dropStatusPatch, newDropCounters, totalDrops, type DropCounters, type DropReason } from './drops.js';
+export { encodeFrame, parseFrame, macMatches, FRAME_MAGIC, FRAME_VERSION, FRAME_MIN_LEN, FRAME_MAX_LEN, type FrameFields, type ParsedFrame } from './frame.js';
+export { KeyRing, loadKeyFile, parseKeyFileText, formatKeyFile, generateKey, writeKeyFile } from './keyfile.js';
+export { generationFile, peerGenerationFile, nextBootGeneration, readPeerState, writePeerState, type BootGeneration, type PeerState } from './generation.js';

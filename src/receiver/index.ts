@@ -5,7 +5,8 @@ import type { Config } from '../config/index.js';
 import { lagTimer, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
 import { busIntervalMs } from '../daemon/bus.js';
 import { StatusWriter } from '../status-store/writer.js';
-import { decodeHeartbeat, isFromPeer } from '../heartbeat/index.js';
+import { varDir } from '../config/index.js';
+import { createHeartbeatCodec, DropLogLimiter, dropStatusPatch, peerGenerationFile, readPeerState, writePeerState, type PeerState } from '../heartbeat/index.js';
 import type { Status, StatusStore, Word } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
 
@@ -27,14 +28,43 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
   await sock.bind(config.PORT, bindAddr);
   const startedAt = now();
 
+  // Heartbeat codec: plain words without AUTHKEY; with it, frames judged against
+  // the peer's newest accepted (generation, sequence), persisted in var/.
+  const peerFile = peerGenerationFile(varDir(config));
+  const loaded = config.auth ? readPeerState(peerFile) : { state: null };
+  if (loaded.problem) log.warn(loaded.problem);
+  let persisted: PeerState | null = loaded.state;
+  const persist = (st: PeerState, durable: boolean) => {
+    try {
+      writePeerState(peerFile, st, durable);
+      persisted = st;
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, `cannot store the peer's generation in ${peerFile}`);
+    }
+  };
+  const codec = createHeartbeatCodec({
+    auth: config.auth ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode } : null,
+    peerState: loaded.state,
+    onPeerState: persist,
+  });
+  // A checkpoint of the sequence (no fsync): after a receiver crash at most the
+  // frames since the last one could be replayed once (docs/wire-format-auth.md).
+  const checkpoint = () => {
+    const st = codec.peerState;
+    if (st && (!persisted || st.generation !== persisted.generation || st.sequence !== persisted.sequence)) persist(st, false);
+  };
+  const limiter = new DropLogLimiter();
+  const logDrops = (l: ReturnType<DropLogLimiter['note']>, extra: object = {}) => {
+    if (l) log.warn({ reason: l.reason, count: l.since, total: l.total, ...extra }, `dropped ${l.since} datagram(s) (${l.reason}): ${l.meaning}`);
+  };
+  const counters = () => ({ ...dropStatusPatch(codec.drops), RECEIVER_PLAIN_ACCEPTED: codec.plainAccepted });
+
   // A word left in the file from an earlier run is old news: start from null.
   let current: Word | null = null;
   let lastHeard = startedAt; // the peer gets one DEADTIME to speak after start
   let pending: Word | null = null; // newest word of the burst being drained
   let drainScheduled = false;
   let discardUntil = 0;
-  let dropped = 0;
-  let droppedLogged = 0;
   let since = startedAt;
   // File writes never hold up the word: supervise hears it on the bus at once,
   // the file follows (and is retried while it cannot be written).
@@ -60,15 +90,12 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
 
   sock.socket.on('message', (msg, rinfo) => {
     const t = now();
-    const word = decodeHeartbeat(msg);
-    if (!word || !isFromPeer(rinfo.address, config.peer.addrs)) {
-      dropped++;
-      if (dropped - droppedLogged >= 1 && (droppedLogged === 0 || dropped % 1000 === 0)) {
-        droppedLogged = dropped;
-        log.warn({ from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, dropped }, 'dropped a datagram that is not a heartbeat from the peer');
-      }
+    const r = codec.accept(msg, rinfo.address, config.peer.addrs);
+    if (!r.ok) {
+      logDrops(limiter.note(r.reason, t, codec.drops[r.reason]), { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length });
       return;
     }
+    const word = r.word;
     // A message after a silence of our own loop: we were frozen (the tick has not run yet).
     if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
     if (t < discardUntil) return; // backlog from before our own stall: stale news (fix 13)
@@ -137,18 +164,20 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
       else alarms?.set('file', null);
       if (s.RECEIVER_IN !== current || s.RECEIVER_STARTED_AT !== startedAt) {
         if (s.RECEIVER_IN !== current) log.warn({ file: s.RECEIVER_IN ?? 'missing', word: current, peer: config.peer.name }, 'status file lost the peer\'s word: writing it again');
-        write({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: t, RECEIVER_DROPPED: dropped });
+        write({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: t, ...counters() });
         lastStamp = t;
       }
     }
     if (t - lastStamp >= RECEIVER_STAMP_MS) {
       lastStamp = t;
-      write({ RECEIVER_AT: t, RECEIVER_DROPPED: dropped, RECEIVER_ALARM: alarms?.list().join('; ') || undefined });
+      write({ RECEIVER_AT: t, ...counters(), RECEIVER_ALARM: alarms?.list().join('; ') || undefined });
+      checkpoint();
+      for (const l of limiter.due(t, codec.drops)) logDrops(l);
     }
   });
 
   publish();
-  write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt });
+  write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt, ...counters() });
   await writer.flush(2000);
   log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
 
@@ -157,6 +186,7 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
       timer.stop();
       if (deadTimer) clearTimeout(deadTimer);
       await sock.close().catch(() => {});
+      checkpoint();
       writer.write({ RECEIVER_IN: null, RECEIVER_AT: undefined });
       await writer.flush(2000);
       writer.close();

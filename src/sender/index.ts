@@ -6,7 +6,8 @@ import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { lagTimer, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
 import { busFreshMs, busIntervalMs } from '../daemon/bus.js';
-import { encodeHeartbeat } from '../heartbeat/index.js';
+import { varDir } from '../config/index.js';
+import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import { ResourceRunner } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
@@ -57,6 +58,14 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
   // with several addresses (127.0.0.1 / 127.0.0.2 included).
   await sock.bind(0, from);
   const peerAddr = config.peer.addrs[0]!;
+  // With a key: a new boot generation, durable before the first frame goes out.
+  const boot = config.auth ? nextBootGeneration(generationFile(varDir(config))) : null;
+  if (boot?.problem) log.warn({ generation: boot.generation }, boot.problem);
+  const codec = createHeartbeatCodec({
+    auth: config.auth ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode } : null,
+    generation: boot?.generation,
+  });
+  if (config.auth) log.info({ generation: boot!.generation, keyId: config.auth.keys.signingId, mode: config.auth.mode }, 'authenticated heartbeat');
   const fresh = busFreshMs(config.DEADTIME);
   const superviseStaleMs = 3 * config.SUPERVISE_INT + config.DEADTIME;
   const lostMs = superviseLostMs(config);
@@ -84,7 +93,7 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
 
   const send = async (word: Word) => {
     try {
-      await sock.send(encodeHeartbeat(word), config.PORT, peerAddr);
+      for (const d of codec.datagrams(word)) await sock.send(d, config.PORT, peerAddr);
       sent++;
     } catch (e) {
       sendErrors++;

@@ -71,7 +71,8 @@ export class StatusStore {
     // over (after ~stale ms), never given up on.
     this.lockBudgetMs = stale * 2 + 1000;
     try {
-      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      // var/ holds the status and the heartbeat's generation files: ours alone.
+      fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     } catch {
       /* reported by the first write */
     }
@@ -180,7 +181,7 @@ export class StatusStore {
     const tmp = `${this.file}.tmp.${process.pid}.${this.tmpSeq++}`;
     const sorted = Object.fromEntries(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
     try {
-      fs.writeFileSync(tmp, JSON.stringify(sorted, null, 1) + '\n', { mode: 0o644 });
+      fs.writeFileSync(tmp, JSON.stringify(sorted, null, 1) + '\n', { mode: 0o600 });
       fs.renameSync(tmp, this.file);
     } catch (e) {
       try {

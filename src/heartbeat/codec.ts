@@ -1,0 +1,135 @@
+// The heartbeat codec of one node: what the sender puts on the wire and what
+// the receiver accepts. Pure: no sockets, no files, no clock. The generation
+// files are read and written by the caller (generation.ts); the codec gets the
+// loaded values and a callback.
+import type { Word } from '../status-store/index.js';
+import { newDropCounters, type DropCounters, type DropReason } from './drops.js';
+import { encodeFrame, macMatches, MAX_SEQUENCE, parseFrame } from './frame.js';
+import type { KeyRing } from './keyfile.js';
+import type { PeerState } from './generation.js';
+import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
+
+export type AuthMode = 'enforce' | 'permissive';
+
+export interface AuthOptions {
+  keys: KeyRing; // first id signs, all verify
+  localNode: 1 | 2;
+  peerNode: 1 | 2;
+  mode: AuthMode;
+}
+
+export interface HeartbeatCodecOptions {
+  /** Without it: the original's plain words, byte for byte. */
+  auth?: AuthOptions | null;
+  /** This node's sender boot generation (nextBootGeneration); needed to send frames. */
+  generation?: number;
+  /** The peer's newest accepted state as loaded from var/auth-peer-generation. */
+  peerState?: PeerState | null;
+  /**
+   * Called to persist the peer's newest accepted state: `durable` true when a
+   * new generation was accepted (write + fsync before trusting it further is
+   * not needed: the frame was already accepted), false for a checkpoint of the
+   * sequence every `checkpointEvery` accepted frames.
+   */
+  onPeerState?: (s: PeerState, durable: boolean) => void;
+  /** Accepted frames between two checkpoints of the sequence (default 16). */
+  checkpointEvery?: number;
+}
+
+export type Accepted = { ok: true; word: Word; authenticated: boolean; generation?: number; sequence?: bigint };
+export type Dropped = { ok: false; reason: DropReason };
+export type AcceptResult = Accepted | Dropped;
+
+export interface HeartbeatCodec {
+  readonly mode: 'plain' | AuthMode;
+  /** The primary datagram for `word` (a frame with a key, else the plain word); each frame takes the next sequence number. */
+  encode(word: Word): Buffer;
+  /**
+   * Every datagram to send for `word`, in order: plain → [word]; enforce →
+   * [frame]; permissive → [frame, word], so that a peer not yet keyed still
+   * hears us during a rolling upgrade.
+   */
+  datagrams(word: Word): Buffer[];
+  /** Judges one datagram; counts a drop by its reason. */
+  accept(msg: Buffer, fromAddress: string, peerAddrs: readonly string[]): AcceptResult;
+  /** Drops by reason since the codec was made (a live view; read it, do not write it). */
+  readonly drops: Readonly<DropCounters>;
+  /** Plain words accepted in permissive mode (each one could have been forged). */
+  readonly plainAccepted: number;
+  /** The peer's newest accepted (generation, sequence), or null. */
+  readonly peerState: PeerState | null;
+}
+
+export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): HeartbeatCodec {
+  const auth = opts.auth ?? null;
+  const drops = newDropCounters();
+  const checkpointEvery = Math.max(1, opts.checkpointEvery ?? 16);
+  let plainAccepted = 0;
+  let newest: PeerState | null = opts.peerState ? { ...opts.peerState } : null;
+  let sinceCheckpoint = 0;
+  let sequence = 0n;
+
+  const drop = (reason: DropReason): Dropped => {
+    drops[reason]++;
+    return { ok: false, reason };
+  };
+
+  const frame = (word: Word): Buffer => {
+    if (!auth) throw new Error('frame without a key');
+    if (opts.generation === undefined) throw new Error('frame without a boot generation (nextBootGeneration)');
+    // A u64 at 100 frames/s lasts 5.8e9 years; saturating keeps the type honest.
+    if (sequence < MAX_SEQUENCE) sequence++;
+    return encodeFrame({ keyId: auth.keys.signingId, node: auth.localNode, generation: opts.generation, sequence, word }, auth.keys.signingKey);
+  };
+
+  const acceptFrame = (msg: Buffer): AcceptResult => {
+    const f = parseFrame(msg);
+    if (!f) return drop('not-a-heartbeat');
+    const key = auth!.keys.key(f.keyId);
+    if (!key) return drop('unknown-key');
+    if (!macMatches(f, key)) return drop('bad-mac');
+    // Authenticated from here: only a key holder made this frame.
+    if (f.node !== auth!.peerNode) return drop('wrong-node');
+    if (newest) {
+      if (f.generation < newest.generation) return drop('old-generation');
+      if (f.generation === newest.generation && f.sequence <= newest.sequence) return drop('replay');
+    }
+    const newGeneration = !newest || f.generation !== newest.generation;
+    newest = { generation: f.generation, sequence: f.sequence };
+    if (newGeneration || ++sinceCheckpoint >= checkpointEvery) {
+      sinceCheckpoint = 0;
+      try {
+        opts.onPeerState?.({ ...newest }, newGeneration);
+      } catch {
+        /* the caller logs its own write failures; judging datagrams goes on */
+      }
+    }
+    return { ok: true, word: f.word, authenticated: true, generation: f.generation, sequence: f.sequence };
+  };
+
+  return {
+    mode: auth ? auth.mode : 'plain',
+    encode: (word) => (auth ? frame(word) : encodeHeartbeat(word)),
+    datagrams: (word) => (!auth ? [encodeHeartbeat(word)] : auth.mode === 'enforce' ? [frame(word)] : [frame(word), encodeHeartbeat(word)]),
+    accept(msg, fromAddress, peerAddrs) {
+      // The source check first and cheapest: strangers never cost an HMAC.
+      if (!isFromPeer(fromAddress, peerAddrs)) return drop('not-from-peer');
+      const plain = decodeHeartbeat(msg);
+      if (plain) {
+        if (!auth) return { ok: true, word: plain, authenticated: false };
+        if (auth.mode === 'enforce') return drop('plain-refused');
+        plainAccepted++;
+        return { ok: true, word: plain, authenticated: false };
+      }
+      if (!auth) return drop('not-a-heartbeat');
+      return acceptFrame(msg);
+    },
+    drops,
+    get plainAccepted() {
+      return plainAccepted;
+    },
+    get peerState() {
+      return newest ? { ...newest } : null;
+    },
+  };
+}
