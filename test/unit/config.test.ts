@@ -341,6 +341,8 @@ const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string)
   GW_FAILS: { line: 'GW_FAILS=3', expect: (c) => c.GW_FAILS, want: () => 3 },
   GW_INT: { line: 'GW_INT=100', expect: (c) => c.GW_INT, want: () => 100 },
   CHECK_TIMEOUT: { line: 'CHECK_TIMEOUT=1500', expect: (c) => c.CHECK_TIMEOUT, want: () => 1500 },
+  AUTHKEY: { line: 'AUTHKEY=<dir>/etc/authkey', expect: (c) => c.AUTHKEY, want: (d) => `${d}/etc/authkey` },
+  AUTH_MODE: { line: 'AUTH_MODE=permissive', expect: (c) => c.AUTH_MODE, want: () => 'permissive' },
   FAIL_HOLDDOWN: { line: 'FAIL_HOLDDOWN=60', expect: (c) => c.FAIL_HOLDDOWN, want: () => 60 },
   OFF_PAUSE: { line: 'OFF_PAUSE=10', expect: (c) => c.OFF_PAUSE, want: () => 10 },
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
@@ -360,6 +362,7 @@ test('every key of the README table is settable from a config file and read back
   try {
     const f = path.join(dir, 'etc', 'config');
     fs.mkdirSync(path.dirname(f));
+    fs.writeFileSync(path.join(dir, 'etc', 'authkey'), `1 ${'ab'.repeat(32)}\n`, { mode: 0o600 });
     const src = Object.values(EVERY_KEY).map((k) => k.line.replaceAll('<dir>', dir)).join('\n') + '\n';
     fs.writeFileSync(f, src);
     const c = await loadConfig(f, { hostname: 'elsewhere', lookup, env: {} });
