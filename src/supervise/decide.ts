@@ -168,19 +168,20 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     return none(allUp ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over' : 'own gateway check failing: heartbeat stopped, not taking over', { alarm: 'own gateway check failing' });
   }
 
-  // Rule 9: our sender is dead, so the peer hears nothing from us and may have
+  // Rule 2: we were frozen; the peer may have taken over meanwhile.
+  if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
+    if (peer === 'ONLINE' && anyUp) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+    return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
+  }
+
+  // Rule 9 (after the stall: a frozen node's view of its own daemons is old news too):
+  // our sender is dead, so the peer hears nothing from us and may have
   // taken over: yield to it whatever the rank, and start nothing new.
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
     if (peer === 'ONLINE' && anyUp) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
     if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
     return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
-  }
-
-  // Rule 2: we were frozen; the peer may have taken over meanwhile.
-  if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
-    if (peer === 'ONLINE' && anyUp) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
-    return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
   }
 
   // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.

@@ -74,6 +74,7 @@ export async function startSupervise(deps: SuperviseDeps) {
   let gwFailStreak = 0;
   let routeOk = true;
   let stalledAt: number | null = null;
+  let lastTickAt = now();
   let lastReason = '';
   let lastTrigger = '';
   let busy = false;
@@ -125,6 +126,8 @@ export async function startSupervise(deps: SuperviseDeps) {
   const alive = (d: 'sender' | 'receiver', s: Status, stampKey: 'SENDER_AT' | 'RECEIVER_AT', stampMs: number): boolean => {
     if (watchdog?.isAlive(d) === false) return false;
     if (bus?.fresh(d, fresh)) return true;
+    // Right after our own stall the bus is silent because we were: not a death.
+    if (stalledAt !== null && now() - stalledAt < fresh) return true;
     // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
     if (bus?.everHeard(d)) return false;
     const at = s[stampKey];
@@ -246,6 +249,13 @@ export async function startSupervise(deps: SuperviseDeps) {
   }
 
   async function decideAndAct(): Promise<void> {
+    // A decision that runs after a freeze before the ticker did must know of the stall
+    // (else it would publish the old word as new, and the sender would send it).
+    const late = now() - lastTickAt - tickMs;
+    if (late > config.DEADTIME && (stalledAt === null || now() - stalledAt > config.DEADTIME)) {
+      stalledAt = now();
+      log.warn({ lateMs: late }, 'own stall detected: yielding to an ONLINE peer, no decision on old news');
+    }
     const file = store.read();
     alarms?.set('file', store.damaged ? `${store.damaged}: supervise writes its keys again` : null);
     const s = view(file);
@@ -323,9 +333,11 @@ export async function startSupervise(deps: SuperviseDeps) {
   const publisher = setInterval(publish, busIntervalMs(config.DEADTIME));
   let lastStampTry = 0;
   // The ticker detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
-  const ticker = lagTimer(Math.min(500, Math.floor(config.DEADTIME / 2)), (late) => {
+  const tickMs = Math.min(500, Math.floor(config.DEADTIME / 2));
+  const ticker = lagTimer(tickMs, (late) => {
     const t = now();
-    if (late > config.DEADTIME) {
+    lastTickAt = t;
+    if (late > config.DEADTIME && (stalledAt === null || t - stalledAt > config.DEADTIME)) {
       stalledAt = t;
       log.warn({ lateMs: late }, 'own stall detected: yielding to an ONLINE peer, no decision on old news');
       void cycle(false);

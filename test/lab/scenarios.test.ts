@@ -33,7 +33,7 @@ before(async () => {
 after(async () => {
   if (!support.ok) return;
   await lab.destroy();
-  fs.rmSync(base, { recursive: true, force: true });
+  if (!process.env.PHA_KEEP) fs.rmSync(base, { recursive: true, force: true });
 });
 
 /** Fresh install dirs (empty var/) for both nodes with these config overrides. */
@@ -244,7 +244,10 @@ test('gateway loss on the holder: lb2 takes over, lb1 yields', { skip }, async (
   assert.deepEqual(await holders(), ['lb2'], 'stays on lb2');
   const st = JSON.parse((await cli('lb1', ['stat', '--json'])).stdout);
   assert.equal(st.status.GW_OK, 0);
-  assert.equal(st.status.SENDER_MUTE, 1);
+  // Having yielded, lb1 is a Standby: it keeps sending (its peer must not think it gone).
+  assert.equal(st.status.SENDER_MUTE, 0);
+  assert.ok(st.alarms.some((a: string) => /gateway/.test(a)), `alarm: ${st.alarms}`);
+  assert.equal(status('lb2').RECEIVER_IN, 'OFFLINE', 'lb2 still hears lb1');
 });
 
 test('gateway loss on both nodes: the holder keeps the VIP, nobody grabs it', { skip }, async () => {
@@ -256,7 +259,8 @@ test('gateway loss on both nodes: the holder keeps the VIP, nobody grabs it', { 
   await sleep(6000);
   await w.stop();
   assert.deepEqual(effectiveChanges(w), ['lb1'], 'no transition');
-  assert.equal(status('lb2').SENDER_MUTE, 1);
+  assert.equal(status('lb1').SENDER_MUTE, 1, 'the holder is muted');
+  assert.equal(status('lb2').SENDER_MUTE, 0, 'the Standby keeps sending, and takes nothing over');
 });
 
 test('resource failure: a VIP removed by hand is restored on the same node within a round', { skip }, async () => {
