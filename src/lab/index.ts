@@ -23,3 +23,4 @@ export {
   watchVip, sampleHolders, VipWatch, HolderSampler, type VipEvent, type HolderChange, type WatchOptions,
 } from './vip-watch.js';
 export { inLabRange } from './exec.js';
+export { extraFaults, sweepExtraLeftovers, HANG_SCRIPT, type ExtraFaults, type DaemonName, type FillResult, type KillResult, type LossStats } from './faults-extra.js';
