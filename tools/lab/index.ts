@@ -27,3 +27,4 @@ export {
   LAB_TOOLS, missingLabTools, planLab, packagesFor, installLine,
   type LabTool, type MissingTool, type LabPlan, type LabPlanInput,
 } from './prereq.js';
+export { extraFaults, sweepExtraLeftovers, HANG_SCRIPT, type ExtraFaults, type DaemonName, type FillResult, type KillResult, type LossStats } from './faults-extra.js';
