@@ -19,6 +19,12 @@ export class Alarms {
   }
 
   event(text: string): void {
+    // The same event again within a minute (a file that stays corrupt): one entry, newest time.
+    const same = this.events.find((e) => e.text === text && this.wallNow() - e.at < 60_000);
+    if (same) {
+      same.at = this.wallNow();
+      return;
+    }
     this.events.push({ at: this.wallNow(), text });
     if (this.events.length > 20) this.events.shift();
   }

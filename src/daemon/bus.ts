@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Status } from '../status-store/index.js';
+import { TIME_KEYS, type Status } from '../status-store/index.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
 
 export type { DaemonName };
@@ -152,6 +152,8 @@ export class LocalBus {
       return;
     }
     if (w.d === 'cli' || w.d === this.opts.name) return;
+    // Where it speaks from is where it listens: a restarted daemon is heard at once.
+    this.ports.set(w.d, { port: rinfo.port, readAt: this.opts.now() });
     const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [] }, pid: w.p, at: this.opts.now() };
     const before = this.heard.get(w.d);
     this.heard.set(w.d, h);
@@ -233,7 +235,12 @@ export function overlay(file: Status, bus: LocalBus, maxAgeMs: number, except?: 
     const h = bus.fresh(d, maxAgeMs);
     if (!h) continue;
     out ??= { ...file };
-    Object.assign(out, h.state.keys);
+    for (const [k, v] of Object.entries(h.state.keys)) {
+      // A time the file has newer (written after the last message) wins.
+      const f = (file as Record<string, unknown>)[k];
+      if (typeof v === 'number' && typeof f === 'number' && TIME_KEYS.has(k) && f > v) continue;
+      (out as Record<string, unknown>)[k] = v;
+    }
   }
   return out ?? file;
 }

@@ -103,7 +103,12 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     };
   }
   const problem = rateLimited(log);
-  const store = new StatusStore({ file: statusFile(config), onProblem: problem });
+  const store = new StatusStore({
+    file: statusFile(config),
+    onProblem: problem,
+    // Seen and repaired within milliseconds, it must still reach the operator.
+    onDamaged: (what) => alarms.event(`${what}: kept the last good state, ${name} wrote its keys again`),
+  });
   // Started means meant to run: clear an earlier "stopped on purpose" mark.
   markDown(rdir, name, false);
   const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
@@ -124,7 +129,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
       return r.ok ? { pid: r.pid } : r.alreadyRunning ? { pid: r.alreadyRunning } : { error: r.reason };
     },
     onEvent: (e) => {
-      if (e.kind === 'died') log.error({ daemon: e.daemon, pid: e.pid }, `${e.daemon} (pid ${e.pid}) died: restarting it`);
+      if (e.kind === 'died') log.error({ daemon: e.daemon, pid: e.pid }, `${e.daemon} (pid ${e.pid}) died${e.restarter ? ': restarting it' : ''}`);
       else if (e.kind === 'restarted') {
         log.warn({ daemon: e.daemon, pid: e.pid, ms: e.ms }, `${e.daemon} restarted (pid ${e.pid}, ${e.ms} ms)`);
         alarms.event(`${e.daemon} died and was restarted by ${name} (new pid ${e.pid})`);
@@ -135,7 +140,8 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     },
   });
   watchdog.check(); // learn the others' pids now: one that dies later is restarted
-  watchdog.start(Math.max(50, Math.min(250, Math.floor(config.DEADTIME / 4))));
+  // The lifelines tell of a death at once; the poll is the safety net.
+  watchdog.start(Math.max(50, Math.min(500, Math.floor(config.DEADTIME / 2))));
 
   let stopping = false;
   let daemon: RunningDaemon | undefined;

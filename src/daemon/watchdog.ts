@@ -6,7 +6,9 @@
 // A daemon stopped on purpose (pha-cli stop / xx_sto, SIGTERM) leaves
 // var/run/<daemon>.down and is not restarted. Under systemd the unit's
 // Restart= does the restarting; the watchdog then only reports.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { DaemonName } from './bus.js';
 import { isOurProcess, pidFilePath } from './pidfile.js';
@@ -44,9 +46,24 @@ export interface WatchdogOptions {
 }
 
 export type WatchdogEvent =
-  | { kind: 'died'; daemon: DaemonName; pid: number }
+  | { kind: 'died'; daemon: DaemonName; pid: number; restarter: boolean }
   | { kind: 'restarted'; daemon: DaemonName; pid: number; ms: number }
   | { kind: 'restart-failed'; daemon: DaemonName; error: string };
+
+/** The abstract unix socket name of `d`'s lifeline for this install (per network namespace). */
+export function lifelineName(runDir: string, d: DaemonName): string {
+  return `\0pha-life-${createHash('sha256').update(path.resolve(runDir)).digest('hex').slice(0, 32)}-${d}`;
+}
+
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
 
 interface Seen {
   alive: boolean; // at the last check
@@ -65,29 +82,60 @@ export class Watchdog {
   private restarting = new Set<DaemonName>();
   private readonly fails = new Map<DaemonName, { n: number; nextAt: number }>();
   private timer: NodeJS.Timeout | undefined;
+  private server: net.Server | undefined;
+  private readonly lines = new Map<DaemonName, net.Socket>();
 
   constructor(o: WatchdogOptions) {
     this.o = o;
   }
 
+  /**
+   * Poll every `intervalMs`, and hear of a death at once: each daemon listens on
+   * an abstract unix socket (Linux; no file) and the others stay connected to
+   * it. The kernel closes that connection when the process dies, however it dies.
+   */
   start(intervalMs: number): void {
+    this.server = net.createServer((c) => {
+      c.on('error', () => {});
+      c.resume();
+    });
+    this.server.on('error', () => {
+      /* no death signal from us: the others' polling still sees us */
+    });
+    this.server.listen(lifelineName(this.o.runDir, this.o.self));
+    this.server.unref();
     this.timer = setInterval(() => this.check(), intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.server?.close();
+    for (const c of this.lines.values()) c.destroy();
+    this.lines.clear();
+  }
+
+  /** Stay connected to `d`'s lifeline; its close is a death signal (checked at once). */
+  private connect(d: DaemonName): void {
+    if (this.lines.has(d) || !this.timer) return;
+    const c = net.connect(lifelineName(this.o.runDir, d));
+    this.lines.set(d, c);
+    let up = false;
+    c.on('connect', () => (up = true));
+    c.on('error', () => {});
+    c.on('close', () => {
+      this.lines.delete(d);
+      if (up) this.check(); // it was there and is gone: now, not at the next poll
+    });
+    c.resume();
+    c.unref();
   }
 
   private livePid(d: DaemonName, s: Seen): number {
     const t = this.o.now();
     if (s.pid > 0 && t - s.readAt < 5000) {
-      try {
-        process.kill(s.pid, 0);
-        return s.pid;
-      } catch {
-        /* gone: confirm from the pid file below */
-      }
+      // One read of /proc/<pid>/stat: gone, or a zombie (killed, not yet reaped), is dead.
+      if (running(s.pid)) return s.pid;
     }
     s.readAt = t;
     let pid = 0;
@@ -113,6 +161,7 @@ export class Watchdog {
       const pid = this.livePid(d, s);
       s.alive = pid > 0;
       if (pid > 0) {
+        this.connect(d);
         s.pid = pid;
         s.deadSince = null;
         this.fails.delete(d);
@@ -127,7 +176,7 @@ export class Watchdog {
       }
       if (s.deadSince === null) {
         s.deadSince = t;
-        this.o.onEvent({ kind: 'died', daemon: d, pid: s.pid });
+        this.o.onEvent({ kind: 'died', daemon: d, pid: s.pid, restarter: !this.o.managedBySystemd && WATCHERS[d][0] === this.o.self });
       }
       if (this.o.managedBySystemd || this.restarting.has(d)) continue;
       const rank = WATCHERS[d].indexOf(this.o.self);

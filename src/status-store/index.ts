@@ -13,6 +13,8 @@ export interface StatusStoreOptions {
   file: string;
   /** Called for a replaced corrupt file or a compromised lock; never throws. */
   onProblem?: (msg: string) => void;
+  /** Called each time a read finds the file corrupt, truncated, missing (after it existed) or unreadable. */
+  onDamaged?: (what: string) => void;
   /** Lock stale time (ms): proper-lockfile's minimum is 2000. */
   staleMs?: number;
 }
@@ -46,6 +48,7 @@ export type Patch = Partial<Status> | Record<string, unknown>;
 export class StatusStore {
   readonly file: string;
   private readonly onProblem: (msg: string) => void;
+  private readonly onDamaged: (what: string) => void;
   private readonly lockOpts: lockfile.LockOptions;
   private tmpSeq = 0;
   private lastGood: Status | undefined;
@@ -58,6 +61,7 @@ export class StatusStore {
   constructor(opts: StatusStoreOptions) {
     this.file = opts.file;
     this.onProblem = opts.onProblem ?? (() => {});
+    this.onDamaged = opts.onDamaged ?? (() => {});
     const stale = Math.max(2000, opts.staleMs ?? 2000);
     this.lockOpts = {
       // The lock is a directory next to the file; the file itself may not exist yet.
@@ -92,10 +96,12 @@ export class StatusStore {
         if (this.lastGood === undefined) return {};
         this.onProblem(`status file ${this.file} is missing; using the last good state, it is written again at the next update`);
         this.damaged = `status file missing`;
+        this.onDamaged(this.damaged);
         return { ...this.lastGood };
       }
       this.onProblem(`cannot read ${this.file}: ${errorMessage(e)}`);
       this.damaged = `status file unreadable (${errorMessage(e)})`;
+      this.onDamaged(this.damaged);
       return { ...(this.lastGood ?? {}) };
     }
     return this.parse(text);
@@ -108,6 +114,7 @@ export class StatusStore {
     } catch (e) {
       this.onProblem(`status file ${this.file} is corrupt (${errorMessage(e)}); using the last good state, it is replaced at the next update`);
       this.damaged = `status file corrupt (${errorMessage(e)})`;
+      this.onDamaged(this.damaged);
       return { ...(this.lastGood ?? {}) };
     }
     const problems: string[] = [];

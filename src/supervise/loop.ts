@@ -180,7 +180,7 @@ export async function startSupervise(deps: SuperviseDeps) {
 
   const byName = (names: string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
 
-  async function act(d: Decision, s: Status): Promise<void> {
+  async function act(d: Decision, s: Status, senderStartedAt: number): Promise<void> {
     const common: Partial<Status> = {
       SUPERVISE: 1,
       SUPERVISE_AT: now(),
@@ -203,7 +203,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       const patch: Partial<Status> = { ...common, ...resPatch(), STATUS: d.word };
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
-      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(s.SENDER_STARTED_AT ?? 0, stalledAt ?? 0) || now() - lastWriteAt >= stampMs) {
+      if (changes(patch, s) || (published.DECIDED_AT ?? s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, stalledAt ?? 0) || now() - lastWriteAt >= stampMs) {
         write(patch);
       }
       if (d.garp) await garp();
@@ -270,7 +270,8 @@ export async function startSupervise(deps: SuperviseDeps) {
       );
       lastReason = d.reason;
     }
-    await act(d, writer.over(file));
+    // A restarted sender (heard on the bus first) waits for a decision newer than its start.
+    await act(d, writer.over(file), s.SENDER_STARTED_AT ?? 0);
     if (d.op !== 'none') again = true; // settle: decide again on the op's results
     if (wakeTimer) clearTimeout(wakeTimer);
     wakeTimer = undefined;

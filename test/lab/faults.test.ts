@@ -84,7 +84,7 @@ before(async () => {
 after(async () => {
   if (!support.ok) return;
   await lab.destroy(); // also undoes the extra faults and unmounts var/ tmpfs
-  fs.rmSync(pair.base, { recursive: true, force: true });
+  if (!process.env.PHA_KEEP) fs.rmSync(pair.base, { recursive: true, force: true });
 });
 
 afterEach(async () => {
