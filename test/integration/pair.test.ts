@@ -202,3 +202,70 @@ test('the init script: restart fails (and starts nothing) when stop failed; a fa
     assert.equal((await initScript(p, path.join(p.base, 'no-such-cli'))('start')).code, 5, 'pha-cli not installed → 5');
   });
 });
+
+test('a killed daemon is restarted by the node itself (each of the three on the Active): nothing moves, stat says so', async () => {
+  await withPair(async (p) => {
+    await cli(p.a, ['start']);
+    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    await cli(p.b, ['start']);
+    await sleep(1500);
+    for (const d of ['sender', 'receiver', 'supervise']) {
+      const pidFile = path.join(p.a.dir, 'var', 'run', d);
+      const old = Number(fs.readFileSync(pidFile, 'utf8'));
+      const watch = watchHolders(p, 3000);
+      process.kill(old, 'SIGKILL');
+      const back = await waitUntil(() => {
+        try {
+          const now = Number(fs.readFileSync(pidFile, 'utf8'));
+          return now !== old && fs.existsSync(`/proc/${now}`);
+        } catch {
+          return false;
+        }
+      }, 5000);
+      assert.ok(back, `${d} restarted without an operator`);
+      const w = await watch;
+      assert.equal(w.bothSamples, 0, `${d}: never two holders`);
+      assert.equal(w.last, 'a', `${d}: the Active keeps`);
+      assert.equal(w.changes, 0, `${d}: nothing moved`);
+      const st = JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
+      assert.ok(st.alarms.some((a: string) => new RegExp(`${d} died and was restarted`).test(a)), `${d}: alarm in stat: ${st.alarms}`);
+      assert.equal(st.pids[d] > 0, true);
+    }
+    // Stopped on purpose is not restarted.
+    assert.equal((await cli(p.a, ['se_sto'])).code, 0);
+    await sleep(1500);
+    const st = JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
+    assert.equal(st.pids.sender, 0, 'a sender stopped by se_sto stays stopped');
+  });
+});
+
+test('the status file unwritable on the Active: heartbeats and decisions go on over the local bus; stat shows the alarm', async () => {
+  await withPair(async (p) => {
+    await cli(p.a, ['start']);
+    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    await cli(p.b, ['start']);
+    await sleep(1500);
+    // status.dat replaced by a directory: every write (temp + rename) fails, reads keep the last good state.
+    const file = path.join(p.a.dir, 'var', 'status.dat');
+    const watch = watchHolders(p, 4000);
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    const st = await (async () => {
+      for (let i = 0; i < 30; i++) {
+        await sleep(100);
+        const s = JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
+        if (s.alarms.some((a: string) => /not writable/.test(a))) return s;
+      }
+      return JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
+    })();
+    assert.ok(st.alarms.some((a: string) => /not writable/.test(a)), `alarm: ${st.alarms}`);
+    assert.equal(st.status.STATUS, 'ONLINE', 'the live state (from the daemons) says Active');
+    const w = await watch;
+    assert.equal(w.bothSamples, 0, 'never two holders');
+    assert.equal(w.last, 'a');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(p.b.dir, 'var', 'status.dat'), 'utf8')).RECEIVER_IN, 'ONLINE', 'the peer still hears ONLINE');
+    // Writable again: the file comes back with the state, the alarm goes.
+    fs.rmdirSync(file);
+    assert.ok(await waitUntil(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).STATUS === 'ONLINE', 5000), 'the file is written again');
+  });
+});
