@@ -4,7 +4,7 @@ import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../
 import { ConfigError, errorMessage } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
-import { claimPid, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
+import { claimPid, DAEMONS, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
 import { spawnDaemon } from './spawn.js';
 import { Alarms } from './alarms.js';
 import { LocalBus } from './bus.js';
@@ -140,6 +140,9 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     },
   });
   watchdog.check(); // learn the others' pids now: one that dies later is restarted
+  // A daemon that starts after us is learned when it first speaks on the bus
+  // (not half a second later at the next poll: it might die before that).
+  for (const d of DAEMONS as readonly DaemonName[]) if (d !== name) bus.onHeardFrom(d, () => watchdog.check());
   // The lifelines tell of a death at once; the poll is the safety net.
   watchdog.start(Math.max(50, Math.min(500, Math.floor(config.DEADTIME / 2))));
 
