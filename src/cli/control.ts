@@ -123,7 +123,14 @@ export async function checkResources(config: Config): Promise<RunResult[]> {
 }
 
 export async function stopAll(ctx: Ctx): Promise<boolean> {
-  const results = await Promise.all((['sender', 'supervise', 'receiver'] as DaemonName[]).map((d) => stopDaemon(ctx, d)));
+  const all: DaemonName[] = ['sender', 'supervise', 'receiver'];
+  // Every daemon is marked down before any is signalled, so none restarts another.
+  for (const d of all) markDown(runDir(ctx.config), d, true);
+  let results = await Promise.all(all.map((d) => stopDaemon(ctx, d)));
+  // One restarted by a watchdog during the stop (its mark could not be written) is stopped too.
+  for (let i = 0; i < 3 && runningCount(pids(ctx.config)) > 0; i++) {
+    results = await Promise.all(all.map((d) => stopDaemon(ctx, d)));
+  }
   // Reset what the original resets, also when a daemon had died without doing it.
   await ctx.store.update({ STATUS: null, SENDER_RUN: 0, SUPERVISE: 0, RECEIVER_IN: null, SENDER_MUTE: undefined });
   const checks = await checkResources(ctx.config);

@@ -30,6 +30,7 @@ interface Wire {
   k?: Partial<Status>;
   a?: string[];
   q?: 1; // a query: answer with your state
+  b?: 1; // goodbye: stopping on purpose (do not restart me)
 }
 
 export interface Heard {
@@ -100,6 +101,7 @@ export class LocalBus {
   private readonly ports = new Map<DaemonName, { port: number; readAt: number }>();
   private mine: BusState = { keys: {}, alarms: [] };
   private readonly listeners: { d: DaemonName; cb: (h: Heard) => void }[] = [];
+  private readonly byeListeners: ((d: DaemonName) => void)[] = [];
   private readonly opts: LocalBusOptions;
   problem: string | null = null;
 
@@ -152,6 +154,11 @@ export class LocalBus {
       return;
     }
     if (w.d === 'cli' || w.d === this.opts.name) return;
+    if (w.b) {
+      this.heard.delete(w.d);
+      for (const cb of this.byeListeners) cb(w.d);
+      return;
+    }
     // Where it speaks from is where it listens: a restarted daemon is heard at once.
     this.ports.set(w.d, { port: rinfo.port, readAt: this.opts.now() });
     const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [] }, pid: w.p, at: this.opts.now() };
@@ -211,6 +218,21 @@ export class LocalBus {
   fresh(d: DaemonName, maxAgeMs: number): Heard | undefined {
     const h = this.heard.get(d);
     return h && this.opts.now() - h.at <= maxAgeMs ? h : undefined;
+  }
+
+  /** Call `cb` when a daemon says it stops on purpose. */
+  onBye(cb: (d: DaemonName) => void): void {
+    this.byeListeners.push(cb);
+  }
+
+  /** Tell the others we stop on purpose: needs no disk (a full var/ cannot hold the down mark). */
+  sayBye(): void {
+    if (!this.sock || !this.token) return;
+    for (const d of DAEMONS as readonly DaemonName[]) {
+      if (d === this.opts.name) continue;
+      const port = this.portOf(d);
+      if (port) this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, b: 1 });
+    }
   }
 
   close(): void {

@@ -143,6 +143,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
   // A daemon that starts after us is learned when it first speaks on the bus
   // (not half a second later at the next poll: it might die before that).
   for (const d of DAEMONS as readonly DaemonName[]) if (d !== name) bus.onHeardFrom(d, () => watchdog.check());
+  bus.onBye((d) => watchdog.stoppedOnPurpose(d));
   // The lifelines tell of a death at once; the poll is the safety net.
   watchdog.start(Math.max(50, Math.min(500, Math.floor(config.DEADTIME / 2))));
 
@@ -153,7 +154,10 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     stopping = true;
     log.info({ why }, `${name} stopping`);
     // Stopped on purpose: the other daemons must not bring it back.
-    if (why !== 'uncaughtException') markDown(rdir, name, true);
+    if (why !== 'uncaughtException') {
+      markDown(rdir, name, true);
+      bus.sayBye();
+    }
     watchdog.stop();
     try {
       await daemon?.stop();

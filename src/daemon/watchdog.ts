@@ -84,6 +84,7 @@ export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private server: net.Server | undefined;
   private readonly lines = new Map<DaemonName, net.Socket>();
+  private readonly byes = new Set<DaemonName>();
 
   constructor(o: WatchdogOptions) {
     this.o = o;
@@ -147,6 +148,16 @@ export class Watchdog {
     return isOurProcess(pid, d, this.o.configFile) ? pid : 0;
   }
 
+  /** `d` said it stops on purpose: do not restart it (until a new instance runs). */
+  stoppedOnPurpose(d: DaemonName): void {
+    this.byes.add(d);
+  }
+
+  /** Has `d` ever been seen running (since we started)? */
+  everSeen(d: DaemonName): boolean {
+    return (this.seen.get(d)?.pid ?? 0) > 0;
+  }
+
   /** Was `d`'s pid alive at the last check? (undefined: not checked yet) */
   isAlive(d: DaemonName): boolean | undefined {
     return this.seen.get(d)?.alive;
@@ -160,6 +171,7 @@ export class Watchdog {
       this.seen.set(d, s);
       const pid = this.livePid(d, s);
       s.alive = pid > 0;
+      if (pid > 0 && pid !== s.pid) this.byes.delete(d); // a new instance: its own fate
       if (pid > 0) {
         this.connect(d);
         s.pid = pid;
@@ -170,7 +182,7 @@ export class Watchdog {
       // Only a daemon that was seen alive and died is restarted: one that was
       // never started (or is being started by pha-cli) is not ours to start.
       if (s.pid === 0) continue;
-      if (fs.existsSync(downFile(this.o.runDir, d))) {
+      if (this.byes.has(d) || fs.existsSync(downFile(this.o.runDir, d))) {
         s.pid = 0;
         continue;
       }

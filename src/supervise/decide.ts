@@ -40,6 +40,7 @@ export interface Memory {
   allUpSince: number | null;
   gwBadSince: number | null;
   garpPending: boolean; // both ONLINE and we kept: re-announce once the peer yielded
+  heardSinceSilence: boolean; // the peer has been heard since it was last silent
 }
 
 export const initialMemory = (): Memory => ({
@@ -49,6 +50,7 @@ export const initialMemory = (): Memory => ({
   allUpSince: null,
   gwBadSince: null,
   garpPending: false,
+  heardSinceSilence: false,
 });
 
 export type OpKind = 'none' | 'start' | 'stop' | 'restart';
@@ -100,6 +102,12 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   }
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
   const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
+  // The peer is heard again after silence (a partition healed): while we hold,
+  // re-announce once it has settled — but only when its first word back says it
+  // may have held (ONLINE, or PROGRESS: it is stopping or starting). A peer that
+  // comes back OFFLINE never held the address: no re-announce.
+  if (allUp && prev.lastSettledPeer === null && !prev.heardSinceSilence && (o.peer === 'ONLINE' || o.peer === 'PROGRESS')) m.garpPending = true;
+  m.heardSinceSilence = o.peer === null ? false : true;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
   const d: Decision = {
@@ -223,7 +231,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       if (allUp) {
         const garp = m.garpPending;
         m.garpPending = false;
-        return none(garp ? 'the peer yielded: re-announcing (gratuitous ARP)' : 'Active: peer Standby', { garp });
+        return none(garp ? 'the peer is Standby after it may have held the address: re-announcing (gratuitous ARP)' : 'Active: peer Standby', { garp });
       }
       if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
       // Rule 4 (fix 5): the peer released — take over at once.

@@ -124,6 +124,8 @@ export async function startSupervise(deps: SuperviseDeps) {
     return bus ? overlay(s, bus, fresh, 'supervise') : s;
   }
   const alive = (d: 'sender' | 'receiver', s: Status, stampKey: 'SENDER_AT' | 'RECEIVER_AT', stampMs: number): boolean => {
+    // Started together by pha-cli: one not seen yet is starting, not dead.
+    if (watchdog && !watchdog.everSeen(d) && now() - startedAt < 2 * config.DEADTIME) return true;
     if (watchdog?.isAlive(d) === false) return false;
     if (bus?.fresh(d, fresh)) return true;
     // Right after our own stall the bus is silent because we were: not a death.

@@ -59,7 +59,8 @@ const rows: Row[] = [
   { name: 'both ONLINE, rank 1 keeps and re-announces later', o: obs({ peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'none', check: (d) => assert.equal(d.memory.garpPending, true) },
   { name: 'both ONLINE, rank 2 yields', o: obs({ rank: 2, peer: 'ONLINE', up: [true, true] }), m: HOLDING, op: 'stop' },
   { name: 'kept after both ONLINE: peer OFFLINE → gratuitous ARP once', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, garpPending: true, lastSettledPeer: 'ONLINE' }), op: 'none', check: (d) => { assert.equal(d.garp, true); assert.equal(d.memory.garpPending, false); } },
-  { name: 'peer heard again after silence, Standby: no re-announce (it never held the resources)', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, lastSettledPeer: null }), op: 'none', check: (d) => assert.equal(d.garp, false) },
+  { name: 'peer back after silence saying OFFLINE: no re-announce (it never held the resources)', o: obs({ peer: 'OFFLINE', up: [true, true] }), m: mem({ holding: true, lastSettledPeer: null }), op: 'none', check: (d) => assert.equal(d.garp, false) },
+  { name: 'peer back after silence saying PROGRESS (yielding after a partition): re-announce once it settles', o: obs({ peer: 'PROGRESS', up: [true, true] }), m: mem({ holding: true, lastSettledPeer: null }), op: 'none', check: (d) => { assert.equal(d.memory.garpPending, true); assert.equal(decide(obs({ peer: 'OFFLINE', up: [true, true] }), T, d.memory).garp, true); } },
   // Fix 2 / rule 6: both OFFLINE.
   { name: 'both OFFLINE, rank 1 waits 2 heartbeats', o: obs({ peer: 'OFFLINE', peerSince: NOW - 100 }), op: 'none', check: (d) => assert.equal(d.wakeAt, NOW - 100 + 400) },
   { name: 'both OFFLINE, rank 1 starts after 2 heartbeats', o: obs({ peer: 'OFFLINE', peerSince: NOW - 400 }), op: 'start', names: ['r0', 'r1'] },
