@@ -45,6 +45,10 @@ function argValue(argv: string[], flag: string): string | undefined {
 }
 
 export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
+  // A detached daemon's stdout/stderr is its log file: on a full disk a write
+  // there emits 'error', which unhandled would end the process. Never.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   const argv = process.argv.slice(2);
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(`usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`);

@@ -214,8 +214,8 @@ export class Watchdog {
       } else {
         const f = this.fails.get(d) ?? { n: 0, nextAt: 0 };
         f.n++;
-        // Back off when it keeps failing (a broken install), up to 30 s.
-        f.nextAt = this.o.now() + Math.min(30_000, 500 * 2 ** (f.n - 1));
+        // Back off when it keeps failing (a broken install, a full disk), up to 5 s.
+        f.nextAt = this.o.now() + Math.min(5000, 500 * 2 ** (f.n - 1));
         this.fails.set(d, f);
         this.o.onEvent({ kind: 'restart-failed', daemon: d, error: r.error });
       }
