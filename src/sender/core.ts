@@ -114,18 +114,16 @@ export class SenderCore {
         if (e.timer === 'publish') {
           out.push(this.publishEffect(), { kind: 'arm', timer: 'publish', at: e.mono + busIntervalMs(this.c.DEADTIME) });
         } else if (e.timer === 'tick' && e.sight) {
-          const late = Math.max(0, e.mono - this.tickDue);
+          this.detectStall(e, out);
           this.tickDue = e.mono + this.c.HEARTBEAT_INT;
           out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
-          if (late > this.c.DEADTIME) {
-            this.stalledAt = e.wall;
-            this.superviseGoneSince = null;
-            out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: sending PROGRESS until supervise decides again' });
-          }
           this.round('tick', e, e.sight, out);
         }
         break;
       case 'changed':
+        // After a freeze the queued bus messages and file events may run before
+        // the tick: they are old news, so the stall is noticed here too (fix 13).
+        this.detectStall(e, out);
         this.round(e.reason, e, e.sight, out);
         break;
       case 'fenced': {
@@ -138,6 +136,22 @@ export class SenderCore {
       }
     }
     return out;
+  }
+
+  /**
+   * Our loop ran late by more than DEADTIME (frozen, swapped, SIGSTOPped):
+   * say PROGRESS until supervise has decided again, and tell supervise so, as
+   * after a restart (SENDER_STARTED_AT), or it may have no reason to decide.
+   */
+  private detectStall(clock: Clock, out: SenderEffect[]): void {
+    const late = clock.mono - this.tickDue;
+    if (late <= this.c.DEADTIME) return;
+    this.tickDue = clock.mono; // noticed once, whichever event comes first
+    this.stalledAt = clock.wall;
+    this.startedAt = clock.wall;
+    this.superviseGoneSince = null;
+    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: sending PROGRESS until supervise decides again' });
+    out.push(this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall } });
   }
 
   /** Clean stop: the keys a stopped sender leaves. */

@@ -181,6 +181,9 @@ export class SuperviseCore {
   handle(e: SuperviseEvent): SuperviseEffect[] {
     const out: SuperviseEffect[] = [];
     if (this.stopped) return out;
+    // After a freeze, queued events (the bus, the file, results) may run
+    // before the ticker: notice the stall first, so nothing is decided on old news.
+    if (!(e.kind === 'timer' && e.timer === 'ticker') && this.tickerDue > 0 && e.mono - this.tickerDue > this.c.DEADTIME) this.onStall(e.mono - this.tickerDue, e, out);
     switch (e.kind) {
       case 'timer':
         this.onTimer(e.timer, e, out);
@@ -228,11 +231,7 @@ export class SuperviseCore {
         const late = Math.max(0, clock.mono - this.tickerDue);
         this.tickerDue = clock.mono + this.tickerInt;
         out.push({ kind: 'arm', timer: 'ticker', at: this.tickerDue });
-        if (late > this.c.DEADTIME) {
-          this.stalledAt = clock.wall;
-          out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: yielding to an ONLINE peer, no decision on old news' });
-          this.cycle(false, clock, out);
-        }
+        if (late > this.c.DEADTIME) this.onStall(late, clock, out);
         if (clock.mono - this.lastWriteAt >= this.stampMs && clock.mono - this.lastStampTry >= this.stampMs) {
           this.lastStampTry = clock.mono;
           this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
@@ -240,6 +239,13 @@ export class SuperviseCore {
         break;
       }
     }
+  }
+
+  private onStall(late: number, clock: Clock, out: SuperviseEffect[]): void {
+    this.stalledAt = clock.wall;
+    if (this.tickerDue < clock.mono) this.tickerDue = clock.mono; // noticed once, whichever event comes first
+    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: yielding to an ONLINE peer, no decision on old news' });
+    this.cycle(false, clock, out);
   }
 
   /** The gateway on its own cadence: a hung resource check never delays it. Pings overlap. */
@@ -390,10 +396,10 @@ export class SuperviseCore {
       });
       this.lastReason = d.reason;
     }
-    this.act(d, sight.own, clock, out);
+    this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
   }
 
-  private act(d: Decision, s: Status, clock: Clock, out: SuperviseEffect[]): void {
+  private act(d: Decision, s: Status, senderStartedAt: number, clock: Clock, out: SuperviseEffect[]): void {
     const common: Partial<Status> = {
       SUPERVISE: 1,
       SUPERVISE_AT: clock.wall,
@@ -416,7 +422,7 @@ export class SuperviseCore {
       const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: d.word };
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
-      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.stampMs) {
+      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.stampMs) {
         this.write(patch, clock, out);
       }
       if (d.garp && this.c.resources.some((r) => baseName(r.script) === 'ipaddr')) {
@@ -428,7 +434,14 @@ export class SuperviseCore {
       return;
     }
     // PROGRESS while we start or stop, so the peer waits (and the sender sends it at once).
-    this.write({ ...common, ...this.resPatch(), STATUS: 'PROGRESS' }, clock, out);
+    const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: 'PROGRESS' };
+    if (d.op !== 'stop' && s.SENDER_RUN === 0 && (s.SENDER_PAUSE_UNTIL ?? 0) > clock.wall) {
+      // Taking over during our own "off" pause (the peer went silent): a holder
+      // that stays silent is a holder the peer cannot see. The pause ends here.
+      Object.assign(patch, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined });
+      out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: 'taking over during the off pause: the heartbeat resumes' });
+    }
+    this.write(patch, clock, out);
     this.phase = { kind: 'acting', d, offReq };
     out.push({ kind: 'run', op: d.op === 'stop' ? 'stop' : 'start', names: d.op === 'stop' ? this.c.resources.map((r) => r.name) : d.names });
   }

@@ -206,7 +206,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   switch (peer) {
     case 'ONLINE':
       if (allUp && names.length > 0) {
-        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps.
+        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
+        // heartbeat is paused (off): the peer cannot hear us and keeps too.
+        if (paused) return stopAll('both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank');
         if (o.rank === 1) {
           m.garpPending = true;
           return none('both ONLINE: first in NODES keeps the resources');
