@@ -111,9 +111,14 @@ export class Monitor {
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
         break;
     }
+    if ((f.kind === 'crash' && f.daemon !== 'sender') || f.kind === 'restartNode') {
+      this.rejoinedUntil = Math.max(this.rejoinedUntil, end + 1500 + wd + l.spawnMs[1] + p.DEADTIME + p.SUPERVISE_INT);
+    }
     if (excuse > 0) this.excusedUntil = Math.max(this.excusedUntil, end + excuse);
     this.activeFaults++;
   }
+  /** A restarted receiver or supervise re-opens the start-up window (rule 3): it may yield whatever its rank. */
+  private rejoinedUntil = 0;
   faultEnded(f: Fault): void {
     this.faultMarks.push(this.w.t);
     this.activeFaults--;
@@ -186,7 +191,7 @@ export class Monitor {
       if (!this.quiet(h.at, t) || !healthy(w)) continue;
       const holders = w.nodes.filter((n) => w.holds(n));
       if (holders.length !== 1) this.fail('heal-one-holder', `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`);
-      else if (h.bothHeld && holders[0]!.id !== 1) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
+      else if (h.bothHeld && holders[0]!.id !== 1 && h.at > this.rejoinedUntil) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
     }
     // A healthy pair has a holder.
     if (!this.held[0] && !this.held[1] && healthy(w) && this.activeFaults === 0 && !paused(w)) {

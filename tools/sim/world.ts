@@ -136,21 +136,25 @@ export interface SimNode {
   down: Set<DaemonName>; // stopped on purpose
   restarting: Set<DaemonName>;
   incarnation: number;
+  /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
+  pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
+  /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
+  hist: Record<DaemonName, { start: number; end: number }[]>;
 }
 
 interface Heard {
   keys: Partial<Status>;
   at: number;
 }
+export type { Heard };
 
 export class Proc {
   alive = true;
   frozenUntil = -1;
   queued: Fn[] = [];
   readonly timers = new Map<string, number>();
-  readonly heard = new Map<DaemonName, Heard>();
-  readonly watchAlive = new Map<DaemonName, boolean>();
-  readonly watchPid = new Map<DaemonName, number>();
+  readonly everHeard = new Set<DaemonName>();
+  startedAt = 0; // virtual ms
   readonly alarms = new Map<string, string>();
   lastGood: Status | undefined;
   pending: Record<string, unknown> | null = null;
@@ -233,6 +237,8 @@ export class World {
       down: new Set(),
       restarting: new Set(),
       incarnation: 0,
+      pub: new Map(),
+      hist: { sender: [], receiver: [], supervise: [] },
     });
     this.nodes = [mk(1), mk(2)];
   }
@@ -310,9 +316,58 @@ export class World {
   crash(node: SimNode, d: DaemonName): void {
     const proc = node.procs[d];
     if (!proc) return;
-    proc.alive = false;
-    delete node.procs[d];
+    this.end(proc);
     this.log(node, d, `killed (pid ${proc.pid})`);
+    // Its watchers notice at their next pid check; the first that runs restarts it.
+    const wd = this.wdInt;
+    for (const wname of WATCHERS[d]) {
+      const w = node.procs[wname];
+      if (!w) continue;
+      const next = w.startedAt + (Math.floor((this.t - w.startedAt) / wd) + 1) * wd;
+      // A daemon started after the watcher's last check was never seen alive by it.
+      const seen = proc.startedAt <= next - wd || proc.startedAt < w.startedAt;
+      this.at(next, () =>
+        this.deliver(w, () => {
+          if (!seen || node.procs[d] || node.down.has(d) || node.restarting.has(d)) return;
+          node.restarting.add(d);
+          this.log(node, wname, `${d} died: restarting it`);
+          this.at(this.t + this.lat2(this.lat.spawnMs), () => {
+            node.restarting.delete(d);
+            if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
+          });
+        }),
+      );
+      break; // the second watcher steps in only when the first is gone
+    }
+  }
+
+  private end(proc: Proc): void {
+    proc.alive = false;
+    delete proc.node.procs[proc.name];
+    const h = proc.node.hist[proc.name];
+    const last = h[h.length - 1];
+    if (last && last.end === Infinity) last.end = this.t;
+  }
+
+  get wdInt(): number {
+    return Math.max(50, Math.min(200, Math.floor(this.p.DEADTIME / 4)));
+  }
+
+  /** Was `d` running at virtual time `x`? */
+  private ranAt(node: SimNode, d: DaemonName, x: number): boolean {
+    const h = node.hist[d];
+    for (let i = h.length - 1; i >= 0; i--) {
+      const r = h[i]!;
+      if (r.start <= x) return x < r.end;
+    }
+    return false;
+  }
+
+  /** The watchdog's isAlive(d) in `proc`: d's pid at proc's last check (every wdInt from its start). */
+  private pidAlive(proc: Proc, d: DaemonName): boolean {
+    const wd = this.wdInt;
+    const last = proc.startedAt + Math.floor((this.t - proc.startedAt) / wd) * wd;
+    return this.ranAt(proc.node, d, last);
   }
 
   /** A clean stop (pha-cli stop / SIGTERM): marked down, its last keys written. */
@@ -322,8 +377,7 @@ export class World {
     if (!proc) return;
     const effects = proc.sender?.stop() ?? proc.receiver?.stop() ?? proc.supervise?.stop() ?? [];
     for (const e of effects) if (e.kind === 'write') this.write(proc, e.patch);
-    proc.alive = false;
-    delete node.procs[d];
+    this.end(proc);
     // The writer is flushed before the process exits.
     const patch = { ...(proc.inflight ?? {}), ...(proc.pending ?? {}) };
     if (Object.keys(patch).length) this.storeWrite(node, patch, proc.lastGood, proc);
@@ -336,16 +390,9 @@ export class World {
     node.down.delete(d);
     const proc = new Proc(node, d, ++node.incarnation + node.id * 1000, this.rng.int(0, 1e7));
     node.procs[d] = proc;
+    proc.startedAt = this.t;
+    node.hist[d].push({ start: this.t, end: Infinity });
     this.log(node, d, `started (pid ${proc.pid})`);
-    // The watchdog learns the others' pids at once.
-    this.watchdogCheck(proc);
-    const wdInt = Math.max(50, Math.min(200, Math.floor(this.p.DEADTIME / 4)));
-    const wd = () => {
-      if (!proc.alive) return;
-      this.deliver(proc, () => this.watchdogCheck(proc));
-      this.at(this.t + wdInt, wd);
-    };
-    this.at(this.t + wdInt, wd);
     const cfg = this.config(node);
     if (d === 'sender') {
       proc.sender = new SenderCore(cfg);
@@ -371,34 +418,6 @@ export class World {
       peer: { name: peer.name },
       resources: this.resources.map((name) => ({ name, script: name === 'vip' ? '/opt/pha/res/ipaddr' : '/opt/pha/res/service' })),
     };
-  }
-
-  private watchdogCheck(proc: Proc): void {
-    const node = proc.node;
-    for (const d of DAEMON_NAMES) {
-      if (d === proc.name) continue;
-      const other = node.procs[d];
-      const alive = !!other;
-      proc.watchAlive.set(d, alive);
-      if (alive) {
-        proc.watchPid.set(d, other.pid);
-        continue;
-      }
-      if (!proc.watchPid.get(d)) continue; // never seen alive: not ours to start
-      if (node.down.has(d)) {
-        proc.watchPid.set(d, 0);
-        continue;
-      }
-      if (node.restarting.has(d)) continue;
-      const first = WATCHERS[d][0]!;
-      if (first !== proc.name && node.procs[first]) continue; // the first watcher does it
-      node.restarting.add(d);
-      this.log(node, proc.name, `${d} died: restarting it`);
-      this.at(this.t + this.lat2(this.lat.spawnMs), () => {
-        node.restarting.delete(d);
-        if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
-      });
-    }
   }
 
   // ---- status file, writer, watch, bus ----------------------------------
@@ -492,24 +511,27 @@ export class World {
     return out as Status;
   }
 
+  /** A daemon says its state on the bus: the others hear it (listeners only on a change, like LocalBus). */
   private publish(proc: Proc, keys: Partial<Status>): void {
+    const node = proc.node;
+    const prev = node.pub.get(proc.name);
+    const changed = !prev || this.t - prev.at > busFreshMs(1000) || !sameKeys(prev.keys, keys);
+    node.pub.set(proc.name, { keys, at: this.t });
     for (const d of DAEMON_NAMES) {
       if (d === proc.name) continue;
-      const to = proc.node.procs[d];
+      const to = node.procs[d];
       if (!to) continue;
-      this.later(to, 0.2, () => {
-        const before = to.heard.get(proc.name);
-        to.heard.set(proc.name, { keys, at: this.t });
-        const changed = !before || this.t - before.at > busFreshMs(1000) || !sameKeys(before.keys, keys);
-        if (!changed) return;
-        if (to.name === 'sender' && proc.name === 'supervise') this.feedSender(to, { kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) });
-        if (to.name === 'supervise' && proc.name !== 'supervise') this.feedSupervise(to, { kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) });
-      });
+      const first = !to.everHeard.has(proc.name);
+      to.everHeard.add(proc.name);
+      if (!changed && !first) continue;
+      if (to.name === 'sender' && proc.name === 'supervise') this.later(to, 0.2, () => this.feedSender(to, { kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) }));
+      if (to.name === 'supervise' && proc.name !== 'supervise') this.later(to, 0.2, () => this.feedSupervise(to, { kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) }));
     }
   }
+  /** `d`'s state as `proc` heard it lately on the bus (undefined: not fresh). */
   private busFresh(proc: Proc, d: DaemonName): Heard | undefined {
-    const h = proc.heard.get(d);
-    return h && this.t - h.at <= this.fresh ? h : undefined;
+    const h = proc.node.pub.get(d);
+    return h && h.at >= proc.startedAt && proc.everHeard.has(d) && this.t - h.at <= this.fresh ? h : undefined;
   }
   private overlay(proc: Proc, s: Status): Status {
     let out: Status | undefined;
@@ -523,7 +545,7 @@ export class World {
     return out ?? s;
   }
   private liveness(proc: Proc, d: DaemonName): Liveness {
-    return { pid: proc.watchAlive.get(d), onBus: !!this.busFresh(proc, d), everOnBus: proc.heard.has(d) };
+    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
   }
 
   // ---- the sender -------------------------------------------------------
@@ -535,9 +557,9 @@ export class World {
     }
     return {
       view: this.overlay(proc, proc.cache),
-      supervisePid: proc.watchAlive.get('supervise'),
+      supervisePid: this.pidAlive(proc, 'supervise'),
       superviseOnBus: !!this.busFresh(proc, 'supervise'),
-      superviseEverOnBus: proc.heard.has('supervise'),
+      superviseEverOnBus: proc.everHeard.has('supervise'),
     };
   }
   private feedSender(proc: Proc, ev: Parameters<SenderCore['handle']>[0]): void {
@@ -806,13 +828,10 @@ function sameKeys(a: Partial<Status>, b: Partial<Status>): boolean {
 
 /** What supervise last told the bus (its live STATUS), as pha-cli's live view sees it. */
 function lastPublished(sup: Proc): Partial<Status> {
-  // The sender or receiver has heard it; failing that, the file.
-  const s = sup.node.procs.sender?.heard.get('supervise') ?? sup.node.procs.receiver?.heard.get('supervise');
-  return s?.keys ?? {};
+  return sup.node.pub.get('supervise')?.keys ?? {};
 }
 function receiverKeys(_w: World, node: SimNode): Partial<Status> {
-  const h = node.procs.supervise?.heard.get('receiver');
-  return h?.keys ?? {};
+  return node.pub.get('receiver')?.keys ?? {};
 }
 
 export { busIntervalMs };
