@@ -86,7 +86,9 @@ export function triggerKey(s: Status): string {
   return [s.RECEIVER_IN, s.RECEIVER_IN_SINCE, s.OFF_REQUEST, s.FAILED_UNTIL, s.SENDER_PAUSE_UNTIL, s.RECEIVER_STARTED_AT, s.SENDER_STARTED_AT].join('|');
 }
 
-const BUS_KEYS = ['STATUS', 'SENDER_MUTE', 'DECIDED_AT', 'GW_OK', 'ROUTE_OK', 'REASON', 'ALARM'] as const;
+// SENDER_RUN / SENDER_PAUSE_UNTIL too: the off pause (and its end) must reach
+// the sender when the file cannot be written.
+const BUS_KEYS = ['STATUS', 'SENDER_MUTE', 'DECIDED_AT', 'GW_OK', 'ROUTE_OK', 'REASON', 'ALARM', 'SENDER_RUN', 'SENDER_PAUSE_UNTIL'] as const;
 
 type Phase =
   | { kind: 'idle' }
@@ -384,6 +386,9 @@ export class SuperviseCore {
     out.push({ kind: 'alarm', id: 'file', text: sight.damaged ? `${sight.damaged}: supervise writes its keys again` : null });
     const s = sight.view;
     this.lastTrigger = triggerKey(s);
+    // The pause as the file (and our own pending writes) has it now: pha-cli's
+    // "on" is written to the file, and what we tell the sender must follow it.
+    this.published = { ...this.published, SENDER_RUN: sight.own.SENDER_RUN, SENDER_PAUSE_UNTIL: sight.own.SENDER_PAUSE_UNTIL };
     const obs = this.observe(sight, clock);
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;

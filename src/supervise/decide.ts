@@ -40,6 +40,7 @@ export interface Memory {
   allUpSince: number | null;
   gwBadSince: number | null;
   garpPending: boolean; // both ONLINE and we kept: re-announce once the peer yielded
+  silentAfter?: Word | null; // while the peer is silent: its last settled word before the silence
 }
 
 export const initialMemory = (): Memory => ({
@@ -79,6 +80,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   const down = o.resources.filter((r) => !r.up).map((r) => r.name);
   const allUp = down.length === 0;
   const anyUp = down.length < names.length;
+  // Stopping on a peer ONLINE: also when we held them and a check now says
+  // DOWN (a hung check counts as DOWN; the resource may well be up).
+  const mayHold = anyUp || (prev.holding && names.length > 0);
   const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
   const inStartup = o.now < o.startedAt + t.deadtime; // rule 3: the peer is not silent yet
 
@@ -99,7 +103,10 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
   }
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
-  const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
+  // What the peer said before it went silent, remembered for the whole silence
+  // (not only for the first decision after it).
+  const silentBefore = peer === null ? (prev.lastSettledPeer === null ? prev.silentAfter : prev.lastSettledPeer) : undefined;
+  m.silentAfter = peer === null ? silentBefore : undefined;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
   const d: Decision = {
@@ -151,7 +158,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   // Rule 1: own gateway failing. Heartbeat stays muted; rank does not apply.
   if (gwBad) {
     // Yield on ONLINE, not PROGRESS: holding until the peer is up makes no gap.
-    if (peer === 'ONLINE' && anyUp) {
+    if (peer === 'ONLINE' && mayHold) {
       return stopAll('own gateway check failing and the peer is ONLINE: yielding');
     }
     if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
@@ -172,25 +179,25 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   // taken over: yield to it whatever the rank, and start nothing new.
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
-    if (peer === 'ONLINE' && anyUp) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
+    if (peer === 'ONLINE' && mayHold) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
     if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
     return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
   }
 
   // Rule 2: we were frozen; the peer may have taken over meanwhile.
   if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
-    if (peer === 'ONLINE' && anyUp) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+    if (peer === 'ONLINE' && mayHold) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
     return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
   }
 
   // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.
-  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && anyUp) {
+  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && mayHold) {
     return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
   }
 
   // Rule 8: FAILED hold-down.
   if (o.failedUntil > o.now) {
-    if (peer === 'ONLINE' && anyUp) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
+    if (peer === 'ONLINE' && mayHold) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
     return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, { wakeAt: o.failedUntil, alarm: 'FAILED' });
   }
 
@@ -216,6 +223,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
         return stopAll('both ONLINE: the first in NODES keeps: yielding');
       }
       if (anyUp) return stopAll('peer ONLINE: stopping local resources');
+      // We held them and a check now says DOWN (it hung, or the resource
+      // vanished): the peer has them, so make sure ours are stopped.
+      if (mayHold) return stopAll('peer ONLINE and we held the resources (checks say DOWN): stopping them to be sure');
       return none('Standby: peer ONLINE');
     case 'PROGRESS':
       if (allUp) return none('Active: peer in PROGRESS');

@@ -75,8 +75,9 @@ export class Monitor {
     this.w.log(null, 'INVARIANT', `${name} violated: ${detail}`);
   }
 
+  /** The nodes can hear each other: no link blocked, and not both muted by a lost gateway. */
   private connected(): boolean {
-    return !this.w.blocked[0][1] && !this.w.blocked[1][0];
+    return !this.w.blocked[0][1] && !this.w.blocked[1][0] && (this.w.nodes[0].gwUp || this.w.nodes[1].gwUp);
   }
 
   /** A fault or command begins (end: when it is over). */
@@ -121,6 +122,11 @@ export class Monitor {
   private rejoinedUntil = 0;
   faultEnded(f: Fault): void {
     this.faultMarks.push(this.w.t);
+    if (f.kind === 'gwDown' && !this.w.nodes[1 - f.node]!.gwUp) {
+      // Both gateways were lost: both may hold, muted (neither could hear the
+      // other); the first answer after the loss unmutes this node.
+      this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.w.p.GW_INT + this.base);
+    }
     this.activeFaults--;
     if (f.kind === 'partition' || f.kind === 'oneway') this.heals.push({ at: this.w.t, bothHeld: this.held[0] && this.held[1] });
   }
