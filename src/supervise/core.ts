@@ -330,8 +330,22 @@ export class SuperviseCore {
     this.checkedOnce = true;
   }
 
-  private alive(l: Liveness, s: Status, stamp: number | undefined, stampMs: number, wall: number): boolean {
-    if (l.pid === false) return false;
+  // When we first saw each daemon's current start announced (monotonic): the
+  // watchdog's pid check may be older than a restart the bus already told us of.
+  private readonly startSeen = new Map<'sender' | 'receiver', { value: number | undefined; mono: number }>();
+  private announcedRecently(d: 'sender' | 'receiver', value: number | undefined, mono: number): boolean {
+    const seen = this.startSeen.get(d);
+    if (!seen || seen.value !== value) {
+      this.startSeen.set(d, { value, mono });
+      return value !== undefined && seen !== undefined;
+    }
+    return value !== undefined && mono - seen.mono <= 2 * Math.max(50, Math.min(200, Math.floor(this.c.DEADTIME / 4))) + 100;
+  }
+
+  private alive(l: Liveness, s: Status, stamp: number | undefined, stampMs: number, wall: number, restartedNow = false): boolean {
+    // Dead by its pid at the watchdog's last check, unless it spoke on the bus
+    // since then to announce its restart (the check is up to 200 ms old).
+    if (l.pid === false && !(l.onBus && restartedNow)) return false;
     if (l.onBus) return true;
     // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
     if (l.everOnBus) return false;
@@ -351,9 +365,12 @@ export class SuperviseCore {
       peer: s.RECEIVER_IN ?? null,
       peerSince: s.RECEIVER_IN_SINCE ?? t,
       // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
-      receiverFresh: s.RECEIVER_IN !== undefined && this.alive(sight.receiver, s, s.RECEIVER_AT, RECEIVER_STAMP_MS, t),
-      senderAlive: this.alive(sight.sender, s, s.SENDER_AT, SENDER_STAMP_MS, t),
-      startedAt: Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0),
+      receiverFresh: s.RECEIVER_IN !== undefined && this.alive(sight.receiver, s, s.RECEIVER_AT, RECEIVER_STAMP_MS, t, this.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono)),
+      senderAlive: this.alive(sight.sender, s, s.SENDER_AT, SENDER_STAMP_MS, t, this.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono)),
+      // Rule 3's grace counts from the latest of our three starts: until our
+      // sender runs the peer cannot hear us, and a peer whose sender starts
+      // about when ours does is silent until then too (issue 10).
+      startedAt: Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
       stalledAt: this.stalledAt,
       offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
       pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,

@@ -75,6 +75,17 @@ export function progressBound(resourceCount: number, resTimeoutMs: number, resRe
 }
 
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
+  const d = decideRules(o, t, prev);
+  // Rule 3: during the startup grace a node that found resources UP does not
+  // say ONLINE yet: it does not know whether the peer holds them, and a peer
+  // that heard it ONLINE would yield by rank while this node yields by rule 3
+  // (both at once: issue 10). PROGRESS makes the peer wait for the grace.
+  const graceEnd = o.startedAt + t.deadtime;
+  if (d.op === 'none' && d.word === 'ONLINE' && o.now < graceEnd) return { ...d, word: 'PROGRESS', wakeAt: Math.min(d.wakeAt ?? graceEnd, graceEnd) };
+  return d;
+}
+
+function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const m: Memory = { ...prev };
   const names = o.resources.map((r) => r.name);
   const down = o.resources.filter((r) => !r.up).map((r) => r.name);
@@ -190,8 +201,12 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
   }
 
-  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.
-  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && mayHold) {
+  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up
+  // yields — when the peer was ONLINE already as we joined (its ONLINE is the
+  // first word we heard, within the grace). A peer that went ONLINE later took
+  // over while we were up: then both hold and rule 5 (rank) decides, the same
+  // rule on both nodes; two rules at once made both yield (issue 10).
+  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && mayHold && o.peerSince <= o.startedAt + t.deadtime) {
     return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
   }
 
@@ -239,6 +254,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
       // Rule 4 (fix 5): the peer released — take over at once.
       if (release) return start(down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
+      // Rule 3 again: not while the peer may not have heard us yet (our sender
+      // just started): it would count us silent and take over too (issue 10).
+      if (inStartup) return none('startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
       // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
       const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
       if (o.now - o.peerSince >= wait) {
@@ -247,6 +265,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       return none(`both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`, { wakeAt: o.peerSince + wait });
     }
     case null:
+      // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
       if (inStartup) return none('startup: giving the peer one DEADTIME to be heard' + peerNote, { wakeAt: o.startedAt + t.deadtime });
       if (allUp) return none('Active: no heartbeat from the peer' + peerNote);
       return start(down, 'no heartbeat from the peer: taking over' + peerNote);

@@ -26,8 +26,9 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     sent: (n, word) => m.sent(n, word),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
   };
-  w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)`);
+  w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${s.leftover.some(Boolean) ? `, resources left up on ${s.leftover.map((x, i) => (x ? `n${i + 1}` : '')).filter(Boolean).join(' and ')}` : ''}`);
   for (const node of w.nodes) {
+    if (s.leftover[node.id - 1]) w.leftover(node);
     DAEMON_NAMES.forEach((d, i) => w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d)));
   }
   for (const f of s.faults) w.at(f.at, () => apply(w, m, f));

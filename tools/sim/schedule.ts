@@ -46,6 +46,8 @@ export interface Schedule {
   ms: number; // length of the run
   resources: string[];
   startDelays: [number[], number[]]; // per node: sender, receiver, supervise
+  /** Left from an earlier run (pha-cli stop leaves the resources up): which nodes hold at t=0, with the old run's status file. */
+  leftover: [boolean, boolean];
   faults: Fault[];
 }
 
@@ -122,6 +124,10 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
   const resources = r.chance(0.7) ? ['vip'] : ['vip', 'web'];
   const startDelays: [number[], number[]] = [DAEMONS.map(() => r.int(0, 1500)), DAEMONS.map(() => r.int(0, 1500))];
   const ms = Math.round(minutes * 60_000);
+  // Sometimes an earlier run left the resources up on one node, or (after a
+  // partition, then stop) on both.
+  const lo = r.next();
+  const leftover: [boolean, boolean] = lo < 0.6 ? [false, false] : lo < 0.75 ? [true, false] : lo < 0.9 ? [false, true] : [true, true];
   const faults: Fault[] = [];
   if (fam === 'both-start') {
     // Only the start, sometimes on a jittery network (issue 10).
@@ -134,7 +140,7 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
     }
     faults.sort((a, b) => a.at - b.at);
   }
-  return { seed, family: fam, profile, ms, resources, startDelays, faults };
+  return { seed, family: fam, profile, ms, resources, startDelays, leftover, faults };
 }
 
 export function describeFault(f: Fault): string {

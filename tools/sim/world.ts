@@ -803,6 +803,15 @@ export class World {
     });
   }
 
+  /** What an earlier run left (pha-cli stop leaves the resources up, and its keys in the file). */
+  leftover(node: SimNode): void {
+    for (const r of node.res.keys()) node.res.set(r, true);
+    const file: Record<string, unknown> = { STATUS: null, SUPERVISE: 0, SENDER_RUN: 0, RECEIVER_IN: null, DECIDED_AT: this.wall - 60_000, RECEIVER_STARTED_AT: this.wall - 600_000, SENDER_STARTED_AT: this.wall - 600_000 };
+    for (const r of node.res.keys()) file[`RES_${r}`] = 'UP';
+    node.file = file as Status;
+    this.hooks.held?.(node);
+  }
+
   holds(node: SimNode): boolean {
     for (const v of node.res.values()) if (v) return true;
     return false;
