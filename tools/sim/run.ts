@@ -18,7 +18,7 @@ export interface RunResult {
 }
 
 export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
-  const w = new World({ seed: s.seed, profile: PROFILES[s.profile]!, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide] });
+  const w = new World({ seed: s.seed, profile: PROFILES[s.profile]!, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide], reorder: s.family === 'reorder' });
   const m = new Monitor(w, s);
   w.hooks = {
     step: () => m.step(),
@@ -65,9 +65,11 @@ function apply(w: World, m: Monitor, f: Fault): void {
     case 'jitter':
       w.extraDelay = f.p ?? 20;
       w.dup = 0.05;
+      w.reorder = w.o.reorder ?? false;
       w.at(end, () => {
         w.extraDelay = 0;
         w.dup = 0;
+        w.reorder = false;
       });
       break;
     case 'crash':

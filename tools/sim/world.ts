@@ -69,6 +69,7 @@ export interface WorldOptions {
   lat?: Latencies;
   decide?: [DecideFn | undefined, DecideFn | undefined]; // per node (a broken rule on purpose)
   trace?: boolean;
+  reorder?: boolean; // datagrams may overtake each other while jitter is on
 }
 
 type Fn = () => void;
@@ -210,6 +211,9 @@ export class World {
   loss = 0;
   dup = 0;
   extraDelay = 0;
+  /** Let datagrams overtake each other (no FIFO per direction): heartbeats carry no sequence number yet. */
+  reorder = false;
+  private readonly lastArrival: [number, number] = [0, 0];
   steps = 0;
   private tokens = 0;
   private readonly decide: [DecideFn | undefined, DecideFn | undefined];
@@ -751,7 +755,11 @@ export class World {
     if (this.loss > 0 && this.rng.chance(this.loss)) return;
     const copies = this.dup > 0 && this.rng.chance(this.dup) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      this.at(this.t + this.lat2(this.lat.netMs) + this.extraDelay * this.rng.next(), () => {
+      let arrive = this.t + this.lat2(this.lat.netMs) + this.extraDelay * this.rng.next();
+      // A link keeps its order unless reordering is on.
+      if (!this.reorder) arrive = Math.max(arrive, this.lastArrival[from.id - 1]!);
+      this.lastArrival[from.id - 1] = arrive;
+      this.at(arrive, () => {
         const r = to.procs.receiver;
         if (r) this.deliver(r, () => this.feedReceiver(r, { kind: 'word', word, ...this.clock(r) }));
       });
