@@ -40,7 +40,7 @@ export class Monitor {
   private readonly resExcuse: number;
   private noHolderSince: number | null = null;
   private readonly takeovers: { at: number; node: number }[] = [];
-  private readonly faultMarks: number[] = []; // starts and ends of faults and commands
+  private readonly faultMarks: { t: number; link: boolean }[] = []; // starts and ends of faults and commands
   private activeFaults = 0;
   private firstFaultAt: number;
   private readonly held: [boolean, boolean] = [false, false];
@@ -65,7 +65,8 @@ export class Monitor {
     this.base = 2 * p.HEARTBEAT_INT + l.netMs[1] + jitter + 2 * script + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
     this.healBound = p.DEADTIME + p.SUPERVISE_INT + this.base;
     this.holdBound = p.DEADTIME + 4 * p.SUPERVISE_INT + p.CHECK_TIMEOUT + 3 * script * (p.RES_RESTARTS + 1) + 1000;
-    this.handoverBound = nres * l.startMs[1] + l.netMs[1] + jitter + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
+    // From the release (the last resource stopped) to the peer's first resource up.
+    this.handoverBound = l.startMs[1] + l.netMs[1] + jitter + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
     this.resExcuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + 2 * script + l.checkMs[1] + 200;
     this.firstFaultAt = s.faults.length ? s.faults[0]!.at : Infinity;
     // Both left holding: the start-up resolves it (1.5 s of daemon starts, then the rules).
@@ -87,7 +88,8 @@ export class Monitor {
   faultStarted(f: Fault, end: number): void {
     const p = this.w.p;
     const l = this.w.lat;
-    this.faultMarks.push(this.w.t);
+    this.faultMarks.push({ t: this.w.t, link: isLink(f) });
+    if (!isLink(f)) this.otherActive++;
     this.firstFaultAt = Math.min(this.firstFaultAt, this.w.t);
     if (f.kind === 'jitter' && f.at === 0) this.firstFaultAt = Infinity; // the start family's network, not a fault
     const fresh = busFreshMs(p.DEADTIME);
@@ -124,7 +126,8 @@ export class Monitor {
   /** A restarted receiver or supervise re-opens the start-up window (rule 3): it may yield whatever its rank. */
   private rejoinedUntil = 0;
   faultEnded(f: Fault): void {
-    this.faultMarks.push(this.w.t);
+    this.faultMarks.push({ t: this.w.t, link: isLink(f) });
+    if (!isLink(f)) this.otherActive--;
     if (f.kind === 'gwDown' && !this.w.nodes[1 - f.node]!.gwUp) {
       // Both gateways were lost: both may hold, muted (neither could hear the
       // other); the first answer after the loss unmutes this node.
@@ -134,11 +137,15 @@ export class Monitor {
     if (f.kind === 'partition' || f.kind === 'oneway') this.heals.push({ at: this.w.t, bothHeld: this.held[0] && this.held[1] });
   }
   offAccepted(node: number): void {
+    if (this.held[1 - node]) return; // both held already (an earlier fault): not this off's doing
     this.offs.push({ at: this.w.t, node, released: null, until: this.w.t + this.w.p.OFF_PAUSE * 1000 });
   }
 
-  private quiet(from: number, to: number): boolean {
-    return this.activeFaults === 0 && !this.faultMarks.some((m) => m > from && m <= to);
+  private otherActive = 0; // active faults other than partitions and one-way loss
+  /** No fault active, and none began or ended in (from, to]; `links`: partitions and one-way loss do not count. */
+  private quiet(from: number, to: number, links = true): boolean {
+    if (links ? this.activeFaults > 0 : this.otherActive > 0) return false;
+    return !this.faultMarks.some((m) => m.t > from && m.t <= to && (links || !m.link));
   }
 
   held0(node: SimNode): void {
@@ -194,8 +201,10 @@ export class Monitor {
     // off: no overlap while it hands over; the peer takes over at once.
     for (const o of this.offs) {
       if (t > o.until) continue;
-      if (both && conn && t >= this.excusedUntil && this.quiet(o.at, t)) this.fail('off-overlap', `two holders ${Math.round(t - o.at)} ms after "off" on n${o.node + 1}`);
-      if (o.released !== null && !this.held[1 - o.node] && t - o.released > this.handoverBound && this.quiet(o.at - 1, t) && w.running(w.nodes[1 - o.node]!) && conn) {
+      // (the off itself is a mark at o.at: the windows leave it out)
+      const quietAround = this.quiet(o.at - this.healBound, o.at - 1e-6) && this.quiet(o.at, t);
+      if (both && conn && t >= this.excusedUntil && quietAround) this.fail('off-overlap', `two holders ${Math.round(t - o.at)} ms after "off" on n${o.node + 1}`);
+      if (o.released !== null && !this.held[1 - o.node] && t - o.released > this.handoverBound && quietAround && w.running(w.nodes[1 - o.node]!) && conn) {
         const peer = w.nodes[1 - o.node]!;
         if (!failed(w, peer)) this.fail('off-handover', `n${o.node + 1} released at ${(o.released / 1000).toFixed(3)} s; n${2 - o.node} holds nothing ${Math.round(t - o.released)} ms later (bound ${Math.round(this.handoverBound)} ms)`);
         o.released = null;
@@ -205,7 +214,7 @@ export class Monitor {
     while (this.heals.length && t >= this.heals[0]!.at + this.healBound) {
       const h = this.heals.shift()!;
       // Quiet since well before the heal too: a node that just got its gateway or checks back may still act on them.
-      if (!this.quiet(h.at - this.healBound, t) || !healthy(w)) continue;
+      if (!this.quiet(h.at - this.healBound, t, false) || !healthy(w)) continue;
       const holders = w.nodes.filter((n) => w.holds(n));
       if (holders.length !== 1) this.fail('heal-one-holder', `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`);
       else if (h.bothHeld && holders[0]!.id !== 1 && h.at > this.rejoinedUntil) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
@@ -227,4 +236,8 @@ function paused(w: World): boolean {
 /** Every daemon runs and is not frozen, the nodes hear each other, both gateways answer, nobody is FAILED. */
 export function healthy(w: World): boolean {
   return w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !failed(w, n)) && !w.blocked[0][1] && !w.blocked[1][0];
+}
+
+function isLink(f: Fault): boolean {
+  return f.kind === 'partition' || f.kind === 'oneway';
 }
