@@ -214,7 +214,7 @@ export class Monitor {
     while (this.heals.length && t >= this.heals[0]!.at + this.healBound) {
       const h = this.heals.shift()!;
       // Quiet since well before the heal too: a node that just got its gateway or checks back may still act on them.
-      if (!this.quiet(h.at - this.healBound, t, false) || !healthy(w)) continue;
+      if (!this.quiet(h.at - this.healBound, h.at - 1e-6, false) || !this.quiet(h.at, t) || !healthy(w)) continue;
       const holders = w.nodes.filter((n) => w.holds(n));
       if (holders.length !== 1) this.fail('heal-one-holder', `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`);
       else if (h.bothHeld && holders[0]!.id !== 1 && h.at > this.rejoinedUntil) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
