@@ -45,6 +45,7 @@ export class Monitor {
   private firstFaultAt: number;
   private readonly held: [boolean, boolean] = [false, false];
   private readonly resExcusedUntil: [number, number] = [0, 0];
+  private readonly operatorStartAt: [number, number] = [-Infinity, -Infinity];
   private readonly heals: { at: number; bothHeld: boolean }[] = [];
   private offs: { at: number; node: number; released: number | null; until: number }[] = [];
   private startupTakeovers = 0;
@@ -106,14 +107,20 @@ export class Monitor {
         break;
       case 'resStart':
         excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
+        this.operatorStartAt[f.node] = this.w.t;
         break;
       case 'restartNode':
         // pha-cli stop leaves the resources up until the operator's res stop.
         excuse = p.DEADTIME + this.base;
         break;
+      case 'checkHang':
+        // The operator started resources on this node and its checks hang before it
+        // could see them UP: it cannot know it holds them until the checks answer.
+        if (this.w.t - this.operatorStartAt[f.node] < p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base) excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
+        this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
+        break;
       case 'resFail':
       case 'resStop':
-      case 'checkHang':
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
         break;
     }
