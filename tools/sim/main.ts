@@ -15,12 +15,13 @@ const { values } = parseArgs({
     keep: { type: 'string' },
     trace: { type: 'boolean', default: false },
     'max-failures': { type: 'string', default: '3' },
+    jobs: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write(`usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed] [--keep i,j,…] [--trace]\n\ninvariants:\n${Object.entries(INVARIANTS).map(([k, v]) => `  ${k.padEnd(22)} ${v}`).join('\n')}\n`);
+  process.stdout.write(`usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n\ninvariants:\n${Object.entries(INVARIANTS).map(([k, v]) => `  ${k.padEnd(22)} ${v}`).join('\n')}\n`);
   process.exit(0);
 }
 
@@ -33,6 +34,25 @@ const maxFailures = Number(values['max-failures']);
 if (![first, n, minutes].every(Number.isFinite) || n < 1 || minutes <= 0) {
   process.stderr.write('sim: --seeds, --seed and --minutes take numbers (--seeds ≥ 1, --minutes > 0)\n');
   process.exit(2);
+}
+
+const jobs = Math.max(1, Math.min(Number(values.jobs) || 1, n));
+if (jobs > 1 && !values.trace) {
+  // Split the seeds over child processes; each prints its own failures and summary.
+  const { spawn } = await import('node:child_process');
+  const per = Math.ceil(n / jobs);
+  const codes = await Promise.all(
+    Array.from({ length: jobs }, (_, j) => {
+      const from = first + j * per;
+      const count = Math.min(per, first + n - from);
+      const args = [process.argv[1]!, '--seed', String(from), '--seeds', String(count), '--minutes', String(minutes), '--max-failures', String(maxFailures)];
+      if (family) args.push('--family', family);
+      if (values.keep !== undefined) args.push('--keep', values.keep);
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      return new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    }),
+  );
+  process.exit(codes.some((c) => c !== 0) ? 1 : 0);
 }
 
 const t0 = performance.now();
