@@ -17,6 +17,10 @@ export const MUTANTS: Record<string, { about: string; decide: DecideFn }> = {
     about: 'rule 3 removed: a peer not heard yet after start counts as silent at once',
     decide: (o, t, m) => decide({ ...o, startedAt: -1e15 }, t, m),
   },
+  'peer-word-unknown-as-silent': {
+    about: 'rules 9/11 removed: a dead receiver or a status file that lost RECEIVER_IN counts as a silent peer',
+    decide: (o, t, m) => decide({ ...o, receiverFresh: true }, t, m),
+  },
   'sender-liveness-ignored': {
     about: 'rule 9 (sender) removed: a node whose heartbeat is not going out keeps by rank',
     decide: (o, t, m) => decide({ ...o, senderAlive: true }, t, m),
