@@ -16,12 +16,19 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     'max-failures': { type: 'string', default: '3' },
     jobs: { type: 'string', default: '1' },
+    measure: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  process.stdout.write(`usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n\ninvariants:\n${Object.entries(INVARIANTS).map(([k, v]) => `  ${k.padEnd(22)} ${v}`).join('\n')}\n`);
+  process.stdout.write(`usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(INVARIANTS).map(([k, v]) => `  ${k.padEnd(22)} ${v}`).join('\n')}\n`);
+  process.exit(0);
+}
+
+if (values.measure) {
+  const { measure } = await import('./measure.js');
+  process.stdout.write(measure(Number(values.seeds) > 1 ? Number(values.seeds) : 50) + '\n');
   process.exit(0);
 }
 

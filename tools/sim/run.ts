@@ -38,7 +38,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
   return { schedule: s, violation: m.violation, steps: w.steps, trace: w.trace ?? [] };
 }
 
-function apply(w: World, m: Monitor, f: Fault): void {
+export function apply(w: World, m: Monitor, f: Fault): void {
   const node = w.nodes[f.node]!;
   const end = w.t + f.dur;
   w.log(node, 'fault', describeFault(f));
@@ -129,6 +129,14 @@ function apply(w: World, m: Monitor, f: Fault): void {
       break;
     case 'resStop':
       w.resStop(node);
+      break;
+    case 'hostDeath':
+      for (const d of DAEMON_NAMES) {
+        node.down.add(d);
+        w.crash(node, d);
+      }
+      for (const r of node.res.keys()) w.resourceFails(node, r);
+      ends = false;
       break;
     case 'restartNode':
       for (const d of DAEMON_NAMES) w.stopDaemon(node, d);

@@ -25,7 +25,8 @@ export type FaultKind =
   | 'on' // pha-cli on
   | 'resStart' // pha-cli res start (an operator's mistake on a Standby)
   | 'resStop' // pha-cli res stop
-  | 'restartNode'; // pha-cli stop + res stop, then start again after dur (daemons 0-1500 ms apart)
+  | 'restartNode' // pha-cli stop + res stop, then start again after dur (daemons 0-1500 ms apart)
+  | 'hostDeath'; // the node is gone (daemons and resources), for good (measurements only)
 
 export interface Fault {
   at: number; // ms
