@@ -247,6 +247,10 @@ export class SuperviseCore {
     this.stalledAt = clock.wall;
     if (this.tickerDue < clock.mono) this.tickerDue = clock.mono; // noticed once, whichever event comes first
     out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: yielding to an ONLINE peer, no decision on old news' });
+    // What we told the bus before the freeze is old news: the sender must not
+    // send it again (a queued publish would). PROGRESS until we have decided.
+    this.published = { ...this.published, STATUS: 'PROGRESS' };
+    out.push({ kind: 'publish', keys: this.published });
     this.cycle(false, clock, out);
   }
 

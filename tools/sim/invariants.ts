@@ -224,7 +224,7 @@ export class Monitor {
       if (!this.quiet(h.at - this.healBound, h.at - 1e-6, false) || !this.quiet(h.at, t) || !healthy(w)) continue;
       const holders = w.nodes.filter((n) => w.holds(n));
       if (holders.length !== 1) this.fail('heal-one-holder', `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`);
-      else if (h.bothHeld && holders[0]!.id !== 1 && h.at > this.rejoinedUntil) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
+      else if (h.bothHeld && holders[0]!.id !== 1) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
     }
     // A healthy pair has a holder.
     if (!this.held[0] && !this.held[1] && healthy(w) && this.activeFaults === 0 && !paused(w)) {
