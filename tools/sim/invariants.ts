@@ -124,14 +124,9 @@ export class Monitor {
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
         break;
     }
-    if ((f.kind === 'crash' && f.daemon !== 'sender') || f.kind === 'restartNode') {
-      this.rejoinedUntil = Math.max(this.rejoinedUntil, end + 1500 + wd + l.spawnMs[1] + p.DEADTIME + p.SUPERVISE_INT);
-    }
     if (excuse > 0) this.excusedUntil = Math.max(this.excusedUntil, end + excuse);
     this.activeFaults++;
   }
-  /** A restarted receiver or supervise re-opens the start-up window (rule 3): it may yield whatever its rank. */
-  private rejoinedUntil = 0;
   faultEnded(f: Fault): void {
     this.faultMarks.push({ t: this.w.t, link: isLink(f) });
     if (!isLink(f)) this.otherActive--;
