@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TIME_KEYS, type Status } from '../status-store/index.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
+import { busFreshMs } from './bus-timing.js';
 
 export type { DaemonName };
 
@@ -301,11 +302,4 @@ export async function queryDaemons(runDir: string, timeoutMs = 300): Promise<Par
   return out;
 }
 
-/** How often a daemon re-publishes its state (its liveness on the bus). */
-export function busIntervalMs(deadtime: number): number {
-  return Math.max(20, Math.min(1000, Math.floor(deadtime / 2)));
-}
-/** A bus state older than this is not believed (its daemon is dead or hung). */
-export function busFreshMs(deadtime: number): number {
-  return 3 * busIntervalMs(deadtime) + 100;
-}
+export { busIntervalMs, busFreshMs } from './bus-timing.js';

@@ -1,16 +1,17 @@
 // receiver: socket → decode → (from the peer?) → RECEIVER_IN; no valid heartbeat
 // for DEADTIME → RECEIVER_IN null. Drains bursts and keeps only the newest word.
+// This is the shell: the logic is in core.ts; here the socket's datagrams are
+// decoded and fed in, and the core's effects are carried out.
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
-import { lagTimer, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
-import { busIntervalMs } from '../daemon/bus.js';
+import { monotonic, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
+import { ShellTimers, type Clock } from '../daemon/effects.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, DropLogLimiter, dropStatusPatch, peerGenerationFile, readPeerState, writePeerState, type PeerState } from '../heartbeat/index.js';
-import type { Status, StatusStore, Word } from '../status-store/index.js';
+import type { StatusStore } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
-
-import { RECEIVER_STAMP_MS } from '../status-store/stamps.js';
+import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from './core.js';
 
 export interface ReceiverDeps {
   config: Config;
@@ -18,15 +19,18 @@ export interface ReceiverDeps {
   store: StatusStore;
   bus?: LocalBus;
   alarms?: Alarms;
-  now?: () => number;
+  now?: () => number; // wall clock (status values, logs)
+  mono?: () => number; // monotonic clock (timers, ages)
 }
 
-export async function startReceiver({ config, log, store, bus, alarms, now = Date.now }: ReceiverDeps) {
+export async function startReceiver({ config, log, store, bus, alarms, now = Date.now, mono = monotonic }: ReceiverDeps) {
   const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
   const bindAddr = config.BIND || config.local.addrs[0]!;
   await sock.bind(config.PORT, bindAddr);
-  const startedAt = now();
+  const core = new ReceiverCore(config);
+  const clock = (): Clock => ({ mono: mono(), wall: now() });
+  let stopped = false;
 
   // Heartbeat codec: plain words without AUTHKEY; with it, frames judged against
   // the peer's newest accepted (generation, sequence), persisted in var/.
@@ -59,135 +63,87 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
   };
   const counters = () => ({ ...dropStatusPatch(codec.drops), RECEIVER_PLAIN_ACCEPTED: codec.plainAccepted });
 
-  // A word left in the file from an earlier run is old news: start from null.
-  let current: Word | null = null;
-  let lastHeard = startedAt; // the peer gets one DEADTIME to speak after start
-  let pending: Word | null = null; // newest word of the burst being drained
-  let drainScheduled = false;
-  let discardUntil = 0;
-  let since = startedAt;
   // File writes never hold up the word: supervise hears it on the bus at once,
   // the file follows (and is retried while it cannot be written).
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
-    if (err) log.error({ err }, 'status file not writable: the peer\'s word goes to supervise over the local bus only');
+    if (err) log.error({ err }, "status file not writable: the peer's word goes to supervise over the local bus only");
     else log.info('status file writable again');
-    publish();
-  });
-  const write = (patch: Partial<Status>) => writer.write(patch);
-  // On the bus, liveness is the message's arrival; no time stamp in the state.
-  const ownKeys = (): Partial<Status> => ({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt });
-  const publish = () => bus?.publish({ keys: ownKeys(), alarms: alarms?.list() ?? [] });
-
-  const setWord = (w: Word | null, why: string) => {
-    if (w === current) return;
-    log.info({ from: current, to: w, peer: config.peer.name, why }, `peer ${config.peer.name}: ${current ?? 'null'} -> ${w ?? 'null'}`);
-    current = w;
-    since = now();
-    publish();
-    write({ RECEIVER_IN: w, RECEIVER_IN_SINCE: since, RECEIVER_AT: since });
-  };
-
-  sock.socket.on('message', (msg, rinfo) => {
-    const t = now();
-    const r = codec.accept(msg, rinfo.address, config.peer.addrs);
-    if (!r.ok) {
-      logDrops(limiter.note(r.reason, t, codec.drops[r.reason]), { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length });
-      return;
-    }
-    const word = r.word;
-    // A message after a silence of our own loop: we were frozen (the tick has not run yet).
-    if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
-    if (t < discardUntil) return; // backlog from before our own stall: stale news (fix 13)
-    lastHeard = t;
-    armDead();
-    pending = word;
-    // Coalesce a burst (all datagrams already queued) into its newest word.
-    if (!drainScheduled) {
-      drainScheduled = true;
-      setImmediate(() => {
-        drainScheduled = false;
-        if (pending) setWord(pending, 'heartbeat');
-        pending = null;
-      });
-    }
+    carry(core.republish());
   });
 
-  // Precise dead-time timer, re-armed by every heartbeat: the peer is declared
-  // silent DEADTIME after its last word, not up to a tick later.
-  let deadTimer: NodeJS.Timeout | undefined;
-  function armDead() {
-    if (deadTimer) clearTimeout(deadTimer);
-    deadTimer = setTimeout(checkDead, config.DEADTIME + 1);
-  }
-  let lastTickAt = now();
-  function onStall(t: number, late: number) {
-    // We were frozen: what sits in the socket is old. Drop it, give the peer a
-    // fresh DEADTIME to speak, and tell supervise.
-    discardUntil = t + Math.max(10, Math.floor(config.HEARTBEAT_INT / 2));
-    lastHeard = t;
-    lastTickAt = t;
-    log.warn({ lateMs: late }, 'own stall detected: discarding queued heartbeats');
-    write({ RECEIVER_STALL_AT: t });
-  }
-  function checkDead() {
-    const t = now();
-    // The dead timer may run before the tick after a freeze: that silence is ours.
-    if (t - lastTickAt > config.DEADTIME) onStall(t, t - lastTickAt);
-    if (current === null) return;
-    const silent = t - lastHeard;
-    if (silent >= config.DEADTIME) {
-      setWord(null, `no heartbeat for ${silent} ms (DEADTIME ${config.DEADTIME})`);
-    } else {
-      // A timer may fire a millisecond early by Date.now(): wait for the rest,
-      // not for the next tick (up to 500 ms late).
-      if (deadTimer) clearTimeout(deadTimer);
-      deadTimer = setTimeout(checkDead, config.DEADTIME - silent + 1);
-    }
-  }
-
-  let lastStamp = 0;
-  let lastCheckAt = 0;
-  // The tick publishes our liveness on the bus, stamps the file now and then,
-  // detects a stall, and re-asserts the peer's word when the file lost it
-  // (corrupt, truncated, deleted: the word must not wait for the peer's next change).
-  const timer = lagTimer(busIntervalMs(config.DEADTIME), (late) => {
-    const t = now();
-    if (late > config.DEADTIME && t - lastTickAt > config.DEADTIME) onStall(t, late);
-    lastTickAt = t;
-    checkDead();
-    publish();
-    if (t - lastCheckAt >= 500) {
-      lastCheckAt = t;
-      const s = store.read();
-      if (store.damaged) alarms?.set('file', `${store.damaged}: re-asserting the peer's word`);
-      else alarms?.set('file', null);
-      if (s.RECEIVER_IN !== current || s.RECEIVER_STARTED_AT !== startedAt) {
-        if (s.RECEIVER_IN !== current) log.warn({ file: s.RECEIVER_IN ?? 'missing', word: current, peer: config.peer.name }, 'status file lost the peer\'s word: writing it again');
-        write({ RECEIVER_IN: current, RECEIVER_IN_SINCE: since, RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: t, ...counters() });
-        lastStamp = t;
+  const carry = (effects: ReceiverEffect[]): void => {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'write': {
+          const patch = e.alarmsKey ? { ...e.patch, [e.alarmsKey]: alarms?.list().join('; ') || undefined } : e.patch;
+          // The drop counters by reason ride on the stamp; so do the sequence checkpoint and the drop log.
+          if ('RECEIVER_AT' in patch && patch.RECEIVER_AT !== undefined) {
+            writer.write({ ...patch, ...counters() });
+            checkpoint();
+            for (const l of limiter.due(now(), codec.drops)) logDrops(l);
+          } else writer.write(patch);
+          break;
+        }
+        case 'publish':
+          bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
+          break;
+        case 'drain':
+          // After the datagrams already queued in the socket: a burst becomes its newest word.
+          setImmediate(() => feed({ kind: 'drained', ...clock() }));
+          break;
+        case 'read': {
+          const status = store.read();
+          carry(core.handle({ kind: 'file', status, damaged: store.damaged, ...clock() }));
+          break;
+        }
+        case 'arm':
+          timers.arm(e.timer, e.at);
+          break;
+        case 'cancel':
+          timers.cancel(e.timer);
+          break;
+        case 'log':
+          log[e.level](e.fields ?? {}, e.msg);
+          break;
+        case 'alarm':
+          alarms?.set(e.id, e.text);
+          break;
       }
     }
-    if (t - lastStamp >= RECEIVER_STAMP_MS) {
-      lastStamp = t;
-      write({ RECEIVER_AT: t, ...counters(), RECEIVER_ALARM: alarms?.list().join('; ') || undefined });
-      checkpoint();
-      for (const l of limiter.due(t, codec.drops)) logDrops(l);
+  };
+  const feed = (ev: ReceiverEvent): void => {
+    if (stopped) return;
+    try {
+      carry(core.handle(ev));
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'receiver step failed');
     }
+  };
+  const timers = new ShellTimers(mono, (timer) => feed({ kind: 'timer', timer, ...clock() }));
+
+  sock.socket.on('message', (msg, rinfo) => {
+    const r = codec.accept(msg, rinfo.address, config.peer.addrs);
+    if (!r.ok) {
+      logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length });
+      feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...clock() });
+      return;
+    }
+    feed({ kind: 'word', word: r.word, ...clock() });
   });
 
-  publish();
-  write({ RECEIVER_STARTED_AT: startedAt, RECEIVER_AT: startedAt, RECEIVER_IN: current, RECEIVER_IN_SINCE: startedAt, ...counters() });
+  carry(core.start(clock()));
   await writer.flush(2000);
   log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
 
   return {
     async stop() {
-      timer.stop();
-      if (deadTimer) clearTimeout(deadTimer);
+      stopped = true;
+      const last = core.stop();
+      timers.stop();
       await sock.close().catch(() => {});
       checkpoint();
-      writer.write({ RECEIVER_IN: null, RECEIVER_AT: undefined });
+      for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();
     },

@@ -82,7 +82,7 @@ export const STATUS_KEYS = {
   RECEIVER_STALL_AT: { type: 'time', owner: 'receiver', original: false, doc: "when the receiver last found its own loop stalled (it discarded what was queued: old news)" },
   RECEIVER_AT: { type: 'time', owner: 'receiver', original: false, doc: "receiver's liveness stamp (about every 2 s); stale: the peer's word is unknown, start nothing new (rule 9)" },
   SENDER_AT: { type: 'time', owner: 'sender', original: false, doc: "sender's liveness stamp (about every 2 s)" },
-  SENDER_STARTED_AT: { type: 'time', owner: 'sender', original: false, doc: 'when the sender started; it sends PROGRESS until supervise has decided after this' },
+  SENDER_STARTED_AT: { type: 'time', owner: 'sender', original: false, doc: 'when the sender started, or resumed after its own stall; it sends PROGRESS until supervise has decided after this' },
   SUPERVISE_AT: { type: 'time', owner: 'supervise', original: false, doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)" },
   DECIDED_AT: { type: 'time', owner: 'supervise', also: ['cli'], original: false, doc: "when supervise last wrote a decision (the sender's PROGRESS after a start or stall ends with it)" },
   SENDER_PAUSE_UNTIL: { type: 'time', owner: 'supervise', also: ['sender', 'cli'], original: false, doc: "'off': the heartbeat is paused until then ('on' clears it)" },

@@ -41,6 +41,7 @@ export interface Memory {
   gwBadSince: number | null;
   garpPending: boolean; // both ONLINE and we kept: re-announce once the peer yielded
   heardSinceSilence: boolean; // the peer has been heard since it was last silent
+  silentAfter?: Word | null; // while the peer is silent: its last settled word before the silence
 }
 
 export const initialMemory = (): Memory => ({
@@ -76,11 +77,25 @@ export function progressBound(resourceCount: number, resTimeoutMs: number, resRe
 }
 
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
+  const d = decideRules(o, t, prev);
+  // Rule 3: during the startup grace a node that found resources UP does not
+  // say ONLINE yet: it does not know whether the peer holds them, and a peer
+  // that heard it ONLINE would yield by rank while this node yields by rule 3
+  // (both at once: issue 10). PROGRESS makes the peer wait for the grace.
+  const graceEnd = o.startedAt + t.deadtime;
+  if (d.op === 'none' && d.word === 'ONLINE' && o.now < graceEnd) return { ...d, word: 'PROGRESS', wakeAt: Math.min(d.wakeAt ?? graceEnd, graceEnd) };
+  return d;
+}
+
+function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const m: Memory = { ...prev };
   const names = o.resources.map((r) => r.name);
   const down = o.resources.filter((r) => !r.up).map((r) => r.name);
   const allUp = down.length === 0;
   const anyUp = down.length < names.length;
+  // Stopping on a peer ONLINE: also when we held them and a check now says
+  // DOWN (a hung check counts as DOWN; the resource may well be up).
+  const mayHold = anyUp || (prev.holding && names.length > 0);
   const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
   const inStartup = o.now < o.startedAt + t.deadtime; // rule 3: the peer is not silent yet
 
@@ -101,13 +116,16 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
     peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
   }
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
-  const silentBefore = prev.lastSettledPeer; // what the peer said before it went silent
+  // What the peer said before it went silent, remembered for the whole silence
+  // (not only for the first decision after it).
+  const silentBefore = peer === null ? (prev.lastSettledPeer === null ? prev.silentAfter : prev.lastSettledPeer) : undefined;
+  m.silentAfter = peer === null ? silentBefore : undefined;
   // The peer is heard again after silence (a partition healed): while we hold,
   // re-announce once it has settled — but only when its first word back says it
   // may have held (ONLINE, or PROGRESS: it is stopping or starting). A peer that
   // comes back OFFLINE never held the address: no re-announce.
   if (allUp && prev.lastSettledPeer === null && !prev.heardSinceSilence && (o.peer === 'ONLINE' || o.peer === 'PROGRESS')) m.garpPending = true;
-  m.heardSinceSilence = o.peer === null ? false : true;
+  m.heardSinceSilence = o.peer !== null;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
   const d: Decision = {
@@ -159,7 +177,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   // Rule 1: own gateway failing. Heartbeat stays muted; rank does not apply.
   if (gwBad) {
     // Yield on ONLINE, not PROGRESS: holding until the peer is up makes no gap.
-    if (peer === 'ONLINE' && anyUp) {
+    if (peer === 'ONLINE' && mayHold) {
       return stopAll('own gateway check failing and the peer is ONLINE: yielding');
     }
     if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
@@ -178,7 +196,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
 
   // Rule 2: we were frozen; the peer may have taken over meanwhile.
   if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
-    if (peer === 'ONLINE' && anyUp) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+    if (peer === 'ONLINE' && mayHold) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
     return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
   }
 
@@ -187,19 +205,23 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   // taken over: yield to it whatever the rank, and start nothing new.
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
-    if (peer === 'ONLINE' && anyUp) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
+    if (peer === 'ONLINE' && mayHold) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
     if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
     return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
   }
 
-  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up yields.
-  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && anyUp) {
+  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up
+  // yields — when the peer was ONLINE already as we joined (its ONLINE is the
+  // first word we heard, within the grace). A peer that went ONLINE later took
+  // over while we were up: then both hold and rule 5 (rank) decides, the same
+  // rule on both nodes; two rules at once made both yield (issue 10).
+  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && mayHold && o.peerSince <= o.startedAt + t.deadtime) {
     return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
   }
 
   // Rule 8: FAILED hold-down.
   if (o.failedUntil > o.now) {
-    if (peer === 'ONLINE' && anyUp) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
+    if (peer === 'ONLINE' && mayHold) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
     return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, { wakeAt: o.failedUntil, alarm: 'FAILED' });
   }
 
@@ -215,7 +237,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   switch (peer) {
     case 'ONLINE':
       if (allUp && names.length > 0) {
-        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps.
+        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
+        // heartbeat is paused (off): the peer cannot hear us and keeps too.
+        if (paused) return stopAll('both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank');
         if (o.rank === 1) {
           m.garpPending = true;
           return none('both ONLINE: first in NODES keeps the resources');
@@ -223,6 +247,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
         return stopAll('both ONLINE: the first in NODES keeps: yielding');
       }
       if (anyUp) return stopAll('peer ONLINE: stopping local resources');
+      // We held them and a check now says DOWN (it hung, or the resource
+      // vanished): the peer has them, so make sure ours are stopped.
+      if (mayHold) return stopAll('peer ONLINE and we held the resources (checks say DOWN): stopping them to be sure');
       return none('Standby: peer ONLINE');
     case 'PROGRESS':
       if (allUp) return none('Active: peer in PROGRESS');
@@ -236,6 +263,9 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
       // Rule 4 (fix 5): the peer released — take over at once.
       if (release) return start(down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
+      // Rule 3 again: not while the peer may not have heard us yet (our sender
+      // just started): it would count us silent and take over too (issue 10).
+      if (inStartup) return none('startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
       // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
       const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
       if (o.now - o.peerSince >= wait) {
@@ -244,6 +274,7 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
       return none(`both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`, { wakeAt: o.peerSince + wait });
     }
     case null:
+      // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
       if (inStartup) return none('startup: giving the peer one DEADTIME to be heard' + peerNote, { wakeAt: o.startedAt + t.deadtime });
       if (allUp) return none('Active: no heartbeat from the peer' + peerNote);
       return start(down, 'no heartbeat from the peer: taking over' + peerNote);

@@ -1,0 +1,52 @@
+// What the daemons' sans-I/O cores share: the clock an event carries, the
+// effects every core may ask for (timers, log lines, alarms), and the shells'
+// helper that turns timer effects into real timers. A core never reads a
+// clock: each event brings `mono` (monotonic ms, for every age and deadline
+// inside the process) and `wall` (epoch ms, only for values that go into
+// status.dat, the logs, or are compared with what another process wrote there).
+export interface Clock {
+  mono: number;
+  wall: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type CommonEffect =
+  | { kind: 'arm'; timer: string; at: number } // fire `timer` at monotonic time `at` (re-arming replaces)
+  | { kind: 'cancel'; timer: string }
+  | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
+  | { kind: 'alarm'; id: string; text: string | null };
+
+/** Real timers for a shell: one per name, armed at a monotonic time. */
+export class ShellTimers {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+  constructor(
+    private readonly mono: () => number,
+    private readonly fire: (timer: string) => void,
+  ) {}
+
+  arm(timer: string, at: number): void {
+    if (this.stopped) return;
+    this.cancel(timer);
+    this.timers.set(
+      timer,
+      setTimeout(() => {
+        this.timers.delete(timer);
+        this.fire(timer);
+      }, Math.max(0, Math.ceil(at - this.mono()))),
+    );
+  }
+
+  cancel(timer: string): void {
+    const t = this.timers.get(timer);
+    if (t) clearTimeout(t);
+    this.timers.delete(timer);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,207 @@
+// The sender's logic, sans-I/O: what to send to the peer, and when. Events in
+// (a timer fired, the status changed, the fence finished), effects out (send
+// a word, arm a timer, write keys, publish on the bus, stop the resources,
+// log). The shell (index.ts) reads the file and the bus into a `SenderSight`,
+// encodes and sends the datagrams, and runs the timers; the simulator
+// (tools/sim) drives this very class in virtual time.
+import type { Config } from '../config/index.js';
+import type { Clock, CommonEffect } from '../daemon/effects.js';
+import type { Status, Word } from '../status-store/index.js';
+import { SENDER_STAMP_MS } from '../status-store/stamps.js';
+
+export type SenderConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME' | 'SUPERVISE_INT' | 'CHECK_TIMEOUT'> & {
+  peer: { name: string };
+  resources: readonly { name: string }[];
+};
+
+/** What the shell sees for the sender: the file with the others' fresh bus states over it, and supervise's liveness. */
+export interface SenderSight {
+  view: Status;
+  supervisePid: boolean | undefined; // the watchdog's last pid check (false: gone)
+  superviseOnBus: boolean; // heard on the bus lately
+  superviseEverOnBus: boolean; // heard on the bus at some time (then its silence means something)
+}
+
+export type SenderReason = 'tick' | 'change' | 'bus';
+
+export type SenderEvent =
+  | ({ kind: 'timer'; timer: string; sight?: SenderSight } & Clock) // 'tick' needs the sight
+  | ({ kind: 'changed'; reason: Exclude<SenderReason, 'tick'>; sight: SenderSight } & Clock)
+  | ({ kind: 'fenced'; results: readonly { name: string; ok: boolean }[] } & Clock);
+
+export type SenderEffect =
+  | CommonEffect
+  | { kind: 'send'; word: Word }
+  | { kind: 'write'; patch: Partial<Status>; alarmsKey?: 'SENDER_ALARM' } // alarmsKey: the shell adds the alarm list under it
+  | { kind: 'publish'; keys: Partial<Status> }
+  | { kind: 'fence' }; // stop all resources (reverse order), answer with 'fenced'
+
+export interface WordOptions {
+  superviseAlive: boolean;
+  stalledAt: number | null; // our start or our last stall (wall ms)
+  paused: boolean; // "off" pause still running (decided from the time, not from a write)
+  fenced: boolean; // we stopped the resources ourselves: supervise was gone too long
+}
+
+/** What to send, or null to stay silent. Pure, so the rules can be tested. */
+export function wordToSend(s: Status, o: WordOptions): { word: Word | null; why: string } {
+  if (o.paused) return { word: null, why: 'paused (off)' };
+  if (o.fenced) return { word: 'OFFLINE', why: 'supervise is gone: resources stopped by the sender, released to the peer' };
+  if (!o.superviseAlive) return { word: 'PROGRESS', why: 'supervise not running: peer must wait while it is restarted' };
+  if (s.SENDER_MUTE === 1) return { word: null, why: 'muted: own gateway check failing' };
+  // After our own start or stall, say PROGRESS until supervise has decided again.
+  if (o.stalledAt !== null && (s.DECIDED_AT ?? 0) < o.stalledAt) return { word: 'PROGRESS', why: 'waiting for a decision of supervise (after our start or stall)' };
+  if (!s.STATUS) return { word: 'PROGRESS', why: 'no STATUS yet' };
+  return { word: s.STATUS, why: 'STATUS' };
+}
+
+/** How long supervise may be gone before the sender stops the resources itself. */
+export function superviseLostMs(c: Pick<Config, 'SUPERVISE_INT' | 'DEADTIME' | 'CHECK_TIMEOUT'>): number {
+  return Math.max(5000, 2 * c.SUPERVISE_INT + c.CHECK_TIMEOUT + c.DEADTIME);
+}
+
+export { busIntervalMs, busFreshMs } from '../daemon/bus-timing.js';
+import { busFreshMs, busIntervalMs } from '../daemon/bus-timing.js';
+
+export class SenderCore {
+  private readonly fresh: number;
+  private readonly superviseStaleMs: number;
+  private readonly lostMs: number;
+  private startedAt = 0; // wall
+  private lastWord: Word | null | undefined;
+  private lastPaused = false;
+  // Until supervise has decided after our start (or after our own stall), the
+  // STATUS in the file may be an earlier run's: say PROGRESS meanwhile. (wall)
+  private stalledAt: number | null = null;
+  private superviseGoneSince: number | null = null; // mono
+  private fenced = false;
+  private fencing = false;
+  private lastStamp = -Infinity; // mono
+  private tickDue = 0; // mono: when the tick timer was meant to fire
+
+  constructor(private readonly c: SenderConfig) {
+    this.fresh = busFreshMs(c.DEADTIME);
+    this.superviseStaleMs = 3 * c.SUPERVISE_INT + c.DEADTIME;
+    this.lostMs = superviseLostMs(c);
+  }
+
+  private publishEffect(): SenderEffect {
+    return { kind: 'publish', keys: { SENDER_STARTED_AT: this.startedAt } };
+  }
+
+  /** Started: tell supervise at once (it decides then, so we need not wait a round), then the first tick. */
+  start(clock: Clock, sight: SenderSight): SenderEffect[] {
+    this.startedAt = clock.wall;
+    this.stalledAt = clock.wall;
+    const out: SenderEffect[] = [this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall, SENDER_AT: clock.wall } }];
+    this.tickDue = clock.mono + this.c.HEARTBEAT_INT;
+    out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
+    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + busIntervalMs(this.c.DEADTIME) });
+    this.round('tick', clock, sight, out);
+    return out;
+  }
+
+  handle(e: SenderEvent): SenderEffect[] {
+    const out: SenderEffect[] = [];
+    switch (e.kind) {
+      case 'timer':
+        if (e.timer === 'publish') {
+          out.push(this.publishEffect(), { kind: 'arm', timer: 'publish', at: e.mono + busIntervalMs(this.c.DEADTIME) });
+        } else if (e.timer === 'tick' && e.sight) {
+          this.detectStall(e, out);
+          this.tickDue = e.mono + this.c.HEARTBEAT_INT;
+          out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
+          this.round('tick', e, e.sight, out);
+        }
+        break;
+      case 'changed':
+        // After a freeze the queued bus messages and file events may run before
+        // the tick: they are old news, so the stall is noticed here too (fix 13).
+        this.detectStall(e, out);
+        this.round(e.reason, e, e.sight, out);
+        break;
+      case 'fenced': {
+        const patch: Record<string, unknown> = { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender' };
+        for (const r of e.results) patch[`RES_${r.name}`] = r.ok ? 'DOWN' : 'UP';
+        out.push({ kind: 'write', patch: patch as Partial<Status> });
+        this.fenced = true;
+        this.fencing = false;
+        break;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Our loop ran late by more than DEADTIME (frozen, swapped, SIGSTOPped):
+   * say PROGRESS until supervise has decided again, and tell supervise so, as
+   * after a restart (SENDER_STARTED_AT), or it may have no reason to decide.
+   */
+  private detectStall(clock: Clock, out: SenderEffect[]): void {
+    const late = clock.mono - this.tickDue;
+    if (late <= this.c.DEADTIME) return;
+    this.tickDue = clock.mono; // noticed once, whichever event comes first
+    this.stalledAt = clock.wall;
+    this.startedAt = clock.wall;
+    this.superviseGoneSince = null;
+    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: sending PROGRESS until supervise decides again' });
+    out.push(this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall } });
+  }
+
+  /** Clean stop: the keys a stopped sender leaves. */
+  stop(): SenderEffect[] {
+    return [{ kind: 'cancel', timer: 'tick' }, { kind: 'cancel', timer: 'publish' }, { kind: 'write', patch: { SENDER_RUN: 0, SENDER_AT: undefined } }];
+  }
+
+  private round(reason: SenderReason, clock: Clock, sight: SenderSight, out: SenderEffect[]): void {
+    const { mono, wall } = clock;
+    const s = sight.view;
+    // Alive: its process runs, and it speaks on the bus or stamps the file
+    // (either may fail alone: a full disk, a bus that did not start).
+    const spoke = sight.superviseOnBus || (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.superviseStaleMs);
+    const superviseAlive = sight.supervisePid !== false && spoke;
+    if (superviseAlive) {
+      this.superviseGoneSince = null;
+      if (this.fenced && (s.DECIDED_AT ?? 0) > wall - this.fresh) {
+        this.fenced = false; // supervise is back and deciding: its word counts again
+        out.push({ kind: 'alarm', id: 'fence', text: null });
+      }
+    } else if (this.stalledAt === null || wall - this.stalledAt > this.fresh) {
+      this.superviseGoneSince ??= mono;
+      if (!this.fenced && !this.fencing && mono - this.superviseGoneSince >= this.lostMs && s.STATUS !== 'OFFLINE') {
+        // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
+        this.fencing = true;
+        const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);
+        out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.lostMs, resources: held }, msg: `supervise gone for ${this.lostMs} ms: stopping the resources and releasing them to the peer` });
+        out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
+        out.push({ kind: 'fence' });
+      }
+    }
+    const pauseUntil = s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0;
+    const paused = pauseUntil > wall;
+    if (s.SENDER_RUN === 0 && !paused) {
+      // The pause is over by the clock, whether or not this write lands.
+      if (this.lastPaused) out.push({ kind: 'log', level: 'info', fields: { peer: this.c.peer.name }, msg: 'heartbeat pause over: sending again' });
+      out.push({ kind: 'write', patch: { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined } });
+    }
+    const { word, why } = wordToSend(s, { superviseAlive, stalledAt: this.stalledAt, paused, fenced: this.fenced });
+    if (this.stalledAt !== null && (s.DECIDED_AT ?? 0) >= this.stalledAt) this.stalledAt = null;
+    if (paused && !this.lastPaused && this.lastWord) {
+      // Going quiet (off): the final word (the release) goes out twice, as UDP may drop one.
+      const final = s.STATUS ?? 'OFFLINE';
+      out.push({ kind: 'send', word: final }, { kind: 'send', word: final });
+      out.push({ kind: 'log', level: 'info', fields: { word: final, peer: this.c.peer.name }, msg: 'heartbeat paused after the final word' });
+    }
+    this.lastPaused = paused;
+    const changed = word !== this.lastWord;
+    if (changed) out.push({ kind: 'log', level: 'info', fields: { word, why, peer: this.c.peer.name, reason }, msg: word ? `sending ${word} to ${this.c.peer.name}` : `not sending: ${why}` });
+    this.lastWord = word;
+    // A file change sends only a changed word; the periodic tick always sends.
+    if (word && (reason === 'tick' || changed)) out.push({ kind: 'send', word });
+    // Stamps after the send, in the background: a slow or failing write never delays a heartbeat.
+    if (mono - this.lastStamp >= SENDER_STAMP_MS) {
+      this.lastStamp = mono;
+      out.push({ kind: 'write', patch: { SENDER_AT: wall, ...(s.SENDER_RUN === undefined ? { SENDER_RUN: 1 } : {}) }, alarmsKey: 'SENDER_ALARM' });
+    }
+  }
+}

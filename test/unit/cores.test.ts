@@ -1,0 +1,194 @@
+// The daemons' sans-I/O cores, events in and effects out: no sockets, no
+// files, no clock (each event brings its monotonic and wall time).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
+import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
+import { SuperviseCore, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
+import { busFreshMs as realFresh, busIntervalMs as realInterval } from '../../src/daemon/bus.js';
+import { busFreshMs, busIntervalMs } from '../../src/sender/core.js';
+import type { Status } from '../../src/status-store/index.js';
+
+const WALL = 1_800_000_000_000;
+const at = (mono: number) => ({ mono, wall: WALL + mono + 5_000_000 }); // the two clocks differ on purpose
+const timing = { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000 };
+const sends = (fx: SenderEffect[]) => fx.filter((e) => e.kind === 'send').map((e) => (e as { word: string }).word);
+const writes = <T extends { kind: string }>(fx: T[]) => fx.filter((e) => e.kind === 'write').map((e) => (e as unknown as { patch: Status }).patch);
+
+describe('sender core', () => {
+  const cfg = { ...timing, peer: { name: 'lb2' }, resources: [{ name: 'vip' }] };
+  const sight = (view: Status, alive = true): SenderSight => ({ view, supervisePid: alive, superviseOnBus: alive, superviseEverOnBus: true });
+
+  it('says PROGRESS after its start until supervise has decided, then STATUS', () => {
+    const c = new SenderCore(cfg);
+    const fx = c.start(at(1000), sight({ STATUS: 'ONLINE', DECIDED_AT: WALL }));
+    assert.deepEqual(sends(fx), ['PROGRESS']);
+    assert.ok(fx.some((e) => e.kind === 'arm' && e.timer === 'tick' && e.at === 1200));
+    assert.ok(fx.some((e) => e.kind === 'publish' && e.keys.SENDER_STARTED_AT === at(1000).wall));
+    const decided = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }), ...at(1100) });
+    assert.deepEqual(sends(decided), ['ONLINE']);
+    const tick = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }), ...at(1200) });
+    assert.deepEqual(sends(tick), ['ONLINE']);
+  });
+
+  it('after a freeze, a queued bus message that comes before the tick does not send the old word (seed 44)', () => {
+    const c = new SenderCore(cfg);
+    c.start(at(0), sight({}));
+    c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }), ...at(10) });
+    // Frozen from 10 to 3000: the first event after is an old bus message saying ONLINE.
+    const fx = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }), ...at(3000) });
+    assert.deepEqual(sends(fx), ['PROGRESS']);
+    // It tells supervise (as after a restart), so supervise decides again.
+    assert.ok(fx.some((e) => e.kind === 'publish' && e.keys.SENDER_STARTED_AT === at(3000).wall));
+    const after = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(3001).wall }), ...at(3001) });
+    assert.deepEqual(sends(after), ['OFFLINE']);
+  });
+
+  it('stops the resources itself when supervise stays gone, then releases (OFFLINE)', () => {
+    const c = new SenderCore(cfg);
+    c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
+    let fence = false;
+    for (let t = 200; t <= 9000 && !fence; t += 200) {
+      const fx = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false), ...at(t) });
+      if (t < 2000) assert.deepEqual(sends(fx), ['PROGRESS']);
+      fence = fx.some((e) => e.kind === 'fence');
+    }
+    assert.ok(fence);
+    const done = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: true }], ...at(9100) });
+    assert.deepEqual(writes(done)[0], { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender', RES_vip: 'DOWN' });
+    const tick = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', RES_vip: 'DOWN' }, false), ...at(9200) });
+    assert.deepEqual(sends(tick), ['OFFLINE']);
+  });
+
+  it('sends the final word twice when the off pause begins, then nothing', () => {
+    const c = new SenderCore(cfg);
+    const v = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall };
+    c.start(at(0), sight(v));
+    c.handle({ kind: 'timer', timer: 'tick', sight: sight(v), ...at(200) });
+    const paused = { STATUS: 'OFFLINE' as const, DECIDED_AT: at(300).wall, SENDER_RUN: 0 as const, SENDER_PAUSE_UNTIL: at(30_000).wall };
+    assert.deepEqual(sends(c.handle({ kind: 'changed', reason: 'bus', sight: sight(paused), ...at(300) })), ['OFFLINE', 'OFFLINE']);
+    assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(paused), ...at(400) })), []);
+  });
+
+  it('uses the bus intervals of daemon/bus.ts', () => {
+    for (const d of [100, 200, 1000, 5000]) {
+      assert.equal(busIntervalMs(d), realInterval(d));
+      assert.equal(busFreshMs(d), realFresh(d));
+    }
+  });
+});
+
+describe('receiver core', () => {
+  const cfg = { HEARTBEAT_INT: 200, DEADTIME: 1000, peer: { name: 'lb2' } };
+  const rx = (c: ReceiverCore, fx: ReceiverEffect[], mono: number): ReceiverEffect[] =>
+    fx.some((e) => e.kind === 'drain') ? [...fx, ...c.handle({ kind: 'drained', ...at(mono) })] : fx;
+
+  it('takes the peer word (newest of a burst) and declares the peer silent DEADTIME after its last word', () => {
+    const c = new ReceiverCore(cfg);
+    const start = c.start(at(0));
+    assert.deepEqual(writes(start)[0], { RECEIVER_STARTED_AT: at(0).wall, RECEIVER_AT: at(0).wall, RECEIVER_IN: null, RECEIVER_IN_SINCE: at(0).wall });
+    const a = c.handle({ kind: 'word', word: 'PROGRESS', ...at(100) });
+    assert.ok(a.some((e) => e.kind === 'arm' && e.timer === 'dead' && e.at === 1101));
+    const b = c.handle({ kind: 'word', word: 'ONLINE', ...at(100) });
+    assert.ok(!b.some((e) => e.kind === 'drain'), 'one drain per burst');
+    const d = c.handle({ kind: 'drained', ...at(100) });
+    assert.equal(writes(d)[0]!.RECEIVER_IN, 'ONLINE');
+    assert.ok(d.some((e) => e.kind === 'publish' && e.keys.RECEIVER_IN === 'ONLINE'));
+    // The dead timer may fire early: it re-arms for the rest.
+    const early = c.handle({ kind: 'timer', timer: 'dead', ...at(900) });
+    assert.ok(early.some((e) => e.kind === 'arm' && e.timer === 'dead' && e.at === 1101));
+    // Keep the tick going so that the silence is the peer's, not ours.
+    for (let t = 250; t <= 1000; t += 250) c.handle({ kind: 'timer', timer: 'tick', ...at(t) });
+    const dead = c.handle({ kind: 'timer', timer: 'dead', ...at(1101) });
+    assert.equal(writes(dead)[0]!.RECEIVER_IN, null);
+  });
+
+  it('throws away what queued up during its own stall (fix 13)', () => {
+    const c = new ReceiverCore(cfg);
+    c.start(at(0));
+    rx(c, c.handle({ kind: 'word', word: 'OFFLINE', ...at(100) }), 100);
+    const stale = c.handle({ kind: 'word', word: 'ONLINE', ...at(5000) });
+    assert.ok(writes(stale).some((p) => p.RECEIVER_STALL_AT === at(5000).wall));
+    assert.ok(!stale.some((e) => e.kind === 'drain'));
+  });
+
+  it("writes the peer's word again when the file lost it", () => {
+    const c = new ReceiverCore(cfg);
+    c.start(at(0));
+    rx(c, c.handle({ kind: 'word', word: 'ONLINE', ...at(100) }), 100);
+    const tick = c.handle({ kind: 'timer', timer: 'tick', ...at(250) });
+    assert.ok(tick.some((e) => e.kind === 'read'));
+    const fx = c.handle({ kind: 'file', status: {}, damaged: 'status file corrupt', ...at(250) });
+    assert.equal(writes(fx)[0]!.RECEIVER_IN, 'ONLINE');
+    assert.ok(fx.some((e) => e.kind === 'alarm' && e.id === 'file' && e.text !== null));
+  });
+});
+
+describe('supervise core', () => {
+  const cfg = { ...timing, GW: '', GW_FAILS: 6, GW_INT: 250, RES_RESTARTS: 2, RES_TIMEOUT: 30, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30, local: { id: 2 as const }, peer: { name: 'lb1' }, resources: [{ name: 'vip', script: '/x/res/ipaddr' }] };
+  const live = { pid: true, onBus: true, everOnBus: true };
+  const sight = (view: Status): SuperviseSight => ({ own: view, view, damaged: null, sender: live, receiver: live });
+  const kinds = (fx: SuperviseEffect[]) => fx.map((e) => e.kind);
+
+  /** Feed effects back like a shell: 'look' is answered at once with `view`. */
+  function settle(c: SuperviseCore, fx: SuperviseEffect[], view: Status, mono: number): SuperviseEffect[] {
+    const all = [...fx];
+    while (all.length && all[all.length - 1]!.kind === 'look') {
+      all.pop();
+      all.push(...c.handle({ kind: 'seen', sight: sight(view), ...at(mono) }));
+    }
+    return all;
+  }
+
+  it('checks before its first decision, then decides; a stop is PROGRESS, then the result', () => {
+    const c = new SuperviseCore(cfg);
+    assert.deepEqual(writes(c.start(at(0)))[0], { SUPERVISE: 1, SUPERVISE_AT: at(0).wall, STATUS: null });
+    const run = c.run(at(10));
+    assert.ok(kinds(run).includes('check'));
+    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    // vip is UP here, the peer (first in NODES) is ONLINE: both ONLINE, the second yields.
+    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), peerOnline, 20);
+    const stop = fx.find((e) => e.kind === 'run');
+    assert.deepEqual(stop, { kind: 'run', op: 'stop', names: ['vip'] });
+    assert.equal(writes(fx).at(-1)!.STATUS, 'PROGRESS');
+    const done = settle(c, c.handle({ kind: 'done', results: [{ name: 'vip', ok: true }], ...at(200) }), peerOnline, 200);
+    assert.equal(writes(done)[0]!.STATUS, 'OFFLINE');
+    assert.ok(done.some((e) => e.kind === 'arm' && e.timer === 'round' && e.at === 2010));
+  });
+
+  it('decides at once when the peer word changes, not at the next round', () => {
+    const c = new SuperviseCore(cfg);
+    c.start(at(0));
+    const quiet: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    settle(c, c.run(at(10)), quiet, 10);
+    settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), quiet, 20);
+    const released: Status = { ...quiet, RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(500).wall };
+    const fx = settle(c, c.handle({ kind: 'changed', view: released, ...at(500) }), released, 500);
+    assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'start', names: ['vip'] });
+  });
+
+  it('notices its own stall on a queued event before deciding on it', () => {
+    const c = new SuperviseCore(cfg);
+    c.start(at(0));
+    const v: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    settle(c, c.run(at(10)), v, 10);
+    settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), v, 20);
+    const fx = c.handle({ kind: 'changed', view: { ...v, RECEIVER_IN: null, RECEIVER_IN_SINCE: at(10).wall }, ...at(9000) });
+    assert.ok(fx.some((e) => e.kind === 'log' && e.msg.startsWith('own stall')));
+    assert.equal(c.state.stalledAt, at(9000).wall);
+  });
+
+  it('tells the sender of the off pause on the bus, and of its end', () => {
+    const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
+    c.start(at(0));
+    const v: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, SENDER_RUN: 0, SENDER_PAUSE_UNTIL: at(20_000).wall };
+    const fx = settle(c, c.run(at(10)), v, 10);
+    const more = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), v, 20);
+    const pub = [...fx, ...more].filter((e) => e.kind === 'publish').at(-1) as { keys: Status };
+    assert.equal(pub.keys.SENDER_RUN, 0);
+    const on: Status = { ...v, SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined };
+    const after = settle(c, c.handle({ kind: 'changed', view: on, ...at(100) }), on, 100);
+    const pub2 = after.filter((e) => e.kind === 'publish').at(-1) as { keys: Status } | undefined;
+    assert.equal(pub2?.keys.SENDER_RUN, 1);
+  });
+});

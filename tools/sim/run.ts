@@ -1,0 +1,177 @@
+// One simulated run: a schedule in, the first violated invariant (or none)
+// out; and the shrinker that keeps the fewest faults that still fail.
+import type { DecideFn } from '../../src/supervise/core.js';
+import { Monitor, type Violation } from './invariants.js';
+import { describeFault, generate, type Fault, type Family, type Schedule } from './schedule.js';
+import { DAEMON_NAMES, PROFILES, World } from './world.js';
+
+export interface RunOptions {
+  trace?: boolean;
+  decide?: DecideFn; // a broken rule, on both nodes (they run the same code)
+}
+
+export interface RunResult {
+  schedule: Schedule;
+  violation: Violation | null;
+  steps: number;
+  trace: string[];
+}
+
+export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
+  const w = new World({ seed: s.seed, profile: PROFILES[s.profile]!, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide], reorder: s.family === 'reorder' });
+  const m = new Monitor(w, s);
+  w.hooks = {
+    step: () => m.step(),
+    held: (n) => m.held0(n),
+    sent: (n, word) => m.sent(n, word),
+    stopping: (n, by, cause) => m.stopping(n, by, cause),
+  };
+  w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${s.leftover.some(Boolean) ? `, resources left up on ${s.leftover.map((x, i) => (x ? `n${i + 1}` : '')).filter(Boolean).join(' and ')}` : ''}`);
+  for (const node of w.nodes) {
+    if (s.leftover[node.id - 1]) w.leftover(node);
+    DAEMON_NAMES.forEach((d, i) => w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d)));
+  }
+  for (const f of s.faults) w.at(f.at, () => apply(w, m, f));
+  // Step in slices so that a violation ends the run early.
+  const slice = 1000;
+  for (let t = slice; t <= s.ms + slice && !m.violation; t += slice) w.run(Math.min(t, s.ms));
+  return { schedule: s, violation: m.violation, steps: w.steps, trace: w.trace ?? [] };
+}
+
+export function apply(w: World, m: Monitor, f: Fault): void {
+  const node = w.nodes[f.node]!;
+  const end = w.t + f.dur;
+  w.log(node, 'fault', describeFault(f));
+  let ends = true;
+  switch (f.kind) {
+    case 'partition':
+      w.blocked[0][1] = w.blocked[1][0] = true;
+      w.at(end, () => {
+        w.blocked[0][1] = w.blocked[1][0] = false;
+      });
+      break;
+    case 'oneway':
+      w.blocked[f.node][1 - f.node] = true;
+      w.at(end, () => {
+        w.blocked[f.node][1 - f.node] = false;
+      });
+      break;
+    case 'lossy':
+      w.loss = f.p ?? 0.1;
+      w.at(end, () => {
+        w.loss = 0;
+      });
+      break;
+    case 'jitter':
+      w.extraDelay = f.p ?? 20;
+      w.dup = 0.05;
+      w.reorder = w.o.reorder ?? false;
+      w.at(end, () => {
+        w.extraDelay = 0;
+        w.dup = 0;
+        w.reorder = false;
+      });
+      break;
+    case 'crash':
+      w.crash(node, f.daemon!);
+      break;
+    case 'freeze': {
+      const p = node.procs[f.daemon!];
+      if (p) w.freeze(p, f.dur);
+      break;
+    }
+    case 'freezeNode':
+      for (const d of DAEMON_NAMES) {
+        const p = node.procs[d];
+        if (p) w.freeze(p, f.dur);
+      }
+      break;
+    case 'gwDown':
+      node.gwUp = false;
+      w.at(end, () => {
+        node.gwUp = true;
+      });
+      break;
+    case 'resFail':
+      for (const r of node.res.keys()) w.resourceFails(node, r);
+      break;
+    case 'startFails':
+      node.startFails = true;
+      w.at(end, () => {
+        node.startFails = false;
+      });
+      break;
+    case 'checkHang':
+      node.checkHangs = true;
+      w.at(end, () => {
+        node.checkHangs = false;
+      });
+      break;
+    case 'corrupt':
+    case 'truncate':
+    case 'delete':
+      w.damageFile(node, f.kind);
+      break;
+    case 'unwritable':
+      node.unwritable = true;
+      w.at(end, () => {
+        node.unwritable = false;
+      });
+      break;
+    case 'off':
+      if (w.off(node, false)) m.offAccepted(f.node);
+      break;
+    case 'on':
+      w.on(node);
+      break;
+    case 'resStart':
+      w.resStart(node);
+      break;
+    case 'resStop':
+      w.resStop(node);
+      break;
+    case 'hostDeath':
+      for (const d of DAEMON_NAMES) {
+        node.down.add(d);
+        w.crash(node, d);
+      }
+      for (const r of node.res.keys()) w.resourceFails(node, r);
+      ends = false;
+      break;
+    case 'restartNode':
+      for (const d of DAEMON_NAMES) w.stopDaemon(node, d);
+      w.resStop(node);
+      ends = true;
+      DAEMON_NAMES.forEach((d, i) => w.at(end + (f.delays?.[i] ?? 0), () => w.startDaemon(node, d)));
+      break;
+  }
+  m.faultStarted(f, end);
+  if (ends) w.at(end, () => m.faultEnded(f));
+}
+
+export function scheduleFor(seed: number, minutes: number, family?: Family, keep?: number[]): Schedule {
+  const s = generate(seed, minutes, family);
+  if (keep) s.faults = s.faults.filter((_, i) => keep.includes(i));
+  return s;
+}
+
+/** Drop faults one at a time while the same invariant still fails. Returns the kept indices. */
+export function shrink(seed: number, minutes: number, family: Family | undefined, name: string, o: RunOptions = {}): { keep: number[]; result: RunResult } {
+  const all = generate(seed, minutes, family);
+  let keep = all.faults.map((_, i) => i);
+  let best = runSchedule(scheduleFor(seed, minutes, family, keep), o);
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (let i = keep.length - 1; i >= 0; i--) {
+      const trial = keep.filter((_, j) => j !== i);
+      const r = runSchedule(scheduleFor(seed, minutes, family, trial), o);
+      if (r.violation?.name === name) {
+        keep = trial;
+        best = r;
+        progress = true;
+      }
+    }
+  }
+  return { keep, result: best };
+}

@@ -1,0 +1,854 @@
+// The simulated pair: two nodes, each running the daemons' own cores
+// (src/sender/core.ts, src/receiver/core.ts, src/supervise/core.ts) in virtual
+// time, over a simulated status store, local bus, network, resources and
+// gateway. Everything random comes from the seeded PRNG, so a seed replays.
+// What the real shells do (index.ts, loop.ts, daemon/bus.ts, daemon/watchdog.ts,
+// status-store/writer.ts) is modelled here as closely as it matters for the
+// protocol: the cores are the very code the daemons run.
+import { SenderCore, busFreshMs, busIntervalMs, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
+import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
+import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
+import type { Status, Word } from '../../src/status-store/index.js';
+import { Prng } from './prng.js';
+
+export type DaemonName = 'sender' | 'receiver' | 'supervise';
+export const DAEMON_NAMES: readonly DaemonName[] = ['sender', 'receiver', 'supervise'];
+const WATCHERS: Record<DaemonName, DaemonName[]> = {
+  sender: ['supervise', 'receiver'],
+  receiver: ['supervise', 'sender'],
+  supervise: ['sender', 'receiver'],
+};
+
+export interface Profile {
+  name: string;
+  HEARTBEAT_INT: number;
+  DEADTIME: number;
+  SUPERVISE_INT: number;
+  GW_INT: number;
+  GW_FAILS: number;
+  CHECK_TIMEOUT: number;
+  RES_TIMEOUT: number; // s
+  RES_RESTARTS: number;
+  FAIL_HOLDDOWN: number; // s
+  OFF_PAUSE: number; // s
+  PINGTIMEOUT: number; // s
+}
+
+const base = { GW_INT: 250, GW_FAILS: 6, RES_TIMEOUT: 30, RES_RESTARTS: 2, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30, PINGTIMEOUT: 2.1 };
+export const PROFILES: Record<string, Profile> = {
+  default: { name: 'default', HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, ...base },
+  fast: { name: 'fast', HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, ...base },
+};
+
+export interface Latencies {
+  netMs: [number, number]; // one-way datagram delay (jitter between)
+  startMs: [number, number]; // one resource's start script
+  stopMs: [number, number];
+  checkMs: [number, number];
+  pingMs: [number, number]; // an answered ping
+  spawnMs: [number, number]; // a restarted daemon's start-up (Node's)
+  writeMs: [number, number]; // a status-file write
+  watchMs: [number, number]; // fs.watch telling the others
+}
+
+export const LATENCIES: Latencies = {
+  netMs: [0.1, 3],
+  startMs: [5, 200],
+  stopMs: [5, 200],
+  checkMs: [2, 40],
+  pingMs: [0.2, 3],
+  spawnMs: [300, 600],
+  writeMs: [0.5, 3],
+  watchMs: [1, 10],
+};
+
+export interface WorldOptions {
+  seed: number;
+  profile: Profile;
+  resources: string[];
+  lat?: Latencies;
+  decide?: [DecideFn | undefined, DecideFn | undefined]; // per node (a broken rule on purpose)
+  trace?: boolean;
+  reorder?: boolean; // datagrams may overtake each other while jitter is on
+}
+
+type Fn = () => void;
+
+/** Binary heap of (time, seq) → callback. */
+class Queue {
+  private h: { at: number; seq: number; fn: Fn }[] = [];
+  private seq = 0;
+  get size(): number {
+    return this.h.length;
+  }
+  push(at: number, fn: Fn): void {
+    const e = { at, seq: this.seq++, fn };
+    const h = this.h;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (less(h[p]!, e)) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+  peek(): number {
+    return this.h.length ? this.h[0]!.at : Infinity;
+  }
+  pop(): { at: number; fn: Fn } | undefined {
+    const h = this.h;
+    if (!h.length) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    const n = h.length;
+    if (n) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && less(h[r]!, h[l]!) ? r : l;
+        if (!less(h[c]!, last)) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+}
+const less = (a: { at: number; seq: number }, b: { at: number; seq: number }) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
+type FileState = 'ok' | 'corrupt' | 'missing';
+
+export interface SimNode {
+  id: 1 | 2;
+  name: string;
+  file: Status;
+  fileState: FileState;
+  unwritable: boolean;
+  res: Map<string, boolean>; // actually up
+  gwUp: boolean;
+  startFails: boolean;
+  checkHangs: boolean;
+  procs: Partial<Record<DaemonName, Proc>>;
+  down: Set<DaemonName>; // stopped on purpose
+  restarting: Set<DaemonName>;
+  incarnation: number;
+  /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
+  pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
+  /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
+  hist: Record<DaemonName, { start: number; end: number }[]>;
+}
+
+interface Heard {
+  keys: Partial<Status>;
+  at: number;
+}
+export type { Heard };
+
+export class Proc {
+  alive = true;
+  frozenUntil = -1;
+  queued: Fn[] = [];
+  readonly timers = new Map<string, number>();
+  readonly everHeard = new Set<DaemonName>();
+  startedAt = 0; // virtual ms
+  readonly alarms = new Map<string, string>();
+  lastGood: Status | undefined;
+  pending: Record<string, unknown> | null = null;
+  inflight: Record<string, unknown> | null = null;
+  writeError = false;
+  cache: Status | undefined;
+  cachedAt = -Infinity;
+  readonly monoOffset: number;
+  sender?: SenderCore;
+  receiver?: ReceiverCore;
+  supervise?: SuperviseCore;
+  constructor(
+    readonly node: SimNode,
+    readonly name: DaemonName,
+    readonly pid: number,
+    monoOffset: number,
+  ) {
+    this.monoOffset = monoOffset;
+  }
+  get frozen(): boolean {
+    return this.frozenUntil >= 0;
+  }
+}
+
+export interface WorldHooks {
+  /** After every event. */
+  step?: () => void;
+  /** A datagram went out. */
+  sent?: (node: SimNode, word: Word) => void;
+  /** A node's resources changed (actual state). */
+  held?: (node: SimNode) => void;
+  /** A stop of resources is carried out: who and why (the last log line of that daemon). */
+  stopping?: (node: SimNode, by: DaemonName, cause: string | null) => void;
+}
+
+export const WALL0 = 1_800_000_000_000;
+
+export class World {
+  t = 0;
+  readonly q = new Queue();
+  readonly nodes: [SimNode, SimNode];
+  readonly rng: Prng;
+  readonly p: Profile;
+  readonly lat: Latencies;
+  readonly fresh: number;
+  readonly trace: string[] | null;
+  hooks: WorldHooks = {};
+  /** link[from][to] blocked (partition, one-way loss). */
+  readonly blocked: [[boolean, boolean], [boolean, boolean]] = [
+    [false, false],
+    [false, false],
+  ];
+  loss = 0;
+  dup = 0;
+  extraDelay = 0;
+  /** Let datagrams overtake each other (no FIFO per direction): heartbeats carry no sequence number yet. */
+  reorder = false;
+  private readonly lastArrival: [number, number] = [0, 0];
+  steps = 0;
+  private tokens = 0;
+  private readonly decide: [DecideFn | undefined, DecideFn | undefined];
+  private readonly resources: string[];
+
+  constructor(readonly o: WorldOptions) {
+    this.rng = new Prng(o.seed).fork(7);
+    this.p = o.profile;
+    this.lat = o.lat ?? LATENCIES;
+    this.fresh = busFreshMs(this.p.DEADTIME);
+    this.trace = o.trace ? [] : null;
+    this.decide = o.decide ?? [undefined, undefined];
+    this.resources = o.resources;
+    const mk = (id: 1 | 2): SimNode => ({
+      id,
+      name: `n${id}`,
+      file: {},
+      fileState: 'ok',
+      unwritable: false,
+      res: new Map(o.resources.map((r) => [r, false])),
+      gwUp: true,
+      startFails: false,
+      checkHangs: false,
+      procs: {},
+      down: new Set(),
+      restarting: new Set(),
+      incarnation: 0,
+      pub: new Map(),
+      hist: { sender: [], receiver: [], supervise: [] },
+    });
+    this.nodes = [mk(1), mk(2)];
+  }
+
+  get wall(): number {
+    return WALL0 + this.t;
+  }
+
+  log(node: SimNode | null, who: string, msg: string): void {
+    if (this.trace) this.trace.push(`${(this.t / 1000).toFixed(3).padStart(8)} ${node ? node.name : '--'} ${who.padEnd(9)} ${msg}`);
+  }
+
+  at(t: number, fn: Fn): void {
+    this.q.push(Math.max(t, this.t), fn);
+  }
+
+  /** Run until virtual time `until` (ms). */
+  run(until: number): void {
+    while (this.q.peek() <= until) {
+      const e = this.q.pop()!;
+      this.t = e.at;
+      e.fn();
+      this.steps++;
+      this.hooks.step?.();
+    }
+    this.t = until;
+  }
+
+  private lat2(r: [number, number]): number {
+    return this.rng.between(r[0], r[1]);
+  }
+
+  // ---- process plumbing -------------------------------------------------
+
+  /** Run `fn` in `proc` now, or when it thaws; never after it died. */
+  private deliver(proc: Proc, fn: Fn): void {
+    if (!proc.alive) return;
+    if (proc.frozen) proc.queued.push(fn);
+    else fn();
+  }
+  private later(proc: Proc, delay: number, fn: Fn): void {
+    this.at(this.t + delay, () => this.deliver(proc, fn));
+  }
+  private clock(proc: Proc) {
+    return { mono: this.t + proc.monoOffset, wall: this.wall };
+  }
+  private arm(proc: Proc, timer: string, at: number): void {
+    const token = ++this.tokens;
+    proc.timers.set(timer, token);
+    this.at(at - proc.monoOffset, () =>
+      this.deliver(proc, () => {
+        if (proc.timers.get(timer) !== token) return;
+        proc.timers.delete(timer);
+        this.fire(proc, timer);
+      }),
+    );
+  }
+
+  freeze(proc: Proc, ms: number): void {
+    if (!proc.alive) return;
+    const until = this.t + ms;
+    proc.frozenUntil = Math.max(proc.frozenUntil, until);
+    this.log(proc.node, proc.name, `frozen for ${Math.round(ms)} ms`);
+    this.at(until, () => {
+      if (!proc.alive || proc.frozenUntil > this.t) return;
+      proc.frozenUntil = -1;
+      this.log(proc.node, proc.name, 'thawed');
+      const q = proc.queued;
+      proc.queued = [];
+      for (const fn of q) if (proc.alive && !proc.frozen) fn();
+      else if (proc.alive) proc.queued.push(fn);
+    });
+  }
+
+  crash(node: SimNode, d: DaemonName): void {
+    const proc = node.procs[d];
+    if (!proc) return;
+    this.end(proc);
+    this.log(node, d, `killed (pid ${proc.pid})`);
+    // Its watchers notice at their next pid check; the first that runs restarts it.
+    const wd = this.wdInt;
+    for (const wname of WATCHERS[d]) {
+      const w = node.procs[wname];
+      if (!w) continue;
+      const next = w.startedAt + (Math.floor((this.t - w.startedAt) / wd) + 1) * wd;
+      // A daemon started after the watcher's last check was never seen alive by it.
+      const seen = proc.startedAt <= next - wd || proc.startedAt < w.startedAt;
+      this.at(next, () =>
+        this.deliver(w, () => {
+          if (!seen || node.procs[d] || node.down.has(d) || node.restarting.has(d)) return;
+          node.restarting.add(d);
+          this.log(node, wname, `${d} died: restarting it`);
+          this.at(this.t + this.lat2(this.lat.spawnMs), () => {
+            node.restarting.delete(d);
+            if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
+          });
+        }),
+      );
+      break; // the second watcher steps in only when the first is gone
+    }
+  }
+
+  private end(proc: Proc): void {
+    proc.alive = false;
+    delete proc.node.procs[proc.name];
+    const h = proc.node.hist[proc.name];
+    const last = h[h.length - 1];
+    if (last && last.end === Infinity) last.end = this.t;
+  }
+
+  get wdInt(): number {
+    return Math.max(50, Math.min(200, Math.floor(this.p.DEADTIME / 4)));
+  }
+
+  /** Was `d` running at virtual time `x`? */
+  private ranAt(node: SimNode, d: DaemonName, x: number): boolean {
+    const h = node.hist[d];
+    for (let i = h.length - 1; i >= 0; i--) {
+      const r = h[i]!;
+      if (r.start <= x) return x < r.end;
+    }
+    return false;
+  }
+
+  /** The watchdog's isAlive(d) in `proc`: d's pid at proc's last check (every wdInt from its start). */
+  private pidAlive(proc: Proc, d: DaemonName): boolean {
+    const wd = this.wdInt;
+    const last = proc.startedAt + Math.floor((this.t - proc.startedAt) / wd) * wd;
+    return this.ranAt(proc.node, d, last);
+  }
+
+  /** A clean stop (pha-cli stop / SIGTERM): marked down, its last keys written. */
+  stopDaemon(node: SimNode, d: DaemonName): void {
+    const proc = node.procs[d];
+    node.down.add(d);
+    if (!proc) return;
+    const effects = proc.sender?.stop() ?? proc.receiver?.stop() ?? proc.supervise?.stop() ?? [];
+    for (const e of effects) if (e.kind === 'write') this.write(proc, e.patch);
+    this.end(proc);
+    // The writer is flushed before the process exits.
+    const patch = { ...(proc.inflight ?? {}), ...(proc.pending ?? {}) };
+    if (Object.keys(patch).length) this.storeWrite(node, patch, proc.lastGood, proc);
+    this.log(node, d, 'stopped');
+  }
+
+  /** Start a daemon process now (it runs its start-up code at once). */
+  startDaemon(node: SimNode, d: DaemonName): void {
+    if (node.procs[d]) return;
+    node.down.delete(d);
+    const proc = new Proc(node, d, ++node.incarnation + node.id * 1000, this.rng.int(0, 1e7));
+    node.procs[d] = proc;
+    proc.startedAt = this.t;
+    node.hist[d].push({ start: this.t, end: Infinity });
+    this.log(node, d, `started (pid ${proc.pid})`);
+    const cfg = this.config(node);
+    if (d === 'sender') {
+      proc.sender = new SenderCore(cfg);
+      this.carrySender(proc, proc.sender.start(this.clock(proc), this.senderSight(proc, true)));
+    } else if (d === 'receiver') {
+      proc.receiver = new ReceiverCore(cfg);
+      this.carryReceiver(proc, proc.receiver.start(this.clock(proc)));
+    } else {
+      proc.supervise = new SuperviseCore(cfg, { decide: this.decide[node.id - 1] });
+      this.carrySupervise(proc, proc.supervise.start(this.clock(proc)));
+      // The shell waits for the first write to land, then runs.
+      this.later(proc, this.lat2(this.lat.writeMs) + 0.5, () => this.carrySupervise(proc, proc.supervise!.run(this.clock(proc))));
+    }
+  }
+
+  private config(node: SimNode) {
+    const p = this.p;
+    const peer = this.nodes[2 - node.id]!;
+    return {
+      ...p,
+      GW: '198.18.0.1',
+      local: { id: node.id },
+      peer: { name: peer.name },
+      resources: this.resources.map((name) => ({ name, script: name === 'vip' ? '/opt/pha/res/ipaddr' : '/opt/pha/res/service' })),
+    };
+  }
+
+  // ---- status file, writer, watch, bus ----------------------------------
+
+  /** store.read() in `proc`: the last good state when the file is damaged. */
+  private read(proc: Proc): { status: Status; damaged: string | null } {
+    const n = proc.node;
+    if (n.fileState === 'ok') {
+      proc.lastGood = n.file;
+      return { status: { ...n.file }, damaged: null };
+    }
+    if (n.fileState === 'missing' && proc.lastGood === undefined) return { status: {}, damaged: null };
+    return { status: { ...(proc.lastGood ?? {}) }, damaged: n.fileState === 'missing' ? 'status file missing' : 'status file corrupt' };
+  }
+
+  /** One read-modify-write of the file (the store's update()). */
+  storeWrite(node: SimNode, patch: Record<string, unknown>, lastGood: Status | undefined, by: Proc | null): boolean {
+    if (node.unwritable) return false;
+    const cur: Record<string, unknown> = node.fileState === 'ok' ? { ...node.file } : { ...(lastGood ?? {}) };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) delete cur[k];
+      else cur[k] = v;
+    }
+    node.file = cur as Status;
+    node.fileState = 'ok';
+    if (by) by.lastGood = node.file;
+    this.fileChanged(node);
+    return true;
+  }
+
+  /** A status-file fault: corrupt, truncated (read as corrupt) or deleted. */
+  damageFile(node: SimNode, how: 'corrupt' | 'truncate' | 'delete'): void {
+    node.fileState = how === 'delete' ? 'missing' : 'corrupt';
+    this.log(node, 'fault', `status file ${how}`);
+    this.fileChanged(node);
+  }
+
+  /** fs.watch: every running daemon that watches the file hears of a change. */
+  fileChanged(node: SimNode): void {
+    for (const d of ['sender', 'supervise'] as const) {
+      const proc = node.procs[d];
+      if (!proc) continue;
+      this.later(proc, this.lat2(this.lat.watchMs), () => {
+        if (d === 'sender') this.feedSender(proc, { kind: 'changed', reason: 'change', sight: this.senderSight(proc, true), ...this.clock(proc) });
+        else this.feedSupervise(proc, { kind: 'changed', view: this.superviseView(proc, this.read(proc).status), ...this.clock(proc) });
+      });
+    }
+  }
+
+  /** StatusWriter: merged patches written in the background, retried while the file is not writable. */
+  private write(proc: Proc, patch: Record<string, unknown>): void {
+    proc.pending = { ...(proc.pending ?? {}), ...patch };
+    this.kick(proc);
+  }
+  private kick(proc: Proc): void {
+    if (proc.inflight || !proc.pending) return;
+    const patch = proc.pending;
+    proc.pending = null;
+    proc.inflight = patch;
+    this.at(this.t + this.lat2(this.lat.writeMs), () => {
+      if (!proc.alive) return;
+      proc.inflight = null;
+      if (this.storeWrite(proc.node, patch, proc.lastGood, proc)) {
+        if (proc.writeError) {
+          proc.writeError = false;
+          this.writerState(proc, null);
+        }
+        this.kick(proc);
+      } else {
+        proc.pending = { ...patch, ...(proc.pending ?? {}) };
+        if (!proc.writeError) {
+          proc.writeError = true;
+          this.writerState(proc, 'status file not writable');
+        }
+        this.at(this.t + 500, () => proc.alive && this.kick(proc));
+      }
+    });
+  }
+  private writerState(proc: Proc, err: string | null): void {
+    if (err) proc.alarms.set('store', err);
+    else proc.alarms.delete('store');
+    if (proc.receiver) this.deliver(proc, () => this.carryReceiver(proc, proc.receiver!.republish()));
+  }
+  private over(proc: Proc, file: Status): Status {
+    if (!proc.inflight && !proc.pending) return file;
+    const out = { ...file } as Record<string, unknown>;
+    for (const [k, v] of Object.entries({ ...(proc.inflight ?? {}), ...(proc.pending ?? {}) })) {
+      if (v === undefined) delete out[k];
+      else out[k] = v;
+    }
+    return out as Status;
+  }
+
+  /** A daemon says its state on the bus: the others hear it (listeners only on a change, like LocalBus). */
+  private publish(proc: Proc, keys: Partial<Status>): void {
+    const node = proc.node;
+    const prev = node.pub.get(proc.name);
+    const changed = !prev || this.t - prev.at > busFreshMs(1000) || !sameKeys(prev.keys, keys);
+    node.pub.set(proc.name, { keys, at: this.t });
+    for (const d of DAEMON_NAMES) {
+      if (d === proc.name) continue;
+      const to = node.procs[d];
+      if (!to) continue;
+      const first = !to.everHeard.has(proc.name);
+      to.everHeard.add(proc.name);
+      if (!changed && !first) continue;
+      if (to.name === 'sender' && proc.name === 'supervise') this.later(to, 0.2, () => this.feedSender(to, { kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) }));
+      if (to.name === 'supervise' && proc.name !== 'supervise') this.later(to, 0.2, () => this.feedSupervise(to, { kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) }));
+    }
+  }
+  /** `d`'s state as `proc` heard it lately on the bus (undefined: not fresh). */
+  private busFresh(proc: Proc, d: DaemonName): Heard | undefined {
+    const h = proc.node.pub.get(d);
+    return h && h.at >= proc.startedAt && proc.everHeard.has(d) && this.t - h.at <= this.fresh ? h : undefined;
+  }
+  private overlay(proc: Proc, s: Status): Status {
+    let out: Status | undefined;
+    for (const d of DAEMON_NAMES) {
+      if (d === proc.name) continue;
+      const h = this.busFresh(proc, d);
+      if (!h) continue;
+      out ??= { ...s };
+      Object.assign(out, h.keys);
+    }
+    return out ?? s;
+  }
+  private liveness(proc: Proc, d: DaemonName): Liveness {
+    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
+  }
+
+  // ---- the sender -------------------------------------------------------
+
+  private senderSight(proc: Proc, reread: boolean): SenderSight {
+    if (reread || proc.cache === undefined || this.t - proc.cachedAt >= 1000) {
+      proc.cache = this.read(proc).status;
+      proc.cachedAt = this.t;
+    }
+    return {
+      view: this.overlay(proc, proc.cache),
+      supervisePid: this.pidAlive(proc, 'supervise'),
+      superviseOnBus: !!this.busFresh(proc, 'supervise'),
+      superviseEverOnBus: proc.everHeard.has('supervise'),
+    };
+  }
+  private feedSender(proc: Proc, ev: Parameters<SenderCore['handle']>[0]): void {
+    if (!proc.alive || !proc.sender) return;
+    this.carrySender(proc, proc.sender.handle(ev));
+  }
+  private carrySender(proc: Proc, effects: SenderEffect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'send':
+          this.send(proc.node, e.word);
+          break;
+        case 'write':
+          this.write(proc, e.alarmsKey ? { ...e.patch, [e.alarmsKey]: [...proc.alarms.values()].join('; ') || undefined } : e.patch);
+          break;
+        case 'publish':
+          this.publish(proc, e.keys);
+          break;
+        case 'fence':
+          this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
+          this.stopAll(proc.node, (results) => this.deliver(proc, () => this.feedSender(proc, { kind: 'fenced', results, ...this.clock(proc) })));
+          break;
+        default:
+          this.common(proc, e);
+      }
+    }
+  }
+
+  // ---- the receiver -----------------------------------------------------
+
+  private feedReceiver(proc: Proc, ev: Parameters<ReceiverCore['handle']>[0]): void {
+    if (!proc.alive || !proc.receiver) return;
+    this.carryReceiver(proc, proc.receiver.handle(ev));
+  }
+  private carryReceiver(proc: Proc, effects: ReceiverEffect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'write':
+          this.write(proc, e.alarmsKey ? { ...e.patch, [e.alarmsKey]: [...proc.alarms.values()].join('; ') || undefined } : e.patch);
+          break;
+        case 'publish':
+          this.publish(proc, e.keys);
+          break;
+        case 'drain':
+          this.later(proc, 0, () => this.feedReceiver(proc, { kind: 'drained', ...this.clock(proc) }));
+          break;
+        case 'read': {
+          const r = this.read(proc);
+          this.feedReceiver(proc, { kind: 'file', status: r.status, damaged: r.damaged, ...this.clock(proc) });
+          break;
+        }
+        default:
+          this.common(proc, e);
+      }
+    }
+  }
+
+  // ---- supervise --------------------------------------------------------
+
+  private superviseView(proc: Proc, file: Status): Status {
+    return this.overlay(proc, this.over(proc, file));
+  }
+  private feedSupervise(proc: Proc, ev: Parameters<SuperviseCore['handle']>[0]): void {
+    if (!proc.alive || !proc.supervise) return;
+    this.carrySupervise(proc, proc.supervise.handle(ev));
+  }
+  private lastDecision = new WeakMap<Proc, string>();
+  private carrySupervise(proc: Proc, effects: SuperviseEffect[]): void {
+    const node = proc.node;
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'look': {
+          const r = this.read(proc);
+          const own = this.over(proc, r.status);
+          const sight: SuperviseSight = { own, view: this.overlay(proc, own), damaged: r.damaged, sender: this.liveness(proc, 'sender'), receiver: this.liveness(proc, 'receiver') };
+          this.feedSupervise(proc, { kind: 'seen', sight, ...this.clock(proc) });
+          break;
+        }
+        case 'check': {
+          const hang = node.checkHangs;
+          const ms = hang ? e.timeoutMs : Math.max(...this.resources.map(() => this.lat2(this.lat.checkMs)), 0);
+          this.at(this.t + ms, () => {
+            const results = this.resources.map((name) => ({ name, ok: !hang && node.res.get(name) === true, timedOut: hang }));
+            this.deliver(proc, () => this.feedSupervise(proc, { kind: 'checked', results, routeOk: true, ...this.clock(proc) }));
+          });
+          break;
+        }
+        case 'ping': {
+          const ok = node.gwUp;
+          const ms = ok ? this.lat2(this.lat.pingMs) : this.p.PINGTIMEOUT * 1000;
+          this.at(this.t + ms, () => this.deliver(proc, () => this.feedSupervise(proc, { kind: 'pinged', seq: e.seq, ok, error: ok ? null : 'timeout', ...this.clock(proc) })));
+          break;
+        }
+        case 'run': {
+          const done = (results: { name: string; ok: boolean }[]) => this.deliver(proc, () => this.feedSupervise(proc, { kind: 'done', results, ...this.clock(proc) }));
+          if (e.op === 'stop') {
+            this.hooks.stopping?.(node, 'supervise', this.lastDecision.get(proc) ?? null);
+            this.stopAll(node, done);
+          } else this.startSome(node, e.names, done);
+          break;
+        }
+        case 'garp':
+          this.later(proc, 1, () => this.feedSupervise(proc, { kind: 'done', results: [], ...this.clock(proc) }));
+          break;
+        case 'write':
+          this.write(proc, { ...e.patch, SUPERVISE_ALARM: [...proc.alarms.values()].join('; ') || undefined });
+          break;
+        case 'publish':
+          this.publish(proc, e.keys);
+          break;
+        case 'log':
+          if (e.msg.startsWith('decision: ')) this.lastDecision.set(proc, e.msg);
+          this.common(proc, e);
+          break;
+        default:
+          this.common(proc, e);
+      }
+    }
+  }
+
+  private common(proc: Proc, e: SenderEffect | ReceiverEffect | SuperviseEffect): void {
+    switch (e.kind) {
+      case 'arm':
+        this.arm(proc, e.timer, e.at);
+        break;
+      case 'cancel':
+        proc.timers.delete(e.timer);
+        break;
+      case 'log':
+        if (e.level !== 'debug') this.log(proc.node, proc.name, e.msg);
+        break;
+      case 'alarm':
+        if (e.text === null) proc.alarms.delete(e.id);
+        else proc.alarms.set(e.id, e.text);
+        break;
+    }
+  }
+
+  private fire(proc: Proc, timer: string): void {
+    const c = this.clock(proc);
+    if (proc.sender) this.feedSender(proc, { kind: 'timer', timer, sight: timer === 'tick' ? this.senderSight(proc, false) : undefined, ...c });
+    else if (proc.receiver) this.feedReceiver(proc, { kind: 'timer', timer, ...c });
+    else if (proc.supervise) this.feedSupervise(proc, { kind: 'timer', timer, ...c });
+  }
+
+  // ---- resources, network -----------------------------------------------
+
+  private setRes(node: SimNode, name: string, up: boolean): void {
+    if (node.res.get(name) === up) return;
+    node.res.set(name, up);
+    this.log(node, 'res', `${name} ${up ? 'UP' : 'DOWN'}`);
+    this.hooks.held?.(node);
+  }
+  /** A resource vanished by itself (a removed VIP, a crashed service). */
+  resourceFails(node: SimNode, name: string): void {
+    this.setRes(node, name, false);
+  }
+  startSome(node: SimNode, names: string[], done: (r: { name: string; ok: boolean }[]) => void): void {
+    const results: { name: string; ok: boolean }[] = [];
+    const next = (i: number) => {
+      if (i >= names.length) return done(results);
+      this.at(this.t + this.lat2(this.lat.startMs), () => {
+        const ok = !node.startFails;
+        if (ok) this.setRes(node, names[i]!, true);
+        results.push({ name: names[i]!, ok });
+        next(i + 1);
+      });
+    };
+    next(0);
+  }
+  stopAll(node: SimNode, done: (r: { name: string; ok: boolean }[]) => void): void {
+    const names = [...this.resources].reverse();
+    const results: { name: string; ok: boolean }[] = [];
+    const next = (i: number) => {
+      if (i >= names.length) return done(results);
+      this.at(this.t + this.lat2(this.lat.stopMs), () => {
+        this.setRes(node, names[i]!, false);
+        results.push({ name: names[i]!, ok: true });
+        next(i + 1);
+      });
+    };
+    next(0);
+  }
+
+  private send(from: SimNode, word: Word): void {
+    this.hooks.sent?.(from, word);
+    const to = this.nodes[2 - from.id]!;
+    if (this.blocked[from.id - 1]![to.id - 1]) return;
+    if (this.loss > 0 && this.rng.chance(this.loss)) return;
+    const copies = this.dup > 0 && this.rng.chance(this.dup) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      let arrive = this.t + this.lat2(this.lat.netMs) + this.extraDelay * this.rng.next();
+      // A link keeps its order unless reordering is on.
+      if (!this.reorder) arrive = Math.max(arrive, this.lastArrival[from.id - 1]!);
+      this.lastArrival[from.id - 1] = arrive;
+      this.at(arrive, () => {
+        const r = to.procs.receiver;
+        if (r) this.deliver(r, () => this.feedReceiver(r, { kind: 'word', word, ...this.clock(r) }));
+      });
+    }
+  }
+
+  // ---- the operator (pha-cli) -------------------------------------------
+
+  /** pha-cli's own store.update(): a fresh process, so a damaged file is read as {}. */
+  cliWrite(node: SimNode, patch: Record<string, unknown>): boolean {
+    const ok = this.storeWrite(node, patch, undefined, null);
+    this.log(node, 'cli', `${ok ? 'wrote' : 'could not write'} ${JSON.stringify(patch)}`);
+    return ok;
+  }
+  /** pha-cli off: checks the live view first, like the CLI. Returns whether the request was written. */
+  off(node: SimNode, force: boolean): boolean {
+    const sup = node.procs.supervise;
+    if (!sup) return false;
+    const r = this.read(sup).status;
+    const live = { ...r, ...(sup.alive ? lastPublished(sup) : {}), ...(node.procs.receiver ? receiverKeys(this, node) : {}) };
+    if (live.STATUS !== 'ONLINE') {
+      this.log(node, 'cli', `off refused by the CLI: STATUS ${live.STATUS ?? 'none'}`);
+      return false;
+    }
+    if (!live.RECEIVER_IN && !force) {
+      this.log(node, 'cli', 'off refused by the CLI: no heartbeat from the peer');
+      return false;
+    }
+    return this.cliWrite(node, { OFF_REQUEST: this.wall, OFF_FORCE: force ? 1 : 0 });
+  }
+  on(node: SimNode): void {
+    this.cliWrite(node, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined, FAILED_UNTIL: undefined, OFF_REQUEST: null });
+  }
+  resStart(node: SimNode): void {
+    this.log(node, 'cli', 'res start');
+    this.startSome(node, [...this.resources], (results) => {
+      const patch: Record<string, unknown> = { FAILED_UNTIL: undefined };
+      for (const r of results) patch[`RES_${r.name}`] = r.ok ? 'UP' : 'DOWN';
+      this.cliWrite(node, patch);
+    });
+  }
+  resStop(node: SimNode): void {
+    this.log(node, 'cli', 'res stop');
+    this.hooks.stopping?.(node, 'supervise', 'operator: res stop');
+    this.stopAll(node, (results) => {
+      const patch: Record<string, unknown> = {};
+      for (const r of results) patch[`RES_${r.name}`] = r.ok ? 'DOWN' : 'UP';
+      this.cliWrite(node, patch);
+    });
+  }
+
+  /** What an earlier run left (pha-cli stop leaves the resources up, and its keys in the file). */
+  leftover(node: SimNode): void {
+    for (const r of node.res.keys()) node.res.set(r, true);
+    const file: Record<string, unknown> = { STATUS: null, SUPERVISE: 0, SENDER_RUN: 0, RECEIVER_IN: null, DECIDED_AT: this.wall - 60_000, RECEIVER_STARTED_AT: this.wall - 600_000, SENDER_STARTED_AT: this.wall - 600_000 };
+    for (const r of node.res.keys()) file[`RES_${r}`] = 'UP';
+    node.file = file as Status;
+    this.hooks.held?.(node);
+  }
+
+  holds(node: SimNode): boolean {
+    for (const v of node.res.values()) if (v) return true;
+    return false;
+  }
+  allUp(node: SimNode): boolean {
+    for (const v of node.res.values()) if (!v) return false;
+    return node.res.size > 0;
+  }
+  running(node: SimNode): boolean {
+    return DAEMON_NAMES.every((d) => node.procs[d] && !node.procs[d]!.frozen);
+  }
+}
+
+function sameKeys(a: Partial<Status>, b: Partial<Status>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k of ka) if (x[k] !== y[k]) return false;
+  return true;
+}
+
+/** What supervise last told the bus (its live STATUS), as pha-cli's live view sees it. */
+function lastPublished(sup: Proc): Partial<Status> {
+  return sup.node.pub.get('supervise')?.keys ?? {};
+}
+function receiverKeys(_w: World, node: SimNode): Partial<Status> {
+  return node.pub.get('receiver')?.keys ?? {};
+}
+
+export { busIntervalMs };
