@@ -89,6 +89,14 @@ function status(node: NodeName): Record<string, unknown> {
   }
 }
 const count = (node: NodeName, key: string) => Number(status(node)[key] ?? 0);
+/** The daemon's log lines matching re (for failure messages). */
+function logLines(node: NodeName, daemon: string, re: RegExp): string {
+  try {
+    return fs.readFileSync(path.join(lab.installs[node]!.dir, 'var', `log.${daemon}`), 'utf8').split('\n').filter((l) => re.test(l)).join('\n');
+  } catch (e) {
+    return String(e);
+  }
+}
 
 /** Waits until pred() holds (the receiver writes its counters every 2 s); fails with `what`. */
 async function waitFor(pred: () => boolean, timeoutMs: number, what: () => string) {
@@ -275,7 +283,7 @@ test('with a key: lb1\'s captured frames replayed after its death are refused; l
   await waitFor(() => replayed() > 0, 6000, () => `no replay drops counted: ${JSON.stringify(status('lb2'))}`);
   const r = await f.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
-  assert.equal(count('lb2', 'RECEIVER_DROP_BAD_MAC'), 0, 'the replayed frames were genuine');
+  assert.equal(count('lb2', 'RECEIVER_DROP_BAD_MAC'), 0, `the replayed frames were genuine: ${logLines('lb2', 'receiver', /bad-mac/)}`);
   assert.notEqual(status('lb2').RECEIVER_IN, 'ONLINE');
 });
 
@@ -317,4 +325,38 @@ test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one n
   await waitFor(() => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > before, 6000,
     () => `the forged plain ONLINE was not refused: ${JSON.stringify(status('lb2'))}`);
   assert.equal(status('lb2').RECEIVER_IN, 'ONLINE', 'lb2 still hears lb1\'s frames');
+});
+
+/** Plain OFFLINE from the live holder lb1's address to lb2, every 20 ms (ten times lb1's own rate). */
+const forgeOffline = () =>
+  forge('client', ['send', '--src', ip('lb1'), '--dst', ip('lb2'), '--port', String(PORT), '--word', 'OFFLINE', '--interval', '20']);
+
+test('without a key: forged OFFLINE from the live holder\'s address moves the VIP (the attack of issue 9)', { skip }, async () => {
+  await install();
+  await steadyPair();
+  const w = await watch();
+  const f = await forgeOffline();
+  const t0 = Date.now();
+  while (!w.changes.some((c) => c.holders.includes('lb2')) && Date.now() - t0 < 15_000) await sleep(50);
+  await f.stop();
+  await w.stop();
+  const seen = w.changes.map((c) => c.holders.join('+') || 'none');
+  assert.ok(seen.some((h) => h.includes('lb2')), `a forged OFFLINE made lb2 take the VIP of the live lb1: ${seen}`);
+});
+
+test('with a key: forged OFFLINE from the live holder\'s address changes nothing', { skip }, async () => {
+  await install({}, { AUTHKEY: 'etc/authkey' });
+  await shareKey();
+  await steadyPair();
+  const w = await watch();
+  const f = await forgeOffline();
+  await sleep(6000);
+  const r = await f.stop();
+  await sleep(1000);
+  await w.stop();
+  assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
+  assert.deepEqual(effectiveChanges(w), ['lb1'], 'the VIP never moved');
+  await waitFor(() => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000,
+    () => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`);
+  assert.equal(status('lb2').RECEIVER_IN, 'ONLINE');
 });

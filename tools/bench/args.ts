@@ -48,7 +48,7 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --compare keepalived   also run host death and graceful handover with keepalived (apt-get installs it if missing)
   --soak MINUTES         hold a pair under full CPU load (stress-ng) that long per profile; count spurious failovers
   --only LIST            run only these sections: ${SECTIONS.join(', ')}
-                         (default: failover + footprint, plus keepalived / soak when asked for)
+                         (default: failover + footprint, plus keepalived / auth / soak when asked for)
   --observer O           monitor (ip monitor events, default) | sample (ip -batch every 5 ms)
   --out DIR              results directory (default bench/results)
   --no-merge             do not keep rows of earlier runs in latest.json that this run did not measure
