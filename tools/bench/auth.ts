@@ -10,8 +10,10 @@
  *     (createHeartbeatCodec, as the daemons use it) vs the plain word, and what
  *     that makes per node at HEARTBEAT_INT (one frame out, one in, per interval).
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readDaemonPids, type NodeName } from '../lab/index.js';
 import { createHeartbeatCodec, generateKey, KeyRing, writeKeyFile } from '../../src/heartbeat/index.js';
 import type { BenchOptions } from './args.js';
@@ -29,6 +31,8 @@ export interface AuthIdleWindow {
   seconds: number;
   /** CPU % of the three daemons of each node over the window. */
   cpuPct: Record<NodeName, number>;
+  /** The same per daemon (sender, receiver, supervise), to see where a difference comes from. */
+  daemonPct: Record<NodeName, Record<string, number>>;
 }
 
 export interface AuthCodecCost {
@@ -40,6 +44,11 @@ export interface AuthCodecCost {
   keyAcceptUs: number;
   /** The key's extra CPU per node: one frame signed and one verified per HEARTBEAT_INT. */
   extraCpuPct: Record<string, number>;
+  /**
+   * The same in two processes woken every 200 ms like the daemons (auth-wake.js, run side by
+   * side): CPU µs per wake (timer + encode + accept), and the key's extra CPU per node.
+   */
+  wake?: { seconds: number; plainUsPerWake: number; keyUsPerWake: number; extraCpuPct: number } | null;
 }
 
 export interface AuthBench {
@@ -112,14 +121,9 @@ async function idleWindow(env: BenchEnv, variant: 'plain' | 'key', rep: number, 
       const p = await readDaemonPids(env.lab.installs[n]!);
       pids[n] = [p.sender, p.receiver, p.supervise];
     }
-    const read = (n: NodeName): number | null => {
-      let s = 0;
-      for (const p of pids[n]) {
-        const v = cpuNs(p);
-        if (v === null) return null;
-        s += v;
-      }
-      return s;
+    const read = (n: NodeName): number[] | null => {
+      const v = pids[n].map(cpuNs);
+      return v.some((x) => x === null) ? null : (v as number[]);
     };
     const a = { lb1: read('lb1'), lb2: read('lb2') };
     const t0 = performance.now();
@@ -131,9 +135,17 @@ async function idleWindow(env: BenchEnv, variant: 'plain' | 'key', rep: number, 
       notes.push(`idle ${variant} #${rep}: a daemon went away during the window`);
       return null;
     }
-    const pct = (n: NodeName): number => ((b[n]! - a[n]!) / 1e6 / wallMs) * 100;
-    const w: AuthIdleWindow = { variant, rep, seconds: Math.round(wallMs / 1000), cpuPct: { lb1: pct('lb1'), lb2: pct('lb2') } };
-    say(`  idle ${variant.padEnd(5)} #${rep}: lb1 (Active) ${w.cpuPct.lb1.toFixed(3)} %, lb2 (Standby) ${w.cpuPct.lb2.toFixed(3)} % over ${w.seconds} s`);
+    const pctOf = (n: NodeName, i: number): number => ((b[n]![i]! - a[n]![i]!) / 1e6 / wallMs) * 100;
+    const names = ['sender', 'receiver', 'supervise'];
+    const daemonPct = (n: NodeName): Record<string, number> => Object.fromEntries(names.map((d, i) => [d, pctOf(n, i)]));
+    const pct = (n: NodeName): number => names.reduce((acc, _d, i) => acc + pctOf(n, i), 0);
+    const w: AuthIdleWindow = {
+      variant, rep, seconds: Math.round(wallMs / 1000),
+      cpuPct: { lb1: pct('lb1'), lb2: pct('lb2') },
+      daemonPct: { lb1: daemonPct('lb1'), lb2: daemonPct('lb2') },
+    };
+    const per = (n: NodeName): string => names.map((d) => `${d} ${w.daemonPct[n][d]!.toFixed(3)}`).join(', ');
+    say(`  idle ${variant.padEnd(5)} #${rep}: lb1 (Active) ${w.cpuPct.lb1.toFixed(3)} % (${per('lb1')}), lb2 (Standby) ${w.cpuPct.lb2.toFixed(3)} % (${per('lb2')}) over ${w.seconds} s`);
     return w;
   } catch (e) {
     notes.push(`idle ${variant} #${rep}: ${errText(e)}`);
@@ -183,6 +195,25 @@ export function codecCost(frames = 50_000): AuthCodecCost {
   return { frames, plainEncodeUs, plainAcceptUs, keyEncodeUs, keyAcceptUs, extraCpuPct };
 }
 
+function wakeChild(env: BenchEnv, mode: 'plain' | 'key', seconds: number): Promise<{ wakes: number; cpuUsPerWake: number }> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'auth-wake.js');
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [script, mode, '200', String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    env.lab.adopt(c);
+    let out = '';
+    let err = '';
+    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    c.once('exit', (code) => {
+      try {
+        resolve(JSON.parse(out) as { wakes: number; cpuUsPerWake: number });
+      } catch {
+        reject(new Error(`auth-wake ${mode} exited ${code}: ${err.trim()}`));
+      }
+    });
+  });
+}
+
 export async function runAuthBench(env: BenchEnv, o: BenchOptions, meta: RunMeta): Promise<AuthBench> {
   const res: AuthBench = { runId: meta.runId, at: meta.at, hostDeath: null, idle: [], idleSummary: null, codec: null, notes: [] };
   const key = generateKey();
@@ -195,6 +226,18 @@ export async function runAuthBench(env: BenchEnv, o: BenchOptions, meta: RunMeta
     say(`  the key's extra CPU per node: ${Object.entries(c.extraCpuPct).map(([k, v]) => `${k}: ${v.toFixed(4)} %`).join(', ')}`);
   } catch (e) {
     res.notes.push(`codec: ${errText(e)}`);
+  }
+  if (res.codec && !meta.aborted()) {
+    const seconds = Math.max(10, Math.min(60, o.idleSeconds));
+    say(`  the same woken every 200 ms like a daemon (plain and key side by side, ${seconds} s):`);
+    try {
+      const [p, k] = await Promise.all([wakeChild(env, 'plain', seconds), wakeChild(env, 'key', seconds)]);
+      const extra = ((k.cpuUsPerWake - p.cpuUsPerWake) * 5) / 1e6 * 100;
+      res.codec.wake = { seconds, plainUsPerWake: p.cpuUsPerWake, keyUsPerWake: k.cpuUsPerWake, extraCpuPct: extra };
+      say(`  plain ${p.cpuUsPerWake.toFixed(1)} µs per wake, key ${k.cpuUsPerWake.toFixed(1)} µs per wake: the key's extra CPU per node at HEARTBEAT_INT=200: ${extra.toFixed(4)} %`);
+    } catch (e) {
+      res.notes.push(`codec wake: ${errText(e)}`);
+    }
   }
 
   // Host death, interleaved.
@@ -238,6 +281,11 @@ export async function runAuthBench(env: BenchEnv, o: BenchOptions, meta: RunMeta
   say(`\nAUTH host death → VIP on lb2, median (max): without key ${fmtMs(res.hostDeath.plain.toVip.median)} (${fmtMs(res.hostDeath.plain.toVip.max)}) ms, ` +
     `with key ${fmtMs(res.hostDeath.key.toVip.median)} (${fmtMs(res.hostDeath.key.toVip.max)}) ms [${res.hostDeath.plain.ok}/${res.hostDeath.plain.trials} and ${res.hostDeath.key.ok}/${res.hostDeath.key.trials} ok]`);
   for (const n of NODES) {
+    const per = ['sender', 'receiver', 'supervise'].map((d) => {
+      const m = (v: 'plain' | 'key'): number | null => summarize(res.idle.filter((w) => w.variant === v).map((w) => w.daemonPct[n][d])).median;
+      return `${d} ${f3(m('plain'))} → ${f3(m('key'))}`;
+    }).join(', ');
+    say(`AUTH idle CPU ${n} per daemon, medians without → with key: ${per}`);
     say(`AUTH idle CPU ${n} (${n === 'lb1' ? 'Active' : 'Standby'}), median (min–max) of ${p.plain[n].n} / ${p.key[n].n} windows: without key ${f3(p.plain[n].median)} % (${f3(p.plain[n].min)}–${f3(p.plain[n].max)}), ` +
       `with key ${f3(p.key[n].median)} % (${f3(p.key[n].min)}–${f3(p.key[n].max)}), difference of medians ${d3(p.plain[n].median, p.key[n].median)} points`);
   }
