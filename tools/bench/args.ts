@@ -4,7 +4,7 @@ export const SCENARIOS = ['host-death', 'freeze', 'off', 'partition-heal', 'gate
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const PROFILES = ['default', 'fast'] as const;
 export type ProfileName = (typeof PROFILES)[number];
-export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak'] as const;
+export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak', 'auth'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -16,6 +16,8 @@ export interface BenchOptions {
   long: boolean;
   idleSeconds: number;
   compareKeepalived: boolean;
+  /** The heartbeat key's cost (section auth): host death and idle CPU with and without AUTHKEY, same run. */
+  auth: boolean;
   soakMinutes: number;
   sections: Section[];
   outDir: string;
@@ -41,10 +43,12 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --both-trials N        trials of both-start (default 3; --quick 1)
   --freeze-ms N          how long the holder stays frozen (default 3000)
   --idle-seconds N       idle footprint window (default 60)
+  --auth                 also measure the heartbeat key: host death and idle CPU with and without AUTHKEY
+                         (same run, interleaved), and the codec's CPU per frame
   --compare keepalived   also run host death and graceful handover with keepalived (apt-get installs it if missing)
   --soak MINUTES         hold a pair under full CPU load (stress-ng) that long per profile; count spurious failovers
   --only LIST            run only these sections: ${SECTIONS.join(', ')}
-                         (default: failover + footprint, plus keepalived / soak when asked for)
+                         (default: failover + footprint, plus keepalived / auth / soak when asked for)
   --observer O           monitor (ip monitor events, default) | sample (ip -batch every 5 ms)
   --out DIR              results directory (default bench/results)
   --no-merge             do not keep rows of earlier runs in latest.json that this run did not measure
@@ -72,7 +76,7 @@ function int(v: string | undefined, name: string, min: number): number {
 export function parseArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
     trials: 10, bothTrials: 3, scenarios: [...SCENARIOS], profiles: [...PROFILES], long: false, idleSeconds: 60,
-    compareKeepalived: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
+    compareKeepalived: false, auth: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
     observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, reportOnly: false, help: false,
   };
   let trialsSet = false, bothSet = false, idleSet = false;
@@ -106,6 +110,7 @@ export function parseArgs(argv: string[]): BenchOptions {
         o.compareKeepalived = true;
         break;
       }
+      case '--auth': o.auth = true; break;
       case '--soak': o.soakMinutes = int(val(), '--soak', 0.05); break;
       case '--only': only = list(val(), SECTIONS, 'only'); break;
       case '--observer': {
@@ -130,6 +135,7 @@ export function parseArgs(argv: string[]): BenchOptions {
   }
   const sections: Section[] = ['failover', 'footprint'];
   if (o.compareKeepalived) sections.push('keepalived');
+  if (o.auth) sections.push('auth');
   if (o.soakMinutes > 0) sections.push('soak');
   o.sections = only ?? sections;
   if (o.sections.includes('soak') && !(o.soakMinutes > 0)) throw new Error('--only soak needs --soak MINUTES');

@@ -11,6 +11,7 @@ import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab, findPhaRoot, labSupport, type Lab } from '../lab/index.js';
 import { parseArgs, USAGE, type BenchOptions } from './args.js';
+import { runAuthBench, type AuthBench } from './auth.js';
 import { runFootprint } from './footprint.js';
 import { runKeepalived } from './keepalived.js';
 import { PHA_PROFILES, type BenchEnv } from './pair.js';
@@ -71,12 +72,13 @@ async function main(): Promise<number> {
   const rows: ScenarioRow[] = [];
   let micro: MicroResults | null = null;
   const soak: SoakResult[] = [];
+  let auth: AuthBench | null = null;
   let lab: Lab | null = null;
   let runDir = '';
 
   const save = (final: boolean): void => {
     const fresh: BenchResults = {
-      rows, micro, soak,
+      rows, micro, soak, auth,
       runs: [{ runId, at, argv: process.argv.slice(2), commit: commit(), host: `${hostname()} ${cpus().length} cpu, Linux ${release()}, node ${process.version}`, durationS: Math.round((performance.now() - started) / 1000),
         load: `loadavg at start ${loadAtStart}, at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}` }],
     };
@@ -137,6 +139,10 @@ async function main(): Promise<number> {
     }
     if (o.sections.includes('footprint') && !aborted) {
       micro = await runFootprint(env, o, meta);
+      save(false);
+    }
+    if (o.sections.includes('auth') && !aborted) {
+      auth = await runAuthBench(env, o, meta);
       save(false);
     }
     if (o.sections.includes('soak') && !aborted) {

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Summary } from './stats.js';
+import type { AuthBench } from './auth.js';
 import type { BenchResults, ScenarioRow, SoakResult } from './types.js';
 import { fmtMs } from './util.js';
 
@@ -29,9 +30,10 @@ export function mergeResults(prev: BenchResults | null, fresh: BenchResults): Be
   const freshSoak = new Set(fresh.soak.map((s) => s.profile));
   const soak = [...(prev.soak ?? []).filter((s) => !freshSoak.has(s.profile)), ...fresh.soak];
   const micro = fresh.micro ?? prev.micro ?? null;
-  const used = new Set([...rows.map((r) => r.runId), ...soak.map((s) => s.runId), ...(micro ? [micro.runId] : [])]);
+  const auth = fresh.auth ?? prev.auth ?? null;
+  const used = new Set([...rows.map((r) => r.runId), ...soak.map((s) => s.runId), ...(micro ? [micro.runId] : []), ...(auth ? [auth.runId] : [])]);
   const runs = [...prev.runs.filter((r) => used.has(r.runId) && !fresh.runs.some((f) => f.runId === r.runId)), ...fresh.runs];
-  return { rows: sortRows(rows), micro, soak, runs };
+  return { rows: sortRows(rows), micro, soak, auth, runs };
 }
 
 const SCEN_ORDER = ['host-death', 'freeze', 'off', 'graceful-stop', 'partition-heal', 'gateway-loss', 'both-start', 'vip-remove'];
@@ -212,6 +214,40 @@ function soakTable(soak: SoakResult[]): string[] {
   ];
 }
 
+/** The `--auth` section: host death and idle CPU with and without AUTHKEY (medians), and the codec's cost per frame. */
+function authSection(a: AuthBench | null): string[] {
+  if (!a) return ['not measured (`npm run bench -- --auth`)'];
+  const L: string[] = [`Run \`${a.runId}\`. Trials and idle windows alternate between the two variants (plain, key, key, plain, …), so both see the same machine.`, ''];
+  const f3 = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : x.toFixed(3));
+  if (a.hostDeath) {
+    const r = (x: ScenarioRow): string => `${fmtMs(x.toVip.median)} (${fmtMs(x.toVip.max)}) | ${x.ok}/${x.trials}`;
+    L.push('| host death → VIP on lb2, default profile | median (max) ms | ok |', '|---|---|---|',
+      `| without a key | ${r(a.hostDeath.plain)} |`, `| with \`AUTHKEY\` (enforce) | ${r(a.hostDeath.key)} |`, '');
+  }
+  if (a.idleSummary) {
+    const s = a.idleSummary;
+    L.push('| idle CPU of the three daemons (schedstat ns) | without a key: median (min–max) % | with a key: median (min–max) % | difference of medians, points |', '|---|---|---|---|');
+    for (const n of ['lb1', 'lb2'] as const) {
+      const p = s.plain[n], k = s.key[n];
+      const d = p.median === null || k.median === null ? '—' : `${k.median - p.median >= 0 ? '+' : ''}${(k.median - p.median).toFixed(3)}`;
+      L.push(`| ${n} (${n === 'lb1' ? 'Active' : 'Standby'}), ${p.n} / ${k.n} windows of ${a.idle[0]?.seconds ?? '?'} s | ${f3(p.median)} (${f3(p.min)}–${f3(p.max)}) | ${f3(k.median)} (${f3(k.min)}–${f3(k.max)}) | ${d} |`);
+    }
+    L.push('');
+  }
+  if (a.codec) {
+    const c = a.codec;
+    L.push(`The codec alone (\`createHeartbeatCodec\`, ${c.frames} datagrams, CPU from process.cpuUsage): plain word encode ${c.plainEncodeUs.toFixed(2)} µs, accept ${c.plainAcceptUs.toFixed(2)} µs; ` +
+      `frame sign ${c.keyEncodeUs.toFixed(2)} µs, verify and accept ${c.keyAcceptUs.toFixed(2)} µs. The key's extra CPU per node (one frame signed and one verified per interval): ` +
+      Object.entries(c.extraCpuPct).map(([k, v]) => `${k}: **${v.toFixed(4)} %**`).join(', ') + ' (target < 0.05 %) — in a tight loop, caches warm.');
+    if (c.wake) {
+      L.push('', `Woken every 200 ms like a daemon (two processes side by side, ${c.wake.seconds} s, one frame signed and verified per wake; \`tools/bench/auth-wake.ts\`): ` +
+        `${c.wake.plainUsPerWake.toFixed(1)} µs of CPU per wake with the plain word, ${c.wake.keyUsPerWake.toFixed(1)} µs with the key: **${c.wake.extraCpuPct.toFixed(3)} %** extra CPU per node at HEARTBEAT_INT=200. ` +
+        'Cold caches make each HMAC cost tens of µs instead of a few: this, not the tight loop, is what the idle daemons pay.');
+    }
+  }
+  return L;
+}
+
 export function renderMarkdown(res: BenchResults, opts: { partial: boolean; thisRun: string }): string {
   const L: string[] = [];
   L.push('# pha failover benchmark — latest results', '');
@@ -272,6 +308,8 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
 
   L.push('', '## Soak under full CPU load', '', ...soakTable(res.soak));
 
+  L.push('', '## Heartbeat key (`AUTHKEY`): cost, same run (`--auth`)', '', ...authSection(res.auth ?? null));
+
   const ex = extrasTable(res.rows);
   if (ex.length) L.push('', '## Further numbers per scenario', '', ...ex);
 
@@ -285,7 +323,7 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
   }
 
   const fails = res.rows.flatMap((r) => [...r.failures.map((f) => `${r.impl} ${r.scenario} ${r.profile} ${f}`), ...r.notes.map((n) => `${r.impl} ${r.scenario} ${r.profile} ${n}`)]);
-  const more = [...(m?.notes ?? []), ...res.soak.flatMap((s) => s.notes.map((n) => `soak ${s.profile}: ${n}`))];
+  const more = [...(m?.notes ?? []), ...(res.auth?.notes ?? []).map((n) => `auth: ${n}`), ...res.soak.flatMap((s) => s.notes.map((n) => `soak ${s.profile}: ${n}`))];
   L.push('', '## Failed trials and notes', '');
   if (!fails.length && !more.length) L.push('none');
   for (const f of [...fails, ...more]) L.push(`- ${f.replace(/\n/g, ' ')}`);

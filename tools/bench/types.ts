@@ -1,5 +1,6 @@
 /** Result shapes shared by the scenarios, the report and latest.json. */
 import type { Summary } from './stats.js';
+import type { AuthBench } from './auth.js';
 
 export type Impl = 'pha' | 'keepalived';
 
@@ -109,5 +110,7 @@ export interface BenchResults {
   rows: ScenarioRow[];
   micro: MicroResults | null;
   soak: SoakResult[];
+  /** The heartbeat key's cost (`--auth`), tools/bench/auth.ts. */
+  auth?: AuthBench | null;
   runs: Array<{ runId: string; at: string; argv: string[]; commit: string; host: string; durationS: number; load?: string }>;
 }
