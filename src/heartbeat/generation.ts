@@ -11,11 +11,13 @@ import { MAX_GENERATION } from './frame.js';
 export const GENERATION_FILE = 'auth-generation';
 export const PEER_GENERATION_FILE = 'auth-peer-generation';
 
+// In var/auth/, not var/: the other daemons watch var/ for status.dat, and a
+// checkpoint every few seconds must not wake them.
 export function generationFile(varDir: string): string {
-  return path.join(varDir, GENERATION_FILE);
+  return path.join(varDir, 'auth', GENERATION_FILE);
 }
 export function peerGenerationFile(varDir: string): string {
-  return path.join(varDir, PEER_GENERATION_FILE);
+  return path.join(varDir, 'auth', PEER_GENERATION_FILE);
 }
 
 export interface PeerState {

@@ -65,7 +65,7 @@ test('keyed pair: a normal cold start, the Standby hears the Active through auth
     const s = statusOf(p.b);
     for (const k of ['RECEIVER_DROP_BAD_MAC', 'RECEIVER_DROP_REPLAY', 'RECEIVER_DROP_PLAIN_REFUSED']) assert.equal(s[k] ?? 0, 0, k);
     assert.ok(fs.existsSync(generationFile(path.join(p.a.dir, 'var'))), 'the sender wrote its boot generation');
-    assert.ok(fs.existsSync(path.join(p.b.dir, 'var', 'auth-peer-generation')), 'the receiver stored the peer\'s generation');
+    assert.ok(fs.existsSync(path.join(p.b.dir, 'var', 'auth', 'auth-peer-generation')), 'the receiver stored the peer\'s generation');
   });
 });
 

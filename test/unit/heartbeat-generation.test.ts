@@ -28,8 +28,8 @@ test('boot generation: +1 at every start, written 0600 in a var/ made 0700, no t
     assert.equal(nextBootGeneration(f, 0).generation, 3);
     assert.equal(fs.readFileSync(f, 'utf8'), '3\n');
     assert.equal(fs.statSync(f).mode & 0o777, 0o600);
-    assert.equal(fs.statSync(v).mode & 0o777, 0o700);
-    assert.deepEqual(fs.readdirSync(v), ['auth-generation']);
+    assert.equal(fs.statSync(path.dirname(f)).mode & 0o777, 0o700);
+    assert.deepEqual(fs.readdirSync(path.dirname(f)), ['auth-generation']);
   });
 });
 
@@ -48,6 +48,7 @@ test('boot generation: the clock is a floor (a lost file still moves forward), t
 test('boot generation: a corrupt file is reported and replaced; an unwritable one is reported, not thrown', () => {
   withDir((dir) => {
     const f = generationFile(dir);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
     fs.writeFileSync(f, 'garbage\n');
     const g = nextBootGeneration(f, 5000);
     assert.equal(g.generation, 5);
