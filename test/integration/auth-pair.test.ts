@@ -12,7 +12,7 @@ import path from 'node:path';
 import { encodeFrame, encodeHeartbeat, generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
 import { generationFile } from '../../src/heartbeat/generation.js';
 import type { Word } from '../../src/status-store/index.js';
-import { cli, daemonPids, holds, makePair, sleep, waitUntil, type Pair, type PairNode } from './pair-helpers.js';
+import { cli, daemonPids, killNode, holds, makePair, sleep, waitUntil, type Pair, type PairNode } from './pair-helpers.js';
 
 const SKIP = {}; // enabled: the daemons use the codec on this branch
 const KEY_ID = 5;
@@ -86,7 +86,7 @@ test('keyed pair: a forged plain ONLINE from the dead peer\'s address changes no
     })();
     try {
       // the holder dies while the forger keeps saying ONLINE in its name
-      for (const pid of daemonPids(p.a)) process.kill(pid, 'SIGKILL');
+      await killNode(p.a);
       fs.rmSync(p.a.held);
       assert.ok(await waitUntil(() => holds(p.b), 6000), 'the survivor took over despite the forged ONLINE');
       assert.equal(statusOf(p.b).RECEIVER_IN, null, 'a forged plain word never becomes RECEIVER_IN');
@@ -123,7 +123,7 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
       }
     })();
     try {
-      for (const pid of daemonPids(p.a)) process.kill(pid, 'SIGKILL');
+      await killNode(p.a);
       fs.rmSync(p.a.held);
       assert.ok(await waitUntil(() => holds(p.b), 6000), 'the survivor took over despite the replayed frames');
       assert.equal(statusOf(p.b).RECEIVER_IN, null);

@@ -139,3 +139,31 @@ export function daemonPids(n: PairNode): number[] {
     }
   });
 }
+
+/**
+ * A node's death as a host dies: all its daemons SIGKILLed, and any that one of
+ * them managed to restart in the meantime too, until none is left (the
+ * daemons restart each other, so killing them one by one is not a death).
+ */
+export async function killNode(n: PairNode): Promise<void> {
+  const deadline = Date.now() + 2000;
+  let quietSince = Date.now();
+  while (Date.now() < deadline && Date.now() - quietSince < 300) {
+    const live = daemonPids(n).filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(n.config);
+      } catch {
+        return false;
+      }
+    });
+    for (const pid of live) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    if (live.length) quietSince = Date.now();
+    await sleep(20);
+  }
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, ROOT, cli, daemonPids, holds, makePair, sleep, waitUntil, watchHolders, type Pair } from './pair-helpers.js';
+import { CLI, ROOT, cli, daemonPids, killNode, holds, makePair, sleep, waitUntil, watchHolders, type Pair } from './pair-helpers.js';
 
 async function withPair(fn: (p: Pair) => Promise<void>, extra?: Record<string, string>) {
   const p = makePair(extra);
@@ -54,7 +54,7 @@ test('killing the Active node (daemons SIGKILLed, resources gone) moves the reso
     await cli(p.b, ['start']);
     await sleep(1500);
     assert.ok(!holds(p.b));
-    for (const pid of daemonPids(p.a)) process.kill(pid, 'SIGKILL');
+    await killNode(p.a);
     fs.rmSync(p.a.held);
     assert.ok(await waitUntil(() => holds(p.b), 5000), 'the survivor took over');
     const sa = await cli(p.a, ['stat']);
