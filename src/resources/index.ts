@@ -30,12 +30,36 @@ const OUTPUT_CAP = 4096;
 
 export class ResourceRunner {
   private readonly opts: RunnerOptions;
+  /** Calls still running, with their child (start/stop must not outlive a daemon that stops). */
+  private readonly running = new Map<Promise<RunResult>, ChildProcess | undefined>();
   constructor(opts: RunnerOptions) {
     this.opts = opts;
   }
 
+  /**
+   * On a daemon's stop: let the start or stop scripts that run finish (an
+   * interrupted "ip address add" could complete after the operator's
+   * "res stop"), at most `timeoutMs`; then kill what is left, group and all.
+   */
+  async settle(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const child of this.running.values()) if (child) killGroup(child);
+  }
+
   /** One call; `timeoutMs` overrides the runner's (checks have their own, shorter one). */
   run(res: ResourceDef, action: ResAction, timeoutMs = this.opts.timeoutMs): Promise<RunResult> {
+    let spawned: ChildProcess | undefined;
+    // spawn() runs synchronously inside runOne: the child is known when it returns.
+    const p = this.runOne(res, action, timeoutMs, (c) => (spawned = c));
+    this.running.set(p, spawned);
+    void p.finally(() => this.running.delete(p));
+    return p;
+  }
+
+  private runOne(res: ResourceDef, action: ResAction, timeoutMs: number, onSpawn: (c: ChildProcess) => void): Promise<RunResult> {
     const started = Date.now();
     const spawn = this.opts.spawn ?? nodeSpawn;
     return new Promise((resolve) => {
@@ -57,6 +81,7 @@ export class ResourceRunner {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: this.opts.env ?? process.env,
         });
+        onSpawn(child);
       } catch (e) {
         resolve({ name: res.name, action, ok: false, code: null, signal: null, timedOut: false, durationMs: 0, output: '', error: `cannot execute ${res.script}: ${(e as Error).message}` });
         return;

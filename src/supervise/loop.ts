@@ -167,6 +167,9 @@ export async function startSupervise(deps: SuperviseDeps) {
       timers.stop();
       watcher.close();
       pinger?.close();
+      // A start or stop that runs finishes first (bounded), so that what we
+      // leave behind is what the status says, and no script outlives us.
+      await runner.settle(Math.min(3000, config.RES_TIMEOUT * 1000));
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();

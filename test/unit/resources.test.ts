@@ -229,3 +229,22 @@ test('the shipped res/test: usage errors exit 2', () => {
     assert.match(r.stderr, /usage: test start\|stop\|check <file>/);
   }
 });
+
+test('settle (a daemon stops): a start that runs finishes first; one that takes too long is killed, group and all', async () => {
+  const done = path.join(DIR, 'settled');
+  const r = runner(30_000);
+  const slow = r.run(res('slow', script(`sleep 0.3; touch ${done}`)), 'start');
+  await r.settle(3000);
+  assert.ok(fs.existsSync(done), 'the start finished before settle returned');
+  assert.equal((await slow).ok, true);
+  const pidFile = path.join(DIR, 'hung.pid');
+  const hung = r.run(res('hung', script(`sleep 60 & echo $! > ${pidFile}; wait`)), 'start');
+  await new Promise((ok) => setTimeout(ok, 200));
+  const t0 = Date.now();
+  await r.settle(300);
+  assert.ok(Date.now() - t0 < 2000, 'settle is bounded');
+  assert.equal((await hung).ok, false, 'a killed start is a failure');
+  const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
+  await new Promise((ok) => setTimeout(ok, 100));
+  assert.equal(running(grandchild), false, 'the whole process group is gone');
+});
