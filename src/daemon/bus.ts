@@ -274,8 +274,16 @@ export async function queryDaemons(runDir: string, timeoutMs = 300): Promise<Par
   if (!token) return {};
   const sock = dgram.createSocket('udp4');
   const out: Partial<Record<DaemonName, BusState>> = {};
+  // No loopback, or no socket: stat shows the file alone, it never hangs.
+  const bound = await new Promise<boolean>((resolve) => {
+    sock.once('error', () => resolve(false));
+    sock.bind(0, '127.0.0.1', () => resolve(true));
+  });
   sock.on('error', () => {});
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  if (!bound) {
+    sock.close();
+    return out;
+  }
   const want = new Set<DaemonName>();
   sock.on('message', (msg, rinfo) => {
     if (rinfo.address !== '127.0.0.1') return;

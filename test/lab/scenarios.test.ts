@@ -59,6 +59,15 @@ async function cli(node: NodeName, args: string[] | { stdin: string }) {
   const r = await lab.cli(node, args, { timeoutMs: 60_000 });
   return r;
 }
+/** `stat --json`, or a failure that shows what pha-cli said instead. */
+async function statJson(node: NodeName) {
+  const r = await cli(node, ['stat', '--json']);
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    assert.fail(`pha-cli stat --json on ${node}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`);
+  }
+}
 function status(node: NodeName): Record<string, unknown> {
   try {
     return JSON.parse(fs.readFileSync(path.join(lab.installs[node]!.dir, 'var', 'status.dat'), 'utf8'));
@@ -126,8 +135,8 @@ test('cold start of one node, then the other: lb1 Active, lb2 joins Standby, the
   await w.stop();
   assert.deepEqual(effectiveChanges(w), ['lb1'], 'no transition after lb2 joined');
   assert.ok(await clientReachesVip());
-  const st1 = JSON.parse((await cli('lb1', ['stat', '--json'])).stdout);
-  const st2 = JSON.parse((await cli('lb2', ['stat', '--json'])).stdout);
+  const st1 = await statJson('lb1');
+  const st2 = await statJson('lb2');
   assert.equal(st1.state, 'Active');
   assert.equal(st2.state, 'Standby');
   assert.equal(st1.status.RES_ipaddr, 'UP');
@@ -206,7 +215,7 @@ test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; ex
   assert.ok(!ch.includes('lb1+lb2'), `never two holders: ${ch}`);
   assert.deepEqual(ch, ['lb1', 'none', 'lb2'].filter((x) => ch.includes(x)), `clean handover: ${ch}`);
   assert.ok(await clientReachesVip());
-  const st = JSON.parse((await cli('lb1', ['stat', '--json'])).stdout);
+  const st = await statJson('lb1');
   assert.equal(st.state, 'Standby');
   // on a Standby, off says so
   const again = await cli('lb1', ['off']);
@@ -242,7 +251,7 @@ test('gateway loss on the holder: lb2 takes over, lb1 yields', { skip }, async (
   await waitHolders(['lb2'], 6000);
   await sleep(2000);
   assert.deepEqual(await holders(), ['lb2'], 'stays on lb2');
-  const st = JSON.parse((await cli('lb1', ['stat', '--json'])).stdout);
+  const st = await statJson('lb1');
   assert.equal(st.status.GW_OK, 0);
   // Having yielded, lb1 is a Standby: it keeps sending (its peer must not think it gone).
   assert.equal(st.status.SENDER_MUTE, 0);
@@ -305,7 +314,7 @@ test('daemon crash: supervise killed on the holder — the VIP stays, the peer w
   const w = await watch();
   await lab.faults.kill([pids.supervise]);
   await sleep(4000);
-  const st = JSON.parse((await cli('lb1', ['stat', '--json'])).stdout);
+  const st = await statJson('lb1');
   assert.ok(st.pids.supervise > 0 && st.pids.supervise !== pids.supervise, `supervise restarted with a new pid: ${JSON.stringify(st.pids)}`);
   assert.ok(st.alarms.some((a: string) => /supervise died and was restarted/.test(a)), `alarm: ${st.alarms}`);
   await sleep(1000);
