@@ -46,6 +46,7 @@ export class Monitor {
   private readonly held: [boolean, boolean] = [false, false];
   private readonly resExcusedUntil: [number, number] = [0, 0];
   private readonly operatorStartAt: [number, number] = [-Infinity, -Infinity];
+  private readonly hangUntil: [number, number] = [-Infinity, -Infinity];
   private readonly heals: { at: number; bothHeld: boolean }[] = [];
   private offs: { at: number; node: number; released: number | null; until: number }[] = [];
   private startupTakeovers = 0;
@@ -106,7 +107,8 @@ export class Monitor {
         excuse = p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
         break;
       case 'resStart':
-        excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
+        // Started by hand: seen at the next check; while its checks hang, at the first check after the hang.
+        excuse = Math.max(0, this.hangUntil[f.node] - end) + p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
         this.operatorStartAt[f.node] = this.w.t;
         break;
       case 'restartNode':
@@ -114,6 +116,7 @@ export class Monitor {
         excuse = p.DEADTIME + this.base;
         break;
       case 'checkHang':
+        this.hangUntil[f.node] = Math.max(this.hangUntil[f.node], end);
         // The operator started resources on this node and its checks hang before it
         // could see them UP: it cannot know it holds them until the checks answer.
         if (this.w.t - this.operatorStartAt[f.node] < p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base) excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
