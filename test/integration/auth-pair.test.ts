@@ -36,6 +36,17 @@ async function withKeyedPair(fn: (p: Pair, key: Buffer) => Promise<void>) {
   try {
     for (const n of [p.a, p.b]) writeKeyFile(path.join(n.dir, 'etc', 'authkey'), [{ id: KEY_ID, key }]);
     await fn(p, key);
+  } catch (e) {
+    // What the survivor saw and decided: the failure's evidence.
+    for (const d of ['receiver', 'supervise']) {
+      try {
+        const lines = fs.readFileSync(path.join(p.b.dir, 'var', `log.${d}`), 'utf8').trim().split('\n').slice(-12);
+        process.stderr.write(`--- ${p.b.name} log.${d} (last lines)\n${lines.join('\n')}\n`);
+      } catch {
+        /* no log */
+      }
+    }
+    throw e;
   } finally {
     await p.cleanup();
   }

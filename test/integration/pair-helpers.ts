@@ -146,16 +146,20 @@ export function daemonPids(n: PairNode): number[] {
  * daemons restart each other, so killing them one by one is not a death).
  */
 export async function killNode(n: PairNode): Promise<void> {
-  const deadline = Date.now() + 2000;
-  let quietSince = Date.now();
-  while (Date.now() < deadline && Date.now() - quietSince < 300) {
-    const live = daemonPids(n).filter((pid) => {
+  // By /proc, not by pid files: a daemon just restarted by another may not have written its own yet.
+  const ours = (): number[] =>
+    fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
       try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(n.config);
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv.some((a) => /pha-(sender|receiver|supervise)/.test(a)) && argv.includes(n.config);
       } catch {
         return false;
       }
     });
+  const deadline = Date.now() + 5000;
+  let quietSince = Date.now();
+  while (Date.now() < deadline && Date.now() - quietSince < 1000) {
+    const live = ours();
     for (const pid of live) {
       try {
         process.kill(pid, 'SIGKILL');
