@@ -80,7 +80,8 @@ async function viaSpawn(config: Config, d: DaemonName, timeoutMs: number): Promi
     if (holder) return { ok: false, reason: `already running (pid ${holder})`, alreadyRunning: holder };
   }
   if (spawnError) return { ok: false, reason: `could not be spawned: ${spawnError}` };
-  return { ok: false, reason: `exited at start (code ${exited}); see ${log}` };
+  const why = lastStartError(log);
+  return { ok: false, reason: `exited at start (code ${exited})${why ? ': ' + why : ''}; see ${log}` };
 }
 
 async function viaSystemd(config: Config, d: DaemonName, unit: string, timeoutMs: number): Promise<SpawnResult> {
@@ -99,4 +100,32 @@ async function viaSystemd(config: Config, d: DaemonName, unit: string, timeoutMs
     await sleep(50);
   }
   return { ok: false, reason: `${unit} did not write its pid file within ${Math.round(timeoutMs / 1000)} s; see ${journal}` };
+}
+
+/** The reason a daemon gave for not starting: the last fatal line of its log (it logs before it exits). */
+function lastStartError(log: string): string | null {
+  try {
+    const fd = fs.openSync(log, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, 8192);
+      const buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, size - len);
+      const lines = buf.toString('utf8').trim().split('\n').reverse();
+      for (const l of lines) {
+        if (l.startsWith('pha-')) return l.replace(/^pha-\w+: /, '');
+        try {
+          const j = JSON.parse(l) as { level?: number; msg?: string; err?: string };
+          if ((j.level ?? 0) >= 60) return `${j.msg ?? ''}${j.err ? ': ' + j.err : ''}`;
+        } catch {
+          /* not a JSON line */
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    /* no log */
+  }
+  return null;
 }
