@@ -72,7 +72,8 @@ export class ReceiverCore {
   }
 
   stop(): ReceiverEffect[] {
-    return [{ kind: 'cancel', timer: 'tick' }, { kind: 'cancel', timer: 'dead' }, { kind: 'write', patch: { RECEIVER_IN: null, RECEIVER_AT: undefined } }];
+    // Stopped: the peer's word is unknown now, not "silent" (silent would be a takeover).
+    return [{ kind: 'cancel', timer: 'tick' }, { kind: 'cancel', timer: 'dead' }, { kind: 'write', patch: { RECEIVER_IN: undefined, RECEIVER_IN_SINCE: undefined, RECEIVER_AT: undefined } }];
   }
 
   handle(e: ReceiverEvent): ReceiverEffect[] {
