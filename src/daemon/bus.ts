@@ -269,7 +269,7 @@ export function overlay(file: Status, bus: LocalBus, maxAgeMs: number, except?: 
 }
 
 /** pha-cli's view: ask each running daemon for its live state (short timeout). */
-export async function queryDaemons(runDir: string, timeoutMs = 300): Promise<Partial<Record<DaemonName, BusState>>> {
+export async function queryDaemons(runDir: string, timeoutMs = 1000): Promise<Partial<Record<DaemonName, BusState>>> {
   const token = loadBusToken(runDir, false);
   if (!token) return {};
   const sock = dgram.createSocket('udp4');

@@ -50,3 +50,27 @@ export class ShellTimers {
     this.timers.clear();
   }
 }
+
+/** Carry out an effect every core may ask for; false when `e` is one of the daemon's own. */
+export function carryCommon(
+  e: { kind: string },
+  to: { timers: ShellTimers; log: { [L in LogLevel]: (fields: object, msg: string) => void }; alarms?: { set(id: string, text: string | null): unknown } },
+): boolean {
+  const c = e as CommonEffect;
+  switch (c.kind) {
+    case 'arm':
+      to.timers.arm(c.timer, c.at);
+      return true;
+    case 'cancel':
+      to.timers.cancel(c.timer);
+      return true;
+    case 'log':
+      to.log[c.level](c.fields ?? {}, c.msg);
+      return true;
+    case 'alarm':
+      to.alarms?.set(c.id, c.text);
+      return true;
+    default:
+      return false;
+  }
+}

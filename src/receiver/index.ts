@@ -5,7 +5,7 @@
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { monotonic, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
-import { ShellTimers, type Clock } from '../daemon/effects.js';
+import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, DropLogLimiter, dropStatusPatch, peerGenerationFile, readPeerState, writePeerState, type PeerState } from '../heartbeat/index.js';
@@ -97,18 +97,8 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
           carry(core.handle({ kind: 'file', status, damaged: store.damaged, ...clock() }));
           break;
         }
-        case 'arm':
-          timers.arm(e.timer, e.at);
-          break;
-        case 'cancel':
-          timers.cancel(e.timer);
-          break;
-        case 'log':
-          log[e.level](e.fields ?? {}, e.msg);
-          break;
-        case 'alarm':
-          alarms?.set(e.id, e.text);
-          break;
+        default:
+          carryCommon(e, { timers, log, alarms });
       }
     }
   };

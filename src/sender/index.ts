@@ -7,7 +7,7 @@
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { ShellTimers, type Clock } from '../daemon/effects.js';
+import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
 import { busFreshMs } from '../daemon/bus.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
@@ -109,18 +109,8 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
             .then((results) => feed({ kind: 'fenced', results, ...clock() }))
             .catch((err) => log.error({ err: errorMessage(err) }, 'stopping the resources failed'));
           break;
-        case 'arm':
-          timers.arm(e.timer, e.at);
-          break;
-        case 'cancel':
-          timers.cancel(e.timer);
-          break;
-        case 'log':
-          log[e.level](e.fields ?? {}, e.msg);
-          break;
-        case 'alarm':
-          alarms?.set(e.id, e.text);
-          break;
+        default:
+          carryCommon(e, { timers, log, alarms });
       }
     }
   };

@@ -158,6 +158,7 @@ export class StatusStore {
     const release = await this.lock();
     try {
       const cur = this.read();
+      const existed = this.damaged === null && fs.existsSync(this.file);
       const patch = typeof change === 'function' ? change(cur) : change;
       const next: Record<string, unknown> = { ...cur };
       if (patch) {
@@ -167,6 +168,11 @@ export class StatusStore {
         }
       }
       try {
+        // Deleted between our read and our write (the write would hide it): still a damage to report.
+        if (existed && !fs.existsSync(this.file)) {
+          this.damaged = 'status file missing';
+          this.onDamaged(this.damaged);
+        }
         this.writeAtomic(next);
       } catch (e) {
         this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { Config, ResourceDef } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { ShellTimers, type Clock } from '../daemon/effects.js';
+import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
 import { busFreshMs } from '../daemon/bus.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { errorMessage } from '../errors.js';
@@ -124,18 +124,8 @@ export async function startSupervise(deps: SuperviseDeps) {
         case 'publish':
           bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
           break;
-        case 'arm':
-          timers.arm(e.timer, e.at);
-          break;
-        case 'cancel':
-          timers.cancel(e.timer);
-          break;
-        case 'log':
-          log[e.level](e.fields ?? {}, e.msg);
-          break;
-        case 'alarm':
-          alarms?.set(e.id, e.text);
-          break;
+        default:
+          carryCommon(e, { timers, log, alarms });
       }
     }
   };
