@@ -80,6 +80,10 @@ export type SuperviseEffect =
   | { kind: 'write'; patch: Partial<Status> } // the shell adds SUPERVISE_ALARM
   | { kind: 'publish'; keys: Partial<Status> };
 
+// A predecessor stamped later than this is a crash just now (a watchdog or
+// systemd restart), not a power loss before a boot.
+const INHERIT_MS = 30_000;
+
 export type DecideFn = (o: Observation, t: Timing, m: Memory) => Decision;
 
 /** The keys whose change makes supervise decide at once. */
@@ -154,10 +158,20 @@ export class SuperviseCore {
     return { memory: this.memory, stalledAt: this.stalledAt, gwFailStreak: this.gwFailStreak, busy: this.busy };
   }
 
-  /** First write: no STATUS yet (the shell waits for it to land, then calls run()). */
-  start(clock: Clock): SuperviseEffect[] {
+  /**
+   * First write: no STATUS yet (the shell waits for it to land, then calls run()).
+   * `prior`: the status as this supervise found it. A predecessor that died
+   * (no clean stop) moments ago while it said ONLINE or PROGRESS may have left
+   * the resources up: a check that hangs must not hide them from the rules.
+   */
+  start(clock: Clock, prior: Status = {}): SuperviseEffect[] {
     this.startedAt = clock.wall;
     const out: SuperviseEffect[] = [];
+    const at = prior.SUPERVISE_AT;
+    if (prior.SUPERVISE === 1 && (prior.STATUS === 'ONLINE' || prior.STATUS === 'PROGRESS') && typeof at === 'number' && Math.abs(clock.wall - at) < INHERIT_MS) {
+      this.memory = { ...this.memory, inheritedHold: true };
+      out.push({ kind: 'log', level: 'warn', fields: { status: prior.STATUS }, msg: `the supervise before this one died while it said ${prior.STATUS}: the resources may be up, yielding them to an ONLINE peer even while a check says DOWN` });
+    }
     this.write({ SUPERVISE: 1, SUPERVISE_AT: clock.wall, STATUS: null }, clock, out);
     return out;
   }

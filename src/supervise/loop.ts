@@ -145,7 +145,7 @@ export async function startSupervise(deps: SuperviseDeps) {
   bus?.onHeardFrom('receiver', onChange);
   bus?.onHeardFrom('sender', onChange);
 
-  carry(core.start(clock()));
+  carry(core.start(clock(), store.read()));
   await writer.flush(2000);
   log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing: timingFrom(config) }, 'supervise running');
   carry(core.run(clock()));

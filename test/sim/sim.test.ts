@@ -58,6 +58,9 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 134, keep: [4, 5], bug: 'off, then one-way loss: the paused node took over silently' },
     { seed: 495, keep: [0, 1], bug: 'off, then the peer\'s sender was killed: the paused node took over silently' },
     { seed: 153, keep: [0, 3], bug: 'off, then the peer was restarted: the paused node took over silently' },
+    { seed: 218732, keep: [0, 1, 2], bug: 'a hung check, then supervise killed on the node that had taken over: the new supervise saw "DOWN" (hung), did not know its predecessor held, and kept the address beside the ONLINE peer until the check answered' },
+    { seed: 209212, keep: [1, 2, 3, 4], bug: '(simulator) receiver and then supervise killed: the receiver\'s first watcher died before its poll, and the model never let the sender step in as the real watchdog does' },
+    { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {
     it(`seed ${c.seed} (keep ${c.keep.join(',')}): ${c.bug}`, () => {

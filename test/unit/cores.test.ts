@@ -191,4 +191,22 @@ describe('supervise core', () => {
     const pub2 = after.filter((e) => e.kind === 'publish').at(-1) as { keys: Status } | undefined;
     assert.equal(pub2?.keys.SENDER_RUN, 1);
   });
+  it('a supervise restarted after a crash yields what its predecessor may have held, even while a check says DOWN (seed 218732)', () => {
+    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const firstOp = (prior: Status) => {
+      const c = new SuperviseCore(cfg);
+      c.start(at(0), prior);
+      settle(c, c.run(at(10)), peerOnline, 10);
+      // The check hung and timed out: DOWN, though the address may well be up.
+      const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(2020) }), peerOnline, 2020);
+      return fx.find((e) => e.kind === 'run');
+    };
+    // Killed a moment ago while it said ONLINE: stop to be sure.
+    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 400 }), { kind: 'run', op: 'stop', names: ['vip'] });
+    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'PROGRESS', SUPERVISE_AT: at(0).wall - 400 }), { kind: 'run', op: 'stop', names: ['vip'] });
+    // A clean stop before, a predecessor that was a Standby, or a stamp from before a reboot: nothing to yield.
+    assert.equal(firstOp({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: at(0).wall - 400 }), undefined);
+    assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'OFFLINE', SUPERVISE_AT: at(0).wall - 400 }), undefined);
+    assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 600_000 }), undefined);
+  });
 });

@@ -101,6 +101,11 @@ export class Monitor {
       case 'crash':
         // A killed sender: the peer hears nothing until the sender is back (watchdog + start-up).
         if (f.daemon === 'sender') excuse = wd + l.spawnMs[1] + p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
+        // A killed supervise whose start (a takeover) completes orphaned: the
+        // resources are up but not announced until the new supervise's startup
+        // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
+        // to ONLINE (its gateway failing) holds until then (seed 201375).
+        if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
         break;
       case 'freeze':
       case 'freezeNode':

@@ -322,26 +322,40 @@ export class World {
     if (!proc) return;
     this.end(proc);
     this.log(node, d, `killed (pid ${proc.pid})`);
-    // Its watchers notice at their next pid check; the first that runs restarts it.
+    // Every living daemon of the node checks at its next poll (watchdog.ts
+    // check()): it restarts each dead daemon it saw alive and whose first
+    // watcher is dead too, so a daemon whose restarter died with it is still
+    // brought back (by the second watcher).
     const wd = this.wdInt;
-    for (const wname of WATCHERS[d]) {
-      const w = node.procs[wname];
+    for (const w of Object.values(node.procs)) {
       if (!w) continue;
       const next = w.startedAt + (Math.floor((this.t - w.startedAt) / wd) + 1) * wd;
-      // A daemon started after the watcher's last check was never seen alive by it.
-      const seen = proc.startedAt <= next - wd || proc.startedAt < w.startedAt;
-      this.at(next, () =>
-        this.deliver(w, () => {
-          if (!seen || node.procs[d] || node.down.has(d) || node.restarting.has(d)) return;
-          node.restarting.add(d);
-          this.log(node, wname, `${d} died: restarting it`);
-          this.at(this.t + this.lat2(this.lat.spawnMs), () => {
-            node.restarting.delete(d);
-            if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
-          });
-        }),
-      );
-      break; // the second watcher steps in only when the first is gone
+      this.at(next, () => this.deliver(w, () => this.watchCheck(w)));
+    }
+  }
+
+  /** A watcher's poll: restart what it must (the real Watchdog.check()). */
+  private watchCheck(w: Proc): void {
+    const node = w.node;
+    const wd = this.wdInt;
+    for (const d of Object.keys(WATCHERS) as DaemonName[]) {
+      if (d === w.name || node.procs[d] || node.down.has(d) || node.restarting.has(d)) continue;
+      const rank = WATCHERS[d].indexOf(w.name);
+      // The second watcher steps in only when the first is gone too.
+      if (rank > 0 && node.procs[WATCHERS[d][0]!]) continue;
+      // Only a daemon this watcher saw alive (at one of its polls, or running
+      // when the watcher started) is restarted.
+      const last = node.hist[d][node.hist[d].length - 1];
+      if (!last) continue;
+      const firstPollIn = w.startedAt + Math.ceil((last.start - w.startedAt) / wd) * wd;
+      const seen = last.start < w.startedAt || firstPollIn < last.end;
+      if (!seen) continue;
+      node.restarting.add(d);
+      this.log(node, w.name, `${d} died: restarting it`);
+      this.at(this.t + this.lat2(this.lat.spawnMs), () => {
+        node.restarting.delete(d);
+        if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
+      });
     }
   }
 
@@ -406,7 +420,7 @@ export class World {
       this.carryReceiver(proc, proc.receiver.start(this.clock(proc)));
     } else {
       proc.supervise = new SuperviseCore(cfg, { decide: this.decide[node.id - 1] });
-      this.carrySupervise(proc, proc.supervise.start(this.clock(proc)));
+      this.carrySupervise(proc, proc.supervise.start(this.clock(proc), this.read(proc).status));
       // The shell waits for the first write to land, then runs.
       this.later(proc, this.lat2(this.lat.writeMs) + 0.5, () => this.carrySupervise(proc, proc.supervise!.run(this.clock(proc))));
     }
