@@ -30,6 +30,8 @@ export interface BenchOptions {
   snapshot: boolean;
   /** Only re-render latest.md (and the targets in latest.json) from latest.json. */
   reportOnly: boolean;
+  /** Run the failover scenarios under stress-ng --cpu 0 (rows get the profile "<p>+load"). */
+  load: boolean;
   help: boolean;
 }
 
@@ -46,6 +48,7 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --auth                 also measure the heartbeat key: host death and idle CPU with and without AUTHKEY
                          (same run, interleaved), and the codec's CPU per frame
   --compare keepalived   also run host death and graceful handover with keepalived (apt-get installs it if missing)
+  --load                 run the failover scenarios under full CPU load (stress-ng --cpu 0; rows "<profile>+load")
   --soak MINUTES         hold a pair under full CPU load (stress-ng) that long per profile; count spurious failovers
   --only LIST            run only these sections: ${SECTIONS.join(', ')}
                          (default: failover + footprint, plus keepalived / auth / soak when asked for)
@@ -77,7 +80,7 @@ export function parseArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
     trials: 10, bothTrials: 3, scenarios: [...SCENARIOS], profiles: [...PROFILES], long: false, idleSeconds: 60,
     compareKeepalived: false, auth: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
-    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, reportOnly: false, help: false,
+    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, reportOnly: false, load: false, help: false,
   };
   let trialsSet = false, bothSet = false, idleSet = false;
   let only: Section[] | null = null;
@@ -111,6 +114,7 @@ export function parseArgs(argv: string[]): BenchOptions {
         break;
       }
       case '--auth': o.auth = true; break;
+      case '--load': o.load = true; break;
       case '--soak': o.soakMinutes = int(val(), '--soak', 0.05); break;
       case '--only': only = list(val(), SECTIONS, 'only'); break;
       case '--observer': {

@@ -18,7 +18,7 @@ import { PHA_PROFILES, type BenchEnv } from './pair.js';
 import { loadPrevious, mergeResults, writeResults } from './report.js';
 import { phaRowSpec, phaTrial, runTrials, type RunMeta } from './runner.js';
 import { PHA_SCENARIOS } from './scenarios.js';
-import { runSoak } from './soak.js';
+import { runSoak, startLoad, stopLoad } from './soak.js';
 import { snapshotPha } from './snapshot.js';
 import type { BenchResults, MicroResults, ScenarioRow, SoakResult } from './types.js';
 import { errText, say } from './util.js';
@@ -123,6 +123,10 @@ async function main(): Promise<number> {
       (o.keepLogs ? `, logs kept under ${runDir}` : ''));
 
     if (o.sections.includes('failover')) {
+      const stress = o.load ? startLoad(lab) : null;
+      if (o.load && !stress) say('bench: --load: stress-ng is not available: the failover rows run without load');
+      if (!stress) o.load = false;
+      try {
       for (const pname of o.profiles) {
         const profile = PHA_PROFILES[pname];
         for (const sname of o.scenarios) {
@@ -131,6 +135,9 @@ async function main(): Promise<number> {
           rows.push(await runTrials(phaRowSpec(spec, profile, o), meta, (i) => phaTrial(env, spec, profile, i, o)));
           save(false);
         }
+      }
+      } finally {
+        if (stress) stopLoad(stress);
       }
     }
     if (o.sections.includes('keepalived') && !aborted) {

@@ -1,5 +1,8 @@
 /** Runs the trials of one scenario × profile and folds them into a ScenarioRow. */
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { BenchOptions } from './args.js';
+import { NODES } from './timeline.js';
 import { PhaPair, type BenchEnv, type Profile } from './pair.js';
 import type { Measure, ScenarioSpec } from './scenarios.js';
 import { summarize, type Summary } from './stats.js';
@@ -97,12 +100,35 @@ export async function phaTrial(env: BenchEnv, spec: ScenarioSpec, profile: Profi
     await pair.teardown();
   }
   const { notes, ...rest } = m;
-  return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes], ...(env.keepLogs ? { logs: pair.dir } : {}) };
+  // A both-start that flapped or overlapped: its daemons' logs are the evidence (issue 10).
+  const kept = spec.name === 'both-start' && (m.flaps > 0 || (m.overlapMs ?? 0) > 0) ? keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`)) : null;
+  return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes, ...(kept ? [`logs kept in ${kept}`] : [])], ...(env.keepLogs ? { logs: pair.dir } : {}) };
 }
 
 export function phaRowSpec(spec: ScenarioSpec, profile: Profile, o: BenchOptions): RowSpec {
   return {
-    impl: 'pha', scenario: spec.name, profile: profile.name, settings: settingsOf(profile), metric: spec.metric,
+    impl: 'pha', scenario: spec.name, profile: o.load ? `${profile.name}+load` : profile.name,
+    settings: settingsOf(profile) + (o.load ? ' under stress-ng --cpu 0' : ''), metric: spec.metric,
     gapMeaning: spec.gapMeaning, overlapMeaning: spec.overlapMeaning, flapsMeaning: spec.flapsMeaning, trials: spec.trials(o),
   };
+}
+
+/** Copy each node's daemon logs and status.dat to `to`; returns `to`, or null when nothing was there. */
+function keepTrialLogs(from: string, to: string): string | null {
+  let n = 0;
+  for (const node of NODES) {
+    const v = join(from, node, 'var');
+    if (!existsSync(v)) continue;
+    mkdirSync(join(to, node), { recursive: true });
+    for (const f of readdirSync(v)) {
+      if (!/^log\.|^status\.dat$/.test(f)) continue;
+      try {
+        copyFileSync(join(v, f), join(to, node, f));
+        n++;
+      } catch {
+        /* a log that vanished: keep the others */
+      }
+    }
+  }
+  return n ? to : null;
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import type { Lab } from '../lab/index.js';
 import { NODES } from './timeline.js';
 import type { BenchOptions } from './args.js';
 import { ensureInstalled } from './keepalived.js';
@@ -95,4 +96,15 @@ function stopStress(c: { pid?: number } | null): void {
   } catch {
     /* already gone */
   }
+}
+
+/** --load: stress-ng on every CPU (in the client namespace: lab-owned, killed with the lab). */
+export function startLoad(lab: Lab): { pid?: number } | null {
+  if (!ensureInstalled('stress-ng', 'stress-ng')) return null;
+  say(`bench: --load: stress-ng --cpu 0 (${cpus().length} workers) runs while the failover scenarios run`);
+  return lab.spawn('client', 'stress-ng', ['--cpu', '0', '--timeout', '4h', '--quiet'], { stdio: 'ignore' });
+}
+
+export function stopLoad(c: { pid?: number }): void {
+  stopStress(c);
 }
