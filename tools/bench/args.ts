@@ -1,6 +1,6 @@
 /** Command line of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['host-death', 'freeze', 'off', 'partition-heal', 'gateway-loss', 'both-start', 'vip-remove'] as const;
+export const SCENARIOS = ['host-death', 'freeze', 'off', 'partition-heal', 'gateway-loss', 'both-start', 'both-start-staggered', 'vip-remove'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const PROFILES = ['default', 'fast'] as const;
 export type ProfileName = (typeof PROFILES)[number];

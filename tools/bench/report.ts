@@ -36,7 +36,7 @@ export function mergeResults(prev: BenchResults | null, fresh: BenchResults): Be
   return { rows: sortRows(rows), micro, soak, auth, runs };
 }
 
-const SCEN_ORDER = ['host-death', 'freeze', 'off', 'graceful-stop', 'partition-heal', 'gateway-loss', 'both-start', 'vip-remove'];
+const SCEN_ORDER = ['host-death', 'freeze', 'off', 'graceful-stop', 'partition-heal', 'gateway-loss', 'both-start', 'both-start-staggered', 'vip-remove'];
 const PROF_ORDER = ['default', 'fast', 'defaults', 'vrrp3-0.2s'];
 
 function sortRows(rows: ScenarioRow[]): ScenarioRow[] {
@@ -94,6 +94,18 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
       measured: `${r.trials} × ${(r.results[0]?.extra.windowS as number | undefined) ?? '?'} s: transitions after the first takeover ${r.flaps}, final holders ${Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ')}, overlap max ${fmtMs(r.overlap.max)} ms${failedTrials(r)}`,
       status: ok ? 'met' : 'missed' };
   });
+  // Issue 10: whatever the start-up timing, one takeover and never two holders.
+  for (const scenario of ['both-start', 'both-start-staggered']) {
+    for (const profile of ['default', 'fast', 'default+load', 'fast+load']) {
+      const r = find(res, 'pha', scenario, profile);
+      if (!r && (scenario !== 'both-start' || profile.includes('+'))) continue;
+      row(scenario, profile, `${profile}: ${scenario}: one takeover, no two holders`, (r) => ({
+        target: `${profile}: ${scenario === 'both-start' ? 'both started together' : 'both started, daemons 0-1500 ms apart'} → one takeover, never two holders (issue 10)`,
+        measured: `${r.trials} trials: transitions after the first takeover ${r.flaps}, overlap max ${fmtMs(r.overlap.max)} ms, final holders ${Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ')}${failedTrials(r)}`,
+        status: allOk(r) && r.flaps === 0 && r.overlap.max === 0 ? 'met' : 'missed',
+      }));
+    }
+  }
   row('gateway-loss', 'default', 'gateway loss', (r) => {
     const t = r.toVip.max, ov = r.overlap.max;
     const ok = allOk(r) && t !== null && t <= 3000 && ov !== null && ov < 100;

@@ -101,7 +101,7 @@ export async function phaTrial(env: BenchEnv, spec: ScenarioSpec, profile: Profi
   }
   const { notes, ...rest } = m;
   // A both-start that flapped or overlapped: its daemons' logs are the evidence (issue 10).
-  const kept = spec.name === 'both-start' && (m.flaps > 0 || (m.overlapMs ?? 0) > 0) ? keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`)) : null;
+  const kept = spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0) ? keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`)) : null;
   return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes, ...(kept ? [`logs kept in ${kept}`] : [])], ...(env.keepLogs ? { logs: pair.dir } : {}) };
 }
 
