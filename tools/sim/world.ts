@@ -140,7 +140,7 @@ export interface SimNode {
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
   pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
   /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
-  hist: Record<DaemonName, { start: number; end: number }[]>;
+  hist: Record<DaemonName, { start: number; end: number; by?: number }[]>; // by: pid of the watcher that restarted it
 }
 
 interface Heard {
@@ -348,13 +348,17 @@ export class World {
       const last = node.hist[d][node.hist[d].length - 1];
       if (!last) continue;
       const firstPollIn = w.startedAt + Math.ceil((last.start - w.startedAt) / wd) * wd;
-      const seen = last.start < w.startedAt || firstPollIn < last.end;
+      // The watcher that restarted it knows its pid at once (Watchdog.restart()).
+      const seen = last.start < w.startedAt || firstPollIn < last.end || last.by === w.pid;
       if (!seen) continue;
       node.restarting.add(d);
       this.log(node, w.name, `${d} died: restarting it`);
       this.at(this.t + this.lat2(this.lat.spawnMs), () => {
         node.restarting.delete(d);
-        if (!node.procs[d] && !node.down.has(d)) this.startDaemon(node, d);
+        if (node.procs[d] || node.down.has(d)) return;
+        this.startDaemon(node, d);
+        const h = node.hist[d];
+        if (w.alive) h[h.length - 1]!.by = w.pid;
       });
     }
   }
