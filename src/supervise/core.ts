@@ -83,6 +83,8 @@ export type SuperviseEffect =
 // A predecessor stamped later than this is a crash just now (a watchdog or
 // systemd restart), not a power loss before a boot.
 const INHERIT_MS = 30_000;
+// How long a start-up may take for all three daemons to run.
+const JOIN_MS = 5000;
 
 export type DecideFn = (o: Observation, t: Timing, m: Memory) => Decision;
 
@@ -375,6 +377,13 @@ export class SuperviseCore {
     return stamp !== undefined && wall - stamp < Math.max(3 * stampMs, 3 * this.c.DEADTIME);
   }
 
+  private readonly seenRunning = { sender: false, receiver: false };
+  private joining(sight: SuperviseSight, wall: number): boolean {
+    for (const d of ['sender', 'receiver'] as const) if (sight[d].onBus || sight[d].pid === true) this.seenRunning[d] = true;
+    // Bounded: a daemon that never comes up is rule 9's business, not a start-up.
+    return (!this.seenRunning.sender || !this.seenRunning.receiver) && wall - this.startedAt < Math.max(JOIN_MS, 3 * this.c.DEADTIME);
+  }
+
   private observe(sight: SuperviseSight, clock: Clock): Observation {
     const s = sight.view;
     const t = clock.wall;
@@ -393,7 +402,11 @@ export class SuperviseCore {
       // Rule 3's grace counts from the latest of our three starts: until our
       // sender runs the peer cannot hear us, and a peer whose sender starts
       // about when ours does is silent until then too (issue 10).
-      startedAt: Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
+      // Until our sender and receiver have both been seen running since we
+      // started, we are still joining (the grace has not begun): a node that
+      // found resources UP would otherwise say ONLINE before it could hear
+      // the peer (seed 357252), or take over before the peer could hear it.
+      startedAt: this.joining(sight, t) ? t : Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
       stalledAt: this.stalledAt,
       offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
       pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,

@@ -186,6 +186,9 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     if (peer === 'ONLINE' && mayHold) {
       return stopAll('own gateway check failing and the peer is ONLINE: yielding');
     }
+    // Muted and deaf (receiver not running): the peer takes over as it hears
+    // nothing from us, and we could not hear it: restarting here makes two holders.
+    if (m.holding && !allUp && peer !== 'ONLINE' && !o.receiverFresh) return none('own gateway failing and the peer\'s word unknown (receiver not running): not restarting, the peer takes over', { alarm: 'own gateway check failing; receiver not running' });
     if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
     const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
     if (!anyUp && peer === null && o.rank === 1 && !inStartup && silentBefore !== 'ONLINE') {

@@ -90,18 +90,20 @@ export async function runTrials(spec: RowSpec, meta: RunMeta, trial: (i: number)
 export async function phaTrial(env: BenchEnv, spec: ScenarioSpec, profile: Profile, i: number, o: BenchOptions): Promise<TrialResult> {
   const pair = new PhaPair(env, `pha-${spec.name}-${profile.name}-${i}`, profile);
   let m: Measure;
+  let kept: string | null = null;
   try {
     if (spec.noSetup) await pair.install();
     else await pair.setup();
     m = await spec.run(pair, o);
+    // A both-start that flapped or overlapped: its daemons' logs are the
+    // evidence (issue 10); copied before the teardown removes the install.
+    if (spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0)) kept = keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`));
   } catch (e) {
     m = { ok: false, error: errText(e), toVipMs: null, gapMs: null, overlapMs: null, holder: null, flaps: 0, extra: {} };
   } finally {
     await pair.teardown();
   }
   const { notes, ...rest } = m;
-  // A both-start that flapped or overlapped: its daemons' logs are the evidence (issue 10).
-  const kept = spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0) ? keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`)) : null;
   return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes, ...(kept ? [`logs kept in ${kept}`] : [])], ...(env.keepLogs ? { logs: pair.dir } : {}) };
 }
 

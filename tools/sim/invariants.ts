@@ -3,7 +3,7 @@
 // the nodes unable to hear each other excuses two holders while it lasts and
 // for a documented time after it (see docs/simulation.md).
 import type { Word } from '../../src/status-store/index.js';
-import { busFreshMs } from '../../src/sender/core.js';
+import { busFreshMs, superviseLostMs } from '../../src/sender/core.js';
 import type { Fault, Schedule } from './schedule.js';
 import type { SimNode, World } from './world.js';
 
@@ -101,11 +101,21 @@ export class Monitor {
       case 'crash':
         // A killed sender: the peer hears nothing until the sender is back (watchdog + start-up).
         if (f.daemon === 'sender') excuse = wd + l.spawnMs[1] + p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
+        // With supervise gone too, the new sender counts supervise's absence
+        // from its own start before it fences (seed 1577).
+        if (f.daemon === 'sender' && !this.w.nodes[f.node]!.procs.supervise) excuse += superviseLostMs(p);
         // A killed supervise whose start (a takeover) completes orphaned: the
         // resources are up but not announced until the new supervise's startup
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
         // to ONLINE (its gateway failing) holds until then (seed 201375).
         if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
+        break;
+      case 'crashStuck':
+        // Down for `dur`: what the node must do at once is rule 9's (a dead
+        // sender yields to the peer that took over; a dead supervise's sender
+        // fences; a dead receiver starts nothing): excused from its start, not
+        // its end. Its restart at the end is excused in faultEnded.
+        this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.crashExcuse(f.daemon!, false));
         break;
       case 'freeze':
       case 'freezeNode':
@@ -135,7 +145,29 @@ export class Monitor {
     if (excuse > 0) this.excusedUntil = Math.max(this.excusedUntil, end + excuse);
     this.activeFaults++;
   }
+  /** How long after a killed daemon (noticed by a poll; restarted after a start-up when `restart`) two holders may last. */
+  private get fresh(): number {
+    return busFreshMs(this.w.p.DEADTIME);
+  }
+  private crashExcuse(d: string, restart: boolean): number {
+    const p = this.w.p;
+    const l = this.w.lat;
+    const wd = Math.max(50, Math.min(200, Math.floor(p.DEADTIME / 4)));
+    const spawn = restart ? l.spawnMs[1] : 0;
+    if (d === 'sender') return wd + spawn + p.DEADTIME + busFreshMs(p.DEADTIME) + this.base + p.SUPERVISE_INT;
+    if (d === 'supervise') {
+      // Restarted: its grace, then it decides. Stuck: nobody decides on this
+      // node until the sender fences (stops the resources itself).
+      return restart ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT : superviseLostMs(p) + this.fresh + this.base;
+    }
+    // A dead receiver: once back, it hears the peer within a DEADTIME (the rules then resolve).
+    return wd + spawn + p.DEADTIME + this.base;
+  }
   faultEnded(f: Fault): void {
+    if (f.kind === 'crashStuck') {
+      // Called once it is back (run.ts waits out the back-off and the start-up).
+      this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.crashExcuse(f.daemon!, true));
+    }
     this.faultMarks.push({ t: this.w.t, link: isLink(f) });
     if (!isLink(f)) this.otherActive--;
     if (f.kind === 'gwDown' && !this.w.nodes[1 - f.node]!.gwUp) {
@@ -192,6 +224,22 @@ export class Monitor {
     if (!cause) this.fail('stop-has-cause', `n${node.id} ${by} stops held resources with no decision logged`);
   }
 
+  /**
+   * A node whose receiver is dead cannot hear the peer: two holders it did not
+   * make (it held before its receiver died; the peer took over since) cannot
+   * be resolved until the receiver is back. One it made — a takeover while
+   * deaf — is a bug, never excused.
+   */
+  private deafHolder(): boolean {
+    return this.w.nodes.some((n) => {
+      if (n.procs.receiver) return false;
+      const h = n.hist.receiver;
+      const diedAt = h.length ? h[h.length - 1]!.end : -Infinity;
+      const mine = this.takeovers.filter((x) => x.node === n.id).at(-1)?.at ?? -Infinity;
+      return mine < diedAt;
+    });
+  }
+
   /** After every step. */
   step(): void {
     const w = this.w;
@@ -203,7 +251,7 @@ export class Monitor {
     // Resources left up by an earlier run, daemons not all up yet: a holder whose
     // sender is not running is invisible; the start-up resolves it.
     const leftBoth = (this.s.leftover[0] || this.s.leftover[1]) && t < this.startupResolve;
-    if (both && conn && this.lastT >= this.excusedUntil && !leftBoth) this.overlap += dt;
+    if (both && conn && this.lastT >= this.excusedUntil && !leftBoth && !this.deafHolder()) this.overlap += dt;
     if (!both) this.overlap = 0;
     this.lastT = t;
     if (both && conn && this.overlap > this.base) this.fail('two-holders', `both nodes hold for ${Math.round(this.overlap)} ms while they can hear each other (bound ${Math.round(this.base)} ms)`);

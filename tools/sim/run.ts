@@ -75,6 +75,10 @@ export function apply(w: World, m: Monitor, f: Fault): void {
     case 'crash':
       w.crash(node, f.daemon!);
       break;
+    case 'crashStuck':
+      node.noStartUntil[f.daemon!] = end;
+      w.crash(node, f.daemon!);
+      break;
     case 'freeze': {
       const p = node.procs[f.daemon!];
       if (p) w.freeze(p, f.dur);
@@ -145,8 +149,11 @@ export function apply(w: World, m: Monitor, f: Fault): void {
       DAEMON_NAMES.forEach((d, i) => w.at(end + (f.delays?.[i] ?? 0), () => w.startDaemon(node, d)));
       break;
   }
-  m.faultStarted(f, end);
-  if (ends) w.at(end, () => m.faultEnded(f));
+  // A stuck daemon is back only at the watchdog's next try after it may start
+  // again (back-off ≤ 5 s) plus its start-up: the fault lasts until then.
+  const over = f.kind === 'crashStuck' ? end + 5000 + w.lat.spawnMs[1] + 1 : end;
+  m.faultStarted(f, over);
+  if (ends) w.at(over, () => m.faultEnded(f));
 }
 
 export function scheduleFor(seed: number, minutes: number, family?: Family, keep?: number[]): Schedule {

@@ -11,6 +11,7 @@ export type FaultKind =
   | 'lossy' // random loss p (both ways) for dur
   | 'jitter' // extra delay 0..p ms (duplicates 5 %; datagrams overtake each other only in the 'reorder' family) for dur
   | 'crash' // kill -9 one daemon (its watchers restart it)
+  | 'crashStuck' // kill -9 one daemon, and its restarts fail for dur (a broken install, a full disk)
   | 'freeze' // SIGSTOP one daemon for dur
   | 'freezeNode' // the whole node paused (a VM) for dur
   | 'gwDown' // node's gateway unreachable for dur
@@ -144,6 +145,13 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
       faults.push(makeFault(r, fam === 'partitions' ? r.pick(['partition', 'partition', 'oneway'] as FaultKind[]) : pickKind(r), at));
     }
     faults.sort((a, b) => a.at - b.at);
+    if (fam === 'mixed') {
+      // A daemon that stays dead for seconds (rules 9 and 11 at work, not the
+      // watchdog). Drawn from its own stream and appended last, so that the
+      // faults above (and the regression seeds' --keep indices) stay as they were.
+      const x = new Prng(seed).fork(2);
+      if (x.chance(0.3)) faults.push({ at: x.int(5_000, Math.max(5_001, ms - 15_000)), kind: 'crashStuck', node: x.int(0, 1) as 0 | 1, daemon: x.pick(DAEMONS), dur: x.int(2_000, 20_000) });
+    }
   }
   return { seed, family: fam, profile, ms, resources, startDelays, leftover, faults };
 }

@@ -136,6 +136,9 @@ export interface SimNode {
   procs: Partial<Record<DaemonName, Proc>>;
   down: Set<DaemonName>; // stopped on purpose
   restarting: Set<DaemonName>;
+  /** A daemon that cannot start until then (its restarts fail; the watchdog backs off). */
+  noStartUntil: Partial<Record<DaemonName, number>>;
+  restartFails: Partial<Record<DaemonName, { n: number; nextAt: number }>>;
   incarnation: number;
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
   pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
@@ -240,6 +243,8 @@ export class World {
       procs: {},
       down: new Set(),
       restarting: new Set(),
+      noStartUntil: {},
+      restartFails: {},
       incarnation: 0,
       pub: new Map(),
       hist: { sender: [], receiver: [], supervise: [] },
@@ -351,11 +356,28 @@ export class World {
       // The watcher that restarted it knows its pid at once (Watchdog.restart()).
       const seen = last.start < w.startedAt || firstPollIn < last.end || last.by === w.pid;
       if (!seen) continue;
+      const f = node.restartFails[d];
+      if (f && this.t < f.nextAt) continue;
       node.restarting.add(d);
       this.log(node, w.name, `${d} died: restarting it`);
       this.at(this.t + this.lat2(this.lat.spawnMs), () => {
         node.restarting.delete(d);
         if (node.procs[d] || node.down.has(d)) return;
+        if (this.t < (node.noStartUntil[d] ?? 0)) {
+          // Watchdog.restart(): the spawn failed; back off 0.5 s doubling up to 5 s, retry at a poll.
+          const fail = node.restartFails[d] ?? { n: 0, nextAt: 0 };
+          fail.n++;
+          fail.nextAt = this.t + Math.min(5000, 500 * 2 ** (fail.n - 1));
+          node.restartFails[d] = fail;
+          this.log(node, w.name, `restart of ${d} failed (${fail.n}): next try in ${Math.round(fail.nextAt - this.t)} ms`);
+          if (w.alive) {
+            const wd = this.wdInt;
+            const next = w.startedAt + Math.ceil((fail.nextAt - w.startedAt) / wd) * wd;
+            this.at(next, () => this.deliver(w, () => this.watchCheck(w)));
+          }
+          return;
+        }
+        delete node.restartFails[d];
         this.startDaemon(node, d);
         const h = node.hist[d];
         if (w.alive) h[h.length - 1]!.by = w.pid;
