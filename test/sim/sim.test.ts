@@ -62,6 +62,8 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 209212, keep: [1, 2, 3, 4], bug: '(simulator) receiver and then supervise killed: the receiver\'s first watcher died before its poll, and the model never let the sender step in as the real watchdog does' },
     { seed: 331991, keep: [0, 1, 5, 6, 7], bug: '(simulator) a restarted receiver killed again 44 ms later, before any poll: the model forgot that the watcher that restarted it knows its pid, so it was never restarted again' },
     { seed: 357252, keep: [0], bug: 'both started with the resources left up on both, a jittery link: a supervise whose receiver had not started yet ended its grace and said ONLINE; the peer yielded by rank while this node yielded by rule 3 once its receiver heard the peer: two takeovers (issue 10). Fix: the grace begins only when our sender and receiver have been seen running' },
+    { seed: 200997, keep: [5, 8], bug: '(invariant) resources started by hand on a node whose supervise is dead for seconds: nobody there can see them until it is back' },
+    { seed: 201616, keep: [1, 2], bug: '(invariant) a node frozen while its supervise is dead for seconds: its sender counts supervise\'s absence again from the thaw before it fences' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

@@ -111,6 +111,7 @@ export class Monitor {
         if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
         break;
       case 'crashStuck':
+        if (f.daemon === 'supervise') this.stuckSupUntil[f.node] = this.w.t + this.crashExcuse('supervise', false);
         // Down for `dur`: what the node must do at once is rule 9's (a dead
         // sender yields to the peer that took over; a dead supervise's sender
         // fences; a dead receiver starts nothing): excused from its start, not
@@ -120,8 +121,16 @@ export class Monitor {
       case 'freeze':
       case 'freezeNode':
         excuse = p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
+        // A sender frozen while its supervise is stuck dead counts supervise's
+        // absence again from its thaw (its own stall makes what it knew old news).
+        if (this.w.t < this.stuckSupUntil[f.node] && (f.kind === 'freezeNode' || f.daemon === 'sender')) {
+          this.stuckSupUntil[f.node] = Math.max(this.stuckSupUntil[f.node], end + this.fresh + this.crashExcuse('supervise', false));
+          this.excusedUntil = Math.max(this.excusedUntil, this.stuckSupUntil[f.node]);
+        }
         break;
       case 'resStart':
+        // Started by hand while supervise is dead: nobody on that node can see them until it is back.
+        if (!this.w.nodes[f.node]!.procs.supervise) this.resStartNoSup[f.node] = true;
         // Started by hand: seen at the next check; while its checks hang, at the first check after the hang.
         excuse = Math.max(0, this.hangUntil[f.node] - end) + p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
         this.operatorStartAt[f.node] = this.w.t;
@@ -230,7 +239,13 @@ export class Monitor {
    * be resolved until the receiver is back. One it made — a takeover while
    * deaf — is a bug, never excused.
    */
+  private readonly stuckSupUntil: [number, number] = [0, 0];
+  private readonly resStartNoSup: [boolean, boolean] = [false, false];
   private deafHolder(): boolean {
+    for (const n of this.w.nodes) {
+      if (n.procs.supervise) this.resStartNoSup[n.id - 1] = false;
+      else if (this.resStartNoSup[n.id - 1]) return true;
+    }
     return this.w.nodes.some((n) => {
       if (n.procs.receiver) return false;
       const h = n.hist.receiver;
