@@ -80,6 +80,7 @@ export class Watchdog {
   private readonly o: WatchdogOptions;
   private readonly seen = new Map<DaemonName, Seen>();
   private restarting = new Set<DaemonName>();
+  private readonly restartedAt = new Map<DaemonName, number>();
   private readonly fails = new Map<DaemonName, { n: number; nextAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private server: net.Server | undefined;
@@ -153,6 +154,12 @@ export class Watchdog {
     this.byes.add(d);
   }
 
+  /** Are we starting `d` now, or did within `withinMs` (it may not have spoken yet)? */
+  starting(d: DaemonName, withinMs: number): boolean {
+    const at = this.restartedAt.get(d);
+    return this.restarting.has(d) || (at !== undefined && this.o.now() - at < withinMs);
+  }
+
   /** Has `d` ever been seen running (since we started)? */
   everSeen(d: DaemonName): boolean {
     return (this.seen.get(d)?.pid ?? 0) > 0;
@@ -210,6 +217,7 @@ export class Watchdog {
         s.alive = true;
         s.readAt = this.o.now();
         s.deadSince = null;
+        this.restartedAt.set(d, this.o.now());
         this.o.onEvent({ kind: 'restarted', daemon: d, pid: r.pid, ms: Math.round(this.o.now() - t0) });
       } else {
         const f = this.fails.get(d) ?? { n: 0, nextAt: 0 };

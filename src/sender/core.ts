@@ -20,6 +20,7 @@ export interface SenderSight {
   supervisePid: boolean | undefined; // the watchdog's last pid check (false: gone)
   superviseOnBus: boolean; // heard on the bus lately
   superviseEverOnBus: boolean; // heard on the bus at some time (then its silence means something)
+  superviseStarting?: boolean; // a watchdog is starting it, or just did: not gone, not yet heard
 }
 
 export type SenderReason = 'tick' | 'change' | 'bus';
@@ -168,7 +169,9 @@ export class SenderCore {
       }
     } else if (this.stalledAt === null || wall - this.stalledAt > this.fresh) {
       this.superviseGoneSince ??= mono;
-      if (!this.fenced && !this.fencing && mono - this.superviseGoneSince >= this.lostMs && s.STATUS !== 'OFFLINE') {
+      // Never while a new supervise is starting: its start scripts and our
+      // stops would interleave (the simulation's seed 205945).
+      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && s.STATUS !== 'OFFLINE') {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
         const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);

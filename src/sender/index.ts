@@ -86,6 +86,7 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
       supervisePid: watchdog?.isAlive('supervise'),
       superviseOnBus: bus?.fresh('supervise', fresh) !== undefined,
       superviseEverOnBus: bus?.everHeard('supervise') ?? false,
+      superviseStarting: watchdog?.starting('supervise', fresh) ?? false,
     };
   };
 

@@ -39,7 +39,7 @@ export class Monitor {
   private readonly handoverBound: number;
   private readonly resExcuse: number;
   private noHolderSince: number | null = null;
-  private readonly takeovers: { at: number; node: number }[] = [];
+  private readonly takeovers: { at: number; node: number; restart?: boolean }[] = [];
   private readonly faultMarks: { t: number; link: boolean }[] = []; // starts and ends of faults and commands
   private activeFaults = 0;
   private firstFaultAt: number;
@@ -207,7 +207,7 @@ export class Monitor {
       return;
     }
     if (now && !this.held[i]) {
-      this.takeovers.push({ at: this.w.t, node: node.id });
+      this.takeovers.push({ at: this.w.t, node: node.id, restart: this.w.t < this.resExcusedUntil[i] });
       if (this.w.t < this.firstFaultAt) {
         this.startupTakeovers++;
         if (this.startupTakeovers > 1) this.fail('startup-one-takeover', `takeover #${this.startupTakeovers} (n${node.id}) before any fault`);
@@ -250,7 +250,8 @@ export class Monitor {
       if (n.procs.receiver) return false;
       const h = n.hist.receiver;
       const diedAt = h.length ? h[h.length - 1]!.end : -Infinity;
-      const mine = this.takeovers.filter((x) => x.node === n.id).at(-1)?.at ?? -Infinity;
+      // A local restart of what it held (after a resource failed or was stopped by hand) is not a takeover from the peer.
+      const mine = this.takeovers.filter((x) => x.node === n.id && !x.restart).at(-1)?.at ?? -Infinity;
       return mine < diedAt;
     });
   }

@@ -604,6 +604,7 @@ export class World {
       supervisePid: this.pidAlive(proc, 'supervise'),
       superviseOnBus: !!this.busFresh(proc, 'supervise'),
       superviseEverOnBus: proc.everHeard.has('supervise'),
+      superviseStarting: proc.node.restarting.has('supervise') || (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < busFreshMs(this.p.DEADTIME)),
     };
   }
   private feedSender(proc: Proc, ev: Parameters<SenderCore['handle']>[0]): void {
