@@ -44,6 +44,19 @@ describe('sender core', () => {
     assert.deepEqual(sends(after), ['OFFLINE']);
   });
 
+  it('does not fence while a new supervise is being started (seed 205945)', () => {
+    const c = new SenderCore(cfg);
+    c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
+    const gone = { ...sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false), superviseStarting: true };
+    for (let t = 200; t <= 9000; t += 200) {
+      const fx = c.handle({ kind: 'timer', timer: 'tick', sight: gone, ...at(t) });
+      assert.ok(!fx.some((e) => e.kind === 'fence'), `fenced at ${t} while supervise was starting`);
+    }
+    // Starting over and still not heard: now it fences.
+    const fx = c.handle({ kind: 'timer', timer: 'tick', sight: { ...gone, superviseStarting: false }, ...at(9200) });
+    assert.ok(fx.some((e) => e.kind === 'fence'));
+  });
+
   it('stops the resources itself when supervise stays gone, then releases (OFFLINE)', () => {
     const c = new SenderCore(cfg);
     c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
