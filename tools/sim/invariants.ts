@@ -207,7 +207,8 @@ export class Monitor {
       return;
     }
     if (now && !this.held[i]) {
-      this.takeovers.push({ at: this.w.t, node: node.id, restart: this.w.t < this.resExcusedUntil[i] });
+      // restart: not a takeover from the peer — a local restart of what it held, or the operator's res start.
+      this.takeovers.push({ at: this.w.t, node: node.id, restart: this.w.t < this.resExcusedUntil[i] || this.w.t - this.operatorStartAt[i] < 1000 });
       if (this.w.t < this.firstFaultAt) {
         this.startupTakeovers++;
         if (this.startupTakeovers > 1) this.fail('startup-one-takeover', `takeover #${this.startupTakeovers} (n${node.id}) before any fault`);
