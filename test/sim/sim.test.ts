@@ -67,6 +67,8 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 205945, keep: [1, 4], bug: 'supervise dead for seconds: the sender fenced (stopped the resources) at the moment the watchdog started a new supervise, whose start scripts interleaved with the stops; it said ONLINE with the address down. Fix: no fence while a supervise is being started' },
     { seed: 203352, keep: [2, 3, 7], bug: '(invariant) a deaf node (receiver dead) that restarted its own failed resource, then lost its gateway: the two holders it cannot hear are not a takeover of its own' },
     { seed: 213848, keep: [7, 8], bug: '(invariant) resources started by hand on a node whose receiver is dead for seconds: it cannot hear the peer, so it cannot yield until the receiver is back' },
+    { seed: 216424, keep: [0, 3], bug: '(invariant) supervise dead for seconds while its node was frozen: the sender counts its absence from the thaw' },
+    { seed: 218917, keep: [0, 2, 7], bug: '(invariant) after a partition, one node muted by its gateway and the other\'s sender dead: neither can hear the other, so two holders cannot resolve' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

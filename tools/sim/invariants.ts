@@ -83,7 +83,13 @@ export class Monitor {
 
   /** The nodes can hear each other: no link blocked, and not both muted by a lost gateway. */
   private connected(): boolean {
-    return !this.w.blocked[0][1] && !this.w.blocked[1][0] && (this.w.nodes[0].gwUp || this.w.nodes[1].gwUp);
+    return !this.w.blocked[0][1] && !this.w.blocked[1][0] && (this.hears(0, 1) || this.hears(1, 0));
+  }
+  /** `to` can hear `from`: from's sender runs and is not muted (a lost gateway), to's receiver runs. */
+  private hears(from: 0 | 1, to: 0 | 1): boolean {
+    const a = this.w.nodes[from]!;
+    const b = this.w.nodes[to]!;
+    return !this.w.blocked[from][to] && a.gwUp && !!a.procs.sender && !!b.procs.receiver;
   }
 
   /** A fault or command begins (end: when it is over). */
@@ -111,12 +117,16 @@ export class Monitor {
         if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
         break;
       case 'crashStuck':
-        if (f.daemon === 'supervise') this.stuckSupUntil[f.node] = this.w.t + this.crashExcuse('supervise', false);
+        if (f.daemon === 'supervise') {
+          // A sender frozen at this moment starts counting at its thaw.
+          const thaw = Math.max(this.w.t, this.w.nodes[f.node]!.procs.sender?.frozenUntil ?? 0);
+          this.stuckSupUntil[f.node] = thaw + (thaw > this.w.t ? this.fresh : 0) + this.crashExcuse('supervise', false);
+        }
         // Down for `dur`: what the node must do at once is rule 9's (a dead
         // sender yields to the peer that took over; a dead supervise's sender
         // fences; a dead receiver starts nothing): excused from its start, not
         // its end. Its restart at the end is excused in faultEnded.
-        this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.crashExcuse(f.daemon!, false));
+        this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.crashExcuse(f.daemon!, false), f.daemon === 'supervise' ? this.stuckSupUntil[f.node] : 0);
         break;
       case 'freeze':
       case 'freezeNode':
