@@ -69,6 +69,8 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 213848, keep: [7, 8], bug: '(invariant) resources started by hand on a node whose receiver is dead for seconds: it cannot hear the peer, so it cannot yield until the receiver is back' },
     { seed: 216424, keep: [0, 3], bug: '(invariant) supervise dead for seconds while its node was frozen: the sender counts its absence from the thaw' },
     { seed: 218917, keep: [0, 2, 7], bug: '(invariant) after a partition, one node muted by its gateway and the other\'s sender dead: neither can hear the other, so two holders cannot resolve' },
+    { seed: 314542, keep: [4, 6], bug: '(invariant) a takeover decided just before the receiver died completes after it: not a takeover made while deaf' },
+    { seed: 381161, keep: [5, 6, 7], bug: '(invariant) a sender dead for seconds is back before the watchdog\'s longest back-off: its restart is excused from when it is back' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

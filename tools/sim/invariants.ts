@@ -117,6 +117,7 @@ export class Monitor {
         if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
         break;
       case 'crashStuck':
+        this.stuck.push({ node: f.node, d: f.daemon!, at: this.w.t, back: false });
         if (f.daemon === 'supervise') {
           // A sender frozen at this moment starts counting at its thaw.
           const thaw = Math.max(this.w.t, this.w.nodes[f.node]!.procs.sender?.frozenUntil ?? 0);
@@ -251,6 +252,8 @@ export class Monitor {
    * deaf — is a bug, never excused.
    */
   private readonly stuckSupUntil: [number, number] = [0, 0];
+  /** Daemons down for seconds: once one is back (whenever the back-off let it), its restart earns the crash excuse from then. */
+  private readonly stuck: { node: number; d: string; at: number; back: boolean }[] = [];
   private readonly resStartNoSup: [boolean, boolean] = [false, false];
   private deafHolder(): boolean {
     for (const n of this.w.nodes) {
@@ -263,7 +266,8 @@ export class Monitor {
       const diedAt = h.length ? h[h.length - 1]!.end : -Infinity;
       // A local restart of what it held (after a resource failed or was stopped by hand) is not a takeover from the peer.
       const mine = this.takeovers.filter((x) => x.node === n.id && !x.restart).at(-1)?.at ?? -Infinity;
-      return mine < diedAt;
+      // A takeover decided just before the receiver died completes after it (the start scripts run).
+      return mine < diedAt + this.s.resources.length * this.w.lat.startMs[1] + 50;
     });
   }
 
@@ -271,6 +275,13 @@ export class Monitor {
   step(): void {
     const w = this.w;
     const t = w.t;
+    for (const x of this.stuck) {
+      const proc = x.back ? undefined : w.nodes[x.node]!.procs[x.d as 'sender' | 'receiver' | 'supervise'];
+      if (proc && proc.startedAt > x.at) {
+        x.back = true;
+        this.excusedUntil = Math.max(this.excusedUntil, proc.startedAt + this.crashExcuse(x.d, false));
+      }
+    }
     const dt = t - this.lastT;
     const both = this.held[0] && this.held[1];
     const conn = this.connected();
