@@ -75,6 +75,7 @@ export class SenderCore {
   // STATUS in the file may be an earlier run's: say PROGRESS meanwhile. (wall)
   private stalledAt: number | null = null;
   private superviseGoneSince: number | null = null; // mono
+  private lastLiveStatus: Status['STATUS'] | undefined; // supervise's STATUS when it was last alive
   private fenced = false;
   private fencing = false;
   private lastStamp = -Infinity; // mono
@@ -162,6 +163,7 @@ export class SenderCore {
     const spoke = sight.superviseOnBus || (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.superviseStaleMs);
     const superviseAlive = sight.supervisePid !== false && spoke;
     if (superviseAlive) {
+      this.lastLiveStatus = s.STATUS;
       this.superviseGoneSince = null;
       if (this.fenced && (s.DECIDED_AT ?? 0) > wall - this.fresh) {
         this.fenced = false; // supervise is back and deciding: its word counts again
@@ -171,7 +173,9 @@ export class SenderCore {
       this.superviseGoneSince ??= mono;
       // Never while a new supervise is starting: its start scripts and our
       // stops would interleave (the simulation's seed 205945).
-      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && s.STATUS !== 'OFFLINE') {
+      // Its last word as heard live counts too: with var/ unwritable the file
+      // may still say OFFLINE while it had taken over (seed 395368).
+      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && (s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE'))) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
         const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);

@@ -71,6 +71,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 218917, keep: [0, 2, 7], bug: '(invariant) after a partition, one node muted by its gateway and the other\'s sender dead: neither can hear the other, so two holders cannot resolve' },
     { seed: 314542, keep: [4, 6], bug: '(invariant) a takeover decided just before the receiver died completes after it: not a takeover made while deaf' },
     { seed: 381161, keep: [5, 6, 7], bug: '(invariant) a sender dead for seconds is back before the watchdog\'s longest back-off: its restart is excused from when it is back' },
+    { seed: 395368, keep: [1, 3, 5], bug: 'var/ unwritable while the Standby took over in a partition, then its supervise dead for good: the file still said OFFLINE, so the sender never fenced, and both held after the heal. Fix: the sender also counts supervise\'s last word heard live' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {
