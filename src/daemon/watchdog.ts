@@ -2,7 +2,10 @@
 // a crash of one daemon moves nothing (a killed sender is back before the
 // peer's DEADTIME ends). Who restarts whom:
 //   supervise restarts sender and receiver; sender restarts supervise;
-//   receiver restarts either only when its first watcher is dead too.
+//   the second watcher steps in when the first is dead too, or when the
+//   first is a newer instance than the death (it never saw the daemon run,
+//   so it will not restart it: a receiver that died, then a supervise that
+//   died and was restarted, would otherwise stay dead for good).
 // A daemon stopped on purpose (pha-cli stop / xx_sto, SIGTERM) leaves
 // var/run/<daemon>.down and is not restarted. Under systemd the unit's
 // Restart= does the restarting; the watchdog then only reports.
@@ -68,9 +71,12 @@ function running(pid: number): boolean {
 interface Seen {
   alive: boolean; // at the last check
   pid: number; // last live pid (0: never seen alive)
+  since: number; // when we first saw that pid
   readAt: number;
   deadSince: number | null;
 }
+
+const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
 
 /**
  * One check every `intervalMs`: kill(pid, 0) on the cached pid (one syscall);
@@ -174,11 +180,14 @@ export class Watchdog {
     const t = this.o.now();
     for (const d of Object.keys(WATCHERS) as DaemonName[]) {
       if (d === this.o.self) continue;
-      const s = this.seen.get(d) ?? { alive: false, pid: 0, readAt: 0, deadSince: null };
+      const s = this.seen.get(d) ?? unseen();
       this.seen.set(d, s);
       const pid = this.livePid(d, s);
       s.alive = pid > 0;
-      if (pid > 0 && pid !== s.pid) this.byes.delete(d); // a new instance: its own fate
+      if (pid > 0 && pid !== s.pid) {
+        this.byes.delete(d); // a new instance: its own fate
+        s.since = t;
+      }
       if (pid > 0) {
         this.connect(d);
         s.pid = pid;
@@ -198,13 +207,22 @@ export class Watchdog {
         this.o.onEvent({ kind: 'died', daemon: d, pid: s.pid, restarter: !this.o.managedBySystemd && WATCHERS[d][0] === this.o.self });
       }
       if (this.o.managedBySystemd || this.restarting.has(d)) continue;
-      const rank = WATCHERS[d].indexOf(this.o.self);
-      // The second watcher steps in only when the first is gone too.
-      if (rank > 0 && this.livePid(WATCHERS[d][0]!, this.seen.get(WATCHERS[d][0]!) ?? { alive: false, pid: 0, readAt: 0, deadSince: null }) > 0) continue;
+      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s)) continue;
       const f = this.fails.get(d);
       if (f && t < f.nextAt) continue;
       void this.restart(d, s);
     }
+  }
+
+  /**
+   * Does `d`'s first watcher restart it? Only when it runs and is the instance
+   * we saw before `d` died: a newer one never saw `d` run and leaves it dead.
+   */
+  private firstWatcherKnows(d: DaemonName, s: Seen): boolean {
+    const first = WATCHERS[d][0]!;
+    const f = this.seen.get(first) ?? unseen();
+    const pid = this.livePid(first, f);
+    return pid > 0 && pid === f.pid && s.deadSince !== null && f.since < s.deadSince;
   }
 
   private async restart(d: DaemonName, s: Seen): Promise<void> {
@@ -213,6 +231,7 @@ export class Watchdog {
     try {
       const r = await this.o.spawn(d);
       if ('pid' in r) {
+        if (s.pid !== r.pid) s.since = this.o.now();
         s.pid = r.pid;
         s.alive = true;
         s.readAt = this.o.now();

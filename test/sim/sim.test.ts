@@ -72,6 +72,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 314542, keep: [4, 6], bug: '(invariant) a takeover decided just before the receiver died completes after it: not a takeover made while deaf' },
     { seed: 381161, keep: [5, 6, 7], bug: '(invariant) a sender dead for seconds is back before the watchdog\'s longest back-off: its restart is excused from when it is back' },
     { seed: 395368, keep: [1, 3, 5], bug: 'var/ unwritable while the Standby took over in a partition, then its supervise dead for good: the file still said OFFLINE, so the sender never fenced, and both held after the heal. Fix: the sender also counts supervise\'s last word heard live' },
+    { seed: 503878, keep: [0, 2, 3, 4, 5], bug: 'the receiver dead and its restarts failing, then supervise killed: the new supervise never saw the receiver run, and the sender (its second watcher) deferred to a living supervise, so the receiver stayed dead for good and the deaf node restarted its resource beside the Active. Fix: the second watcher also steps in when the first is newer than the death' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

@@ -331,10 +331,15 @@ export class World {
     // check()): it restarts each dead daemon it saw alive and whose first
     // watcher is dead too, so a daemon whose restarter died with it is still
     // brought back (by the second watcher).
+    this.pollAll(node, this.t);
+  }
+
+  /** Each living daemon of the node polls at its first poll after `from` (or at it: `atOrAfter`); the real ones poll every wdInt. */
+  private pollAll(node: SimNode, from: number, atOrAfter = false): void {
     const wd = this.wdInt;
     for (const w of Object.values(node.procs)) {
       if (!w) continue;
-      const next = w.startedAt + (Math.floor((this.t - w.startedAt) / wd) + 1) * wd;
+      const next = w.startedAt + (atOrAfter ? Math.ceil((from - w.startedAt) / wd) : Math.floor((from - w.startedAt) / wd) + 1) * wd;
       this.at(next, () => this.deliver(w, () => this.watchCheck(w)));
     }
   }
@@ -346,15 +351,18 @@ export class World {
     for (const d of Object.keys(WATCHERS) as DaemonName[]) {
       if (d === w.name || node.procs[d] || node.down.has(d) || node.restarting.has(d)) continue;
       const rank = WATCHERS[d].indexOf(w.name);
-      // The second watcher steps in only when the first is gone too.
-      if (rank > 0 && node.procs[WATCHERS[d][0]!]) continue;
-      // Only a daemon this watcher saw alive (at one of its polls, or running
-      // when the watcher started) is restarted.
       const last = node.hist[d][node.hist[d].length - 1];
       if (!last) continue;
-      const firstPollIn = w.startedAt + Math.ceil((last.start - w.startedAt) / wd) * wd;
+      // The second watcher steps in when the first is gone too, or is newer
+      // than the death (it never saw d run: Watchdog.firstWatcherKnows()).
+      const first = node.procs[WATCHERS[d][0]!];
+      if (rank > 0 && first && first.startedAt < last.end) continue;
+      // Only a daemon this watcher saw alive (at one of its polls, or running
+      // when the watcher started) is restarted.
+      // Its polls run at its start and every wd after (daemon/index.ts).
+      const firstPollIn = w.startedAt + Math.max(0, Math.ceil((last.start - w.startedAt) / wd)) * wd;
       // The watcher that restarted it knows its pid at once (Watchdog.restart()).
-      const seen = last.start < w.startedAt || firstPollIn < last.end || last.by === w.pid;
+      const seen = firstPollIn < last.end || last.by === w.pid;
       if (!seen) continue;
       const f = node.restartFails[d];
       if (f && this.t < f.nextAt) continue;
@@ -370,11 +378,8 @@ export class World {
           fail.nextAt = this.t + Math.min(5000, 500 * 2 ** (fail.n - 1));
           node.restartFails[d] = fail;
           this.log(node, w.name, `restart of ${d} failed (${fail.n}): next try in ${Math.round(fail.nextAt - this.t)} ms`);
-          if (w.alive) {
-            const wd = this.wdInt;
-            const next = w.startedAt + Math.ceil((fail.nextAt - w.startedAt) / wd) * wd;
-            this.at(next, () => this.deliver(w, () => this.watchCheck(w)));
-          }
+          // Every living watcher polls again once the back-off has passed.
+          this.pollAll(node, fail.nextAt, true);
           return;
         }
         delete node.restartFails[d];

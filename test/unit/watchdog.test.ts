@@ -1,0 +1,128 @@
+// The watchdog (daemon/watchdog.ts) on real processes and real pid files: who
+// restarts a dead daemon, and that one whose first watcher was replaced after
+// the death is not left dead for good (seed 503878 of the simulation). The
+// clock is injected so that the back-off is passed without waiting; check() is
+// called by hand where the daemon's timer would call it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
+import type { DaemonName } from '../../src/daemon/bus.js';
+
+interface Rig {
+  runDir: string;
+  config: string;
+  children: ChildProcess[];
+  /** Start a stand-in for daemon `d` (its name and --config as the real one's) and write its pid file. */
+  run(d: DaemonName): Promise<number>;
+  kill(pid: number): Promise<void>;
+}
+
+async function withRig(fn: (r: Rig) => Promise<void>): Promise<void> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-watchdog-'));
+  const runDir = path.join(base, 'run');
+  const bin = path.join(base, 'bin');
+  fs.mkdirSync(runDir);
+  fs.mkdirSync(bin);
+  const config = path.join(base, 'config');
+  fs.writeFileSync(config, '');
+  const children: ChildProcess[] = [];
+  const rig: Rig = {
+    runDir,
+    config,
+    children,
+    async run(d) {
+      const script = path.join(bin, `pha-${d}.js`);
+      fs.writeFileSync(script, 'setInterval(() => {}, 1e6);\n');
+      const c = spawn(process.execPath, [script, '--config', config], { stdio: 'ignore' });
+      children.push(c);
+      await new Promise((res) => c.once('spawn', res));
+      fs.writeFileSync(path.join(runDir, d), `${c.pid}\n`);
+      return c.pid!;
+    },
+    async kill(pid) {
+      const c = children.find((x) => x.pid === pid)!;
+      const gone = new Promise((res) => c.once('exit', res));
+      c.kill('SIGKILL');
+      await gone;
+    },
+  };
+  try {
+    await fn(rig);
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** A sender's watchdog whose restarts of `failing` daemons fail (a broken install, a port in use). */
+function sendersWatchdog(r: Rig, clock: { t: number }, failing: Set<DaemonName>) {
+  const spawned: DaemonName[] = [];
+  const events: WatchdogEvent[] = [];
+  const wd = new Watchdog({
+    self: 'sender',
+    runDir: r.runDir,
+    configFile: r.config,
+    now: () => clock.t,
+    onEvent: (e) => events.push(e),
+    spawn: async (d) => {
+      spawned.push(d);
+      if (failing.has(d)) return { error: 'exited at start (code 1)' };
+      return { pid: await r.run(d) };
+    },
+  });
+  // restart() is async: let its spawn finish before the next look.
+  const check = async () => {
+    wd.check();
+    await sleep(200);
+  };
+  return { wd, spawned, events, check };
+}
+
+test('watchdog: the second watcher leaves a dead daemon to the first while the first is the instance that saw it die', async () => {
+  await withRig(async (r) => {
+    const clock = { t: 0 };
+    await r.run('supervise');
+    const receiver = await r.run('receiver');
+    const { spawned, events, check } = sendersWatchdog(r, clock, new Set());
+    await check();
+    await r.kill(receiver);
+    for (const t of [100, 700, 6000]) {
+      clock.t = t;
+      await check();
+    }
+    assert.deepEqual(spawned, [], 'supervise (the first watcher) restarts the receiver, not the sender');
+    assert.ok(events.some((e) => e.kind === 'died' && e.daemon === 'receiver' && !e.restarter), 'the death is reported, not acted on');
+  });
+});
+
+test('watchdog: a receiver dead while supervise died and came back is restarted by the sender (the new supervise never saw it run)', async () => {
+  await withRig(async (r) => {
+    const clock = { t: 0 };
+    const supervise = await r.run('supervise');
+    const receiver = await r.run('receiver');
+    const failing = new Set<DaemonName>(['receiver']);
+    const { spawned, check } = sendersWatchdog(r, clock, failing);
+    await check();
+    await r.kill(receiver);
+    clock.t = 100;
+    await check(); // supervise's job
+    await r.kill(supervise);
+    clock.t = 200;
+    await check(); // supervise dead: the sender restarts it, and tries the receiver (its restart fails)
+    assert.deepEqual(spawned.sort(), ['receiver', 'supervise']);
+    failing.clear();
+    clock.t = 300;
+    await check();
+    assert.deepEqual(spawned.length, 2, 'the back-off after a failed restart is kept');
+    clock.t = 1000;
+    await check();
+    assert.deepEqual(spawned.filter((d) => d === 'receiver').length, 2, 'after the back-off the sender restarts the receiver: its first watcher is a newer supervise that never saw it run');
+    const pid = Number(fs.readFileSync(path.join(r.runDir, 'receiver'), 'utf8'));
+    assert.ok(pid > 0 && pid !== receiver && fs.existsSync(`/proc/${pid}`), 'a new receiver runs');
+  });
+});
