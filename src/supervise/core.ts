@@ -478,6 +478,13 @@ export class SuperviseCore {
     if (d.failedUntil !== null) common.FAILED_UNTIL = d.failedUntil;
     if (d.op === 'none') {
       const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: d.word };
+      if (d.word === 'ONLINE' && s.SENDER_RUN === 0 && (s.SENDER_PAUSE_UNTIL ?? 0) > clock.wall) {
+        // Holding during our own "off" pause (the operator's res start, or
+        // resources found up at start): a silent holder is one the peer
+        // cannot see, and a muted peer would keep too. The pause ends here.
+        Object.assign(patch, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined });
+        out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: 'holding the resources during the off pause: the heartbeat resumes' });
+      }
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.stampMs) {

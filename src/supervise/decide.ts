@@ -46,6 +46,10 @@ export interface Memory {
   // PROGRESS, so the resources may be up even when a check says DOWN (hung).
   // Counts only for yielding to an ONLINE peer, never for a local restart.
   inheritedHold?: boolean;
+  // Our heartbeat was muted (gateway lost) for a DEADTIME while we held: the
+  // peer counts us silent and takes over. Until we can hear it again, a
+  // failed resource is not restarted here (we could not see its takeover).
+  mutedOut?: boolean;
 }
 
 export const initialMemory = (): Memory => ({
@@ -105,6 +109,9 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
 
   // Memory bookkeeping first.
   m.gwBadSince = gwBad ? (prev.gwBadSince ?? o.now) : null;
+  // Cleared once the peer is heard, or has been silent for a whole grace.
+  if (o.receiverFresh && (o.peer !== null || !inStartup)) m.mutedOut = false;
+  else if (gwBad && (anyUp || prev.holding) && o.now - m.gwBadSince! >= t.deadtime) m.mutedOut = true;
   if (allUp) {
     m.holding = true;
     m.inheritedHold = false;
@@ -215,7 +222,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
     if (peer === 'ONLINE' && mayHold) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
-    if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
+    if (m.holding && !allUp && peer !== 'ONLINE' && !m.mutedOut) return { ...localFailure(), alarm };
     return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
   }
 
@@ -236,11 +243,13 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
 
   // Rule 9: the receiver is not alive, so the peer's word is unknown.
   if (!o.receiverFresh) {
+    // Muted for a DEADTIME, then deaf: the peer has taken over, we cannot hear it.
+    if (m.holding && !allUp && m.mutedOut) return none('receiver not running after our heartbeat was muted for a DEADTIME: the peer has taken over, not restarting here', { alarm: 'receiver not running: the peer\'s word is unknown' });
     if (m.holding && !allUp) return localFailure();
     return none('receiver not running: peer word unknown, starting nothing new', { alarm: 'receiver not running: the peer\'s word is unknown' });
   }
 
-  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0) return localFailure();
+  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0 && !m.mutedOut) return localFailure();
 
   const paused = o.pauseUntil > o.now;
   switch (peer) {

@@ -204,6 +204,23 @@ describe('supervise core', () => {
     const pub2 = after.filter((e) => e.kind === 'publish').at(-1) as { keys: Status } | undefined;
     assert.equal(pub2?.keys.SENDER_RUN, 1);
   });
+  it('ends its own off pause once it holds the resources (started by hand during the pause): a silent holder is one the peer cannot see (seed 689658)', () => {
+    const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
+    c.start(at(0));
+    const silent: Status = { RECEIVER_IN: null, RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, SENDER_RUN: 0, SENDER_PAUSE_UNTIL: at(20_000).wall };
+    settle(c, c.run(at(10)), silent, 10);
+    // Released (vip DOWN) and paused: the pause stays.
+    const down = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), { ...silent, RECEIVER_IN: 'ONLINE' }, 20);
+    assert.ok(!writes(down).some((p) => p.SENDER_RUN === 1), 'a released node stays paused');
+    // The operator's res start: vip UP, the peer silent (muted by its gateway): Active, and heard.
+    for (let t = 510; t < 2010; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), silent, t);
+    settle(c, c.handle({ kind: 'timer', timer: 'round', ...at(2010) }), silent, 2010);
+    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(2020) }), silent, 2020);
+    const w = writes(fx).find((p) => p.STATUS === 'ONLINE');
+    assert.ok(w, 'ONLINE');
+    assert.equal(w!.SENDER_RUN, 1, 'the heartbeat resumes with the ONLINE');
+    assert.ok(fx.some((e) => e.kind === 'log' && /off pause: the heartbeat resumes/.test(e.msg)));
+  });
   it('a supervise restarted after a crash yields what its predecessor may have held, even while a check says DOWN (seed 218732)', () => {
     const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
     const firstOp = (prior: Status) => {

@@ -125,6 +125,40 @@ test('GW_FAILS: a loss needs that many failed pings in a row', () => {
   assert.equal(decide(obs({ gwFailStreak: 3, up: [true, true] }), t3, HOLDING).mute, true);
 });
 
+test('muted for a DEADTIME, then deaf: a failed resource is not restarted until the peer is heard again (seed 687565)', () => {
+  // Active, receiver dead; the gateway is lost long enough for the peer to count us silent.
+  let m = HOLDING;
+  const step = (p: Partial<Observation> & { up?: boolean[] }) => {
+    const d = decide(obs({ receiverFresh: false, up: [true, true], ...p }), T, m);
+    m = d.memory;
+    return d;
+  };
+  step({ now: NOW, gwFailStreak: 1 });
+  assert.equal(step({ now: NOW + 500, gwFailStreak: 1 }).memory.mutedOut ?? false, false, 'half a DEADTIME: the peer still hears our last word');
+  assert.equal(step({ now: NOW + 1000, gwFailStreak: 1 }).memory.mutedOut, true, 'a DEADTIME muted: the peer takes over');
+  // A resource fails while muted, then the gateway is back; still deaf.
+  const back = step({ now: NOW + 5000, up: [false, true] });
+  assert.equal(back.op, 'none', `not restarted while deaf (${back.reason})`);
+  assert.match(back.reason, /peer has taken over/);
+  assert.equal(back.mute, false, 'the heartbeat goes out again (OFFLINE: we hold nothing whole)');
+  // The receiver is back but has not heard the peer yet: still no restart.
+  const fresh = step({ now: NOW + 8000, startedAt: NOW + 7900, receiverFresh: true, up: [false, true] });
+  assert.equal(fresh.op, 'none', `not before the peer is heard (${fresh.reason})`);
+  // The peer is heard ONLINE: it took over, we stop what is left.
+  const heard = step({ now: NOW + 8100, startedAt: NOW + 7900, receiverFresh: true, peer: 'ONLINE', peerSince: NOW + 8050, up: [false, true] });
+  assert.equal(heard.op, 'stop', heard.reason);
+  assert.equal(heard.memory.mutedOut, false);
+  // Had the peer stayed silent for the whole grace (it is dead too), the restart goes ahead.
+  m = { ...HOLDING, mutedOut: true };
+  const silent = step({ now: NOW + 9000, startedAt: NOW + 7900, receiverFresh: true, up: [false, true] });
+  assert.equal(silent.op, 'restart', silent.reason);
+});
+
+test('deaf without a mute (receiver dead, gateway fine): a failed resource is restarted locally, as before', () => {
+  const d = decide(obs({ receiverFresh: false, up: [false, true] }), T, HOLDING);
+  assert.equal(d.op, 'restart', d.reason);
+});
+
 test('fix 8: start names in config order, stop acts on all', () => {
   const d = decide(obs({ up: [false, true, false] }), T, mem());
   assert.deepEqual(d.names, ['r0', 'r2']);

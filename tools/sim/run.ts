@@ -24,6 +24,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     step: () => m.step(),
     held: (n) => m.held0(n),
     sent: (n, word) => m.sent(n, word),
+    lost: () => m.lost(),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
   };
   w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${s.leftover.some(Boolean) ? `, resources left up on ${s.leftover.map((x, i) => (x ? `n${i + 1}` : '')).filter(Boolean).join(' and ')}` : ''}`);

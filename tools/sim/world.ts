@@ -188,6 +188,8 @@ export interface WorldHooks {
   step?: () => void;
   /** A datagram went out. */
   sent?: (node: SimNode, word: Word) => void;
+  /** A datagram was lost (random loss, not a blocked link). */
+  lost?: (node: SimNode, word: Word) => void;
   /** A node's resources changed (actual state). */
   held?: (node: SimNode) => void;
   /** A stop of resources is carried out: who and why (the last log line of that daemon). */
@@ -798,7 +800,11 @@ export class World {
     this.hooks.sent?.(from, word);
     const to = this.nodes[2 - from.id]!;
     if (this.blocked[from.id - 1]![to.id - 1]) return;
-    if (this.loss > 0 && this.rng.chance(this.loss)) return;
+    if (this.loss > 0 && this.rng.chance(this.loss)) {
+      if (this.trace) this.log(from, 'net', `${word} to ${to.name} lost`);
+      this.hooks.lost?.(from, word);
+      return;
+    }
     const copies = this.dup > 0 && this.rng.chance(this.dup) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       let arrive = this.t + this.lat2(this.lat.netMs) + this.extraDelay * this.rng.next();
