@@ -85,7 +85,7 @@ export const STATUS_KEYS = {
   SENDER_STARTED_AT: { type: 'time', owner: 'sender', original: false, doc: 'when the sender started, or resumed after its own stall; it sends PROGRESS until supervise has decided after this' },
   SUPERVISE_AT: { type: 'time', owner: 'supervise', original: false, doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)" },
   DECIDED_AT: { type: 'time', owner: 'supervise', also: ['cli'], original: false, doc: "when supervise last wrote a decision (the sender's PROGRESS after a start or stall ends with it)" },
-  SENDER_PAUSE_UNTIL: { type: 'time', owner: 'supervise', also: ['sender', 'cli'], original: false, doc: "'off': the heartbeat is paused until then ('on' clears it)" },
+  SENDER_PAUSE_UNTIL: { type: 'time', owner: 'supervise', also: ['sender', 'cli'], original: false, doc: "'off': the heartbeat is paused until then ('on' clears it; so does supervise when the node takes over or holds the resources during the pause)" },
   SENDER_MUTE: { type: 'bit', owner: 'supervise', also: ['cli'], original: false, doc: '1: the own gateway check is failing, the sender sends no heartbeat (rule 1)' },
   GW_OK: { type: 'bit-or-null', owner: 'supervise', original: false, doc: 'the gateway: 1 answering, 0 lost (GW_FAILS pings in a row without an answer); null: no GW configured' },
   ROUTE_OK: { type: 'bit', owner: 'supervise', original: false, doc: '1: a default route exists (checked only when GW is set)' },
