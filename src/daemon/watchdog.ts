@@ -2,10 +2,11 @@
 // a crash of one daemon moves nothing (a killed sender is back before the
 // peer's DEADTIME ends). Who restarts whom:
 //   supervise restarts sender and receiver; sender restarts supervise;
-//   the second watcher steps in when the first is dead too, or when the
-//   first is a newer instance than the death (it never saw the daemon run,
-//   so it will not restart it: a receiver that died, then a supervise that
-//   died and was restarted, would otherwise stay dead for good).
+//   the second watcher steps in when the first is dead too, when the first
+//   is a newer instance than the death (it never saw the daemon run, so it
+//   will not restart it: a receiver that died, then a supervise that died
+//   and was restarted, would otherwise stay dead for good), and when the
+//   daemon has stayed dead for BACKUP_AFTER_MS whatever the reason.
 // A daemon stopped on purpose (pha-cli stop / xx_sto, SIGTERM) leaves
 // var/run/<daemon>.down and is not restarted. Under systemd the unit's
 // Restart= does the restarting; the watchdog then only reports.
@@ -75,6 +76,13 @@ interface Seen {
   readAt: number;
   deadSince: number | null;
 }
+
+/**
+ * The backup steps in anyway once a daemon has stayed dead this long (the
+ * first watcher's back-off is at most 5 s, a spawn waits at most 5 s): the
+ * first may have started just before the death without seeing it run.
+ */
+export const BACKUP_AFTER_MS = 10_000;
 
 const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
 
@@ -207,7 +215,7 @@ export class Watchdog {
         this.o.onEvent({ kind: 'died', daemon: d, pid: s.pid, restarter: !this.o.managedBySystemd && WATCHERS[d][0] === this.o.self });
       }
       if (this.o.managedBySystemd || this.restarting.has(d)) continue;
-      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s)) continue;
+      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s) && t - s.deadSince < BACKUP_AFTER_MS) continue;
       const f = this.fails.get(d);
       if (f && t < f.nextAt) continue;
       void this.restart(d, s);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
+import { BACKUP_AFTER_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
 import type { DaemonName } from '../../src/daemon/bus.js';
 
 interface Rig {
@@ -83,7 +83,7 @@ function sendersWatchdog(r: Rig, clock: { t: number }, failing: Set<DaemonName>)
   return { wd, spawned, events, check };
 }
 
-test('watchdog: the second watcher leaves a dead daemon to the first while the first is the instance that saw it die', async () => {
+test('watchdog: the second watcher leaves a dead daemon to the first while the first is the instance that saw it die, for BACKUP_AFTER_MS', async () => {
   await withRig(async (r) => {
     const clock = { t: 0 };
     await r.run('supervise');
@@ -97,6 +97,10 @@ test('watchdog: the second watcher leaves a dead daemon to the first while the f
     }
     assert.deepEqual(spawned, [], 'supervise (the first watcher) restarts the receiver, not the sender');
     assert.ok(events.some((e) => e.kind === 'died' && e.daemon === 'receiver' && !e.restarter), 'the death is reported, not acted on');
+    // Still dead after BACKUP_AFTER_MS (the first watcher did not do it, whatever the reason): the backup steps in.
+    clock.t = 100 + BACKUP_AFTER_MS;
+    await check();
+    assert.deepEqual(spawned, ['receiver'], 'the backup restarts a daemon that stayed dead');
   });
 });
 

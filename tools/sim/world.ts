@@ -9,6 +9,7 @@ import { SenderCore, busFreshMs, busIntervalMs, type SenderEffect, type SenderSi
 import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
 import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
 import type { Status, Word } from '../../src/status-store/index.js';
+import { BACKUP_AFTER_MS } from '../../src/daemon/watchdog.js';
 import { Prng } from './prng.js';
 
 export type DaemonName = 'sender' | 'receiver' | 'supervise';
@@ -334,6 +335,8 @@ export class World {
     // watcher is dead too, so a daemon whose restarter died with it is still
     // brought back (by the second watcher).
     this.pollAll(node, this.t);
+    // The backup's safety net: it steps in once the daemon has stayed dead BACKUP_AFTER_MS.
+    this.pollAll(node, this.t + BACKUP_AFTER_MS, true);
   }
 
   /** Each living daemon of the node polls at its first poll after `from` (or at it: `atOrAfter`); the real ones poll every wdInt. */
@@ -356,9 +359,10 @@ export class World {
       const last = node.hist[d][node.hist[d].length - 1];
       if (!last) continue;
       // The second watcher steps in when the first is gone too, or is newer
-      // than the death (it never saw d run: Watchdog.firstWatcherKnows()).
+      // than the death (it never saw d run: Watchdog.firstWatcherKnows()),
+      // or d has stayed dead for BACKUP_AFTER_MS.
       const first = node.procs[WATCHERS[d][0]!];
-      if (rank > 0 && first && first.startedAt < last.end) continue;
+      if (rank > 0 && first && first.startedAt < last.end && this.t - last.end < BACKUP_AFTER_MS) continue;
       // Only a daemon this watcher saw alive (at one of its polls, or running
       // when the watcher started) is restarted.
       // Its polls run at its start and every wd after (daemon/index.ts).
