@@ -174,11 +174,14 @@ export class SenderCore {
       // Never while a new supervise is starting: its start scripts and our
       // stops would interleave (the simulation's seed 205945).
       // Its last word as heard live counts too: with var/ unwritable the file
-      // may still say OFFLINE while it had taken over (seed 395368).
-      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && (s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE'))) {
+      // may still say OFFLINE while it had taken over (seed 395368). So does a
+      // resource the file says is UP: the operator's res start on a Standby
+      // whose supervise died before it checked (seed 783972).
+      const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);
+      const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || held.length > 0;
+      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && mayHold) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
-        const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);
         out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.lostMs, resources: held }, msg: `supervise gone for ${this.lostMs} ms: stopping the resources and releasing them to the peer` });
         out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
         out.push({ kind: 'fence' });

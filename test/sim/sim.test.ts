@@ -76,6 +76,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 687565, keep: [0, 4, 5, 7], bug: 'the Active deaf (receiver dead for 16 s) and muted by its gateway for 18 s: the peer took over; the gateway back, the deaf node restarted its failed resources beside it. Fix: muted for a DEADTIME then deaf, a node restarts nothing until it hears the peer again (or the peer stays silent for a whole grace)' },
     { seed: 689658, keep: [0, 2, 3, 4], bug: 'resources started by hand during the node\'s own off pause: it held them silently, and the peer, muted by its gateway, kept too. Fix: a node that holds during its off pause ends the pause' },
     { seed: 613894, keep: [0, 1, 2, 3, 4], bug: '(invariant) 4 ONLINEs in a row lost at 20 % loss right after a heal: each lost heartbeat delays the resolution by one HEARTBEAT_INT, so a loss pauses the two-holders count' },
+    { seed: 783972, keep: [1, 7], bug: 'res start on the Standby, then its supervise dead for 8 s before it checked: its last word was OFFLINE, so the sender never fenced, and both held until supervise was back. Fix: the sender also fences when the file says a resource is UP' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

@@ -57,6 +57,18 @@ describe('sender core', () => {
     assert.ok(fx.some((e) => e.kind === 'fence'));
   });
 
+  it('a Standby whose supervise is gone fences only when the file says a resource is UP (the operator\'s res start: seed 783972)', () => {
+    const fences = (view: Status) => {
+      const c = new SenderCore(cfg);
+      c.start(at(0), sight({ STATUS: 'OFFLINE', DECIDED_AT: at(0).wall, RES_vip: 'DOWN' }));
+      c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }), ...at(10) });
+      for (let t = 200; t <= 12_000; t += 200) if (c.handle({ kind: 'timer', timer: 'tick', sight: sight(view, false), ...at(t) }).some((e) => e.kind === 'fence')) return true;
+      return false;
+    };
+    assert.equal(fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }), false, 'a Standby holding nothing: nothing to stop');
+    assert.equal(fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'UP' }), true, 'started by hand, never seen by supervise: stopped and released');
+  });
+
   it('stops the resources itself when supervise stays gone, then releases (OFFLINE)', () => {
     const c = new SenderCore(cfg);
     c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
