@@ -177,11 +177,12 @@ export class SenderCore {
       // may still say OFFLINE while it had taken over (seed 395368). So does a
       // resource the file says is UP: the operator's res start on a Standby
       // whose supervise died before it checked (seed 783972).
-      const held = this.c.resources.filter((r) => s[`RES_${r.name}`] === 'UP').map((r) => r.name);
-      const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || held.length > 0;
+      const upInFile = (r: { name: string }) => s[`RES_${r.name}`] === 'UP';
+      const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || this.c.resources.some(upInFile);
       if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && mayHold) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
+        const held = this.c.resources.filter(upInFile).map((r) => r.name);
         out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.lostMs, resources: held }, msg: `supervise gone for ${this.lostMs} ms: stopping the resources and releasing them to the peer` });
         out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
         out.push({ kind: 'fence' });

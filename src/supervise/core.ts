@@ -478,13 +478,9 @@ export class SuperviseCore {
     if (d.failedUntil !== null) common.FAILED_UNTIL = d.failedUntil;
     if (d.op === 'none') {
       const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: d.word };
-      if (d.word === 'ONLINE' && s.SENDER_RUN === 0 && (s.SENDER_PAUSE_UNTIL ?? 0) > clock.wall) {
-        // Holding during our own "off" pause (the operator's res start, or
-        // resources found up at start): a silent holder is one the peer
-        // cannot see, and a muted peer would keep too. The pause ends here.
-        Object.assign(patch, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined });
-        out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: 'holding the resources during the off pause: the heartbeat resumes' });
-      }
+      // Holding during our own "off" pause (the operator's res start, or
+      // resources found up at start): a muted peer would keep too.
+      if (d.word === 'ONLINE') this.endPause(s, patch, clock, out, 'holding the resources during the off pause: the heartbeat resumes');
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.stampMs) {
@@ -500,15 +496,18 @@ export class SuperviseCore {
     }
     // PROGRESS while we start or stop, so the peer waits (and the sender sends it at once).
     const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: 'PROGRESS' };
-    if (d.op !== 'stop' && s.SENDER_RUN === 0 && (s.SENDER_PAUSE_UNTIL ?? 0) > clock.wall) {
-      // Taking over during our own "off" pause (the peer went silent): a holder
-      // that stays silent is a holder the peer cannot see. The pause ends here.
-      Object.assign(patch, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined });
-      out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: 'taking over during the off pause: the heartbeat resumes' });
-    }
+    // Taking over during our own "off" pause (the peer went silent).
+    if (d.op !== 'stop') this.endPause(s, patch, clock, out, 'taking over during the off pause: the heartbeat resumes');
     this.write(patch, clock, out);
     this.phase = { kind: 'acting', d, offReq };
     out.push({ kind: 'run', op: d.op === 'stop' ? 'stop' : 'start', names: d.op === 'stop' ? this.c.resources.map((r) => r.name) : d.names });
+  }
+
+  /** A holder that stays silent is one the peer cannot see: our own "off" pause ends when we hold. */
+  private endPause(s: Status, patch: Partial<Status>, clock: Clock, out: SuperviseEffect[], msg: string): void {
+    if (s.SENDER_RUN !== 0 || (s.SENDER_PAUSE_UNTIL ?? 0) <= clock.wall) return;
+    Object.assign(patch, { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined });
+    out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg });
   }
 
   private onActed(d: Decision, offReq: number | null, results: readonly OpResult[], clock: Clock, out: SuperviseEffect[]): void {

@@ -169,6 +169,14 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const none = (reason: string, extra: Partial<Decision> = {}): Decision => ({ ...d, reason, ...extra });
   // Fix 6: a resource failed on the node that holds them.
   const localFailure = (): Decision => {
+    // Muted for a DEADTIME and not heard the peer since: it has taken over,
+    // and a restart here would make two holders we could not see.
+    if (m.mutedOut) {
+      return none('our heartbeat was muted for a DEADTIME and the peer has not been heard since: the peer has taken over, not restarting here', {
+        wakeAt: inStartup ? o.startedAt + t.deadtime : null,
+        alarm: o.receiverFresh ? null : 'receiver not running: the peer\'s word is unknown',
+      });
+    }
     if (m.restarts < t.resRestarts) {
       m.restarts++;
       return { ...d, op: 'restart', names: down, reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})` };
@@ -222,7 +230,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
     if (peer === 'ONLINE' && mayHold) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
-    if (m.holding && !allUp && peer !== 'ONLINE' && !m.mutedOut) return { ...localFailure(), alarm };
+    if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
     return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
   }
 
@@ -243,13 +251,11 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
 
   // Rule 9: the receiver is not alive, so the peer's word is unknown.
   if (!o.receiverFresh) {
-    // Muted for a DEADTIME, then deaf: the peer has taken over, we cannot hear it.
-    if (m.holding && !allUp && m.mutedOut) return none('receiver not running after our heartbeat was muted for a DEADTIME: the peer has taken over, not restarting here', { alarm: 'receiver not running: the peer\'s word is unknown' });
     if (m.holding && !allUp) return localFailure();
     return none('receiver not running: peer word unknown, starting nothing new', { alarm: 'receiver not running: the peer\'s word is unknown' });
   }
 
-  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0 && !m.mutedOut) return localFailure();
+  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0) return localFailure();
 
   const paused = o.pauseUntil > o.now;
   switch (peer) {
