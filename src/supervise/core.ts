@@ -126,6 +126,7 @@ export class SuperviseCore {
   private stalledAt: number | null = null; // wall (decide() compares it with its now)
   private lastReason = '';
   private lastTrigger = '';
+  private lastResKey = ''; // RES_ keys as last seen in the view
   private busy = false;
   private again = false;
   private pendingChecks = false;
@@ -208,7 +209,8 @@ export class SuperviseCore {
         this.onTimer(e.timer, e, out);
         break;
       case 'changed':
-        if (triggerKey(e.view) !== this.lastTrigger) this.cycle(false, e, out);
+        if (this.resChangedByOthers(e.view)) this.cycle(true, e, out);
+        else if (triggerKey(e.view) !== this.lastTrigger) this.cycle(false, e, out);
         break;
       case 'pinged':
         this.onPing(e.seq, e.ok, e.error, e, out);
@@ -433,6 +435,18 @@ export class SuperviseCore {
     out.push({ kind: 'publish', keys: this.published });
     out.push({ kind: 'write', patch });
     this.lastWriteAt = clock.mono;
+  }
+
+  /**
+   * Somebody else wrote RES_ keys that disagree with what we know (the
+   * operator's res start/stop): check now, never write our old states over
+   * theirs (the sender's fence reads them: seed 865421).
+   */
+  private resChangedByOthers(view: Status): boolean {
+    const key = this.c.resources.map((r) => view[`RES_${r.name}`] ?? '').join('|');
+    if (key === this.lastResKey) return false;
+    this.lastResKey = key;
+    return this.checkedOnce && this.c.resources.some((r) => view[`RES_${r.name}`] !== undefined && (view[`RES_${r.name}`] === 'UP') !== (this.up.get(r.name) ?? false));
   }
 
   private decideAndAct(sight: SuperviseSight, clock: Clock, out: SuperviseEffect[]): void {

@@ -77,6 +77,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 689658, keep: [0, 2, 3, 4], bug: 'resources started by hand during the node\'s own off pause: it held them silently, and the peer, muted by its gateway, kept too. Fix: a node that holds during its off pause ends the pause' },
     { seed: 613894, keep: [0, 1, 2, 3, 4], bug: '(invariant) 4 ONLINEs in a row lost at 20 % loss right after a heal: each lost heartbeat delays the resolution by one HEARTBEAT_INT, so a loss pauses the two-holders count' },
     { seed: 783972, keep: [1, 7], bug: 'res start on the Standby, then its supervise dead for 8 s before it checked: its last word was OFFLINE, so the sender never fenced, and both held until supervise was back. Fix: the sender also fences when the file says a resource is UP' },
+    { seed: 865421, keep: [3, 4, 5, 8], bug: 'res start on a FAILED Standby: supervise decided on its old resource states (the file change ended FAILED) and wrote RES_=DOWN over the operator\'s UP; then it died for 11 s and the sender, reading DOWN, never fenced. Fix: resource states written by somebody else that disagree with ours make supervise check at once' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

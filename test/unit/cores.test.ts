@@ -233,6 +233,19 @@ describe('supervise core', () => {
     assert.equal(w!.SENDER_RUN, 1, 'the heartbeat resumes with the ONLINE');
     assert.ok(fx.some((e) => e.kind === 'log' && /off pause: the heartbeat resumes/.test(e.msg)));
   });
+  it('checks at once when somebody else writes resource states that disagree with its own (the operator\'s res start: seed 865421)', () => {
+    const c = new SuperviseCore(cfg);
+    c.start(at(0));
+    const v: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, RES_vip: 'DOWN' };
+    settle(c, c.run(at(10)), v, 10);
+    settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), v, 20);
+    // Our own state again (or an unrelated key): no checks.
+    assert.ok(!kinds(c.handle({ kind: 'changed', view: { ...v, SENDER_AT: 1 }, ...at(100) })).includes('check'));
+    // pha-cli res start wrote RES_vip=UP: check now, do not decide on (and write) our old DOWN.
+    const fx = c.handle({ kind: 'changed', view: { ...v, RES_vip: 'UP' }, ...at(200) });
+    assert.ok(kinds(fx).includes('check'), `effects: ${kinds(fx)}`);
+    assert.ok(!writes(fx).some((p) => p.RES_vip === 'DOWN'));
+  });
   it('a supervise restarted after a crash yields what its predecessor may have held, even while a check says DOWN (seed 218732)', () => {
     const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
     const firstOp = (prior: Status) => {
