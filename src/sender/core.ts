@@ -78,6 +78,7 @@ export class SenderCore {
   private lastLiveStatus: Status['STATUS'] | undefined; // supervise's STATUS when it was last alive
   private fenced = false;
   private fencing = false;
+  private fenceRetryAt = -Infinity; // mono: after a fence whose stop failed
   private lastStamp = -Infinity; // mono
   private tickDue = 0; // mono: when the tick timer was meant to fire
 
@@ -123,11 +124,25 @@ export class SenderCore {
         this.round(e.reason, e, e.sight, out);
         break;
       case 'fenced': {
-        const patch: Record<string, unknown> = { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender' };
-        for (const r of e.results) patch[`RES_${r.name}`] = r.ok ? 'DOWN' : 'UP';
-        out.push({ kind: 'write', patch: patch as Partial<Status> });
-        this.fenced = true;
         this.fencing = false;
+        const failed = e.results.filter((r) => !r.ok).map((r) => r.name);
+        const patch: Record<string, unknown> = {};
+        for (const r of e.results) patch[`RES_${r.name}`] = r.ok ? 'DOWN' : 'UP';
+        if (failed.length) {
+          // A stop that failed (or hung to RES_TIMEOUT) leaves what it could not
+          // stop held: releasing it would make two holders. Keep saying PROGRESS
+          // (the peer waits, up to its PROGRESS bound) and try again.
+          this.fenceRetryAt = e.mono + this.c.SUPERVISE_INT;
+          Object.assign(patch, { REASON: `supervise gone: the sender could not stop ${failed.join(', ')}; trying again` });
+          out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, failed }, msg: `supervise gone: stopping ${failed.join(', ')} failed: still holding, not released to the peer; trying again in ${this.c.SUPERVISE_INT} ms` });
+          out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender could not stop ${failed.join(', ')}; it holds them, keeps ${this.c.peer.name} waiting (PROGRESS) and tries again` });
+        } else {
+          Object.assign(patch, { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender' });
+          out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: `supervise gone: resources stopped, released to ${this.c.peer.name} (OFFLINE)` });
+          out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
+          this.fenced = true;
+        }
+        out.push({ kind: 'write', patch: patch as Partial<Status> });
         break;
       }
     }
@@ -165,8 +180,9 @@ export class SenderCore {
     if (superviseAlive) {
       this.lastLiveStatus = s.STATUS;
       this.superviseGoneSince = null;
-      if (this.fenced && (s.DECIDED_AT ?? 0) > wall - this.fresh) {
+      if ((this.fenced || this.fenceRetryAt > -Infinity) && (s.DECIDED_AT ?? 0) > wall - this.fresh) {
         this.fenced = false; // supervise is back and deciding: its word counts again
+        this.fenceRetryAt = -Infinity;
         out.push({ kind: 'alarm', id: 'fence', text: null });
       }
     } else if (this.stalledAt === null || wall - this.stalledAt > this.fresh) {
@@ -179,12 +195,12 @@ export class SenderCore {
       // whose supervise died before it checked (seed 783972).
       const upInFile = (r: { name: string }) => s[`RES_${r.name}`] === 'UP';
       const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || this.c.resources.some(upInFile);
-      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && mayHold) {
+      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && mono >= this.fenceRetryAt && mayHold) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
         const held = this.c.resources.filter(upInFile).map((r) => r.name);
         out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.lostMs, resources: held }, msg: `supervise gone for ${this.lostMs} ms: stopping the resources and releasing them to the peer` });
-        out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
+        out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}` });
         out.push({ kind: 'fence' });
       }
     }

@@ -172,7 +172,7 @@ export class SuperviseCore {
     const out: SuperviseEffect[] = [];
     const at = prior.SUPERVISE_AT;
     if (prior.SUPERVISE === 1 && (prior.STATUS === 'ONLINE' || prior.STATUS === 'PROGRESS') && typeof at === 'number' && Math.abs(clock.wall - at) < INHERIT_MS) {
-      this.memory = { ...this.memory, inheritedHold: true };
+      this.memory = { ...this.memory, mayStillHold: true };
       out.push({ kind: 'log', level: 'warn', fields: { status: prior.STATUS }, msg: `the supervise before this one died while it said ${prior.STATUS}: the resources may be up, yielding them to an ONLINE peer even while a check says DOWN` });
     }
     this.write({ SUPERVISE: 1, SUPERVISE_AT: clock.wall, STATUS: null }, clock, out);
@@ -527,6 +527,9 @@ export class SuperviseCore {
   private onActed(d: Decision, offReq: number | null, results: readonly OpResult[], clock: Clock, out: SuperviseEffect[]): void {
     for (const r of results) this.up.set(r.name, d.op === 'stop' ? !r.ok : r.ok);
     const failed = results.filter((r) => !r.ok);
+    // A stop that failed left them up, as far as we know: a check that hangs
+    // next must not hide them from the rules (seed 2019379).
+    if (d.op === 'stop' && failed.length) this.memory = { ...this.memory, mayStillHold: true };
     const word: Word = this.allUp() ? 'ONLINE' : 'OFFLINE';
     out.push({
       kind: 'log',
@@ -549,13 +552,15 @@ export class SuperviseCore {
       });
     }
     this.write(final, clock, out);
-    this.afterAct(d, clock, out);
+    // A failed stop is tried again at the next round, after a check: at once,
+    // a stop script that fails fast would be run in a tight loop.
+    this.afterAct(d, clock, out, !(d.op === 'stop' && failed.length > 0));
   }
 
-  /** After acting: settle (decide again on an op's results), arm the wake-up, end the pass. */
-  private afterAct(d: Decision, clock: Clock, out: SuperviseEffect[]): void {
+  /** After acting: settle (decide again on an op's results) unless told not to, arm the wake-up, end the pass. */
+  private afterAct(d: Decision, clock: Clock, out: SuperviseEffect[], settle = true): void {
     this.phase = { kind: 'idle' };
-    if (d.op !== 'none') this.again = true;
+    if (d.op !== 'none' && settle) this.again = true;
     out.push({ kind: 'cancel', timer: 'wake' });
     const wakeAt = d.wakeAt;
     if (wakeAt !== null && !this.stopped) out.push({ kind: 'arm', timer: 'wake', at: clock.mono + Math.max(1, wakeAt - clock.wall + 1) });

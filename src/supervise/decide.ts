@@ -42,10 +42,11 @@ export interface Memory {
   garpPending: boolean; // both ONLINE and we kept: re-announce once the peer yielded
   heardSinceSilence: boolean; // the peer has been heard since it was last silent
   silentAfter?: Word | null; // while the peer is silent: its last settled word before the silence
-  // A supervise restarted after a crash: its predecessor said ONLINE or
-  // PROGRESS, so the resources may be up even when a check says DOWN (hung).
-  // Counts only for yielding to an ONLINE peer, never for a local restart.
-  inheritedHold?: boolean;
+  // The resources may be up even when a check says DOWN (hung): a supervise
+  // restarted after a crash whose predecessor said ONLINE or PROGRESS, or a
+  // stop that failed (hung to RES_TIMEOUT). Counts only for yielding to an
+  // ONLINE peer, never for a local restart.
+  mayStillHold?: boolean;
   // Our heartbeat was muted (gateway lost) for a DEADTIME while we held: the
   // peer counts us silent and takes over. Until we can hear it again, a
   // failed resource is not restarted here (we could not see its takeover).
@@ -103,7 +104,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const anyUp = down.length < names.length;
   // Stopping on a peer ONLINE: also when we held them and a check now says
   // DOWN (a hung check counts as DOWN; the resource may well be up).
-  const mayHold = anyUp || ((prev.holding || !!prev.inheritedHold) && names.length > 0);
+  const mayHold = anyUp || ((prev.holding || !!prev.mayStillHold) && names.length > 0);
   const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
   const inStartup = o.now < o.startedAt + t.deadtime; // rule 3: the peer is not silent yet
 
@@ -114,7 +115,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   else if (gwBad && (anyUp || prev.holding) && o.now - m.gwBadSince! >= t.deadtime) m.mutedOut = true;
   if (allUp) {
     m.holding = true;
-    m.inheritedHold = false;
+    m.mayStillHold = false;
     m.allUpSince = prev.allUpSince ?? o.now;
     // Healthy for 10 rounds: a later failure is a new episode.
     if (o.now - m.allUpSince >= 10 * t.superviseInt) m.restarts = 0;
@@ -158,7 +159,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   };
   const stopAll = (reason: string): Decision => {
     m.holding = false;
-    m.inheritedHold = false;
+    m.mayStillHold = false;
     m.garpPending = false;
     return { ...d, op: 'stop', names, reason };
   };

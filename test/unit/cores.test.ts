@@ -85,6 +85,38 @@ describe('sender core', () => {
     assert.deepEqual(sends(tick), ['OFFLINE']);
   });
 
+  it('a fence whose stop fails (hung to RES_TIMEOUT) releases nothing: PROGRESS, an alarm, and a retry a SUPERVISE_INT later (seed 2019893)', () => {
+    const c = new SenderCore(cfg);
+    const held = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall, RES_vip: 'UP' as const };
+    c.start(at(0), sight(held));
+    let t = 200;
+    for (; t <= 9000; t += 200) if (c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t) }).some((e) => e.kind === 'fence')) break;
+    assert.ok(t <= 9000, 'fenced');
+    // The stop hangs for 2 s (the ticks go on meanwhile), then it is killed: failed.
+    for (let u = t + 200; u < t + 2000; u += 200) assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(u) })), ['PROGRESS']);
+    const failed = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: false }], ...at(t + 2000) });
+    assert.equal(writes(failed)[0]!.STATUS, undefined, 'no OFFLINE written while vip is still up');
+    assert.equal(writes(failed)[0]!.RES_vip, 'UP');
+    const alarm = failed.find((e) => e.kind === 'alarm' && e.id === 'fence') as { text: string } | undefined;
+    assert.match(String(alarm?.text), /could not stop vip/);
+    assert.ok(failed.some((e) => e.kind === 'log' && e.level === 'error' && /vip failed/.test(e.msg)));
+    // Not released: the peer keeps waiting; no new fence before SUPERVISE_INT.
+    const soon = c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t + 2000) });
+    assert.deepEqual(sends(soon), ['PROGRESS']);
+    assert.ok(!soon.some((e) => e.kind === 'fence'));
+    for (let u = t + 2200; u < t + 4000; u += 200) {
+      const fx = c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(u) });
+      assert.ok(!fx.some((e) => e.kind === 'fence'), `no new fence at ${u - t - 2000} ms`);
+      assert.deepEqual(sends(fx), ['PROGRESS']);
+    }
+    const retry = c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t + 4000) });
+    assert.ok(retry.some((e) => e.kind === 'fence'), 'tries again');
+    assert.deepEqual(sends(retry), ['PROGRESS']);
+    const ok = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: true }], ...at(t + 4100) });
+    assert.equal(writes(ok)[0]!.STATUS, 'OFFLINE');
+    assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight({ ...held, RES_vip: 'DOWN' }, false), ...at(t + 4200) })), ['OFFLINE']);
+  });
+
   it('sends the final word twice when the off pause begins, then nothing', () => {
     const c = new SenderCore(cfg);
     const v = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall };
@@ -263,5 +295,28 @@ describe('supervise core', () => {
     assert.equal(firstOp({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'OFFLINE', SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 600_000 }), undefined);
+  });
+  it('a stop that failed (hung to RES_TIMEOUT) is tried again on a peer ONLINE, even when the next check hangs and says DOWN (seed 2019379)', () => {
+    const c = new SuperviseCore(cfg);
+    c.start(at(0));
+    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    settle(c, c.run(at(10)), peerOnline, 10);
+    // Both ONLINE: the second in NODES yields; its stop script hangs and is killed.
+    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), peerOnline, 20);
+    assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
+    for (let t = 510; t < 30_020; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+    const failed = settle(c, c.handle({ kind: 'done', results: [{ name: 'vip', ok: false }], ...at(30_020) }), peerOnline, 30_020);
+    assert.ok(failed.some((e) => e.kind === 'log' && /stop failed for vip/.test(e.msg)));
+    assert.equal(writes(failed).at(-1)!.RES_vip, 'UP', 'not stopped: UP as far as it knows');
+    // Not again at once (a stop script that fails fast would spin): at the next round, after a check.
+    assert.ok(!failed.some((e) => e.kind === 'run'), 'no stop in a tight loop');
+    const arm = failed.find((e) => e.kind === 'arm' && e.timer === 'round') as { at: number } | undefined;
+    assert.ok(arm && arm.at <= 30_020 + cfg.SUPERVISE_INT, 'the next round is armed');
+    // The check hangs too and counts as DOWN: vip may still be up, so it stops again.
+    for (let t = 30_510; t < 32_020; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+    const round = c.handle({ kind: 'timer', timer: 'round', ...at(32_020) });
+    assert.ok(kinds(round).includes('check'));
+    const hung = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false, timedOut: true }], routeOk: true, ...at(34_020) }), peerOnline, 34_020);
+    assert.deepEqual(hung.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
   });
 });

@@ -157,6 +157,10 @@ export class Monitor {
         if (this.w.t - this.operatorStartAt[f.node] < p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base) excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
         break;
+      case 'scriptHang':
+        // What a hung script leaves is told by the next check (end is after the last kill).
+        this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
+        break;
       case 'resFail':
       case 'resStop':
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
@@ -250,6 +254,24 @@ export class Monitor {
     if (this.held[0] && this.held[1]) this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.w.p.HEARTBEAT_INT);
   }
 
+  /**
+   * Scripts that hang until RES_TIMEOUT (scriptHang). A node whose script
+   * hangs acts on what it hears only after the kill: while it holds anything
+   * (a stop that hangs; a start that did its work before it hung, say a
+   * takeover begun in a partition that heals meanwhile) it holds beside the
+   * peer, and nobody can help that. A start killed after it did its work
+   * leaves a holder its node believes down until the next check (which a
+   * restart of it may come before). Any other two holders while scripts hang —
+   * a peer that takes over from a node whose start hangs in PROGRESS — count.
+   */
+  private readonly hanging: [number, number] = [0, 0];
+  hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: 'before' | 'after'): void {
+    this.hanging[node.id - 1] += phase === 'begun' ? 1 : -1;
+    // After the kill: a failed stop is tried again at the next round, after a
+    // check (supervise), or a SUPERVISE_INT later (a fencing sender).
+    if (phase === 'killed') this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.base + (op === 'start' && h === 'after' ? this.resExcuse + this.w.p.DEADTIME : op === 'stop' ? this.resExcuse : 0));
+  }
+
   stopping(node: SimNode, by: string, cause: string | null): void {
     if (!this.w.holds(node)) return;
     if (!cause) this.fail('stop-has-cause', `n${node.id} ${by} stops held resources with no decision logged`);
@@ -292,6 +314,7 @@ export class Monitor {
         this.excusedUntil = Math.max(this.excusedUntil, proc.startedAt + this.crashExcuse(x.d, false));
       }
     }
+    if (w.nodes.some((n, i) => this.hanging[i]! > 0 && w.holds(n))) this.excusedUntil = Math.max(this.excusedUntil, t);
     const dt = t - this.lastT;
     const both = this.held[0] && this.held[1];
     const conn = this.connected();
@@ -341,7 +364,7 @@ function paused(w: World): boolean {
 }
 /** Every daemon runs and is not frozen, the nodes hear each other, both gateways answer, nobody is FAILED. */
 export function healthy(w: World): boolean {
-  return w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !failed(w, n)) && !w.blocked[0][1] && !w.blocked[1][0];
+  return w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !n.scriptsHang && !failed(w, n)) && !w.blocked[0][1] && !w.blocked[1][0];
 }
 
 function isLink(f: Fault): boolean {

@@ -14,17 +14,22 @@ export interface RunResult {
   schedule: Schedule;
   violation: Violation | null;
   steps: number;
+  hangs: number;
   trace: string[];
 }
 
 export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
-  const w = new World({ seed: s.seed, profile: PROFILES[s.profile]!, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide], reorder: s.family === 'reorder' });
+  // A schedule with hanging scripts runs with that fault's RES_TIMEOUT (a setting of the pair).
+  const resTimeout = s.faults.find((f) => f.kind === 'scriptHang')?.p;
+  const profile = resTimeout === undefined ? PROFILES[s.profile]! : { ...PROFILES[s.profile]!, RES_TIMEOUT: resTimeout };
+  const w = new World({ seed: s.seed, profile, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide], reorder: s.family === 'reorder' });
   const m = new Monitor(w, s);
   w.hooks = {
     step: () => m.step(),
     held: (n) => m.held0(n),
     sent: (n, word) => m.sent(n, word),
     lost: () => m.lost(),
+    hung: (n, op, phase, h) => m.hung(n, op, phase, h),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
   };
   w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${s.leftover.some(Boolean) ? `, resources left up on ${s.leftover.map((x, i) => (x ? `n${i + 1}` : '')).filter(Boolean).join(' and ')}` : ''}`);
@@ -36,7 +41,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
   // Step in slices so that a violation ends the run early.
   const slice = 1000;
   for (let t = slice; t <= s.ms + slice && !m.violation; t += slice) w.run(Math.min(t, s.ms));
-  return { schedule: s, violation: m.violation, steps: w.steps, trace: w.trace ?? [] };
+  return { schedule: s, violation: m.violation, steps: w.steps, hangs: w.hangs, trace: w.trace ?? [] };
 }
 
 export function apply(w: World, m: Monitor, f: Fault): void {
@@ -106,6 +111,12 @@ export function apply(w: World, m: Monitor, f: Fault): void {
         node.startFails = false;
       });
       break;
+    case 'scriptHang':
+      node.scriptsHang = true;
+      w.at(end, () => {
+        node.scriptsHang = false;
+      });
+      break;
     case 'checkHang':
       node.checkHangs = true;
       w.at(end, () => {
@@ -152,7 +163,8 @@ export function apply(w: World, m: Monitor, f: Fault): void {
   }
   // A stuck daemon is back only at the watchdog's next try after it may start
   // again (back-off ≤ 5 s) plus its start-up: the fault lasts until then.
-  const over = f.kind === 'crashStuck' ? end + 5000 + w.lat.spawnMs[1] + 1 : end;
+  // A script begun just before the end of a hang runs to RES_TIMEOUT; the stop after it (a stop goes on past a failure) takes its time.
+  const over = f.kind === 'crashStuck' ? end + 5000 + w.lat.spawnMs[1] + 1 : f.kind === 'scriptHang' ? end + w.p.RES_TIMEOUT * 1000 + w.o.resources.length * Math.max(w.lat.startMs[1], w.lat.stopMs[1]) + 1 : end;
   m.faultStarted(f, over);
   if (ends) w.at(over, () => m.faultEnded(f));
 }

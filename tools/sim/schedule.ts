@@ -18,6 +18,7 @@ export type FaultKind =
   | 'resFail' // node's resources vanish (a removed VIP)
   | 'startFails' // node's start scripts fail for dur
   | 'checkHang' // node's checks hang (until CHECK_TIMEOUT) for dur
+  | 'scriptHang' // node's start and stop scripts hang for dur: each call begun in it is killed at RES_TIMEOUT (p, s) and failed
   | 'corrupt'
   | 'truncate'
   | 'delete' // status.dat damaged on node
@@ -77,6 +78,9 @@ const WEIGHTS: [FaultKind, number][] = [
   ['resStop', 2],
   ['restartNode', 3],
 ];
+
+/** Faults after which a start or a stop runs (a takeover, a release, a restart). */
+const MOVERS = new Set<FaultKind>(['partition', 'oneway', 'crash', 'freezeNode', 'gwDown', 'resFail', 'off', 'resStart', 'resStop', 'restartNode', 'startFails']);
 
 function pickKind(r: Prng): FaultKind {
   const total = WEIGHTS.reduce((a, [, w]) => a + w, 0);
@@ -151,6 +155,18 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
       // faults above (and the regression seeds' --keep indices) stay as they were.
       const x = new Prng(seed).fork(2);
       if (x.chance(0.3)) faults.push({ at: x.int(5_000, Math.max(5_001, ms - 15_000)), kind: 'crashStuck', node: x.int(0, 1) as 0 | 1, daemon: x.pick(DAEMONS), dur: x.int(2_000, 20_000) });
+      // Start and stop scripts that hang until RES_TIMEOUT (a hung NFS mount, a
+      // service that never answers systemctl). Its own stream, appended last,
+      // for the same reason; the fault carries the run's RES_TIMEOUT (p, in s).
+      const y = new Prng(seed).fork(3);
+      // Scripts run only when something changes: mostly it begins just before another fault.
+      if (y.chance(0.2)) {
+        const movers = faults.filter((f) => MOVERS.has(f.kind));
+        const mover = movers.length > 0 && y.chance(0.8) ? y.pick(movers) : null;
+        const at = mover ? mover.at - y.int(0, 1_000) : y.int(5_000, Math.max(5_001, ms - 15_000));
+        const node = (mover && y.chance(0.5) ? mover.node : y.int(0, 1)) as 0 | 1;
+        faults.push({ at: Math.max(5_000, at), kind: 'scriptHang', node, dur: y.int(1_000, 20_000), p: y.pick([2, 5, 10, 30]) });
+      }
     }
   }
   return { seed, family: fam, profile, ms, resources, startDelays, leftover, faults };

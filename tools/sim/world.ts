@@ -134,6 +134,8 @@ export interface SimNode {
   gwUp: boolean;
   startFails: boolean;
   checkHangs: boolean;
+  /** Start and stop scripts begun now hang until RES_TIMEOUT, are killed and fail. */
+  scriptsHang: boolean;
   procs: Partial<Record<DaemonName, Proc>>;
   down: Set<DaemonName>; // stopped on purpose
   restarting: Set<DaemonName>;
@@ -152,6 +154,8 @@ interface Heard {
   at: number;
 }
 export type { Heard };
+
+export type Hang = 'before' | 'after';
 
 export class Proc {
   alive = true;
@@ -193,6 +197,8 @@ export interface WorldHooks {
   lost?: (node: SimNode, word: Word) => void;
   /** A node's resources changed (actual state). */
   held?: (node: SimNode) => void;
+  /** A start or stop script hangs ('begun'), or is killed at RES_TIMEOUT ('killed'); it hung before or after doing its work. */
+  hung?: (node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang) => void;
   /** A stop of resources is carried out: who and why (the last log line of that daemon). */
   stopping?: (node: SimNode, by: DaemonName, cause: string | null) => void;
 }
@@ -221,6 +227,8 @@ export class World {
   reorder = false;
   private readonly lastArrival: [number, number] = [0, 0];
   steps = 0;
+  /** Script calls that hung (scriptHang): how often the fault met a start or stop. */
+  hangs = 0;
   private tokens = 0;
   private readonly decide: [DecideFn | undefined, DecideFn | undefined];
   private readonly resources: string[];
@@ -243,6 +251,7 @@ export class World {
       gwUp: true,
       startFails: false,
       checkHangs: false,
+      scriptsHang: false,
       procs: {},
       down: new Set(),
       restarting: new Set(),
@@ -777,23 +786,38 @@ export class World {
     const results: { name: string; ok: boolean }[] = [];
     const next = (i: number) => {
       if (i >= names.length) return done(results);
-      this.at(this.t + this.lat2(this.lat.startMs), () => {
-        const ok = !node.startFails;
-        if (ok) this.setRes(node, names[i]!, true);
+      const hang = this.hang(node, 'start');
+      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : this.lat2(this.lat.startMs)), () => {
+        if (hang) this.hooks.hung?.(node, 'start', 'killed', hang);
+        const ok = !hang && !node.startFails;
+        if (ok || hang === 'after') this.setRes(node, names[i]!, true);
         results.push({ name: names[i]!, ok });
-        next(i + 1);
+        // Like ResourceRunner.startInOrder: the first failure ends the sequence.
+        if (ok) next(i + 1);
+        else done(results);
       });
     };
     next(0);
+  }
+  /** Does a script begun now hang, and did it do its work before it hung ('after': the address is added, arping hangs) or not ('before')? */
+  private hang(node: SimNode, op: 'start' | 'stop'): Hang | null {
+    if (!node.scriptsHang) return null;
+    const h = this.rng.chance(0.5) ? 'after' : 'before';
+    this.hangs++;
+    this.log(node, 'res', `${op} script hangs (${h} its work) until RES_TIMEOUT ${this.p.RES_TIMEOUT} s`);
+    this.hooks.hung?.(node, op, 'begun', h);
+    return h;
   }
   stopAll(node: SimNode, done: (r: { name: string; ok: boolean }[]) => void): void {
     const names = [...this.resources].reverse();
     const results: { name: string; ok: boolean }[] = [];
     const next = (i: number) => {
       if (i >= names.length) return done(results);
-      this.at(this.t + this.lat2(this.lat.stopMs), () => {
-        this.setRes(node, names[i]!, false);
-        results.push({ name: names[i]!, ok: true });
+      const hang = this.hang(node, 'stop');
+      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : this.lat2(this.lat.stopMs)), () => {
+        if (hang) this.hooks.hung?.(node, 'stop', 'killed', hang);
+        if (hang !== 'before') this.setRes(node, names[i]!, false);
+        results.push({ name: names[i]!, ok: !hang });
         next(i + 1);
       });
     };
