@@ -538,15 +538,22 @@ export class SuperviseCore {
       msg: `${d.op} ${failed.length ? 'failed for ' + failed.map((r) => r.name).join(', ') : 'done'}: STATUS ${word}`,
     });
     const final: Partial<Status> = { ...this.resPatch(), STATUS: word, SUPERVISE_AT: clock.wall, DECIDED_AT: clock.wall };
-    if (d.pauseUntil !== null) {
-      // The release is the final word the sender sends before the pause (fix 5).
+    // The release is the final word the sender sends before the pause (fix 5).
+    // Not when a stop failed: what it could not stop is still held here, and a
+    // silent holder is one the peer takes over from (two holders).
+    if (d.pauseUntil !== null && failed.length === 0) {
       final.SENDER_RUN = 0;
       final.SENDER_PAUSE_UNTIL = d.pauseUntil;
     }
     if (offReq !== null) {
       const ok = failed.length === 0;
+      const held = failed.map((r) => r.name).join(', ');
       Object.assign(final, {
-        OFF_ANSWER: ok ? d.reason : `off: stopping ${failed.map((r) => r.name).join(', ')} failed; the heartbeat is paused all the same, check 'res list'`,
+        OFF_ANSWER: ok
+          ? d.reason
+          : word === 'ONLINE'
+            ? `off: stopping ${held} failed: still Active, the heartbeat goes on (not paused); see the supervise log and 'res list', then 'off' again`
+            : `off: stopping ${held} failed: ${held} still held here, so the heartbeat goes on (not paused); ${this.c.peer.name} takes over the rest, and this node stops ${held} again once ${this.c.peer.name} is ONLINE; see 'res list'`,
         OFF_RESULT: ok ? 'released' : 'failed',
         OFF_ANSWERED: offReq,
       });

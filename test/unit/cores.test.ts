@@ -296,6 +296,27 @@ describe('supervise core', () => {
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'OFFLINE', SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 600_000 }), undefined);
   });
+  it("off whose stop fails does not pause the heartbeat: what it could not stop is still held (a silent holder is taken over from)", () => {
+    const offDone = (ok: boolean) => {
+      const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
+      c.start(at(0));
+      const standby: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+      settle(c, c.run(at(10)), standby, 10);
+      settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), standby, 20);
+      const off: Status = { ...standby, OFF_REQUEST: at(100).wall, OFF_FORCE: 0 };
+      const fx = settle(c, c.handle({ kind: 'changed', view: off, ...at(100) }), off, 100);
+      assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
+      return writes(c.handle({ kind: 'done', results: [{ name: 'vip', ok }], ...at(300) }))[0]!;
+    };
+    const released = offDone(true);
+    assert.equal(released.OFF_RESULT, 'released');
+    assert.equal(released.SENDER_RUN, 0, 'a release pauses the heartbeat');
+    const failed = offDone(false);
+    assert.equal(failed.OFF_RESULT, 'failed');
+    assert.equal(failed.STATUS, 'ONLINE');
+    assert.equal(failed.SENDER_RUN, undefined, 'not paused');
+    assert.match(String(failed.OFF_ANSWER), /stopping vip failed: still Active, the heartbeat goes on/);
+  });
   it('a stop that failed (hung to RES_TIMEOUT) is tried again on a peer ONLINE, even when the next check hangs and says DOWN (seed 2019379)', () => {
     const c = new SuperviseCore(cfg);
     c.start(at(0));

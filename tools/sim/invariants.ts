@@ -115,6 +115,10 @@ export class Monitor {
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
         // to ONLINE (its gateway failing) holds until then (seed 201375).
         if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
+        // A killed receiver: once back, its node's startup grace begins again
+        // (PROGRESS for a DEADTIME), and a peer that yields only to ONLINE
+        // (its gateway lost) holds until then (seed 2039488: a heal just then).
+        if (f.daemon === 'receiver') excuse = this.crashExcuse('receiver', true);
         break;
       case 'crashStuck':
         this.stuck.push({ node: f.node, d: f.daemon!, at: this.w.t, back: false });
