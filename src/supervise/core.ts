@@ -539,9 +539,11 @@ export class SuperviseCore {
     });
     const final: Partial<Status> = { ...this.resPatch(), STATUS: word, SUPERVISE_AT: clock.wall, DECIDED_AT: clock.wall };
     // The release is the final word the sender sends before the pause (fix 5).
-    // Not when a stop failed: what it could not stop is still held here, and a
-    // silent holder is one the peer takes over from (two holders).
-    if (d.pauseUntil !== null && failed.length === 0) {
+    // Not when every stop failed: still ONLINE, a silent holder is one the
+    // peer takes over from. When some stopped, OFFLINE is a release all the
+    // same: the pause keeps rule 6 from taking them back here, and what
+    // failed is stopped again once the peer is ONLINE.
+    if (d.pauseUntil !== null && word === 'OFFLINE') {
       final.SENDER_RUN = 0;
       final.SENDER_PAUSE_UNTIL = d.pauseUntil;
     }
@@ -553,7 +555,7 @@ export class SuperviseCore {
           ? d.reason
           : word === 'ONLINE'
             ? `off: stopping ${held} failed: still Active, the heartbeat goes on (not paused); see the supervise log and 'res list', then 'off' again`
-            : `off: stopping ${held} failed: ${held} still held here, so the heartbeat goes on (not paused); ${this.c.peer.name} takes over the rest, and this node stops ${held} again once ${this.c.peer.name} is ONLINE; see 'res list'`,
+            : `off: stopping ${held} failed: ${held} still held here; the rest is released to ${this.c.peer.name} (heartbeat paused), and this node stops ${held} again once ${this.c.peer.name} is ONLINE; see 'res list'`,
         OFF_RESULT: ok ? 'released' : 'failed',
         OFF_ANSWERED: offReq,
       });

@@ -223,6 +223,51 @@ test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; ex
   assert.match(again.stderr, /Active node only/);
 });
 
+/** A resource whose next stop hangs (until RES_TIMEOUT kills it) while `<file>.hang` exists; the stop after it works. */
+function installHangStop(): Record<string, string> {
+  for (const n of ['lb1', 'lb2'] as NodeName[]) {
+    const dir = path.join(base, `${seq + 1}-${n}`, 'res');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'hangstop'),
+      '#!/bin/sh\ncase $1 in start) touch "$2";; stop) if [ -f "$2.hang" ]; then rm -f "$2.hang"; sleep 30; fi; rm -f "$2";; check) [ -f "$2" ];; *) exit 2;; esac\n',
+      { mode: 0o755 },
+    );
+  }
+  return { RES_hangstop: path.join(base, `hang-${seq + 1}.up`) };
+}
+
+test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the hung resource again once lb2 is ONLINE; the VIP never on both', { skip }, async () => {
+  const h = installHangStop();
+  const f1 = h.RES_hangstop + '.lb1';
+  await install({ lb1: { RES_hangstop: f1 }, lb2: { RES_hangstop: h.RES_hangstop + '.lb2' } }, { RES_TIMEOUT: 2 });
+  await steadyPair();
+  assert.ok(fs.existsSync(f1), 'lb1 holds hangstop');
+  fs.writeFileSync(f1 + '.hang', '');
+  const w = await watch();
+  const r = await cli('lb1', ['off']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /stopping hangstop failed/);
+  const st = status('lb1');
+  assert.equal(st.OFF_RESULT, 'failed');
+  // The VIP was stopped (reverse order: after hangstop): lb1 said OFFLINE, a release, and paused.
+  assert.equal(st.STATUS, 'OFFLINE');
+  assert.equal(st.SENDER_RUN, 0);
+  await waitHolders(['lb2'], 5000);
+  // lb1 tries the stop again once lb2 is ONLINE (its next round, after a check): this time it works.
+  // Until then it holds hangstop beside lb2: a stop that hung cannot be helped.
+  const t0 = Date.now();
+  while (fs.existsSync(f1) && Date.now() - t0 < 15_000) await sleep(50);
+  assert.equal(fs.existsSync(f1), false, 'lb1 stopped hangstop at its next try');
+  assert.ok(fs.existsSync(h.RES_hangstop + '.lb2'), 'lb2 holds hangstop');
+  await sleep(1000);
+  await w.stop();
+  const ch = effectiveChanges(w);
+  assert.ok(!ch.includes('lb1+lb2'), `the VIP never on both: ${ch}`);
+  assert.equal(ch[ch.length - 1], 'lb2');
+  assert.equal((await statJson('lb1')).state, 'Standby');
+});
+
 test('partition and heal: both hold during the cut; after heal one holder, lb1, within a round, then stable', { skip }, async () => {
   await install();
   await steadyPair();

@@ -82,6 +82,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 2019379, keep: [0, 1, 3, 7], bug: 'a Standby yielding to an ONLINE peer: its stop hung and failed, then its check hung (counted DOWN), so it believed it held nothing and never stopped again. Fix: a failed stop is remembered as "may still hold" (yield to an ONLINE peer even when a check says DOWN), and tried again at the next round, never in a tight loop' },
     { seed: 2039488, keep: [2, 3, 5], bug: '(invariant) a receiver killed as a partition healed: its node\'s startup grace begins again (PROGRESS for a DEADTIME) and a peer whose gateway is lost yields only to ONLINE: a killed receiver earns the same excuse as a restart' },
     { seed: 2012599, keep: [0, 1, 2], bug: '(model) a start that did its work and hung: the node holds while its script hangs and can act only after the kill; the model also ran the second resource after the first failed, where ResourceRunner ends the start at the first failure' },
+    { seed: 2161154, keep: [1, 4, 5], bug: '(model) a start that did its work before it hung brought the resource up only at its kill, after the sender had fenced: a script does its work in its usual time, then hangs' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

@@ -296,7 +296,7 @@ describe('supervise core', () => {
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'OFFLINE', SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 600_000 }), undefined);
   });
-  it("off whose stop fails does not pause the heartbeat: what it could not stop is still held (a silent holder is taken over from)", () => {
+  it("off whose stops all fail does not pause the heartbeat: still Active (a silent holder is taken over from)", () => {
     const offDone = (ok: boolean) => {
       const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
       c.start(at(0));

@@ -787,10 +787,13 @@ export class World {
     const next = (i: number) => {
       if (i >= names.length) return done(results);
       const hang = this.hang(node, 'start');
-      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : this.lat2(this.lat.startMs)), () => {
+      const work = this.lat2(this.lat.startMs);
+      // Did its work (in the usual time), then hung: the resource is up from then on.
+      if (hang === 'after') this.at(this.t + work, () => this.setRes(node, names[i]!, true));
+      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : work), () => {
         if (hang) this.hooks.hung?.(node, 'start', 'killed', hang);
         const ok = !hang && !node.startFails;
-        if (ok || hang === 'after') this.setRes(node, names[i]!, true);
+        if (ok) this.setRes(node, names[i]!, true);
         results.push({ name: names[i]!, ok });
         // Like ResourceRunner.startInOrder: the first failure ends the sequence.
         if (ok) next(i + 1);
@@ -814,9 +817,11 @@ export class World {
     const next = (i: number) => {
       if (i >= names.length) return done(results);
       const hang = this.hang(node, 'stop');
-      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : this.lat2(this.lat.stopMs)), () => {
+      const work = this.lat2(this.lat.stopMs);
+      if (hang === 'after') this.at(this.t + work, () => this.setRes(node, names[i]!, false));
+      this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : work), () => {
         if (hang) this.hooks.hung?.(node, 'stop', 'killed', hang);
-        if (hang !== 'before') this.setRes(node, names[i]!, false);
+        if (!hang) this.setRes(node, names[i]!, false);
         results.push({ name: names[i]!, ok: !hang });
         next(i + 1);
       });
