@@ -247,6 +247,9 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   // Rule 8: FAILED hold-down.
   if (o.failedUntil > o.now) {
     if (peer === 'ONLINE' && mayHold) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
+    // Its release stands: what a failed stop left up (short of the whole set,
+    // which serves nobody) is stopped again, whoever the peer (seed 2217229).
+    if (!allUp && (anyUp || !!prev.mayStillHold)) return stopAll('FAILED and resources are still up after a failed stop: stopping them again');
     return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, { wakeAt: o.failedUntil, alarm: 'FAILED' });
   }
 

@@ -184,19 +184,18 @@ test('freeze of the holder and thaw: lb2 takes over, the thawed lb1 yields, no f
   assert.equal(status('lb1').STATUS, 'OFFLINE');
 });
 
-/** A resource whose stop takes 300 ms: `off` must wait for it, not guess (the exit code follows the answer). */
-function installSlowStop(): Record<string, string> {
+/** A resource script `res/<name>` in both nodes' next install dirs; returns its RES_ line's file argument. */
+function installScript(name: string, body: string): Record<string, string> {
   for (const n of ['lb1', 'lb2'] as NodeName[]) {
     const dir = path.join(base, `${seq + 1}-${n}`, 'res');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'slowstop'),
-      '#!/bin/sh\ncase $1 in start) touch "$2";; stop) sleep 0.3; rm -f "$2";; check) [ -f "$2" ];; *) exit 2;; esac\n',
-      { mode: 0o755 },
-    );
+    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\ncase $1 in ${body} *) exit 2;; esac\n`, { mode: 0o755 });
   }
-  return { RES_slowstop: path.join(base, `slow-${seq + 1}.up`) };
+  return { [`RES_${name}`]: path.join(base, `${name}-${seq + 1}.up`) };
 }
+
+/** A resource whose stop takes 300 ms: `off` must wait for it, not guess (the exit code follows the answer). */
+const installSlowStop = () => installScript('slowstop', 'start) touch "$2";; stop) sleep 0.3; rm -f "$2";; check) [ -f "$2" ];;');
 
 test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; exit 0 after a slow stop', { skip }, async () => {
   const slow = installSlowStop();
@@ -224,18 +223,7 @@ test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; ex
 });
 
 /** A resource whose next stop hangs (until RES_TIMEOUT kills it) while `<file>.hang` exists; the stop after it works. */
-function installHangStop(): Record<string, string> {
-  for (const n of ['lb1', 'lb2'] as NodeName[]) {
-    const dir = path.join(base, `${seq + 1}-${n}`, 'res');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(
-      path.join(dir, 'hangstop'),
-      '#!/bin/sh\ncase $1 in start) touch "$2";; stop) if [ -f "$2.hang" ]; then rm -f "$2.hang"; sleep 30; fi; rm -f "$2";; check) [ -f "$2" ];; *) exit 2;; esac\n',
-      { mode: 0o755 },
-    );
-  }
-  return { RES_hangstop: path.join(base, `hang-${seq + 1}.up`) };
-}
+const installHangStop = () => installScript('hangstop', 'start) touch "$2";; stop) if [ -f "$2.hang" ]; then rm -f "$2.hang"; sleep 30; fi; rm -f "$2";; check) [ -f "$2" ];;');
 
 test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the hung resource again once lb2 is ONLINE; the VIP never on both', { skip }, async () => {
   const h = installHangStop();

@@ -83,6 +83,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     { seed: 2039488, keep: [2, 3, 5], bug: '(invariant) a receiver killed as a partition healed: its node\'s startup grace begins again (PROGRESS for a DEADTIME) and a peer whose gateway is lost yields only to ONLINE: a killed receiver earns the same excuse as a restart' },
     { seed: 2012599, keep: [0, 1, 2], bug: '(model) a start that did its work and hung: the node holds while its script hangs and can act only after the kill; the model also ran the second resource after the first failed, where ResourceRunner ends the start at the first failure' },
     { seed: 2161154, keep: [1, 4, 5], bug: '(model) a start that did its work before it hung brought the resource up only at its kill, after the sender had fenced: a script does its work in its usual time, then hangs' },
+    { seed: 2217229, keep: [0, 2, 3, 4, 7, 8], bug: 'FAILED after its restarts, the node stopped all and the stop hung: one resource of two stayed up; FAILED stopped only for an ONLINE peer, and the peer\'s sender was dead. Fix: a FAILED node stops again what a failed stop left up, whoever the peer' },
     { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
   ];
   for (const c of cases) {

@@ -91,6 +91,9 @@ const rows: Row[] = [
   { name: 'restarts used up → release and FAILED', o: obs({ peer: 'OFFLINE', up: [true, false] }), m: mem({ holding: true, restarts: 2 }), op: 'stop', check: (d) => { assert.equal(d.failedUntil, NOW + 300_000); assert.match(d.alarm!, /FAILED/); } },
   { name: 'FAILED: starts nothing although the peer is silent', o: obs({ failedUntil: NOW + 1000 }), op: 'none', check: (d) => assert.equal(d.wakeAt, NOW + 1000) },
   { name: 'FAILED: releases to an ONLINE peer', o: obs({ failedUntil: NOW + 1000, peer: 'ONLINE', up: [true, false] }), op: 'stop' },
+  { name: 'FAILED: stops again what a failed stop left up, the peer silent (seed 2217229)', o: obs({ failedUntil: NOW + 1000, up: [true, false] }), op: 'stop' },
+  { name: 'FAILED: stops again after a failed stop even while a check says DOWN', o: obs({ failedUntil: NOW + 1000, peer: 'OFFLINE', up: [false, false] }), m: mem({ mayStillHold: true }), op: 'stop' },
+  { name: 'FAILED: keeps a whole set that is up (nothing failing), the peer silent', o: obs({ failedUntil: NOW + 1000, up: [true, true] }), op: 'none' },
   // Fix 11 / rule 3: joining.
   { name: 'startup: peer silent within one DEADTIME → wait', o: obs({ startedAt: NOW - 500 }), op: 'none', check: (d) => assert.equal(d.wakeAt, NOW + 500) },
   { name: 'startup: peer silent after one DEADTIME → start', o: obs({ startedAt: NOW - 1001 }), op: 'start' },
