@@ -5,7 +5,7 @@
 import type { Word } from '../../src/status-store/index.js';
 import { busFreshMs, superviseLostMs } from '../../src/sender/core.js';
 import type { Fault, Schedule } from './schedule.js';
-import type { SimNode, World } from './world.js';
+import type { Hang, SimNode, World } from './world.js';
 
 export const INVARIANTS = {
   'two-holders': 'never two holders while the nodes can hear each other (beyond the excuse a fault earns, and the few ms a healed partition needs)',
@@ -269,7 +269,7 @@ export class Monitor {
    * a peer that takes over from a node whose start hangs in PROGRESS — count.
    */
   private readonly hanging: [number, number] = [0, 0];
-  hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: 'before' | 'after'): void {
+  hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang): void {
     this.hanging[node.id - 1] += phase === 'begun' ? 1 : -1;
     // After the kill: a failed stop is tried again at the next round, after a
     // check (supervise), or a SUPERVISE_INT later (a fencing sender).
