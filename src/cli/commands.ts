@@ -3,6 +3,7 @@
 // tokens are parsed by commander (options, arity, errors that never exit).
 import { Command, CommanderError } from 'commander';
 import { KEYS, runDir, varDir } from '../config/index.js';
+import { timingOf } from '../config/timing.js';
 import { liveView } from './alarms.js';
 import { errorMessage } from '../errors.js';
 import { type Status } from '../status-store/index.js';
@@ -199,7 +200,7 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
   }
   const req = Date.now();
   await store.update({ OFF_REQUEST: req, OFF_FORCE: force ? 1 : 0 });
-  const budget = config.resources.length * config.RES_TIMEOUT * 1000 + 5000;
+  const budget = config.resources.length * timingOf(config).resTimeoutMs + 5000;
   const answered = await waitFor(() => {
     const cur = store.read();
     return cur.OFF_ANSWERED === req ? cur : undefined;

@@ -1,6 +1,7 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
 import { runDir, statusFile, type Config } from '../config/index.js';
+import { timingOf } from '../config/timing.js';
 import { DAEMONS, isOurProcess, readPid, removeStalePid, type DaemonName, type PidInfo } from '../daemon/pidfile.js';
 import { spawnDaemon } from '../daemon/spawn.js';
 import { markDown } from '../daemon/watchdog.js';
@@ -115,7 +116,7 @@ export async function startAll(ctx: Ctx): Promise<boolean> {
 }
 
 export function runner(config: Config): ResourceRunner {
-  return new ResourceRunner({ timeoutMs: config.RES_TIMEOUT * 1000 });
+  return new ResourceRunner({ timeoutMs: timingOf(config).resTimeoutMs });
 }
 
 export async function checkResources(config: Config): Promise<RunResult[]> {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TIME_KEYS, type Status } from '../status-store/index.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
-import { busFreshMs } from './bus-timing.js';
+import { BUS_HEARD_AGAIN_MS } from '../config/timing.js';
 
 export type { DaemonName };
 
@@ -167,7 +167,7 @@ export class LocalBus {
     this.heard.set(w.d, h);
     this.opts.onHeard?.(w.d, h);
     // Listeners hear of a change of state (or of a daemon heard again), not of every liveness repeat.
-    const changed = !before || this.opts.now() - before.at > busFreshMs(1000) || JSON.stringify(before.state) !== JSON.stringify(h.state);
+    const changed = !before || this.opts.now() - before.at > BUS_HEARD_AGAIN_MS || JSON.stringify(before.state) !== JSON.stringify(h.state);
     if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
   }
 
@@ -310,4 +310,3 @@ export async function queryDaemons(runDir: string, timeoutMs = 1000): Promise<Pa
   return out;
 }
 
-export { busIntervalMs, busFreshMs } from './bus-timing.js';

@@ -2,6 +2,7 @@
 // logger, signals, and the clean stop.
 import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
 import { ConfigError, errorMessage } from '../errors.js';
+import { timingOf } from '../config/timing.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
 import { claimPid, DAEMONS, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
@@ -149,7 +150,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
   for (const d of DAEMONS as readonly DaemonName[]) if (d !== name) bus.onHeardFrom(d, () => watchdog.check());
   bus.onBye((d) => watchdog.stoppedOnPurpose(d));
   // The lifelines tell of a death at once; the poll is the safety net.
-  watchdog.start(Math.max(50, Math.min(500, Math.floor(config.DEADTIME / 2))));
+  watchdog.start(timingOf(config).watchdogPollMs);
 
   let stopping = false;
   let daemon: RunningDaemon | undefined;

@@ -7,8 +7,7 @@
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Status, Word } from '../status-store/index.js';
-import { RECEIVER_STAMP_MS } from '../status-store/stamps.js';
-import { busIntervalMs } from '../sender/core.js';
+import { STAMP_MS, busIntervalOf } from '../config/timing.js';
 
 export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & { peer: { name: string } };
 
@@ -44,7 +43,7 @@ export class ReceiverCore {
   private readonly interval: number;
 
   constructor(private readonly c: ReceiverConfig) {
-    this.interval = busIntervalMs(c.DEADTIME);
+    this.interval = busIntervalOf(c.DEADTIME);
   }
 
   /** On the bus, liveness is the message's arrival; no time stamp in the state. */
@@ -178,7 +177,7 @@ export class ReceiverCore {
   }
 
   private stamp(clock: Clock, out: ReceiverEffect[]): void {
-    if (clock.mono - this.lastStamp >= RECEIVER_STAMP_MS) {
+    if (clock.mono - this.lastStamp >= STAMP_MS) {
       this.lastStamp = clock.mono;
       out.push({ kind: 'write', patch: { RECEIVER_AT: clock.wall, RECEIVER_DROPPED: this.dropped }, alarmsKey: 'RECEIVER_ALARM' });
     }

@@ -4,12 +4,11 @@
 // log). The shell (index.ts) reads the file and the bus into a `SenderSight`,
 // encodes and sends the datagrams, and runs the timers; the simulator
 // (tools/sim) drives this very class in virtual time.
-import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Status, Word } from '../status-store/index.js';
-import { SENDER_STAMP_MS } from '../status-store/stamps.js';
+import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
 
-export type SenderConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME' | 'SUPERVISE_INT' | 'CHECK_TIMEOUT'> & {
+export type SenderConfig = TimingInput & {
   peer: { name: string };
   resources: readonly { name: string }[];
 };
@@ -56,18 +55,9 @@ export function wordToSend(s: Status, o: WordOptions): { word: Word | null; why:
   return { word: s.STATUS, why: 'STATUS' };
 }
 
-/** How long supervise may be gone before the sender stops the resources itself. */
-export function superviseLostMs(c: Pick<Config, 'SUPERVISE_INT' | 'DEADTIME' | 'CHECK_TIMEOUT'>): number {
-  return Math.max(5000, 2 * c.SUPERVISE_INT + c.CHECK_TIMEOUT + c.DEADTIME);
-}
-
-export { busIntervalMs, busFreshMs } from '../daemon/bus-timing.js';
-import { busFreshMs, busIntervalMs } from '../daemon/bus-timing.js';
 
 export class SenderCore {
-  private readonly fresh: number;
-  private readonly superviseStaleMs: number;
-  private readonly lostMs: number;
+  private readonly t: Timing;
   private startedAt = 0; // wall
   private lastWord: Word | null | undefined;
   private lastPaused = false;
@@ -83,9 +73,7 @@ export class SenderCore {
   private tickDue = 0; // mono: when the tick timer was meant to fire
 
   constructor(private readonly c: SenderConfig) {
-    this.fresh = busFreshMs(c.DEADTIME);
-    this.superviseStaleMs = 3 * c.SUPERVISE_INT + c.DEADTIME;
-    this.lostMs = superviseLostMs(c);
+    this.t = timingOf(c);
   }
 
   private publishEffect(): SenderEffect {
@@ -99,7 +87,7 @@ export class SenderCore {
     const out: SenderEffect[] = [this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall, SENDER_AT: clock.wall } }];
     this.tickDue = clock.mono + this.c.HEARTBEAT_INT;
     out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
-    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + busIntervalMs(this.c.DEADTIME) });
+    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.t.busIntervalMs });
     this.round('tick', clock, sight, out);
     return out;
   }
@@ -109,7 +97,7 @@ export class SenderCore {
     switch (e.kind) {
       case 'timer':
         if (e.timer === 'publish') {
-          out.push(this.publishEffect(), { kind: 'arm', timer: 'publish', at: e.mono + busIntervalMs(this.c.DEADTIME) });
+          out.push(this.publishEffect(), { kind: 'arm', timer: 'publish', at: e.mono + this.t.busIntervalMs });
         } else if (e.timer === 'tick' && e.sight) {
           this.detectStall(e, out);
           this.tickDue = e.mono + this.c.HEARTBEAT_INT;
@@ -175,17 +163,17 @@ export class SenderCore {
     const s = sight.view;
     // Alive: its process runs, and it speaks on the bus or stamps the file
     // (either may fail alone: a full disk, a bus that did not start).
-    const spoke = sight.superviseOnBus || (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.superviseStaleMs);
+    const spoke = sight.superviseOnBus || (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.t.superviseStaleMs);
     const superviseAlive = sight.supervisePid !== false && spoke;
     if (superviseAlive) {
       this.lastLiveStatus = s.STATUS;
       this.superviseGoneSince = null;
-      if ((this.fenced || this.fenceRetryAt > -Infinity) && (s.DECIDED_AT ?? 0) > wall - this.fresh) {
+      if ((this.fenced || this.fenceRetryAt > -Infinity) && (s.DECIDED_AT ?? 0) > wall - this.t.busFreshMs) {
         this.fenced = false; // supervise is back and deciding: its word counts again
         this.fenceRetryAt = -Infinity;
         out.push({ kind: 'alarm', id: 'fence', text: null });
       }
-    } else if (this.stalledAt === null || wall - this.stalledAt > this.fresh) {
+    } else if (this.stalledAt === null || wall - this.stalledAt > this.t.busFreshMs) {
       this.superviseGoneSince ??= mono;
       // Never while a new supervise is starting: its start scripts and our
       // stops would interleave (the simulation's seed 205945).
@@ -195,11 +183,11 @@ export class SenderCore {
       // whose supervise died before it checked (seed 783972).
       const upInFile = (r: { name: string }) => s[`RES_${r.name}`] === 'UP';
       const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || this.c.resources.some(upInFile);
-      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.lostMs && mono >= this.fenceRetryAt && mayHold) {
+      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.t.superviseLostMs && mono >= this.fenceRetryAt && mayHold) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
         const held = this.c.resources.filter(upInFile).map((r) => r.name);
-        out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.lostMs, resources: held }, msg: `supervise gone for ${this.lostMs} ms: stopping the resources and releasing them to the peer` });
+        out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.t.superviseLostMs, resources: held }, msg: `supervise gone for ${this.t.superviseLostMs} ms: stopping the resources and releasing them to the peer` });
         out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}` });
         out.push({ kind: 'fence' });
       }
@@ -226,7 +214,7 @@ export class SenderCore {
     // A file change sends only a changed word; the periodic tick always sends.
     if (word && (reason === 'tick' || changed)) out.push({ kind: 'send', word });
     // Stamps after the send, in the background: a slow or failing write never delays a heartbeat.
-    if (mono - this.lastStamp >= SENDER_STAMP_MS) {
+    if (mono - this.lastStamp >= STAMP_MS) {
       this.lastStamp = mono;
       out.push({ kind: 'write', patch: { SENDER_AT: wall, ...(s.SENDER_RUN === undefined ? { SENDER_RUN: 1 } : {}) }, alarmsKey: 'SENDER_ALARM' });
     }

@@ -8,7 +8,7 @@ import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
 import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
-import { busFreshMs } from '../daemon/bus.js';
+import { timingOf } from '../config/timing.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import { ResourceRunner } from '../resources/index.js';
@@ -17,7 +17,7 @@ import { StatusWriter } from '../status-store/writer.js';
 import { errorMessage } from '../errors.js';
 import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from './core.js';
 
-export { wordToSend, superviseLostMs, type WordOptions } from './core.js';
+export { wordToSend, type WordOptions } from './core.js';
 
 const REREAD_MS = 1000;
 
@@ -48,7 +48,8 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
     generation: boot?.generation,
   });
   if (config.auth) log.info({ generation: boot!.generation, keyId: config.auth.keys.signingId, mode: config.auth.mode }, 'authenticated heartbeat');
-  const fresh = busFreshMs(config.DEADTIME);
+  const timing = timingOf(config);
+  const fresh = timing.busFreshMs;
   const core = new SenderCore(config);
   const clock = (): Clock => ({ mono: mono(), wall: now() });
   let sent = 0;
@@ -105,7 +106,7 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
           bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
           break;
         case 'fence':
-          void new ResourceRunner({ timeoutMs: config.RES_TIMEOUT * 1000 })
+          void new ResourceRunner({ timeoutMs: timing.resTimeoutMs })
             .stopInReverse(config.resources)
             .then((results) => feed({ kind: 'fenced', results, ...clock() }))
             .catch((err) => log.error({ err: errorMessage(err) }, 'stopping the resources failed'));

@@ -8,32 +8,15 @@
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Status, Word } from '../status-store/index.js';
-import { RECEIVER_STAMP_MS, SENDER_STAMP_MS, SUPERVISE_STAMP_MS } from '../status-store/stamps.js';
-import { busFreshMs, busIntervalMs } from '../sender/core.js';
-import { decide as realDecide, initialMemory, progressBound, type Decision, type Memory, type Observation, type Timing } from './decide.js';
+import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
+import { decide as realDecide, initialMemory, type Decision, type Memory, type Observation } from './decide.js';
 
-export type SuperviseConfig = Pick<
-  Config,
-  'HEARTBEAT_INT' | 'DEADTIME' | 'SUPERVISE_INT' | 'GW' | 'GW_FAILS' | 'GW_INT' | 'RES_RESTARTS' | 'RES_TIMEOUT' | 'FAIL_HOLDDOWN' | 'OFF_PAUSE' | 'CHECK_TIMEOUT'
-> & {
+export type SuperviseConfig = TimingInput &
+  Pick<Config, 'GW' | 'GW_INT'> & {
   local: { id: 1 | 2 };
   peer: { name: string };
   resources: readonly { name: string; script: string }[];
 };
-
-export function timingFrom(c: SuperviseConfig): Timing {
-  const resTimeoutMs = c.RES_TIMEOUT * 1000;
-  return {
-    heartbeatInt: c.HEARTBEAT_INT,
-    deadtime: c.DEADTIME,
-    superviseInt: c.SUPERVISE_INT,
-    gwFails: c.GW_FAILS,
-    resRestarts: c.RES_RESTARTS,
-    progressBoundMs: progressBound(c.resources.length, resTimeoutMs, c.RES_RESTARTS, c.DEADTIME),
-    failHolddownMs: c.FAIL_HOLDDOWN * 1000,
-    offPauseMs: c.OFF_PAUSE * 1000,
-  };
-}
 
 /** A daemon's liveness as the shell sees it. */
 export interface Liveness {
@@ -112,8 +95,6 @@ export interface SuperviseOptions {
 
 export class SuperviseCore {
   private readonly timing: Timing;
-  private readonly fresh: number;
-  private readonly stampMs: number;
   private readonly decideFn: DecideFn;
   private readonly gwOn: boolean; // pinging at all
   private startedAt = 0; // wall
@@ -138,7 +119,6 @@ export class SuperviseCore {
   private lastWriteAt = -Infinity; // mono
   private lastStampTry = -Infinity; // mono
   private tickerDue = 0; // mono
-  private readonly tickerInt: number;
   // What we last decided, told to the sender over the bus at once.
   private published: Partial<Status> = {};
 
@@ -146,14 +126,11 @@ export class SuperviseCore {
     private readonly c: SuperviseConfig,
     opts: SuperviseOptions = {},
   ) {
-    this.timing = timingFrom(c);
-    this.fresh = busFreshMs(c.DEADTIME);
-    this.stampMs = Math.min(SUPERVISE_STAMP_MS, c.SUPERVISE_INT);
+    this.timing = timingOf(c);
     this.decideFn = opts.decide ?? realDecide;
     for (const r of c.resources) this.up.set(r.name, false);
     this.gwOn = c.GW !== '' && !opts.gwUnavailable;
     if (c.GW && opts.gwUnavailable) this.gwFailStreak = this.timing.gwFails;
-    this.tickerInt = Math.min(500, Math.floor(c.DEADTIME / 2));
   }
 
   /** What supervise remembers between decisions (for tests and the simulator's trace). */
@@ -183,9 +160,9 @@ export class SuperviseCore {
   run(clock: Clock): SuperviseEffect[] {
     const out: SuperviseEffect[] = [];
     if (this.gwOn) this.ping(clock, out);
-    this.tickerDue = clock.mono + this.tickerInt;
+    this.tickerDue = clock.mono + this.timing.superviseTickerMs;
     out.push({ kind: 'arm', timer: 'ticker', at: this.tickerDue });
-    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + busIntervalMs(this.c.DEADTIME) });
+    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
     this.round(clock, out);
     return out;
   }
@@ -245,15 +222,15 @@ export class SuperviseCore {
         break;
       case 'publish':
         out.push({ kind: 'publish', keys: this.published });
-        out.push({ kind: 'arm', timer: 'publish', at: clock.mono + busIntervalMs(this.c.DEADTIME) });
+        out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
         break;
       case 'ticker': {
         // The ticker detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
         const late = Math.max(0, clock.mono - this.tickerDue);
-        this.tickerDue = clock.mono + this.tickerInt;
+        this.tickerDue = clock.mono + this.timing.superviseTickerMs;
         out.push({ kind: 'arm', timer: 'ticker', at: this.tickerDue });
         if (late > this.c.DEADTIME) this.onStall(late, clock, out);
-        if (clock.mono - this.lastWriteAt >= this.stampMs && clock.mono - this.lastStampTry >= this.stampMs) {
+        if (clock.mono - this.lastWriteAt >= this.timing.superviseStampMs && clock.mono - this.lastStampTry >= this.timing.superviseStampMs) {
           this.lastStampTry = clock.mono;
           this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
         }
@@ -362,18 +339,18 @@ export class SuperviseCore {
       this.startSeen.set(d, { value, mono });
       return value !== undefined && seen !== undefined;
     }
-    return value !== undefined && mono - seen.mono <= 2 * Math.max(50, Math.min(200, Math.floor(this.c.DEADTIME / 4))) + 100;
+    return value !== undefined && mono - seen.mono <= this.timing.pidVerdictAgeMs;
   }
 
   private alive(l: Liveness, s: Status, stamp: number | undefined, stampMs: number, wall: number, restartedNow = false): boolean {
     // Started together by pha-cli: one not seen yet is starting, not dead.
     if (l.everSeen === false && wall - this.startedAt < 2 * this.c.DEADTIME) return true;
     // Dead by its pid at the watchdog's last check, unless it spoke on the bus
-    // since then to announce its restart (the check is up to 200 ms old).
+    // since then to announce its restart (the check may be a poll or two old).
     if (l.pid === false && !(l.onBus && restartedNow)) return false;
     if (l.onBus) return true;
     // Right after our own stall the bus is silent because we were: not a death.
-    if (this.stalledAt !== null && wall - this.stalledAt < this.fresh) return true;
+    if (this.stalledAt !== null && wall - this.stalledAt < this.timing.busFreshMs) return true;
     // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
     if (l.everOnBus) return false;
     return stamp !== undefined && wall - stamp < Math.max(3 * stampMs, 3 * this.c.DEADTIME);
@@ -399,8 +376,8 @@ export class SuperviseCore {
       peer: s.RECEIVER_IN ?? null,
       peerSince: s.RECEIVER_IN_SINCE ?? t,
       // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
-      receiverFresh: s.RECEIVER_IN !== undefined && this.alive(sight.receiver, s, s.RECEIVER_AT, RECEIVER_STAMP_MS, t, this.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono)),
-      senderAlive: this.alive(sight.sender, s, s.SENDER_AT, SENDER_STAMP_MS, t, this.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono)),
+      receiverFresh: s.RECEIVER_IN !== undefined && this.alive(sight.receiver, s, s.RECEIVER_AT, STAMP_MS, t, this.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono)),
+      senderAlive: this.alive(sight.sender, s, s.SENDER_AT, STAMP_MS, t, this.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono)),
       // Rule 3's grace counts from the latest of our three starts: until our
       // sender runs the peer cannot hear us, and a peer whose sender starts
       // about when ours does is silent until then too (issue 10).
@@ -497,7 +474,7 @@ export class SuperviseCore {
       if (d.word === 'ONLINE') this.endPause(s, patch, clock, out, 'holding the resources during the off pause: the heartbeat resumes');
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
-      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.stampMs) {
+      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.timing.superviseStampMs) {
         this.write(patch, clock, out);
       }
       if (d.garp && this.c.resources.some((r) => baseName(r.script) === 'ipaddr')) {

@@ -2,18 +2,14 @@
 // change of the peer's word) saw, plus what the rules remember → what to do.
 // No I/O and no clock: `now` comes in with the observation. Rule numbers refer
 // to docs/decision-rules.md; "fix N" to docs/fixes.md.
+import type { Timing as DerivedTiming } from '../config/timing.js';
 import type { Word } from '../status-store/index.js';
 
-export interface Timing {
-  heartbeatInt: number; // ms
-  deadtime: number; // ms
-  superviseInt: number; // ms
-  gwFails: number;
-  resRestarts: number;
-  progressBoundMs: number; // rule 7
-  failHolddownMs: number; // rule 8
-  offPauseMs: number; // rule 10
-}
+/** The intervals the rules use (timingOf() in config/timing.ts works them out). */
+export type Timing = Pick<
+  DerivedTiming,
+  'heartbeatInt' | 'deadtime' | 'superviseInt' | 'gwFails' | 'resRestarts' | 'progressBoundMs' | 'failHolddownMs' | 'offPauseMs'
+>;
 
 export interface Observation {
   now: number;
@@ -81,9 +77,6 @@ export interface Decision {
 }
 
 /** Rule 7's bound: Σ start timeouts × (restarts + 1) + DEADTIME. */
-export function progressBound(resourceCount: number, resTimeoutMs: number, resRestarts: number, deadtime: number): number {
-  return Math.max(1, resourceCount) * resTimeoutMs * (resRestarts + 1) + deadtime;
-}
 
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   const d = decideRules(o, t, prev);

@@ -5,14 +5,13 @@ import path from 'node:path';
 import type { Config, ResourceDef } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
 import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
-import { busFreshMs } from '../daemon/bus.js';
+import { timingOf } from '../config/timing.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore } from '../status-store/index.js';
-import type { Timing } from './decide.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
-import { SuperviseCore, timingFrom as coreTiming, type Liveness, type SuperviseEffect, type SuperviseEvent, type SuperviseSight } from './core.js';
+import { SuperviseCore, type Liveness, type SuperviseEffect, type SuperviseEvent, type SuperviseSight } from './core.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -27,20 +26,17 @@ export interface SuperviseDeps {
   watchdog?: Watchdog;
 }
 
-export function timingFrom(c: Config): Timing {
-  return coreTiming(c);
-}
-
 export async function startSupervise(deps: SuperviseDeps) {
   const { config, log, store, bus, alarms, watchdog } = deps;
-  const fresh = busFreshMs(config.DEADTIME);
+  const timing = timingOf(config);
+  const fresh = timing.busFreshMs;
   const now = deps.now ?? Date.now;
   const mono = deps.mono ?? monotonic;
   const clock = (): Clock => ({ mono: mono(), wall: now() });
   const runner =
     deps.runner ??
     new ResourceRunner({
-      timeoutMs: config.RES_TIMEOUT * 1000,
+      timeoutMs: timing.resTimeoutMs,
       onResult: (r) => logResult(log, r),
     });
   let pinger: Pinger | null = null;
@@ -147,7 +143,7 @@ export async function startSupervise(deps: SuperviseDeps) {
 
   carry(core.start(clock(), store.read()));
   await writer.flush(2000);
-  log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing: timingFrom(config) }, 'supervise running');
+  log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing }, 'supervise running');
   carry(core.run(clock()));
 
   return {
@@ -159,7 +155,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       pinger?.close();
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
-      await runner.settle(Math.min(3000, config.RES_TIMEOUT * 1000));
+      await runner.settle(timing.settleMs);
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();

@@ -5,13 +5,11 @@ import { describe, it } from 'node:test';
 import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
 import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
 import { SuperviseCore, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
-import { busFreshMs as realFresh, busIntervalMs as realInterval } from '../../src/daemon/bus.js';
-import { busFreshMs, busIntervalMs } from '../../src/sender/core.js';
 import type { Status } from '../../src/status-store/index.js';
 
 const WALL = 1_800_000_000_000;
 const at = (mono: number) => ({ mono, wall: WALL + mono + 5_000_000 }); // the two clocks differ on purpose
-const timing = { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000 };
+const timing = { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, RES_TIMEOUT: 30, RES_RESTARTS: 2, GW_FAILS: 6, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30 };
 const sends = (fx: SenderEffect[]) => fx.filter((e) => e.kind === 'send').map((e) => (e as { word: string }).word);
 const writes = <T extends { kind: string }>(fx: T[]) => fx.filter((e) => e.kind === 'write').map((e) => (e as unknown as { patch: Status }).patch);
 
@@ -126,13 +124,6 @@ describe('sender core', () => {
     assert.deepEqual(sends(c.handle({ kind: 'changed', reason: 'bus', sight: sight(paused), ...at(300) })), ['OFFLINE', 'OFFLINE']);
     assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(paused), ...at(400) })), []);
   });
-
-  it('uses the bus intervals of daemon/bus.ts', () => {
-    for (const d of [100, 200, 1000, 5000]) {
-      assert.equal(busIntervalMs(d), realInterval(d));
-      assert.equal(busFreshMs(d), realFresh(d));
-    }
-  });
 });
 
 describe('receiver core', () => {
@@ -182,7 +173,7 @@ describe('receiver core', () => {
 });
 
 describe('supervise core', () => {
-  const cfg = { ...timing, GW: '', GW_FAILS: 6, GW_INT: 250, RES_RESTARTS: 2, RES_TIMEOUT: 30, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30, local: { id: 2 as const }, peer: { name: 'lb1' }, resources: [{ name: 'vip', script: '/x/res/ipaddr' }] };
+  const cfg = { ...timing, GW: '', GW_INT: 250, local: { id: 2 as const }, peer: { name: 'lb1' }, resources: [{ name: 'vip', script: '/x/res/ipaddr' }] };
   const live = { pid: true, onBus: true, everOnBus: true };
   const sight = (view: Status): SuperviseSight => ({ own: view, view, damaged: null, sender: live, receiver: live });
   const kinds = (fx: SuperviseEffect[]) => fx.map((e) => e.kind);

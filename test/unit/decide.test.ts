@@ -1,7 +1,8 @@
 // The decision rules, row by row (docs/decision-rules.md, docs/fixes.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, initialMemory, progressBound, type Memory, type Observation, type Timing, type Decision } from '../../src/supervise/decide.js';
+import { progressBound } from '../../src/config/timing.js';
+import { decide, initialMemory, type Memory, type Observation, type Timing, type Decision } from '../../src/supervise/decide.js';
 
 const T: Timing = {
   heartbeatInt: 200,

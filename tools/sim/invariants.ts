@@ -3,7 +3,6 @@
 // the nodes unable to hear each other excuses two holders while it lasts and
 // for a documented time after it (see docs/simulation.md).
 import type { Word } from '../../src/status-store/index.js';
-import { busFreshMs, superviseLostMs } from '../../src/sender/core.js';
 import type { Fault, Schedule } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
 
@@ -100,8 +99,8 @@ export class Monitor {
     if (!isLink(f)) this.otherActive++;
     this.firstFaultAt = Math.min(this.firstFaultAt, this.w.t);
     if (f.kind === 'jitter' && f.at === 0) this.firstFaultAt = Infinity; // the start family's network, not a fault
-    const fresh = busFreshMs(p.DEADTIME);
-    const wd = Math.max(50, Math.min(200, Math.floor(p.DEADTIME / 4)));
+    const fresh = this.w.timing.busFreshMs;
+    const wd = this.w.wdInt;
     let excuse = 0; // how long after its end a fault may leave two holders
     switch (f.kind) {
       case 'crash':
@@ -109,7 +108,7 @@ export class Monitor {
         if (f.daemon === 'sender') excuse = wd + l.spawnMs[1] + p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
         // With supervise gone too, the new sender counts supervise's absence
         // from its own start before it fences (seed 1577).
-        if (f.daemon === 'sender' && !this.w.nodes[f.node]!.procs.supervise) excuse += superviseLostMs(p);
+        if (f.daemon === 'sender' && !this.w.nodes[f.node]!.procs.supervise) excuse += this.w.timing.superviseLostMs;
         // A killed supervise whose start (a takeover) completes orphaned: the
         // resources are up but not announced until the new supervise's startup
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
@@ -175,18 +174,18 @@ export class Monitor {
   }
   /** How long after a killed daemon (noticed by a poll; restarted after a start-up when `restart`) two holders may last. */
   private get fresh(): number {
-    return busFreshMs(this.w.p.DEADTIME);
+    return this.w.timing.busFreshMs;
   }
   private crashExcuse(d: string, restart: boolean): number {
     const p = this.w.p;
     const l = this.w.lat;
-    const wd = Math.max(50, Math.min(200, Math.floor(p.DEADTIME / 4)));
+    const wd = this.w.wdInt;
     const spawn = restart ? l.spawnMs[1] : 0;
-    if (d === 'sender') return wd + spawn + p.DEADTIME + busFreshMs(p.DEADTIME) + this.base + p.SUPERVISE_INT;
+    if (d === 'sender') return wd + spawn + p.DEADTIME + this.fresh + this.base + p.SUPERVISE_INT;
     if (d === 'supervise') {
       // Restarted: its grace, then it decides. Stuck: nobody decides on this
       // node until the sender fences (stops the resources itself).
-      return restart ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT : superviseLostMs(p) + this.fresh + this.base;
+      return restart ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT : this.w.timing.superviseLostMs + this.fresh + this.base;
     }
     // A dead receiver: once back, it hears the peer within a DEADTIME (the rules then resolve).
     return wd + spawn + p.DEADTIME + this.base;

@@ -5,7 +5,8 @@
 // What the real shells do (index.ts, loop.ts, daemon/bus.ts, daemon/watchdog.ts,
 // status-store/writer.ts) is modelled here as closely as it matters for the
 // protocol: the cores are the very code the daemons run.
-import { SenderCore, busFreshMs, busIntervalMs, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
+import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
+import { BUS_HEARD_AGAIN_MS, timingOf, type Timing } from '../../src/config/timing.js';
 import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
 import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
 import type { Status, Word } from '../../src/status-store/index.js';
@@ -213,6 +214,8 @@ export class World {
   readonly p: Profile;
   readonly lat: Latencies;
   readonly fresh: number;
+  /** The daemons' derived intervals (the same timingOf() they use). */
+  readonly timing: Timing;
   readonly trace: string[] | null;
   hooks: WorldHooks = {};
   /** link[from][to] blocked (partition, one-way loss). */
@@ -237,7 +240,8 @@ export class World {
     this.rng = new Prng(o.seed).fork(7);
     this.p = o.profile;
     this.lat = o.lat ?? LATENCIES;
-    this.fresh = busFreshMs(this.p.DEADTIME);
+    this.timing = timingOf({ ...this.p, resources: o.resources });
+    this.fresh = this.timing.busFreshMs;
     this.trace = o.trace ? [] : null;
     this.decide = o.decide ?? [undefined, undefined];
     this.resources = o.resources;
@@ -414,7 +418,7 @@ export class World {
   }
 
   get wdInt(): number {
-    return Math.max(50, Math.min(200, Math.floor(this.p.DEADTIME / 4)));
+    return this.timing.watchdogPollMs;
   }
 
   /** Was `d` running at virtual time `x`? */
@@ -579,7 +583,7 @@ export class World {
   private publish(proc: Proc, keys: Partial<Status>): void {
     const node = proc.node;
     const prev = node.pub.get(proc.name);
-    const changed = !prev || this.t - prev.at > busFreshMs(1000) || !sameKeys(prev.keys, keys);
+    const changed = !prev || this.t - prev.at > BUS_HEARD_AGAIN_MS || !sameKeys(prev.keys, keys);
     node.pub.set(proc.name, { keys, at: this.t });
     for (const d of DAEMON_NAMES) {
       if (d === proc.name) continue;
@@ -624,7 +628,7 @@ export class World {
       supervisePid: this.pidAlive(proc, 'supervise'),
       superviseOnBus: !!this.busFresh(proc, 'supervise'),
       superviseEverOnBus: proc.everHeard.has('supervise'),
-      superviseStarting: proc.node.restarting.has('supervise') || (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < busFreshMs(this.p.DEADTIME)),
+      superviseStarting: proc.node.restarting.has('supervise') || (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < this.fresh),
     };
   }
   private feedSender(proc: Proc, ev: Parameters<SenderCore['handle']>[0]): void {
@@ -936,4 +940,3 @@ function receiverKeys(_w: World, node: SimNode): Partial<Status> {
   return node.pub.get('receiver')?.keys ?? {};
 }
 
-export { busIntervalMs };

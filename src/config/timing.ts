@@ -1,0 +1,97 @@
+// Every interval the daemons derive from the config, worked out once. The
+// daemons, their cores, the CLI and the simulator all read these numbers from
+// timingOf(); none of them clamps a DEADTIME of its own. docs/daemons.md has a
+// line per interval (why it is what it is).
+import type { Config } from './index.js';
+
+/** How often each daemon stamps its liveness key (SENDER_AT, RECEIVER_AT, SUPERVISE_AT). */
+export const STAMP_MS = 2000;
+
+/** The keys a Timing is derived from (a Config has them all; the simulator passes a profile). */
+export type TimingInput = Pick<
+  Config,
+  | 'HEARTBEAT_INT'
+  | 'DEADTIME'
+  | 'SUPERVISE_INT'
+  | 'CHECK_TIMEOUT'
+  | 'RES_TIMEOUT'
+  | 'RES_RESTARTS'
+  | 'GW_FAILS'
+  | 'FAIL_HOLDDOWN'
+  | 'OFF_PAUSE'
+> & { resources: { readonly length: number } };
+
+export interface Timing {
+  heartbeatInt: number;
+  deadtime: number;
+  superviseInt: number;
+  gwFails: number;
+  resRestarts: number;
+  /** One resource script call (start, stop, garp). */
+  resTimeoutMs: number;
+  /** Rule 7: how long a peer may say PROGRESS before it counts as silent. */
+  progressBoundMs: number;
+  /** Rule 8: a FAILED node starts nothing this long. */
+  failHolddownMs: number;
+  /** Rule 10: the heartbeat pause after `off`. */
+  offPauseMs: number;
+  /** How often a daemon re-publishes its state on the local bus (its liveness there). */
+  busIntervalMs: number;
+  /** A bus state older than this is not believed: three missed publishes and a margin. */
+  busFreshMs: number;
+  /** The watchdogs' pid poll (the lifelines report a death at once; this is the safety net). */
+  watchdogPollMs: number;
+  /** How old a watchdog's pid verdict may be: two polls and a margin. */
+  pidVerdictAgeMs: number;
+  /** Supervise's ticker: notices its own stall and stamps liveness. */
+  superviseTickerMs: number;
+  /** Supervise stamps SUPERVISE_AT at least this often. */
+  superviseStampMs: number;
+  /** Supervise silent on the bus and in the file this long (with no bus) is not alive. */
+  superviseStaleMs: number;
+  /** Supervise gone this long: the sender stops the resources itself (fences). */
+  superviseLostMs: number;
+  /** How long a clean stop waits for a start or stop script that is running. */
+  settleMs: number;
+}
+
+export function busIntervalOf(deadtime: number): number {
+  return Math.max(20, Math.min(1000, Math.floor(deadtime / 2)));
+}
+
+export function busFreshOf(deadtime: number): number {
+  return 3 * busIntervalOf(deadtime) + 100;
+}
+
+/** Heard again on the bus after this long silent: news to listeners (fixed, whatever DEADTIME). */
+export const BUS_HEARD_AGAIN_MS = busFreshOf(1000);
+
+export function progressBound(resourceCount: number, resTimeoutMs: number, resRestarts: number, deadtime: number): number {
+  return Math.max(1, resourceCount) * resTimeoutMs * (resRestarts + 1) + deadtime;
+}
+
+export function timingOf(c: TimingInput): Timing {
+  const d = c.DEADTIME;
+  const resTimeoutMs = c.RES_TIMEOUT * 1000;
+  const watchdogPollMs = Math.max(50, Math.min(500, Math.floor(d / 2)));
+  return {
+    heartbeatInt: c.HEARTBEAT_INT,
+    deadtime: d,
+    superviseInt: c.SUPERVISE_INT,
+    gwFails: c.GW_FAILS,
+    resRestarts: c.RES_RESTARTS,
+    resTimeoutMs,
+    progressBoundMs: progressBound(c.resources.length, resTimeoutMs, c.RES_RESTARTS, d),
+    failHolddownMs: c.FAIL_HOLDDOWN * 1000,
+    offPauseMs: c.OFF_PAUSE * 1000,
+    busIntervalMs: busIntervalOf(d),
+    busFreshMs: busFreshOf(d),
+    watchdogPollMs,
+    pidVerdictAgeMs: 2 * watchdogPollMs + 100,
+    superviseTickerMs: Math.min(500, Math.floor(d / 2)),
+    superviseStampMs: Math.min(STAMP_MS, c.SUPERVISE_INT),
+    superviseStaleMs: 3 * c.SUPERVISE_INT + d,
+    superviseLostMs: Math.max(5000, 2 * c.SUPERVISE_INT + c.CHECK_TIMEOUT + d),
+    settleMs: Math.min(3000, resTimeoutMs),
+  };
+}
