@@ -5,13 +5,14 @@
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { monotonic, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
-import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, DropLogLimiter, dropStatusPatch, peerGenerationFile, readPeerState, writePeerState, type PeerState } from '../heartbeat/index.js';
 import type { StatusStore } from '../status-store/index.js';
 import { errorMessage } from '../errors.js';
-import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from './core.js';
+import { ReceiverCore } from './core.js';
+import { receiverBinding, type ReceiverPorts } from './ports.js';
 
 export interface ReceiverDeps {
   config: Config;
@@ -29,8 +30,6 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
   const bindAddr = config.BIND || config.local.addrs[0]!;
   await sock.bind(config.PORT, bindAddr);
   const core = new ReceiverCore(config);
-  const clock = (): Clock => ({ mono: mono(), wall: now() });
-  let stopped = false;
 
   // Heartbeat codec: plain words without AUTHKEY; with it, frames judged against
   // the peer's newest accepted (generation, sequence), persisted in var/.
@@ -69,68 +68,45 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
     alarms?.set('store', err);
     if (err) log.error({ err }, "status file not writable: the peer's word goes to supervise over the local bus only");
     else log.info('status file writable again');
-    carry(core.republish());
+    run.carry(core.republish());
   });
 
-  const carry = (effects: ReceiverEffect[]): void => {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'write': {
-          const patch = e.alarmsKey ? { ...e.patch, [e.alarmsKey]: alarms?.list().join('; ') || undefined } : e.patch;
-          // The drop counters by reason ride on the stamp; so do the sequence checkpoint and the drop log.
-          if ('RECEIVER_AT' in patch && patch.RECEIVER_AT !== undefined) {
-            writer.write({ ...patch, ...counters() });
-            checkpoint();
-            for (const l of limiter.due(now(), codec.drops)) logDrops(l);
-          } else writer.write(patch);
-          break;
-        }
-        case 'publish':
-          bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
-          break;
-        case 'drain':
-          // After the datagrams already queued in the socket: a burst becomes its newest word.
-          setImmediate(() => feed({ kind: 'drained', ...clock() }));
-          break;
-        case 'read': {
-          const status = store.read();
-          carry(core.handle({ kind: 'file', status, damaged: store.damaged, ...clock() }));
-          break;
-        }
-        default:
-          carryCommon(e, { timers, log, alarms });
-      }
-    }
+  const common = shellPorts({ mono, now, log, alarms });
+  const ports: ReceiverPorts = {
+    ...common,
+    write: (patch) => {
+      // The drop counters by reason ride on the stamp; so do the sequence checkpoint and the drop log.
+      if (patch.RECEIVER_AT === undefined) return writer.write(patch);
+      writer.write({ ...patch, ...counters() });
+      checkpoint();
+      for (const l of limiter.due(now(), codec.drops)) logDrops(l);
+    },
+    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    // After the datagrams already queued in the socket.
+    drain: (done) => void setImmediate(done),
+    read: () => ({ status: store.read(), damaged: store.damaged }),
   };
-  const feed = (ev: ReceiverEvent): void => {
-    if (stopped) return;
-    try {
-      carry(core.handle(ev));
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'receiver step failed');
-    }
-  };
-  const timers = new ShellTimers(mono, (timer) => feed({ kind: 'timer', timer, ...clock() }));
+  const run = runCore(core, receiverBinding, ports);
 
   sock.socket.on('message', (msg, rinfo) => {
     const r = codec.accept(msg, rinfo.address, config.peer.addrs);
     if (!r.ok) {
       logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length });
-      feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...clock() });
+      run.feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...ports.clock() });
       return;
     }
-    feed({ kind: 'word', word: r.word, ...clock() });
+    run.feed({ kind: 'word', word: r.word, ...ports.clock() });
   });
 
-  carry(core.start(clock()));
+  run.carry(core.start(ports.clock()));
   await writer.flush(2000);
   log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
 
   return {
     async stop() {
-      stopped = true;
+      run.stop();
       const last = core.stop();
-      timers.stop();
+      common.timers.stop();
       await sock.close().catch(() => {});
       checkpoint();
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);

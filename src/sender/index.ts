@@ -7,7 +7,7 @@
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
 import { timingOf } from '../config/timing.js';
 import { varDir } from '../config/index.js';
 import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
@@ -15,7 +15,8 @@ import { ResourceRunner } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore, type Word } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { errorMessage } from '../errors.js';
-import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from './core.js';
+import { SenderCore, type SenderSight } from './core.js';
+import { senderBinding, type SenderPorts } from './ports.js';
 
 export { wordToSend, type WordOptions } from './core.js';
 
@@ -28,11 +29,12 @@ export interface SenderDeps {
   bus?: LocalBus;
   alarms?: Alarms;
   watchdog?: Watchdog;
+  runner?: ResourceRunner; // stops the resources when the sender fences
   now?: () => number; // wall clock (status values, logs)
   mono?: () => number; // monotonic clock (timers, ages)
 }
 
-export async function startSender({ config, log, store, bus, alarms, watchdog, now = Date.now, mono = monotonic }: SenderDeps) {
+export async function startSender({ config, log, store, bus, alarms, watchdog, runner: given, now = Date.now, mono = monotonic }: SenderDeps) {
   const sock: SocketAsPromised = DgramAsPromised.createSocket('udp4');
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
   const from = config.local.addrs[0];
@@ -51,10 +53,9 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
   const timing = timingOf(config);
   const fresh = timing.busFreshMs;
   const core = new SenderCore(config);
-  const clock = (): Clock => ({ mono: mono(), wall: now() });
+  const runner = given ?? new ResourceRunner({ timeoutMs: timing.resTimeoutMs });
   let sent = 0;
   let sendErrors = 0;
-  let stopped = false;
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
@@ -91,52 +92,32 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, n
     };
   };
 
-  // Effects in order; sends are queued on the socket in that order.
+  // Sends are queued on the socket in the order the core asked for them.
   let chain: Promise<void> = Promise.resolve();
-  const carry = (effects: SenderEffect[]) => {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'send':
-          chain = chain.then(() => send(e.word));
-          break;
-        case 'write':
-          writer.write(e.alarmsKey ? { ...e.patch, [e.alarmsKey]: alarms?.list().join('; ') || undefined } : e.patch);
-          break;
-        case 'publish':
-          bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
-          break;
-        case 'fence':
-          void new ResourceRunner({ timeoutMs: timing.resTimeoutMs })
-            .stopInReverse(config.resources)
-            .then((results) => feed({ kind: 'fenced', results, ...clock() }))
-            .catch((err) => log.error({ err: errorMessage(err) }, 'stopping the resources failed'));
-          break;
-        default:
-          carryCommon(e, { timers, log, alarms });
-      }
-    }
+  const common = shellPorts({ mono, now, log, alarms });
+  const ports: SenderPorts = {
+    ...common,
+    sight: look,
+    send: (word) => {
+      chain = chain.then(() => send(word));
+    },
+    write: (patch) => writer.write(patch),
+    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    fence: (reply) => void runner.stopInReverse(config.resources).then(reply.ok, reply.fail),
   };
-  const feed = (ev: SenderEvent) => {
-    if (stopped) return;
-    try {
-      carry(core.handle(ev));
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'sender round failed');
-    }
-  };
-  const timers = new ShellTimers(mono, (timer) => feed({ kind: 'timer', timer, sight: timer === 'tick' ? look(false) : undefined, ...clock() }));
+  const run = runCore(core, senderBinding(config.resources), ports);
 
-  carry(core.start(clock(), look(true)));
-  const watcher = watchStatus(store.file, () => feed({ kind: 'changed', reason: 'change', sight: look(true), ...clock() }));
+  run.carry(core.start(ports.clock(), look(true)));
+  const watcher = watchStatus(store.file, () => run.feed({ kind: 'changed', reason: 'change', sight: look(true), ...ports.clock() }));
   // Supervise's new word comes over the bus first: act on it at once.
-  bus?.onHeardFrom('supervise', () => feed({ kind: 'changed', reason: 'bus', sight: look(false), ...clock() }));
+  bus?.onHeardFrom('supervise', () => run.feed({ kind: 'changed', reason: 'bus', sight: look(false), ...ports.clock() }));
 
   return {
     stats: () => ({ sent, sendErrors }),
     async stop() {
-      stopped = true;
+      run.stop();
       const last = core.stop();
-      timers.stop();
+      common.timers.stop();
       watcher.close();
       await chain.catch(() => {});
       await sock.close().catch(() => {});

@@ -6,7 +6,7 @@
 // the round going and turns decide()'s answer into effects. The shell
 // (loop.ts) carries them out; the simulator (tools/sim) drives this class.
 import type { Config } from '../config/index.js';
-import type { Clock, CommonEffect } from '../daemon/effects.js';
+import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
 import type { Status, Word } from '../status-store/index.js';
 import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
 import { decide as realDecide, initialMemory, type Decision, type Memory, type Observation } from './decide.js';
@@ -43,7 +43,15 @@ export interface CheckResult {
   error?: string;
 }
 
-export type OpResult = { name: string; ok: boolean };
+/** A decision that changed something (or its reason), as data: the port logs it. */
+export interface DecisionRecord {
+  op: Decision['op'];
+  names: readonly string[];
+  reason: string;
+  peer: string;
+  peerWord: Word | null;
+  gwFailStreak: number;
+}
 
 export type SuperviseEvent =
   | ({ kind: 'timer'; timer: string } & Clock)
@@ -61,7 +69,8 @@ export type SuperviseEffect =
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
   | { kind: 'write'; patch: Partial<Status> } // the shell adds SUPERVISE_ALARM
-  | { kind: 'publish'; keys: Partial<Status> };
+  | { kind: 'publish'; keys: Partial<Status> }
+  | ({ kind: 'decision' } & DecisionRecord);
 
 // A predecessor stamped later than this is a crash just now (a watchdog or
 // systemd restart), not a power loss before a boot.
@@ -437,12 +446,7 @@ export class SuperviseCore {
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
     if (d.op !== 'none' || d.reason !== this.lastReason) {
-      out.push({
-        kind: 'log',
-        level: d.op === 'none' ? 'info' : 'warn',
-        fields: { decision: d.op, resources: d.names.length ? d.names : undefined, peer: this.c.peer.name, peerWord: obs.peer, gwFailStreak: this.gwFailStreak, reason: d.reason },
-        msg: `decision: ${d.op === 'none' ? 'no action' : d.op + ' ' + d.names.join(',')} — ${d.reason}`,
-      });
+      out.push({ kind: 'decision', op: d.op, names: d.names, reason: d.reason, peer: this.c.peer.name, peerWord: obs.peer, gwFailStreak: this.gwFailStreak });
       this.lastReason = d.reason;
     }
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);

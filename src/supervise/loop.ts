@@ -4,14 +4,15 @@
 import path from 'node:path';
 import type { Config, ResourceDef } from '../config/index.js';
 import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { carryCommon, ShellTimers, type Clock } from '../daemon/effects.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
 import { timingOf } from '../config/timing.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { watchStatus, type Status, type StatusStore } from '../status-store/index.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
-import { SuperviseCore, type Liveness, type SuperviseEffect, type SuperviseEvent, type SuperviseSight } from './core.js';
+import { SuperviseCore, type Liveness, type SuperviseSight } from './core.js';
+import { superviseBinding, type SupervisePorts } from './ports.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -32,7 +33,6 @@ export async function startSupervise(deps: SuperviseDeps) {
   const fresh = timing.busFreshMs;
   const now = deps.now ?? Date.now;
   const mono = deps.mono ?? monotonic;
-  const clock = (): Clock => ({ mono: mono(), wall: now() });
   const runner =
     deps.runner ??
     new ResourceRunner({
@@ -49,7 +49,6 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
-  let stopped = false;
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
@@ -73,84 +72,51 @@ export async function startSupervise(deps: SuperviseDeps) {
     const own = writer.over(file);
     return { own, view: bus ? overlay(own, bus, fresh, 'supervise') : own, damaged: store.damaged, sender: liveness('sender'), receiver: liveness('receiver') };
   };
-  const byName = (names: string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
+  const byName = (names: readonly string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
 
-  const carry = (effects: SuperviseEffect[]): void => {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'look':
-          feed({ kind: 'seen', sight: look(), ...clock() });
-          break;
-        case 'check':
-          // Each check has its own timeout: a hung one counts as DOWN and holds the round up no longer.
-          void runner
-            .checkAll(config.resources, e.timeoutMs)
-            .catch((err) => config.resources.map((r) => ({ name: r.name, ok: false, error: errorMessage(err) })))
-            .then((results) => feed({ kind: 'checked', results: results.map((r) => ({ name: r.name, ok: r.ok, timedOut: 'timedOut' in r ? r.timedOut : false, output: 'output' in r ? r.output : undefined, error: r.error })), routeOk: e.route ? hasDefaultRoute() : true, ...clock() }));
-          break;
-        case 'ping': {
-          const p = pinger;
-          if (!p) break;
-          void p
-            .ping(config.GW)
-            .catch((err: Error) => ({ ok: false, error: err.message }))
-            .then((r) => feed({ kind: 'pinged', seq: e.seq, ok: r.ok, error: r.ok ? null : (r.error ?? 'no answer'), ...clock() }));
-          break;
-        }
-        case 'run': {
-          const op = e.op === 'stop' ? runner.stopInReverse(config.resources) : runner.startInOrder(byName(e.names));
-          void op
-            .catch((err) => {
-              log.error({ err: errorMessage(err) }, `${e.op} failed`);
-              return (e.op === 'stop' ? config.resources : byName(e.names)).map((r) => ({ name: r.name, ok: false }));
-            })
-            .then((results) => feed({ kind: 'done', results: results.map((r) => ({ name: r.name, ok: r.ok })), ...clock() }));
-          break;
-        }
-        case 'garp':
-          void (async () => {
-            for (const r of config.resources) {
-              if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp').catch(() => undefined);
-            }
-          })().then(() => feed({ kind: 'done', results: [], ...clock() }));
-          break;
-        case 'write':
-          writer.write({ ...e.patch, SUPERVISE_ALARM: alarms?.list().join('; ') || undefined });
-          break;
-        case 'publish':
-          bus?.publish({ keys: e.keys, alarms: alarms?.list() ?? [] });
-          break;
-        default:
-          carryCommon(e, { timers, log, alarms });
-      }
-    }
+  const common = shellPorts({ mono, now, log, alarms });
+  const ports: SupervisePorts = {
+    ...common,
+    sight: look,
+    check: (timeoutMs, route, reply) =>
+      void runner
+        .checkAll(config.resources, timeoutMs)
+        .then((results) => ({
+          results: results.map((r) => ({ name: r.name, ok: r.ok, timedOut: 'timedOut' in r ? r.timedOut : false, output: 'output' in r ? r.output : undefined, error: r.error })),
+          routeOk: route ? hasDefaultRoute() : true,
+        }))
+        .then(reply.ok, reply.fail),
+    ping: (reply) => {
+      if (!pinger) return reply.fail(new Error('no ICMP socket'));
+      void pinger.ping(config.GW).then(reply.ok, reply.fail);
+    },
+    run: (op, names, reply) => void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names))).then(reply.ok, reply.fail),
+    garp: (reply) =>
+      void (async () => {
+        for (const r of config.resources) if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp').catch(() => undefined);
+      })().then(reply.ok, reply.fail),
+    write: (patch) => writer.write(patch),
+    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    decided: () => {},
   };
-  function feed(ev: SuperviseEvent): void {
-    if (stopped) return;
-    try {
-      carry(core.handle(ev));
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'supervise step failed');
-    }
-  }
-  const timers = new ShellTimers(mono, (timer) => feed({ kind: 'timer', timer, ...clock() }));
+  const run = runCore(core, superviseBinding(config.resources), ports);
 
   // The peer's new word (and a restarted sender or receiver) comes over the bus first.
-  const onChange = () => feed({ kind: 'changed', view: view(store.read()), ...clock() });
+  const onChange = () => run.feed({ kind: 'changed', view: view(store.read()), ...ports.clock() });
   const watcher = watchStatus(store.file, onChange);
   bus?.onHeardFrom('receiver', onChange);
   bus?.onHeardFrom('sender', onChange);
 
-  carry(core.start(clock(), store.read()));
+  run.carry(core.start(ports.clock(), store.read()));
   await writer.flush(2000);
   log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing }, 'supervise running');
-  carry(core.run(clock()));
+  run.carry(core.run(ports.clock()));
 
   return {
     async stop() {
       const last = core.stop();
-      stopped = true;
-      timers.stop();
+      run.stop();
+      common.timers.stop();
       watcher.close();
       pinger?.close();
       // A start or stop that runs finishes first (bounded), so that what we

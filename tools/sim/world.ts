@@ -5,10 +5,14 @@
 // What the real shells do (index.ts, loop.ts, daemon/bus.ts, daemon/watchdog.ts,
 // status-store/writer.ts) is modelled here as closely as it matters for the
 // protocol: the cores are the very code the daemons run.
-import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
+import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from '../../src/sender/core.js';
+import { senderBinding, type SenderPorts } from '../../src/sender/ports.js';
+import { receiverBinding, type ReceiverPorts } from '../../src/receiver/ports.js';
+import { decisionText, superviseBinding, type SupervisePorts } from '../../src/supervise/ports.js';
+import { runCore, type CommonPorts, type CoreRunner, type Reply } from '../../src/daemon/effects.js';
 import { BUS_HEARD_AGAIN_MS, timingOf, type Timing } from '../../src/config/timing.js';
-import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
-import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
+import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
+import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseEvent } from '../../src/supervise/core.js';
 import type { Status, Word } from '../../src/status-store/index.js';
 import { BACKUP_AFTER_MS } from '../../src/daemon/watchdog.js';
 import { Prng } from './prng.js';
@@ -158,6 +162,12 @@ export type { Heard };
 
 export type Hang = 'before' | 'after';
 
+/** A core and the runner that carries its effects out on this process's ports. */
+interface Running<C, Ev, Eff> {
+  core: C;
+  run: CoreRunner<Ev, Eff>;
+}
+
 export class Proc {
   alive = true;
   frozenUntil = -1;
@@ -173,9 +183,9 @@ export class Proc {
   cache: Status | undefined;
   cachedAt = -Infinity;
   readonly monoOffset: number;
-  sender?: SenderCore;
-  receiver?: ReceiverCore;
-  supervise?: SuperviseCore;
+  sender?: Running<SenderCore, SenderEvent, SenderEffect>;
+  receiver?: Running<ReceiverCore, ReceiverEvent, ReceiverEffect>;
+  supervise?: Running<SuperviseCore, SuperviseEvent, SuperviseEffect>;
   constructor(
     readonly node: SimNode,
     readonly name: DaemonName,
@@ -310,18 +320,6 @@ export class World {
   private clock(proc: Proc) {
     return { mono: this.t + proc.monoOffset, wall: this.wall };
   }
-  private arm(proc: Proc, timer: string, at: number): void {
-    const token = ++this.tokens;
-    proc.timers.set(timer, token);
-    this.at(at - proc.monoOffset, () =>
-      this.deliver(proc, () => {
-        if (proc.timers.get(timer) !== token) return;
-        proc.timers.delete(timer);
-        this.fire(proc, timer);
-      }),
-    );
-  }
-
   freeze(proc: Proc, ms: number): void {
     if (!proc.alive) return;
     const until = this.t + ms;
@@ -411,6 +409,7 @@ export class World {
 
   private end(proc: Proc): void {
     proc.alive = false;
+    (proc.sender ?? proc.receiver ?? proc.supervise)?.run.stop();
     delete proc.node.procs[proc.name];
     const h = proc.node.hist[proc.name];
     const last = h[h.length - 1];
@@ -443,7 +442,7 @@ export class World {
     const proc = node.procs[d];
     node.down.add(d);
     if (!proc) return;
-    const effects = proc.sender?.stop() ?? proc.receiver?.stop() ?? proc.supervise?.stop() ?? [];
+    const effects = proc.sender?.core.stop() ?? proc.receiver?.core.stop() ?? proc.supervise?.core.stop() ?? [];
     for (const e of effects) if (e.kind === 'write') this.write(proc, e.patch);
     this.end(proc);
     // The writer is flushed before the process exits.
@@ -463,16 +462,22 @@ export class World {
     this.log(node, d, `started (pid ${proc.pid})`);
     const cfg = this.config(node);
     if (d === 'sender') {
-      proc.sender = new SenderCore(cfg);
-      this.carrySender(proc, proc.sender.start(this.clock(proc), this.senderSight(proc, true)));
+      const core = new SenderCore(cfg);
+      const run = runCore(core, senderBinding(cfg.resources), this.senderPorts(proc));
+      proc.sender = { core, run };
+      run.carry(core.start(this.clock(proc), this.senderSight(proc, true)));
     } else if (d === 'receiver') {
-      proc.receiver = new ReceiverCore(cfg);
-      this.carryReceiver(proc, proc.receiver.start(this.clock(proc)));
+      const core = new ReceiverCore(cfg);
+      const run = runCore(core, receiverBinding, this.receiverPorts(proc));
+      proc.receiver = { core, run };
+      run.carry(core.start(this.clock(proc)));
     } else {
-      proc.supervise = new SuperviseCore(cfg, { decide: this.decide[node.id - 1] });
-      this.carrySupervise(proc, proc.supervise.start(this.clock(proc), this.read(proc).status));
+      const core = new SuperviseCore(cfg, { decide: this.decide[node.id - 1] });
+      const run = runCore(core, superviseBinding(cfg.resources), this.supervisePorts(proc));
+      proc.supervise = { core, run };
+      run.carry(core.start(this.clock(proc), this.read(proc).status));
       // The shell waits for the first write to land, then runs.
-      this.later(proc, this.lat2(this.lat.writeMs) + 0.5, () => this.carrySupervise(proc, proc.supervise!.run(this.clock(proc))));
+      this.later(proc, this.lat2(this.lat.writeMs) + 0.5, () => run.carry(core.run(this.clock(proc))));
     }
   }
 
@@ -529,8 +534,8 @@ export class World {
       const proc = node.procs[d];
       if (!proc) continue;
       this.later(proc, this.lat2(this.lat.watchMs), () => {
-        if (d === 'sender') this.feedSender(proc, { kind: 'changed', reason: 'change', sight: this.senderSight(proc, true), ...this.clock(proc) });
-        else this.feedSupervise(proc, { kind: 'changed', view: this.superviseView(proc, this.read(proc).status), ...this.clock(proc) });
+        if (d === 'sender') proc.sender?.run.feed({ kind: 'changed', reason: 'change', sight: this.senderSight(proc, true), ...this.clock(proc) });
+        else proc.supervise?.run.feed({ kind: 'changed', view: this.superviseView(proc, this.read(proc).status), ...this.clock(proc) });
       });
     }
   }
@@ -567,7 +572,8 @@ export class World {
   private writerState(proc: Proc, err: string | null): void {
     if (err) proc.alarms.set('store', err);
     else proc.alarms.delete('store');
-    if (proc.receiver) this.deliver(proc, () => this.carryReceiver(proc, proc.receiver!.republish()));
+    const r = proc.receiver;
+    if (r) this.deliver(proc, () => r.run.carry(r.core.republish()));
   }
   private over(proc: Proc, file: Status): Status {
     if (!proc.inflight && !proc.pending) return file;
@@ -592,8 +598,8 @@ export class World {
       const first = !to.everHeard.has(proc.name);
       to.everHeard.add(proc.name);
       if (!changed && !first) continue;
-      if (to.name === 'sender' && proc.name === 'supervise') this.later(to, 0.2, () => this.feedSender(to, { kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) }));
-      if (to.name === 'supervise' && proc.name !== 'supervise') this.later(to, 0.2, () => this.feedSupervise(to, { kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) }));
+      if (to.name === 'sender' && proc.name === 'supervise') this.later(to, 0.2, () => to.sender?.run.feed({ kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) }));
+      if (to.name === 'supervise' && proc.name !== 'supervise') this.later(to, 0.2, () => to.supervise?.run.feed({ kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) }));
     }
   }
   /** `d`'s state as `proc` heard it lately on the bus (undefined: not fresh). */
@@ -612,12 +618,50 @@ export class World {
     }
     return out ?? s;
   }
-  private liveness(proc: Proc, d: DaemonName): Liveness {
-    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
+
+  // ---- the daemons' ports: the simulated world under the shared bindings ---
+
+  /** The ports every core needs, in virtual time. */
+  private commonPorts(proc: Proc): CommonPorts {
+    return {
+      clock: () => this.clock(proc),
+      arm: (timer, at, fire) => {
+        const token = ++this.tokens;
+        proc.timers.set(timer, token);
+        this.at(at - proc.monoOffset, () =>
+          this.deliver(proc, () => {
+            if (proc.timers.get(timer) !== token) return;
+            proc.timers.delete(timer);
+            fire();
+          }),
+        );
+      },
+      cancel: (timer) => proc.timers.delete(timer),
+      log: (level, msg) => {
+        if (level !== 'debug') this.log(proc.node, proc.name, msg);
+      },
+      alarm: (id, text) => (text === null ? proc.alarms.delete(id) : proc.alarms.set(id, text)),
+      alarmList: () => [...proc.alarms.values()],
+    };
+  }
+  /** A port's answer reaches the process when it runs (queued while it is frozen, dropped once it died). */
+  private answer<T>(proc: Proc, reply: Reply<T>): (v: T) => void {
+    return (v) => this.deliver(proc, () => reply.ok(v));
   }
 
-  // ---- the sender -------------------------------------------------------
-
+  private senderPorts(proc: Proc): SenderPorts {
+    return {
+      ...this.commonPorts(proc),
+      sight: (reread) => this.senderSight(proc, reread),
+      send: (word) => this.send(proc.node, word),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      fence: (reply) => {
+        this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
+        this.stopAll(proc.node, this.answer(proc, reply));
+      },
+    };
+  }
   private senderSight(proc: Proc, reread: boolean): SenderSight {
     if (reread || proc.cache === undefined || this.t - proc.cachedAt >= 1000) {
       proc.cache = this.read(proc).status;
@@ -631,147 +675,58 @@ export class World {
       superviseStarting: proc.node.restarting.has('supervise') || (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < this.fresh),
     };
   }
-  private feedSender(proc: Proc, ev: Parameters<SenderCore['handle']>[0]): void {
-    if (!proc.alive || !proc.sender) return;
-    this.carrySender(proc, proc.sender.handle(ev));
-  }
-  private carrySender(proc: Proc, effects: SenderEffect[]): void {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'send':
-          this.send(proc.node, e.word);
-          break;
-        case 'write':
-          this.write(proc, e.alarmsKey ? { ...e.patch, [e.alarmsKey]: [...proc.alarms.values()].join('; ') || undefined } : e.patch);
-          break;
-        case 'publish':
-          this.publish(proc, e.keys);
-          break;
-        case 'fence':
-          this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
-          this.stopAll(proc.node, (results) => this.deliver(proc, () => this.feedSender(proc, { kind: 'fenced', results, ...this.clock(proc) })));
-          break;
-        default:
-          this.common(proc, e);
-      }
-    }
+
+  private receiverPorts(proc: Proc): ReceiverPorts {
+    return {
+      ...this.commonPorts(proc),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      drain: (done) => this.later(proc, 0, done),
+      read: () => this.read(proc),
+    };
   }
 
-  // ---- the receiver -----------------------------------------------------
-
-  private feedReceiver(proc: Proc, ev: Parameters<ReceiverCore['handle']>[0]): void {
-    if (!proc.alive || !proc.receiver) return;
-    this.carryReceiver(proc, proc.receiver.handle(ev));
+  private supervisePorts(proc: Proc): SupervisePorts {
+    const node = proc.node;
+    return {
+      ...this.commonPorts(proc),
+      sight: () => {
+        const r = this.read(proc);
+        const own = this.over(proc, r.status);
+        return { own, view: this.overlay(proc, own), damaged: r.damaged, sender: this.liveness(proc, 'sender'), receiver: this.liveness(proc, 'receiver') };
+      },
+      check: (timeoutMs, _route, reply) => {
+        const hang = node.checkHangs;
+        const ms = hang ? timeoutMs : Math.max(...this.resources.map(() => this.lat2(this.lat.checkMs)), 0);
+        this.at(this.t + ms, () => {
+          const results = this.resources.map((name) => ({ name, ok: !hang && node.res.get(name) === true, timedOut: hang }));
+          this.deliver(proc, () => reply.ok({ results, routeOk: true }));
+        });
+      },
+      ping: (reply) => {
+        const ok = node.gwUp;
+        const ms = ok ? this.lat2(this.lat.pingMs) : this.p.PINGTIMEOUT * 1000;
+        this.at(this.t + ms, () => this.deliver(proc, () => reply.ok({ ok, error: ok ? null : 'timeout' })));
+      },
+      run: (op, names, reply) => {
+        if (op === 'stop') {
+          this.hooks.stopping?.(node, 'supervise', this.lastDecision.get(proc) ?? null);
+          this.stopAll(node, this.answer(proc, reply));
+        } else this.startSome(node, [...names], this.answer(proc, reply));
+      },
+      garp: (reply) => this.later(proc, 1, () => reply.ok()),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      decided: (d) => this.lastDecision.set(proc, decisionText(d)),
+    };
   }
-  private carryReceiver(proc: Proc, effects: ReceiverEffect[]): void {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'write':
-          this.write(proc, e.alarmsKey ? { ...e.patch, [e.alarmsKey]: [...proc.alarms.values()].join('; ') || undefined } : e.patch);
-          break;
-        case 'publish':
-          this.publish(proc, e.keys);
-          break;
-        case 'drain':
-          this.later(proc, 0, () => this.feedReceiver(proc, { kind: 'drained', ...this.clock(proc) }));
-          break;
-        case 'read': {
-          const r = this.read(proc);
-          this.feedReceiver(proc, { kind: 'file', status: r.status, damaged: r.damaged, ...this.clock(proc) });
-          break;
-        }
-        default:
-          this.common(proc, e);
-      }
-    }
-  }
-
-  // ---- supervise --------------------------------------------------------
+  private readonly lastDecision = new WeakMap<Proc, string>();
 
   private superviseView(proc: Proc, file: Status): Status {
     return this.overlay(proc, this.over(proc, file));
   }
-  private feedSupervise(proc: Proc, ev: Parameters<SuperviseCore['handle']>[0]): void {
-    if (!proc.alive || !proc.supervise) return;
-    this.carrySupervise(proc, proc.supervise.handle(ev));
-  }
-  private lastDecision = new WeakMap<Proc, string>();
-  private carrySupervise(proc: Proc, effects: SuperviseEffect[]): void {
-    const node = proc.node;
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'look': {
-          const r = this.read(proc);
-          const own = this.over(proc, r.status);
-          const sight: SuperviseSight = { own, view: this.overlay(proc, own), damaged: r.damaged, sender: this.liveness(proc, 'sender'), receiver: this.liveness(proc, 'receiver') };
-          this.feedSupervise(proc, { kind: 'seen', sight, ...this.clock(proc) });
-          break;
-        }
-        case 'check': {
-          const hang = node.checkHangs;
-          const ms = hang ? e.timeoutMs : Math.max(...this.resources.map(() => this.lat2(this.lat.checkMs)), 0);
-          this.at(this.t + ms, () => {
-            const results = this.resources.map((name) => ({ name, ok: !hang && node.res.get(name) === true, timedOut: hang }));
-            this.deliver(proc, () => this.feedSupervise(proc, { kind: 'checked', results, routeOk: true, ...this.clock(proc) }));
-          });
-          break;
-        }
-        case 'ping': {
-          const ok = node.gwUp;
-          const ms = ok ? this.lat2(this.lat.pingMs) : this.p.PINGTIMEOUT * 1000;
-          this.at(this.t + ms, () => this.deliver(proc, () => this.feedSupervise(proc, { kind: 'pinged', seq: e.seq, ok, error: ok ? null : 'timeout', ...this.clock(proc) })));
-          break;
-        }
-        case 'run': {
-          const done = (results: { name: string; ok: boolean }[]) => this.deliver(proc, () => this.feedSupervise(proc, { kind: 'done', results, ...this.clock(proc) }));
-          if (e.op === 'stop') {
-            this.hooks.stopping?.(node, 'supervise', this.lastDecision.get(proc) ?? null);
-            this.stopAll(node, done);
-          } else this.startSome(node, e.names, done);
-          break;
-        }
-        case 'garp':
-          this.later(proc, 1, () => this.feedSupervise(proc, { kind: 'done', results: [], ...this.clock(proc) }));
-          break;
-        case 'write':
-          this.write(proc, { ...e.patch, SUPERVISE_ALARM: [...proc.alarms.values()].join('; ') || undefined });
-          break;
-        case 'publish':
-          this.publish(proc, e.keys);
-          break;
-        case 'log':
-          if (e.msg.startsWith('decision: ')) this.lastDecision.set(proc, e.msg);
-          this.common(proc, e);
-          break;
-        default:
-          this.common(proc, e);
-      }
-    }
-  }
-
-  private common(proc: Proc, e: SenderEffect | ReceiverEffect | SuperviseEffect): void {
-    switch (e.kind) {
-      case 'arm':
-        this.arm(proc, e.timer, e.at);
-        break;
-      case 'cancel':
-        proc.timers.delete(e.timer);
-        break;
-      case 'log':
-        if (e.level !== 'debug') this.log(proc.node, proc.name, e.msg);
-        break;
-      case 'alarm':
-        if (e.text === null) proc.alarms.delete(e.id);
-        else proc.alarms.set(e.id, e.text);
-        break;
-    }
-  }
-
-  private fire(proc: Proc, timer: string): void {
-    const c = this.clock(proc);
-    if (proc.sender) this.feedSender(proc, { kind: 'timer', timer, sight: timer === 'tick' ? this.senderSight(proc, false) : undefined, ...c });
-    else if (proc.receiver) this.feedReceiver(proc, { kind: 'timer', timer, ...c });
-    else if (proc.supervise) this.feedSupervise(proc, { kind: 'timer', timer, ...c });
+  private liveness(proc: Proc, d: DaemonName): Liveness {
+    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
   }
 
   // ---- resources, network -----------------------------------------------
@@ -850,7 +805,7 @@ export class World {
       this.lastArrival[from.id - 1] = arrive;
       this.at(arrive, () => {
         const r = to.procs.receiver;
-        if (r) this.deliver(r, () => this.feedReceiver(r, { kind: 'word', word, ...this.clock(r) }));
+        if (r) this.deliver(r, () => r.receiver?.run.feed({ kind: 'word', word, ...this.clock(r) }));
       });
     }
   }
