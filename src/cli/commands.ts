@@ -27,6 +27,7 @@ import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
 import { keygenCommand } from './keygen.js';
 import path from 'node:path';
+import { waitFor } from '../wait.js';
 
 export interface CommandResult {
   code: number;
@@ -83,17 +84,7 @@ export function isKnown(tokens: string[]): boolean {
   return c.length > 0 && KNOWN.has(c[0]!);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(fn: () => T | undefined, timeoutMs: number, stepMs = 20): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() >= deadline) return undefined;
-    await sleep(stepMs);
-  }
-}
 
 export interface RunOptions {
   mode: 'shell' | 'oneshot';

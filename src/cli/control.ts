@@ -8,6 +8,7 @@ import { markDown } from '../daemon/watchdog.js';
 import { managingUnit, systemctl } from '../daemon/systemd.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { StatusStore, type Status } from '../status-store/index.js';
+import { sleep } from '../wait.js';
 
 export type { DaemonName } from '../daemon/pidfile.js';
 export type NodeState = 'Active' | 'Standby' | 'NOTRUNNING';
@@ -44,7 +45,6 @@ export function nodeState(s: Status, p: Record<DaemonName, PidInfo>, previous: N
   return previous === 'NOTRUNNING' ? 'Standby' : previous;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Start one daemon unless a live one runs; waits until its pid file names it. */
 export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
@@ -59,15 +59,6 @@ export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   }
   ctx.err(`${d}: ${r.reason}`);
   return false;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Stop one daemon: through systemctl when systemd manages it, then by its verified pid: SIGTERM, SIGKILL after 5 s. */
@@ -92,7 +83,7 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
-    if (!alive(p.pid) || !isOurProcess(p.pid, d, config.file)) return true;
+    if (!isOurProcess(p.pid, d, config.file)) return true;
     await sleep(10);
   }
   if (isOurProcess(p.pid, d, config.file)) {

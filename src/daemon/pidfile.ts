@@ -29,6 +29,27 @@ function cmdline(pid: number): string[] | null {
   }
 }
 
+/**
+ * Does `pid` run? A zombie (killed, not yet reaped) does not; a process of
+ * another user does (kill(pid, 0) says EPERM: it exists). One read of /proc.
+ */
+export function pidAlive(pid: number | undefined): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self')) return false;
+    try {
+      process.kill(pid, 0); // no /proc here
+      return true;
+    } catch (k) {
+      return (k as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+}
+
 /** Is `pid` a live pha process of this kind (for this config, when it says which)? */
 export function isOurProcess(pid: number, name: ProcName, configFile?: string): boolean {
   if (!Number.isInteger(pid) || pid <= 1) return false;
@@ -37,15 +58,7 @@ export function isOurProcess(pid: number, name: ProcName, configFile?: string): 
   if (!argv.some((a) => path.basename(a).startsWith(`pha-${name}`))) return false;
   const i = argv.indexOf('--config');
   if (configFile && i >= 0 && argv[i + 1] && path.resolve(argv[i + 1]!) !== path.resolve(configFile)) return false;
-  // A zombie is not running.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-  } catch {
-    return false;
-  }
-  return true;
+  return pidAlive(pid);
 }
 
 export function readPid(runDir: string, name: ProcName, configFile?: string): PidInfo {

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { DaemonName } from './bus.js';
-import { isOurProcess, pidFilePath } from './pidfile.js';
+import { isOurProcess, pidAlive, pidFilePath } from './pidfile.js';
 
 export const WATCHERS: Record<DaemonName, DaemonName[]> = {
   sender: ['supervise', 'receiver'],
@@ -57,16 +57,6 @@ export type WatchdogEvent =
 /** The abstract unix socket name of `d`'s lifeline for this install (per network namespace). */
 export function lifelineName(runDir: string, d: DaemonName): string {
   return `\0pha-life-${createHash('sha256').update(path.resolve(runDir)).digest('hex').slice(0, 32)}-${d}`;
-}
-
-function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 interface Seen {
@@ -151,7 +141,7 @@ export class Watchdog {
     const t = this.o.now();
     if (s.pid > 0 && t - s.readAt < 5000) {
       // One read of /proc/<pid>/stat: gone, or a zombie (killed, not yet reaped), is dead.
-      if (running(s.pid)) return s.pid;
+      if (pidAlive(s.pid)) return s.pid;
     }
     s.readAt = t;
     let pid = 0;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { encodeFrame, encodeHeartbeat, generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
 import { generationFile } from '../../src/heartbeat/generation.js';
 import type { Word } from '../../src/status-store/index.js';
-import { cli, daemonPids, killNode, holds, makePair, sleep, waitUntil, type Pair, type PairNode } from './pair-helpers.js';
+import { cli, daemonPids, killNode, holds, makePair, sleep, waitFor, type Pair, type PairNode } from './pair-helpers.js';
 
 const SKIP = {}; // enabled: the daemons use the codec on this branch
 const KEY_ID = 5;
@@ -69,9 +69,9 @@ function send(s: dgram.Socket, msg: Buffer, toPort: number, to: string): Promise
 test('keyed pair: a normal cold start, the Standby hears the Active through authenticated frames', SKIP, async () => {
   await withKeyedPair(async (p) => {
     assert.equal((await cli(p.a, ['start'])).code, 0);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     assert.equal((await cli(p.b, ['start'])).code, 0);
-    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
+    assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
     assert.ok(!holds(p.b));
     const s = statusOf(p.b);
     for (const k of ['RECEIVER_DROP_BAD_MAC', 'RECEIVER_DROP_REPLAY', 'RECEIVER_DROP_PLAIN_REFUSED']) assert.equal(s[k] ?? 0, 0, k);
@@ -83,9 +83,9 @@ test('keyed pair: a normal cold start, the Standby hears the Active through auth
 test('keyed pair: a forged plain ONLINE from the dead peer\'s address changes nothing; the survivor takes over', SKIP, async () => {
   await withKeyedPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
-    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
+    assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
     const forger = await spoofFrom(p.a.name);
     const toPort = port(p.b);
     let forging = true;
@@ -99,9 +99,9 @@ test('keyed pair: a forged plain ONLINE from the dead peer\'s address changes no
       // the holder dies while the forger keeps saying ONLINE in its name
       await killNode(p.a);
       fs.rmSync(p.a.held);
-      assert.ok(await waitUntil(() => holds(p.b), 6000), 'the survivor took over despite the forged ONLINE');
+      assert.ok(await waitFor(() => holds(p.b), 6000), 'the survivor took over despite the forged ONLINE');
       assert.equal(statusOf(p.b).RECEIVER_IN, null, 'a forged plain word never becomes RECEIVER_IN');
-      assert.ok(await waitUntil(() => Number(statusOf(p.b).RECEIVER_DROP_PLAIN_REFUSED ?? 0) > 0, 5000), 'counted as plain-refused');
+      assert.ok(await waitFor(() => Number(statusOf(p.b).RECEIVER_DROP_PLAIN_REFUSED ?? 0) > 0, 5000), 'counted as plain-refused');
     } finally {
       forging = false;
       await loop;
@@ -113,9 +113,9 @@ test('keyed pair: a forged plain ONLINE from the dead peer\'s address changes no
 test('keyed pair: replayed captured frames of the peer are dropped as replay; the survivor takes over', SKIP, async () => {
   await withKeyedPair(async (p, key) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
-    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
+    assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
     await sleep(1000); // the peer has sent a few frames of its generation
     const generation = Number(fs.readFileSync(generationFile(path.join(p.a.dir, 'var')), 'utf8'));
     // a's first frames (node 1) as they were on the wire
@@ -124,7 +124,7 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
     const toPort = port(p.b);
     const since = statusOf(p.b).RECEIVER_IN_SINCE;
     for (const f of captured) await send(forger, f, toPort, p.b.name);
-    assert.ok(await waitUntil(() => Number(statusOf(p.b).RECEIVER_DROP_REPLAY ?? 0) >= captured.length, 5000), 'each replayed frame counted as replay');
+    assert.ok(await waitFor(() => Number(statusOf(p.b).RECEIVER_DROP_REPLAY ?? 0) >= captured.length, 5000), 'each replayed frame counted as replay');
     assert.equal(statusOf(p.b).RECEIVER_IN_SINCE, since, 'RECEIVER_IN untouched');
     let forging = true;
     const loop = (async () => {
@@ -136,7 +136,7 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
     try {
       await killNode(p.a);
       fs.rmSync(p.a.held);
-      assert.ok(await waitUntil(() => holds(p.b), 6000), 'the survivor took over despite the replayed frames');
+      assert.ok(await waitFor(() => holds(p.b), 6000), 'the survivor took over despite the replayed frames');
       assert.equal(statusOf(p.b).RECEIVER_IN, null);
     } finally {
       forging = false;
@@ -147,14 +147,14 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
     // peer's newest (generation, sequence) when it stops, and loads it at start.
     assert.equal((await cli(p.b, ['re_sto'])).code, 0);
     assert.equal((await cli(p.b, ['re_sta'])).code, 0);
-    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_DROP_REPLAY === 0, 5000), 'the new receiver counts from 0');
+    assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_DROP_REPLAY === 0, 5000), 'the new receiver counts from 0');
     const again = await spoofFrom(p.a.name);
     try {
       for (const f of captured) await send(again, f, toPort, p.b.name);
     } finally {
       again.close();
     }
-    assert.ok(await waitUntil(() => Number(statusOf(p.b).RECEIVER_DROP_REPLAY ?? 0) >= captured.length, 5000), 'still replays after the receiver restart');
+    assert.ok(await waitFor(() => Number(statusOf(p.b).RECEIVER_DROP_REPLAY ?? 0) >= captured.length, 5000), 'still replays after the receiver restart');
     assert.equal(statusOf(p.b).RECEIVER_IN, null);
   });
 });
@@ -162,9 +162,9 @@ test('keyed pair: replayed captured frames of the peer are dropped as replay; th
 test('keyed pair: 5000 forged, mutated and replayed datagrams from the peer\'s address and others never change RECEIVER_IN', SKIP, async () => {
   await withKeyedPair(async (p, key) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
-    assert.ok(await waitUntil(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
+    assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_IN === 'ONLINE', 5000));
     await sleep(500);
     const since = statusOf(p.b).RECEIVER_IN_SINCE;
     const generation = Number(fs.readFileSync(generationFile(path.join(p.a.dir, 'var')), 'utf8'));
@@ -193,7 +193,7 @@ test('keyed pair: 5000 forged, mutated and replayed datagrams from the peer\'s a
         await send(i % 7 === 6 ? stranger : fromPeer, msg, toPort, p.b.name).catch(() => {});
         if (i % 100 === 99) await sleep(5); // stay under the socket's receive buffer
       }
-      assert.ok(await waitUntil(() => Number(statusOf(p.b).RECEIVER_DROPPED ?? 0) - dropsBefore >= N * 0.9, 10_000), 'the drops are counted');
+      assert.ok(await waitFor(() => Number(statusOf(p.b).RECEIVER_DROPPED ?? 0) - dropsBefore >= N * 0.9, 10_000), 'the drops are counted');
       const s = statusOf(p.b);
       assert.equal(s.RECEIVER_IN, 'ONLINE');
       assert.equal(s.RECEIVER_IN_SINCE, since, 'RECEIVER_IN changed: a forged datagram was taken');

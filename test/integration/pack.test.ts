@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, waitUntil } from './pair-helpers.js';
+import { ROOT, waitFor } from './pair-helpers.js';
 
 const NOT_COPIED = new Set(['node_modules', 'dist', 'var', '.git']);
 
@@ -104,7 +104,7 @@ test('npm pack: only pha in the tarball; installed with npm install -g --prefix 
     const port = await freeUdpPort();
     fs.writeFileSync(cfg, [`INSTALLDIR=${node}`, 'NODES=127.0.0.1 127.0.0.2', 'NODENAME=127.0.0.1', 'GW=', `PORT=${port}`, 'SUPERVISE_INT=500', `RES_test=${held}`, ''].join('\n'));
     ok(run(phaCli, ['start'], base, cliEnv()), 'pha-cli start');
-    assert.ok(await waitUntil(() => fs.existsSync(held), 30_000), 'the lone node took its resource (the installed res/test ran)');
+    assert.ok(await waitFor(() => fs.existsSync(held), 30_000), 'the lone node took its resource (the installed res/test ran)');
     const stat = run(phaCli, ['stat', '--json'], base, cliEnv());
     const s = JSON.parse(ok(stat, 'pha-cli stat --json')) as { state: string; pids: Record<string, number> };
     assert.equal(s.state, 'Active');

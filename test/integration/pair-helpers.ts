@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../helpers/wait.js';
+
+export { sleep, waitFor } from '../helpers/wait.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'pha-cli.js');
@@ -97,16 +100,7 @@ export function cli(n: PairNode, args: string[], stdin?: string, extraEnv: NodeJ
 }
 
 export const holds = (n: PairNode) => fs.existsSync(n.held);
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitUntil(cond: () => boolean, timeoutMs: number, stepMs = 10): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (cond()) return true;
-    await sleep(stepMs);
-  }
-  return cond();
-}
 
 /** Samples who holds every `stepMs` for `ms`; counts holder changes and double holding. */
 export async function watchHolders(p: Pair, ms: number, stepMs = 2) {

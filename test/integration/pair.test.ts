@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, ROOT, cli, daemonPids, killNode, holds, makePair, sleep, waitUntil, watchHolders, type Pair } from './pair-helpers.js';
+import { CLI, ROOT, cli, daemonPids, killNode, holds, makePair, sleep, waitFor, watchHolders, type Pair } from './pair-helpers.js';
 
 async function withPair(fn: (p: Pair) => Promise<void>, extra?: Record<string, string>) {
   const p = makePair(extra);
@@ -19,7 +19,7 @@ test('cold start: the first node becomes Active, the second joins as Standby', a
   await withPair(async (p) => {
     const r = await cli(p.a, [], 'start\nq\n');
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(await waitUntil(() => holds(p.a), 5000), 'first node holds the resource');
+    assert.ok(await waitFor(() => holds(p.a), 5000), 'first node holds the resource');
     const s = await cli(p.a, ['stat', '--json']);
     assert.equal(s.code, 0);
     assert.equal(JSON.parse(s.stdout).state, 'Active');
@@ -39,7 +39,7 @@ test('both started at once: exactly one Active, the first in NODES, and no flapp
     const [ra, rb] = await Promise.all([cli(p.a, ['start']), cli(p.b, ['start'])]);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
-    assert.ok(await waitUntil(() => holds(p.a) || holds(p.b), 5000));
+    assert.ok(await waitFor(() => holds(p.a) || holds(p.b), 5000));
     const w = await watchHolders(p, 5000);
     assert.equal(w.bothSamples, 0, 'never two holders');
     assert.equal(w.changes, 0, 'no transition after the first takeover');
@@ -50,13 +50,13 @@ test('both started at once: exactly one Active, the first in NODES, and no flapp
 test('killing the Active node (daemons SIGKILLed, resources gone) moves the resources to the other', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     assert.ok(!holds(p.b));
     await killNode(p.a);
     fs.rmSync(p.a.held);
-    assert.ok(await waitUntil(() => holds(p.b), 5000), 'the survivor took over');
+    assert.ok(await waitFor(() => holds(p.b), 5000), 'the survivor took over');
     const sa = await cli(p.a, ['stat']);
     assert.match(sa.stdout, /stale pid file/, 'stat says the pid files are stale');
     // a restart over stale pid files works (fix 12) and the node joins as Standby
@@ -70,7 +70,7 @@ test('killing the Active node (daemons SIGKILLed, resources gone) moves the reso
 test('off hands over with no moment of two holders', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     const watch = watchHolders(p, 4000, 1);
@@ -89,7 +89,7 @@ test('off hands over with no moment of two holders', async () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /Active node only/);
     assert.equal((await cli(p.a, ['on'])).code, 0);
-    assert.ok(await waitUntil(() => JSON.parse(fs.readFileSync(`${p.b.dir}/var/status.dat`, 'utf8')).RECEIVER_IN === 'OFFLINE', 3000));
+    assert.ok(await waitFor(() => JSON.parse(fs.readFileSync(`${p.b.dir}/var/status.dat`, 'utf8')).RECEIVER_IN === 'OFFLINE', 3000));
     assert.ok(holds(p.b) && !holds(p.a));
   });
 });
@@ -97,7 +97,7 @@ test('off hands over with no moment of two holders', async () => {
 test('off without a peer heartbeat is refused unless forced', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await sleep(600);
     const r = await cli(p.a, ['off']);
     assert.equal(r.code, 1);
@@ -109,25 +109,25 @@ test('off without a peer heartbeat is refused unless forced', async () => {
 test('stop warns that resources are still UP; the documented safe shutdown hands over', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     const r = await cli(p.a, [], 'stop\nres stop\nstat\nq\n');
     assert.match(r.stdout, /WARNING: resources still UP on this node: test/);
     assert.match(r.stdout, /\[127\.0\.0\.1:NOTRUNNING\] > /);
     assert.ok(!holds(p.a));
-    assert.ok(await waitUntil(() => holds(p.b), 4000), 'the peer took over');
+    assert.ok(await waitFor(() => holds(p.b), 4000), 'the peer took over');
   });
 });
 
 test('a resource removed on the Active node is restored locally, not handed over', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     fs.rmSync(p.a.held);
-    assert.ok(await waitUntil(() => holds(p.a), 3000), 'restored on the same node');
+    assert.ok(await waitFor(() => holds(p.a), 3000), 'restored on the same node');
     assert.ok(!holds(p.b));
   });
 });
@@ -154,7 +154,7 @@ test('the init script returns LSB codes from pha-cli one-shot commands: start, s
     const st = await init('status');
     assert.equal(st.code, 0, 'running → 0');
     assert.match(st.out, /^sender:\s+[1-9]\d*$/m, 'status shows the pids');
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     const again = await init('start');
     assert.equal(again.code, 0, 'start when running → 0');
     assert.match(again.out, /sender: already running \(pid \d+\)/);
@@ -206,7 +206,7 @@ test('the init script: restart fails (and starts nothing) when stop failed; a fa
 test('a killed daemon is restarted by the node itself (each of the three on the Active): nothing moves, stat says so', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     for (const d of ['sender', 'receiver', 'supervise']) {
@@ -214,7 +214,7 @@ test('a killed daemon is restarted by the node itself (each of the three on the 
       const old = Number(fs.readFileSync(pidFile, 'utf8'));
       const watch = watchHolders(p, 3000);
       process.kill(old, 'SIGKILL');
-      const back = await waitUntil(() => {
+      const back = await waitFor(() => {
         try {
           const now = Number(fs.readFileSync(pidFile, 'utf8'));
           return now !== old && fs.existsSync(`/proc/${now}`);
@@ -242,7 +242,7 @@ test('a killed daemon is restarted by the node itself (each of the three on the 
 test('the status file unwritable on the Active: heartbeats and decisions go on over the local bus; stat shows the alarm', async () => {
   await withPair(async (p) => {
     await cli(p.a, ['start']);
-    assert.ok(await waitUntil(() => holds(p.a), 5000));
+    assert.ok(await waitFor(() => holds(p.a), 5000));
     await cli(p.b, ['start']);
     await sleep(1500);
     // status.dat replaced by a directory: every write (temp + rename) fails, reads keep the last good state.
@@ -266,6 +266,6 @@ test('the status file unwritable on the Active: heartbeats and decisions go on o
     assert.equal(JSON.parse(fs.readFileSync(path.join(p.b.dir, 'var', 'status.dat'), 'utf8')).RECEIVER_IN, 'ONLINE', 'the peer still hears ONLINE');
     // Writable again: the file comes back with the state, the alarm goes.
     fs.rmdirSync(file);
-    assert.ok(await waitUntil(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).STATUS === 'ONLINE', 5000), 'the file is written again');
+    assert.ok(await waitFor(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).STATUS === 'ONLINE', 5000), 'the file is written again');
   });
 });

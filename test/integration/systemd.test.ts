@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { configOfEnvironment, managingUnit } from '../../src/daemon/systemd.js';
-import { ROOT, cli, holds, makePair, waitUntil, type Pair, type PairNode } from './pair-helpers.js';
+import { ROOT, cli, holds, makePair, waitFor, type Pair, type PairNode } from './pair-helpers.js';
 
 const ETC = path.join(ROOT, 'etc');
 const DAEMONS = ['sender', 'receiver', 'supervise'] as const;
@@ -124,9 +124,9 @@ test('PHA_SYSTEMD=1: pha-cli start/stop/se_sto/se_sta drive systemctl; the daemo
     assert.deepEqual([...starts].sort(), ['start pha-receiver.service', 'start pha-sender.service', 'start pha-supervise.service']);
     const stat = JSON.parse((await cli(p.a, ['stat', '--json'], undefined, env)).stdout);
     for (const d of DAEMONS) assert.equal(stat.pids[d], sd.mainPid(d), `${d}: the pid file names the unit's main process`);
-    assert.ok(await waitUntil(() => holds(p.a), 5000), 'supervise started the resource');
+    assert.ok(await waitFor(() => holds(p.a), 5000), 'supervise started the resource');
     // DAEMON=0 semantics: logs on stderr (the journal), no LOGPATH file
-    assert.ok(await waitUntil(() => fs.readFileSync(path.join(sd.dir, 'journal.supervise'), 'utf8').includes('supervise started'), 5000));
+    assert.ok(await waitFor(() => fs.readFileSync(path.join(sd.dir, 'journal.supervise'), 'utf8').includes('supervise started'), 5000));
     assert.equal(fs.existsSync(path.join(p.a.dir, 'var', 'log.supervise')), false);
 
     const sto = await cli(p.a, ['se_sto'], undefined, env);

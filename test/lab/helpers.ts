@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { installNode, sampleHolders, type Lab, type NodeName, type ConfigValue } from '../../tools/lab/index.js';
 import type { HolderSampler } from '../../tools/lab/vip-watch.js';
+import { sleep } from '../helpers/wait.js';
+
+export { sleep } from '../helpers/wait.js';
 
 export const NODES: readonly NodeName[] = ['lb1', 'lb2'];
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface InstallOpts {
   /** Config overrides per node; gets the node's install dir. */

@@ -16,6 +16,7 @@ import {
   createLab, installNode, labSupport, sweepLeftovers, watchVip, sampleHolders, LAB_RUN_DIR,
   type Lab,
 } from '../../tools/lab/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
@@ -60,14 +61,6 @@ async function waitGone(pids: number[], ms = 2000): Promise<number[]> {
   }
 }
 
-async function waitFor(pred: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return true;
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Stand-in for bin/pha-cli.js: echoes what it got; `start` leaves a daemon holding stdout. (CommonJS: no package.json beside it.) */
 const FAKE_CLI = `

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLab, installNode, labSupport, sampleHolders, readDaemonPids, type Lab, type NodeName } from '../../tools/lab/index.js';
 import type { HolderSampler } from '../../tools/lab/vip-watch.js';
+import { sleep } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
@@ -23,7 +24,6 @@ if (!support.ok && CI) {
 let lab: Lab;
 let base: string;
 let seq = 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   if (!support.ok) return;

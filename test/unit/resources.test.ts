@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import type { ResourceDef } from '../../src/config/index.js';
+import { sleep } from '../helpers/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SHIPPED_TEST = path.join(ROOT, 'res', 'test');
@@ -39,7 +40,6 @@ function running(pid: number): boolean {
     return false;
   }
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const t0 = Date.now();
   while (running(pid)) {

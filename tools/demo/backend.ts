@@ -17,6 +17,8 @@ import {
   createLab, installNode, watchVip, VIP, type Lab, type NodeInstall, type NodeName, type VipWatch,
 } from '../lab/index.js';
 import type { Status } from '../../src/status-store/index.js';
+import { sleep } from '../../src/wait.js';
+import { pidAlive } from '../../src/daemon/pidfile.js';
 
 export const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helper.js');
 /** The package root (holds bin/pha-cli.js): dist/tools/demo → three levels up. */
@@ -66,17 +68,7 @@ export type Idx = 0 | 1;
 export const IDX: readonly Idx[] = [0, 1];
 export const other = (i: Idx): Idx => (i === 0 ? 1 : 0);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function cmdline(pid: number): string {
   try {

@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { Backend, CLI_PATH, IDX, LabBackend, LoopbackBackend, other, PROBE_MS, type CliResult, type HolderChange, type Idx } from './backend.js';
 import { Panel } from './panel.js';
+import { sleep, waitFor } from '../../src/wait.js';
 
 interface Options {
   step: boolean;
@@ -50,16 +51,7 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(pred: () => boolean, timeoutMs: number, stepMs = 10): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (pred()) return true;
-    if (Date.now() > end) return false;
-    await sleep(stepMs);
-  }
-}
 
 const fmt = (ms: number | null | undefined): string => (ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`);
 
@@ -210,12 +202,12 @@ class Demo {
     this.showCli(`printf 'start\\nq\\n' | pha-cli        # on ${this.name(a)}`, r);
     if (r.code !== 0) throw new Error(`pha-cli start on ${this.name(a)} failed (exit ${r.code})`);
     this.say(`  ${this.name(a)} hears nobody. It gives a peer one DEADTIME (1 s) to speak, then starts ${b.what}.`);
-    if (!(await waitUntil(() => this.holds(a), 15_000))) throw new Error(`${this.name(a)} did not take ${b.what} within 15 s`);
+    if (!(await waitFor(() => this.holds(a), 15_000))) throw new Error(`${this.name(a)} did not take ${b.what} within 15 s`);
     const tHeld = b.changes.find((c) => c.t >= tStart && c.holders.join() === String(a))!.t;
     this.say(`  → ${this.name(a)} is Active and holds ${b.what}, ${fmt(tHeld - tStart)} after 'start'.`);
     this.row(`cold start: 'start' on ${this.name(a)} → it holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`, tHeld - tStart, 'pha-cli start itself + 1 DEADTIME grace + script');
     if (b.hasClient) {
-      const ok = await waitUntil(() => this.firstAnswer(this.name(a), tStart) !== null, 5000);
+      const ok = await waitFor(() => this.firstAnswer(this.name(a), tStart) !== null, 5000);
       const tc = this.firstAnswer(this.name(a), tStart);
       this.say(ok ? `  → the client reaches the VIP: ${this.name(a)} answers (${fmt(tc! - tStart)} after 'start').` : '  → the client does not reach the VIP yet (!)');
     }
@@ -225,7 +217,7 @@ class Demo {
     const r2 = await b.cli(z, ['start']);
     this.showCli(`pha-cli start        # on ${this.name(z)}`, r2);
     if (r2.code !== 0) throw new Error(`pha-cli start on ${this.name(z)} failed (exit ${r2.code})`);
-    if (!(await waitUntil(() => this.isStandbyHearingActive(z), 15_000))) throw new Error(`${this.name(z)} did not come up Standby within 15 s`);
+    if (!(await waitFor(() => this.isStandbyHearingActive(z), 15_000))) throw new Error(`${this.name(z)} did not come up Standby within 15 s`);
     const tStandby = Date.now();
     await sleep(1500);
     const moved = b.changes.filter((c) => c.t > tJoin).length;
@@ -246,11 +238,11 @@ class Demo {
     else this.say(`  ${this.name(dead)}'s three daemons are killed (SIGKILL) and its resource file removed.`);
     const t0 = await b.hostDeath(dead);
     this.say(`  ${this.name(surv)} stops hearing heartbeats; after DEADTIME (1 s) of silence it takes over.`);
-    if (!(await waitUntil(() => this.holds(surv), 20_000))) throw new Error(`${this.name(surv)} did not take over within 20 s`);
+    if (!(await waitFor(() => this.holds(surv), 20_000))) throw new Error(`${this.name(surv)} did not take over within 20 s`);
     const tVip = b.changes.find((c) => c.t >= t0 && c.holders.join() === String(surv))!.t;
     let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
     if (b.hasClient) {
-      await waitUntil(() => this.firstAnswer(this.name(surv), t0) !== null, 10_000);
+      await waitFor(() => this.firstAnswer(this.name(surv), t0) !== null, 10_000);
       client = this.clientOutage(this.name(dead), this.name(surv), t0);
     }
     await sleep(300);
@@ -291,7 +283,7 @@ class Demo {
         (s1?.STATUS === 'OFFLINE' || s1?.STATUS === 'ONLINE') && (s2?.STATUS === 'OFFLINE' || s2?.STATUS === 'ONLINE') &&
         !!s1.RECEIVER_IN && !!s2.RECEIVER_IN && s1.RECEIVER_IN !== 'PROGRESS' && s2.RECEIVER_IN !== 'PROGRESS';
     };
-    if (!(await waitUntil(settled, 15_000))) throw new Error(`${this.name(dead)} did not settle within 15 s after 'start'`);
+    if (!(await waitFor(settled, 15_000))) throw new Error(`${this.name(dead)} did not settle within 15 s after 'start'`);
     const tSettled = Date.now();
     await sleep(2000);
     const moves = b.changes.filter((c) => c.t > tJoin);
@@ -321,11 +313,11 @@ class Demo {
     const r = await b.cli(from, ['off']);
     this.showCli(`pha-cli off        # on ${this.name(from)}`, r);
     if (r.code !== 0) throw new Error(`pha-cli off on ${this.name(from)} failed (exit ${r.code})`);
-    if (!(await waitUntil(() => this.holds(to), 10_000))) throw new Error(`${this.name(to)} did not take over within 10 s`);
+    if (!(await waitFor(() => this.holds(to), 10_000))) throw new Error(`${this.name(to)} did not take over within 10 s`);
     const tTaken = b.changes.find((c) => c.t >= tOff && c.holders.join() === String(to))!.t;
     let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
     if (b.hasClient) {
-      await waitUntil(() => this.firstAnswer(this.name(to), tOff) !== null, 5000);
+      await waitFor(() => this.firstAnswer(this.name(to), tOff) !== null, 5000);
       client = this.clientOutage(this.name(from), this.name(to), tOff);
     }
     await sleep(1500);

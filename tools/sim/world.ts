@@ -14,16 +14,12 @@ import { BUS_HEARD_AGAIN_MS, timingOf, type Timing } from '../../src/config/timi
 import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
 import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseEvent } from '../../src/supervise/core.js';
 import type { Status, Word } from '../../src/status-store/index.js';
-import { BACKUP_AFTER_MS } from '../../src/daemon/watchdog.js';
+import { BACKUP_AFTER_MS, WATCHERS } from '../../src/daemon/watchdog.js';
+import { DAEMONS, type DaemonName } from '../../src/daemon/pidfile.js';
 import { Prng } from './prng.js';
 
-export type DaemonName = 'sender' | 'receiver' | 'supervise';
-export const DAEMON_NAMES: readonly DaemonName[] = ['sender', 'receiver', 'supervise'];
-const WATCHERS: Record<DaemonName, DaemonName[]> = {
-  sender: ['supervise', 'receiver'],
-  receiver: ['supervise', 'sender'],
-  supervise: ['sender', 'receiver'],
-};
+export type { DaemonName };
+export const DAEMON_NAMES = DAEMONS;
 
 export interface Profile {
   name: string;
