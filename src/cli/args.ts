@@ -3,7 +3,7 @@
 // config problem can say which file was tried and how to name another.
 import { KEYS } from '../config/keys.js';
 import { DEFAULT_CONFIG } from '../paths.js';
-import { canonical, HELP } from './commands.js';
+import { canonical, helpText } from './table.js';
 
 export type ConfigSource = 'option' | 'env' | 'default';
 
@@ -78,6 +78,6 @@ export function usageText(c: ConfigChoice, resolved: string): string {
     '  -h, --help, help      this text (needs no config)',
     '  -V, --version         the version of pha (needs no config)',
     '',
-    HELP.replace('OFF_PAUSE s', pause),
+    helpText(pause),
   ].join('\n');
 }

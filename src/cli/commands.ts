@@ -20,7 +20,6 @@ import {
   stopAll,
   stopDaemon,
   type Ctx,
-  type DaemonName,
   type NodeState,
 } from './control.js';
 import { hasNonPrintable, printable } from './printable.js';
@@ -28,63 +27,14 @@ import { formatStat, statJson } from './stat.js';
 import { keygenCommand } from './keygen.js';
 import path from 'node:path';
 import { waitFor } from '../wait.js';
+import { COMMAND_TABLE, canonical, commandDef, helpText, RES_ACTIONS } from './table.js';
 
 export interface CommandResult {
   code: number;
   quit?: boolean;
 }
 
-export const COMMANDS = ['help', 'start', 'stop', 'off', 'disable', 'on', 'enable', 'stat', 'status', 'res', 'conf', 'show', 'quit', 'exit', 'se_sta', 'se_sto', 're_sta', 're_sto', 'su_sta', 'su_sto', 'keygen'];
-export const RES_ACTIONS = ['list', 'start', 'stop'];
-
-const PER_DAEMON: Record<string, [DaemonName, 'start' | 'stop']> = {
-  se_sta: ['sender', 'start'],
-  se_sto: ['sender', 'stop'],
-  re_sta: ['receiver', 'start'],
-  re_sto: ['receiver', 'stop'],
-  su_sta: ['supervise', 'start'],
-  su_sto: ['supervise', 'stop'],
-};
-
-export const HELP = `commands:
-  start                 start sender, receiver and supervise
-  stop                  stop the three daemons (resources stay as they are!)
-  off|disable [--force] manual failover: release the resources to the peer, pause the heartbeat ${'OFF_PAUSE'} s
-  on|enable             resume the heartbeat now (also clears FAILED)
-  stat|status [--json]  status file, the three daemon pids, the peer's word
-  res                   usage of res
-  res list              the resources, their arguments and their state now
-  res start [name]      start all resources (config order) or one
-  res stop [name]       stop all resources (reverse order) or one
-  conf|show conf        the parsed configuration
-  keygen [FILE] [--force|--rotate]  write a new heartbeat key file (mode 0600)
-  se_sta se_sto re_sta re_sto su_sta su_sto   start/stop one daemon
-  help|h|?              this text
-  quit|exit|q           leave the shell`;
-
-/** The original's abbreviations → the canonical command word. */
-export function canonical(tokens: string[]): string[] {
-  if (tokens.length === 0) return tokens;
-  const [first, ...rest] = tokens as [string, ...string[]];
-  const w = first.toLowerCase();
-  let c = w;
-  if (w === 'h' || w === '?' || w === 'help' || w === '--help' || w === '-h') c = 'help';
-  else if (w.startsWith('dis') || w.startsWith('off')) c = 'off';
-  else if (w.startsWith('ena') || w.startsWith('on')) c = 'on';
-  else if (w === 'status' || w === 'stat') c = 'stat';
-  else if (w === 'quit' || w === 'exit' || w === 'q') c = 'quit';
-  else if (w === 'show' && rest[0] === 'conf') return ['conf', ...rest.slice(1)];
-  return [c, ...rest];
-}
-
-const KNOWN = new Set(['help', 'start', 'stop', 'off', 'on', 'stat', 'res', 'conf', 'quit', 'keygen', ...Object.keys(PER_DAEMON)]);
-
-export function isKnown(tokens: string[]): boolean {
-  const c = canonical(tokens);
-  return c.length > 0 && KNOWN.has(c[0]!);
-}
-
-
+export { canonical, isKnown } from './table.js';
 
 export interface RunOptions {
   mode: 'shell' | 'oneshot';
@@ -94,7 +44,8 @@ export interface RunOptions {
 export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions): Promise<CommandResult> {
   const tokens = canonical(rawTokens);
   if (tokens.length === 0) return { code: 0 };
-  if (!KNOWN.has(tokens[0]!)) {
+  const def = commandDef(tokens[0]!);
+  if (!def) {
     const word = rawTokens.join(' ');
     const binary = hasNonPrintable(word) || /\\x[0-9a-f]{2}/.test(word);
     ctx.err(`unknown command '${printable(word)}'${binary ? ' (not text: control characters or bytes that are not UTF-8, shown escaped)' : ''} – try 'help'`);
@@ -113,7 +64,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
       outputError: (s, write) => write(`${printable(s.trimEnd().replace(/^error: /, ''))} – try 'help'`),
     });
 
-  program.command('help').action(() => ctx.out(HELP.replace('OFF_PAUSE', String(config.OFF_PAUSE))));
+  program.command('help').action(() => ctx.out(helpText(`${config.OFF_PAUSE} s`)));
   program.command('quit').action(() => {
     result = { code: 0, quit: true };
   });
@@ -124,8 +75,10 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
   program.command('stop').action(async () => {
     result.code = (await stopAll(ctx)) ? 0 : 1;
   });
-  for (const [word, [d, what]] of Object.entries(PER_DAEMON)) {
-    program.command(word).action(async () => {
+  for (const { name, daemon } of COMMAND_TABLE) {
+    if (!daemon) continue;
+    const [d, what] = daemon;
+    program.command(name).action(async () => {
       const ok = what === 'start' ? await startDaemon(ctx, d) : await stopDaemon(ctx, d);
       result.code = ok ? 0 : 1;
     });
@@ -218,7 +171,7 @@ async function res(ctx: Ctx, action: string | undefined, name: string | undefine
     ctx.out(usage);
     return 0;
   }
-  if (!RES_ACTIONS.includes(action)) {
+  if (!(RES_ACTIONS as readonly string[]).includes(action)) {
     ctx.err(`res: unknown action '${printable(action)}'\n${usage}`);
     return 2;
   }

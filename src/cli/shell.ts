@@ -5,7 +5,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { runDir, varDir } from '../config/index.js';
 import { readPid, removePid, writePid } from '../daemon/pidfile.js';
-import { COMMANDS, RES_ACTIONS, runCommand } from './commands.js';
+import { runCommand } from './commands.js';
+import { canonical, commandDef, COMMAND_WORDS } from './table.js';
 import { nodeState, pids, type Ctx, type NodeState } from './control.js';
 import { LenientUtf8Lines, printable } from './printable.js';
 
@@ -17,13 +18,12 @@ export function completer(resourceNames: readonly string[]) {
   return (line: string): [string[], string] => {
     const parts = line.split(/\s+/);
     const last = parts[parts.length - 1] ?? '';
-    let pool: string[];
-    if (parts.length <= 1) pool = COMMANDS;
-    else if (parts[0] === 'res' && parts.length === 2) pool = RES_ACTIONS;
-    else if (parts[0] === 'res' && parts.length === 3 && (parts[1] === 'start' || parts[1] === 'stop')) pool = [...resourceNames];
+    const cmd = canonical(parts.slice(0, 1))[0];
+    let pool: readonly string[];
+    if (parts.length <= 1) pool = COMMAND_WORDS;
     else if (parts[0] === 'show' && parts.length === 2) pool = ['conf'];
-    else if ((parts[0] === 'off' || parts[0] === 'disable') && parts.length === 2) pool = ['--force'];
-    else if ((parts[0] === 'stat' || parts[0] === 'status') && parts.length === 2) pool = ['--json'];
+    else if (cmd === 'res' && parts.length === 3 && (parts[1] === 'start' || parts[1] === 'stop')) pool = resourceNames;
+    else if (parts.length === 2) pool = (cmd && commandDef(cmd)?.next) || [];
     else pool = [];
     const hits = pool.filter((c) => c.startsWith(last));
     return [hits.length ? hits : [], last];

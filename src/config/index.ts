@@ -10,7 +10,7 @@ import { loadKeyFile, type KeyRing } from '../heartbeat/keyfile.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
 import { KEYS, reservedNote } from './keys.js';
 import { parseConfigText, splitList, type ParsedConfig } from './parse.js';
-import { notWritableByOthers, scriptProblems } from './perms.js';
+import { notWritableByOthers, scriptProblems } from '../perms.js';
 
 export { KEYS, RESERVED_RESOURCE_NAMES } from './keys.js';
 export { parseConfigText } from './parse.js';

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { TIME_KEYS, type Status } from '../status-store/index.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
 import { BUS_HEARD_AGAIN_MS } from '../config/timing.js';
+import { sleep } from '../wait.js';
 
 export type { DaemonName };
 
@@ -305,7 +306,7 @@ export async function queryDaemons(runDir: string, timeoutMs = 1000): Promise<Pa
     }
   }
   const deadline = Date.now() + timeoutMs;
-  while (want.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (want.size > 0 && Date.now() < deadline) await sleep(10);
   sock.close();
   return out;
 }

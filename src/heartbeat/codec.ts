@@ -2,7 +2,7 @@
 // the receiver accepts. Pure: no sockets, no files, no clock. The generation
 // files are read and written by the caller (generation.ts); the codec gets the
 // loaded values and a callback.
-import type { Word } from '../status-store/index.js';
+import type { Word } from './word.js';
 import { newDropCounters, type DropCounters, type DropReason } from './drops.js';
 import { encodeFrame, macMatches, MAX_SEQUENCE, parseFrame } from './frame.js';
 import type { KeyRing } from './keyfile.js';

@@ -1,7 +1,7 @@
 // The authenticated heartbeat frame (docs/wire-format-auth.md): a pure codec,
 // bytes in and out, no sockets, no files, no clock.
 import crypto from 'node:crypto';
-import { WORDS, type Word } from '../status-store/index.js';
+import { WORDS, type Word } from './word.js';
 
 /** "PHA": readable in a capture, and never one of the plain words (those are 6..8 bytes). */
 export const FRAME_MAGIC = Buffer.from('PHA', 'ascii');

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
-import { notWritableByOthers, privateFileProblem } from '../config/perms.js';
+import { notWritableByOthers, privateFileProblem } from '../perms.js';
 import type { ConfigProblem } from '../errors.js';
 import { writeFileDurable } from './durable-file.js';
 

@@ -1,6 +1,6 @@
 // The original's wire format: the plain ASCII word, nothing else (also what
 // pha speaks without AUTHKEY). No sockets here, so it is tested by feeding buffers.
-import type { Word } from '../status-store/index.js';
+import type { Word } from './word.js';
 
 export function encodeHeartbeat(word: Word): Buffer {
   return Buffer.from(word, 'ascii');

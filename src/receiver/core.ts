@@ -6,7 +6,8 @@
 // (index.ts) owns the socket and decodes; the simulator drives this class.
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
-import type { Status, Word } from '../status-store/index.js';
+import type { Status } from '../status-store/index.js';
+import type { Word } from '../heartbeat/word.js';
 import { STAMP_MS, busIntervalOf } from '../config/timing.js';
 
 export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & { peer: { name: string } };

@@ -5,7 +5,8 @@
 // encodes and sends the datagrams, and runs the timers; the simulator
 // (tools/sim) drives this very class in virtual time.
 import type { Clock, CommonEffect } from '../daemon/effects.js';
-import type { Status, Word } from '../status-store/index.js';
+import type { Status } from '../status-store/index.js';
+import type { Word } from '../heartbeat/word.js';
 import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
 
 export type SenderConfig = TimingInput & {

@@ -3,7 +3,8 @@
 // the ports; this binding is the one dispatch both run.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { withAlarms } from '../daemon/effects.js';
-import type { Status, Word } from '../status-store/index.js';
+import type { Status } from '../status-store/index.js';
+import type { Word } from '../heartbeat/word.js';
 import type { SenderEffect, SenderEvent, SenderSight } from './core.js';
 
 export interface SenderPorts extends CommonPorts {

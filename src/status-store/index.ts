@@ -6,8 +6,9 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { PhaError, errorMessage } from '../errors.js';
 import { describeType, keyRow, validValue, type Status } from './keys.js';
+import { sleep } from '../wait.js';
 
-export { STATUS_KEYS, TIME_KEYS, WORDS, keyRow, type ResState, type Status, type Word } from './keys.js';
+export { STATUS_KEYS, TIME_KEYS, keyRow, type ResState, type Status } from './keys.js';
 
 export interface StatusStoreOptions {
   file: string;
@@ -145,7 +146,7 @@ export class StatusStore {
           throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
         }
       }
-      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+      await sleep(wait + Math.random() * wait);
       wait = Math.min(25, wait * 1.3);
     }
   }

@@ -7,7 +7,9 @@
 // (loop.ts) carries them out; the simulator (tools/sim) drives this class.
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
-import type { Status, Word } from '../status-store/index.js';
+import type { Status } from '../status-store/index.js';
+import type { Word } from '../heartbeat/word.js';
+import { DECIDE_KEYS, onSuperviseBus } from '../status-store/keys.js';
 import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
 import { decide as realDecide, initialMemory, type Decision, type Memory, type Observation } from './decide.js';
 
@@ -80,14 +82,10 @@ const JOIN_MS = 5000;
 
 export type DecideFn = (o: Observation, t: Timing, m: Memory) => Decision;
 
-/** The keys whose change makes supervise decide at once. */
+/** The keys whose change makes supervise decide at once, as one string to compare. */
 export function triggerKey(s: Status): string {
-  return [s.RECEIVER_IN, s.RECEIVER_IN_SINCE, s.OFF_REQUEST, s.FAILED_UNTIL, s.SENDER_PAUSE_UNTIL, s.RECEIVER_STARTED_AT, s.SENDER_STARTED_AT].join('|');
+  return DECIDE_KEYS.map((k) => s[k]).join('|');
 }
-
-// SENDER_RUN / SENDER_PAUSE_UNTIL too: the off pause (and its end) must reach
-// the sender when the file cannot be written.
-const BUS_KEYS = ['STATUS', 'SENDER_MUTE', 'DECIDED_AT', 'GW_OK', 'ROUTE_OK', 'REASON', 'ALARM', 'SENDER_RUN', 'SENDER_PAUSE_UNTIL'] as const;
 
 type Phase =
   | { kind: 'idle' }
@@ -416,7 +414,7 @@ export class SuperviseCore {
   private write(patch: Partial<Status>, clock: Clock, out: SuperviseEffect[]): void {
     const p = patch as Record<string, unknown>;
     const next: Record<string, unknown> = { ...this.published };
-    for (const k of Object.keys(p)) if ((BUS_KEYS as readonly string[]).includes(k) || k.startsWith('RES_')) next[k] = p[k];
+    for (const k of Object.keys(p)) if (onSuperviseBus(k)) next[k] = p[k];
     this.published = next as Partial<Status>;
     out.push({ kind: 'publish', keys: this.published });
     out.push({ kind: 'write', patch });

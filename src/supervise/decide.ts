@@ -3,7 +3,7 @@
 // No I/O and no clock: `now` comes in with the observation. Rule numbers refer
 // to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Timing as DerivedTiming } from '../config/timing.js';
-import type { Word } from '../status-store/index.js';
+import type { Word } from '../heartbeat/word.js';
 
 /** The intervals the rules use (timingOf() in config/timing.ts works them out). */
 export type Timing = Pick<

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { encodeFrame, encodeHeartbeat, generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
 import { generationFile } from '../../src/heartbeat/generation.js';
-import type { Word } from '../../src/status-store/index.js';
+import type { Word } from '../../src/heartbeat/word.js';
 import { cli, daemonPids, killNode, holds, makePair, sleep, waitFor, type Pair, type PairNode } from './pair-helpers.js';
 
 const SKIP = {}; // enabled: the daemons use the codec on this branch

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { claimPid, readPid, removeStalePid, EXIT_ALREADY_RUNNING } from '../../src/daemon/pidfile.js';
 import { ROOT, cli, makePair, type Pair, type PairNode } from './pair-helpers.js';
+import { sleep } from '../helpers/wait.js';
 
 const SENDER = path.join(ROOT, 'bin', 'pha-sender.js');
 const N = 8;
@@ -95,7 +96,7 @@ for (const stale of [false, true]) {
         });
         // the winner stops cleanly and removes its own pid file
         process.kill(winner, 'SIGTERM');
-        for (let i = 0; i < 500 && sendersOf(p.a).length; i++) await new Promise((r) => setTimeout(r, 10));
+        for (let i = 0; i < 500 && sendersOf(p.a).length; i++) await sleep(10);
         assert.deepEqual(sendersOf(p.a), []);
         assert.equal(fs.existsSync(path.join(rdir, 'sender')), false, 'the pid file is removed on stop');
       }

@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { buildConfig, parseConfigText, type Config, type ResourceDef } from '../../src/config/index.js';
 import { Alarms } from '../../src/daemon/alarms.js';
@@ -16,14 +15,7 @@ import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import { startSender } from '../../src/sender/index.js';
 import { startSupervise } from '../../src/supervise/loop.js';
 import { StatusStore, type Status } from '../../src/status-store/index.js';
-
-async function until(what: string, pred: () => boolean, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out after ${ms} ms waiting for: ${what}`);
-    await sleep(20);
-  }
-}
+import { expectWithin } from '../helpers/wait.js';
 
 /** A resource runner whose chosen calls reject (a spawn that blew up, a broken fs), counted. */
 class FailingRunner extends ResourceRunner {
@@ -72,15 +64,15 @@ describe('port failures through the real shells', () => {
     after(() => clearInterval(stamps));
     const sup = await startSupervise({ config, log, store, runner, pinger: null });
     try {
-      await until('a start', () => runner.calls.includes('start'), 9000);
-      await until('STATUS OFFLINE after the failed start', () => store.read().STATUS === 'OFFLINE', 3000);
+      await expectWithin('a start', () => runner.calls.includes('start'), 9000);
+      await expectWithin('STATUS OFFLINE after the failed start', () => store.read().STATUS === 'OFFLINE', 3000);
       const s: Status = store.read();
       assert.equal(s.RES_test, 'DOWN');
       assert.ok(typeof s.FAILED_UNTIL === 'number' && s.FAILED_UNTIL > Date.now(), 'FAILED after its restarts');
       assert.ok(logs.some((m) => m.startsWith('supervise: start of test failed')), logs.join('\n'));
       // Not stuck in the acting phase: the next rounds check again.
       const checks = runner.calls.filter((c) => c === 'check').length;
-      await until('another round', () => runner.calls.filter((c) => c === 'check').length > checks, 2000);
+      await expectWithin('another round', () => runner.calls.filter((c) => c === 'check').length > checks, 2000);
     } finally {
       await sup.stop();
     }
@@ -91,7 +83,7 @@ describe('port failures through the real shells', () => {
     const runner = new FailingRunner(new Set(['check']));
     const sup = await startSupervise({ config, log, store, runner, pinger: null });
     try {
-      await until('three rounds of checks', () => runner.calls.filter((c) => c === 'check').length >= 3, 5000);
+      await expectWithin('three rounds of checks', () => runner.calls.filter((c) => c === 'check').length >= 3, 5000);
       assert.equal(store.read().RES_test, 'DOWN');
       assert.ok(logs.some((m) => m === 'supervise: the checks failed'), logs.join('\n'));
     } finally {
@@ -106,13 +98,13 @@ describe('port failures through the real shells', () => {
     await store.update({ STATUS: 'ONLINE', SUPERVISE: 1, SUPERVISE_AT: Date.now() - 60_000, DECIDED_AT: Date.now() - 60_000, RES_test: 'UP' });
     const sender = await startSender({ config, log, store, runner, alarms: new Alarms() });
     try {
-      await until('the fence', () => runner.calls.includes('stop'), 8000);
-      await until('the alarm', () => /could not stop test/.test(String(store.read().SENDER_ALARM ?? '')), 3000);
+      await expectWithin('the fence', () => runner.calls.includes('stop'), 8000);
+      await expectWithin('the alarm', () => /could not stop test/.test(String(store.read().SENDER_ALARM ?? '')), 3000);
       const s = store.read();
       assert.notEqual(s.STATUS, 'OFFLINE', 'nothing released');
       assert.match(String(s.REASON), /could not stop test; trying again/);
       assert.ok(logs.some((m) => m === 'sender: stopping the resources failed'), logs.join('\n'));
-      await until('a retry', () => runner.calls.filter((c) => c === 'stop').length >= 2, 3000);
+      await expectWithin('a retry', () => runner.calls.filter((c) => c === 'stop').length >= 2, 3000);
     } finally {
       await sender.stop();
     }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { StatusStore, type Status } from '../../src/status-store/index.js';
+import { sleep } from '../helpers/wait.js';
 
 const count = (s: Status): number | undefined => (s as Record<string, unknown>).COUNT as number | undefined;
 
@@ -176,7 +177,7 @@ test('a lock holder killed with SIGKILL delays another process\'s update by at m
     });
   });
   assert.ok(fs.existsSync(`${file}.lock`), 'the lock is not <file>.lock');
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   holder.kill('SIGKILL');
   const h = await holderDone;
   assert.equal(h.signal, 'SIGKILL');

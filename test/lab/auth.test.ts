@@ -11,6 +11,7 @@
  *
  * Needs root; elsewhere it skips with a message, except with CI=true (fails).
  */
+import { expectWithin, sleep } from '../helpers/wait.js';
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -36,7 +37,6 @@ const FAILOVER_MS = DEADTIME + 3000; // "the normal failover time" with a margin
 let lab: Lab;
 let base: string;
 let seq = 0;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const forgers = new Set<ChildProcess>();
 
 before(async () => {
@@ -98,15 +98,6 @@ function logLines(node: NodeName, daemon: string, re: RegExp): string {
   }
 }
 
-/** Waits until pred() holds (the receiver writes its counters every 2 s); fails with `what`. */
-async function waitFor(pred: () => boolean, timeoutMs: number, what: () => string) {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) assert.fail(what());
-    await sleep(50);
-  }
-}
-
 /** The steady pair: lb1 started first (piped shell), lb1 Active, lb2 joins Standby. */
 async function steadyPair() {
   const r = await cli('lb1', { stdin: 'start\nq\n' });
@@ -114,8 +105,7 @@ async function steadyPair() {
   await waitHolders(['lb1'], 6000);
   const r2 = await cli('lb2', ['start']);
   assert.equal(r2.code, 0, r2.stdout + r2.stderr);
-  await waitFor(() => status('lb2').RECEIVER_IN === 'ONLINE' && status('lb2').STATUS === 'OFFLINE', 5000,
-    () => `lb2 did not come up Standby: ${JSON.stringify(status('lb2'))}`);
+  await expectWithin(() => `lb2 did not come up Standby: ${JSON.stringify(status('lb2'))}`, () => status('lb2').RECEIVER_IN === 'ONLINE' && status('lb2').STATUS === 'OFFLINE', 5000);
 }
 
 /** A holder sampler that has taken its first sample. */
@@ -251,8 +241,7 @@ test('with a key: forged ONLINE from the dead holder\'s address is refused; lb2 
   const f = await forgeOnline();
   await lab.faults.hostDeath('lb1');
   await waitHolders(['lb2'], FAILOVER_MS);
-  await waitFor(() => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000,
-    () => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`);
+  await expectWithin(() => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000);
   const r = await f.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   const shown = JSON.parse((await cli('lb2', ['stat', '--json'])).stdout);
@@ -280,7 +269,7 @@ test('with a key: lb1\'s captured frames replayed after its death are refused; l
   await lab.faults.hostDeath('lb1');
   await waitHolders(['lb2'], FAILOVER_MS);
   const replayed = () => count('lb2', 'RECEIVER_DROP_REPLAY') + count('lb2', 'RECEIVER_DROP_OLD_GENERATION');
-  await waitFor(() => replayed() > 0, 6000, () => `no replay drops counted: ${JSON.stringify(status('lb2'))}`);
+  await expectWithin(() => `no replay drops counted: ${JSON.stringify(status('lb2'))}`, () => replayed() > 0, 6000);
   const r = await f.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   // The replayed frames are genuine: they must count as replays, not as bad MACs. One run in about
@@ -306,8 +295,7 @@ test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one n
     const peer: NodeName = n === 'lb1' ? 'lb2' : 'lb1';
     // Both hear each other again before the next step.
     await sleep(1000);
-    await waitFor(() => status(n).RECEIVER_IN != null && status(peer).RECEIVER_IN != null, 5000,
-      () => `${n} (${mode}) and ${peer} do not hear each other: ${JSON.stringify({ [n]: status(n), [peer]: status(peer) })}`);
+    await expectWithin(() => `${n} (${mode}) and ${peer} do not hear each other: ${JSON.stringify({ [n]: status(n), [peer]: status(peer) })}`, () => status(n).RECEIVER_IN != null && status(peer).RECEIVER_IN != null, 5000);
   };
   await restart('lb2', 'permissive');
   await restart('lb1', 'permissive');
@@ -326,8 +314,7 @@ test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one n
   const before = count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED');
   const f = await forgeOnline(['--count', '10']);
   await f.done;
-  await waitFor(() => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > before, 6000,
-    () => `the forged plain ONLINE was not refused: ${JSON.stringify(status('lb2'))}`);
+  await expectWithin(() => `the forged plain ONLINE was not refused: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > before, 6000);
   assert.equal(status('lb2').RECEIVER_IN, 'ONLINE', 'lb2 still hears lb1\'s frames');
 });
 
@@ -360,7 +347,6 @@ test('with a key: forged OFFLINE from the live holder\'s address changes nothing
   await w.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   assert.deepEqual(effectiveChanges(w), ['lb1'], 'the VIP never moved');
-  await waitFor(() => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000,
-    () => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`);
+  await expectWithin(() => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000);
   assert.equal(status('lb2').RECEIVER_IN, 'ONLINE');
 });

@@ -16,7 +16,7 @@ import {
   createLab, installNode, labSupport, sweepLeftovers, watchVip, sampleHolders, LAB_RUN_DIR,
   type Lab,
 } from '../../tools/lab/index.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
@@ -57,7 +57,7 @@ async function waitGone(pids: number[], ms = 2000): Promise<number[]> {
   for (;;) {
     const alive = pids.filter((p) => procState(p) !== null);
     if (alive.length === 0 || Date.now() > end) return alive;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 

@@ -20,7 +20,7 @@ import {
   type HeartbeatCodec,
   type PeerState,
 } from '../../src/heartbeat/index.js';
-import type { Word } from '../../src/status-store/index.js';
+import type { Word } from '../../src/heartbeat/word.js';
 
 const K1 = Buffer.alloc(32, 0x11);
 const K2 = Buffer.alloc(48, 0x22);

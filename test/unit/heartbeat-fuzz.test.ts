@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createHeartbeatCodec, KeyRing, type AuthMode } from '../../src/heartbeat/index.js';
-import type { Word } from '../../src/status-store/index.js';
+import type { Word } from '../../src/heartbeat/word.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;

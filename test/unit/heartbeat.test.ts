@@ -12,6 +12,7 @@ import { buildConfig, parseConfigText } from '../../src/config/index.js';
 import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from '../../src/heartbeat/index.js';
 import { startReceiver } from '../../src/receiver/index.js';
 import { StatusStore, type Status } from '../../src/status-store/index.js';
+import { expectWithin, sleep } from '../helpers/wait.js';
 
 test('encode gives exactly the ASCII bytes of the word, no newline', () => {
   assert.deepEqual(encodeHeartbeat('ONLINE'), Buffer.from([0x4f, 0x4e, 0x4c, 0x49, 0x4e, 0x45]));
@@ -76,17 +77,6 @@ test('isFromPeer: plain and IPv4-mapped IPv6 addresses, exact matches only', () 
 
 // ---- the receiver on real sockets ----
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(10);
-  }
-  return Date.now() - t0;
-}
-
 async function freeUdpPort(addr: string): Promise<number> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((res, rej) => {
@@ -135,11 +125,11 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
 
     // The peer speaks: RECEIVER_IN becomes its word.
     keepalive = setInterval(() => void send(peer, 'ONLINE', port).catch(() => {}), 50);
-    await waitFor('RECEIVER_IN = ONLINE', () => read().RECEIVER_IN === 'ONLINE', 2000);
+    await expectWithin('RECEIVER_IN = ONLINE', () => read().RECEIVER_IN === 'ONLINE', 2000);
     const since = read().RECEIVER_IN_SINCE;
     assert.equal(typeof since, 'number');
     // Let the dropped-counter stamp settle at 0 before the junk arrives.
-    await waitFor('RECEIVER_DROPPED stamped', () => read().RECEIVER_DROPPED === 0, 3000);
+    await expectWithin('RECEIVER_DROPPED stamped', () => read().RECEIVER_DROPPED === 0, 3000);
 
     // Garbage from the peer and a valid word from a stranger: all dropped. Had
     // any counted, RECEIVER_IN would have changed (OFFLINE/PROGRESS, then back to
@@ -148,7 +138,7 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
     for (const j of junk) await send(peer, j, port);
     for (const w of ['OFFLINE', 'PROGRESS', 'ONLINE']) await send(stranger, w, port);
     const nDropped = junk.length + 3;
-    await waitFor(`RECEIVER_DROPPED = ${nDropped}`, () => read().RECEIVER_DROPPED === nDropped, 3000);
+    await expectWithin(`RECEIVER_DROPPED = ${nDropped}`, () => read().RECEIVER_DROPPED === nDropped, 3000);
     const s = read();
     assert.equal(s.RECEIVER_IN, 'ONLINE');
     assert.equal(s.RECEIVER_IN_SINCE, since, 'RECEIVER_IN changed in between: a dropped datagram was taken as a heartbeat');
@@ -160,12 +150,12 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
       lastSent = Date.now();
       void send(peer, 'OFFLINE', port).catch(() => {});
     }, 50);
-    await waitFor('RECEIVER_IN = OFFLINE', () => read().RECEIVER_IN === 'OFFLINE', 1000);
+    await expectWithin('RECEIVER_IN = OFFLINE', () => read().RECEIVER_IN === 'OFFLINE', 1000);
 
     // The peer goes silent: null after about DEADTIME (200 ms) from its last word.
     clearInterval(keepalive);
     keepalive = undefined;
-    await waitFor('RECEIVER_IN = null after silence', () => read().RECEIVER_IN === null, 1500);
+    await expectWithin('RECEIVER_IN = null after silence', () => read().RECEIVER_IN === null, 1500);
     const took = Date.now() - lastSent;
     assert.ok(took >= 195, `nulled ${took} ms after the last heartbeat, before DEADTIME (200)`);
     assert.ok(took < 1000, `nulled ${took} ms after the last heartbeat, DEADTIME is 200`);
@@ -178,14 +168,14 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
       await send(i % 4 === 3 ? stranger : peer, i % 4 === 3 ? 'ONLINE' : b, port);
       if (i % 50 === 49) await sleep(5); // stay under the socket's receive buffer: count them all
     }
-    await waitFor('1000 more dropped', () => read().RECEIVER_DROPPED === before + 1000, 3500).catch((e) => {
+    await expectWithin('1000 more dropped', () => read().RECEIVER_DROPPED === before + 1000, 3500).catch((e) => {
       throw new Error(`${e.message} (dropped went ${before} -> ${read().RECEIVER_DROPPED})`);
     });
     assert.equal(read().RECEIVER_IN, null);
 
     // ...and the receiver still works.
     keepalive = setInterval(() => void send(peer, 'PROGRESS', port).catch(() => {}), 50);
-    await waitFor('RECEIVER_IN = PROGRESS after the junk', () => read().RECEIVER_IN === 'PROGRESS', 1000);
+    await expectWithin('RECEIVER_IN = PROGRESS after the junk', () => read().RECEIVER_IN === 'PROGRESS', 1000);
     clearInterval(keepalive);
     keepalive = undefined;
     assert.deepEqual(problems, []);

@@ -12,6 +12,7 @@ import { StatusWriter } from '../../src/status-store/writer.js';
 import { SuperviseCore } from '../../src/supervise/core.js';
 import { SafeFileDestination } from '../../src/daemon/logger.js';
 import { Alarms } from '../../src/daemon/alarms.js';
+import { sleep } from '../helpers/wait.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pha-parts-'));
 
@@ -77,7 +78,7 @@ test('writer: patches merge, a failed write keeps its patch and is retried, over
     fs.writeFileSync(path.join(dir, 'var'), 'in the way');
     w.write({ STATUS: 'ONLINE', RES_a: 'UP' });
     w.write({ RECEIVER_IN: 'OFFLINE' });
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     assert.ok(errors.length >= 1 && errors[0], 'the failure is reported');
     assert.deepEqual(w.over({ STATUS: 'OFFLINE' }), { STATUS: 'ONLINE', RES_a: 'UP', RECEIVER_IN: 'OFFLINE' }, 'our unwritten keys lie over the file');
     w.write({ RES_a: undefined });
@@ -85,7 +86,7 @@ test('writer: patches merge, a failed write keeps its patch and is retried, over
     // The disk comes back: everything queued lands, nothing lost.
     fs.rmSync(path.join(dir, 'var'));
     fs.mkdirSync(path.join(dir, 'var'));
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await w.flush();
     assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { RECEIVER_IN: 'OFFLINE', STATUS: 'ONLINE' });
     assert.equal(errors.at(-1), null, 'recovery is reported');

@@ -6,6 +6,7 @@
  * write, unlock) and prints {"lat":[ms…],"errors":n} on stdout.
  */
 import { StatusStore } from '../../src/status-store/index.js';
+import { sleep } from '../../src/wait.js';
 
 async function main(): Promise<void> {
   const [file, countS, idS, atS] = process.argv.slice(2);
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const count = Number(countS);
   const key = `BENCH_W${idS}`;
   const wait = Number(atS) - Date.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  if (wait > 0) await sleep(wait);
   const lat: number[] = [];
   let errors = 0;
   for (let i = 0; i < count; i++) {

@@ -71,9 +71,7 @@ export function killPid(pid: number, signal: NodeJS.Signals): boolean {
 
 export { pidAlive } from '../../src/daemon/pidfile.js';
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep as delay } from '../../src/wait.js';
 
 /**
  * Run argv[0] with argv[1..] in its own process group, collect its output.

@@ -2,7 +2,7 @@
 // come from the profile and the schedule's own latencies; a fault that makes
 // the nodes unable to hear each other excuses two holders while it lasts and
 // for a documented time after it (see docs/simulation.md).
-import type { Word } from '../../src/status-store/index.js';
+import type { Word } from '../../src/heartbeat/word.js';
 import type { Fault, Schedule } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
 

@@ -13,7 +13,8 @@ import { runCore, type CommonPorts, type CoreRunner, type Reply } from '../../sr
 import { BUS_HEARD_AGAIN_MS, timingOf, type Timing } from '../../src/config/timing.js';
 import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
 import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseEvent } from '../../src/supervise/core.js';
-import type { Status, Word } from '../../src/status-store/index.js';
+import type { Status } from '../../src/status-store/index.js';
+import type { Word } from '../../src/heartbeat/word.js';
 import { BACKUP_AFTER_MS, WATCHERS } from '../../src/daemon/watchdog.js';
 import { DAEMONS, type DaemonName } from '../../src/daemon/pidfile.js';
 import { Prng } from './prng.js';
