@@ -22,44 +22,10 @@ import { foldRow, phaRowSpec, trialLine, rowLine, type RunMeta } from './runner.
 import { HOST_DEATH, type Measure } from './scenarios.js';
 import { summarize, type Summary } from './stats.js';
 import { NODES } from './timeline.js';
-import type { ScenarioRow, TrialResult } from './types.js';
+import type { AuthBench, AuthCodecCost, AuthIdleWindow, ScenarioRow, TrialResult } from './types.js';
 import { errText, fmtMs, say, sleep } from './util.js';
 
-export interface AuthIdleWindow {
-  variant: 'plain' | 'key';
-  rep: number;
-  seconds: number;
-  /** CPU % of the three daemons of each node over the window. */
-  cpuPct: Record<NodeName, number>;
-  /** The same per daemon (sender, receiver, supervise), to see where a difference comes from. */
-  daemonPct: Record<NodeName, Record<string, number>>;
-}
-
-export interface AuthCodecCost {
-  frames: number;
-  /** CPU µs per datagram (process.cpuUsage over the loop / frames). */
-  plainEncodeUs: number;
-  plainAcceptUs: number;
-  keyEncodeUs: number;
-  keyAcceptUs: number;
-  /** The key's extra CPU per node: one frame signed and one verified per HEARTBEAT_INT. */
-  extraCpuPct: Record<string, number>;
-  /**
-   * The same in two processes woken every 200 ms like the daemons (auth-wake.js, run side by
-   * side): CPU µs per wake (timer + encode + accept), and the key's extra CPU per node.
-   */
-  wake?: { seconds: number; plainUsPerWake: number; keyUsPerWake: number; extraCpuPct: number } | null;
-}
-
-export interface AuthBench {
-  runId: string;
-  at: string;
-  hostDeath: { plain: ScenarioRow; key: ScenarioRow } | null;
-  idle: AuthIdleWindow[];
-  idleSummary: Record<'plain' | 'key', Record<NodeName, Summary>> | null;
-  codec: AuthCodecCost | null;
-  notes: string[];
-}
+export type { AuthBench, AuthCodecCost, AuthIdleWindow } from './types.js';
 
 const KEY_FILE = 'etc/authkey';
 

@@ -1,6 +1,6 @@
 /** Result shapes shared by the scenarios, the report and latest.json. */
 import type { Summary } from './stats.js';
-import type { AuthBench } from './auth.js';
+import type { NodeName } from '../lab/index.js';
 
 export type Impl = 'pha' | 'keepalived';
 
@@ -113,4 +113,42 @@ export interface BenchResults {
   /** The heartbeat key's cost (`--auth`), tools/bench/auth.ts. */
   auth?: AuthBench | null;
   runs: Array<{ runId: string; at: string; argv: string[]; commit: string; host: string; durationS: number; load?: string }>;
+}
+
+// ---- --auth: what the heartbeat key costs (auth.ts)
+
+export interface AuthIdleWindow {
+  variant: 'plain' | 'key';
+  rep: number;
+  seconds: number;
+  /** CPU % of the three daemons of each node over the window. */
+  cpuPct: Record<NodeName, number>;
+  /** The same per daemon (sender, receiver, supervise), to see where a difference comes from. */
+  daemonPct: Record<NodeName, Record<string, number>>;
+}
+
+export interface AuthCodecCost {
+  frames: number;
+  /** CPU µs per datagram (process.cpuUsage over the loop / frames). */
+  plainEncodeUs: number;
+  plainAcceptUs: number;
+  keyEncodeUs: number;
+  keyAcceptUs: number;
+  /** The key's extra CPU per node: one frame signed and one verified per HEARTBEAT_INT. */
+  extraCpuPct: Record<string, number>;
+  /**
+   * The same in two processes woken every 200 ms like the daemons (auth-wake.js, run side by
+   * side): CPU µs per wake (timer + encode + accept), and the key's extra CPU per node.
+   */
+  wake?: { seconds: number; plainUsPerWake: number; keyUsPerWake: number; extraCpuPct: number } | null;
+}
+
+export interface AuthBench {
+  runId: string;
+  at: string;
+  hostDeath: { plain: ScenarioRow; key: ScenarioRow } | null;
+  idle: AuthIdleWindow[];
+  idleSummary: Record<'plain' | 'key', Record<NodeName, Summary>> | null;
+  codec: AuthCodecCost | null;
+  notes: string[];
 }

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultInstallDir } from './cleanup.js';
-import { GW_IP, VIP_CIDR, type Lab, type NodeName } from './lab.js';
+import { GW_IP, VIP_CIDR, type Lab, type NodeInstall, type NodeName } from './lab.js';
 
 export type ConfigValue = string | number | null | undefined;
 
@@ -25,17 +25,7 @@ export interface InstallOptions {
   config?: Record<string, ConfigValue>;
 }
 
-export interface NodeInstall {
-  readonly node: NodeName;
-  readonly dir: string;
-  readonly configPath: string;
-  readonly phaRoot: string;
-  readonly cliPath: string;
-  /** True when the lab made the dir (and removes it on destroy). */
-  readonly ownedDir: boolean;
-  /** The config written, in file order. */
-  readonly config: ReadonlyArray<readonly [string, string]>;
-}
+export type { NodeInstall } from './lab.js';
 
 function isPhaRoot(dir: string): boolean {
   try {

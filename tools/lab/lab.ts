@@ -26,7 +26,6 @@ import {
   ETC_NETNS_DIR, NS_SUFFIXES, netnsDelSync, netnsPidsSync, registerLab, removeOwnerPidFile,
   sweepLeftovers, unregisterLab, writeOwnerPidFile,
 } from './cleanup.js';
-import type { NodeInstall } from './install.js';
 
 export type { RunOptions, RunResult } from './exec.js';
 
@@ -44,6 +43,19 @@ export const HOST_IPS: Readonly<Record<HostName, string>> = {
   lb2: '198.18.0.12',
   client: '198.18.0.50',
 };
+
+/** pha installed on a lab node (install.ts makes it). */
+export interface NodeInstall {
+  readonly node: NodeName;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly phaRoot: string;
+  readonly cliPath: string;
+  /** True when the lab made the dir (and removes it on destroy). */
+  readonly ownedDir: boolean;
+  /** The config written, in file order. */
+  readonly config: ReadonlyArray<readonly [string, string]>;
+}
 
 export interface LabHost {
   readonly name: HostName;
