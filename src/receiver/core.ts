@@ -3,7 +3,7 @@
 // peer's word when the status file lost it. Events in (a decoded word from the
 // peer or a dropped datagram, a timer, the file as read), effects out (write
 // keys, publish on the bus, arm a timer, read the file, log). The shell
-// (index.ts) owns the socket and decodes; the simulator drives this class.
+// (shell.ts) owns the socket and decodes; the simulator drives this class.
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Status } from '../status-store/index.js';

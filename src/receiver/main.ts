@@ -1,3 +1,3 @@
 import { runDaemon } from '../daemon/index.js';
-import { startReceiver } from './index.js';
+import { startReceiver } from './shell.js';
 await runDaemon('receiver', (ctx) => startReceiver(ctx));

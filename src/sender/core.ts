@@ -1,7 +1,7 @@
 // The sender's logic, sans-I/O: what to send to the peer, and when. Events in
 // (a timer fired, the status changed, the fence finished), effects out (send
 // a word, arm a timer, write keys, publish on the bus, stop the resources,
-// log). The shell (index.ts) reads the file and the bus into a `SenderSight`,
+// log). The shell (shell.ts) reads the file and the bus into a `SenderSight`,
 // encodes and sends the datagrams, and runs the timers; the simulator
 // (tools/sim) drives this very class in virtual time.
 import type { Clock, CommonEffect } from '../daemon/effects.js';

@@ -1,5 +1,5 @@
 // The sender's ports: what its core's effects need from the world, and how
-// each effect maps onto them. The shell (index.ts) and the simulator supply
+// each effect maps onto them. The shell (shell.ts) and the simulator supply
 // the ports; this binding is the one dispatch both run.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { withAlarms } from '../daemon/effects.js';

@@ -4,7 +4,7 @@
 // ping the gateway, start/stop resources, write keys, publish on the bus, arm
 // a timer, log). The rules themselves are decide() (pure); this class keeps
 // the round going and turns decide()'s answer into effects. The shell
-// (loop.ts) carries them out; the simulator (tools/sim) drives this class.
+// (shell.ts) carries them out; the simulator (tools/sim) drives this class.
 import type { Config } from '../config/index.js';
 import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
 import type { Status } from '../status-store/index.js';

@@ -1,5 +1,5 @@
 // Supervise's ports: what its core's effects need from the world, and how
-// each effect maps onto them. The shell (loop.ts) and the simulator supply
+// each effect maps onto them. The shell (shell.ts) and the simulator supply
 // the ports; this binding is the one dispatch both run, so a check, ping or
 // script that fails reaches the core the same way in both.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';

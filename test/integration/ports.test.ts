@@ -12,8 +12,8 @@ import { buildConfig, parseConfigText, type Config, type ResourceDef } from '../
 import { Alarms } from '../../src/daemon/alarms.js';
 import { runCore, type CommonPorts, type CoreBinding } from '../../src/daemon/effects.js';
 import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
-import { startSender } from '../../src/sender/index.js';
-import { startSupervise } from '../../src/supervise/loop.js';
+import { startSender } from '../../src/sender/shell.js';
+import { startSupervise } from '../../src/supervise/shell.js';
 import { StatusStore, type Status } from '../../src/status-store/index.js';
 import { expectWithin } from '../helpers/wait.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { buildConfig, parseConfigText } from '../../src/config/index.js';
 import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from '../../src/heartbeat/index.js';
-import { startReceiver } from '../../src/receiver/index.js';
+import { startReceiver } from '../../src/receiver/shell.js';
 import { StatusStore, type Status } from '../../src/status-store/index.js';
 import { expectWithin, sleep } from '../helpers/wait.js';
 

@@ -2,7 +2,7 @@
 // (src/sender/core.ts, src/receiver/core.ts, src/supervise/core.ts) in virtual
 // time, over a simulated status store, local bus, network, resources and
 // gateway. Everything random comes from the seeded PRNG, so a seed replays.
-// What the real shells do (index.ts, loop.ts, daemon/bus.ts, daemon/watchdog.ts,
+// What the real shells do (<daemon>/shell.ts, daemon/bus.ts, daemon/watchdog.ts,
 // status-store/writer.ts) is modelled here as closely as it matters for the
 // protocol: the cores are the very code the daemons run.
 import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from '../../src/sender/core.js';
