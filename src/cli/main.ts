@@ -2,7 +2,7 @@
 // with one, a one-shot command whose exit code a script can use. Help and
 // version need no config; everything else names the config file it tried.
 import { configPathFrom, loadConfig, type Config } from '../config/index.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage, exitCodeOf, PhaError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { configHint, parseCliArgs, usageText } from './args.js';
 import { runCommand } from './commands.js';
@@ -13,8 +13,9 @@ import { runShell } from './shell.js';
 async function main(): Promise<number> {
   const inv = parseCliArgs(process.argv.slice(2), process.env);
   if (inv.kind === 'usage-error') {
-    process.stderr.write(`pha-cli: ${inv.message} (pha-cli --help)\n`);
-    return 2;
+    const err = new PhaError('PHA_ERR_USAGE', inv.message);
+    process.stderr.write(`pha-cli: ${err.message}\n`);
+    return exitCodeOf(err);
   }
   if (inv.kind === 'version') {
     process.stdout.write(`pha-cli (pha) ${packageVersion()}\n`);
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
   } catch (e) {
     process.stderr.write(`pha-cli: ${e instanceof ConfigError ? 'config problem, nothing done:\n' : ''}${errorMessage(e)}\n`);
     process.stderr.write(`pha-cli: ${configHint(inv.config, configFile)}\n`);
-    return e instanceof ConfigError ? 2 : 1;
+    return exitCodeOf(e);
   }
   for (const w of config.warnings) process.stderr.write(`pha-cli: ${w}\n`);
   const problems = new Set<string>();
@@ -56,6 +57,6 @@ main().then(
   },
   (e) => {
     process.stderr.write(`pha-cli: ${errorMessage(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(e);
   },
 );

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import dns from 'node:dns';
 import net from 'node:net';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, PhaError, type ConfigProblem } from '../errors.js';
 import { loadKeyFile, type KeyRing } from '../heartbeat/keyfile.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
 import { KEYS, reservedNote } from './keys.js';
@@ -230,7 +230,7 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
       for (const n of nodes) {
         try {
           const a = await lookup(n);
-          if (a.length === 0) throw new Error('no IPv4 address');
+          if (a.length === 0) throw new PhaError('PHA_ERR_RESOLVE', n);
           resolved.push(a);
         } catch (e) {
           errors.push({ file, line: lineOf('NODES'), message: `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}` });

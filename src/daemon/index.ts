@@ -1,11 +1,11 @@
 // What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
 // logger, signals, and the clean stop.
 import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage, EXIT, exitCodeOf, PhaError } from '../errors.js';
 import { timingOf } from '../config/timing.js';
 import { StatusStore } from '../status-store/index.js';
 import { createLogger, rateLimited, type Logger } from './logger.js';
-import { claimPid, DAEMONS, EXIT_ALREADY_RUNNING, removePid, type DaemonName } from './pidfile.js';
+import { claimPid, DAEMONS, removePid, type DaemonName } from './pidfile.js';
 import { spawnDaemon } from './spawn.js';
 import { Alarms } from './alarms.js';
 import { LocalBus } from './bus.js';
@@ -61,7 +61,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     config = await loadConfig(configFile);
   } catch (e) {
     process.stderr.write(`pha-${name}: ${e instanceof ConfigError ? 'bad config:\n' : ''}${errorMessage(e)}\n`);
-    process.exit(e instanceof ConfigError ? 2 : 1);
+    process.exit(exitCodeOf(e));
   }
   const foreground = argv.includes('--foreground') || !config.DAEMON;
   const rdir = runDir(config);
@@ -74,7 +74,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
       return;
     }
     process.stderr.write(`pha-${name}: ${r.reason}\n`);
-    process.exit(r.alreadyRunning ? EXIT_ALREADY_RUNNING : 1);
+    process.exit(r.alreadyRunning ? EXIT.alreadyRunning : EXIT.failed);
   }
 
   // Exactly one instance: the pid file is ours, or somebody else's that runs.
@@ -86,8 +86,9 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     process.exit(1);
   }
   if (!claim.ok) {
-    process.stderr.write(`pha-${name}: already running (pid ${claim.holder})\n`);
-    process.exit(EXIT_ALREADY_RUNNING);
+    const err = new PhaError('PHA_ERR_ALREADY_RUNNING', name, claim.holder);
+    process.stderr.write(`pha-${err.message}\n`);
+    process.exit(exitCodeOf(err));
   }
 
   const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
@@ -193,21 +194,10 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     daemon = await setup({ config, log, store, bus, alarms, watchdog });
     log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
   } catch (e) {
-    log.fatal({ err: errorMessage(e) }, `${name} could not start`);
-    process.stderr.write(`pha-${name}: could not start: ${errorMessage(e)}\n`);
+    const err = new PhaError('PHA_ERR_DAEMON', `pha-${name}`, errorMessage(e));
+    log.fatal({ err: errorMessage(e) }, err.message);
+    process.stderr.write(`${err.message}\n`);
     removePid(rdir, name);
-    process.exit(1);
+    process.exit(exitCodeOf(err));
   }
-}
-
-/** setInterval that reports how late each tick ran (for stall detection). */
-export function lagTimer(intervalMs: number, tick: (lateMs: number) => void): { stop(): void } {
-  let expected = Date.now() + intervalMs;
-  const t = setInterval(() => {
-    const now = Date.now();
-    const late = Math.max(0, now - expected);
-    expected = now + intervalMs;
-    tick(late);
-  }, intervalMs);
-  return { stop: () => clearInterval(t) };
 }

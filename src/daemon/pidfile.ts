@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXIT, PhaError } from '../errors.js';
 
 export type ProcName = 'sender' | 'receiver' | 'supervise' | 'cli';
 export type DaemonName = Exclude<ProcName, 'cli'>;
@@ -74,7 +75,7 @@ export function readPid(runDir: string, name: ProcName, configFile?: string): Pi
 }
 
 /** Exit code of a daemon that found another instance running (systemd: RestartPreventExitStatus). */
-export const EXIT_ALREADY_RUNNING = 3;
+export const EXIT_ALREADY_RUNNING = EXIT.alreadyRunning;
 
 export type Claim = { ok: true } | { ok: false; holder: number };
 
@@ -112,7 +113,7 @@ async function withRemovalLock<T>(file: string, fn: () => T, timeoutMs = 5000): 
         server.close();
       }
     }
-    if (Date.now() > deadline) throw new Error(`${file}: another process held the pid-file lock for more than ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new PhaError('PHA_ERR_PIDFILE', file, `another process held the pid-file lock for more than ${timeoutMs} ms`);
     await sleep(2 + Math.random() * 8);
   }
 }
@@ -158,7 +159,7 @@ export async function claimPid(runDir: string, name: ProcName, configFile?: stri
       if (holder !== undefined && isOurProcess(holder, name, configFile)) return { ok: false, holder };
       await removeStalePid(runDir, name, configFile);
     }
-    throw new Error(`${file}: could not be created (it kept coming back)`);
+    throw new PhaError('PHA_ERR_PIDFILE', file, 'could not be created (it kept coming back)');
   } finally {
     fs.rmSync(tmp, { force: true });
   }

@@ -8,6 +8,7 @@ import { encodeFrame, macMatches, MAX_SEQUENCE, parseFrame } from './frame.js';
 import type { KeyRing } from './keyfile.js';
 import type { PeerState } from './generation.js';
 import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
+import { PhaError } from '../errors.js';
 
 export type AuthMode = 'enforce' | 'permissive';
 
@@ -75,8 +76,8 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
   };
 
   const frame = (word: Word): Buffer => {
-    if (!auth) throw new Error('frame without a key');
-    if (opts.generation === undefined) throw new Error('frame without a boot generation (nextBootGeneration)');
+    if (!auth) throw new PhaError('PHA_ERR_INTERNAL', 'a frame without a key');
+    if (opts.generation === undefined) throw new PhaError('PHA_ERR_INTERNAL', 'a frame without a boot generation (nextBootGeneration)');
     // A u64 at 100 frames/s lasts 5.8e9 years; saturating keeps the type honest.
     if (sequence < MAX_SEQUENCE) sequence++;
     return encodeFrame({ keyId: auth.keys.signingId, node: auth.localNode, generation: opts.generation, sequence, word }, auth.keys.signingKey);

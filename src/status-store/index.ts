@@ -142,8 +142,8 @@ export class StatusStore {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ELOCKED' || Date.now() >= deadline) {
-          if (code !== 'ELOCKED') this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
-          throw new PhaError('PHA_ERR_STATUS_LOCK', `cannot lock ${this.file}: ${errorMessage(e)}`);
+          if (code !== 'ELOCKED') this.writeError = new PhaError('PHA_ERR_STATUS_WRITE', this.file, errorMessage(e)).message;
+          throw new PhaError('PHA_ERR_STATUS_LOCK', this.file, errorMessage(e));
         }
       }
       await sleep(wait + Math.random() * wait);
@@ -176,8 +176,9 @@ export class StatusStore {
         }
         this.writeAtomic(next);
       } catch (e) {
-        this.writeError = `status file ${this.file} not writable: ${errorMessage(e)}`;
-        throw new PhaError('PHA_ERR_STATUS_WRITE', this.writeError);
+        const err = new PhaError('PHA_ERR_STATUS_WRITE', this.file, errorMessage(e));
+        this.writeError = err.message;
+        throw err;
       }
       this.writeError = null;
       this.lastGood = next as Status;

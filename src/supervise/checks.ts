@@ -1,7 +1,7 @@
 // The gateway (ICMP through net-ping, no retries) and default-route checks.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { errorMessage } from '../errors.js';
+import { PhaError, errorMessage } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +23,7 @@ export function createPinger(timeoutMs: number): Pinger {
   try {
     session = netPing.createSession({ timeout: Math.round(timeoutMs), retries: 0, packetSize: 16 });
   } catch (e) {
-    throw new Error(`cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): ${errorMessage(e)}`);
+    throw new PhaError('PHA_ERR_ICMP', errorMessage(e));
   }
   session.on('error', () => {
     /* reported per ping */

@@ -10,7 +10,7 @@ import util from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildConfig, loadConfig, parseConfigText, type Config, type LoadOptions } from '../../src/config/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, exitCodeOf } from '../../src/errors.js';
 import { StatusStore } from '../../src/status-store/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -53,7 +53,7 @@ async function refused(p: Promise<unknown>): Promise<ConfigError> {
     await p;
   } catch (e) {
     assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    assert.equal(e.exitCode, 2);
+    assert.equal(exitCodeOf(e), 2);
     return e;
   }
   assert.fail('expected a ConfigError, the config was accepted');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildConfig, KEYS, loadConfig, parseConfigText, RESERVED_RESOURCE_NAMES, type Config, type LoadOptions } from '../../src/config/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, exitCodeOf, PhaError } from '../../src/errors.js';
 
 // dist/test/unit/config.test.js → package root
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -51,7 +51,7 @@ function hasProblem(err: ConfigError, line: number, re: RegExp): void {
   assert.ok(p, `no problem on line ${line} matching ${re}; got ${JSON.stringify(err.problems)}`);
   assert.equal(p.file, FILE);
   assert.ok(err.message.includes(`${FILE}:${line}: ${p.message}`), `message lacks "${FILE}:${line}: …": ${err.message}`);
-  assert.equal(err.exitCode, 2);
+  assert.equal(exitCodeOf(err), 2);
   assert.equal(err.code, 'PHA_ERR_CONFIG');
 }
 
@@ -390,4 +390,14 @@ test('RES_TIMEOUT and RES_RESTARTS are settings: never resources, and a bad valu
   const e = await problems(text('RES_TIMEOUT=192.168.1.5 eth0'));
   hasProblem(e, 5, /RES_TIMEOUT=192\.168\.1\.5 eth0: expected a number in 0\.1\.\.3600 s \(RES_TIMEOUT is a setting, not a resource: no resource may be called TIMEOUT or RESTARTS/);
   hasProblem(await problems(text('RES_RESTARTS=nginx')), 5, /RES_RESTARTS=nginx: expected a whole number .*no resource may be called TIMEOUT or RESTARTS/);
+});
+
+test('the error catalogue: every code has its exit code in one place', () => {
+  assert.equal(exitCodeOf(new ConfigError([{ file: 'f', line: 3, message: 'm' }])), 2);
+  assert.equal(exitCodeOf(new PhaError('PHA_ERR_USAGE', 'bad option')), 2);
+  assert.equal(exitCodeOf(new PhaError('PHA_ERR_ALREADY_RUNNING', 'sender', 42)), 3);
+  assert.equal(exitCodeOf(new PhaError('PHA_ERR_STATUS_WRITE', '/x/status.dat', 'EROFS')), 1);
+  assert.equal(exitCodeOf(new Error('plain')), 1);
+  assert.equal(new PhaError('PHA_ERR_ICMP', 'EPERM').message, 'cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): EPERM');
+  assert.equal(new PhaError('PHA_ERR_USAGE', 'bad option').code, 'PHA_ERR_USAGE');
 });
