@@ -16,14 +16,26 @@ export function formatProblem(p: ConfigProblem): string {
 export const EXIT = { ok: 0, failed: 1, config: 2, alreadyRunning: 3 } as const;
 
 const CATALOGUE = {
-  PHA_ERR_CONFIG: { exit: EXIT.config, message: (problems: readonly ConfigProblem[]) => problems.map(formatProblem).join('\n') },
+  PHA_ERR_CONFIG: {
+    exit: EXIT.config,
+    message: (problems: readonly ConfigProblem[]) => problems.map(formatProblem).join('\n'),
+  },
   PHA_ERR_USAGE: { exit: EXIT.config, message: (what: string) => `${what} (pha-cli --help)` },
   PHA_ERR_STATUS_LOCK: { exit: EXIT.failed, message: (file: string, why: string) => `cannot lock ${file}: ${why}` },
-  PHA_ERR_STATUS_WRITE: { exit: EXIT.failed, message: (file: string, why: string) => `status file ${file} not writable: ${why}` },
+  PHA_ERR_STATUS_WRITE: {
+    exit: EXIT.failed,
+    message: (file: string, why: string) => `status file ${file} not writable: ${why}`,
+  },
   PHA_ERR_PIDFILE: { exit: EXIT.failed, message: (file: string, why: string) => `${file}: ${why}` },
-  PHA_ERR_ALREADY_RUNNING: { exit: EXIT.alreadyRunning, message: (daemon: string, pid: number) => `${daemon} already running (pid ${pid})` },
+  PHA_ERR_ALREADY_RUNNING: {
+    exit: EXIT.alreadyRunning,
+    message: (pid: number) => `already running (pid ${pid})`,
+  },
   PHA_ERR_DAEMON: { exit: EXIT.failed, message: (daemon: string, why: string) => `${daemon} could not start: ${why}` },
-  PHA_ERR_ICMP: { exit: EXIT.failed, message: (why: string) => `cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): ${why}` },
+  PHA_ERR_ICMP: {
+    exit: EXIT.failed,
+    message: (why: string) => `cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): ${why}`,
+  },
   PHA_ERR_RESOLVE: { exit: EXIT.config, message: (name: string) => `${name} has no IPv4 address` },
   PHA_ERR_INTERNAL: { exit: EXIT.failed, message: (what: string) => `internal error: ${what}` },
 } as const;

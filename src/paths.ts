@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // dist/src/paths.js → package root is two levels up from dist/src.
 const here = path.dirname(fileURLToPath(import.meta.url));

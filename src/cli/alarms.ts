@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { queryDaemons, type BusState, type DaemonName } from '../daemon/bus.js';
+import { type BusState, type DaemonName, queryDaemons } from '../daemon/bus.js';
 import type { PidInfo } from '../daemon/pidfile.js';
 import type { Status, StatusStore } from '../status-store/index.js';
 
@@ -32,7 +32,12 @@ export interface LiveView {
   live: Partial<Record<DaemonName, BusState>>;
 }
 
-export async function liveView(store: StatusStore, varDir: string, runDir: string, pids: Record<DaemonName, PidInfo>): Promise<LiveView> {
+export async function liveView(
+  store: StatusStore,
+  varDir: string,
+  runDir: string,
+  pids: Record<DaemonName, PidInfo>,
+): Promise<LiveView> {
   const file = store.read();
   const running = DAEMONS.filter((d) => pids[d].pid > 0);
   const live = running.length ? await queryDaemons(runDir) : {};

@@ -1,15 +1,20 @@
 // One command table for the interactive shell and the one-shot CLI. The first
 // word is resolved as the original did (dis…/off…, ena…/on…, h/?), then the
 // tokens are parsed by commander (options, arity, errors that never exit).
+
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { KEYS, runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
-import { liveView } from './alarms.js';
 import { errorMessage } from '../errors.js';
-import { type Status } from '../status-store/index.js';
+import type { Status } from '../status-store/index.js';
+import { waitFor } from '../wait.js';
+import { liveView } from './alarms.js';
 import {
+  type Ctx,
   checkResources,
   describeResult,
+  type NodeState,
   nodeState,
   pids,
   resPatch,
@@ -19,14 +24,10 @@ import {
   startDaemon,
   stopAll,
   stopDaemon,
-  type Ctx,
-  type NodeState,
 } from './control.js';
+import { keygenCommand } from './keygen.js';
 import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
-import { keygenCommand } from './keygen.js';
-import path from 'node:path';
-import { waitFor } from '../wait.js';
 import { COMMAND_TABLE, canonical, commandDef, helpText, RES_ACTIONS } from './table.js';
 
 export interface CommandResult {
@@ -48,11 +49,21 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
   if (!def) {
     const word = rawTokens.join(' ');
     const binary = hasNonPrintable(word) || /\\x[0-9a-f]{2}/.test(word);
-    ctx.err(`unknown command '${printable(word)}'${binary ? ' (not text: control characters or bytes that are not UTF-8, shown escaped)' : ''} – try 'help'`);
+    ctx.err(
+      `unknown command '${printable(word)}'${binary ? ' (not text: control characters or bytes that are not UTF-8, shown escaped)' : ''} – try 'help'`,
+    );
     return { code: 2 };
   }
   const { config, store } = ctx;
-  if (tokens[0] === 'keygen') return { code: keygenCommand(tokens.slice(1), () => config.AUTHKEY || path.join(config.INSTALLDIR, 'etc', 'authkey'), ctx.out, ctx.err) };
+  if (tokens[0] === 'keygen')
+    return {
+      code: keygenCommand(
+        tokens.slice(1),
+        () => config.AUTHKEY || path.join(config.INSTALLDIR, 'etc', 'authkey'),
+        ctx.out,
+        ctx.err,
+      ),
+    };
   let result: CommandResult = { code: 0 };
   const program = new Command('pha-cli');
   program
@@ -91,7 +102,13 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
       const n = runningCount(p);
       // The daemons' live state over the local bus: the truth when the file is behind.
       const v = await liveView(store, varDir(config), runDir(config), p);
-      if (o.json) ctx.out(JSON.stringify({ ...statJson(v.status, p, config, nodeState(v.status, p, opts.state ?? 'NOTRUNNING')), alarms: v.alarms }));
+      if (o.json)
+        ctx.out(
+          JSON.stringify({
+            ...statJson(v.status, p, config, nodeState(v.status, p, opts.state ?? 'NOTRUNNING')),
+            alarms: v.alarms,
+          }),
+        );
       else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms));
       // LSB status codes: 0 running, 3 not running, 1 partly.
       result.code = n === 3 ? 0 : n === 0 ? 3 : 1;
@@ -135,11 +152,15 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
   // The live view: a damaged or unwritable file must not refuse a good 'off'.
   const s = (await liveView(store, varDir(config), runDir(config), p)).status;
   if (s.STATUS !== 'ONLINE') {
-    ctx.err(`off: this node is ${s.STATUS === 'OFFLINE' ? 'Standby' : s.STATUS ?? 'not running'}: 'off' works on the Active node only`);
+    ctx.err(
+      `off: this node is ${s.STATUS === 'OFFLINE' ? 'Standby' : (s.STATUS ?? 'not running')}: 'off' works on the Active node only`,
+    );
     return 1;
   }
   if (!s.RECEIVER_IN && !force) {
-    ctx.err(`off refused: no heartbeat from ${config.peer.name}, nobody would take over ('off --force' releases anyway)`);
+    ctx.err(
+      `off refused: no heartbeat from ${config.peer.name}, nobody would take over ('off --force' releases anyway)`,
+    );
     return 1;
   }
   const req = Date.now();
@@ -159,8 +180,15 @@ async function off(ctx: Ctx, force: boolean): Promise<number> {
     return 1;
   }
   ctx.out(answered.OFF_ANSWER ?? 'off: released');
-  const taken = await waitFor(() => (store.read().RECEIVER_IN === 'ONLINE' ? true : undefined), config.DEADTIME + config.SUPERVISE_INT + 2000);
-  ctx.out(taken ? `off: ${config.peer.name} is ONLINE (took over); this node is Standby` : `off: released, but ${config.peer.name} has not reported ONLINE yet`);
+  const taken = await waitFor(
+    () => (store.read().RECEIVER_IN === 'ONLINE' ? true : undefined),
+    config.DEADTIME + config.SUPERVISE_INT + 2000,
+  );
+  ctx.out(
+    taken
+      ? `off: ${config.peer.name} is ONLINE (took over); this node is Standby`
+      : `off: released, but ${config.peer.name} has not reported ONLINE yet`,
+  );
   return 0;
 }
 
@@ -177,7 +205,9 @@ async function res(ctx: Ctx, action: string | undefined, name: string | undefine
   }
   const list = name ? config.resources.filter((r) => r.name === name) : config.resources;
   if (name && list.length === 0) {
-    ctx.err(`res: no resource '${printable(name)}' in ${config.file} (configured: ${config.resources.map((r) => r.name).join(', ') || 'none'})`);
+    ctx.err(
+      `res: no resource '${printable(name)}' in ${config.file} (configured: ${config.resources.map((r) => r.name).join(', ') || 'none'})`,
+    );
     return 2;
   }
   if (action === 'list') {
@@ -195,7 +225,9 @@ async function res(ctx: Ctx, action: string | undefined, name: string | undefine
     ctx.out(`WARNING: ${config.peer.name} is ONLINE and holds the resources: both nodes may hold them now`);
   }
   if (action === 'stop' && p.supervise.pid && s.STATUS === 'ONLINE') {
-    ctx.out("note: supervise is running and will treat this as a resource failure (restart, then hand over); for a switchover use 'off'");
+    ctx.out(
+      "note: supervise is running and will treat this as a resource failure (restart, then hand over); for a switchover use 'off'",
+    );
   }
   const r = runner(config);
   const results = action === 'start' ? await r.startInOrder(list) : await r.stopInReverse(list);
@@ -208,7 +240,10 @@ async function res(ctx: Ctx, action: string | undefined, name: string | undefine
 
 function showConf(ctx: Ctx): string {
   const c = ctx.config as unknown as Record<string, unknown>;
-  const lines = [`# ${ctx.config.file}`, `# this node: ${ctx.config.local.name} (node ${ctx.config.local.id}, ${ctx.config.local.addrs.join(' ')}), peer: ${ctx.config.peer.name} (${ctx.config.peer.addrs.join(' ')})`];
+  const lines = [
+    `# ${ctx.config.file}`,
+    `# this node: ${ctx.config.local.name} (node ${ctx.config.local.id}, ${ctx.config.local.addrs.join(' ')}), peer: ${ctx.config.peer.name} (${ctx.config.peer.addrs.join(' ')})`,
+  ];
   for (const k of Object.keys(KEYS)) {
     const v = c[k];
     lines.push(`${k}=${Array.isArray(v) ? v.join(' ') : typeof v === 'boolean' ? (v ? 1 : 0) : String(v ?? '')}`);

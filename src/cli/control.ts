@@ -1,13 +1,13 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
-import { runDir, statusFile, type Config } from '../config/index.js';
+import { type Config, runDir, statusFile } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
-import { DAEMONS, isOurProcess, readPid, removeStalePid, type DaemonName, type PidInfo } from '../daemon/pidfile.js';
+import { DAEMONS, type DaemonName, isOurProcess, type PidInfo, readPid, removeStalePid } from '../daemon/pidfile.js';
 import { spawnDaemon } from '../daemon/spawn.js';
-import { markDown } from '../daemon/watchdog.js';
 import { managingUnit, systemctl } from '../daemon/systemd.js';
+import { markDown } from '../daemon/watchdog.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
-import { StatusStore, type Status } from '../status-store/index.js';
+import { type Status, StatusStore } from '../status-store/index.js';
 import { sleep } from '../wait.js';
 
 export type { DaemonName } from '../daemon/pidfile.js';
@@ -45,7 +45,6 @@ export function nodeState(s: Status, p: Record<DaemonName, PidInfo>, previous: N
   return previous === 'NOTRUNNING' ? 'Standby' : previous;
 }
 
-
 /** Start one daemon unless a live one runs; waits until its pid file names it. */
 export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   markDown(runDir(ctx.config), d, false); // meant to run: the other daemons may restart it again
@@ -69,7 +68,8 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   const unit = await managingUnit(config.file, d);
   if (unit) {
     const r = await systemctl(['stop', unit]);
-    if (r.code !== 0) ctx.err(`${d}: systemctl stop ${unit} failed (exit ${r.code})${r.stderr.trim() ? ': ' + r.stderr.trim() : ''}`);
+    if (r.code !== 0)
+      ctx.err(`${d}: systemctl stop ${unit} failed (exit ${r.code})${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
   }
   // Also without systemd, or for an instance started outside it.
   const p = readPid(runDir(config), d, config.file);
@@ -98,7 +98,13 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
 export async function startAll(ctx: Ctx): Promise<boolean> {
   if (runningCount(pids(ctx.config)) === 0) {
     // What a killed node left in the file is an earlier run's: do not show or send it.
-    await ctx.store.update({ STATUS: null, RECEIVER_IN: null, DECIDED_AT: undefined, REASON: undefined, ALARM: undefined });
+    await ctx.store.update({
+      STATUS: null,
+      RECEIVER_IN: null,
+      DECIDED_AT: undefined,
+      REASON: undefined,
+      ALARM: undefined,
+    });
   }
   // The receiver first: supervise's startup grace counts from its bind.
   const okR = await startDaemon(ctx, 'receiver');
@@ -144,6 +150,5 @@ export function resPatch(results: RunResult[], action: 'check' | 'start' | 'stop
 
 export function describeResult(r: RunResult): string {
   const what = r.ok ? 'ok' : r.timedOut ? 'TIMEOUT' : `FAILED (exit ${r.code ?? r.signal})`;
-  return `  ${r.name} ${r.action}: ${what}${r.output ? ' — ' + r.output.split('\n').join(' | ') : ''}${!r.ok && r.error ? ' (' + r.error + ')' : ''}`;
+  return `  ${r.name} ${r.action}: ${what}${r.output ? ` — ${r.output.split('\n').join(' | ')}` : ''}${!r.ok && r.error ? ` (${r.error})` : ''}`;
 }
-

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfigText } from '../config/parse.js';
 import { errorMessage } from '../errors.js';
-import { generateKey, loadKeyFile, writeKeyFile, KEY_ID_MAX } from '../heartbeat/keyfile.js';
+import { generateKey, KEY_ID_MAX, loadKeyFile, writeKeyFile } from '../heartbeat/keyfile.js';
 
-export const KEYGEN_USAGE = 'usage: keygen [FILE] [--force] [--rotate]   (FILE default: AUTHKEY of the config, else INSTALLDIR/etc/authkey)';
+export const KEYGEN_USAGE =
+  'usage: keygen [FILE] [--force] [--rotate]   (FILE default: AUTHKEY of the config, else INSTALLDIR/etc/authkey)';
 
 /** AUTHKEY of the config (relative to INSTALLDIR), else INSTALLDIR/etc/authkey; the config need not be valid. */
 export function defaultKeyFile(configFile: string): string {
@@ -44,7 +45,9 @@ export function keygen({ file, force = false, rotate = false, out, err }: Keygen
     const old = loadKeyFile(file);
     if (!old.ring) {
       const why = old.fileProblem ?? old.problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n');
-      err(`keygen --rotate: cannot read the current keys, nothing written:\n${why}\n(use --force to replace the file with a single new key)`);
+      err(
+        `keygen --rotate: cannot read the current keys, nothing written:\n${why}\n(use --force to replace the file with a single new key)`,
+      );
       return 1;
     }
     const keep = old.ring.signingId;
@@ -55,7 +58,9 @@ export function keygen({ file, force = false, rotate = false, out, err }: Keygen
     ];
     what = `new key id ${id} signs; key id ${keep} kept to verify${old.ring.ids.length > 1 ? ` (key id ${old.ring.ids[1]} dropped)` : ''}`;
   } else if (exists && !force) {
-    err(`keygen: ${file} exists; nothing written ('keygen --rotate' adds a new signing key and keeps the current one, '--force' replaces the file)`);
+    err(
+      `keygen: ${file} exists; nothing written ('keygen --rotate' adds a new signing key and keeps the current one, '--force' replaces the file)`,
+    );
     return 1;
   } else {
     let id = 1;
@@ -79,18 +84,32 @@ export function keygen({ file, force = false, rotate = false, out, err }: Keygen
   if (check.fileProblem) err(`keygen: warning: ${check.fileProblem}`);
   if (rotate && exists) {
     out('next: copy it to the peer (same path, mode 0600, e.g. scp -p), then on both nodes restart the receiver');
-    out("      ('re_sto', 're_sta'), and only then the sender ('se_sto', 'se_sta'): every receiver knows both keys before a sender signs with the new one");
+    out(
+      "      ('re_sto', 're_sta'), and only then the sender ('se_sto', 'se_sta'): every receiver knows both keys before a sender signs with the new one",
+    );
   } else {
-    out('next: copy it to the peer (same path, mode 0600, e.g. scp -p), set AUTHKEY in both configs, restart both nodes');
+    out(
+      'next: copy it to the peer (same path, mode 0600, e.g. scp -p), set AUTHKEY in both configs, restart both nodes',
+    );
   }
   return 0;
 }
 
 /** The command line form: tokens after the word `keygen`. */
-export function keygenCommand(tokens: string[], defaultFile: () => string, out: (l: string) => void, err: (l: string) => void): number {
-  let parsed;
+export function keygenCommand(
+  tokens: string[],
+  defaultFile: () => string,
+  out: (l: string) => void,
+  err: (l: string) => void,
+): number {
+  let parsed: { values: { force?: boolean; rotate?: boolean }; positionals: string[] };
   try {
-    parsed = parseArgs({ args: tokens, options: { force: { type: 'boolean' }, rotate: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: tokens,
+      options: { force: { type: 'boolean' }, rotate: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     err(`keygen: ${errorMessage(e)}\n${KEYGEN_USAGE}`);
     return 2;

@@ -1,13 +1,13 @@
 // pha-cli: without a command the interactive shell (also with piped stdin);
 // with one, a one-shot command whose exit code a script can use. Help and
 // version need no config; everything else names the config file it tried.
-import { configPathFrom, loadConfig, type Config } from '../config/index.js';
+import { type Config, configPathFrom, loadConfig } from '../config/index.js';
 import { ConfigError, errorMessage, exitCodeOf, PhaError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { configHint, parseCliArgs, usageText } from './args.js';
 import { runCommand } from './commands.js';
+import { type Ctx, makeStore } from './control.js';
 import { defaultKeyFile, keygenCommand } from './keygen.js';
-import { makeStore, type Ctx } from './control.js';
 import { runShell } from './shell.js';
 
 async function main(): Promise<number> {
@@ -23,16 +23,24 @@ async function main(): Promise<number> {
   }
   const configFile = configPathFrom(inv.config.file);
   if (inv.kind === 'help') {
-    process.stdout.write(usageText(inv.config, configFile) + '\n');
+    process.stdout.write(`${usageText(inv.config, configFile)}\n`);
     return 0;
   }
   // keygen makes the key file a valid config may need: it must not need one.
-  if (inv.command[0] === 'keygen') return keygenCommand(inv.command.slice(1), () => defaultKeyFile(configFile), (l) => process.stdout.write(l + '\n'), (l) => process.stderr.write(l + '\n'));
+  if (inv.command[0] === 'keygen')
+    return keygenCommand(
+      inv.command.slice(1),
+      () => defaultKeyFile(configFile),
+      (l) => process.stdout.write(`${l}\n`),
+      (l) => process.stderr.write(`${l}\n`),
+    );
   let config: Config;
   try {
     config = await loadConfig(configFile);
   } catch (e) {
-    process.stderr.write(`pha-cli: ${e instanceof ConfigError ? 'config problem, nothing done:\n' : ''}${errorMessage(e)}\n`);
+    process.stderr.write(
+      `pha-cli: ${e instanceof ConfigError ? 'config problem, nothing done:\n' : ''}${errorMessage(e)}\n`,
+    );
     process.stderr.write(`pha-cli: ${configHint(inv.config, configFile)}\n`);
     return exitCodeOf(e);
   }
@@ -44,8 +52,8 @@ async function main(): Promise<number> {
       if (!problems.has(m)) process.stderr.write(`pha-cli: ${m}\n`);
       problems.add(m);
     }),
-    out: (l) => process.stdout.write(l + '\n'),
-    err: (l) => process.stderr.write(l + '\n'),
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
   };
   if (inv.command.length === 0) return runShell(ctx, process.stdin, process.stdout);
   return (await runCommand(ctx, inv.command, { mode: 'oneshot' })).code;

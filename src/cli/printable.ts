@@ -43,6 +43,7 @@ export function decodeLenient(bytes: Uint8Array): string {
 
 // C0 and C1 controls, DEL, the replacement character, and the invisible
 // format characters that reorder or hide text (bidi overrides, zero widths).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const NON_PRINTABLE = /[\u0000-\u001f\u007f-\u009f\ufffd\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/gu;
 const NAMED: Record<string, string> = { '\t': '\\t', '\r': '\\r', '\n': '\\n', '\u001b': '\\e' };
 

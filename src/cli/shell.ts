@@ -6,9 +6,9 @@ import readline from 'node:readline';
 import { runDir, varDir } from '../config/index.js';
 import { readPid, removePid, writePid } from '../daemon/pidfile.js';
 import { runCommand } from './commands.js';
-import { canonical, commandDef, COMMAND_WORDS } from './table.js';
-import { nodeState, pids, type Ctx, type NodeState } from './control.js';
+import { type Ctx, type NodeState, nodeState, pids } from './control.js';
 import { LenientUtf8Lines, printable } from './printable.js';
+import { COMMAND_WORDS, canonical, commandDef } from './table.js';
 
 export function tokenize(line: string): string[] {
   return line.trim().split(/\s+/).filter(Boolean);
@@ -30,7 +30,11 @@ export function completer(resourceNames: readonly string[]) {
   };
 }
 
-export async function runShell(ctx: Ctx, input: NodeJS.ReadableStream & { isTTY?: boolean }, output: NodeJS.WritableStream): Promise<number> {
+export async function runShell(
+  ctx: Ctx,
+  input: NodeJS.ReadableStream & { isTTY?: boolean },
+  output: NodeJS.WritableStream,
+): Promise<number> {
   const { config, store } = ctx;
   const rdir = runDir(config);
   const other = readPid(rdir, 'cli', config.file);
@@ -80,9 +84,9 @@ export async function runShell(ctx: Ctx, input: NodeJS.ReadableStream & { isTTY?
       const tokens = tokenize(line);
       // Echo piped input after the prompt, like a terminal, but never raw: a
       // control character in it would drive the operator's terminal.
-      if (!tty && line.trim()) output.write(printable(line.trim()) + '\n');
+      if (!tty && line.trim()) output.write(`${printable(line.trim())}\n`);
       if (tokens.length) {
-        if (tty) fs.appendFile(histFile, line.trim() + '\n', () => {});
+        if (tty) fs.appendFile(histFile, `${line.trim()}\n`, () => {});
         const r = await runCommand(ctx, tokens, { mode: 'shell', state });
         if (r.quit) break;
         code = r.code;

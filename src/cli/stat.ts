@@ -2,7 +2,7 @@
 // keys included, times shown readably), the three pids, and what needs attention.
 import type { Config } from '../config/index.js';
 import type { PidInfo } from '../daemon/pidfile.js';
-import { TIME_KEYS, type Status } from '../status-store/index.js';
+import { type Status, TIME_KEYS } from '../status-store/index.js';
 import type { DaemonName, NodeState } from './control.js';
 
 function perlValue(k: string, v: unknown, now: number): string {
@@ -18,23 +18,37 @@ function perlValue(k: string, v: unknown, now: number): string {
   return `'${String(v).replace(/'/g, "\\'")}'`;
 }
 
-export function formatStat(s: Status, p: Record<DaemonName, PidInfo>, config: Config, now: number, alarms: string[] = s.ALARM ? [s.ALARM] : []): string {
+export function formatStat(
+  s: Status,
+  p: Record<DaemonName, PidInfo>,
+  config: Config,
+  now: number,
+  alarms: string[] = s.ALARM ? [s.ALARM] : [],
+): string {
   const lines = ['$VAR1 = {'];
   const entries = Object.entries(s);
-  entries.forEach(([k, v], i) => lines.push(`          '${k}' => ${perlValue(k, v, now)}${i < entries.length - 1 ? ',' : ''}`));
+  for (const [i, [k, v]] of entries.entries())
+    lines.push(`          '${k}' => ${perlValue(k, v, now)}${i < entries.length - 1 ? ',' : ''}`);
   lines.push('        };');
   for (const d of ['sender', 'receiver', 'supervise'] as DaemonName[]) {
     const info = p[d];
-    const note = info.stale ? `   (stale pid file: ${info.stale > 0 ? 'pid ' + info.stale : 'unreadable'} is not a running pha-${d})` : '';
-    lines.push(`${(d + ':').padEnd(16)}${info.pid}${note}`);
+    const note = info.stale
+      ? `   (stale pid file: ${info.stale > 0 ? `pid ${info.stale}` : 'unreadable'} is not a running pha-${d})`
+      : '';
+    lines.push(`${(`${d}:`).padEnd(16)}${info.pid}${note}`);
   }
   const peer = s.RECEIVER_IN ?? null;
   const since = s.RECEIVER_IN_SINCE ? ` for ${((now - s.RECEIVER_IN_SINCE) / 1000).toFixed(1)} s` : '';
   lines.push(`peer ${config.peer.name}: ${peer ?? 'no heartbeat'}${since}`);
   if (s.SENDER_RUN === 0 && s.SENDER_PAUSE_UNTIL && s.SENDER_PAUSE_UNTIL > now) {
-    lines.push(`heartbeat: paused by off for ${((s.SENDER_PAUSE_UNTIL - now) / 1000).toFixed(0)} s more ('on' resumes)`);
+    lines.push(
+      `heartbeat: paused by off for ${((s.SENDER_PAUSE_UNTIL - now) / 1000).toFixed(0)} s more ('on' resumes)`,
+    );
   } else if (s.SENDER_MUTE === 1) lines.push('heartbeat: stopped (own gateway check failing)');
-  if (s.FAILED_UNTIL && s.FAILED_UNTIL > now) lines.push(`FAILED: starts nothing for ${((s.FAILED_UNTIL - now) / 1000).toFixed(0)} s ('res start' or 'on' clears it)`);
+  if (s.FAILED_UNTIL && s.FAILED_UNTIL > now)
+    lines.push(
+      `FAILED: starts nothing for ${((s.FAILED_UNTIL - now) / 1000).toFixed(0)} s ('res start' or 'on' clears it)`,
+    );
   for (const a of alarms) lines.push(`ALARM: ${a}`);
   if (s.REASON) lines.push(`last decision: ${s.REASON}`);
   return lines.join('\n');
@@ -47,6 +61,10 @@ export function statJson(s: Status, p: Record<DaemonName, PidInfo>, config: Conf
     state,
     status: s,
     pids: { sender: p.sender.pid, receiver: p.receiver.pid, supervise: p.supervise.pid },
-    stale: Object.fromEntries(Object.entries(p).filter(([, v]) => v.stale).map(([k, v]) => [k, v.stale])),
+    stale: Object.fromEntries(
+      Object.entries(p)
+        .filter(([, v]) => v.stale)
+        .map(([k, v]) => [k, v.stale]),
+    ),
   };
 }

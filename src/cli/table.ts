@@ -22,7 +22,10 @@ export interface CommandDef {
 export const RES_ACTIONS = ['list', 'start', 'stop'] as const;
 
 const PER_DAEMON: CommandDef[] = DAEMONS.flatMap((d) =>
-  (['start', 'stop'] as const).map((what) => ({ name: `${d.slice(0, 2)}_${what.slice(0, 3)}`, daemon: [d, what] as const })),
+  (['start', 'stop'] as const).map((what) => ({
+    name: `${d.slice(0, 2)}_${what.slice(0, 3)}`,
+    daemon: [d, what] as const,
+  })),
 );
 PER_DAEMON[0]!.help = [[PER_DAEMON.map((c) => c.name).join(' '), 'start/stop one daemon']];
 
@@ -34,10 +37,22 @@ export const COMMAND_TABLE: readonly CommandDef[] = [
     aliases: ['disable'],
     prefixes: ['dis', 'off'],
     next: ['--force'],
-    help: [['off|disable [--force]', 'manual failover: release the resources to the peer, pause the heartbeat {OFF_PAUSE}']],
+    help: [
+      ['off|disable [--force]', 'manual failover: release the resources to the peer, pause the heartbeat {OFF_PAUSE}'],
+    ],
   },
-  { name: 'on', aliases: ['enable'], prefixes: ['ena', 'on'], help: [['on|enable', 'resume the heartbeat now (also clears FAILED)']] },
-  { name: 'stat', aliases: ['status'], next: ['--json'], help: [['stat|status [--json]', "status file, the three daemon pids, the peer's word"]] },
+  {
+    name: 'on',
+    aliases: ['enable'],
+    prefixes: ['ena', 'on'],
+    help: [['on|enable', 'resume the heartbeat now (also clears FAILED)']],
+  },
+  {
+    name: 'stat',
+    aliases: ['status'],
+    next: ['--json'],
+    help: [['stat|status [--json]', "status file, the three daemon pids, the peer's word"]],
+  },
   {
     name: 'res',
     next: RES_ACTIONS,
@@ -62,7 +77,10 @@ export function commandDef(name: string): CommandDef | undefined {
 }
 
 /** Every word completion offers first. */
-export const COMMAND_WORDS: readonly string[] = COMMAND_TABLE.flatMap((c) => [c.name, ...(c.aliases ?? []).filter((a) => /^[a-z]{2}/.test(a))]);
+export const COMMAND_WORDS: readonly string[] = COMMAND_TABLE.flatMap((c) => [
+  c.name,
+  ...(c.aliases ?? []).filter((a) => /^[a-z]{2}/.test(a)),
+]);
 
 /** The original's abbreviations → the canonical command word; unknown words stay as they are. */
 export function canonical(tokens: string[]): string[] {
@@ -71,7 +89,9 @@ export function canonical(tokens: string[]): string[] {
   const w = first.toLowerCase();
   // `show` alone is no command: only `show conf`.
   if (w === 'show') return rest[0] === 'conf' ? ['conf', ...rest.slice(1)] : [first, ...rest];
-  const c = COMMAND_TABLE.find((d) => d.name === w || d.aliases?.includes(w) || d.prefixes?.some((p) => w.startsWith(p)));
+  const c = COMMAND_TABLE.find(
+    (d) => d.name === w || d.aliases?.includes(w) || d.prefixes?.some((p) => w.startsWith(p)),
+  );
   return [c ? c.name : w, ...rest];
 }
 
@@ -82,6 +102,7 @@ export function isKnown(tokens: string[]): boolean {
 
 /** The commands' help, `offPause` put in for the pause. */
 export function helpText(offPause: string): string {
-  const line = ([usage, meaning]: readonly [string, string]) => `  ${usage.length < 22 ? usage.padEnd(22) : `${usage}  `}${meaning.replace('{OFF_PAUSE}', offPause)}`;
+  const line = ([usage, meaning]: readonly [string, string]) =>
+    `  ${usage.length < 22 ? usage.padEnd(22) : `${usage}  `}${meaning.replace('{OFF_PAUSE}', offPause)}`;
   return ['commands:', ...COMMAND_TABLE.flatMap((c) => c.help ?? []).map(line)].join('\n');
 }

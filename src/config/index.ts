@@ -1,16 +1,17 @@
 // Load etc/config into one typed, frozen Config: parse, check every value,
 // find this node and its peer, and find the resource scripts.
+
+import dns from 'node:dns';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import dns from 'node:dns';
-import net from 'node:net';
-import { ConfigError, PhaError, type ConfigProblem } from '../errors.js';
-import { loadKeyFile, type KeyRing } from '../heartbeat/keyfile.js';
+import { ConfigError, type ConfigProblem, PhaError } from '../errors.js';
+import { type KeyRing, loadKeyFile } from '../heartbeat/keyfile.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
-import { KEYS, reservedNote } from './keys.js';
-import { parseConfigText, splitList, type ParsedConfig } from './parse.js';
 import { notWritableByOthers, scriptProblems } from '../perms.js';
+import { KEYS, reservedNote } from './keys.js';
+import { type ParsedConfig, parseConfigText, splitList } from './parse.js';
 
 export { KEYS, RESERVED_RESOURCE_NAMES } from './keys.js';
 export { parseConfigText } from './parse.js';
@@ -116,10 +117,19 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     const s = raw(k);
     const ok = spec.kind === 'int' ? /^-?\d+$/.test(s) : /^-?(\d+\.?\d*|\.\d+)$/.test(s);
     const n = Number(s);
-    const range = `${spec.min ?? '-'}..${spec.max ?? '-'}${spec.unit ? ' ' + spec.unit : ''}`;
-    if (!ok || !Number.isFinite(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+    const range = `${spec.min ?? '-'}..${spec.max ?? '-'}${spec.unit ? ` ${spec.unit}` : ''}`;
+    if (
+      !ok ||
+      !Number.isFinite(n) ||
+      (spec.min !== undefined && n < spec.min) ||
+      (spec.max !== undefined && n > spec.max)
+    ) {
       const note = k.startsWith('RES_') ? ` (${reservedNote(k)})` : '';
-      errors.push({ file, line: lineOf(k), message: `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}${note}` });
+      errors.push({
+        file,
+        line: lineOf(k),
+        message: `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}${note}`,
+      });
       return Number(spec.default);
     }
     return n;
@@ -137,13 +147,21 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   const logPath = raw('LOGPATH') || path.join(installDir, 'var', 'log');
   const nodes = splitList(raw('NODES'));
   if (nodes.length !== 2) {
-    errors.push({ file, line: lineOf('NODES'), message: `NODES must name exactly two nodes (got ${nodes.length}${nodes.length ? ': ' + nodes.join(' ') : ''})` });
+    errors.push({
+      file,
+      line: lineOf('NODES'),
+      message: `NODES must name exactly two nodes (got ${nodes.length}${nodes.length ? `: ${nodes.join(' ')}` : ''})`,
+    });
   } else if (nodes[0] === nodes[1]) {
     errors.push({ file, line: lineOf('NODES'), message: `NODES names the same node twice (${nodes[0]})` });
   }
   const gw = raw('GW');
   if (gw !== '' && !net.isIPv4(gw)) {
-    errors.push({ file, line: lineOf('GW'), message: `GW=${gw}: expected an IPv4 address (or empty for no gateway check)` });
+    errors.push({
+      file,
+      line: lineOf('GW'),
+      message: `GW=${gw}: expected an IPv4 address (or empty for no gateway check)`,
+    });
   }
   const bind = raw('BIND');
   if (bind !== '' && !net.isIPv4(bind)) {
@@ -151,7 +169,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   }
   const peerAddr = splitList(raw('PEER_ADDR'));
   for (const a of peerAddr) {
-    if (!net.isIPv4(a)) errors.push({ file, line: lineOf('PEER_ADDR'), message: `PEER_ADDR: "${a}" is not an IPv4 address` });
+    if (!net.isIPv4(a))
+      errors.push({ file, line: lineOf('PEER_ADDR'), message: `PEER_ADDR: "${a}" is not an IPv4 address` });
   }
   const values = {
     DEBUG: num('DEBUG'),
@@ -170,7 +189,11 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     OFF_PAUSE: num('OFF_PAUSE'),
   };
   if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
-    errors.push({ file, line: lineOf('DEADTIME') || lineOf('HEARTBEAT_INT'), message: `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer` });
+    errors.push({
+      file,
+      line: lineOf('DEADTIME') || lineOf('HEARTBEAT_INT'),
+      message: `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer`,
+    });
   }
 
   // Authenticated heartbeat: the key file is read and checked now, so a bad
@@ -180,23 +203,41 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   let auth: AuthConfig | null = null;
   let authKeyFile = '';
   if (authModeRaw !== '' && authModeRaw !== 'enforce' && authModeRaw !== 'permissive') {
-    errors.push({ file, line: lineOf('AUTH_MODE'), message: `AUTH_MODE=${authModeRaw}: expected enforce or permissive` });
+    errors.push({
+      file,
+      line: lineOf('AUTH_MODE'),
+      message: `AUTH_MODE=${authModeRaw}: expected enforce or permissive`,
+    });
   } else if (authModeRaw !== '' && authKeyRaw === '') {
-    errors.push({ file, line: lineOf('AUTH_MODE'), message: `AUTH_MODE=${authModeRaw} needs AUTHKEY=<key file> (without a key pha speaks the original's plain words)` });
+    errors.push({
+      file,
+      line: lineOf('AUTH_MODE'),
+      message: `AUTH_MODE=${authModeRaw} needs AUTHKEY=<key file> (without a key pha speaks the original's plain words)`,
+    });
   }
   if (authKeyRaw !== '') {
     authKeyFile = path.resolve(installDir, authKeyRaw);
     const k = loadKeyFile(authKeyFile);
-    if (k.fileProblem) errors.push({ file, line: lineOf('AUTHKEY'), message: `AUTHKEY=${authKeyRaw}: ${k.fileProblem}` });
+    if (k.fileProblem)
+      errors.push({ file, line: lineOf('AUTHKEY'), message: `AUTHKEY=${authKeyRaw}: ${k.fileProblem}` });
     errors.push(...k.problems);
-    if (k.ring) auth = Object.freeze({ file: authKeyFile, mode: authModeRaw === 'permissive' ? 'permissive' : 'enforce', keys: k.ring });
+    if (k.ring)
+      auth = Object.freeze({
+        file: authKeyFile,
+        mode: authModeRaw === 'permissive' ? 'permissive' : 'enforce',
+        keys: k.ring,
+      });
   }
 
   const resources: ResourceDef[] = [];
   for (const r of parsed.resources) {
     const script = resourceScript(installDir, r.name);
     if (!script) {
-      errors.push({ file, line: r.line, message: `RES_${r.name}: no script "${r.name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}` });
+      errors.push({
+        file,
+        line: r.line,
+        message: `RES_${r.name}: no script "${r.name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}`,
+      });
     } else if (!isExecutable(script)) {
       errors.push({ file, line: r.line, message: `RES_${r.name}: script ${script} is not executable (chmod +x)` });
     } else {
@@ -233,7 +274,11 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
           if (a.length === 0) throw new PhaError('PHA_ERR_RESOLVE', n);
           resolved.push(a);
         } catch (e) {
-          errors.push({ file, line: lineOf('NODES'), message: `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}` });
+          errors.push({
+            file,
+            line: lineOf('NODES'),
+            message: `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}`,
+          });
           resolved.push([]);
         }
       }
@@ -271,10 +316,22 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError([{ file, line: 0, message: code === 'ENOENT' ? 'config file not found (use --config FILE or PHA_CONFIG)' : `cannot read config: ${(e as Error).message}` }]);
+    throw new ConfigError([
+      {
+        file,
+        line: 0,
+        message:
+          code === 'ENOENT'
+            ? 'config file not found (use --config FILE or PHA_CONFIG)'
+            : `cannot read config: ${(e as Error).message}`,
+      },
+    ]);
   }
   // Whoever can write the config decides which scripts run as root.
-  const perms = [notWritableByOthers(file, 'config file'), notWritableByOthers(path.dirname(file), 'config directory')].filter((m): m is string => m !== null);
+  const perms = [
+    notWritableByOthers(file, 'config file'),
+    notWritableByOthers(path.dirname(file), 'config directory'),
+  ].filter((m): m is string => m !== null);
   if (perms.length) throw new ConfigError(perms.map((message) => ({ file, line: 0, message })));
   return buildConfig(parseConfigText(text, file), opts);
 }

@@ -48,7 +48,11 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
     if (key.startsWith('RES_') && !(key in KEYS)) {
       const name = key.slice(4);
       if (!RES_NAME_RE.test(name)) {
-        out.errors.push({ file, line, message: `resource key ${key}: the name after RES_ must be a script name (letters, digits, _ . -)` });
+        out.errors.push({
+          file,
+          line,
+          message: `resource key ${key}: the name after RES_ must be a script name (letters, digits, _ . -)`,
+        });
         return;
       }
       const prev = out.resources.findIndex((r) => r.name === name);
@@ -60,7 +64,11 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
       return;
     }
     if (!(key in KEYS)) {
-      out.warnings.push({ file, line, message: `unknown key ${key} (ignored); known keys: ${Object.keys(KEYS).join(', ')}, RES_<name>` });
+      out.warnings.push({
+        file,
+        line,
+        message: `unknown key ${key} (ignored); known keys: ${Object.keys(KEYS).join(', ')}, RES_<name>`,
+      });
       return;
     }
     const prev = out.values.get(key);

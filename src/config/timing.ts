@@ -66,7 +66,12 @@ export function busFreshOf(deadtime: number): number {
 /** Heard again on the bus after this long silent: news to listeners (fixed, whatever DEADTIME). */
 export const BUS_HEARD_AGAIN_MS = busFreshOf(1000);
 
-export function progressBound(resourceCount: number, resTimeoutMs: number, resRestarts: number, deadtime: number): number {
+export function progressBound(
+  resourceCount: number,
+  resTimeoutMs: number,
+  resRestarts: number,
+  deadtime: number,
+): number {
   return Math.max(1, resourceCount) * resTimeoutMs * (resRestarts + 1) + deadtime;
 }
 

@@ -12,10 +12,10 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TIME_KEYS, type Status } from '../status-store/index.js';
-import { DAEMONS, type DaemonName } from './pidfile.js';
 import { BUS_HEARD_AGAIN_MS } from '../config/timing.js';
+import { type Status, TIME_KEYS } from '../status-store/index.js';
 import { sleep } from '../wait.js';
+import { DAEMONS, type DaemonName } from './pidfile.js';
 
 export type { DaemonName };
 
@@ -64,7 +64,7 @@ export function loadBusToken(runDir: string, create: boolean): string | null {
     }
     try {
       fs.mkdirSync(runDir, { recursive: true });
-      fs.writeFileSync(file, crypto.randomBytes(16).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+      fs.writeFileSync(file, `${crypto.randomBytes(16).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null;
     }
@@ -152,7 +152,13 @@ export class LocalBus {
     const w = parse(msg, this.token);
     if (!w) return;
     if (w.q) {
-      this.sendTo(rinfo.port, { t: this.token, d: this.opts.name, p: process.pid, k: this.mine.keys, a: this.mine.alarms });
+      this.sendTo(rinfo.port, {
+        t: this.token,
+        d: this.opts.name,
+        p: process.pid,
+        k: this.mine.keys,
+        a: this.mine.alarms,
+      });
       return;
     }
     if (w.d === 'cli' || w.d === this.opts.name) return;
@@ -168,7 +174,10 @@ export class LocalBus {
     this.heard.set(w.d, h);
     this.opts.onHeard?.(w.d, h);
     // Listeners hear of a change of state (or of a daemon heard again), not of every liveness repeat.
-    const changed = !before || this.opts.now() - before.at > BUS_HEARD_AGAIN_MS || JSON.stringify(before.state) !== JSON.stringify(h.state);
+    const changed =
+      !before ||
+      this.opts.now() - before.at > BUS_HEARD_AGAIN_MS ||
+      JSON.stringify(before.state) !== JSON.stringify(h.state);
     if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
   }
 
@@ -310,4 +319,3 @@ export async function queryDaemons(runDir: string, timeoutMs = 1000): Promise<Pa
   sock.close();
   return out;
 }
-

@@ -121,7 +121,12 @@ export function runCore<Ev, Eff extends { kind: string }, P extends CommonPorts>
   return runner;
 }
 
-function carryCommon<Ev, Eff extends { kind: string }, P extends CommonPorts>(e: { kind: string }, ports: P, run: CoreRunner<Ev, Eff>, b: CoreBinding<Ev, Eff, P>): boolean {
+function carryCommon<Ev, Eff extends { kind: string }, P extends CommonPorts>(
+  e: { kind: string },
+  ports: P,
+  run: CoreRunner<Ev, Eff>,
+  b: CoreBinding<Ev, Eff, P>,
+): boolean {
   const c = e as CommonEffect;
   switch (c.kind) {
     case 'arm':

@@ -1,21 +1,21 @@
 // What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
 // logger, signals, and the clean stop.
-import { loadConfig, configPathFrom, runDir, statusFile, type Config } from '../config/index.js';
-import { ConfigError, errorMessage, EXIT, exitCodeOf, PhaError } from '../errors.js';
+import { type Config, configPathFrom, loadConfig, runDir, statusFile } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
+import { ConfigError, EXIT, errorMessage, exitCodeOf, PhaError } from '../errors.js';
 import { StatusStore } from '../status-store/index.js';
-import { createLogger, rateLimited, type Logger } from './logger.js';
-import { claimPid, DAEMONS, removePid, type DaemonName } from './pidfile.js';
-import { spawnDaemon } from './spawn.js';
 import { Alarms } from './alarms.js';
 import { LocalBus } from './bus.js';
+import { createLogger, type Logger, rateLimited } from './logger.js';
+import { type Claim, claimPid, DAEMONS, type DaemonName, removePid } from './pidfile.js';
+import { spawnDaemon } from './spawn.js';
 import { markDown, Watchdog } from './watchdog.js';
 
-export * from './pidfile.js';
-export { createLogger, rateLimited, type Logger } from './logger.js';
 export { Alarms } from './alarms.js';
-export { LocalBus, overlay, type BusState } from './bus.js';
-export { Watchdog, markDown } from './watchdog.js';
+export { type BusState, LocalBus, overlay } from './bus.js';
+export { createLogger, type Logger, rateLimited } from './logger.js';
+export * from './pidfile.js';
+export { markDown, Watchdog } from './watchdog.js';
 
 export interface DaemonContext {
   config: Config;
@@ -38,6 +38,7 @@ export interface RunningDaemon {
 }
 
 import { DETACHED_ENV } from './env.js';
+
 export { DETACHED_ENV } from './env.js';
 
 function argValue(argv: string[], flag: string): string | undefined {
@@ -45,14 +46,19 @@ function argValue(argv: string[], flag: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) => Promise<RunningDaemon>): Promise<void> {
+export async function runDaemon(
+  name: DaemonName,
+  setup: (ctx: DaemonContext) => Promise<RunningDaemon>,
+): Promise<void> {
   // A detached daemon's stdout/stderr is its log file: on a full disk a write
   // there emits 'error', which unhandled would end the process. Never.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
   const argv = process.argv.slice(2);
   if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(`usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`);
+    process.stdout.write(
+      `usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`,
+    );
     return;
   }
   const configFile = configPathFrom(argValue(argv, '--config'));
@@ -78,7 +84,7 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
   }
 
   // Exactly one instance: the pid file is ours, or somebody else's that runs.
-  let claim;
+  let claim: Claim;
   try {
     claim = await claimPid(rdir, name, configFile);
   } catch (e) {
@@ -86,8 +92,8 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     process.exit(1);
   }
   if (!claim.ok) {
-    const err = new PhaError('PHA_ERR_ALREADY_RUNNING', name, claim.holder);
-    process.stderr.write(`pha-${err.message}\n`);
+    const err = new PhaError('PHA_ERR_ALREADY_RUNNING', claim.holder);
+    process.stderr.write(`pha-${name}: ${err.message}\n`);
     process.exit(exitCodeOf(err));
   }
 
@@ -130,12 +136,20 @@ export async function runDaemon(name: DaemonName, setup: (ctx: DaemonContext) =>
     now: monotonic,
     managedBySystemd: !!process.env.INVOCATION_ID,
     spawn: async (d) => {
-      const r = await spawnDaemon(config, d).catch((e: Error) => ({ ok: false as const, reason: e.message, alreadyRunning: undefined }));
+      const r = await spawnDaemon(config, d).catch((e: Error) => ({
+        ok: false as const,
+        reason: e.message,
+        alreadyRunning: undefined,
+      }));
       // Another starter won the race: it runs, which is what we wanted.
       return r.ok ? { pid: r.pid } : r.alreadyRunning ? { pid: r.alreadyRunning } : { error: r.reason };
     },
     onEvent: (e) => {
-      if (e.kind === 'died') log.error({ daemon: e.daemon, pid: e.pid }, `${e.daemon} (pid ${e.pid}) died${e.restarter ? ': restarting it' : ''}`);
+      if (e.kind === 'died')
+        log.error(
+          { daemon: e.daemon, pid: e.pid },
+          `${e.daemon} (pid ${e.pid}) died${e.restarter ? ': restarting it' : ''}`,
+        );
       else if (e.kind === 'restarted') {
         log.warn({ daemon: e.daemon, pid: e.pid, ms: e.ms }, `${e.daemon} restarted (pid ${e.pid}, ${e.ms} ms)`);
         alarms.event(`${e.daemon} died and was restarted by ${name} (new pid ${e.pid})`);

@@ -85,7 +85,16 @@ export class SafeFileDestination {
 export function createLogger(opts: LoggerOptions): { log: Logger; reopen(): void; dest?: SafeFileDestination } {
   const level = opts.debug > 0 ? 'debug' : 'info';
   if (!opts.file) {
-    const dest = { write: (s: string) => { try { fs.writeSync(2, s); } catch { /* stderr gone */ } return true; } };
+    const dest = {
+      write: (s: string) => {
+        try {
+          fs.writeSync(2, s);
+        } catch {
+          /* stderr gone */
+        }
+        return true;
+      },
+    };
     return { log: pino({ level, base: { daemon: opts.name, node: opts.node } }, dest), reopen: () => {} };
   }
   // Written synchronously (the last lines before a crash are on disk).

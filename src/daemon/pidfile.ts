@@ -113,7 +113,12 @@ async function withRemovalLock<T>(file: string, fn: () => T, timeoutMs = 5000): 
         server.close();
       }
     }
-    if (Date.now() > deadline) throw new PhaError('PHA_ERR_PIDFILE', file, `another process held the pid-file lock for more than ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new PhaError(
+        'PHA_ERR_PIDFILE',
+        file,
+        `another process held the pid-file lock for more than ${timeoutMs} ms`,
+      );
     await sleep(2 + Math.random() * 8);
   }
 }
@@ -127,7 +132,7 @@ async function withRemovalLock<T>(file: string, fn: () => T, timeoutMs = 5000): 
 export async function removeStalePid(runDir: string, name: ProcName, configFile?: string): Promise<number | undefined> {
   const file = pidFilePath(runDir, name);
   if (pidIn(file) === undefined) return undefined;
-  return withRemovalLock(fs.realpathSync(runDir) + '/' + name, () => {
+  return withRemovalLock(`${fs.realpathSync(runDir)}/${name}`, () => {
     const cur = pidIn(file);
     if (cur === undefined || isOurProcess(cur, name, configFile)) return undefined;
     fs.rmSync(file, { force: true });

@@ -58,7 +58,12 @@ const CACHE_MS = 30_000;
  * Environment=PHA_CONFIG= naming this very config file (so a second install or
  * a test's config on the same machine never drives the units).
  */
-export function managingUnit(configFile: string, d: DaemonName, env: NodeJS.ProcessEnv = process.env, booted = systemdBooted): Promise<string | undefined> {
+export function managingUnit(
+  configFile: string,
+  d: DaemonName,
+  env: NodeJS.ProcessEnv = process.env,
+  booted = systemdBooted,
+): Promise<string | undefined> {
   const force = env.PHA_SYSTEMD;
   if (force === '0') return Promise.resolve(undefined);
   if (force === '1') return Promise.resolve(unitName(d));

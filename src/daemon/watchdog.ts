@@ -202,10 +202,16 @@ export class Watchdog {
       }
       if (s.deadSince === null) {
         s.deadSince = t;
-        this.o.onEvent({ kind: 'died', daemon: d, pid: s.pid, restarter: !this.o.managedBySystemd && WATCHERS[d][0] === this.o.self });
+        this.o.onEvent({
+          kind: 'died',
+          daemon: d,
+          pid: s.pid,
+          restarter: !this.o.managedBySystemd && WATCHERS[d][0] === this.o.self,
+        });
       }
       if (this.o.managedBySystemd || this.restarting.has(d)) continue;
-      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s) && t - s.deadSince < BACKUP_AFTER_MS) continue;
+      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s) && t - s.deadSince < BACKUP_AFTER_MS)
+        continue;
       const f = this.fails.get(d);
       if (f && t < f.nextAt) continue;
       void this.restart(d, s);

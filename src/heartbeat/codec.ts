@@ -2,13 +2,14 @@
 // the receiver accepts. Pure: no sockets, no files, no clock. The generation
 // files are read and written by the caller (generation.ts); the codec gets the
 // loaded values and a callback.
-import type { Word } from './word.js';
-import { newDropCounters, type DropCounters, type DropReason } from './drops.js';
-import { encodeFrame, macMatches, MAX_SEQUENCE, parseFrame } from './frame.js';
-import type { KeyRing } from './keyfile.js';
-import type { PeerState } from './generation.js';
-import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
+
 import { PhaError } from '../errors.js';
+import { type DropCounters, type DropReason, newDropCounters } from './drops.js';
+import { encodeFrame, MAX_SEQUENCE, macMatches, parseFrame } from './frame.js';
+import type { PeerState } from './generation.js';
+import type { KeyRing } from './keyfile.js';
+import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
+import type { Word } from './word.js';
 
 export type AuthMode = 'enforce' | 'permissive';
 
@@ -77,10 +78,14 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
 
   const frame = (word: Word): Buffer => {
     if (!auth) throw new PhaError('PHA_ERR_INTERNAL', 'a frame without a key');
-    if (opts.generation === undefined) throw new PhaError('PHA_ERR_INTERNAL', 'a frame without a boot generation (nextBootGeneration)');
+    if (opts.generation === undefined)
+      throw new PhaError('PHA_ERR_INTERNAL', 'a frame without a boot generation (nextBootGeneration)');
     // A u64 at 100 frames/s lasts 5.8e9 years; saturating keeps the type honest.
     if (sequence < MAX_SEQUENCE) sequence++;
-    return encodeFrame({ keyId: auth.keys.signingId, node: auth.localNode, generation: opts.generation, sequence, word }, auth.keys.signingKey);
+    return encodeFrame(
+      { keyId: auth.keys.signingId, node: auth.localNode, generation: opts.generation, sequence, word },
+      auth.keys.signingKey,
+    );
   };
 
   const acceptFrame = (msg: Buffer): AcceptResult => {
@@ -111,7 +116,8 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
   return {
     mode: auth ? auth.mode : 'plain',
     encode: (word) => (auth ? frame(word) : encodeHeartbeat(word)),
-    datagrams: (word) => (!auth ? [encodeHeartbeat(word)] : auth.mode === 'enforce' ? [frame(word)] : [frame(word), encodeHeartbeat(word)]),
+    datagrams: (word) =>
+      !auth ? [encodeHeartbeat(word)] : auth.mode === 'enforce' ? [frame(word)] : [frame(word), encodeHeartbeat(word)],
     accept(msg, fromAddress, peerAddrs) {
       // The source check first and cheapest: strangers never cost an HMAC.
       if (!isFromPeer(fromAddress, peerAddrs)) return drop('not-from-peer');

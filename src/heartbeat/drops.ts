@@ -1,7 +1,16 @@
 // Why a datagram was not taken as the peer's heartbeat, counted per reason, and
 // a limiter so that no reason is logged more than once a minute.
 
-export const DROP_REASONS = ['not-from-peer', 'not-a-heartbeat', 'bad-mac', 'unknown-key', 'wrong-node', 'replay', 'old-generation', 'plain-refused'] as const;
+export const DROP_REASONS = [
+  'not-from-peer',
+  'not-a-heartbeat',
+  'bad-mac',
+  'unknown-key',
+  'wrong-node',
+  'replay',
+  'old-generation',
+  'plain-refused',
+] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type DropCounters = Record<DropReason, number>;
 
@@ -27,14 +36,17 @@ export function dropStatusPatch(c: DropCounters): Record<string, number> {
 
 /** What one drop means to the operator (the log line). */
 export const DROP_MEANING: Record<DropReason, string> = {
-  'not-from-peer': 'datagrams from an address that is not the peer\'s',
-  'not-a-heartbeat': 'datagrams from the peer\'s address that are neither a heartbeat word nor a frame',
+  'not-from-peer': "datagrams from an address that is not the peer's",
+  'not-a-heartbeat': "datagrams from the peer's address that are neither a heartbeat word nor a frame",
   'bad-mac': 'frames whose HMAC does not verify (forged or damaged, or the peer has a different key with the same id)',
   'unknown-key': 'frames signed with a key id that is not in our key file (a rotation half done?)',
-  'wrong-node': 'authenticated frames that do not name the peer\'s node index (our own frames reflected, or NODES in a different order on the peer)',
+  'wrong-node':
+    "authenticated frames that do not name the peer's node index (our own frames reflected, or NODES in a different order on the peer)",
   replay: 'authenticated frames not newer than the newest accepted (replayed or reordered)',
-  'old-generation': 'authenticated frames of an older sender generation than the newest accepted (replayed; or the peer lost var/auth-generation and its clock is behind: remove var/auth-peer-generation here)',
-  'plain-refused': 'plain heartbeat words refused because AUTH_MODE=enforce (the peer runs without a key, or someone forges)',
+  'old-generation':
+    'authenticated frames of an older sender generation than the newest accepted (replayed; or the peer lost var/auth-generation and its clock is behind: remove var/auth-peer-generation here)',
+  'plain-refused':
+    'plain heartbeat words refused because AUTH_MODE=enforce (the peer runs without a key, or someone forges)',
 };
 
 /**
@@ -47,7 +59,11 @@ export class DropLogLimiter {
   constructor(private readonly intervalMs = 60_000) {}
 
   /** Call on every drop: the count to log now, or null to stay quiet. */
-  note(reason: DropReason, now: number, total: number): { reason: DropReason; since: number; total: number; meaning: string } | null {
+  note(
+    reason: DropReason,
+    now: number,
+    total: number,
+  ): { reason: DropReason; since: number; total: number; meaning: string } | null {
     const l = this.last.get(reason);
     if (l && now - l.at < this.intervalMs) return null;
     const since = total - (l?.count ?? 0);
@@ -59,7 +75,8 @@ export class DropLogLimiter {
   due(now: number, counters: DropCounters): { reason: DropReason; since: number; total: number; meaning: string }[] {
     const out = [];
     for (const [reason, l] of this.last) {
-      if (counters[reason] > l.count && now - l.at >= this.intervalMs) out.push(this.note(reason, now, counters[reason])!);
+      if (counters[reason] > l.count && now - l.at >= this.intervalMs)
+        out.push(this.note(reason, now, counters[reason])!);
     }
     return out;
   }

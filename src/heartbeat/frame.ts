@@ -45,9 +45,11 @@ export function frameMac(key: Buffer, signed: Buffer): Buffer {
 }
 
 export function encodeFrame(f: FrameFields, key: Buffer): Buffer {
-  if (!Number.isInteger(f.keyId) || f.keyId < 1 || f.keyId > 255) throw new RangeError(`key id ${f.keyId} is not in 1..255`);
+  if (!Number.isInteger(f.keyId) || f.keyId < 1 || f.keyId > 255)
+    throw new RangeError(`key id ${f.keyId} is not in 1..255`);
   if (f.node !== 1 && f.node !== 2) throw new RangeError(`node ${String(f.node)} is not 1 or 2`);
-  if (!Number.isInteger(f.generation) || f.generation < 0 || f.generation > MAX_GENERATION) throw new RangeError(`generation ${f.generation} is not a u32`);
+  if (!Number.isInteger(f.generation) || f.generation < 0 || f.generation > MAX_GENERATION)
+    throw new RangeError(`generation ${f.generation} is not a u32`);
   if (f.sequence < 0n || f.sequence > MAX_SEQUENCE) throw new RangeError(`sequence ${f.sequence} is not a u64`);
   if (!(WORDS as readonly string[]).includes(f.word)) throw new RangeError(`not a heartbeat word: ${String(f.word)}`);
   const n = f.word.length;

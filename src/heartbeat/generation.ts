@@ -68,7 +68,11 @@ export function nextBootGeneration(file: string, nowMs: number = Date.now()): Bo
   }
   const floor = Math.min(MAX_GENERATION, Math.floor(nowMs / 1000));
   if (stored >= MAX_GENERATION) {
-    return { generation: MAX_GENERATION, persisted: false, problem: `${file}: the generation is exhausted (${MAX_GENERATION}); put a new key on both nodes and remove ${PEER_GENERATION_FILE} and ${GENERATION_FILE} on both` };
+    return {
+      generation: MAX_GENERATION,
+      persisted: false,
+      problem: `${file}: the generation is exhausted (${MAX_GENERATION}); put a new key on both nodes and remove ${PEER_GENERATION_FILE} and ${GENERATION_FILE} on both`,
+    };
   }
   const generation = Math.max(stored + 1, floor);
   try {
@@ -87,14 +91,20 @@ export function readPeerState(file: string): { state: PeerState | null; problem?
   try {
     t = readText(file);
   } catch (e) {
-    return { state: null, problem: `cannot read ${file}: ${(e as Error).message}; replays of the peer's current generation are not refused until it restarts` };
+    return {
+      state: null,
+      problem: `cannot read ${file}: ${(e as Error).message}; replays of the peer's current generation are not refused until it restarts`,
+    };
   }
   if (t === null) return { state: null };
   const m = /^(\d{1,10}) (\d{1,20})$/.exec(t.trim());
   if (m && Number(m[1]) <= MAX_GENERATION && BigInt(m[2]!) <= 0xffff_ffff_ffff_ffffn) {
     return { state: { generation: Number(m[1]), sequence: BigInt(m[2]!) } };
   }
-  return { state: null, problem: `${file} is corrupt ("${t.trim().slice(0, 40)}"): ignored; replays of the peer's current generation are not refused until it restarts` };
+  return {
+    state: null,
+    problem: `${file} is corrupt ("${t.trim().slice(0, 40)}"): ignored; replays of the peer's current generation are not refused until it restarts`,
+  };
 }
 
 /** Stores the peer's newest accepted state; `durable` (fsync) for a new generation, plain atomic rename for a checkpoint. */

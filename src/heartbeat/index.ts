@@ -1,10 +1,48 @@
 // The heartbeat on the wire: the original's plain word and the authenticated
 // frame (docs/wire-format-auth.md), the receiver's acceptance rules, the key
 // file and the generation files. Only keyfile.ts and generation.ts touch files.
-export { WORDS, type Word } from './word.js';
+
+export {
+  type Accepted,
+  type AcceptResult,
+  type AuthMode,
+  type AuthOptions,
+  createHeartbeatCodec,
+  type Dropped,
+  type HeartbeatCodec,
+  type HeartbeatCodecOptions,
+} from './codec.js';
+export {
+  DROP_MEANING,
+  DROP_REASONS,
+  type DropCounters,
+  DropLogLimiter,
+  type DropReason,
+  dropStatusKey,
+  dropStatusPatch,
+  newDropCounters,
+  totalDrops,
+} from './drops.js';
+export {
+  encodeFrame,
+  FRAME_MAGIC,
+  FRAME_MAX_LEN,
+  FRAME_MIN_LEN,
+  FRAME_VERSION,
+  type FrameFields,
+  macMatches,
+  type ParsedFrame,
+  parseFrame,
+} from './frame.js';
+export {
+  type BootGeneration,
+  generationFile,
+  nextBootGeneration,
+  type PeerState,
+  peerGenerationFile,
+  readPeerState,
+  writePeerState,
+} from './generation.js';
+export { formatKeyFile, generateKey, KeyRing, loadKeyFile, parseKeyFileText, writeKeyFile } from './keyfile.js';
 export { decodeHeartbeat, encodeHeartbeat, isFromPeer } from './plain.js';
-export { createHeartbeatCodec, type AcceptResult, type Accepted, type AuthMode, type AuthOptions, type Dropped, type HeartbeatCodec, type HeartbeatCodecOptions } from './codec.js';
-export { DROP_MEANING, DROP_REASONS, DropLogLimiter, dropStatusKey, dropStatusPatch, newDropCounters, totalDrops, type DropCounters, type DropReason } from './drops.js';
-export { encodeFrame, parseFrame, macMatches, FRAME_MAGIC, FRAME_VERSION, FRAME_MIN_LEN, FRAME_MAX_LEN, type FrameFields, type ParsedFrame } from './frame.js';
-export { KeyRing, loadKeyFile, parseKeyFileText, formatKeyFile, generateKey, writeKeyFile } from './keyfile.js';
-export { generationFile, peerGenerationFile, nextBootGeneration, readPeerState, writePeerState, type BootGeneration, type PeerState } from './generation.js';
+export { WORDS, type Word } from './word.js';

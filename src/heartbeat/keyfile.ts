@@ -5,8 +5,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
-import { notWritableByOthers, privateFileProblem } from '../perms.js';
 import type { ConfigProblem } from '../errors.js';
+import { notWritableByOthers, privateFileProblem } from '../perms.js';
 import { writeFileDurable } from './durable-file.js';
 
 export const KEY_ID_MIN = 1;
@@ -74,13 +74,21 @@ export function parseKeyFileText(text: string, file: string): ParsedKeyFile {
     if (t === '' || t.startsWith('#')) return;
     const m = LINE_RE.exec(t);
     if (!m) {
-      problems.push({ file, line, message: `malformed key line: expected "<id> <hex key>" (id ${KEY_ID_MIN}..${KEY_ID_MAX}, key ${KEY_MIN_BYTES}..${KEY_MAX_BYTES} bytes as hex)` });
+      problems.push({
+        file,
+        line,
+        message: `malformed key line: expected "<id> <hex key>" (id ${KEY_ID_MIN}..${KEY_ID_MAX}, key ${KEY_MIN_BYTES}..${KEY_MAX_BYTES} bytes as hex)`,
+      });
       return;
     }
     const [, idText, hex] = m as unknown as [string, string, string];
     const id = /^\d{1,3}$/.test(idText) ? Number(idText) : NaN;
     if (!(id >= KEY_ID_MIN && id <= KEY_ID_MAX)) {
-      problems.push({ file, line, message: `key id "${idText.slice(0, 10)}" is not a whole number in ${KEY_ID_MIN}..${KEY_ID_MAX}` });
+      problems.push({
+        file,
+        line,
+        message: `key id "${idText.slice(0, 10)}" is not a whole number in ${KEY_ID_MIN}..${KEY_ID_MAX}`,
+      });
       return;
     }
     if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0) {
@@ -89,11 +97,19 @@ export function parseKeyFileText(text: string, file: string): ParsedKeyFile {
     }
     const bytes = hex.length / 2;
     if (bytes < KEY_MIN_BYTES) {
-      problems.push({ file, line, message: `key ${id} is too short: ${bytes} bytes, at least ${KEY_MIN_BYTES} (${KEY_MIN_BYTES * 2} hex digits); make one with 'pha-cli keygen'` });
+      problems.push({
+        file,
+        line,
+        message: `key ${id} is too short: ${bytes} bytes, at least ${KEY_MIN_BYTES} (${KEY_MIN_BYTES * 2} hex digits); make one with 'pha-cli keygen'`,
+      });
       return;
     }
     if (bytes > KEY_MAX_BYTES) {
-      problems.push({ file, line, message: `key ${id} is too long: ${bytes} bytes, at most ${KEY_MAX_BYTES} (${KEY_MAX_BYTES * 2} hex digits)` });
+      problems.push({
+        file,
+        line,
+        message: `key ${id} is too long: ${bytes} bytes, at most ${KEY_MAX_BYTES} (${KEY_MAX_BYTES * 2} hex digits)`,
+      });
       return;
     }
     const dup = keys.find((k) => k.id === id);
@@ -104,17 +120,25 @@ export function parseKeyFileText(text: string, file: string): ParsedKeyFile {
     keys.push({ id, key: Buffer.from(hex, 'hex'), line });
   });
   if (keys.length > MAX_KEYS) {
-    problems.push({ file, line: keys[MAX_KEYS]!.line, message: `more than ${MAX_KEYS} keys: the first signs, a second is for rotation; remove the others` });
+    problems.push({
+      file,
+      line: keys[MAX_KEYS]!.line,
+      message: `more than ${MAX_KEYS} keys: the first signs, a second is for rotation; remove the others`,
+    });
   }
   if (keys.length === 0 && problems.length === 0) {
-    problems.push({ file, line: 0, message: "no key in the file: expected \"<id> <hex key>\" lines; make one with 'pha-cli keygen'" });
+    problems.push({
+      file,
+      line: 0,
+      message: 'no key in the file: expected "<id> <hex key>" lines; make one with \'pha-cli keygen\'',
+    });
   }
   return { keys, problems };
 }
 
 /** The file text for these keys (first signs). */
 export function formatKeyFile(keys: readonly { id: number; key: Buffer }[], note = ''): string {
-  const head = `# pha heartbeat key${keys.length > 1 ? 's' : ''}: "<id> <hex key>"; the first line signs, all lines verify.${note ? ' ' + note : ''}\n`;
+  const head = `# pha heartbeat key${keys.length > 1 ? 's' : ''}: "<id> <hex key>"; the first line signs, all lines verify.${note ? ` ${note}` : ''}\n`;
   return head + keys.map((k) => `${k.id} ${k.key.toString('hex')}\n`).join('');
 }
 
@@ -137,7 +161,11 @@ export function loadKeyFile(file: string): LoadedKeyFile {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { problems: [], fileProblem: `key file ${file} not found (create it with 'pha-cli keygen ${file}', then copy it to the peer)` };
+    if (code === 'ENOENT')
+      return {
+        problems: [],
+        fileProblem: `key file ${file} not found (create it with 'pha-cli keygen ${file}', then copy it to the peer)`,
+      };
     if (code === 'ELOOP') return { problems: [], fileProblem: `key file ${file} is a symlink: give the real path` };
     return { problems: [], fileProblem: `key file ${file} is not readable: ${code ?? (e as Error).message}` };
   }
@@ -151,7 +179,10 @@ export function loadKeyFile(file: string): LoadedKeyFile {
     try {
       text = fs.readFileSync(fd, 'utf8');
     } catch (e) {
-      return { problems: [], fileProblem: `key file ${file} is not readable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      return {
+        problems: [],
+        fileProblem: `key file ${file} is not readable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      };
     }
     const parsed = parseKeyFileText(text, file);
     if (parsed.problems.length) return { problems: parsed.problems };

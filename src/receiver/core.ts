@@ -5,10 +5,10 @@
 // keys, publish on the bus, arm a timer, read the file, log). The shell
 // (shell.ts) owns the socket and decodes; the simulator drives this class.
 import type { Config } from '../config/index.js';
+import { busIntervalOf, STAMP_MS } from '../config/timing.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
-import type { Status } from '../status-store/index.js';
 import type { Word } from '../heartbeat/word.js';
-import { STAMP_MS, busIntervalOf } from '../config/timing.js';
+import type { Status } from '../status-store/index.js';
 
 export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & { peer: { name: string } };
 
@@ -49,7 +49,10 @@ export class ReceiverCore {
 
   /** On the bus, liveness is the message's arrival; no time stamp in the state. */
   private publishEffect(): ReceiverEffect {
-    return { kind: 'publish', keys: { RECEIVER_IN: this.current, RECEIVER_IN_SINCE: this.since, RECEIVER_STARTED_AT: this.startedAt } };
+    return {
+      kind: 'publish',
+      keys: { RECEIVER_IN: this.current, RECEIVER_IN_SINCE: this.since, RECEIVER_STARTED_AT: this.startedAt },
+    };
   }
 
   /** Bound and listening. */
@@ -62,7 +65,15 @@ export class ReceiverCore {
     return [
       { kind: 'arm', timer: 'tick', at: this.tickDue },
       this.publishEffect(),
-      { kind: 'write', patch: { RECEIVER_STARTED_AT: clock.wall, RECEIVER_AT: clock.wall, RECEIVER_IN: null, RECEIVER_IN_SINCE: clock.wall } },
+      {
+        kind: 'write',
+        patch: {
+          RECEIVER_STARTED_AT: clock.wall,
+          RECEIVER_AT: clock.wall,
+          RECEIVER_IN: null,
+          RECEIVER_IN_SINCE: clock.wall,
+        },
+      },
     ];
   }
 
@@ -73,7 +84,11 @@ export class ReceiverCore {
 
   stop(): ReceiverEffect[] {
     // Stopped: the peer's word is unknown now, not "silent" (silent would be a takeover).
-    return [{ kind: 'cancel', timer: 'tick' }, { kind: 'cancel', timer: 'dead' }, { kind: 'write', patch: { RECEIVER_IN: undefined, RECEIVER_IN_SINCE: undefined, RECEIVER_AT: undefined } }];
+    return [
+      { kind: 'cancel', timer: 'tick' },
+      { kind: 'cancel', timer: 'dead' },
+      { kind: 'write', patch: { RECEIVER_IN: undefined, RECEIVER_IN_SINCE: undefined, RECEIVER_AT: undefined } },
+    ];
   }
 
   handle(e: ReceiverEvent): ReceiverEffect[] {
@@ -102,7 +117,12 @@ export class ReceiverCore {
         this.dropped++;
         if (this.dropped - this.droppedLogged >= 1 && (this.droppedLogged === 0 || this.dropped % 1000 === 0)) {
           this.droppedLogged = this.dropped;
-          out.push({ kind: 'log', level: 'warn', fields: { from: e.from, bytes: e.bytes, dropped: this.dropped }, msg: 'dropped a datagram that is not a heartbeat from the peer' });
+          out.push({
+            kind: 'log',
+            level: 'warn',
+            fields: { from: e.from, bytes: e.bytes, dropped: this.dropped },
+            msg: 'dropped a datagram that is not a heartbeat from the peer',
+          });
         }
         break;
       case 'timer':
@@ -113,8 +133,23 @@ export class ReceiverCore {
         if (e.damaged) out.push({ kind: 'alarm', id: 'file', text: `${e.damaged}: re-asserting the peer's word` });
         else out.push({ kind: 'alarm', id: 'file', text: null });
         if (e.status.RECEIVER_IN !== this.current || e.status.RECEIVER_STARTED_AT !== this.startedAt) {
-          if (e.status.RECEIVER_IN !== this.current) out.push({ kind: 'log', level: 'warn', fields: { file: e.status.RECEIVER_IN ?? 'missing', word: this.current, peer: this.c.peer.name }, msg: "status file lost the peer's word: writing it again" });
-          out.push({ kind: 'write', patch: { RECEIVER_IN: this.current, RECEIVER_IN_SINCE: this.since, RECEIVER_STARTED_AT: this.startedAt, RECEIVER_AT: e.wall, RECEIVER_DROPPED: this.dropped } });
+          if (e.status.RECEIVER_IN !== this.current)
+            out.push({
+              kind: 'log',
+              level: 'warn',
+              fields: { file: e.status.RECEIVER_IN ?? 'missing', word: this.current, peer: this.c.peer.name },
+              msg: "status file lost the peer's word: writing it again",
+            });
+          out.push({
+            kind: 'write',
+            patch: {
+              RECEIVER_IN: this.current,
+              RECEIVER_IN_SINCE: this.since,
+              RECEIVER_STARTED_AT: this.startedAt,
+              RECEIVER_AT: e.wall,
+              RECEIVER_DROPPED: this.dropped,
+            },
+          });
           this.lastStamp = e.mono;
         }
         this.stamp(e, out);
@@ -125,7 +160,12 @@ export class ReceiverCore {
 
   private setWord(w: Word | null, why: string, clock: Clock, out: ReceiverEffect[]): void {
     if (w === this.current) return;
-    out.push({ kind: 'log', level: 'info', fields: { from: this.current, to: w, peer: this.c.peer.name, why }, msg: `peer ${this.c.peer.name}: ${this.current ?? 'null'} -> ${w ?? 'null'}` });
+    out.push({
+      kind: 'log',
+      level: 'info',
+      fields: { from: this.current, to: w, peer: this.c.peer.name, why },
+      msg: `peer ${this.c.peer.name}: ${this.current ?? 'null'} -> ${w ?? 'null'}`,
+    });
     this.current = w;
     this.since = clock.wall;
     out.push(this.publishEffect());
@@ -138,7 +178,12 @@ export class ReceiverCore {
     this.discardUntil = clock.mono + Math.max(10, Math.floor(this.c.HEARTBEAT_INT / 2));
     this.lastHeard = clock.mono;
     this.lastTickAt = clock.mono;
-    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: discarding queued heartbeats' });
+    out.push({
+      kind: 'log',
+      level: 'warn',
+      fields: { lateMs: Math.round(late) },
+      msg: 'own stall detected: discarding queued heartbeats',
+    });
     out.push({ kind: 'write', patch: { RECEIVER_STALL_AT: clock.wall } });
   }
 
@@ -180,7 +225,11 @@ export class ReceiverCore {
   private stamp(clock: Clock, out: ReceiverEffect[]): void {
     if (clock.mono - this.lastStamp >= STAMP_MS) {
       this.lastStamp = clock.mono;
-      out.push({ kind: 'write', patch: { RECEIVER_AT: clock.wall, RECEIVER_DROPPED: this.dropped }, alarmsKey: 'RECEIVER_ALARM' });
+      out.push({
+        kind: 'write',
+        patch: { RECEIVER_AT: clock.wall, RECEIVER_DROPPED: this.dropped },
+        alarmsKey: 'RECEIVER_ALARM',
+      });
     }
   }
 }

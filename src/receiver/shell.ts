@@ -4,15 +4,23 @@
 // decoded and fed in, and the core's effects are carried out.
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
-import { monotonic, type Alarms, type Logger, type LocalBus } from '../daemon/index.js';
-import { runCore, shellPorts } from '../daemon/effects.js';
-import { StatusWriter } from '../status-store/writer.js';
 import { varDir } from '../config/index.js';
-import { createHeartbeatCodec, DropLogLimiter, dropStatusPatch, peerGenerationFile, readPeerState, writePeerState, type PeerState } from '../heartbeat/index.js';
-import type { StatusStore } from '../status-store/index.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
+import { type Alarms, type LocalBus, type Logger, monotonic } from '../daemon/index.js';
 import { errorMessage } from '../errors.js';
+import {
+  createHeartbeatCodec,
+  DropLogLimiter,
+  dropStatusPatch,
+  type PeerState,
+  peerGenerationFile,
+  readPeerState,
+  writePeerState,
+} from '../heartbeat/index.js';
+import type { StatusStore } from '../status-store/index.js';
+import { StatusWriter } from '../status-store/writer.js';
 import { ReceiverCore } from './core.js';
-import { receiverBinding, type ReceiverPorts } from './ports.js';
+import { type ReceiverPorts, receiverBinding } from './ports.js';
 
 export interface ReceiverDeps {
   config: Config;
@@ -24,7 +32,15 @@ export interface ReceiverDeps {
   mono?: () => number; // monotonic clock (timers, ages)
 }
 
-export async function startReceiver({ config, log, store, bus, alarms, now = Date.now, mono = monotonic }: ReceiverDeps) {
+export async function startReceiver({
+  config,
+  log,
+  store,
+  bus,
+  alarms,
+  now = Date.now,
+  mono = monotonic,
+}: ReceiverDeps) {
   const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
   const bindAddr = config.BIND || config.local.addrs[0]!;
@@ -46,7 +62,9 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
     }
   };
   const codec = createHeartbeatCodec({
-    auth: config.auth ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode } : null,
+    auth: config.auth
+      ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode }
+      : null,
     peerState: loaded.state,
     onPeerState: persist,
   });
@@ -54,11 +72,16 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
   // frames since the last one could be replayed once (docs/wire-format-auth.md).
   const checkpoint = () => {
     const st = codec.peerState;
-    if (st && (!persisted || st.generation !== persisted.generation || st.sequence !== persisted.sequence)) persist(st, false);
+    if (st && (!persisted || st.generation !== persisted.generation || st.sequence !== persisted.sequence))
+      persist(st, false);
   };
   const limiter = new DropLogLimiter();
   const logDrops = (l: ReturnType<DropLogLimiter['note']>, extra: object = {}) => {
-    if (l) log.warn({ reason: l.reason, count: l.since, total: l.total, ...extra }, `dropped ${l.since} datagram(s) (${l.reason}): ${l.meaning}`);
+    if (l)
+      log.warn(
+        { reason: l.reason, count: l.since, total: l.total, ...extra },
+        `dropped ${l.since} datagram(s) (${l.reason}): ${l.meaning}`,
+      );
   };
   const counters = () => ({ ...dropStatusPatch(codec.drops), RECEIVER_PLAIN_ACCEPTED: codec.plainAccepted });
 
@@ -91,7 +114,10 @@ export async function startReceiver({ config, log, store, bus, alarms, now = Dat
   sock.socket.on('message', (msg, rinfo) => {
     const r = codec.accept(msg, rinfo.address, config.peer.addrs);
     if (!r.ok) {
-      logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), { from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length });
+      logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), {
+        from: `${rinfo.address}:${rinfo.port}`,
+        bytes: msg.length,
+      });
       run.feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...ports.clock() });
       return;
     }

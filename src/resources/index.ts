@@ -1,6 +1,6 @@
 // Runs res/<name> <action> <args…>: no shell, own process group, timeout that
 // kills the whole group. Start in config order, stop in reverse, checks at once.
-import { spawn as nodeSpawn, type SpawnOptions, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
 import type { ResourceDef } from '../config/index.js';
 
 export type ResAction = 'start' | 'stop' | 'check' | 'garp';
@@ -44,7 +44,10 @@ export class ResourceRunner {
   async settle(timeoutMs: number): Promise<void> {
     if (this.running.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([
+      Promise.allSettled([...this.running.keys()]),
+      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+    ]);
     clearTimeout(timer);
     for (const child of this.running.values()) if (child) killGroup(child);
   }
@@ -59,7 +62,12 @@ export class ResourceRunner {
     return p;
   }
 
-  private runOne(res: ResourceDef, action: ResAction, timeoutMs: number, onSpawn: (c: ChildProcess) => void): Promise<RunResult> {
+  private runOne(
+    res: ResourceDef,
+    action: ResAction,
+    timeoutMs: number,
+    onSpawn: (c: ChildProcess) => void,
+  ): Promise<RunResult> {
     const started = Date.now();
     const spawn = this.opts.spawn ?? nodeSpawn;
     return new Promise((resolve) => {
@@ -70,7 +78,14 @@ export class ResourceRunner {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        const result: RunResult = { name: res.name, action, timedOut, durationMs: Date.now() - started, output: out.trim(), ...r };
+        const result: RunResult = {
+          name: res.name,
+          action,
+          timedOut,
+          durationMs: Date.now() - started,
+          output: out.trim(),
+          ...r,
+        };
         this.opts.onResult?.(result);
         resolve(result);
       };
@@ -83,14 +98,29 @@ export class ResourceRunner {
         });
         onSpawn(child);
       } catch (e) {
-        resolve({ name: res.name, action, ok: false, code: null, signal: null, timedOut: false, durationMs: 0, output: '', error: `cannot execute ${res.script}: ${(e as Error).message}` });
+        resolve({
+          name: res.name,
+          action,
+          ok: false,
+          code: null,
+          signal: null,
+          timedOut: false,
+          durationMs: 0,
+          output: '',
+          error: `cannot execute ${res.script}: ${(e as Error).message}`,
+        });
         return;
       }
       const timer = setTimeout(() => {
         timedOut = true;
         killGroup(child);
         // The pipes may stay open if something escaped the group; do not wait for them.
-        finish({ ok: false, code: null, signal: 'SIGKILL', error: `timed out after ${timeoutMs} ms; process group killed` });
+        finish({
+          ok: false,
+          code: null,
+          signal: 'SIGKILL',
+          error: `timed out after ${timeoutMs} ms; process group killed`,
+        });
       }, timeoutMs);
       const collect = (b: Buffer) => {
         if (out.length < OUTPUT_CAP) out += b.toString('utf8').slice(0, OUTPUT_CAP - out.length);
@@ -98,11 +128,21 @@ export class ResourceRunner {
       child.stdout?.on('data', collect);
       child.stderr?.on('data', collect);
       child.on('error', (e: NodeJS.ErrnoException) => {
-        finish({ ok: false, code: e.code === 'ENOENT' ? 127 : 126, signal: null, error: `cannot execute ${res.script}: ${e.message}` });
+        finish({
+          ok: false,
+          code: e.code === 'ENOENT' ? 127 : 126,
+          signal: null,
+          error: `cannot execute ${res.script}: ${e.message}`,
+        });
       });
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         // 126/127: the script (or its interpreter) could not be executed: a failure.
-        finish({ ok: code === 0, code, signal, error: code === 126 || code === 127 ? `${res.script} could not be executed (exit ${code})` : undefined });
+        finish({
+          ok: code === 0,
+          code,
+          signal,
+          error: code === 126 || code === 127 ? `${res.script} could not be executed (exit ${code})` : undefined,
+        });
       };
       child.on('close', done);
       child.on('exit', (code, signal) => {

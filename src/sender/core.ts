@@ -4,10 +4,11 @@
 // log). The shell (shell.ts) reads the file and the bus into a `SenderSight`,
 // encodes and sends the datagrams, and runs the timers; the simulator
 // (tools/sim) drives this very class in virtual time.
+
+import { STAMP_MS, type Timing, type TimingInput, timingOf } from '../config/timing.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
-import type { Status } from '../status-store/index.js';
 import type { Word } from '../heartbeat/word.js';
-import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
+import type { Status } from '../status-store/index.js';
 
 export type SenderConfig = TimingInput & {
   peer: { name: string };
@@ -47,15 +48,17 @@ export interface WordOptions {
 /** What to send, or null to stay silent. Pure, so the rules can be tested. */
 export function wordToSend(s: Status, o: WordOptions): { word: Word | null; why: string } {
   if (o.paused) return { word: null, why: 'paused (off)' };
-  if (o.fenced) return { word: 'OFFLINE', why: 'supervise is gone: resources stopped by the sender, released to the peer' };
-  if (!o.superviseAlive) return { word: 'PROGRESS', why: 'supervise not running: peer must wait while it is restarted' };
+  if (o.fenced)
+    return { word: 'OFFLINE', why: 'supervise is gone: resources stopped by the sender, released to the peer' };
+  if (!o.superviseAlive)
+    return { word: 'PROGRESS', why: 'supervise not running: peer must wait while it is restarted' };
   if (s.SENDER_MUTE === 1) return { word: null, why: 'muted: own gateway check failing' };
   // After our own start or stall, say PROGRESS until supervise has decided again.
-  if (o.stalledAt !== null && (s.DECIDED_AT ?? 0) < o.stalledAt) return { word: 'PROGRESS', why: 'waiting for a decision of supervise (after our start or stall)' };
+  if (o.stalledAt !== null && (s.DECIDED_AT ?? 0) < o.stalledAt)
+    return { word: 'PROGRESS', why: 'waiting for a decision of supervise (after our start or stall)' };
   if (!s.STATUS) return { word: 'PROGRESS', why: 'no STATUS yet' };
   return { word: s.STATUS, why: 'STATUS' };
 }
-
 
 export class SenderCore {
   private readonly t: Timing;
@@ -85,7 +88,10 @@ export class SenderCore {
   start(clock: Clock, sight: SenderSight): SenderEffect[] {
     this.startedAt = clock.wall;
     this.stalledAt = clock.wall;
-    const out: SenderEffect[] = [this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall, SENDER_AT: clock.wall } }];
+    const out: SenderEffect[] = [
+      this.publishEffect(),
+      { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall, SENDER_AT: clock.wall } },
+    ];
     this.tickDue = clock.mono + this.c.HEARTBEAT_INT;
     out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
     out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.t.busIntervalMs });
@@ -122,13 +128,33 @@ export class SenderCore {
           // stop held: releasing it would make two holders. Keep saying PROGRESS
           // (the peer waits, up to its PROGRESS bound) and try again.
           this.fenceRetryAt = e.mono + this.c.SUPERVISE_INT;
-          Object.assign(patch, { REASON: `supervise gone: the sender could not stop ${failed.join(', ')}; trying again` });
-          out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, failed }, msg: `supervise gone: stopping ${failed.join(', ')} failed: still holding, not released to the peer; trying again in ${this.c.SUPERVISE_INT} ms` });
-          out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender could not stop ${failed.join(', ')}; it holds them, keeps ${this.c.peer.name} waiting (PROGRESS) and tries again` });
+          Object.assign(patch, {
+            REASON: `supervise gone: the sender could not stop ${failed.join(', ')}; trying again`,
+          });
+          out.push({
+            kind: 'log',
+            level: 'error',
+            fields: { peer: this.c.peer.name, failed },
+            msg: `supervise gone: stopping ${failed.join(', ')} failed: still holding, not released to the peer; trying again in ${this.c.SUPERVISE_INT} ms`,
+          });
+          out.push({
+            kind: 'alarm',
+            id: 'fence',
+            text: `supervise gone: the sender could not stop ${failed.join(', ')}; it holds them, keeps ${this.c.peer.name} waiting (PROGRESS) and tries again`,
+          });
         } else {
           Object.assign(patch, { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender' });
-          out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg: `supervise gone: resources stopped, released to ${this.c.peer.name} (OFFLINE)` });
-          out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}` });
+          out.push({
+            kind: 'log',
+            level: 'warn',
+            fields: { peer: this.c.peer.name },
+            msg: `supervise gone: resources stopped, released to ${this.c.peer.name} (OFFLINE)`,
+          });
+          out.push({
+            kind: 'alarm',
+            id: 'fence',
+            text: `supervise gone: the sender stopped the resources and released them to ${this.c.peer.name}`,
+          });
           this.fenced = true;
         }
         out.push({ kind: 'write', patch: patch as Partial<Status> });
@@ -150,13 +176,22 @@ export class SenderCore {
     this.stalledAt = clock.wall;
     this.startedAt = clock.wall;
     this.superviseGoneSince = null;
-    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: sending PROGRESS until supervise decides again' });
+    out.push({
+      kind: 'log',
+      level: 'warn',
+      fields: { lateMs: Math.round(late) },
+      msg: 'own stall detected: sending PROGRESS until supervise decides again',
+    });
     out.push(this.publishEffect(), { kind: 'write', patch: { SENDER_STARTED_AT: clock.wall } });
   }
 
   /** Clean stop: the keys a stopped sender leaves. */
   stop(): SenderEffect[] {
-    return [{ kind: 'cancel', timer: 'tick' }, { kind: 'cancel', timer: 'publish' }, { kind: 'write', patch: { SENDER_RUN: 0, SENDER_AT: undefined } }];
+    return [
+      { kind: 'cancel', timer: 'tick' },
+      { kind: 'cancel', timer: 'publish' },
+      { kind: 'write', patch: { SENDER_RUN: 0, SENDER_AT: undefined } },
+    ];
   }
 
   private round(reason: SenderReason, clock: Clock, sight: SenderSight, out: SenderEffect[]): void {
@@ -164,7 +199,9 @@ export class SenderCore {
     const s = sight.view;
     // Alive: its process runs, and it speaks on the bus or stamps the file
     // (either may fail alone: a full disk, a bus that did not start).
-    const spoke = sight.superviseOnBus || (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.t.superviseStaleMs);
+    const spoke =
+      sight.superviseOnBus ||
+      (!sight.superviseEverOnBus && s.SUPERVISE_AT !== undefined && wall - s.SUPERVISE_AT <= this.t.superviseStaleMs);
     const superviseAlive = sight.supervisePid !== false && spoke;
     if (superviseAlive) {
       this.lastLiveStatus = s.STATUS;
@@ -177,19 +214,38 @@ export class SenderCore {
     } else if (this.stalledAt === null || wall - this.stalledAt > this.t.busFreshMs) {
       this.superviseGoneSince ??= mono;
       // Never while a new supervise is starting: its start scripts and our
-      // stops would interleave (the simulation's seed 205945).
+      // stops would interleave.
       // Its last word as heard live counts too: with var/ unwritable the file
-      // may still say OFFLINE while it had taken over (seed 395368). So does a
+      // may still say OFFLINE while it had taken over. So does a
       // resource the file says is UP: the operator's res start on a Standby
-      // whose supervise died before it checked (seed 783972).
+      // whose supervise died before it checked.
       const upInFile = (r: { name: string }) => s[`RES_${r.name}`] === 'UP';
-      const mayHold = s.STATUS !== 'OFFLINE' || (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') || this.c.resources.some(upInFile);
-      if (!this.fenced && !this.fencing && !sight.superviseStarting && mono - this.superviseGoneSince >= this.t.superviseLostMs && mono >= this.fenceRetryAt && mayHold) {
+      const mayHold =
+        s.STATUS !== 'OFFLINE' ||
+        (this.lastLiveStatus != null && this.lastLiveStatus !== 'OFFLINE') ||
+        this.c.resources.some(upInFile);
+      if (
+        !this.fenced &&
+        !this.fencing &&
+        !sight.superviseStarting &&
+        mono - this.superviseGoneSince >= this.t.superviseLostMs &&
+        mono >= this.fenceRetryAt &&
+        mayHold
+      ) {
         // Supervise is gone for good: nobody manages what this node holds. Stop it and release.
         this.fencing = true;
         const held = this.c.resources.filter(upInFile).map((r) => r.name);
-        out.push({ kind: 'log', level: 'error', fields: { peer: this.c.peer.name, lostMs: this.t.superviseLostMs, resources: held }, msg: `supervise gone for ${this.t.superviseLostMs} ms: stopping the resources and releasing them to the peer` });
-        out.push({ kind: 'alarm', id: 'fence', text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}` });
+        out.push({
+          kind: 'log',
+          level: 'error',
+          fields: { peer: this.c.peer.name, lostMs: this.t.superviseLostMs, resources: held },
+          msg: `supervise gone for ${this.t.superviseLostMs} ms: stopping the resources and releasing them to the peer`,
+        });
+        out.push({
+          kind: 'alarm',
+          id: 'fence',
+          text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}`,
+        });
         out.push({ kind: 'fence' });
       }
     }
@@ -197,7 +253,13 @@ export class SenderCore {
     const paused = pauseUntil > wall;
     if (s.SENDER_RUN === 0 && !paused) {
       // The pause is over by the clock, whether or not this write lands.
-      if (this.lastPaused) out.push({ kind: 'log', level: 'info', fields: { peer: this.c.peer.name }, msg: 'heartbeat pause over: sending again' });
+      if (this.lastPaused)
+        out.push({
+          kind: 'log',
+          level: 'info',
+          fields: { peer: this.c.peer.name },
+          msg: 'heartbeat pause over: sending again',
+        });
       out.push({ kind: 'write', patch: { SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined } });
     }
     const { word, why } = wordToSend(s, { superviseAlive, stalledAt: this.stalledAt, paused, fenced: this.fenced });
@@ -206,18 +268,33 @@ export class SenderCore {
       // Going quiet (off): the final word (the release) goes out twice, as UDP may drop one.
       const final = s.STATUS ?? 'OFFLINE';
       out.push({ kind: 'send', word: final }, { kind: 'send', word: final });
-      out.push({ kind: 'log', level: 'info', fields: { word: final, peer: this.c.peer.name }, msg: 'heartbeat paused after the final word' });
+      out.push({
+        kind: 'log',
+        level: 'info',
+        fields: { word: final, peer: this.c.peer.name },
+        msg: 'heartbeat paused after the final word',
+      });
     }
     this.lastPaused = paused;
     const changed = word !== this.lastWord;
-    if (changed) out.push({ kind: 'log', level: 'info', fields: { word, why, peer: this.c.peer.name, reason }, msg: word ? `sending ${word} to ${this.c.peer.name}` : `not sending: ${why}` });
+    if (changed)
+      out.push({
+        kind: 'log',
+        level: 'info',
+        fields: { word, why, peer: this.c.peer.name, reason },
+        msg: word ? `sending ${word} to ${this.c.peer.name}` : `not sending: ${why}`,
+      });
     this.lastWord = word;
     // A file change sends only a changed word; the periodic tick always sends.
     if (word && (reason === 'tick' || changed)) out.push({ kind: 'send', word });
     // Stamps after the send, in the background: a slow or failing write never delays a heartbeat.
     if (mono - this.lastStamp >= STAMP_MS) {
       this.lastStamp = mono;
-      out.push({ kind: 'write', patch: { SENDER_AT: wall, ...(s.SENDER_RUN === undefined ? { SENDER_RUN: 1 } : {}) }, alarmsKey: 'SENDER_ALARM' });
+      out.push({
+        kind: 'write',
+        patch: { SENDER_AT: wall, ...(s.SENDER_RUN === undefined ? { SENDER_RUN: 1 } : {}) },
+        alarmsKey: 'SENDER_ALARM',
+      });
     }
   }
 }

@@ -3,8 +3,8 @@
 // the ports; this binding is the one dispatch both run.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { withAlarms } from '../daemon/effects.js';
-import type { Status } from '../status-store/index.js';
 import type { Word } from '../heartbeat/word.js';
+import type { Status } from '../status-store/index.js';
 import type { SenderEffect, SenderEvent, SenderSight } from './core.js';
 
 export interface SenderPorts extends CommonPorts {
@@ -19,10 +19,17 @@ export interface SenderPorts extends CommonPorts {
   fence(reply: Reply<readonly OpResult[]>): void;
 }
 
-export function senderBinding(resources: readonly { name: string }[]): CoreBinding<SenderEvent, SenderEffect, SenderPorts> {
+export function senderBinding(
+  resources: readonly { name: string }[],
+): CoreBinding<SenderEvent, SenderEffect, SenderPorts> {
   return {
     name: 'sender',
-    timerEvent: (timer, clock, ports) => ({ kind: 'timer', timer, sight: timer === 'tick' ? ports.sight(false) : undefined, ...clock }),
+    timerEvent: (timer, clock, ports) => ({
+      kind: 'timer',
+      timer,
+      sight: timer === 'tick' ? ports.sight(false) : undefined,
+      ...clock,
+    }),
     carry(e, ports, run) {
       switch (e.kind) {
         case 'send':

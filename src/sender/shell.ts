@@ -6,20 +6,20 @@
 // the file watch, the bus) and the core's effects are carried out.
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
-import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { runCore, shellPorts } from '../daemon/effects.js';
-import { timingOf } from '../config/timing.js';
 import { varDir } from '../config/index.js';
-import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
-import { ResourceRunner } from '../resources/index.js';
-import { watchStatus, type Status, type StatusStore } from '../status-store/index.js';
-import type { Word } from '../heartbeat/word.js';
-import { StatusWriter } from '../status-store/writer.js';
+import { timingOf } from '../config/timing.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import { errorMessage } from '../errors.js';
+import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
+import type { Word } from '../heartbeat/word.js';
+import { ResourceRunner } from '../resources/index.js';
+import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
+import { StatusWriter } from '../status-store/writer.js';
 import { SenderCore, type SenderSight } from './core.js';
-import { senderBinding, type SenderPorts } from './ports.js';
+import { type SenderPorts, senderBinding } from './ports.js';
 
-export { wordToSend, type WordOptions } from './core.js';
+export { type WordOptions, wordToSend } from './core.js';
 
 const REREAD_MS = 1000;
 
@@ -35,7 +35,17 @@ export interface SenderDeps {
   mono?: () => number; // monotonic clock (timers, ages)
 }
 
-export async function startSender({ config, log, store, bus, alarms, watchdog, runner: given, now = Date.now, mono = monotonic }: SenderDeps) {
+export async function startSender({
+  config,
+  log,
+  store,
+  bus,
+  alarms,
+  watchdog,
+  runner: given,
+  now = Date.now,
+  mono = monotonic,
+}: SenderDeps) {
   const sock: SocketAsPromised = DgramAsPromised.createSocket('udp4');
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
   const from = config.local.addrs[0];
@@ -47,10 +57,16 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, r
   const boot = config.auth ? nextBootGeneration(generationFile(varDir(config))) : null;
   if (boot?.problem) log.warn({ generation: boot.generation }, boot.problem);
   const codec = createHeartbeatCodec({
-    auth: config.auth ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode } : null,
+    auth: config.auth
+      ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode }
+      : null,
     generation: boot?.generation,
   });
-  if (config.auth) log.info({ generation: boot!.generation, keyId: config.auth.keys.signingId, mode: config.auth.mode }, 'authenticated heartbeat');
+  if (config.auth)
+    log.info(
+      { generation: boot!.generation, keyId: config.auth.keys.signingId, mode: config.auth.mode },
+      'authenticated heartbeat',
+    );
   const timing = timingOf(config);
   const fresh = timing.busFreshMs;
   const core = new SenderCore(config);
@@ -70,7 +86,8 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, r
       sent++;
     } catch (e) {
       sendErrors++;
-      if (sendErrors === 1 || sendErrors % 100 === 0) log.warn({ peer: config.peer.name, err: errorMessage(e), sendErrors }, 'heartbeat send failed');
+      if (sendErrors === 1 || sendErrors % 100 === 0)
+        log.warn({ peer: config.peer.name, err: errorMessage(e), sendErrors }, 'heartbeat send failed');
     }
   };
 
@@ -109,9 +126,13 @@ export async function startSender({ config, log, store, bus, alarms, watchdog, r
   const run = runCore(core, senderBinding(config.resources), ports);
 
   run.carry(core.start(ports.clock(), look(true)));
-  const watcher = watchStatus(store.file, () => run.feed({ kind: 'changed', reason: 'change', sight: look(true), ...ports.clock() }));
+  const watcher = watchStatus(store.file, () =>
+    run.feed({ kind: 'changed', reason: 'change', sight: look(true), ...ports.clock() }),
+  );
   // Supervise's new word comes over the bus first: act on it at once.
-  bus?.onHeardFrom('supervise', () => run.feed({ kind: 'changed', reason: 'bus', sight: look(false), ...ports.clock() }));
+  bus?.onHeardFrom('supervise', () =>
+    run.feed({ kind: 'changed', reason: 'bus', sight: look(false), ...ports.clock() }),
+  );
 
   return {
     stats: () => ({ sent, sendErrors }),

@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { PhaError, errorMessage } from '../errors.js';
-import { describeType, keyRow, validValue, type Status } from './keys.js';
+import { errorMessage, PhaError } from '../errors.js';
 import { sleep } from '../wait.js';
+import { describeType, keyRow, type Status, validValue } from './keys.js';
 
-export { STATUS_KEYS, TIME_KEYS, keyRow, type ResState, type Status } from './keys.js';
+export { keyRow, type ResState, STATUS_KEYS, type Status, TIME_KEYS } from './keys.js';
 
 export interface StatusStoreOptions {
   file: string;
@@ -38,7 +38,8 @@ export function sanitize(input: unknown, problems: string[] = []): Status {
   for (const [k, v] of Object.entries(input)) {
     const row = keyRow(k);
     if (row ? validValue(row, v) : typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-    else if (row) problems.push(`key ${k} has an invalid value ${JSON.stringify(v)} (expected ${describeType(row)}): dropped`);
+    else if (row)
+      problems.push(`key ${k} has an invalid value ${JSON.stringify(v)} (expected ${describeType(row)}): dropped`);
     else problems.push(`unknown key ${k} with a non-number value ${JSON.stringify(v)}: dropped`);
   }
   return out as Status;
@@ -70,7 +71,8 @@ export class StatusStore {
       stale,
       update: Math.floor(stale / 2),
       retries: 0, // our own loop in lock(): only a held lock is waited for
-      onCompromised: (err: Error) => this.onProblem(`status lock compromised (${err.message}); the next update takes it again`),
+      onCompromised: (err: Error) =>
+        this.onProblem(`status lock compromised (${err.message}); the next update takes it again`),
     };
     // Budget well past `stale` so a lock left by a SIGKILLed holder is taken
     // over (after ~stale ms), never given up on.
@@ -95,7 +97,9 @@ export class StatusStore {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         if (this.lastGood === undefined) return {};
-        this.onProblem(`status file ${this.file} is missing; using the last good state, it is written again at the next update`);
+        this.onProblem(
+          `status file ${this.file} is missing; using the last good state, it is written again at the next update`,
+        );
         this.damaged = `status file missing`;
         this.onDamaged(this.damaged);
         return { ...this.lastGood };
@@ -113,7 +117,9 @@ export class StatusStore {
     try {
       data = JSON.parse(text);
     } catch (e) {
-      this.onProblem(`status file ${this.file} is corrupt (${errorMessage(e)}); using the last good state, it is replaced at the next update`);
+      this.onProblem(
+        `status file ${this.file} is corrupt (${errorMessage(e)}); using the last good state, it is replaced at the next update`,
+      );
       this.damaged = `status file corrupt (${errorMessage(e)})`;
       this.onDamaged(this.damaged);
       return { ...(this.lastGood ?? {}) };
@@ -142,7 +148,8 @@ export class StatusStore {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'ELOCKED' || Date.now() >= deadline) {
-          if (code !== 'ELOCKED') this.writeError = new PhaError('PHA_ERR_STATUS_WRITE', this.file, errorMessage(e)).message;
+          if (code !== 'ELOCKED')
+            this.writeError = new PhaError('PHA_ERR_STATUS_WRITE', this.file, errorMessage(e)).message;
           throw new PhaError('PHA_ERR_STATUS_LOCK', this.file, errorMessage(e));
         }
       }
@@ -155,6 +162,7 @@ export class StatusStore {
    * Read-modify-write under the lock. `change` returns the keys to set
    * (undefined deletes a key) or nothing. Returns the status as written.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a change that returns nothing changes nothing
   async update(change: Patch | ((cur: Status) => Patch | void)): Promise<Status> {
     const release = await this.lock();
     try {
@@ -196,7 +204,7 @@ export class StatusStore {
     const tmp = `${this.file}.tmp.${process.pid}.${this.tmpSeq++}`;
     const sorted = Object.fromEntries(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
     try {
-      fs.writeFileSync(tmp, JSON.stringify(sorted, null, 1) + '\n', { mode: 0o600 });
+      fs.writeFileSync(tmp, `${JSON.stringify(sorted, null, 1)}\n`, { mode: 0o600 });
       fs.renameSync(tmp, this.file);
     } catch (e) {
       try {

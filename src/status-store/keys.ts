@@ -38,21 +38,24 @@ export interface KeyRow {
 
 export const STATUS_KEYS = {
   // keys of the original
-  STATUS: { bus: true,
+  STATUS: {
+    bus: true,
     type: 'word-or-null',
     owner: 'supervise',
     also: ['cli'],
     original: true,
     doc: "this node's word: ONLINE when every resource is UP, OFFLINE when not, PROGRESS while starting or stopping; null while supervise is not running",
   },
-  RECEIVER_IN: { decides: true,
+  RECEIVER_IN: {
+    decides: true,
     type: 'word-or-null',
     owner: 'receiver',
     also: ['cli'],
     original: true,
     doc: "the peer's newest word; null when no valid heartbeat came for DEADTIME (or the receiver is not running)",
   },
-  SENDER_RUN: { bus: true,
+  SENDER_RUN: {
+    bus: true,
     type: 'bit',
     owner: 'sender',
     also: ['supervise', 'cli'],
@@ -61,7 +64,8 @@ export const STATUS_KEYS = {
   },
   SUPERVISE: { type: 'bit', owner: 'supervise', also: ['cli'], original: true, doc: '1 while supervise runs' },
   CLI: { type: 'bit', owner: 'cli', original: true, doc: '1 while an interactive pha-cli shell runs' },
-  'RES_<name>': { bus: true,
+  'RES_<name>': {
+    bus: true,
     type: 'enum',
     values: ['UP', 'DOWN'],
     prefix: 'RES_',
@@ -71,33 +75,180 @@ export const STATUS_KEYS = {
     doc: 'one per resource: its state at the last check, start or stop',
   },
   // keys of the port
-  RECEIVER_IN_SINCE: { decides: true, type: 'time', owner: 'receiver', original: false, doc: 'when RECEIVER_IN took its current value' },
-  RECEIVER_STARTED_AT: { decides: true, type: 'time', owner: 'receiver', original: false, doc: 'when the receiver bound its socket: the startup grace (rule 3) counts from here' },
-  RECEIVER_DROPPED: { type: 'count', owner: 'receiver', original: false, doc: 'datagrams received since the receiver started that were not a heartbeat from the peer (the sum of RECEIVER_DROP_<REASON>)' },
-  RECEIVER_DROP_NOT_FROM_PEER: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: from an address that is not the peer's (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_NOT_A_HEARTBEAT: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: from the peer's address, neither a heartbeat word nor a frame (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_BAD_MAC: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: frames whose HMAC does not verify (forged or damaged) (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_UNKNOWN_KEY: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: frames signed with a key id not in the key file (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_WRONG_NODE: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: authenticated frames that do not name the peer's node (reflected, or NODES ordered differently) (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_REPLAY: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: authenticated frames not newer than the newest accepted (replayed or reordered) (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_OLD_GENERATION: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: authenticated frames of an older sender generation than the newest accepted (docs/wire-format-auth.md)" },
-  RECEIVER_DROP_PLAIN_REFUSED: { type: 'count', owner: 'receiver', original: false, doc: "dropped since the receiver started: plain words refused by AUTH_MODE=enforce (docs/wire-format-auth.md)" },
-  RECEIVER_PLAIN_ACCEPTED: { type: 'count', owner: 'receiver', original: false, doc: 'plain words taken from the peer in AUTH_MODE=permissive since the receiver started (each could have been forged)' },
-  RECEIVER_STALL_AT: { type: 'time', owner: 'receiver', original: false, doc: "when the receiver last found its own loop stalled (it discarded what was queued: old news)" },
-  RECEIVER_AT: { type: 'time', owner: 'receiver', original: false, doc: "receiver's liveness stamp (about every 2 s); stale: the peer's word is unknown, start nothing new (rule 9)" },
+  RECEIVER_IN_SINCE: {
+    decides: true,
+    type: 'time',
+    owner: 'receiver',
+    original: false,
+    doc: 'when RECEIVER_IN took its current value',
+  },
+  RECEIVER_STARTED_AT: {
+    decides: true,
+    type: 'time',
+    owner: 'receiver',
+    original: false,
+    doc: 'when the receiver bound its socket: the startup grace (rule 3) counts from here',
+  },
+  RECEIVER_DROPPED: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'datagrams received since the receiver started that were not a heartbeat from the peer (the sum of RECEIVER_DROP_<REASON>)',
+  },
+  RECEIVER_DROP_NOT_FROM_PEER: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: "dropped since the receiver started: from an address that is not the peer's (docs/wire-format-auth.md)",
+  },
+  RECEIVER_DROP_NOT_A_HEARTBEAT: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: "dropped since the receiver started: from the peer's address, neither a heartbeat word nor a frame (docs/wire-format-auth.md)",
+  },
+  RECEIVER_DROP_BAD_MAC: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'dropped since the receiver started: frames whose HMAC does not verify (forged or damaged) (docs/wire-format-auth.md)',
+  },
+  RECEIVER_DROP_UNKNOWN_KEY: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'dropped since the receiver started: frames signed with a key id not in the key file (docs/wire-format-auth.md)',
+  },
+  RECEIVER_DROP_WRONG_NODE: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: "dropped since the receiver started: authenticated frames that do not name the peer's node (reflected, or NODES ordered differently) (docs/wire-format-auth.md)",
+  },
+  RECEIVER_DROP_REPLAY: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'dropped since the receiver started: authenticated frames not newer than the newest accepted (replayed or reordered) (docs/wire-format-auth.md)',
+  },
+  RECEIVER_DROP_OLD_GENERATION: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'dropped since the receiver started: authenticated frames of an older sender generation than the newest accepted (docs/wire-format-auth.md)',
+  },
+  RECEIVER_DROP_PLAIN_REFUSED: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'dropped since the receiver started: plain words refused by AUTH_MODE=enforce (docs/wire-format-auth.md)',
+  },
+  RECEIVER_PLAIN_ACCEPTED: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc: 'plain words taken from the peer in AUTH_MODE=permissive since the receiver started (each could have been forged)',
+  },
+  RECEIVER_STALL_AT: {
+    type: 'time',
+    owner: 'receiver',
+    original: false,
+    doc: 'when the receiver last found its own loop stalled (it discarded what was queued: old news)',
+  },
+  RECEIVER_AT: {
+    type: 'time',
+    owner: 'receiver',
+    original: false,
+    doc: "receiver's liveness stamp (about every 2 s); stale: the peer's word is unknown, start nothing new (rule 9)",
+  },
   SENDER_AT: { type: 'time', owner: 'sender', original: false, doc: "sender's liveness stamp (about every 2 s)" },
-  SENDER_STARTED_AT: { decides: true, type: 'time', owner: 'sender', original: false, doc: 'when the sender started, or resumed after its own stall; it sends PROGRESS until supervise has decided after this' },
-  SUPERVISE_AT: { type: 'time', owner: 'supervise', original: false, doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)" },
-  DECIDED_AT: { bus: true, type: 'time', owner: 'supervise', also: ['cli'], original: false, doc: "when supervise last wrote a decision (the sender's PROGRESS after a start or stall ends with it)" },
-  SENDER_PAUSE_UNTIL: { decides: true, bus: true, type: 'time', owner: 'supervise', also: ['sender', 'cli'], original: false, doc: "'off': the heartbeat is paused until then ('on' clears it; so does supervise when the node takes over or holds the resources during the pause)" },
-  SENDER_MUTE: { bus: true, type: 'bit', owner: 'supervise', also: ['cli'], original: false, doc: '1: the own gateway check is failing, the sender sends no heartbeat (rule 1)' },
-  GW_OK: { bus: true, type: 'bit-or-null', owner: 'supervise', original: false, doc: 'the gateway: 1 answering, 0 lost (GW_FAILS pings in a row without an answer); null: no GW configured' },
-  ROUTE_OK: { bus: true, type: 'bit', owner: 'supervise', original: false, doc: '1: a default route exists (checked only when GW is set)' },
-  FAILED_UNTIL: { decides: true, type: 'time', owner: 'supervise', also: ['cli'], original: false, doc: "FAILED: this node starts nothing until then (rule 8); 'res start' or 'on' clears it" },
-  OFF_REQUEST: { decides: true, type: 'time-or-null', owner: 'cli', also: ['supervise'], original: false, doc: "set by 'off' (its time, the request's id); supervise consumes it (null)" },
-  OFF_FORCE: { type: 'bit', owner: 'cli', also: ['supervise'], original: false, doc: "1: 'off --force' (release even when no peer heartbeat is heard)" },
-  OFF_ANSWER: { type: 'string', owner: 'supervise', original: false, doc: "supervise's answer to the last 'off', in words" },
-  OFF_ANSWERED: { type: 'time', owner: 'supervise', original: false, doc: 'the OFF_REQUEST that OFF_ANSWER and OFF_RESULT answer' },
+  SENDER_STARTED_AT: {
+    decides: true,
+    type: 'time',
+    owner: 'sender',
+    original: false,
+    doc: 'when the sender started, or resumed after its own stall; it sends PROGRESS until supervise has decided after this',
+  },
+  SUPERVISE_AT: {
+    type: 'time',
+    owner: 'supervise',
+    original: false,
+    doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)",
+  },
+  DECIDED_AT: {
+    bus: true,
+    type: 'time',
+    owner: 'supervise',
+    also: ['cli'],
+    original: false,
+    doc: "when supervise last wrote a decision (the sender's PROGRESS after a start or stall ends with it)",
+  },
+  SENDER_PAUSE_UNTIL: {
+    decides: true,
+    bus: true,
+    type: 'time',
+    owner: 'supervise',
+    also: ['sender', 'cli'],
+    original: false,
+    doc: "'off': the heartbeat is paused until then ('on' clears it; so does supervise when the node takes over or holds the resources during the pause)",
+  },
+  SENDER_MUTE: {
+    bus: true,
+    type: 'bit',
+    owner: 'supervise',
+    also: ['cli'],
+    original: false,
+    doc: '1: the own gateway check is failing, the sender sends no heartbeat (rule 1)',
+  },
+  GW_OK: {
+    bus: true,
+    type: 'bit-or-null',
+    owner: 'supervise',
+    original: false,
+    doc: 'the gateway: 1 answering, 0 lost (GW_FAILS pings in a row without an answer); null: no GW configured',
+  },
+  ROUTE_OK: {
+    bus: true,
+    type: 'bit',
+    owner: 'supervise',
+    original: false,
+    doc: '1: a default route exists (checked only when GW is set)',
+  },
+  FAILED_UNTIL: {
+    decides: true,
+    type: 'time',
+    owner: 'supervise',
+    also: ['cli'],
+    original: false,
+    doc: "FAILED: this node starts nothing until then (rule 8); 'res start' or 'on' clears it",
+  },
+  OFF_REQUEST: {
+    decides: true,
+    type: 'time-or-null',
+    owner: 'cli',
+    also: ['supervise'],
+    original: false,
+    doc: "set by 'off' (its time, the request's id); supervise consumes it (null)",
+  },
+  OFF_FORCE: {
+    type: 'bit',
+    owner: 'cli',
+    also: ['supervise'],
+    original: false,
+    doc: "1: 'off --force' (release even when no peer heartbeat is heard)",
+  },
+  OFF_ANSWER: {
+    type: 'string',
+    owner: 'supervise',
+    original: false,
+    doc: "supervise's answer to the last 'off', in words",
+  },
+  OFF_ANSWERED: {
+    type: 'time',
+    owner: 'supervise',
+    original: false,
+    doc: 'the OFF_REQUEST that OFF_ANSWER and OFF_RESULT answer',
+  },
   OFF_RESULT: {
     type: 'enum',
     values: ['released', 'refused', 'failed'],
@@ -105,17 +256,56 @@ export const STATUS_KEYS = {
     original: false,
     doc: "outcome of that 'off': released (exit 0), refused or failed (exit 1)",
   },
-  REASON: { bus: true, type: 'string', owner: 'supervise', also: ['cli'], original: false, doc: "supervise's last decision and why, for stat" },
-  ALARM: { bus: true, type: 'string-or-null', owner: 'supervise', also: ['cli'], original: false, doc: 'what needs the operator (gateway, FAILED, receiver or sender not running); null: nothing' },
-  SENDER_ALARM: { type: 'string', owner: 'sender', original: false, doc: "the sender's own problems and recent events ('; '-separated): a status file it cannot write, a daemon it restarted, resources it stopped because supervise was gone" },
-  RECEIVER_ALARM: { type: 'string', owner: 'receiver', original: false, doc: "the receiver's own problems and recent events: a damaged status file it repaired, a daemon it restarted" },
-  SUPERVISE_ALARM: { type: 'string', owner: 'supervise', original: false, doc: "supervise's own problems and recent events: a check that timed out, a status file it cannot write, a daemon it restarted" },
+  REASON: {
+    bus: true,
+    type: 'string',
+    owner: 'supervise',
+    also: ['cli'],
+    original: false,
+    doc: "supervise's last decision and why, for stat",
+  },
+  ALARM: {
+    bus: true,
+    type: 'string-or-null',
+    owner: 'supervise',
+    also: ['cli'],
+    original: false,
+    doc: 'what needs the operator (gateway, FAILED, receiver or sender not running); null: nothing',
+  },
+  SENDER_ALARM: {
+    type: 'string',
+    owner: 'sender',
+    original: false,
+    doc: "the sender's own problems and recent events ('; '-separated): a status file it cannot write, a daemon it restarted, resources it stopped because supervise was gone",
+  },
+  RECEIVER_ALARM: {
+    type: 'string',
+    owner: 'receiver',
+    original: false,
+    doc: "the receiver's own problems and recent events: a damaged status file it repaired, a daemon it restarted",
+  },
+  SUPERVISE_ALARM: {
+    type: 'string',
+    owner: 'supervise',
+    original: false,
+    doc: "supervise's own problems and recent events: a check that timed out, a status file it cannot write, a daemon it restarted",
+  },
 } as const satisfies Record<string, KeyRow>;
 
 type Table = typeof STATUS_KEYS;
-type ValueOf<R> = R extends { type: 'enum'; values: readonly (infer E)[] } ? E : R extends { type: infer T extends keyof ValueTypes } ? ValueTypes[T] : never;
-type NamedKeys = { -readonly [K in keyof Table as Table[K] extends { prefix: string } ? never : K]?: ValueOf<Table[K]> };
-type PatternKeys = { -readonly [K in keyof Table as Table[K] extends { prefix: infer P extends string } ? `${P}${string}` : never]: ValueOf<Table[K]> | undefined };
+type ValueOf<R> = R extends { type: 'enum'; values: readonly (infer E)[] }
+  ? E
+  : R extends { type: infer T extends keyof ValueTypes }
+    ? ValueTypes[T]
+    : never;
+type NamedKeys = {
+  -readonly [K in keyof Table as Table[K] extends { prefix: string } ? never : K]?: ValueOf<Table[K]>;
+};
+type PatternKeys = {
+  -readonly [K in keyof Table as Table[K] extends { prefix: infer P extends string } ? `${P}${string}` : never]:
+    | ValueOf<Table[K]>
+    | undefined;
+};
 
 /** The content of status.dat (every key optional: a missing key is "unknown"). */
 export type Status = NamedKeys & PatternKeys;
@@ -132,7 +322,9 @@ export function keyRow(k: string): KeyRow | undefined {
 }
 
 /** The keys supervise tells the sender over the bus (named keys; and every RES_ key). */
-export const SUPERVISE_BUS_KEYS: ReadonlySet<string> = new Set(ROWS.filter(([, r]) => r.bus && r.prefix === undefined).map(([k]) => k));
+export const SUPERVISE_BUS_KEYS: ReadonlySet<string> = new Set(
+  ROWS.filter(([, r]) => r.bus && r.prefix === undefined).map(([k]) => k),
+);
 const BUS_PREFIXES = ROWS.flatMap(([, r]) => (r.bus && r.prefix !== undefined ? [r.prefix] : []));
 export function onSuperviseBus(k: string): boolean {
   return SUPERVISE_BUS_KEYS.has(k) || BUS_PREFIXES.some((p) => k.startsWith(p));
@@ -142,7 +334,9 @@ export function onSuperviseBus(k: string): boolean {
 export const DECIDE_KEYS: readonly (keyof Status)[] = ROWS.filter(([, r]) => r.decides).map(([k]) => k as keyof Status);
 
 /** Keys whose values are times (ms since the epoch): `stat` shows them readably. */
-export const TIME_KEYS: ReadonlySet<string> = new Set(ROWS.filter(([, r]) => r.prefix === undefined && (r.type === 'time' || r.type === 'time-or-null')).map(([k]) => k));
+export const TIME_KEYS: ReadonlySet<string> = new Set(
+  ROWS.filter(([, r]) => r.prefix === undefined && (r.type === 'time' || r.type === 'time-or-null')).map(([k]) => k),
+);
 
 const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 const bit = (v: unknown) => v === 0 || v === 1;

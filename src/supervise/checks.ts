@@ -1,7 +1,7 @@
 // The gateway (ICMP through net-ping, no retries) and default-route checks.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { PhaError, errorMessage } from '../errors.js';
+import { errorMessage, PhaError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 

@@ -6,19 +6,19 @@
 // the round going and turns decide()'s answer into effects. The shell
 // (shell.ts) carries them out; the simulator (tools/sim) drives this class.
 import type { Config } from '../config/index.js';
+import { STAMP_MS, type Timing, type TimingInput, timingOf } from '../config/timing.js';
 import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
-import type { Status } from '../status-store/index.js';
 import type { Word } from '../heartbeat/word.js';
+import type { Status } from '../status-store/index.js';
 import { DECIDE_KEYS, onSuperviseBus } from '../status-store/keys.js';
-import { STAMP_MS, timingOf, type Timing, type TimingInput } from '../config/timing.js';
-import { decide as realDecide, initialMemory, type Decision, type Memory, type Observation } from './decide.js';
+import { type Decision, initialMemory, type Memory, type Observation, decide as realDecide } from './decide.js';
 
 export type SuperviseConfig = TimingInput &
   Pick<Config, 'GW' | 'GW_INT'> & {
-  local: { id: 1 | 2 };
-  peer: { name: string };
-  resources: readonly { name: string; script: string }[];
-};
+    local: { id: 1 | 2 };
+    peer: { name: string };
+    resources: readonly { name: string; script: string }[];
+  };
 
 /** A daemon's liveness as the shell sees it. */
 export interface Liveness {
@@ -155,9 +155,19 @@ export class SuperviseCore {
     this.startedAt = clock.wall;
     const out: SuperviseEffect[] = [];
     const at = prior.SUPERVISE_AT;
-    if (prior.SUPERVISE === 1 && (prior.STATUS === 'ONLINE' || prior.STATUS === 'PROGRESS') && typeof at === 'number' && Math.abs(clock.wall - at) < INHERIT_MS) {
+    if (
+      prior.SUPERVISE === 1 &&
+      (prior.STATUS === 'ONLINE' || prior.STATUS === 'PROGRESS') &&
+      typeof at === 'number' &&
+      Math.abs(clock.wall - at) < INHERIT_MS
+    ) {
       this.memory = { ...this.memory, mayStillHold: true };
-      out.push({ kind: 'log', level: 'warn', fields: { status: prior.STATUS }, msg: `the supervise before this one died while it said ${prior.STATUS}: the resources may be up, yielding them to an ONLINE peer even while a check says DOWN` });
+      out.push({
+        kind: 'log',
+        level: 'warn',
+        fields: { status: prior.STATUS },
+        msg: `the supervise before this one died while it said ${prior.STATUS}: the resources may be up, yielding them to an ONLINE peer even while a check says DOWN`,
+      });
     }
     this.write({ SUPERVISE: 1, SUPERVISE_AT: clock.wall, STATUS: null }, clock, out);
     return out;
@@ -187,7 +197,12 @@ export class SuperviseCore {
     if (this.stopped) return out;
     // After a freeze, queued events (the bus, the file, results) may run
     // before the ticker: notice the stall first, so nothing is decided on old news.
-    if (!(e.kind === 'timer' && e.timer === 'ticker') && this.tickerDue > 0 && e.mono - this.tickerDue > this.c.DEADTIME) this.onStall(e.mono - this.tickerDue, e, out);
+    if (
+      !(e.kind === 'timer' && e.timer === 'ticker') &&
+      this.tickerDue > 0 &&
+      e.mono - this.tickerDue > this.c.DEADTIME
+    )
+      this.onStall(e.mono - this.tickerDue, e, out);
     switch (e.kind) {
       case 'timer':
         this.onTimer(e.timer, e, out);
@@ -237,7 +252,10 @@ export class SuperviseCore {
         this.tickerDue = clock.mono + this.timing.superviseTickerMs;
         out.push({ kind: 'arm', timer: 'ticker', at: this.tickerDue });
         if (late > this.c.DEADTIME) this.onStall(late, clock, out);
-        if (clock.mono - this.lastWriteAt >= this.timing.superviseStampMs && clock.mono - this.lastStampTry >= this.timing.superviseStampMs) {
+        if (
+          clock.mono - this.lastWriteAt >= this.timing.superviseStampMs &&
+          clock.mono - this.lastStampTry >= this.timing.superviseStampMs
+        ) {
           this.lastStampTry = clock.mono;
           this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
         }
@@ -249,7 +267,12 @@ export class SuperviseCore {
   private onStall(late: number, clock: Clock, out: SuperviseEffect[]): void {
     this.stalledAt = clock.wall;
     if (this.tickerDue < clock.mono) this.tickerDue = clock.mono; // noticed once, whichever event comes first
-    out.push({ kind: 'log', level: 'warn', fields: { lateMs: Math.round(late) }, msg: 'own stall detected: yielding to an ONLINE peer, no decision on old news' });
+    out.push({
+      kind: 'log',
+      level: 'warn',
+      fields: { lateMs: Math.round(late) },
+      msg: 'own stall detected: yielding to an ONLINE peer, no decision on old news',
+    });
     // What we told the bus before the freeze is old news: the sender must not
     // send it again (a queued publish would). PROGRESS until we have decided.
     this.published = { ...this.published, STATUS: 'PROGRESS' };
@@ -276,9 +299,17 @@ export class SuperviseCore {
     const g = this.gwFailStreak;
     if (g === prev) return;
     const gw = this.c.GW;
-    if (g > 0 && prev === 0) out.push({ kind: 'log', level: 'debug', fields: { gw, error }, msg: `gateway ${gw}: no answer` });
-    if (g === this.timing.gwFails) out.push({ kind: 'log', level: 'warn', fields: { gw, failed: g, error }, msg: `gateway ${gw} lost: ${g} pings in a row without an answer` });
-    if (g === 0 && prev >= this.timing.gwFails) out.push({ kind: 'log', level: 'info', fields: { gw, failed: prev }, msg: `gateway ${gw} answers again` });
+    if (g > 0 && prev === 0)
+      out.push({ kind: 'log', level: 'debug', fields: { gw, error }, msg: `gateway ${gw}: no answer` });
+    if (g === this.timing.gwFails)
+      out.push({
+        kind: 'log',
+        level: 'warn',
+        fields: { gw, failed: g, error },
+        msg: `gateway ${gw} lost: ${g} pings in a row without an answer`,
+      });
+    if (g === 0 && prev >= this.timing.gwFails)
+      out.push({ kind: 'log', level: 'info', fields: { gw, failed: prev }, msg: `gateway ${gw} answers again` });
     if (g === this.timing.gwFails || (g === 0 && prev >= this.timing.gwFails)) this.cycle(false, clock, out);
   }
 
@@ -327,11 +358,27 @@ export class SuperviseCore {
     for (const r of results) {
       const was = this.up.get(r.name);
       this.up.set(r.name, r.ok);
-      if (was !== r.ok) out.push({ kind: 'log', level: 'info', fields: { resource: r.name, state: r.ok ? 'UP' : 'DOWN', output: r.output || undefined, error: r.error }, msg: `resource ${r.name} is ${r.ok ? 'UP' : 'DOWN'}${r.timedOut ? ' (check timed out)' : ''}` });
-      out.push({ kind: 'alarm', id: `check:${r.name}`, text: r.timedOut ? `check of ${r.name} timed out after ${this.c.CHECK_TIMEOUT} ms (counted as DOWN)` : null });
+      if (was !== r.ok)
+        out.push({
+          kind: 'log',
+          level: 'info',
+          fields: { resource: r.name, state: r.ok ? 'UP' : 'DOWN', output: r.output || undefined, error: r.error },
+          msg: `resource ${r.name} is ${r.ok ? 'UP' : 'DOWN'}${r.timedOut ? ' (check timed out)' : ''}`,
+        });
+      out.push({
+        kind: 'alarm',
+        id: `check:${r.name}`,
+        text: r.timedOut ? `check of ${r.name} timed out after ${this.c.CHECK_TIMEOUT} ms (counted as DOWN)` : null,
+      });
     }
     if (this.c.GW) {
-      if (routeOk !== this.routeOk) out.push({ kind: 'log', level: 'warn', fields: { routeOk }, msg: routeOk ? 'default route is back' : 'no default route' });
+      if (routeOk !== this.routeOk)
+        out.push({
+          kind: 'log',
+          level: 'warn',
+          fields: { routeOk },
+          msg: routeOk ? 'default route is back' : 'no default route',
+        });
       this.routeOk = routeOk;
     }
     this.checkedOnce = true;
@@ -349,7 +396,7 @@ export class SuperviseCore {
     return value !== undefined && mono - seen.mono <= this.timing.pidVerdictAgeMs;
   }
 
-  private alive(l: Liveness, s: Status, stamp: number | undefined, stampMs: number, wall: number, restartedNow = false): boolean {
+  private alive(l: Liveness, stamp: number | undefined, stampMs: number, wall: number, restartedNow = false): boolean {
     // Started together by pha-cli: one not seen yet is starting, not dead.
     if (l.everSeen === false && wall - this.startedAt < 2 * this.c.DEADTIME) return true;
     // Dead by its pid at the watchdog's last check, unless it spoke on the bus
@@ -365,9 +412,13 @@ export class SuperviseCore {
 
   private readonly seenRunning = { sender: false, receiver: false };
   private joining(sight: SuperviseSight, wall: number): boolean {
-    for (const d of ['sender', 'receiver'] as const) if (sight[d].onBus || sight[d].pid === true) this.seenRunning[d] = true;
+    for (const d of ['sender', 'receiver'] as const)
+      if (sight[d].onBus || sight[d].pid === true) this.seenRunning[d] = true;
     // Bounded: a daemon that never comes up is rule 9's business, not a start-up.
-    return (!this.seenRunning.sender || !this.seenRunning.receiver) && wall - this.startedAt < Math.max(JOIN_MS, 3 * this.c.DEADTIME);
+    return (
+      (!this.seenRunning.sender || !this.seenRunning.receiver) &&
+      wall - this.startedAt < Math.max(JOIN_MS, 3 * this.c.DEADTIME)
+    );
   }
 
   private observe(sight: SuperviseSight, clock: Clock): Observation {
@@ -383,16 +434,32 @@ export class SuperviseCore {
       peer: s.RECEIVER_IN ?? null,
       peerSince: s.RECEIVER_IN_SINCE ?? t,
       // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
-      receiverFresh: s.RECEIVER_IN !== undefined && this.alive(sight.receiver, s, s.RECEIVER_AT, STAMP_MS, t, this.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono)),
-      senderAlive: this.alive(sight.sender, s, s.SENDER_AT, STAMP_MS, t, this.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono)),
+      receiverFresh:
+        s.RECEIVER_IN !== undefined &&
+        this.alive(
+          sight.receiver,
+          s.RECEIVER_AT,
+          STAMP_MS,
+          t,
+          this.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono),
+        ),
+      senderAlive: this.alive(
+        sight.sender,
+        s.SENDER_AT,
+        STAMP_MS,
+        t,
+        this.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono),
+      ),
       // Rule 3's grace counts from the latest of our three starts: until our
       // sender runs the peer cannot hear us, and a peer whose sender starts
       // about when ours does is silent until then too (issue 10).
       // Until our sender and receiver have both been seen running since we
       // started, we are still joining (the grace has not begun): a node that
       // found resources UP would otherwise say ONLINE before it could hear
-      // the peer (seed 357252), or take over before the peer could hear it.
-      startedAt: this.joining(sight, t) ? t : Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
+      // the peer, or take over before the peer could hear it.
+      startedAt: this.joining(sight, t)
+        ? t
+        : Math.max(this.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
       stalledAt: this.stalledAt,
       offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
       pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
@@ -424,27 +491,49 @@ export class SuperviseCore {
   /**
    * Somebody else wrote RES_ keys that disagree with what we know (the
    * operator's res start/stop): check now, never write our old states over
-   * theirs (the sender's fence reads them: seed 865421).
+   * theirs (the sender's fence reads them).
    */
   private resChangedByOthers(view: Status): boolean {
     const key = this.c.resources.map((r) => view[`RES_${r.name}`] ?? '').join('|');
     if (key === this.lastResKey) return false;
     this.lastResKey = key;
-    return this.checkedOnce && this.c.resources.some((r) => view[`RES_${r.name}`] !== undefined && (view[`RES_${r.name}`] === 'UP') !== (this.up.get(r.name) ?? false));
+    return (
+      this.checkedOnce &&
+      this.c.resources.some(
+        (r) =>
+          view[`RES_${r.name}`] !== undefined && (view[`RES_${r.name}`] === 'UP') !== (this.up.get(r.name) ?? false),
+      )
+    );
   }
 
   private decideAndAct(sight: SuperviseSight, clock: Clock, out: SuperviseEffect[]): void {
-    out.push({ kind: 'alarm', id: 'file', text: sight.damaged ? `${sight.damaged}: supervise writes its keys again` : null });
+    out.push({
+      kind: 'alarm',
+      id: 'file',
+      text: sight.damaged ? `${sight.damaged}: supervise writes its keys again` : null,
+    });
     const s = sight.view;
     this.lastTrigger = triggerKey(s);
     // The pause as the file (and our own pending writes) has it now: pha-cli's
     // "on" is written to the file, and what we tell the sender must follow it.
-    this.published = { ...this.published, SENDER_RUN: sight.own.SENDER_RUN, SENDER_PAUSE_UNTIL: sight.own.SENDER_PAUSE_UNTIL };
+    this.published = {
+      ...this.published,
+      SENDER_RUN: sight.own.SENDER_RUN,
+      SENDER_PAUSE_UNTIL: sight.own.SENDER_PAUSE_UNTIL,
+    };
     const obs = this.observe(sight, clock);
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
     if (d.op !== 'none' || d.reason !== this.lastReason) {
-      out.push({ kind: 'decision', op: d.op, names: d.names, reason: d.reason, peer: this.c.peer.name, peerWord: obs.peer, gwFailStreak: this.gwFailStreak });
+      out.push({
+        kind: 'decision',
+        op: d.op,
+        names: d.names,
+        reason: d.reason,
+        peer: this.c.peer.name,
+        peerWord: obs.peer,
+        gwFailStreak: this.gwFailStreak,
+      });
       this.lastReason = d.reason;
     }
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
@@ -473,10 +562,15 @@ export class SuperviseCore {
       const patch: Partial<Status> = { ...common, ...this.resPatch(), STATUS: d.word };
       // Holding during our own "off" pause (the operator's res start, or
       // resources found up at start): a muted peer would keep too.
-      if (d.word === 'ONLINE') this.endPause(s, patch, clock, out, 'holding the resources during the off pause: the heartbeat resumes');
+      if (d.word === 'ONLINE')
+        this.endPause(s, patch, clock, out, 'holding the resources during the off pause: the heartbeat resumes');
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
-      if (changes(patch, s) || (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) || clock.mono - this.lastWriteAt >= this.timing.superviseStampMs) {
+      if (
+        changes(patch, s) ||
+        (s.DECIDED_AT ?? 0) < Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0) ||
+        clock.mono - this.lastWriteAt >= this.timing.superviseStampMs
+      ) {
         this.write(patch, clock, out);
       }
       if (d.garp && this.c.resources.some((r) => baseName(r.script) === 'ipaddr')) {
@@ -493,7 +587,11 @@ export class SuperviseCore {
     if (d.op !== 'stop') this.endPause(s, patch, clock, out, 'taking over during the off pause: the heartbeat resumes');
     this.write(patch, clock, out);
     this.phase = { kind: 'acting', d, offReq };
-    out.push({ kind: 'run', op: d.op === 'stop' ? 'stop' : 'start', names: d.op === 'stop' ? this.c.resources.map((r) => r.name) : d.names });
+    out.push({
+      kind: 'run',
+      op: d.op === 'stop' ? 'stop' : 'start',
+      names: d.op === 'stop' ? this.c.resources.map((r) => r.name) : d.names,
+    });
   }
 
   /** A holder that stays silent is one the peer cannot see: our own "off" pause ends when we hold. */
@@ -503,20 +601,31 @@ export class SuperviseCore {
     out.push({ kind: 'log', level: 'warn', fields: { peer: this.c.peer.name }, msg });
   }
 
-  private onActed(d: Decision, offReq: number | null, results: readonly OpResult[], clock: Clock, out: SuperviseEffect[]): void {
+  private onActed(
+    d: Decision,
+    offReq: number | null,
+    results: readonly OpResult[],
+    clock: Clock,
+    out: SuperviseEffect[],
+  ): void {
     for (const r of results) this.up.set(r.name, d.op === 'stop' ? !r.ok : r.ok);
     const failed = results.filter((r) => !r.ok);
     // A stop that failed left them up, as far as we know: a check that hangs
-    // next must not hide them from the rules (seed 2019379).
+    // next must not hide them from the rules.
     if (d.op === 'stop' && failed.length) this.memory = { ...this.memory, mayStillHold: true };
     const word: Word = this.allUp() ? 'ONLINE' : 'OFFLINE';
     out.push({
       kind: 'log',
       level: failed.length ? 'warn' : 'info',
       fields: { op: d.op, resources: d.names, failed: failed.map((r) => r.name), status: word, peer: this.c.peer.name },
-      msg: `${d.op} ${failed.length ? 'failed for ' + failed.map((r) => r.name).join(', ') : 'done'}: STATUS ${word}`,
+      msg: `${d.op} ${failed.length ? `failed for ${failed.map((r) => r.name).join(', ')}` : 'done'}: STATUS ${word}`,
     });
-    const final: Partial<Status> = { ...this.resPatch(), STATUS: word, SUPERVISE_AT: clock.wall, DECIDED_AT: clock.wall };
+    const final: Partial<Status> = {
+      ...this.resPatch(),
+      STATUS: word,
+      SUPERVISE_AT: clock.wall,
+      DECIDED_AT: clock.wall,
+    };
     // The release is the final word the sender sends before the pause (fix 5).
     // Not when every stop failed: still ONLINE, a silent holder is one the
     // peer takes over from. When some stopped, OFFLINE is a release all the
@@ -551,7 +660,8 @@ export class SuperviseCore {
     if (d.op !== 'none' && settle) this.again = true;
     out.push({ kind: 'cancel', timer: 'wake' });
     const wakeAt = d.wakeAt;
-    if (wakeAt !== null && !this.stopped) out.push({ kind: 'arm', timer: 'wake', at: clock.mono + Math.max(1, wakeAt - clock.wall + 1) });
+    if (wakeAt !== null && !this.stopped)
+      out.push({ kind: 'arm', timer: 'wake', at: clock.mono + Math.max(1, wakeAt - clock.wall + 1) });
     if (this.again && !this.stopped) {
       this.pass(clock, out);
       return;

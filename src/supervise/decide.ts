@@ -8,7 +8,14 @@ import type { Word } from '../heartbeat/word.js';
 /** The intervals the rules use (timingOf() in config/timing.ts works them out). */
 export type Timing = Pick<
   DerivedTiming,
-  'heartbeatInt' | 'deadtime' | 'superviseInt' | 'gwFails' | 'resRestarts' | 'progressBoundMs' | 'failHolddownMs' | 'offPauseMs'
+  | 'heartbeatInt'
+  | 'deadtime'
+  | 'superviseInt'
+  | 'gwFails'
+  | 'resRestarts'
+  | 'progressBoundMs'
+  | 'failHolddownMs'
+  | 'offPauseMs'
 >;
 
 export interface Observation {
@@ -85,7 +92,8 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   // that heard it ONLINE would yield by rank while this node yields by rule 3
   // (both at once: issue 10). PROGRESS makes the peer wait for the grace.
   const graceEnd = o.startedAt + t.deadtime;
-  if (d.op === 'none' && d.word === 'ONLINE' && o.now < graceEnd) return { ...d, word: 'PROGRESS', wakeAt: Math.min(d.wakeAt ?? graceEnd, graceEnd) };
+  if (d.op === 'none' && d.word === 'ONLINE' && o.now < graceEnd)
+    return { ...d, word: 'PROGRESS', wakeAt: Math.min(d.wakeAt ?? graceEnd, graceEnd) };
   return d;
 }
 
@@ -124,13 +132,20 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
   // What the peer said before it went silent, remembered for the whole silence
   // (not only for the first decision after it).
-  const silentBefore = peer === null ? (prev.lastSettledPeer === null ? prev.silentAfter : prev.lastSettledPeer) : undefined;
+  const silentBefore =
+    peer === null ? (prev.lastSettledPeer === null ? prev.silentAfter : prev.lastSettledPeer) : undefined;
   m.silentAfter = peer === null ? silentBefore : undefined;
   // The peer is heard again after silence (a partition healed): while we hold,
   // re-announce once it has settled — but only when its first word back says it
   // may have held (ONLINE, or PROGRESS: it is stopping or starting). A peer that
   // comes back OFFLINE never held the address: no re-announce.
-  if (allUp && prev.lastSettledPeer === null && !prev.heardSinceSilence && (o.peer === 'ONLINE' || o.peer === 'PROGRESS')) m.garpPending = true;
+  if (
+    allUp &&
+    prev.lastSettledPeer === null &&
+    !prev.heardSinceSilence &&
+    (o.peer === 'ONLINE' || o.peer === 'PROGRESS')
+  )
+    m.garpPending = true;
   m.heardSinceSilence = o.peer !== null;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
@@ -166,17 +181,27 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     // Muted for a DEADTIME and not heard the peer since: it has taken over,
     // and a restart here would make two holders we could not see.
     if (m.mutedOut) {
-      return none('our heartbeat was muted for a DEADTIME and the peer has not been heard since: the peer has taken over, not restarting here', {
-        wakeAt: inStartup ? o.startedAt + t.deadtime : null,
-        alarm: o.receiverFresh ? null : 'receiver not running: the peer\'s word is unknown',
-      });
+      return none(
+        'our heartbeat was muted for a DEADTIME and the peer has not been heard since: the peer has taken over, not restarting here',
+        {
+          wakeAt: inStartup ? o.startedAt + t.deadtime : null,
+          alarm: o.receiverFresh ? null : "receiver not running: the peer's word is unknown",
+        },
+      );
     }
     if (m.restarts < t.resRestarts) {
       m.restarts++;
-      return { ...d, op: 'restart', names: down, reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})` };
+      return {
+        ...d,
+        op: 'restart',
+        names: down,
+        reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})`,
+      };
     }
     m.restarts = 0;
-    const r = stopAll(`resource ${down.join(', ')} still failing after ${t.resRestarts} restarts: releasing to the peer, FAILED for ${Math.round(t.failHolddownMs / 1000)} s`);
+    const r = stopAll(
+      `resource ${down.join(', ')} still failing after ${t.resRestarts} restarts: releasing to the peer, FAILED for ${Math.round(t.failHolddownMs / 1000)} s`,
+    );
     return { ...r, failedUntil: o.now + t.failHolddownMs, alarm: `FAILED: ${down.join(', ')} would not stay up` };
   };
 
@@ -184,8 +209,11 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   if (o.offRequest) {
     d.consumeOff = true;
     if (!m.holding && !anyUp) return none('off: this node is not Active, nothing to hand over');
-    if (peer === null && !o.offRequest.force) return none('off refused: no heartbeat from the peer, nobody would take over (use off --force)');
-    const r = stopAll(`off: releasing the resources to the peer and pausing the heartbeat for ${Math.round(t.offPauseMs / 1000)} s`);
+    if (peer === null && !o.offRequest.force)
+      return none('off refused: no heartbeat from the peer, nobody would take over (use off --force)');
+    const r = stopAll(
+      `off: releasing the resources to the peer and pausing the heartbeat for ${Math.round(t.offPauseMs / 1000)} s`,
+    );
     return { ...r, pauseUntil: o.now + t.offPauseMs, word: 'OFFLINE' };
   }
 
@@ -197,25 +225,44 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     }
     // Muted and deaf (receiver not running): the peer takes over as it hears
     // nothing from us, and we could not hear it: restarting here makes two holders.
-    if (m.holding && !allUp && peer !== 'ONLINE' && !o.receiverFresh) return none('own gateway failing and the peer\'s word unknown (receiver not running): not restarting, the peer takes over', { alarm: 'own gateway check failing; receiver not running' });
+    if (m.holding && !allUp && peer !== 'ONLINE' && !o.receiverFresh)
+      return none(
+        "own gateway failing and the peer's word unknown (receiver not running): not restarting, the peer takes over",
+        { alarm: 'own gateway check failing; receiver not running' },
+      );
     if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
     const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
     if (!anyUp && peer === null && o.rank === 1 && !inStartup && silentBefore !== 'ONLINE') {
       if (o.now >= typoAfter) {
         return {
-          ...start(down, 'own gateway check failing for 3 rounds but no node holds the resources: first in NODES starts anyway (check GW)'),
+          ...start(
+            down,
+            'own gateway check failing for 3 rounds but no node holds the resources: first in NODES starts anyway (check GW)',
+          ),
           alarm: 'gateway check failing: started anyway because no node held the resources (is GW right?)',
         };
       }
-      return none('own gateway check failing: heartbeat stopped, not taking over', { wakeAt: typoAfter, alarm: 'own gateway check failing' });
+      return none('own gateway check failing: heartbeat stopped, not taking over', {
+        wakeAt: typoAfter,
+        alarm: 'own gateway check failing',
+      });
     }
-    return none(allUp ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over' : 'own gateway check failing: heartbeat stopped, not taking over', { alarm: 'own gateway check failing' });
+    return none(
+      allUp
+        ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over'
+        : 'own gateway check failing: heartbeat stopped, not taking over',
+      { alarm: 'own gateway check failing' },
+    );
   }
 
   // Rule 2: we were frozen; the peer may have taken over meanwhile.
   if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
-    if (peer === 'ONLINE' && mayHold) return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
-    return none('own stall: waiting for fresh news from the peer', { word: 'PROGRESS', wakeAt: o.stalledAt + t.deadtime });
+    if (peer === 'ONLINE' && mayHold)
+      return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+    return none('own stall: waiting for fresh news from the peer', {
+      word: 'PROGRESS',
+      wakeAt: o.stalledAt + t.deadtime,
+    });
   }
 
   // Rule 9 (after the stall: a frozen node's view of its own daemons is old news too):
@@ -223,9 +270,18 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   // taken over: yield to it whatever the rank, and start nothing new.
   if (!o.senderAlive) {
     const alarm = 'sender not running: our heartbeat is not going out';
-    if (peer === 'ONLINE' && mayHold) return { ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'), alarm };
+    if (peer === 'ONLINE' && mayHold)
+      return {
+        ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'),
+        alarm,
+      };
     if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
-    return none(allUp ? 'sender not running: keeping the resources, starting nothing new' : 'sender not running: starting nothing new', { alarm });
+    return none(
+      allUp
+        ? 'sender not running: keeping the resources, starting nothing new'
+        : 'sender not running: starting nothing new',
+      { alarm },
+    );
   }
 
   // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up
@@ -233,7 +289,12 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   // first word we heard, within the grace). A peer that went ONLINE later took
   // over while we were up: then both hold and rule 5 (rank) decides, the same
   // rule on both nodes; two rules at once made both yield (issue 10).
-  if (o.now < o.startedAt + t.deadtime + t.superviseInt && peer === 'ONLINE' && mayHold && o.peerSince <= o.startedAt + t.deadtime) {
+  if (
+    o.now < o.startedAt + t.deadtime + t.superviseInt &&
+    peer === 'ONLINE' &&
+    mayHold &&
+    o.peerSince <= o.startedAt + t.deadtime
+  ) {
     return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
   }
 
@@ -241,15 +302,21 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   if (o.failedUntil > o.now) {
     if (peer === 'ONLINE' && mayHold) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
     // Its release stands: what a failed stop left up (short of the whole set,
-    // which serves nobody) is stopped again, whoever the peer (seed 2217229).
-    if (!allUp && (anyUp || !!prev.mayStillHold)) return stopAll('FAILED and resources are still up after a failed stop: stopping them again');
-    return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, { wakeAt: o.failedUntil, alarm: 'FAILED' });
+    // which serves nobody) is stopped again, whoever the peer.
+    if (!allUp && (anyUp || !!prev.mayStillHold))
+      return stopAll('FAILED and resources are still up after a failed stop: stopping them again');
+    return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, {
+      wakeAt: o.failedUntil,
+      alarm: 'FAILED',
+    });
   }
 
   // Rule 9: the receiver is not alive, so the peer's word is unknown.
   if (!o.receiverFresh) {
     if (m.holding && !allUp) return localFailure();
-    return none('receiver not running: peer word unknown, starting nothing new', { alarm: 'receiver not running: the peer\'s word is unknown' });
+    return none('receiver not running: peer word unknown, starting nothing new', {
+      alarm: "receiver not running: the peer's word is unknown",
+    });
   }
 
   if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0) return localFailure();
@@ -260,7 +327,10 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
       if (allUp && names.length > 0) {
         // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
         // heartbeat is paused (off): the peer cannot hear us and keeps too.
-        if (paused) return stopAll('both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank');
+        if (paused)
+          return stopAll(
+            'both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank',
+          );
         if (o.rank === 1) {
           m.garpPending = true;
           return none('both ONLINE: first in NODES keeps the resources');
@@ -279,25 +349,40 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
       if (allUp) {
         const garp = m.garpPending;
         m.garpPending = false;
-        return none(garp ? 'the peer is Standby after it may have held the address: re-announcing (gratuitous ARP)' : 'Active: peer Standby', { garp });
+        return none(
+          garp
+            ? 'the peer is Standby after it may have held the address: re-announcing (gratuitous ARP)'
+            : 'Active: peer Standby',
+          { garp },
+        );
       }
       if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
       // Rule 4 (fix 5): the peer released — take over at once.
       if (release) return start(down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
       // Rule 3 again: not while the peer may not have heard us yet (our sender
       // just started): it would count us silent and take over too (issue 10).
-      if (inStartup) return none('startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
+      if (inStartup)
+        return none('startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
       // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
       const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
       if (o.now - o.peerSince >= wait) {
-        return start(down, `both OFFLINE for ${o.now - o.peerSince} ms: ${o.rank === 1 ? 'first in NODES takes over' : 'the first in NODES did not take over: taking over'}`);
+        return start(
+          down,
+          `both OFFLINE for ${o.now - o.peerSince} ms: ${o.rank === 1 ? 'first in NODES takes over' : 'the first in NODES did not take over: taking over'}`,
+        );
       }
-      return none(`both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`, { wakeAt: o.peerSince + wait });
+      return none(
+        `both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`,
+        { wakeAt: o.peerSince + wait },
+      );
     }
     case null:
       // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
-      if (inStartup) return none('startup: giving the peer one DEADTIME to be heard' + peerNote, { wakeAt: o.startedAt + t.deadtime });
-      if (allUp) return none('Active: no heartbeat from the peer' + peerNote);
-      return start(down, 'no heartbeat from the peer: taking over' + peerNote);
+      if (inStartup)
+        return none(`startup: giving the peer one DEADTIME to be heard${peerNote}`, {
+          wakeAt: o.startedAt + t.deadtime,
+        });
+      if (allUp) return none(`Active: no heartbeat from the peer${peerNote}`);
+      return start(down, `no heartbeat from the peer: taking over${peerNote}`);
   }
 }

@@ -29,7 +29,9 @@ export function decisionText(d: DecisionRecord): string {
   return `decision: ${d.op === 'none' ? 'no action' : `${d.op} ${d.names.join(',')}`} — ${d.reason}`;
 }
 
-export function superviseBinding(resources: readonly { name: string }[]): CoreBinding<SuperviseEvent, SuperviseEffect, SupervisePorts> {
+export function superviseBinding(
+  resources: readonly { name: string }[],
+): CoreBinding<SuperviseEvent, SuperviseEffect, SupervisePorts> {
   const all = (ok: boolean, names: readonly string[]) => names.map((name) => ({ name, ok }));
   return {
     name: 'supervise',
@@ -47,7 +49,12 @@ export function superviseBinding(resources: readonly { name: string }[]): CoreBi
               'the checks',
               (r, c) => ({ kind: 'checked', results: r.results, routeOk: r.routeOk, ...c }),
               // Nothing known about them: DOWN, as a check that timed out.
-              (err, c) => ({ kind: 'checked', results: resources.map((r) => ({ name: r.name, ok: false, error: errorMessage(err) })), routeOk: true, ...c }),
+              (err, c) => ({
+                kind: 'checked',
+                results: resources.map((r) => ({ name: r.name, ok: false, error: errorMessage(err) })),
+                routeOk: true,
+                ...c,
+              }),
             ),
           );
           break;

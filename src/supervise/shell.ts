@@ -3,16 +3,16 @@
 // carried out (core.ts has the logic; decide.ts the rules).
 import path from 'node:path';
 import type { Config, ResourceDef } from '../config/index.js';
-import { monotonic, overlay, type Alarms, type LocalBus, type Logger, type Watchdog } from '../daemon/index.js';
-import { runCore, shellPorts } from '../daemon/effects.js';
 import { timingOf } from '../config/timing.js';
-import { StatusWriter } from '../status-store/writer.js';
+import { runCore, shellPorts } from '../daemon/effects.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
-import { watchStatus, type Status, type StatusStore } from '../status-store/index.js';
+import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
+import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
-import { SuperviseCore, type Liveness, type SuperviseSight } from './core.js';
-import { superviseBinding, type SupervisePorts } from './ports.js';
+import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
+import { type SupervisePorts, superviseBinding } from './ports.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -70,7 +70,13 @@ export async function startSupervise(deps: SuperviseDeps) {
   const look = (): SuperviseSight => {
     const file = store.read();
     const own = writer.over(file);
-    return { own, view: bus ? overlay(own, bus, fresh, 'supervise') : own, damaged: store.damaged, sender: liveness('sender'), receiver: liveness('receiver') };
+    return {
+      own,
+      view: bus ? overlay(own, bus, fresh, 'supervise') : own,
+      damaged: store.damaged,
+      sender: liveness('sender'),
+      receiver: liveness('receiver'),
+    };
   };
   const byName = (names: readonly string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
 
@@ -82,7 +88,13 @@ export async function startSupervise(deps: SuperviseDeps) {
       void runner
         .checkAll(config.resources, timeoutMs)
         .then((results) => ({
-          results: results.map((r) => ({ name: r.name, ok: r.ok, timedOut: 'timedOut' in r ? r.timedOut : false, output: 'output' in r ? r.output : undefined, error: r.error })),
+          results: results.map((r) => ({
+            name: r.name,
+            ok: r.ok,
+            timedOut: 'timedOut' in r ? r.timedOut : false,
+            output: 'output' in r ? r.output : undefined,
+            error: r.error,
+          })),
           routeOk: route ? hasDefaultRoute() : true,
         }))
         .then(reply.ok, reply.fail),
@@ -90,10 +102,15 @@ export async function startSupervise(deps: SuperviseDeps) {
       if (!pinger) return reply.fail(new Error('no ICMP socket'));
       void pinger.ping(config.GW).then(reply.ok, reply.fail);
     },
-    run: (op, names, reply) => void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names))).then(reply.ok, reply.fail),
+    run: (op, names, reply) =>
+      void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names))).then(
+        reply.ok,
+        reply.fail,
+      ),
     garp: (reply) =>
       void (async () => {
-        for (const r of config.resources) if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp').catch(() => undefined);
+        for (const r of config.resources)
+          if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp').catch(() => undefined);
       })().then(reply.ok, reply.fail),
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
@@ -109,7 +126,15 @@ export async function startSupervise(deps: SuperviseDeps) {
 
   run.carry(core.start(ports.clock(), store.read()));
   await writer.flush(2000);
-  log.info({ resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`), gw: config.GW || null, rank: config.local.id, timing }, 'supervise running');
+  log.info(
+    {
+      resources: config.resources.map((r) => `${r.name} ${r.args.join(' ')}`),
+      gw: config.GW || null,
+      rank: config.local.id,
+      timing,
+    },
+    'supervise running',
+  );
   run.carry(core.run(ports.clock()));
 
   return {
@@ -131,8 +156,16 @@ export async function startSupervise(deps: SuperviseDeps) {
 
 function logResult(log: Logger, r: RunResult): void {
   if (r.action === 'check' && r.ok) return; // the round's UP checks are the quiet case
-  const fields = { resource: r.name, action: r.action, ok: r.ok, code: r.code, ms: r.durationMs, output: r.output || undefined, error: r.error };
+  const fields = {
+    resource: r.name,
+    action: r.action,
+    ok: r.ok,
+    code: r.code,
+    ms: r.durationMs,
+    output: r.output || undefined,
+    error: r.error,
+  };
   if (r.ok) log.info(fields, `res ${r.name} ${r.action}: ok`);
   else if (r.action === 'check') log.debug(fields, `res ${r.name} check: DOWN`);
-  else log.warn(fields, `res ${r.name} ${r.action} failed${r.error ? ': ' + r.error : ` (exit ${r.code})`}`);
+  else log.warn(fields, `res ${r.name} ${r.action} failed${r.error ? `: ${r.error}` : ` (exit ${r.code})`}`);
 }

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { KEYS, type KeySpec } from '../../src/config/keys.js';
 import { STATUS_KEYS } from '../../src/status-store/index.js';
 import { describeType, type KeyRow } from '../../src/status-store/keys.js';
-import { KEYS, type KeySpec } from '../../src/config/keys.js';
 
 export interface GeneratedDoc {
   file: string; // relative to the repository root
@@ -17,7 +17,7 @@ export interface GeneratedDoc {
 
 // A table cell: '|' would end the cell, '<name>' would vanish as an HTML tag.
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const code = (s: string) => '`' + s + '`';
+const code = (s: string) => `\`${s}\``;
 
 export function statusKeysTable(): string {
   const rows = (Object.entries(STATUS_KEYS) as [string, KeyRow][]).map(([k, r]) => {
@@ -59,7 +59,7 @@ export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    if (up === dir) throw new Error(`package.json not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
   return dir;

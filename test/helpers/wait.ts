@@ -5,8 +5,14 @@ import { waitFor } from '../../src/wait.js';
 export { sleep, waitFor } from '../../src/wait.js';
 
 /** Wait until `pred` holds; the ms it took. Fails with `what` after `timeoutMs`. */
-export async function expectWithin(what: string | (() => string), pred: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<number> {
+export async function expectWithin(
+  what: string | (() => string),
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 20,
+): Promise<number> {
   const t0 = performance.now();
-  if ((await waitFor(pred, timeoutMs, everyMs)) === undefined) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${typeof what === 'string' ? what : what()}`);
+  if ((await waitFor(pred, timeoutMs, everyMs)) === undefined)
+    assert.fail(`timed out after ${timeoutMs} ms waiting for: ${typeof what === 'string' ? what : what()}`);
   return Math.round(performance.now() - t0);
 }

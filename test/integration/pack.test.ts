@@ -3,13 +3,14 @@
 // `npm install -g --prefix`, and the installed pha-cli runs a node from there.
 // Offline: the dependencies come from the npm cache `npm ci` filled, pinned by
 // the npm-shrinkwrap.json that prepack puts into the tarball.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { ROOT, waitFor } from './pair-helpers.js';
 
 const NOT_COPIED = new Set(['node_modules', 'dist', 'var', '.git']);
@@ -42,7 +43,9 @@ async function freeUdpPort(): Promise<number> {
   return p;
 }
 
-test('npm pack: only pha in the tarball; installed with npm install -g --prefix it runs a node', { timeout: 300_000 }, async () => {
+test('npm pack: only pha in the tarball; installed with npm install -g --prefix it runs a node', {
+  timeout: 300_000,
+}, async () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-pack-'));
   const node = path.join(base, 'node');
   const cfg = path.join(node, 'etc', 'config');
@@ -74,11 +77,33 @@ test('npm pack: only pha in the tarball; installed with npm install -g --prefix 
     assert.ok(fs.existsSync(tarball), `no tarball: ${packOut}`);
     assert.equal(fs.existsSync(path.join(tree, 'npm-shrinkwrap.json')), false, 'postpack removes the shrinkwrap copy');
 
-    const entries = ok(run('tar', ['tzf', tarball], base), 'tar tzf').trim().split('\n').map((e) => e.replace(/^package\//, ''));
-    for (const want of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'bin/pha-cli.js', 'bin/pha-sender.js', 'bin/pha-receiver.js', 'bin/pha-supervise.js', 'dist/src/cli/main.js', 'dist/src/supervise/main.js', 'res/test', 'res/ipaddr', 'etc/config']) {
+    const entries = ok(run('tar', ['tzf', tarball], base), 'tar tzf')
+      .trim()
+      .split('\n')
+      .map((e) => e.replace(/^package\//, ''));
+    for (const want of [
+      'package.json',
+      'README.md',
+      'npm-shrinkwrap.json',
+      'bin/pha-cli.js',
+      'bin/pha-sender.js',
+      'bin/pha-receiver.js',
+      'bin/pha-supervise.js',
+      'dist/src/cli/main.js',
+      'dist/src/supervise/main.js',
+      'res/test',
+      'res/ipaddr',
+      'etc/config',
+    ]) {
       assert.ok(entries.includes(want), `${want} missing from the tarball: ${entries.join(' ')}`);
     }
-    const tools = entries.filter((e) => /(^|\/)(tools|test|lab|bench|demo|sim)\//.test(e) || e.endsWith('.ts') || e.endsWith('.map') || e.startsWith('src/'));
+    const tools = entries.filter(
+      (e) =>
+        /(^|\/)(tools|test|lab|bench|demo|sim)\//.test(e) ||
+        e.endsWith('.ts') ||
+        e.endsWith('.map') ||
+        e.startsWith('src/'),
+    );
     assert.deepEqual(tools, [], 'tools, tests, sources or maps in the tarball');
 
     // Unpack into an empty directory; its dependencies from the shipped
@@ -87,8 +112,14 @@ test('npm pack: only pha in the tarball; installed with npm install -g --prefix 
     fs.mkdirSync(unpacked);
     ok(run('tar', ['xzf', tarball, '-C', unpacked], base), 'tar xzf');
     const pkg = path.join(unpacked, 'package');
-    ok(run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], pkg), 'npm ci --omit=dev in the unpacked package');
-    ok(run('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', pkg], base), 'npm install -g --prefix');
+    ok(
+      run('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], pkg),
+      'npm ci --omit=dev in the unpacked package',
+    );
+    ok(
+      run('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', pkg], base),
+      'npm install -g --prefix',
+    );
     const installed = path.join(prefix, 'lib', 'node_modules', 'pha');
     ok(run(process.execPath, ['-e', "require('raw-socket')"], installed), 'the ICMP addon loads in the installed copy');
 
@@ -102,15 +133,33 @@ test('npm pack: only pha in the tarball; installed with npm install -g --prefix 
     fs.mkdirSync(path.dirname(cfg), { recursive: true });
     const held = path.join(node, 'held');
     const port = await freeUdpPort();
-    fs.writeFileSync(cfg, [`INSTALLDIR=${node}`, 'NODES=127.0.0.1 127.0.0.2', 'NODENAME=127.0.0.1', 'GW=', `PORT=${port}`, 'SUPERVISE_INT=500', `RES_test=${held}`, ''].join('\n'));
+    fs.writeFileSync(
+      cfg,
+      [
+        `INSTALLDIR=${node}`,
+        'NODES=127.0.0.1 127.0.0.2',
+        'NODENAME=127.0.0.1',
+        'GW=',
+        `PORT=${port}`,
+        'SUPERVISE_INT=500',
+        `RES_test=${held}`,
+        '',
+      ].join('\n'),
+    );
     ok(run(phaCli, ['start'], base, cliEnv()), 'pha-cli start');
-    assert.ok(await waitFor(() => fs.existsSync(held), 30_000), 'the lone node took its resource (the installed res/test ran)');
+    assert.ok(
+      await waitFor(() => fs.existsSync(held), 30_000),
+      'the lone node took its resource (the installed res/test ran)',
+    );
     const stat = run(phaCli, ['stat', '--json'], base, cliEnv());
     const s = JSON.parse(ok(stat, 'pha-cli stat --json')) as { state: string; pids: Record<string, number> };
     assert.equal(s.state, 'Active');
     for (const d of ['sender', 'receiver', 'supervise']) {
       const cmd = fs.readFileSync(`/proc/${s.pids[d]}/cmdline`, 'utf8');
-      assert.ok(cmd.includes(fs.realpathSync(installed)) || cmd.includes(installed), `${d} runs from the installed copy: ${cmd}`);
+      assert.ok(
+        cmd.includes(fs.realpathSync(installed)) || cmd.includes(installed),
+        `${d} runs from the installed copy: ${cmd}`,
+      );
     }
     ok(run(phaCli, ['stop'], base, cliEnv()), 'pha-cli stop');
     assert.equal(run(phaCli, ['stat'], base, cliEnv()).status, 3, 'stat: not running after stop');

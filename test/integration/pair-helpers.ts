@@ -45,7 +45,12 @@ export function makePair(extra: Record<string, string> = {}): Pair {
       ...extra,
     };
     const config = path.join(dir, 'etc', 'config');
-    fs.writeFileSync(config, Object.entries(lines).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    fs.writeFileSync(
+      config,
+      `${Object.entries(lines)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+    );
     return { name: `127.0.0.${n}`, dir, config, held };
   };
   const a = mk(1);
@@ -101,7 +106,6 @@ export function cli(n: PairNode, args: string[], stdin?: string, extraEnv: NodeJ
 
 export const holds = (n: PairNode) => fs.existsSync(n.held);
 
-
 /** Samples who holds every `stepMs` for `ms`; counts holder changes and double holding. */
 export async function watchHolders(p: Pair, ms: number, stepMs = 2) {
   let last = '';
@@ -142,14 +146,18 @@ export function daemonPids(n: PairNode): number[] {
 export async function killNode(n: PairNode): Promise<void> {
   // By /proc, not by pid files: a daemon just restarted by another may not have written its own yet.
   const ours = (): number[] =>
-    fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try {
-        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.some((a) => /pha-(sender|receiver|supervise)/.test(a)) && argv.includes(n.config);
-      } catch {
-        return false;
-      }
-    });
+    fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          return argv.some((a) => /pha-(sender|receiver|supervise)/.test(a)) && argv.includes(n.config);
+        } catch {
+          return false;
+        }
+      });
   const deadline = Date.now() + 5000;
   let quietSince = Date.now();
   while (Date.now() < deadline && Date.now() - quietSince < 1000) {

@@ -1,10 +1,23 @@
 // A real two-node pair on this machine (loopback addresses, two install dirs).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, ROOT, cli, daemonPids, killNode, holds, makePair, sleep, waitFor, watchHolders, type Pair } from './pair-helpers.js';
+import { test } from 'node:test';
+import {
+  CLI,
+  cli,
+  daemonPids,
+  holds,
+  killNode,
+  makePair,
+  type Pair,
+  ROOT,
+  sleep,
+  waitFor,
+  watchHolders,
+} from './pair-helpers.js';
 
 async function withPair(fn: (p: Pair) => Promise<void>, extra?: Record<string, string>) {
   const p = makePair(extra);
@@ -89,7 +102,12 @@ test('off hands over with no moment of two holders', async () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /Active node only/);
     assert.equal((await cli(p.a, ['on'])).code, 0);
-    assert.ok(await waitFor(() => JSON.parse(fs.readFileSync(`${p.b.dir}/var/status.dat`, 'utf8')).RECEIVER_IN === 'OFFLINE', 3000));
+    assert.ok(
+      await waitFor(
+        () => JSON.parse(fs.readFileSync(`${p.b.dir}/var/status.dat`, 'utf8')).RECEIVER_IN === 'OFFLINE',
+        3000,
+      ),
+    );
     assert.ok(holds(p.b) && !holds(p.a));
   });
 });
@@ -164,7 +182,10 @@ test('the init script returns LSB codes from pha-cli one-shot commands: start, s
     assert.equal((await init('status')).code, 0);
     const after = daemonPids(p.a);
     assert.equal(after.length, 3);
-    assert.ok(after.every((pid) => !before.includes(pid)), 'restart runs new daemons');
+    assert.ok(
+      after.every((pid) => !before.includes(pid)),
+      'restart runs new daemons',
+    );
     // only some daemons running → 1; try-restart restarts them all
     assert.equal((await cli(p.a, ['se_sto'])).code, 0);
     assert.equal((await init('status')).code, 1, 'partly running → 1');
@@ -185,12 +206,20 @@ test('the init script: restart fails (and starts nothing) when stop failed; a fa
     // A pha-cli whose stop and start fail (exit 1), recording what it was asked.
     const calls = path.join(p.base, 'calls');
     const fake = path.join(p.base, 'fake-pha-cli');
-    fs.writeFileSync(fake, `#!/bin/sh\necho "$*" >> '${calls}'\ncase $1 in stop|start) echo "pha-cli $1 failed" >&2; exit 1 ;; esac\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      fake,
+      `#!/bin/sh\necho "$*" >> '${calls}'\ncase $1 in stop|start) echo "pha-cli $1 failed" >&2; exit 1 ;; esac\nexec '${process.execPath}' '${CLI}' "$@"\n`,
+      { mode: 0o755 },
+    );
     const init = initScript(p, fake);
     const r = await init('restart');
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, /stop failed \(exit 1\): not starting again/);
-    assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), ['stop'], 'start was not run after a failed stop');
+    assert.deepEqual(
+      fs.readFileSync(calls, 'utf8').trim().split('\n'),
+      ['stop'],
+      'start was not run after a failed stop',
+    );
     assert.equal((await init('start')).code, 1, 'a failed start → 1');
     assert.equal((await init('force-reload')).code, 1, 'force-reload is restart');
     // pha-cli exits 2 on a missing or bad config: LSB 6 "not configured", status 4 "unknown"
@@ -228,7 +257,10 @@ test('a killed daemon is restarted by the node itself (each of the three on the 
       assert.equal(w.last, 'a', `${d}: the Active keeps`);
       assert.equal(w.changes, 0, `${d}: nothing moved`);
       const st = JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
-      assert.ok(st.alarms.some((a: string) => new RegExp(`${d} died and was restarted`).test(a)), `${d}: alarm in stat: ${st.alarms}`);
+      assert.ok(
+        st.alarms.some((a: string) => new RegExp(`${d} died and was restarted`).test(a)),
+        `${d}: alarm in stat: ${st.alarms}`,
+      );
       assert.equal(st.pids[d] > 0, true);
     }
     // Stopped on purpose is not restarted.
@@ -258,14 +290,24 @@ test('the status file unwritable on the Active: heartbeats and decisions go on o
       }
       return JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
     })();
-    assert.ok(st.alarms.some((a: string) => /not writable/.test(a)), `alarm: ${st.alarms}`);
+    assert.ok(
+      st.alarms.some((a: string) => /not writable/.test(a)),
+      `alarm: ${st.alarms}`,
+    );
     assert.equal(st.status.STATUS, 'ONLINE', 'the live state (from the daemons) says Active');
     const w = await watch;
     assert.equal(w.bothSamples, 0, 'never two holders');
     assert.equal(w.last, 'a');
-    assert.equal(JSON.parse(fs.readFileSync(path.join(p.b.dir, 'var', 'status.dat'), 'utf8')).RECEIVER_IN, 'ONLINE', 'the peer still hears ONLINE');
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(p.b.dir, 'var', 'status.dat'), 'utf8')).RECEIVER_IN,
+      'ONLINE',
+      'the peer still hears ONLINE',
+    );
     // Writable again: the file comes back with the state, the alarm goes.
     fs.rmdirSync(file);
-    assert.ok(await waitFor(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).STATUS === 'ONLINE', 5000), 'the file is written again');
+    assert.ok(
+      await waitFor(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8')).STATUS === 'ONLINE', 5000),
+      'the file is written again',
+    );
   });
 });

@@ -1,15 +1,16 @@
 // Pid files are created exclusively: of many concurrent starts of one daemon
 // exactly one runs, and the others say who runs (issue 6 item 5, issue 7
 // item 9). Real daemon processes, real pid files.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { claimPid, readPid, removeStalePid, EXIT_ALREADY_RUNNING } from '../../src/daemon/pidfile.js';
-import { ROOT, cli, makePair, type Pair, type PairNode } from './pair-helpers.js';
+import { test } from 'node:test';
+import { claimPid, EXIT_ALREADY_RUNNING, readPid, removeStalePid } from '../../src/daemon/pidfile.js';
 import { sleep } from '../helpers/wait.js';
+import { cli, makePair, type Pair, type PairNode, ROOT } from './pair-helpers.js';
 
 const SENDER = path.join(ROOT, 'bin', 'pha-sender.js');
 const N = 8;
@@ -23,7 +24,8 @@ function sendersOf(n: PairNode): number[] {
       const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
       const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
       const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state !== 'Z' && argv.some((a) => a.endsWith('pha-sender.js')) && argv.includes(n.config)) found.push(Number(e));
+      if (state !== 'Z' && argv.some((a) => a.endsWith('pha-sender.js')) && argv.includes(n.config))
+        found.push(Number(e));
     } catch {
       /* gone */
     }
@@ -55,7 +57,11 @@ interface Exit {
 function launchSender(n: PairNode): Promise<Exit> & { pid: number } {
   const env: NodeJS.ProcessEnv = { ...process.env, PHA_DETACHED: '1' };
   delete env.NODENAME;
-  const c = spawn(process.execPath, [SENDER, '--config', n.config], { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const c = spawn(process.execPath, [SENDER, '--config', n.config], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   c.stderr!.on('data', (d) => (stderr += d));
   // The winner runs on: it is "done" once it owns the pid file.
@@ -86,14 +92,21 @@ for (const stale of [false, true]) {
         const runs = Array.from({ length: N }, () => launchSender(p.a));
         const exits = await Promise.all(runs);
         const running = sendersOf(p.a);
-        assert.equal(running.length, 1, `round ${round}: live senders ${running.join(' ')}; exits ${JSON.stringify(exits)}`);
+        assert.equal(
+          running.length,
+          1,
+          `round ${round}: live senders ${running.join(' ')}; exits ${JSON.stringify(exits)}`,
+        );
         const winner = running[0]!;
         assert.equal(readPid(rdir, 'sender', p.a.config).pid, winner, 'the pid file names the one that runs');
-        exits.forEach((e, i) => {
-          if (runs[i]!.pid === winner) return assert.equal(e.code, null, 'the winner runs');
+        for (const [i, e] of exits.entries()) {
+          if (runs[i]!.pid === winner) {
+            assert.equal(e.code, null, 'the winner runs');
+            continue;
+          }
           assert.equal(e.code, EXIT_ALREADY_RUNNING, `a loser exits ${EXIT_ALREADY_RUNNING}: ${e.stderr}`);
           assert.equal(e.stderr.trim(), `pha-sender: already running (pid ${winner})`);
-        });
+        }
         // the winner stops cleanly and removes its own pid file
         process.kill(winner, 'SIGTERM');
         for (let i = 0; i < 500 && sendersOf(p.a).length; i++) await sleep(10);
@@ -117,9 +130,15 @@ test(`${N} concurrent "pha-cli se_sta": one sender runs; the others print "sende
       assert.doesNotMatch(r.stdout + r.stderr, /exited at start/);
       const lines = (r.stdout + r.stderr).split('\n').filter((l) => l && !/stale pid file/.test(l));
       // the winner's start prints nothing more; every loser names the winner
-      assert.ok(lines.length === 0 || (lines.length === 1 && lines[0] === `sender: already running (pid ${winner})`), JSON.stringify(r));
+      assert.ok(
+        lines.length === 0 || (lines.length === 1 && lines[0] === `sender: already running (pid ${winner})`),
+        JSON.stringify(r),
+      );
     }
-    assert.ok(results.filter((r) => r.stdout.includes(`sender: already running (pid ${winner})`)).length >= N - 1, 'all but one name the winner');
+    assert.ok(
+      results.filter((r) => r.stdout.includes(`sender: already running (pid ${winner})`)).length >= N - 1,
+      'all but one name the winner',
+    );
     assert.equal((await cli(p.a, ['stop'])).code, 0);
     assert.deepEqual(sendersOf(p.a), []);
   });
@@ -130,12 +149,20 @@ test('pha-sender started by hand (DAEMON=1) detaches; a second one says "already
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.NODENAME;
     delete env.PHA_DETACHED;
-    const first = spawnSync(process.execPath, [SENDER, '--config', p.a.config], { env, encoding: 'utf8', timeout: 30_000 });
+    const first = spawnSync(process.execPath, [SENDER, '--config', p.a.config], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(first.status, 0, first.stderr);
     const pid = readPid(path.join(p.a.dir, 'var', 'run'), 'sender', p.a.config).pid;
     assert.ok(pid > 0);
     assert.equal(first.stdout, `pha-sender: started (pid ${pid})\n`);
-    const second = spawnSync(process.execPath, [SENDER, '--config', p.a.config], { env, encoding: 'utf8', timeout: 30_000 });
+    const second = spawnSync(process.execPath, [SENDER, '--config', p.a.config], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(second.status, EXIT_ALREADY_RUNNING);
     assert.equal(second.stderr, `pha-sender: already running (pid ${pid})\n`);
     assert.deepEqual(sendersOf(p.a), [pid]);

@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
-import { buildConfig, parseConfigText, type Config, type ResourceDef } from '../../src/config/index.js';
+import { buildConfig, type Config, parseConfigText, type ResourceDef } from '../../src/config/index.js';
 import { Alarms } from '../../src/daemon/alarms.js';
-import { runCore, type CommonPorts, type CoreBinding } from '../../src/daemon/effects.js';
+import { type CommonPorts, type CoreBinding, runCore } from '../../src/daemon/effects.js';
 import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import { startSender } from '../../src/sender/shell.js';
+import { type Status, StatusStore } from '../../src/status-store/index.js';
 import { startSupervise } from '../../src/supervise/shell.js';
-import { StatusStore, type Status } from '../../src/status-store/index.js';
 import { expectWithin } from '../helpers/wait.js';
 
 /** A resource runner whose chosen calls reject (a spawn that blew up, a broken fs), counted. */
@@ -30,7 +30,18 @@ class FailingRunner extends ResourceRunner {
   override checkAll(list: readonly ResourceDef[]): Promise<RunResult[]> {
     this.calls.push('check');
     if (this.failing.has('check')) return Promise.reject(new Error('check: EMFILE (injected)'));
-    return Promise.resolve(list.map((r) => ({ name: r.name, action: 'check' as const, ok: false, code: 1, signal: null, timedOut: false, durationMs: 1, output: '' })));
+    return Promise.resolve(
+      list.map((r) => ({
+        name: r.name,
+        action: 'check' as const,
+        ok: false,
+        code: 1,
+        signal: null,
+        timedOut: false,
+        durationMs: 1,
+        output: '',
+      })),
+    );
   }
   override startInOrder(): Promise<RunResult[]> {
     return this.call('start');
@@ -69,7 +80,10 @@ describe('port failures through the real shells', () => {
       const s: Status = store.read();
       assert.equal(s.RES_test, 'DOWN');
       assert.ok(typeof s.FAILED_UNTIL === 'number' && s.FAILED_UNTIL > Date.now(), 'FAILED after its restarts');
-      assert.ok(logs.some((m) => m.startsWith('supervise: start of test failed')), logs.join('\n'));
+      assert.ok(
+        logs.some((m) => m.startsWith('supervise: start of test failed')),
+        logs.join('\n'),
+      );
       // Not stuck in the acting phase: the next rounds check again.
       const checks = runner.calls.filter((c) => c === 'check').length;
       await expectWithin('another round', () => runner.calls.filter((c) => c === 'check').length > checks, 2000);
@@ -85,17 +99,26 @@ describe('port failures through the real shells', () => {
     try {
       await expectWithin('three rounds of checks', () => runner.calls.filter((c) => c === 'check').length >= 3, 5000);
       assert.equal(store.read().RES_test, 'DOWN');
-      assert.ok(logs.some((m) => m === 'supervise: the checks failed'), logs.join('\n'));
+      assert.ok(
+        logs.some((m) => m === 'supervise: the checks failed'),
+        logs.join('\n'),
+      );
     } finally {
       await sup.stop();
     }
   });
 
-  it("sender: a fence whose stop rejects releases nothing: PROGRESS, an alarm, and a retry", async () => {
+  it('sender: a fence whose stop rejects releases nothing: PROGRESS, an alarm, and a retry', async () => {
     const { config, store, logs, log } = await setup();
     const runner = new FailingRunner(new Set(['stop']));
     // Supervise said ONLINE and is gone (no pid, no bus, its stamp old): the sender fences after 5 s.
-    await store.update({ STATUS: 'ONLINE', SUPERVISE: 1, SUPERVISE_AT: Date.now() - 60_000, DECIDED_AT: Date.now() - 60_000, RES_test: 'UP' });
+    await store.update({
+      STATUS: 'ONLINE',
+      SUPERVISE: 1,
+      SUPERVISE_AT: Date.now() - 60_000,
+      DECIDED_AT: Date.now() - 60_000,
+      RES_test: 'UP',
+    });
     const sender = await startSender({ config, log, store, runner, alarms: new Alarms() });
     try {
       await expectWithin('the fence', () => runner.calls.includes('stop'), 8000);
@@ -103,7 +126,10 @@ describe('port failures through the real shells', () => {
       const s = store.read();
       assert.notEqual(s.STATUS, 'OFFLINE', 'nothing released');
       assert.match(String(s.REASON), /could not stop test; trying again/);
-      assert.ok(logs.some((m) => m === 'sender: stopping the resources failed'), logs.join('\n'));
+      assert.ok(
+        logs.some((m) => m === 'sender: stopping the resources failed'),
+        logs.join('\n'),
+      );
       await expectWithin('a retry', () => runner.calls.filter((c) => c === 'stop').length >= 2, 3000);
     } finally {
       await sender.stop();
@@ -130,7 +156,9 @@ describe('runCore', () => {
     const core = {
       handle: (ev: Ev): Eff[] => {
         seen.push(ev);
-        return ev.kind === 'tick' ? [{ kind: 'boom' }, { kind: 'ask' }, { kind: 'log', level: 'info', msg: 'after' }] : [];
+        return ev.kind === 'tick'
+          ? [{ kind: 'boom' }, { kind: 'ask' }, { kind: 'log', level: 'info', msg: 'after' }]
+          : [];
       },
     };
     const binding: CoreBinding<Ev, Eff, CommonPorts> = {

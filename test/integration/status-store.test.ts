@@ -1,13 +1,14 @@
 // status.dat shared by several real processes: no lost update under the lock,
 // readers never see a half-written file, a corrupt file is replaced, and a lock
 // holder killed with SIGKILL delays the others but never fails them.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { StatusStore, type Status } from '../../src/status-store/index.js';
+import { after, before, test } from 'node:test';
+import { type Status, StatusStore } from '../../src/status-store/index.js';
 import { sleep } from '../helpers/wait.js';
 
 const count = (s: Status): number | undefined => (s as Record<string, unknown>).COUNT as number | undefined;
@@ -83,7 +84,10 @@ function node(script: string, args: string[]): ChildProcess {
   return spawn(process.execPath, [path.join(DIR, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function done(c: ChildProcess, timeoutMs = 25000): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+function done(
+  c: ChildProcess,
+  timeoutMs = 25000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -160,7 +164,7 @@ test('update: undefined deletes a key; a missing file is empty', async () => {
   assert.deepEqual(store.read(), { STATUS: 'OFFLINE' });
 });
 
-test('a lock holder killed with SIGKILL delays another process\'s update by at most ~4 s, never fails it', async () => {
+test("a lock holder killed with SIGKILL delays another process's update by at most ~4 s, never fails it", async () => {
   const file = path.join(DIR, 'killed', 'status.dat');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const holder = node('holder.mjs', [file]);

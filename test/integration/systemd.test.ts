@@ -1,14 +1,15 @@
 // The systemd units (etc/pha-*.service, etc/pha.target) and pha-cli driving
 // them: every unit passes `systemd-analyze verify`; with the units managing a
 // node, pha-cli start/stop/se_sta/se_sto go through systemctl.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { configOfEnvironment, managingUnit } from '../../src/daemon/systemd.js';
-import { ROOT, cli, holds, makePair, waitFor, type Pair, type PairNode } from './pair-helpers.js';
+import { cli, holds, makePair, type Pair, type PairNode, ROOT, waitFor } from './pair-helpers.js';
 
 const ETC = path.join(ROOT, 'etc');
 const DAEMONS = ['sender', 'receiver', 'supervise'] as const;
@@ -25,12 +26,19 @@ test('every unit in etc/ passes systemd-analyze verify (no warnings)', (t) => {
     t.skip('systemd-analyze not installed (Debian package: systemd): units not verified');
     return;
   }
-  const shipped = fs.readdirSync(ETC).filter((f) => /\.(service|target)$/.test(f)).sort();
+  const shipped = fs
+    .readdirSync(ETC)
+    .filter((f) => /\.(service|target)$/.test(f))
+    .sort();
   assert.deepEqual(shipped, [...UNITS].sort(), 'the units shipped in etc/');
   // verify needs ExecStart's program to exist: the same units, pointed at this checkout.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-units-'));
   try {
-    for (const f of shipped) fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(ETC, f), 'utf8').replaceAll('/opt/pha/bin/', `${ROOT}/bin/`));
+    for (const f of shipped)
+      fs.writeFileSync(
+        path.join(dir, f),
+        fs.readFileSync(path.join(ETC, f), 'utf8').replaceAll('/opt/pha/bin/', `${ROOT}/bin/`),
+      );
     for (const f of shipped) {
       const r = spawnSync('systemd-analyze', ['verify', path.join(dir, f)], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 0, `${f}: ${r.stdout}${r.stderr}`);
@@ -54,13 +62,17 @@ test('the units: foreground daemons from /opt/pha/bin, Restart=on-failure, PHA_C
     has('WantedBy=pha.target');
     assert.match(u, /^RestartSec=\d+ms$/m);
   }
-  assert.match(fs.readFileSync(path.join(ETC, 'pha-supervise.service'), 'utf8'), /^KillMode=process$/m, 'stopping supervise leaves the resources');
+  assert.match(
+    fs.readFileSync(path.join(ETC, 'pha-supervise.service'), 'utf8'),
+    /^KillMode=process$/m,
+    'stopping supervise leaves the resources',
+  );
   const target = fs.readFileSync(path.join(ETC, 'pha.target'), 'utf8');
   assert.match(target, /^Wants=pha-receiver\.service pha-sender\.service pha-supervise\.service$/m);
   assert.match(target, /^WantedBy=multi-user\.target$/m);
 });
 
-test('configOfEnvironment reads PHA_CONFIG out of a unit\'s Environment property', () => {
+test("configOfEnvironment reads PHA_CONFIG out of a unit's Environment property", () => {
   assert.equal(configOfEnvironment('PHA_CONFIG=/opt/pha/etc/config'), '/opt/pha/etc/config');
   assert.equal(configOfEnvironment('LANG=C PHA_CONFIG=/etc/pha/config X=1'), '/etc/pha/config');
   assert.equal(configOfEnvironment('"PHA_CONFIG=/srv/my pha/config" X=1'), '/srv/my pha/config');
@@ -93,7 +105,8 @@ function fakeSystemd(p: Pair, n: PairNode, units = 'sender receiver supervise'):
   return {
     env,
     dir,
-    calls: () => (fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n') : []),
+    calls: () =>
+      fs.existsSync(path.join(dir, 'calls')) ? fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n') : [],
     mainPid: (d) => {
       try {
         return Number(fs.readFileSync(path.join(dir, `main.${d}`), 'utf8'));
@@ -121,12 +134,22 @@ test('PHA_SYSTEMD=1: pha-cli start/stop/se_sto/se_sta drive systemctl; the daemo
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const starts = sd.calls().filter((c) => c.startsWith('start '));
     assert.deepEqual(starts.slice(0, 1), ['start pha-receiver.service'], 'the receiver first');
-    assert.deepEqual([...starts].sort(), ['start pha-receiver.service', 'start pha-sender.service', 'start pha-supervise.service']);
+    assert.deepEqual([...starts].sort(), [
+      'start pha-receiver.service',
+      'start pha-sender.service',
+      'start pha-supervise.service',
+    ]);
     const stat = JSON.parse((await cli(p.a, ['stat', '--json'], undefined, env)).stdout);
-    for (const d of DAEMONS) assert.equal(stat.pids[d], sd.mainPid(d), `${d}: the pid file names the unit's main process`);
+    for (const d of DAEMONS)
+      assert.equal(stat.pids[d], sd.mainPid(d), `${d}: the pid file names the unit's main process`);
     assert.ok(await waitFor(() => holds(p.a), 5000), 'supervise started the resource');
     // DAEMON=0 semantics: logs on stderr (the journal), no LOGPATH file
-    assert.ok(await waitFor(() => fs.readFileSync(path.join(sd.dir, 'journal.supervise'), 'utf8').includes('supervise started'), 5000));
+    assert.ok(
+      await waitFor(
+        () => fs.readFileSync(path.join(sd.dir, 'journal.supervise'), 'utf8').includes('supervise started'),
+        5000,
+      ),
+    );
     assert.equal(fs.existsSync(path.join(p.a.dir, 'var', 'log.supervise')), false);
 
     const sto = await cli(p.a, ['se_sto'], undefined, env);
@@ -136,7 +159,10 @@ test('PHA_SYSTEMD=1: pha-cli start/stop/se_sto/se_sta drive systemctl; the daemo
     const again = await cli(p.a, ['start'], undefined, env);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /receiver: already running \(pid \d+\)/);
-    assert.equal(JSON.parse((await cli(p.a, ['stat', '--json'], undefined, env)).stdout).pids.sender, sd.mainPid('sender'));
+    assert.equal(
+      JSON.parse((await cli(p.a, ['stat', '--json'], undefined, env)).stdout).pids.sender,
+      sd.mainPid('sender'),
+    );
 
     const stop = await cli(p.a, ['stop'], undefined, env);
     assert.equal(stop.code, 0, stop.stderr);
@@ -153,7 +179,11 @@ test('with systemd managing, a daemon started outside it is still stopped by pha
     assert.deepEqual(sd.calls(), [], 'PHA_SYSTEMD=0: no systemctl');
     const stop = await cli(p.a, ['stop'], undefined, { ...sd.env, PHA_SYSTEMD: '1' });
     assert.equal(stop.code, 0, stop.stderr);
-    assert.equal((await cli(p.a, ['stat'], undefined, sd.env)).code, 3, 'stopped by pid although systemd did not run them');
+    assert.equal(
+      (await cli(p.a, ['stat'], undefined, sd.env)).code,
+      3,
+      'stopped by pid although systemd did not run them',
+    );
   });
 });
 
@@ -169,8 +199,16 @@ test('auto: the units are used only with systemd booted, the unit loaded and its
     assert.equal(await managingUnit(p.a.config, 'sender', env, booted), 'pha-sender.service');
     assert.equal(await managingUnit(p.a.config, 'supervise', env, booted), undefined, 'unit not loaded');
     assert.equal(await managingUnit(p.b.config, 'receiver', env, booted), undefined, 'the unit serves another config');
-    assert.equal(await managingUnit(p.b.config, 'receiver', { ...env, PHA_SYSTEMD: '1' }, booted), 'pha-receiver.service', 'forced');
-    assert.equal(await managingUnit(p.a.config, 'receiver', { ...env, PHA_SYSTEMD: '0' }, booted), undefined, 'forbidden');
+    assert.equal(
+      await managingUnit(p.b.config, 'receiver', { ...env, PHA_SYSTEMD: '1' }, booted),
+      'pha-receiver.service',
+      'forced',
+    );
+    assert.equal(
+      await managingUnit(p.a.config, 'receiver', { ...env, PHA_SYSTEMD: '0' }, booted),
+      undefined,
+      'forbidden',
+    );
   } finally {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);

@@ -11,22 +11,26 @@
  *
  * Needs root; elsewhere it skips with a message, except with CI=true (fails).
  */
-import { expectWithin, sleep } from '../helpers/wait.js';
-import { test, before, after, afterEach } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createLab, installNode, labSupport, sampleHolders, type Lab, type NodeName } from '../../tools/lab/index.js';
+import { createLab, installNode, type Lab, labSupport, type NodeName, sampleHolders } from '../../tools/lab/index.js';
 import type { HolderSampler } from '../../tools/lab/vip-watch.js';
+import { expectWithin, sleep } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
-const skip = support.ok ? false : `network namespaces unavailable (${support.reason}); run as root on Linux for the scenario tests`;
+const skip = support.ok
+  ? false
+  : `network namespaces unavailable (${support.reason}); run as root on Linux for the scenario tests`;
 if (!support.ok && CI) {
-  test('auth scenario prerequisites (CI=true: never skip)', () => assert.fail(`cannot build the lab: ${support.reason}`));
+  test('auth scenario prerequisites (CI=true: never skip)', () =>
+    assert.fail(`cannot build the lab: ${support.reason}`));
 }
 
 const FORGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../tools/lab/forge.js');
@@ -55,7 +59,10 @@ after(async () => {
 const dirOf = (n: NodeName) => path.join(base, `${seq}-${n}`);
 
 /** Fresh install dirs (empty var/) for both nodes with these config overrides. */
-async function install(over: Partial<Record<NodeName, Record<string, string | number | null>>> = {}, common: Record<string, string | number | null> = {}) {
+async function install(
+  over: Partial<Record<NodeName, Record<string, string | number | null>>> = {},
+  common: Record<string, string | number | null> = {},
+) {
   seq++;
   for (const n of ['lb1', 'lb2'] as NodeName[]) {
     await installNode(lab, n, { installDir: dirOf(n), config: { ...common, ...(over[n] ?? {}) } });
@@ -92,7 +99,11 @@ const count = (node: NodeName, key: string) => Number(status(node)[key] ?? 0);
 /** The daemon's log lines matching re (for failure messages). */
 function logLines(node: NodeName, daemon: string, re: RegExp): string {
   try {
-    return fs.readFileSync(path.join(lab.installs[node]!.dir, 'var', `log.${daemon}`), 'utf8').split('\n').filter((l) => re.test(l)).join('\n');
+    return fs
+      .readFileSync(path.join(lab.installs[node]!.dir, 'var', `log.${daemon}`), 'utf8')
+      .split('\n')
+      .filter((l) => re.test(l))
+      .join('\n');
   } catch (e) {
     return String(e);
   }
@@ -105,7 +116,11 @@ async function steadyPair() {
   await waitHolders(['lb1'], 6000);
   const r2 = await cli('lb2', ['start']);
   assert.equal(r2.code, 0, r2.stdout + r2.stderr);
-  await expectWithin(() => `lb2 did not come up Standby: ${JSON.stringify(status('lb2'))}`, () => status('lb2').RECEIVER_IN === 'ONLINE' && status('lb2').STATUS === 'OFFLINE', 5000);
+  await expectWithin(
+    () => `lb2 did not come up Standby: ${JSON.stringify(status('lb2'))}`,
+    () => status('lb2').RECEIVER_IN === 'ONLINE' && status('lb2').STATUS === 'OFFLINE',
+    5000,
+  );
 }
 
 /** A holder sampler that has taken its first sample. */
@@ -117,10 +132,15 @@ async function watch(): Promise<HolderSampler> {
 }
 
 function effectiveChanges(s: HolderSampler) {
-  return s.changes.map((c) => c.holders.filter((n) => {
-    const f = lab.faultState(n);
-    return !f.dead && !f.frozen && !f.linkDown;
-  }).join('+') || 'none');
+  return s.changes.map(
+    (c) =>
+      c.holders
+        .filter((n) => {
+          const f = lab.faultState(n);
+          return !f.dead && !f.frozen && !f.linkDown;
+        })
+        .join('+') || 'none',
+  );
 }
 
 /** One key for both nodes: `pha-cli keygen` on lb1 (AUTHKEY of its config), the file copied to lb2 with mode 0600. */
@@ -145,28 +165,46 @@ interface Forger {
 }
 
 /** Runs tools/lab/forge.js in a lab host; resolves once it says ready. */
-async function forge(host: 'client' | NodeName, args: string[], onLine?: (o: Record<string, unknown>) => void): Promise<Forger> {
+async function forge(
+  host: 'client' | NodeName,
+  args: string[],
+  onLine?: (o: Record<string, unknown>) => void,
+): Promise<Forger> {
   const child = lab.spawn(host, process.execPath, [FORGE, ...args]);
   forgers.add(child);
   let buf = '';
   let last: Record<string, unknown> = {};
   let err = '';
   let readyResolve!: () => void;
-  const ready = new Promise<void>((r) => { readyResolve = r; });
+  const ready = new Promise<void>((r) => {
+    readyResolve = r;
+  });
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       let o: Record<string, unknown>;
-      try { o = JSON.parse(line); } catch { continue; }
+      try {
+        o = JSON.parse(line);
+      } catch {
+        continue;
+      }
       if (o.ready) readyResolve();
-      else { last = o; onLine?.(o); }
+      else {
+        last = o;
+        onLine?.(o);
+      }
     }
   });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const done = new Promise<{ sent: number; errors: number; lastError?: string }>((resolve) => {
-    child.once('exit', () => { forgers.delete(child); resolve(last as { sent: number; errors: number }); });
+    child.once('exit', () => {
+      forgers.delete(child);
+      resolve(last as { sent: number; errors: number });
+    });
   });
   await Promise.race([
     ready,
@@ -186,7 +224,20 @@ async function forge(host: 'client' | NodeName, args: string[], onLine?: (o: Rec
 const ip = (n: NodeName | 'client') => lab.host(n).ip;
 /** Plain ONLINE from lb1's address to lb2's heartbeat port, every 100 ms. */
 const forgeOnline = (extra: string[] = []) =>
-  forge('client', ['send', '--src', ip('lb1'), '--dst', ip('lb2'), '--port', String(PORT), '--word', 'ONLINE', '--interval', '100', ...extra]);
+  forge('client', [
+    'send',
+    '--src',
+    ip('lb1'),
+    '--dst',
+    ip('lb2'),
+    '--port',
+    String(PORT),
+    '--word',
+    'ONLINE',
+    '--interval',
+    '100',
+    ...extra,
+  ]);
 
 afterEach(async () => {
   if (!support.ok) return;
@@ -206,15 +257,39 @@ afterEach(async () => {
 // ------------------------------------------------------------------ tests
 
 test('forge tool refuses addresses outside the lab', { skip }, async () => {
-  const r = await lab.run('client', process.execPath, [FORGE, 'send', '--src', ip('lb1'), '--dst', '192.0.2.1', '--word', 'ONLINE', '--count', '1']);
+  const r = await lab.run('client', process.execPath, [
+    FORGE,
+    'send',
+    '--src',
+    ip('lb1'),
+    '--dst',
+    '192.0.2.1',
+    '--word',
+    'ONLINE',
+    '--count',
+    '1',
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /refused/);
-  const r2 = await lab.run('client', process.execPath, [FORGE, 'send', '--src', '10.0.0.1', '--dst', ip('lb2'), '--word', 'ONLINE', '--count', '1']);
+  const r2 = await lab.run('client', process.execPath, [
+    FORGE,
+    'send',
+    '--src',
+    '10.0.0.1',
+    '--dst',
+    ip('lb2'),
+    '--word',
+    'ONLINE',
+    '--count',
+    '1',
+  ]);
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /refused/);
 });
 
-test('without a key: forged ONLINE from the dead holder\'s address keeps lb2 from taking over (the attack of issue 9)', { skip }, async () => {
+test("without a key: forged ONLINE from the dead holder's address keeps lb2 from taking over (the attack of issue 9)", {
+  skip,
+}, async () => {
   await install();
   await steadyPair();
   const f = await forgeOnline();
@@ -223,7 +298,10 @@ test('without a key: forged ONLINE from the dead holder\'s address keeps lb2 fro
   await sleep(FAILOVER_MS + 1000);
   await w.stop();
   const seen = w.changes.map((c) => c.holders.join('+'));
-  assert.ok(w.count > 10 && !seen.some((h) => h.includes('lb2')), `lb2 never took over while the forger sent ONLINE: ${seen}`);
+  assert.ok(
+    w.count > 10 && !seen.some((h) => h.includes('lb2')),
+    `lb2 never took over while the forger sent ONLINE: ${seen}`,
+  );
   assert.deepEqual(await holders(), [], 'no holder for the client');
   assert.equal(status('lb2').RECEIVER_IN, 'ONLINE', 'lb2 believes the dead lb1 alive');
   const r = await f.stop();
@@ -232,7 +310,9 @@ test('without a key: forged ONLINE from the dead holder\'s address keeps lb2 fro
   await waitHolders(['lb2'], FAILOVER_MS);
 });
 
-test('with a key: forged ONLINE from the dead holder\'s address is refused; lb2 takes over in the normal time', { skip }, async () => {
+test("with a key: forged ONLINE from the dead holder's address is refused; lb2 takes over in the normal time", {
+  skip,
+}, async () => {
   await install({}, { AUTHKEY: 'etc/authkey' });
   await shareKey();
   await steadyPair();
@@ -241,35 +321,72 @@ test('with a key: forged ONLINE from the dead holder\'s address is refused; lb2 
   const f = await forgeOnline();
   await lab.faults.hostDeath('lb1');
   await waitHolders(['lb2'], FAILOVER_MS);
-  await expectWithin(() => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000);
+  await expectWithin(
+    () => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`,
+    () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0,
+    6000,
+  );
   const r = await f.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   const shown = JSON.parse((await cli('lb2', ['stat', '--json'])).stdout);
-  assert.ok(Number(shown.status.RECEIVER_DROP_PLAIN_REFUSED) > 0, `stat --json shows the drops: ${JSON.stringify(shown.status)}`);
+  assert.ok(
+    Number(shown.status.RECEIVER_DROP_PLAIN_REFUSED) > 0,
+    `stat --json shows the drops: ${JSON.stringify(shown.status)}`,
+  );
   assert.equal(count('lb2', 'RECEIVER_DROP_BAD_MAC'), 0);
   const text = (await cli('lb2', ['stat'])).stdout;
   assert.match(text, /RECEIVER_DROP_PLAIN_REFUSED/, 'stat lists the counter');
-  const key = fs.readFileSync(path.join(dirOf('lb2'), 'etc', 'authkey'), 'utf8').split('\n').find((l) => /^\d+ /.test(l))!.split(' ')[1]!;
+  const key = fs
+    .readFileSync(path.join(dirOf('lb2'), 'etc', 'authkey'), 'utf8')
+    .split('\n')
+    .find((l) => /^\d+ /.test(l))!
+    .split(' ')[1]!;
   assert.ok(!text.includes(key) && !JSON.stringify(shown).includes(key), 'stat never prints the key');
 });
 
-test('with a key: lb1\'s captured frames replayed after its death are refused; lb2 takes over in the normal time', { skip }, async (t) => {
+test("with a key: lb1's captured frames replayed after its death are refused; lb2 takes over in the normal time", {
+  skip,
+}, async (t) => {
   await install({}, { AUTHKEY: 'etc/authkey' });
   await shareKey();
   await steadyPair();
   const frames: string[] = [];
-  const cap = await forge('lb2', ['capture', '--port', String(PORT), '--src', ip('lb1'), '--dst', ip('lb2'), '--duration', '3000'],
-    (o) => { if (typeof o.hex === 'string') frames.push(o.hex); });
+  const cap = await forge(
+    'lb2',
+    ['capture', '--port', String(PORT), '--src', ip('lb1'), '--dst', ip('lb2'), '--duration', '3000'],
+    (o) => {
+      if (typeof o.hex === 'string') frames.push(o.hex);
+    },
+  );
   await cap.done;
   assert.ok(frames.length >= 5, `captured ${frames.length} frames in 3 s`);
-  assert.ok(frames.every((h) => h.startsWith(Buffer.from('PHA').toString('hex'))), 'lb1 sends authenticated frames only');
+  assert.ok(
+    frames.every((h) => h.startsWith(Buffer.from('PHA').toString('hex'))),
+    'lb1 sends authenticated frames only',
+  );
   const file = path.join(base, `${seq}-frames.hex`);
-  fs.writeFileSync(file, frames.join('\n') + '\n');
-  const f = await forge('client', ['send', '--src', ip('lb1'), '--dst', ip('lb2'), '--port', String(PORT), '--hex-file', file, '--interval', '100']);
+  fs.writeFileSync(file, `${frames.join('\n')}\n`);
+  const f = await forge('client', [
+    'send',
+    '--src',
+    ip('lb1'),
+    '--dst',
+    ip('lb2'),
+    '--port',
+    String(PORT),
+    '--hex-file',
+    file,
+    '--interval',
+    '100',
+  ]);
   await lab.faults.hostDeath('lb1');
   await waitHolders(['lb2'], FAILOVER_MS);
   const replayed = () => count('lb2', 'RECEIVER_DROP_REPLAY') + count('lb2', 'RECEIVER_DROP_OLD_GENERATION');
-  await expectWithin(() => `no replay drops counted: ${JSON.stringify(status('lb2'))}`, () => replayed() > 0, 6000);
+  await expectWithin(
+    () => `no replay drops counted: ${JSON.stringify(status('lb2'))}`,
+    () => replayed() > 0,
+    6000,
+  );
   const r = await f.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   // The replayed frames are genuine: they must count as replays, not as bad MACs. One run in about
@@ -280,7 +397,9 @@ test('with a key: lb1\'s captured frames replayed after its death are refused; l
   assert.notEqual(status('lb2').RECEIVER_IN, 'ONLINE');
 });
 
-test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one node at a time): the VIP never moves; then a forged plain ONLINE is refused', { skip }, async () => {
+test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one node at a time): the VIP never moves; then a forged plain ONLINE is refused', {
+  skip,
+}, async () => {
   // A longer DEADTIME: a sender restart (se_sto, se_sta) on a loaded machine must not look like a death.
   const common = { DEADTIME: 3000 };
   await install({}, common);
@@ -295,7 +414,12 @@ test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one n
     const peer: NodeName = n === 'lb1' ? 'lb2' : 'lb1';
     // Both hear each other again before the next step.
     await sleep(1000);
-    await expectWithin(() => `${n} (${mode}) and ${peer} do not hear each other: ${JSON.stringify({ [n]: status(n), [peer]: status(peer) })}`, () => status(n).RECEIVER_IN != null && status(peer).RECEIVER_IN != null, 5000);
+    await expectWithin(
+      () =>
+        `${n} (${mode}) and ${peer} do not hear each other: ${JSON.stringify({ [n]: status(n), [peer]: status(peer) })}`,
+      () => status(n).RECEIVER_IN != null && status(peer).RECEIVER_IN != null,
+      5000,
+    );
   };
   await restart('lb2', 'permissive');
   await restart('lb1', 'permissive');
@@ -314,15 +438,33 @@ test('rolling upgrade of a running unkeyed pair (permissive, then enforce, one n
   const before = count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED');
   const f = await forgeOnline(['--count', '10']);
   await f.done;
-  await expectWithin(() => `the forged plain ONLINE was not refused: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > before, 6000);
-  assert.equal(status('lb2').RECEIVER_IN, 'ONLINE', 'lb2 still hears lb1\'s frames');
+  await expectWithin(
+    () => `the forged plain ONLINE was not refused: ${JSON.stringify(status('lb2'))}`,
+    () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > before,
+    6000,
+  );
+  assert.equal(status('lb2').RECEIVER_IN, 'ONLINE', "lb2 still hears lb1's frames");
 });
 
 /** Plain OFFLINE from the live holder lb1's address to lb2, every 20 ms (ten times lb1's own rate). */
 const forgeOffline = () =>
-  forge('client', ['send', '--src', ip('lb1'), '--dst', ip('lb2'), '--port', String(PORT), '--word', 'OFFLINE', '--interval', '20']);
+  forge('client', [
+    'send',
+    '--src',
+    ip('lb1'),
+    '--dst',
+    ip('lb2'),
+    '--port',
+    String(PORT),
+    '--word',
+    'OFFLINE',
+    '--interval',
+    '20',
+  ]);
 
-test('without a key: forged OFFLINE from the live holder\'s address moves the VIP (the attack of issue 9)', { skip }, async () => {
+test("without a key: forged OFFLINE from the live holder's address moves the VIP (the attack of issue 9)", {
+  skip,
+}, async () => {
   await install();
   await steadyPair();
   const w = await watch();
@@ -332,10 +474,13 @@ test('without a key: forged OFFLINE from the live holder\'s address moves the VI
   await f.stop();
   await w.stop();
   const seen = w.changes.map((c) => c.holders.join('+') || 'none');
-  assert.ok(seen.some((h) => h.includes('lb2')), `a forged OFFLINE made lb2 take the VIP of the live lb1: ${seen}`);
+  assert.ok(
+    seen.some((h) => h.includes('lb2')),
+    `a forged OFFLINE made lb2 take the VIP of the live lb1: ${seen}`,
+  );
 });
 
-test('with a key: forged OFFLINE from the live holder\'s address changes nothing', { skip }, async () => {
+test("with a key: forged OFFLINE from the live holder's address changes nothing", { skip }, async () => {
   await install({}, { AUTHKEY: 'etc/authkey' });
   await shareKey();
   await steadyPair();
@@ -347,6 +492,10 @@ test('with a key: forged OFFLINE from the live holder\'s address changes nothing
   await w.stop();
   assert.ok(r.sent > 0 && r.errors === 0, `forger: ${JSON.stringify(r)}`);
   assert.deepEqual(effectiveChanges(w), ['lb1'], 'the VIP never moved');
-  await expectWithin(() => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`, () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0, 6000);
+  await expectWithin(
+    () => `no plain-refused drops counted: ${JSON.stringify(status('lb2'))}`,
+    () => count('lb2', 'RECEIVER_DROP_PLAIN_REFUSED') > 0,
+    6000,
+  );
   assert.equal(status('lb2').RECEIVER_IN, 'ONLINE');
 });

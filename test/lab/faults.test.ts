@@ -10,16 +10,24 @@
  * Needs root; elsewhere it skips with a message, except with CI=true (fails).
  * Runtime about 10 minutes (two of them are 2-minute loss tests).
  */
-import { test, before, after, afterEach, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, afterEach, before, type TestContext, test } from 'node:test';
 import {
-  createLab, extraFaults, labSupport, readDaemonPids, type DaemonName, type ExtraFaults, type Lab, type NodeName,
+  createLab,
+  type DaemonName,
+  type ExtraFaults,
+  extraFaults,
+  type Lab,
+  labSupport,
+  type NodeName,
+  readDaemonPids,
 } from '../../tools/lab/index.js';
-import { NODES, Pair, alarmsOf, sleep } from './helpers.js';
+import { alarmsOf, NODES, Pair, sleep } from './helpers.js';
 
 /** What `stat --json` `.alarms` (a list of strings) must mention, per fault. One table, so the wording can change in one place. */
 const ALARM = {
@@ -66,7 +74,9 @@ const BOUND = {
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
-const skip = support.ok ? false : `network namespaces unavailable (${support.reason}); run as root on Linux for the fault tests`;
+const skip = support.ok
+  ? false
+  : `network namespaces unavailable (${support.reason}); run as root on Linux for the fault tests`;
 if (!support.ok && CI) {
   test('fault-test prerequisites (CI=true: never skip)', () => assert.fail(`cannot build the lab: ${support.reason}`));
 }
@@ -156,7 +166,10 @@ class Checks {
 // 0. The injectors themselves, on a node where pha does not run (no daemon can repair anything)
 
 function mountedAt(dir: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === dir);
 }
 function writeErr(file: string): string {
   try {
@@ -216,17 +229,25 @@ test('the extra fault injectors do what they say (pha not running)', { skip, tim
   // random loss at p = 0.25 for a few seconds, then none (at high p the client's ARP suffers too: keep p moderate)
   const dst = lab.nodes[node].ip;
   await xf.startLoss(node, 0.25);
-  const lossy = await lab.run('client', 'ping', ['-n', '-q', '-i', '0.02', '-c', '200', '-W', '1', dst], { timeoutMs: 30_000 });
+  const lossy = await lab.run('client', 'ping', ['-n', '-q', '-i', '0.02', '-c', '200', '-W', '1', dst], {
+    timeoutMs: 30_000,
+  });
   const stats = await xf.stopLoss(node);
   const m = /(\d+) packets transmitted, (\d+) received/.exec(lossy.stdout);
   assert.ok(m, lossy.stdout + lossy.stderr);
   const loss = 1 - Number(m[2]) / Number(m[1]);
-  t.diagnostic(`p = 0.25: ping loss ${(loss * 100).toFixed(1)} % (${m[2]}/${m[1]}); ${stats.dropSlots}/${stats.slots} slots dropped; ${stats.framesDropped} frames swallowed`);
+  t.diagnostic(
+    `p = 0.25: ping loss ${(loss * 100).toFixed(1)} % (${m[2]}/${m[1]}); ${stats.dropSlots}/${stats.slots} slots dropped; ${stats.framesDropped} frames swallowed`,
+  );
   // The 20 ms slots stretch when the machine is loaded (the toggler runs late), so loss skews upward: a wide band.
   assert.ok(loss > 0.1 && loss < 0.6, `p = 0.25 gave ${(loss * 100).toFixed(1)} % ping loss`);
-  const qdiscs = execFileSync('tc', ['-n', lab.switchNs, 'qdisc', 'show', 'dev', lab.nodes[node].port], { encoding: 'utf8' });
+  const qdiscs = execFileSync('tc', ['-n', lab.switchNs, 'qdisc', 'show', 'dev', lab.nodes[node].port], {
+    encoding: 'utf8',
+  });
   assert.doesNotMatch(qdiscs, /clsact/, 'stopLoss removed the clsact qdisc');
-  const clean = await lab.run('client', 'ping', ['-n', '-q', '-i', '0.02', '-c', '50', '-W', '1', dst], { timeoutMs: 30_000 });
+  const clean = await lab.run('client', 'ping', ['-n', '-q', '-i', '0.02', '-c', '50', '-W', '1', dst], {
+    timeoutMs: 30_000,
+  });
   assert.match(clean.stdout, /50 packets transmitted, 50 received/, 'no loss after stopLoss');
 });
 
@@ -235,7 +256,10 @@ test('the extra fault injectors do what they say (pha not running)', { skip, tim
 
 for (const node of NODES) {
   for (const daemon of ['sender', 'receiver', 'supervise'] as DaemonName[]) {
-    test(`kill -9 of the ${daemon} on the ${role(node)}: restarted by the node, an alarm, the VIP stays on lb1`, { skip, timeout: 90_000 }, async (t) => {
+    test(`kill -9 of the ${daemon} on the ${role(node)}: restarted by the node, an alarm, the VIP stays on lb1`, {
+      skip,
+      timeout: 90_000,
+    }, async (t) => {
       const c = new Checks(t);
       await pair.install();
       await pair.steadyPair();
@@ -247,7 +271,8 @@ for (const node of NODES) {
       let lastPid = k.pid;
       while (performance.now() - k.end < BOUND.killVerdictMs) {
         lastPid = (await readDaemonPids(inst))[daemon];
-        if (restartMs === undefined && lastPid && lastPid !== k.pid && isDaemon(lastPid, daemon)) restartMs = performance.now() - k.end;
+        if (restartMs === undefined && lastPid && lastPid !== k.pid && isDaemon(lastPid, daemon))
+          restartMs = performance.now() - k.end;
         await sleep(20);
       }
       await poll.stop();
@@ -258,15 +283,35 @@ for (const node of NODES) {
       const two = pair.twoHolderMs(w, endT);
       const end = await pair.holders();
       const alarms = [...new Set([...poll.alarms(), ...alarmsOf(st.json)])];
-      c.note(`killed pha-${daemon} ${k.pid}; new pid after ${ms(restartMs)}; holders ${ch.join(' → ')}; two holders ${ms(two)}; alarms ${JSON.stringify(alarms)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`);
+      c.note(
+        `killed pha-${daemon} ${k.pid}; new pid after ${ms(restartMs)}; holders ${ch.join(' → ')}; two holders ${ms(two)}; alarms ${JSON.stringify(alarms)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`,
+      );
 
-      c.check(restartMs !== undefined, `pha-${daemon} on ${node} was not restarted by the node within ${BOUND.killVerdictMs} ms (var/run/${daemon}: ${lastPid})`);
+      c.check(
+        restartMs !== undefined,
+        `pha-${daemon} on ${node} was not restarted by the node within ${BOUND.killVerdictMs} ms (var/run/${daemon}: ${lastPid})`,
+      );
       const newPid = st.json?.pids?.[daemon];
-      c.check(!!newPid && newPid !== k.pid && isDaemon(newPid, daemon), `stat --json .pids.${daemon} is ${newPid} ${BOUND.killVerdictMs} ms after the kill of ${k.pid} (want a new running pid)`);
-      c.check(two <= BOUND.killTwoHoldersMs, `two holders for ${ms(two)} in total (bound ${BOUND.killTwoHoldersMs} ms): ${ch.join(' → ')}`);
-      c.check(ch.every((h) => h.split('+').includes('lb1')), `lb1 lost the VIP: ${ch.join(' → ')}`);
-      c.check(end.length === 1 && end[0] === 'lb1', `holders ${BOUND.killVerdictMs} ms after the kill: [${end}] (want [lb1])`);
-      c.check(alarms.some((a) => ALARM.daemonRestarted.test(a)), `no alarm matching ${ALARM.daemonRestarted} in stat --json .alarms on ${node}: ${JSON.stringify(alarms)} (.alarms of the last stat: ${JSON.stringify(st.json?.alarms)})`);
+      c.check(
+        !!newPid && newPid !== k.pid && isDaemon(newPid, daemon),
+        `stat --json .pids.${daemon} is ${newPid} ${BOUND.killVerdictMs} ms after the kill of ${k.pid} (want a new running pid)`,
+      );
+      c.check(
+        two <= BOUND.killTwoHoldersMs,
+        `two holders for ${ms(two)} in total (bound ${BOUND.killTwoHoldersMs} ms): ${ch.join(' → ')}`,
+      );
+      c.check(
+        ch.every((h) => h.split('+').includes('lb1')),
+        `lb1 lost the VIP: ${ch.join(' → ')}`,
+      );
+      c.check(
+        end.length === 1 && end[0] === 'lb1',
+        `holders ${BOUND.killVerdictMs} ms after the kill: [${end}] (want [lb1])`,
+      );
+      c.check(
+        alarms.some((a) => ALARM.daemonRestarted.test(a)),
+        `no alarm matching ${ALARM.daemonRestarted} in stat --json .alarms on ${node}: ${JSON.stringify(alarms)} (.alarms of the last stat: ${JSON.stringify(st.json?.alarms)})`,
+      );
       c.done();
     });
   }
@@ -275,7 +320,12 @@ for (const node of NODES) {
 // ------------------------------------------------------------------------
 // 2. status.dat corrupt, truncated, deleted: repaired, nothing moves, off still works
 
-const STATUS_FAULTS: Array<{ name: string; desc: (n: NodeName) => string; inject: (n: NodeName) => Promise<unknown>; broken: (n: NodeName) => boolean }> = [
+const STATUS_FAULTS: Array<{
+  name: string;
+  desc: (n: NodeName) => string;
+  inject: (n: NodeName) => Promise<unknown>;
+  broken: (n: NodeName) => boolean;
+}> = [
   {
     name: 'corrupt',
     desc: () => 'overwritten in place with garbage',
@@ -299,11 +349,15 @@ const STATUS_FAULTS: Array<{ name: string; desc: (n: NodeName) => string; inject
 
 for (const node of NODES) {
   for (const f of STATUS_FAULTS) {
-    test(`status.dat ${f.name} on the ${role(node)}: no transition, the file repaired with the peer's word, an alarm, off still hands over`, { skip, timeout: 90_000 }, async (t) => {
+    test(`status.dat ${f.name} on the ${role(node)}: no transition, the file repaired with the peer's word, an alarm, off still hands over`, {
+      skip,
+      timeout: 90_000,
+    }, async (t) => {
       const c = new Checks(t);
       await pair.install();
       await pair.steadyPair();
-      const want = node === 'lb1' ? { STATUS: 'ONLINE', RECEIVER_IN: 'OFFLINE' } : { STATUS: 'OFFLINE', RECEIVER_IN: 'ONLINE' };
+      const want =
+        node === 'lb1' ? { STATUS: 'ONLINE', RECEIVER_IN: 'OFFLINE' } : { STATUS: 'OFFLINE', RECEIVER_IN: 'ONLINE' };
       const w = await pair.watch();
       const poll = pair.pollStat(node, 1000);
       const inj = (await f.inject(node)) as { end: number };
@@ -312,7 +366,8 @@ for (const node of NODES) {
       let repairedMs: number | undefined;
       while (performance.now() - inj.end < BOUND.statusWatchMs) {
         const s = pair.statusOrNull(node);
-        if (repairedMs === undefined && s && s.STATUS === want.STATUS && s.RECEIVER_IN === want.RECEIVER_IN) repairedMs = performance.now() - inj.end;
+        if (repairedMs === undefined && s && s.STATUS === want.STATUS && s.RECEIVER_IN === want.RECEIVER_IN)
+          repairedMs = performance.now() - inj.end;
         await sleep(50);
       }
       await poll.stop();
@@ -321,13 +376,26 @@ for (const node of NODES) {
       const ch = pair.effectiveChanges(w);
       const final = pair.statusOrNull(node);
       const alarms = [...new Set([...poll.alarms(), ...alarmsOf(st.json)])];
-      c.note(`status.dat ${f.desc(node)} (broken when read back: ${broken}); repaired after ${ms(repairedMs)}; holders ${ch.join(' → ')}; alarms ${JSON.stringify(alarms)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`);
+      c.note(
+        `status.dat ${f.desc(node)} (broken when read back: ${broken}); repaired after ${ms(repairedMs)}; holders ${ch.join(' → ')}; alarms ${JSON.stringify(alarms)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`,
+      );
 
-      c.check(JSON.stringify(ch) === JSON.stringify(['lb1']), `VIP transitions after status.dat was ${f.desc(node)}: ${ch.join(' → ')} (want lb1 only)`);
-      c.check(repairedMs !== undefined && repairedMs <= BOUND.statusRepairMs, `status.dat of ${node} not valid with STATUS=${want.STATUS} RECEIVER_IN=${want.RECEIVER_IN} within ${BOUND.statusRepairMs} ms (first ${ms(repairedMs)})`);
-      c.check(!!final && final.STATUS === want.STATUS && final.RECEIVER_IN === want.RECEIVER_IN,
-        `status.dat of ${node} ${BOUND.statusWatchMs} ms after: STATUS=${final?.STATUS} RECEIVER_IN=${final?.RECEIVER_IN} (want ${want.STATUS}/${want.RECEIVER_IN})${final ? '' : ' — not valid JSON'}`);
-      c.check(alarms.some((a) => ALARM.statusFile.test(a)), `no alarm matching ${ALARM.statusFile} in stat --json .alarms on ${node}: ${JSON.stringify(alarms)}`);
+      c.check(
+        JSON.stringify(ch) === JSON.stringify(['lb1']),
+        `VIP transitions after status.dat was ${f.desc(node)}: ${ch.join(' → ')} (want lb1 only)`,
+      );
+      c.check(
+        repairedMs !== undefined && repairedMs <= BOUND.statusRepairMs,
+        `status.dat of ${node} not valid with STATUS=${want.STATUS} RECEIVER_IN=${want.RECEIVER_IN} within ${BOUND.statusRepairMs} ms (first ${ms(repairedMs)})`,
+      );
+      c.check(
+        !!final && final.STATUS === want.STATUS && final.RECEIVER_IN === want.RECEIVER_IN,
+        `status.dat of ${node} ${BOUND.statusWatchMs} ms after: STATUS=${final?.STATUS} RECEIVER_IN=${final?.RECEIVER_IN} (want ${want.STATUS}/${want.RECEIVER_IN})${final ? '' : ' — not valid JSON'}`,
+      );
+      c.check(
+        alarms.some((a) => ALARM.statusFile.test(a)),
+        `no alarm matching ${ALARM.statusFile} in stat --json .alarms on ${node}: ${JSON.stringify(alarms)}`,
+      );
       // Nothing lost: the operator's switchover still works.
       const off = await pair.cli('lb1', ['off']);
       c.check(off.code === 0, `pha-cli off on lb1 afterwards: exit ${off.code}: ${(off.stdout + off.stderr).trim()}`);
@@ -341,7 +409,10 @@ for (const node of NODES) {
 // 3. var/ read-only for 5 s (LOGPATH outside var/: see src/lab/faults-extra.ts)
 
 for (const node of NODES) {
-  test(`var/ read-only for 5 s on the ${role(node)}, then rw: ${node === 'lb1' ? 'two holders at most 1 s' : 'no transition'}, lb1 at the end, an alarm while read-only`, { skip, timeout: 90_000 }, async (t) => {
+  test(`var/ read-only for 5 s on the ${role(node)}, then rw: ${node === 'lb1' ? 'two holders at most 1 s' : 'no transition'}, lb1 at the end, an alarm while read-only`, {
+    skip,
+    timeout: 90_000,
+  }, async (t) => {
     const c = new Checks(t);
     await pair.install({ logOutsideVar: true });
     await xf.varOnTmpfs(node);
@@ -358,15 +429,29 @@ for (const node of NODES) {
     const two = pair.twoHolderMs(w);
     const end = await pair.holders();
     const alarms = poll.alarms();
-    c.note(`holders ${ch.join(' → ')}; two holders ${ms(two)}; alarms while read-only ${JSON.stringify(alarms)}; stat exit codes ${poll.samples.map((s) => s.code).join(',')}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`);
+    c.note(
+      `holders ${ch.join(' → ')}; two holders ${ms(two)}; alarms while read-only ${JSON.stringify(alarms)}; stat exit codes ${poll.samples.map((s) => s.code).join(',')}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`,
+    );
 
     if (node === 'lb1') {
-      c.check(two <= BOUND.readOnlyTwoHoldersMs, `two holders for ${ms(two)} in total (bound ${BOUND.readOnlyTwoHoldersMs} ms): ${ch.join(' → ')}`);
+      c.check(
+        two <= BOUND.readOnlyTwoHoldersMs,
+        `two holders for ${ms(two)} in total (bound ${BOUND.readOnlyTwoHoldersMs} ms): ${ch.join(' → ')}`,
+      );
     } else {
-      c.check(JSON.stringify(ch) === JSON.stringify(['lb1']), `VIP transitions with lb2's var/ read-only: ${ch.join(' → ')} (want lb1 only)`);
+      c.check(
+        JSON.stringify(ch) === JSON.stringify(['lb1']),
+        `VIP transitions with lb2's var/ read-only: ${ch.join(' → ')} (want lb1 only)`,
+      );
     }
-    c.check(end.length === 1 && end[0] === 'lb1', `holders ${BOUND.readOnlySettleMs} ms after rw: [${end}] (want [lb1])`);
-    c.check(alarms.some((a) => ALARM.varReadOnly.test(a)), `no alarm matching ${ALARM.varReadOnly} in stat --json .alarms on ${node} while var/ was read-only: ${JSON.stringify(alarms)}; last stat: ${poll.samples.at(-1)?.raw.slice(0, 300)}`);
+    c.check(
+      end.length === 1 && end[0] === 'lb1',
+      `holders ${BOUND.readOnlySettleMs} ms after rw: [${end}] (want [lb1])`,
+    );
+    c.check(
+      alarms.some((a) => ALARM.varReadOnly.test(a)),
+      `no alarm matching ${ALARM.varReadOnly} in stat --json .alarms on ${node} while var/ was read-only: ${JSON.stringify(alarms)}; last stat: ${poll.samples.at(-1)?.raw.slice(0, 300)}`,
+    );
     c.done();
   });
 }
@@ -374,7 +459,10 @@ for (const node of NODES) {
 // ------------------------------------------------------------------------
 // 4. var/ full (a 2 MiB tmpfs, logs in it too)
 
-test('var/ full on the Active (lb1) for 20 s: no transition, lb2 stays Standby, an alarm; unfilled: the alarm goes', { skip, timeout: 120_000 }, async (t) => {
+test('var/ full on the Active (lb1) for 20 s: no transition, lb2 stays Standby, an alarm; unfilled: the alarm goes', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   const c = new Checks(t);
   await pair.install();
   await xf.varOnTmpfs('lb1');
@@ -402,18 +490,37 @@ test('var/ full on the Active (lb1) for 20 s: no transition, lb2 stays Standby, 
   const ch = pair.effectiveChanges(w);
   const end = await pair.holders();
   const alarms = poll.alarms();
-  const alive = (['sender', 'receiver', 'supervise'] as DaemonName[]).filter((d) => pidsFull[d] && isDaemon(pidsFull[d], d));
-  c.note(`filled ${fill.bytes} bytes; holders ${ch.join(' → ')}; lb1 daemons alive at the end of the fill: ${alive.join(',') || 'none'}; alarms while full ${JSON.stringify(alarms)}; lb2 state ${st2.json?.state}; alarm gone after ${ms(clearedMs)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`);
+  const alive = (['sender', 'receiver', 'supervise'] as DaemonName[]).filter(
+    (d) => pidsFull[d] && isDaemon(pidsFull[d], d),
+  );
+  c.note(
+    `filled ${fill.bytes} bytes; holders ${ch.join(' → ')}; lb1 daemons alive at the end of the fill: ${alive.join(',') || 'none'}; alarms while full ${JSON.stringify(alarms)}; lb2 state ${st2.json?.state}; alarm gone after ${ms(clearedMs)}; status.ALARM ${JSON.stringify(poll.legacyAlarms())}`,
+  );
 
-  c.check(JSON.stringify(ch) === JSON.stringify(['lb1']), `VIP transitions with lb1's var/ full: ${ch.join(' → ')} (want lb1 only)`);
-  c.check(st2.json?.state === 'Standby', `lb2 after ${BOUND.fullMs} ms of lb1's full var/: ${st2.json?.state ?? st2.raw.slice(0, 200)} (want Standby)`);
-  c.check(alarms.some((a) => ALARM.varFull.test(a)), `no alarm matching ${ALARM.varFull} in stat --json .alarms on lb1 while var/ was full: ${JSON.stringify(alarms)}; last stat: ${poll.samples.at(-1)?.raw.slice(0, 300)}`);
-  c.check(clearedMs !== undefined, `the var/ alarm on lb1 still there ${BOUND.fullAlarmClearMs} ms after unfill: ${JSON.stringify(alarmsOf(last.json))}`);
+  c.check(
+    JSON.stringify(ch) === JSON.stringify(['lb1']),
+    `VIP transitions with lb1's var/ full: ${ch.join(' → ')} (want lb1 only)`,
+  );
+  c.check(
+    st2.json?.state === 'Standby',
+    `lb2 after ${BOUND.fullMs} ms of lb1's full var/: ${st2.json?.state ?? st2.raw.slice(0, 200)} (want Standby)`,
+  );
+  c.check(
+    alarms.some((a) => ALARM.varFull.test(a)),
+    `no alarm matching ${ALARM.varFull} in stat --json .alarms on lb1 while var/ was full: ${JSON.stringify(alarms)}; last stat: ${poll.samples.at(-1)?.raw.slice(0, 300)}`,
+  );
+  c.check(
+    clearedMs !== undefined,
+    `the var/ alarm on lb1 still there ${BOUND.fullAlarmClearMs} ms after unfill: ${JSON.stringify(alarmsOf(last.json))}`,
+  );
   c.check(end.length === 1 && end[0] === 'lb1', `holders after unfill: [${end}] (want [lb1])`);
   c.done();
 });
 
-test('var/ full on the Standby (lb2), then host death of the Active: lb2 takes the VIP anyway', { skip, timeout: 90_000 }, async (t) => {
+test('var/ full on the Standby (lb2), then host death of the Active: lb2 takes the VIP anyway', {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
   const c = new Checks(t);
   await pair.install();
   await xf.varOnTmpfs('lb2');
@@ -423,8 +530,12 @@ test('var/ full on the Standby (lb2), then host death of the Active: lb2 takes t
   const st = await pair.stat('lb2');
   await lab.faults.hostDeath('lb1');
   let took: number | undefined;
-  await c.expect(async () => { took = await pair.waitHolders(['lb2'], BOUND.fullStandbyTakeoverMs); }, `lb1 died with lb2's var/ full (${fill.bytes} bytes written)`);
-  c.note(`lb2 before the death: state ${st.json?.state}, alarms ${JSON.stringify(st.json?.alarms)}, pids ${JSON.stringify(st.json?.pids)}; VIP on lb2 after ${ms(took)}`);
+  await c.expect(async () => {
+    took = await pair.waitHolders(['lb2'], BOUND.fullStandbyTakeoverMs);
+  }, `lb1 died with lb2's var/ full (${fill.bytes} bytes written)`);
+  c.note(
+    `lb2 before the death: state ${st.json?.state}, alarms ${JSON.stringify(st.json?.alarms)}, pids ${JSON.stringify(st.json?.pids)}; VIP on lb2 after ${ms(took)}`,
+  );
   c.done();
 });
 
@@ -432,7 +543,11 @@ test('var/ full on the Standby (lb2), then host death of the Active: lb2 takes t
 // 5. a check that hangs (res/hang in the install dir; CHECK_TIMEOUT is the new per-check timeout)
 
 function hangConfig(extra: Record<string, string | number> = {}) {
-  return (_n: NodeName, dir: string) => ({ RES_hang: path.join(dir, 'hang.up'), CHECK_TIMEOUT: CHECK_TIMEOUT, ...extra });
+  return (_n: NodeName, dir: string) => ({
+    RES_hang: path.join(dir, 'hang.up'),
+    CHECK_TIMEOUT: CHECK_TIMEOUT,
+    ...extra,
+  });
 }
 
 async function waitHung(node: NodeName, timeoutMs: number): Promise<number[]> {
@@ -440,12 +555,16 @@ async function waitHung(node: NodeName, timeoutMs: number): Promise<number[]> {
   for (;;) {
     const pids = await xf.hungChecks(node);
     if (pids.length) return pids;
-    if (performance.now() - t0 > timeoutMs) assert.fail(`the fault did not happen: no hung "hang check" on ${node} within ${timeoutMs} ms`);
+    if (performance.now() - t0 > timeoutMs)
+      assert.fail(`the fault did not happen: no hung "hang check" on ${node} within ${timeoutMs} ms`);
     await sleep(50);
   }
 }
 
-test('a check that hangs on the Active: counted DOWN, restarted locally, then handed over to lb2; never two holders; lb1 FAILED', { skip, timeout: 120_000 }, async (t) => {
+test('a check that hangs on the Active: counted DOWN, restarted locally, then handed over to lb2; never two holders; lb1 FAILED', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   const c = new Checks(t);
   await pair.install({ config: hangConfig() });
   for (const n of NODES) xf.installHangScript(n);
@@ -454,20 +573,30 @@ test('a check that hangs on the Active: counted DOWN, restarted locally, then ha
   await xf.hangCheck('lb1');
   const hung = await waitHung('lb1', 2 * SUPERVISE_INT + 2000);
   let took: number | undefined;
-  await c.expect(async () => { took = await pair.waitHolders(['lb2'], BOUND.hungHandoverMs); }, `lb1's hang check hangs (pids ${hung})`);
+  await c.expect(async () => {
+    took = await pair.waitHolders(['lb2'], BOUND.hungHandoverMs);
+  }, `lb1's hang check hangs (pids ${hung})`);
   await sleep(1000);
   await w.stop();
   const ch = pair.effectiveChanges(w);
   const st = await pair.stat('lb1');
   const alarms = alarmsOf(st.json);
-  c.note(`VIP on lb2 after ${ms(took)} (bound ${BOUND.hungHandoverMs} ms); holders ${ch.join(' → ')}; lb1 alarms ${JSON.stringify(alarms)}; lb1 status.ALARM ${JSON.stringify(st.json?.status?.ALARM)}; REASON ${JSON.stringify(st.json?.status?.REASON)}`);
+  c.note(
+    `VIP on lb2 after ${ms(took)} (bound ${BOUND.hungHandoverMs} ms); holders ${ch.join(' → ')}; lb1 alarms ${JSON.stringify(alarms)}; lb1 status.ALARM ${JSON.stringify(st.json?.status?.ALARM)}; REASON ${JSON.stringify(st.json?.status?.REASON)}`,
+  );
 
   c.check(!ch.includes('lb1+lb2'), `two holders: ${ch.join(' → ')}`);
-  c.check(alarms.some((a) => ALARM.hungCheck.test(a)), `no alarm matching ${ALARM.hungCheck} in lb1's stat --json .alarms: ${JSON.stringify(alarms)}`);
+  c.check(
+    alarms.some((a) => ALARM.hungCheck.test(a)),
+    `no alarm matching ${ALARM.hungCheck} in lb1's stat --json .alarms: ${JSON.stringify(alarms)}`,
+  );
   c.done();
 });
 
-test('a removed VIP is repaired while another check of the node hangs (the hung check delays no other check)', { skip, timeout: 120_000 }, async (t) => {
+test('a removed VIP is repaired while another check of the node hangs (the hung check delays no other check)', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   const c = new Checks(t);
   await pair.install({ config: hangConfig({ RES_RESTARTS: 100, FAIL_HOLDDOWN: 3600 }) });
   for (const n of NODES) xf.installHangScript(n);
@@ -492,11 +621,22 @@ test('a removed VIP is repaired while another check of the node hangs (the hung 
   await w.stop();
   const ch = pair.effectiveChanges(w);
   const two = pair.twoHolderMs(w);
-  c.note(`hung check pids ${hung}; holders before the removal [${before}]; repaired after ${ms(repairedMs)} (bound ${BOUND.hungVipRepairMs} ms) on [${h}]; holders ${ch.join(' → ')}; two holders ${ms(two)}`);
+  c.note(
+    `hung check pids ${hung}; holders before the removal [${before}]; repaired after ${ms(repairedMs)} (bound ${BOUND.hungVipRepairMs} ms) on [${h}]; holders ${ch.join(' → ')}; two holders ${ms(two)}`,
+  );
 
-  c.check(JSON.stringify(before) === JSON.stringify(['lb1']), `before the removal the VIP was on [${before}] (want [lb1]: lb1 restarts locally)`);
-  c.check(repairedMs !== undefined, `the VIP removed from lb1 was not back on one node within ${BOUND.hungVipRepairMs} ms (holders [${h}]): ${ch.join(' → ')}`);
-  c.check(two <= BOUND.hungVipTwoHoldersMs, `two holders for ${ms(two)} (bound ${BOUND.hungVipTwoHoldersMs} ms): ${ch.join(' → ')}`);
+  c.check(
+    JSON.stringify(before) === JSON.stringify(['lb1']),
+    `before the removal the VIP was on [${before}] (want [lb1]: lb1 restarts locally)`,
+  );
+  c.check(
+    repairedMs !== undefined,
+    `the VIP removed from lb1 was not back on one node within ${BOUND.hungVipRepairMs} ms (holders [${h}]): ${ch.join(' → ')}`,
+  );
+  c.check(
+    two <= BOUND.hungVipTwoHoldersMs,
+    `two holders for ${ms(two)} (bound ${BOUND.hungVipTwoHoldersMs} ms): ${ch.join(' → ')}`,
+  );
   c.done();
 });
 
@@ -504,7 +644,10 @@ test('a removed VIP is repaired while another check of the node hangs (the hung 
 // 6. 10 % random loss on one node's cable for 2 minutes (config defaults, not the fast profile)
 
 for (const node of NODES) {
-  test(`10 % random loss on ${node}'s link for 2 minutes: zero VIP transitions, lb1 the one holder`, { skip, timeout: 240_000 }, async (t) => {
+  test(`10 % random loss on ${node}'s link for 2 minutes: zero VIP transitions, lb1 the one holder`, {
+    skip,
+    timeout: 240_000,
+  }, async (t) => {
     const c = new Checks(t);
     await pair.install();
     await pair.steadyPair();
@@ -526,7 +669,12 @@ for (const node of NODES) {
     })();
     await xf.startLoss(node, BOUND.lossP);
     // The client pings the node through the lossy cable meanwhile: the measured loss proves the fault.
-    const ping = await lab.run('client', 'ping', ['-n', '-q', '-i', '0.2', '-W', '1', '-w', String(BOUND.lossSeconds), lab.nodes[node].ip], { timeoutMs: (BOUND.lossSeconds + 30) * 1000 });
+    const ping = await lab.run(
+      'client',
+      'ping',
+      ['-n', '-q', '-i', '0.2', '-W', '1', '-w', String(BOUND.lossSeconds), lab.nodes[node].ip],
+      { timeoutMs: (BOUND.lossSeconds + 30) * 1000 },
+    );
     const stats = await xf.stopLoss(node);
     await sleep(2000);
     watching = false;
@@ -537,12 +685,23 @@ for (const node of NODES) {
     const loss = m && sent ? 1 - Number(m[2]) / sent : NaN;
     const ch = pair.effectiveChanges(w);
     const end = await pair.holders();
-    c.note(`ping client → ${node}: ${m ? `${m[2]}/${m[1]} received, loss ${(loss * 100).toFixed(1)} %` : ping.stdout.trim()}; controller: ${stats.dropSlots}/${stats.slots} slots dropped, ${(stats.dropTimeShare * 100).toFixed(1)} % of the time, ${stats.lateSlots} late slots, ${stats.framesDropped} frames swallowed, ${stats.tcErrors} tc errors; ${node} muted its heartbeat ${seen.mute} times, GW_OK went 0 ${seen.gwDown} times; holders ${ch.join(' → ')}`);
+    c.note(
+      `ping client → ${node}: ${m ? `${m[2]}/${m[1]} received, loss ${(loss * 100).toFixed(1)} %` : ping.stdout.trim()}; controller: ${stats.dropSlots}/${stats.slots} slots dropped, ${(stats.dropTimeShare * 100).toFixed(1)} % of the time, ${stats.lateSlots} late slots, ${stats.framesDropped} frames swallowed, ${stats.tcErrors} tc errors; ${node} muted its heartbeat ${seen.mute} times, GW_OK went 0 ${seen.gwDown} times; holders ${ch.join(' → ')}`,
+    );
 
-    c.check(loss >= BOUND.lossMin && loss <= BOUND.lossMax, `the fault is not ${BOUND.lossP * 100} % loss: measured ${(loss * 100).toFixed(1)} % over ${sent} pings`);
-    c.check(JSON.stringify(ch) === JSON.stringify(['lb1']), `VIP transitions under ${BOUND.lossP * 100} % loss on ${node}'s link: ${ch.length - 1} (${ch.join(' → ')})`);
+    c.check(
+      loss >= BOUND.lossMin && loss <= BOUND.lossMax,
+      `the fault is not ${BOUND.lossP * 100} % loss: measured ${(loss * 100).toFixed(1)} % over ${sent} pings`,
+    );
+    c.check(
+      JSON.stringify(ch) === JSON.stringify(['lb1']),
+      `VIP transitions under ${BOUND.lossP * 100} % loss on ${node}'s link: ${ch.length - 1} (${ch.join(' → ')})`,
+    );
     c.check(end.length === 1 && end[0] === 'lb1', `holders at the end: [${end}] (want [lb1])`);
-    c.check(seen.mute === 0, `${node} stopped its heartbeat (SENDER_MUTE=1) ${seen.mute} times under ${BOUND.lossP * 100} % loss: lost pings counted as a gateway loss`);
+    c.check(
+      seen.mute === 0,
+      `${node} stopped its heartbeat (SENDER_MUTE=1) ${seen.mute} times under ${BOUND.lossP * 100} % loss: lost pings counted as a gateway loss`,
+    );
     c.done();
   });
 }

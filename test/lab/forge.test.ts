@@ -1,7 +1,8 @@
 // The lab's forger (tools/lab/forge.ts): the datagrams it builds and the
 // addresses it refuses. Pure: no root, no sockets.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { buildDatagram, forgeableAddress, inetChecksum } from '../../tools/lab/forge.js';
 
 test('forge: IPv4 and UDP checksums verify; fields in place', () => {
@@ -21,7 +22,21 @@ test('forge: IPv4 and UDP checksums verify; fields in place', () => {
 });
 
 test('forge: only host addresses of the lab /24 are forgeable', () => {
-  for (const a of ['198.18.0.11', '198.18.0.12', '198.18.0.50', '198.18.0.1', '198.18.0.254']) assert.ok(forgeableAddress(a), a);
-  for (const a of ['198.18.0.0', '198.18.0.255', '198.18.1.11', '198.19.0.11', '10.0.0.1', '192.0.2.1', '127.0.0.1', '255.255.255.255', '224.0.0.18', 'lb1', '198.18.0.256', ''])
+  for (const a of ['198.18.0.11', '198.18.0.12', '198.18.0.50', '198.18.0.1', '198.18.0.254'])
+    assert.ok(forgeableAddress(a), a);
+  for (const a of [
+    '198.18.0.0',
+    '198.18.0.255',
+    '198.18.1.11',
+    '198.19.0.11',
+    '10.0.0.1',
+    '192.0.2.1',
+    '127.0.0.1',
+    '255.255.255.255',
+    '224.0.0.18',
+    'lb1',
+    '198.18.0.256',
+    '',
+  ])
     assert.ok(!forgeableAddress(a), a);
 });

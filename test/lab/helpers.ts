@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { installNode, sampleHolders, type Lab, type NodeName, type ConfigValue } from '../../tools/lab/index.js';
+import { type ConfigValue, installNode, type Lab, type NodeName, sampleHolders } from '../../tools/lab/index.js';
 import type { HolderSampler } from '../../tools/lab/vip-watch.js';
 import { sleep } from '../helpers/wait.js';
 
@@ -38,7 +38,9 @@ export interface StatJson {
 
 /** The new `alarms` field of `stat --json`: the strings in it ([] when missing). */
 export function alarmsOf(json: StatJson | null | undefined): string[] {
-  return Array.isArray(json?.alarms) ? (json!.alarms as unknown[]).filter((a): a is string => typeof a === 'string') : [];
+  return Array.isArray(json?.alarms)
+    ? (json!.alarms as unknown[]).filter((a): a is string => typeof a === 'string')
+    : [];
 }
 
 export class Pair {
@@ -82,7 +84,8 @@ export class Pair {
     for (;;) {
       const h = await this.holders();
       if (h.length === want.length && want.every((n) => h.includes(n))) return performance.now() - t0;
-      if (performance.now() - t0 > timeoutMs) assert.fail(`expected holders [${want}] within ${timeoutMs} ms, have [${h}]`);
+      if (performance.now() - t0 > timeoutMs)
+        assert.fail(`expected holders [${want}] within ${timeoutMs} ms, have [${h}]`);
       await sleep(20);
     }
   }
@@ -182,7 +185,11 @@ export class StatPoller {
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(pair: Pair, readonly node: NodeName, intervalMs: number) {
+  constructor(
+    pair: Pair,
+    readonly node: NodeName,
+    intervalMs: number,
+  ) {
     this.loop = (async () => {
       while (this.running) {
         try {
@@ -213,6 +220,8 @@ export class StatPoller {
 
   /** status.ALARM values seen (today's single-string alarm), for the failure message. */
   legacyAlarms(): string[] {
-    return [...new Set(this.samples.map((s) => s.json?.status?.ALARM).filter((a): a is string => typeof a === 'string'))];
+    return [
+      ...new Set(this.samples.map((s) => s.json?.status?.ALARM).filter((a): a is string => typeof a === 'string')),
+    ];
   }
 }

@@ -9,11 +9,13 @@ const lab = await createLab();
 const inst = await installNode(lab, 'lb1');
 const sleeper = lab.spawn('lb1', 'sleep', ['1000'], { stdio: 'ignore' });
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     prefix: lab.prefix,
     namespaces: [lab.switchNs, lab.gw.ns, lab.nodes.lb1.ns, lab.nodes.lb2.ns, lab.client.ns],
     pids: [lab.nodes.lb1.keeperPid, lab.nodes.lb2.keeperPid, sleeper.pid],
     installDir: inst.dir,
-  }) + '\n',
+  })}\n`,
 );
-setInterval(() => { /* idle until signalled */ }, 1000);
+setInterval(() => {
+  /* idle until signalled */
+}, 1000);

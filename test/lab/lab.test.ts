@@ -5,22 +5,31 @@
  * Needs root and network namespaces. Elsewhere it skips with a message,
  * except with CI=true, where it fails instead.
  */
-import { describe, it, before, after, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  createLab, installNode, labSupport, sweepLeftovers, watchVip, sampleHolders, LAB_RUN_DIR,
+  createLab,
+  installNode,
+  LAB_RUN_DIR,
   type Lab,
+  labSupport,
+  sampleHolders,
+  sweepLeftovers,
+  watchVip,
 } from '../../tools/lab/index.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
-const skip = support.ok ? false : `network namespaces unavailable here (${support.reason}); run as root on Linux to test the lab`;
+const skip = support.ok
+  ? false
+  : `network namespaces unavailable here (${support.reason}); run as root on Linux to test the lab`;
 
 if (!support.ok) {
   if (CI) {
@@ -60,7 +69,6 @@ async function waitGone(pids: number[], ms = 2000): Promise<number[]> {
     await sleep(20);
   }
 }
-
 
 /** Stand-in for bin/pha-cli.js: echoes what it got; `start` leaves a daemon holding stdout. (CommonJS: no package.json beside it.) */
 const FAKE_CLI = `
@@ -113,23 +121,28 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
       const [name, env, ...hosts] = r.stdout.trim().split('\n');
       assert.equal(name, node);
       assert.equal(env, node);
-      assert.deepEqual(hosts.map((l) => l.split(/\s+/).slice(0, 2).join(' ')), [
-        '198.18.0.11 lb1', '198.18.0.12 lb2', '198.18.0.1 gw',
-      ]);
+      assert.deepEqual(
+        hosts.map((l) => l.split(/\s+/).slice(0, 2).join(' ')),
+        ['198.18.0.11 lb1', '198.18.0.12 lb2', '198.18.0.1 gw'],
+      );
     }
     // The machine's own name is untouched, and the node name also shows through nsenter directly.
     assert.notEqual(hostname(), 'lb1');
     const viaNsenter = await lab.run('lb2', 'nsenter', [`--uts=/proc/${lab.nodes.lb2.keeperPid}/ns/uts`, 'hostname']);
     assert.equal(viaNsenter.stdout.trim(), 'lb2');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable, expanded by sh
     assert.equal((await lab.run('gw', 'sh', ['-c', 'echo "${NODENAME:-none}"'])).stdout.trim(), 'none');
   });
 
   it('partition cuts lb1 <-> lb2 only; heal restores it', async () => {
     await lab.faults.partition();
     const [a, b, c, d, e, f] = await Promise.all([
-      lab.ping('lb1', 'lb2'), lab.ping('lb2', 'lb1'),
-      lab.ping('lb1', 'gw'), lab.ping('lb2', 'gw'),
-      lab.ping('lb1', 'client'), lab.ping('lb2', 'client'),
+      lab.ping('lb1', 'lb2'),
+      lab.ping('lb2', 'lb1'),
+      lab.ping('lb1', 'gw'),
+      lab.ping('lb2', 'gw'),
+      lab.ping('lb1', 'client'),
+      lab.ping('lb2', 'client'),
     ]);
     assert.deepEqual({ a, b, c, d, e, f }, { a: false, b: false, c: true, d: true, e: true, f: true });
     assert.equal(lab.faultState('lb1').isolated, true);
@@ -138,7 +151,7 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
     assert.ok(await reaches(lab, 'lb2', 'lb1'), 'lb2 -> lb1 after heal');
   });
 
-  it('gateway loss makes the node\'s ping fail at once; restore brings it back', async () => {
+  it("gateway loss makes the node's ping fail at once; restore brings it back", async () => {
     await lab.faults.gatewayLoss('lb1');
     const t0 = performance.now();
     const lost = await lab.ping('lb1', 'gw', 1);
@@ -173,7 +186,10 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
       assert.ok(del.t >= removed.start, 'event stamped after the fault started');
       assert.ok(await waitFor(() => sampler.holders().length === 0, 2000), 'sampler saw the delete');
       assert.ok(sampler.count > 3);
-      assert.deepEqual(watch.changes.map((c) => c.holders.join()), ['', 'lb1', '']);
+      assert.deepEqual(
+        watch.changes.map((c) => c.holders.join()),
+        ['', 'lb1', ''],
+      );
     } finally {
       await watch.stop();
       await sampler.stop();
@@ -183,7 +199,10 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
   it('freezes, kills and revives a node; tooling and host name survive', async (t) => {
     const watch = await watchVip(lab);
     const sampler = await sampleHolders(lab, 5);
-    t.after(async () => { await watch.stop(); await sampler.stop(); });
+    t.after(async () => {
+      await watch.stop();
+      await sampler.stop();
+    });
     await lab.run('lb2', 'ip', ['addr', 'add', '198.18.0.100/24', 'dev', 'eth0']);
     const sleeper = lab.spawn('lb2', 'sleep', ['1000'], { stdio: 'ignore' });
     const pid = sleeper.pid!;
@@ -209,7 +228,10 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
     assert.deepEqual(await lab.vipHolders(), [], 'a revived node comes up without the VIP');
     // The observers are lab tooling: neither the freeze nor the death of lb2 touched them.
     assert.ok(await waitFor(() => watch.holders().length === 0 && sampler.holders().length === 0, 2000));
-    assert.deepEqual(watch.events.filter((e) => e.node === 'lb2').map((e) => e.kind), ['add', 'del']);
+    assert.deepEqual(
+      watch.events.filter((e) => e.node === 'lb2').map((e) => e.kind),
+      ['add', 'del'],
+    );
     assert.ok(sampler.count > samples, 'the sampler kept sampling');
     assert.ok(await reaches(lab, 'lb1', 'lb2'), 'lb1 -> lb2 after revive');
     assert.ok(await reaches(lab, 'lb2', 'gw'), 'lb2 -> gw after revive (default route back)');
@@ -217,7 +239,9 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
   });
 
   it('writes an install dir for pha and refuses cli() without one', async () => {
-    const inst = await installNode(lab, 'lb2', { config: { HEARTBEAT_INT: 50, DEADTIME: 200, PORT: 4712, DAEMON: null } });
+    const inst = await installNode(lab, 'lb2', {
+      config: { HEARTBEAT_INT: 50, DEADTIME: 200, PORT: 4712, DAEMON: null },
+    });
     const text = readFileSync(inst.configPath, 'utf8');
     const lines = text.split('\n').filter((l) => l && !l.startsWith('#'));
     assert.deepEqual(lines, [
@@ -247,7 +271,11 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
       const one = await lab.cli('lb2', ['stat', '--json']);
       assert.equal(one.code, 0, one.stderr);
       assert.deepEqual(JSON.parse(one.stdout), {
-        argv: ['stat', '--json'], NODENAME: 'lb2', PHA_CONFIG: fake.configPath, host: 'lb2', input: '',
+        argv: ['stat', '--json'],
+        NODENAME: 'lb2',
+        PHA_CONFIG: fake.configPath,
+        host: 'lb2',
+        input: '',
       });
       const piped = await lab.cli('lb2', { stdin: 'start\nq\n' });
       assert.equal(JSON.parse(piped.stdout).input, 'start\nq\n');
@@ -273,7 +301,9 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
     const list = await new Promise<string>((resolve) => {
       const c = spawn('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
-      c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      c.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       c.on('close', () => resolve(out));
     });
     assert.ok(!list.includes(lab.prefix), list);
@@ -285,21 +315,37 @@ describe('network-namespace lab', { skip: !support.ok, timeout: 60_000 }, () => 
 
 describe('lab cleanup on exit paths', { skip: !support.ok, timeout: 60_000 }, () => {
   const childScript = fileURLToPath(new URL('./lab-child.js', import.meta.url));
-  interface ChildInfo { prefix: string; namespaces: string[]; pids: number[]; installDir: string }
+  interface ChildInfo {
+    prefix: string;
+    namespaces: string[];
+    pids: number[];
+    installDir: string;
+  }
 
-  async function startChild(): Promise<{ info: ChildInfo; child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  async function startChild(): Promise<{
+    info: ChildInfo;
+    child: ReturnType<typeof spawn>;
+    exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  }> {
     const child = spawn(process.execPath, [childScript], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })));
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     const info = await new Promise<ChildInfo>((resolve, reject) => {
       let buf = '';
       const timer = setTimeout(() => reject(new Error('child did not build its lab in 20 s')), 20_000);
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
         const nl = buf.indexOf('\n');
-        if (nl >= 0) { clearTimeout(timer); resolve(JSON.parse(buf.slice(0, nl)) as ChildInfo); }
+        if (nl >= 0) {
+          clearTimeout(timer);
+          resolve(JSON.parse(buf.slice(0, nl)) as ChildInfo);
+        }
       });
-      void exited.then((r) => { clearTimeout(timer); reject(new Error(`child exited early: ${JSON.stringify(r)}`)); });
+      void exited.then((r) => {
+        clearTimeout(timer);
+        reject(new Error(`child exited early: ${JSON.stringify(r)}`));
+      });
     });
     return { info, child, exited };
   }
@@ -332,7 +378,10 @@ describe('lab cleanup on exit paths', { skip: !support.ok, timeout: 60_000 }, ()
     const before = leftovers(info.prefix);
     assert.equal(before.ns.length, 5, 'a SIGKILLed run cannot clean up');
     assert.equal(before.pidFile, true);
-    assert.ok(info.pids.every((p) => procState(p) !== null), 'its keepers and processes outlive it');
+    assert.ok(
+      info.pids.every((p) => procState(p) !== null),
+      'its keepers and processes outlive it',
+    );
     const swept = await sweepLeftovers();
     assert.ok(swept.includes(info.prefix), `swept ${JSON.stringify(swept)}`);
     assert.deepEqual(leftovers(info.prefix), { ns: [], etc: [], pidFile: false });

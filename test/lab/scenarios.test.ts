@@ -5,18 +5,29 @@
  *
  * Needs root; elsewhere it skips with a message, except with CI=true (fails).
  */
-import { test, before, after, afterEach } from 'node:test';
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLab, installNode, labSupport, sampleHolders, readDaemonPids, type Lab, type NodeName } from '../../tools/lab/index.js';
+import { after, afterEach, before, test } from 'node:test';
+import {
+  createLab,
+  installNode,
+  type Lab,
+  labSupport,
+  type NodeName,
+  readDaemonPids,
+  sampleHolders,
+} from '../../tools/lab/index.js';
 import type { HolderSampler } from '../../tools/lab/vip-watch.js';
 import { sleep } from '../helpers/wait.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
-const skip = support.ok ? false : `network namespaces unavailable (${support.reason}); run as root on Linux for the scenario tests`;
+const skip = support.ok
+  ? false
+  : `network namespaces unavailable (${support.reason}); run as root on Linux for the scenario tests`;
 if (!support.ok && CI) {
   test('scenario prerequisites (CI=true: never skip)', () => assert.fail(`cannot build the lab: ${support.reason}`));
 }
@@ -37,10 +48,16 @@ after(async () => {
 });
 
 /** Fresh install dirs (empty var/) for both nodes with these config overrides. */
-async function install(over: Partial<Record<NodeName, Record<string, string | number | null>>> = {}, common: Record<string, string | number | null> = {}) {
+async function install(
+  over: Partial<Record<NodeName, Record<string, string | number | null>>> = {},
+  common: Record<string, string | number | null> = {},
+) {
   seq++;
   for (const n of ['lb1', 'lb2'] as NodeName[]) {
-    await installNode(lab, n, { installDir: path.join(base, `${seq}-${n}`), config: { ...common, ...(over[n] ?? {}) } });
+    await installNode(lab, n, {
+      installDir: path.join(base, `${seq}-${n}`),
+      config: { ...common, ...(over[n] ?? {}) },
+    });
   }
 }
 
@@ -65,7 +82,9 @@ async function statJson(node: NodeName) {
   try {
     return JSON.parse(r.stdout);
   } catch {
-    assert.fail(`pha-cli stat --json on ${node}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`);
+    assert.fail(
+      `pha-cli stat --json on ${node}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`,
+    );
   }
 }
 function status(node: NodeName): Record<string, unknown> {
@@ -96,10 +115,15 @@ async function watch(): Promise<HolderSampler> {
   return sampleHolders(lab, 5);
 }
 function effectiveChanges(s: HolderSampler) {
-  return s.changes.map((c) => c.holders.filter((n) => {
-    const f = lab.faultState(n);
-    return !f.dead && !f.frozen && !f.linkDown;
-  }).join('+') || 'none');
+  return s.changes.map(
+    (c) =>
+      c.holders
+        .filter((n) => {
+          const f = lab.faultState(n);
+          return !f.dead && !f.frozen && !f.linkDown;
+        })
+        .join('+') || 'none',
+  );
 }
 
 afterEach(async () => {
@@ -125,7 +149,9 @@ async function clientReachesVip(): Promise<boolean> {
   return false;
 }
 
-test('cold start of one node, then the other: lb1 Active, lb2 joins Standby, the client reaches the VIP', { skip }, async () => {
+test('cold start of one node, then the other: lb1 Active, lb2 joins Standby, the client reaches the VIP', {
+  skip,
+}, async () => {
   await install();
   const s0 = await cli('lb1', ['stat', '--json']);
   assert.equal(s0.code, 3, 'stat before start: not running (LSB 3)');
@@ -179,7 +205,10 @@ test('freeze of the holder and thaw: lb2 takes over, the thawed lb1 yields, no f
   const ch = effectiveChanges(w);
   const firstLb2 = ch.indexOf('lb2');
   assert.ok(firstLb2 > 0, `lb2 took over: ${ch}`);
-  assert.ok(ch.slice(firstLb2).every((c) => c.includes('lb2')), `lb2 never lost the VIP after taking it: ${ch}`);
+  assert.ok(
+    ch.slice(firstLb2).every((c) => c.includes('lb2')),
+    `lb2 never lost the VIP after taking it: ${ch}`,
+  );
   assert.equal(ch[ch.length - 1], 'lb2');
   assert.equal(status('lb1').STATUS, 'OFFLINE');
 });
@@ -195,24 +224,34 @@ function installScript(name: string, body: string): Record<string, string> {
 }
 
 /** A resource whose stop takes 300 ms: `off` must wait for it, not guess (the exit code follows the answer). */
-const installSlowStop = () => installScript('slowstop', 'start) touch "$2";; stop) sleep 0.3; rm -f "$2";; check) [ -f "$2" ];;');
+const installSlowStop = () =>
+  installScript('slowstop', 'start) touch "$2";; stop) sleep 0.3; rm -f "$2";; check) [ -f "$2" ];;');
 
-test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; exit 0 after a slow stop', { skip }, async () => {
+test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; exit 0 after a slow stop', {
+  skip,
+}, async () => {
   const slow = installSlowStop();
-  await install({ lb1: { ...slow, RES_slowstop: slow.RES_slowstop + '.lb1' }, lb2: { ...slow, RES_slowstop: slow.RES_slowstop + '.lb2' } });
+  await install({
+    lb1: { ...slow, RES_slowstop: `${slow.RES_slowstop}.lb1` },
+    lb2: { ...slow, RES_slowstop: `${slow.RES_slowstop}.lb2` },
+  });
   await steadyPair();
   const w = await watch();
   const r = await cli('lb1', ['off']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /releasing the resources/);
   assert.equal(status('lb1').OFF_RESULT, 'released');
-  assert.equal(fs.existsSync(slow.RES_slowstop + '.lb1'), false, 'the slow resource was stopped before off returned');
+  assert.equal(fs.existsSync(`${slow.RES_slowstop}.lb1`), false, 'the slow resource was stopped before off returned');
   await waitHolders(['lb2'], 3000);
   await sleep(1000);
   await w.stop();
   const ch = effectiveChanges(w);
   assert.ok(!ch.includes('lb1+lb2'), `never two holders: ${ch}`);
-  assert.deepEqual(ch, ['lb1', 'none', 'lb2'].filter((x) => ch.includes(x)), `clean handover: ${ch}`);
+  assert.deepEqual(
+    ch,
+    ['lb1', 'none', 'lb2'].filter((x) => ch.includes(x)),
+    `clean handover: ${ch}`,
+  );
   assert.ok(await clientReachesVip());
   const st = await statJson('lb1');
   assert.equal(st.state, 'Standby');
@@ -223,15 +262,21 @@ test('off: handover to lb2 with no instant of two holders; lb1 stays Standby; ex
 });
 
 /** A resource whose next stop hangs (until RES_TIMEOUT kills it) while `<file>.hang` exists; the stop after it works. */
-const installHangStop = () => installScript('hangstop', 'start) touch "$2";; stop) if [ -f "$2.hang" ]; then rm -f "$2.hang"; sleep 30; fi; rm -f "$2";; check) [ -f "$2" ];;');
+const installHangStop = () =>
+  installScript(
+    'hangstop',
+    'start) touch "$2";; stop) if [ -f "$2.hang" ]; then rm -f "$2.hang"; sleep 30; fi; rm -f "$2";; check) [ -f "$2" ];;',
+  );
 
-test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the hung resource again once lb2 is ONLINE; the VIP never on both', { skip }, async () => {
+test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the hung resource again once lb2 is ONLINE; the VIP never on both', {
+  skip,
+}, async () => {
   const h = installHangStop();
-  const f1 = h.RES_hangstop + '.lb1';
-  await install({ lb1: { RES_hangstop: f1 }, lb2: { RES_hangstop: h.RES_hangstop + '.lb2' } }, { RES_TIMEOUT: 2 });
+  const f1 = `${h.RES_hangstop}.lb1`;
+  await install({ lb1: { RES_hangstop: f1 }, lb2: { RES_hangstop: `${h.RES_hangstop}.lb2` } }, { RES_TIMEOUT: 2 });
   await steadyPair();
   assert.ok(fs.existsSync(f1), 'lb1 holds hangstop');
-  fs.writeFileSync(f1 + '.hang', '');
+  fs.writeFileSync(`${f1}.hang`, '');
   const w = await watch();
   const r = await cli('lb1', ['off']);
   assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -247,7 +292,7 @@ test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the
   const t0 = Date.now();
   while (fs.existsSync(f1) && Date.now() - t0 < 15_000) await sleep(50);
   assert.equal(fs.existsSync(f1), false, 'lb1 stopped hangstop at its next try');
-  assert.ok(fs.existsSync(h.RES_hangstop + '.lb2'), 'lb2 holds hangstop');
+  assert.ok(fs.existsSync(`${h.RES_hangstop}.lb2`), 'lb2 holds hangstop');
   await sleep(1000);
   await w.stop();
   const ch = effectiveChanges(w);
@@ -256,7 +301,9 @@ test('off whose stop hangs to RES_TIMEOUT: exit 1, lb2 takes over, lb1 stops the
   assert.equal((await statJson('lb1')).state, 'Standby');
 });
 
-test('partition and heal: both hold during the cut; after heal one holder, lb1, within a round, then stable', { skip }, async () => {
+test('partition and heal: both hold during the cut; after heal one holder, lb1, within a round, then stable', {
+  skip,
+}, async () => {
   await install();
   await steadyPair();
   assert.ok(await clientReachesVip()); // the client has an ARP entry for the VIP
@@ -288,7 +335,10 @@ test('gateway loss on the holder: lb2 takes over, lb1 yields', { skip }, async (
   assert.equal(st.status.GW_OK, 0);
   // Having yielded, lb1 is a Standby: it keeps sending (its peer must not think it gone).
   assert.equal(st.status.SENDER_MUTE, 0);
-  assert.ok(st.alarms.some((a: string) => /gateway/.test(a)), `alarm: ${st.alarms}`);
+  assert.ok(
+    st.alarms.some((a: string) => /gateway/.test(a)),
+    `alarm: ${st.alarms}`,
+  );
   assert.equal(status('lb2').RECEIVER_IN, 'OFFLINE', 'lb2 still hears lb1');
 });
 
@@ -321,7 +371,10 @@ test('a resource whose start keeps failing: restarted locally, then handed over;
   const flagDir = path.join(base, `flag-${seq + 1}`);
   fs.mkdirSync(flagDir);
   // lb1's second resource lives in flagDir; when it goes, the file can be neither found nor created.
-  await install({ lb1: { RES_test: path.join(flagDir, 'held') }, lb2: { RES_test: path.join(base, `lb2-held-${seq + 1}`) } });
+  await install({
+    lb1: { RES_test: path.join(flagDir, 'held') },
+    lb2: { RES_test: path.join(base, `lb2-held-${seq + 1}`) },
+  });
   await steadyPair();
   fs.rmSync(flagDir, { recursive: true });
   await waitHolders(['lb2'], 10_000);
@@ -340,7 +393,9 @@ test('the documented safe shutdown (stop, res stop on the holder): the peer take
   assert.ok(await clientReachesVip());
 });
 
-test('daemon crash: supervise killed on the holder — the VIP stays, the peer waits; the node restarts it by itself', { skip }, async () => {
+test('daemon crash: supervise killed on the holder — the VIP stays, the peer waits; the node restarts it by itself', {
+  skip,
+}, async () => {
   await install();
   await steadyPair();
   const pids = await readDaemonPids(lab.installs.lb1!);
@@ -348,8 +403,14 @@ test('daemon crash: supervise killed on the holder — the VIP stays, the peer w
   await lab.faults.kill([pids.supervise]);
   await sleep(4000);
   const st = await statJson('lb1');
-  assert.ok(st.pids.supervise > 0 && st.pids.supervise !== pids.supervise, `supervise restarted with a new pid: ${JSON.stringify(st.pids)}`);
-  assert.ok(st.alarms.some((a: string) => /supervise died and was restarted/.test(a)), `alarm: ${st.alarms}`);
+  assert.ok(
+    st.pids.supervise > 0 && st.pids.supervise !== pids.supervise,
+    `supervise restarted with a new pid: ${JSON.stringify(st.pids)}`,
+  );
+  assert.ok(
+    st.alarms.some((a: string) => /supervise died and was restarted/.test(a)),
+    `alarm: ${st.alarms}`,
+  );
   await sleep(1000);
   await w.stop();
   assert.deepEqual(effectiveChanges(w), ['lb1'], 'the VIP never moved');

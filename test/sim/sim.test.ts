@@ -3,8 +3,8 @@
 // the command that replays it step by step.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runSchedule, scheduleFor, type RunOptions } from '../../tools/sim/run.js';
 import { MUTANTS } from '../../tools/sim/mutants.js';
+import { type RunOptions, runSchedule, scheduleFor } from '../../tools/sim/run.js';
 import type { Family } from '../../tools/sim/schedule.js';
 
 const CI_SEEDS = 2000;
@@ -21,7 +21,10 @@ describe('simulation', () => {
     const bad: string[] = [];
     for (let seed = 1; seed <= CI_SEEDS && bad.length < 3; seed++) {
       const v = failing(seed, CI_MINUTES);
-      if (v) bad.push(`seed ${seed}: ${v.name} at ${(v.at / 1000).toFixed(3)} s: ${v.detail}\n  replay: ${replay(seed, CI_MINUTES)}`);
+      if (v)
+        bad.push(
+          `seed ${seed}: ${v.name} at ${(v.at / 1000).toFixed(3)} s: ${v.detail}\n  replay: ${replay(seed, CI_MINUTES)}`,
+        );
     }
     assert.deepEqual(bad, []);
   });
@@ -47,44 +50,180 @@ describe('simulation', () => {
 // the cores as first split out, commit 8904696) and pass now: kept as regressions.
 describe('simulation: regressions (seeds that found bugs)', () => {
   const cases: { seed: number; keep: number[]; bug: string }[] = [
-    { seed: 2768, keep: [6, 7], bug: 'a frozen sender on the Standby: after its stall it said PROGRESS for ever (supervise had no reason to decide again) while both held' },
-    { seed: 41397, keep: [1, 2, 3, 4, 5], bug: '(found after the other fixes) supervise frozen 2.5 s on the holder: at thaw a queued publish re-sent its old ONLINE before it decided; the peer yielded by rank while it yielded after its stall' },
+    {
+      seed: 2768,
+      keep: [6, 7],
+      bug: 'a frozen sender on the Standby: after its stall it said PROGRESS for ever (supervise had no reason to decide again) while both held',
+    },
+    {
+      seed: 41397,
+      keep: [1, 2, 3, 4, 5],
+      bug: '(found after the other fixes) supervise frozen 2.5 s on the holder: at thaw a queued publish re-sent its old ONLINE before it decided; the peer yielded by rank while it yielded after its stall',
+    },
     { seed: 3175, keep: [1, 2, 3], bug: 'partition, gateway loss, a frozen sender: two holders after the heal' },
-    { seed: 1586, keep: [3, 4], bug: 'a hung check on the node that held (counted DOWN): it did not yield to the ONLINE peer after a partition healed' },
-    { seed: 3399, keep: [6, 7], bug: 'partition, then a hung check on the peer: both held, the hung one saw "nothing UP" and kept its resources' },
-    { seed: 2993, keep: [4, 5, 7], bug: 'partition, gateway loss and a hung check on one node: it did not yield (rule 1 looked only at checks that said UP)' },
-    { seed: 57, keep: [1, 2], bug: 'off, then the peer lost its gateway: the paused node took over silently; both held until the pause ended' },
-    { seed: 123, keep: [0, 4], bug: 'off, then a partition: the paused node took over silently and kept by rank after the heal' },
+    {
+      seed: 1586,
+      keep: [3, 4],
+      bug: 'a hung check on the node that held (counted DOWN): it did not yield to the ONLINE peer after a partition healed',
+    },
+    {
+      seed: 3399,
+      keep: [6, 7],
+      bug: 'partition, then a hung check on the peer: both held, the hung one saw "nothing UP" and kept its resources',
+    },
+    {
+      seed: 2993,
+      keep: [4, 5, 7],
+      bug: 'partition, gateway loss and a hung check on one node: it did not yield (rule 1 looked only at checks that said UP)',
+    },
+    {
+      seed: 57,
+      keep: [1, 2],
+      bug: 'off, then the peer lost its gateway: the paused node took over silently; both held until the pause ended',
+    },
+    {
+      seed: 123,
+      keep: [0, 4],
+      bug: 'off, then a partition: the paused node took over silently and kept by rank after the heal',
+    },
     { seed: 134, keep: [4, 5], bug: 'off, then one-way loss: the paused node took over silently' },
-    { seed: 495, keep: [0, 1], bug: 'off, then the peer\'s sender was killed: the paused node took over silently' },
+    { seed: 495, keep: [0, 1], bug: "off, then the peer's sender was killed: the paused node took over silently" },
     { seed: 153, keep: [0, 3], bug: 'off, then the peer was restarted: the paused node took over silently' },
-    { seed: 218732, keep: [0, 1, 2], bug: 'a hung check, then supervise killed on the node that had taken over: the new supervise saw "DOWN" (hung), did not know its predecessor held, and kept the address beside the ONLINE peer until the check answered' },
-    { seed: 209212, keep: [1, 2, 3, 4], bug: '(simulator) receiver and then supervise killed: the receiver\'s first watcher died before its poll, and the model never let the sender step in as the real watchdog does' },
-    { seed: 331991, keep: [0, 1, 5, 6, 7], bug: '(simulator) a restarted receiver killed again 44 ms later, before any poll: the model forgot that the watcher that restarted it knows its pid, so it was never restarted again' },
-    { seed: 357252, keep: [0], bug: 'both started with the resources left up on both, a jittery link: a supervise whose receiver had not started yet ended its grace and said ONLINE; the peer yielded by rank while this node yielded by rule 3 once its receiver heard the peer: two takeovers (issue 10). Fix: the grace begins only when our sender and receiver have been seen running' },
-    { seed: 200997, keep: [5, 8], bug: '(invariant) resources started by hand on a node whose supervise is dead for seconds: nobody there can see them until it is back' },
-    { seed: 201616, keep: [1, 2], bug: '(invariant) a node frozen while its supervise is dead for seconds: its sender counts supervise\'s absence again from the thaw before it fences' },
-    { seed: 205945, keep: [1, 4], bug: 'supervise dead for seconds: the sender fenced (stopped the resources) at the moment the watchdog started a new supervise, whose start scripts interleaved with the stops; it said ONLINE with the address down. Fix: no fence while a supervise is being started' },
-    { seed: 203352, keep: [2, 3, 7], bug: '(invariant) a deaf node (receiver dead) that restarted its own failed resource, then lost its gateway: the two holders it cannot hear are not a takeover of its own' },
-    { seed: 213848, keep: [7, 8], bug: '(invariant) resources started by hand on a node whose receiver is dead for seconds: it cannot hear the peer, so it cannot yield until the receiver is back' },
-    { seed: 216424, keep: [0, 3], bug: '(invariant) supervise dead for seconds while its node was frozen: the sender counts its absence from the thaw' },
-    { seed: 218917, keep: [0, 2, 7], bug: '(invariant) after a partition, one node muted by its gateway and the other\'s sender dead: neither can hear the other, so two holders cannot resolve' },
-    { seed: 314542, keep: [4, 6], bug: '(invariant) a takeover decided just before the receiver died completes after it: not a takeover made while deaf' },
-    { seed: 381161, keep: [5, 6, 7], bug: '(invariant) a sender dead for seconds is back before the watchdog\'s longest back-off: its restart is excused from when it is back' },
-    { seed: 395368, keep: [1, 3, 5], bug: 'var/ unwritable while the Standby took over in a partition, then its supervise dead for good: the file still said OFFLINE, so the sender never fenced, and both held after the heal. Fix: the sender also counts supervise\'s last word heard live' },
-    { seed: 503878, keep: [0, 2, 3, 4, 5], bug: 'the receiver dead and its restarts failing, then supervise killed: the new supervise never saw the receiver run, and the sender (its second watcher) deferred to a living supervise, so the receiver stayed dead for good and the deaf node restarted its resource beside the Active. Fix: the second watcher also steps in when the first is newer than the death' },
-    { seed: 687565, keep: [0, 4, 5, 7], bug: 'the Active deaf (receiver dead for 16 s) and muted by its gateway for 18 s: the peer took over; the gateway back, the deaf node restarted its failed resources beside it. Fix: muted for a DEADTIME then deaf, a node restarts nothing until it hears the peer again (or the peer stays silent for a whole grace)' },
-    { seed: 689658, keep: [0, 2, 3, 4], bug: 'resources started by hand during the node\'s own off pause: it held them silently, and the peer, muted by its gateway, kept too. Fix: a node that holds during its off pause ends the pause' },
-    { seed: 613894, keep: [0, 1, 2, 3, 4], bug: '(invariant) 4 ONLINEs in a row lost at 20 % loss right after a heal: each lost heartbeat delays the resolution by one HEARTBEAT_INT, so a loss pauses the two-holders count' },
-    { seed: 783972, keep: [1, 7], bug: 'res start on the Standby, then its supervise dead for 8 s before it checked: its last word was OFFLINE, so the sender never fenced, and both held until supervise was back. Fix: the sender also fences when the file says a resource is UP' },
-    { seed: 865421, keep: [3, 4, 5, 8], bug: 'res start on a FAILED Standby: supervise decided on its old resource states (the file change ended FAILED) and wrote RES_=DOWN over the operator\'s UP; then it died for 11 s and the sender, reading DOWN, never fenced. Fix: resource states written by somebody else that disagree with ours make supervise check at once' },
-    { seed: 2019893, keep: [1, 3, 4], bug: 'supervise stuck dead, the sender fenced, and its stop hung to RES_TIMEOUT: it released (OFFLINE) all the same while the address was still up, and both held until supervise was back. Fix: a fence whose stop failed keeps PROGRESS and tries again a SUPERVISE_INT later' },
-    { seed: 2019379, keep: [0, 1, 3, 7], bug: 'a Standby yielding to an ONLINE peer: its stop hung and failed, then its check hung (counted DOWN), so it believed it held nothing and never stopped again. Fix: a failed stop is remembered as "may still hold" (yield to an ONLINE peer even when a check says DOWN), and tried again at the next round, never in a tight loop' },
-    { seed: 2039488, keep: [2, 3, 5], bug: '(invariant) a receiver killed as a partition healed: its node\'s startup grace begins again (PROGRESS for a DEADTIME) and a peer whose gateway is lost yields only to ONLINE: a killed receiver earns the same excuse as a restart' },
-    { seed: 2012599, keep: [0, 1, 2], bug: '(model) a start that did its work and hung: the node holds while its script hangs and can act only after the kill; the model also ran the second resource after the first failed, where ResourceRunner ends the start at the first failure' },
-    { seed: 2161154, keep: [1, 4, 5], bug: '(model) a start that did its work before it hung brought the resource up only at its kill, after the sender had fenced: a script does its work in its usual time, then hangs' },
-    { seed: 2217229, keep: [0, 2, 3, 4, 7, 8], bug: 'FAILED after its restarts, the node stopped all and the stop hung: one resource of two stayed up; FAILED stopped only for an ONLINE peer, and the peer\'s sender was dead. Fix: a FAILED node stops again what a failed stop left up, whoever the peer' },
-    { seed: 201375, keep: [0, 1, 2, 3, 5, 6], bug: '(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise\'s grace; the bound allowed no time for it' },
+    {
+      seed: 218732,
+      keep: [0, 1, 2],
+      bug: 'a hung check, then supervise killed on the node that had taken over: the new supervise saw "DOWN" (hung), did not know its predecessor held, and kept the address beside the ONLINE peer until the check answered',
+    },
+    {
+      seed: 209212,
+      keep: [1, 2, 3, 4],
+      bug: "(simulator) receiver and then supervise killed: the receiver's first watcher died before its poll, and the model never let the sender step in as the real watchdog does",
+    },
+    {
+      seed: 331991,
+      keep: [0, 1, 5, 6, 7],
+      bug: '(simulator) a restarted receiver killed again 44 ms later, before any poll: the model forgot that the watcher that restarted it knows its pid, so it was never restarted again',
+    },
+    {
+      seed: 357252,
+      keep: [0],
+      bug: 'both started with the resources left up on both, a jittery link: a supervise whose receiver had not started yet ended its grace and said ONLINE; the peer yielded by rank while this node yielded by rule 3 once its receiver heard the peer: two takeovers (issue 10). Fix: the grace begins only when our sender and receiver have been seen running',
+    },
+    {
+      seed: 200997,
+      keep: [5, 8],
+      bug: '(invariant) resources started by hand on a node whose supervise is dead for seconds: nobody there can see them until it is back',
+    },
+    {
+      seed: 201616,
+      keep: [1, 2],
+      bug: "(invariant) a node frozen while its supervise is dead for seconds: its sender counts supervise's absence again from the thaw before it fences",
+    },
+    {
+      seed: 205945,
+      keep: [1, 4],
+      bug: 'supervise dead for seconds: the sender fenced (stopped the resources) at the moment the watchdog started a new supervise, whose start scripts interleaved with the stops; it said ONLINE with the address down. Fix: no fence while a supervise is being started',
+    },
+    {
+      seed: 203352,
+      keep: [2, 3, 7],
+      bug: '(invariant) a deaf node (receiver dead) that restarted its own failed resource, then lost its gateway: the two holders it cannot hear are not a takeover of its own',
+    },
+    {
+      seed: 213848,
+      keep: [7, 8],
+      bug: '(invariant) resources started by hand on a node whose receiver is dead for seconds: it cannot hear the peer, so it cannot yield until the receiver is back',
+    },
+    {
+      seed: 216424,
+      keep: [0, 3],
+      bug: '(invariant) supervise dead for seconds while its node was frozen: the sender counts its absence from the thaw',
+    },
+    {
+      seed: 218917,
+      keep: [0, 2, 7],
+      bug: "(invariant) after a partition, one node muted by its gateway and the other's sender dead: neither can hear the other, so two holders cannot resolve",
+    },
+    {
+      seed: 314542,
+      keep: [4, 6],
+      bug: '(invariant) a takeover decided just before the receiver died completes after it: not a takeover made while deaf',
+    },
+    {
+      seed: 381161,
+      keep: [5, 6, 7],
+      bug: "(invariant) a sender dead for seconds is back before the watchdog's longest back-off: its restart is excused from when it is back",
+    },
+    {
+      seed: 395368,
+      keep: [1, 3, 5],
+      bug: "var/ unwritable while the Standby took over in a partition, then its supervise dead for good: the file still said OFFLINE, so the sender never fenced, and both held after the heal. Fix: the sender also counts supervise's last word heard live",
+    },
+    {
+      seed: 503878,
+      keep: [0, 2, 3, 4, 5],
+      bug: 'the receiver dead and its restarts failing, then supervise killed: the new supervise never saw the receiver run, and the sender (its second watcher) deferred to a living supervise, so the receiver stayed dead for good and the deaf node restarted its resource beside the Active. Fix: the second watcher also steps in when the first is newer than the death',
+    },
+    {
+      seed: 687565,
+      keep: [0, 4, 5, 7],
+      bug: 'the Active deaf (receiver dead for 16 s) and muted by its gateway for 18 s: the peer took over; the gateway back, the deaf node restarted its failed resources beside it. Fix: muted for a DEADTIME then deaf, a node restarts nothing until it hears the peer again (or the peer stays silent for a whole grace)',
+    },
+    {
+      seed: 689658,
+      keep: [0, 2, 3, 4],
+      bug: "resources started by hand during the node's own off pause: it held them silently, and the peer, muted by its gateway, kept too. Fix: a node that holds during its off pause ends the pause",
+    },
+    {
+      seed: 613894,
+      keep: [0, 1, 2, 3, 4],
+      bug: '(invariant) 4 ONLINEs in a row lost at 20 % loss right after a heal: each lost heartbeat delays the resolution by one HEARTBEAT_INT, so a loss pauses the two-holders count',
+    },
+    {
+      seed: 783972,
+      keep: [1, 7],
+      bug: 'res start on the Standby, then its supervise dead for 8 s before it checked: its last word was OFFLINE, so the sender never fenced, and both held until supervise was back. Fix: the sender also fences when the file says a resource is UP',
+    },
+    {
+      seed: 865421,
+      keep: [3, 4, 5, 8],
+      bug: "res start on a FAILED Standby: supervise decided on its old resource states (the file change ended FAILED) and wrote RES_=DOWN over the operator's UP; then it died for 11 s and the sender, reading DOWN, never fenced. Fix: resource states written by somebody else that disagree with ours make supervise check at once",
+    },
+    {
+      seed: 2019893,
+      keep: [1, 3, 4],
+      bug: 'supervise stuck dead, the sender fenced, and its stop hung to RES_TIMEOUT: it released (OFFLINE) all the same while the address was still up, and both held until supervise was back. Fix: a fence whose stop failed keeps PROGRESS and tries again a SUPERVISE_INT later',
+    },
+    {
+      seed: 2019379,
+      keep: [0, 1, 3, 7],
+      bug: 'a Standby yielding to an ONLINE peer: its stop hung and failed, then its check hung (counted DOWN), so it believed it held nothing and never stopped again. Fix: a failed stop is remembered as "may still hold" (yield to an ONLINE peer even when a check says DOWN), and tried again at the next round, never in a tight loop',
+    },
+    {
+      seed: 2039488,
+      keep: [2, 3, 5],
+      bug: "(invariant) a receiver killed as a partition healed: its node's startup grace begins again (PROGRESS for a DEADTIME) and a peer whose gateway is lost yields only to ONLINE: a killed receiver earns the same excuse as a restart",
+    },
+    {
+      seed: 2012599,
+      keep: [0, 1, 2],
+      bug: '(model) a start that did its work and hung: the node holds while its script hangs and can act only after the kill; the model also ran the second resource after the first failed, where ResourceRunner ends the start at the first failure',
+    },
+    {
+      seed: 2161154,
+      keep: [1, 4, 5],
+      bug: '(model) a start that did its work before it hung brought the resource up only at its kill, after the sender had fenced: a script does its work in its usual time, then hangs',
+    },
+    {
+      seed: 2217229,
+      keep: [0, 2, 3, 4, 7, 8],
+      bug: "FAILED after its restarts, the node stopped all and the stop hung: one resource of two stayed up; FAILED stopped only for an ONLINE peer, and the peer's sender was dead. Fix: a FAILED node stops again what a failed stop left up, whoever the peer",
+    },
+    {
+      seed: 201375,
+      keep: [0, 1, 2, 3, 5, 6],
+      bug: "(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise's grace; the bound allowed no time for it",
+    },
   ];
   for (const c of cases) {
     it(`seed ${c.seed} (keep ${c.keep.join(',')}): ${c.bug}`, () => {

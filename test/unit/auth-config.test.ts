@@ -1,15 +1,16 @@
 // AUTHKEY / AUTH_MODE and the permission checks of what pha trusts: every
 // refusal names the file and line (or the path) and the fix; a loaded key
 // never shows in JSON, util.inspect, `conf` or `stat`.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import util from 'node:util';
-import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildConfig, loadConfig, parseConfigText, type Config, type LoadOptions } from '../../src/config/index.js';
+import util from 'node:util';
+import { buildConfig, type Config, type LoadOptions, loadConfig, parseConfigText } from '../../src/config/index.js';
 import { ConfigError, exitCodeOf } from '../../src/errors.js';
 import { StatusStore } from '../../src/status-store/index.js';
 
@@ -31,7 +32,12 @@ interface Inst {
 function inst(): Inst {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-auth-'));
   fs.mkdirSync(path.join(dir, 'etc'), { mode: 0o755 });
-  return { dir, etc: path.join(dir, 'etc'), config: path.join(dir, 'etc', 'config'), key: path.join(dir, 'etc', 'authkey') };
+  return {
+    dir,
+    etc: path.join(dir, 'etc'),
+    config: path.join(dir, 'etc', 'config'),
+    key: path.join(dir, 'etc', 'authkey'),
+  };
 }
 
 function writeKey(file: string, text: string, mode = 0o600) {
@@ -41,7 +47,7 @@ function writeKey(file: string, text: string, mode = 0o600) {
 
 /** Config text: line 1 INSTALLDIR, 2 NODES, then `extra` from line 3. */
 function cfg(i: Inst, ...extra: string[]): string {
-  return [`INSTALLDIR=${i.dir}`, 'NODES=lb1 lb2', ...extra].join('\n') + '\n';
+  return `${[`INSTALLDIR=${i.dir}`, 'NODES=lb1 lb2', ...extra].join('\n')}\n`;
 }
 
 async function build(i: Inst, src: string): Promise<Config> {
@@ -109,7 +115,13 @@ test('a loaded key is not in JSON.stringify(config), util.inspect(config) or Str
   await withInst(async (i) => {
     writeKey(i.key, `2 ${HEX2}\n1 ${HEX1}\n`);
     const c = await build(i, cfg(i, `AUTHKEY=${i.key}`));
-    const shown = [JSON.stringify(c), util.inspect(c, { depth: Infinity, showHidden: true }), util.inspect(c.auth?.keys, { showHidden: true }), String(c.auth?.keys), util.format('%o', c)];
+    const shown = [
+      JSON.stringify(c),
+      util.inspect(c, { depth: Infinity, showHidden: true }),
+      util.inspect(c.auth?.keys, { showHidden: true }),
+      String(c.auth?.keys),
+      util.format('%o', c),
+    ];
     for (const s of shown) {
       for (const hex of [HEX1, HEX2]) {
         assert.ok(!s.toLowerCase().includes(hex.slice(0, 16)), `a key is shown: ${s.slice(0, 300)}`);
@@ -119,13 +131,21 @@ test('a loaded key is not in JSON.stringify(config), util.inspect(config) or Str
     assert.match(JSON.stringify(c), /"ids":\[2,1\]/);
     assert.match(util.inspect(c, { depth: Infinity }), /key ids 2, 1 \(2 signs\)/);
     const bytes = [...Buffer.from(HEX1, 'hex').subarray(0, 6)].join(', ');
-    assert.ok(!util.inspect(c, { depth: Infinity, showHidden: true, maxArrayLength: Infinity }).includes(bytes), 'key bytes shown');
+    assert.ok(
+      !util.inspect(c, { depth: Infinity, showHidden: true, maxArrayLength: Infinity }).includes(bytes),
+      'key bytes shown',
+    );
   });
 });
 
 test('refused: the key file is missing or unreadable (config file:line of AUTHKEY)', async () => {
   await withInst(async (i) => {
-    has(await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))), i.config, 3, /key file .*authkey not found \(create it with 'pha-cli keygen/);
+    has(
+      await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))),
+      i.config,
+      3,
+      /key file .*authkey not found \(create it with 'pha-cli keygen/,
+    );
     const notDir = path.join(i.etc, 'plainfile');
     fs.writeFileSync(notDir, '');
     has(await refused(build(i, cfg(i, 'PORT=4711', `AUTHKEY=${notDir}/key`))), i.config, 4, /not readable: ENOTDIR/);
@@ -142,12 +162,22 @@ test('refused: a group- or world-readable (or -writable) key file, with the chmo
     for (const mode of [0o640, 0o604, 0o620, 0o602, 0o644, 0o660, 0o610]) {
       writeKey(i.key, `1 ${HEX1}\n`, mode);
       const e = await refused(build(i, cfg(i, `AUTHKEY=${i.key}`)));
-      has(e, i.config, 3, new RegExp(`mode 0${mode.toString(8)}.*chmod 600 ${i.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      has(
+        e,
+        i.config,
+        3,
+        new RegExp(`mode 0${mode.toString(8)}.*chmod 600 ${i.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
     }
     writeKey(i.key, `1 ${HEX1}\n`, 0o400);
     assert.deepEqual((await build(i, cfg(i, `AUTHKEY=${i.key}`))).auth?.keys.ids, [1], '0400 is fine');
     fs.chmodSync(i.etc, 0o777);
-    has(await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))), i.config, 3, /key file directory .* is world-writable .*chmod go-w/);
+    has(
+      await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))),
+      i.config,
+      3,
+      /key file directory .* is world-writable .*chmod go-w/,
+    );
     fs.chmodSync(i.etc, 0o755);
   });
 });
@@ -161,7 +191,11 @@ test('refused: malformed key lines, named by key file and line', async () => {
       [`256 ${HEX1}\n`, 1, /key id "256"/],
       [`abc ${HEX1}\n`, 1, /key id "abc"/],
       [`-1 ${HEX1}\n`, 1, /key id "-1"/],
-      [`1 ${'ab'.repeat(31)}\n`, 1, /key 1 is too short: 31 bytes, at least 32 \(64 hex digits\); make one with 'pha-cli keygen'/],
+      [
+        `1 ${'ab'.repeat(31)}\n`,
+        1,
+        /key 1 is too short: 31 bytes, at least 32 \(64 hex digits\); make one with 'pha-cli keygen'/,
+      ],
       [`1 ${'ab'.repeat(65)}\n`, 1, /key 1 is too long: 65 bytes, at most 64/],
       [`1 ${HEX1}a\n`, 1, /not an even number of hex digits/],
       [`1 ${HEX1.slice(0, -1)}g\n`, 1, /not an even number of hex digits/],
@@ -179,18 +213,35 @@ test('refused: malformed key lines, named by key file and line', async () => {
 
 test('refused: AUTH_MODE without AUTHKEY, and an unknown AUTH_MODE', async () => {
   await withInst(async (i) => {
-    has(await refused(build(i, cfg(i, 'AUTH_MODE=enforce'))), i.config, 3, /AUTH_MODE=enforce needs AUTHKEY=<key file>/);
+    has(
+      await refused(build(i, cfg(i, 'AUTH_MODE=enforce'))),
+      i.config,
+      3,
+      /AUTH_MODE=enforce needs AUTHKEY=<key file>/,
+    );
     has(await refused(build(i, cfg(i, 'AUTH_MODE=permissive'))), i.config, 3, /needs AUTHKEY/);
     writeKey(i.key, `1 ${HEX1}\n`);
-    has(await refused(build(i, cfg(i, `AUTHKEY=${i.key}`, 'AUTH_MODE=strict'))), i.config, 4, /AUTH_MODE=strict: expected enforce or permissive/);
+    has(
+      await refused(build(i, cfg(i, `AUTHKEY=${i.key}`, 'AUTH_MODE=strict'))),
+      i.config,
+      4,
+      /AUTH_MODE=strict: expected enforce or permissive/,
+    );
   });
 });
 
-test('refused (root only): a key file owned by another user', { skip: isRoot ? false : 'needs root to chown' }, async () => {
+test('refused (root only): a key file owned by another user', {
+  skip: isRoot ? false : 'needs root to chown',
+}, async () => {
   await withInst(async (i) => {
     writeKey(i.key, `1 ${HEX1}\n`);
     fs.chownSync(i.key, 4321, 4321);
-    has(await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))), i.config, 3, /owned by uid 4321, neither root nor the user pha runs as/);
+    has(
+      await refused(build(i, cfg(i, `AUTHKEY=${i.key}`))),
+      i.config,
+      3,
+      /owned by uid 4321, neither root nor the user pha runs as/,
+    );
   });
 });
 
@@ -200,7 +251,12 @@ test('hardening: a group/world-writable config file or config directory is refus
     fs.chmodSync(i.config, 0o644);
     assert.equal((await loadConfig(i.config, OPTS)).local.name, 'lb1');
     fs.chmodSync(i.config, 0o664);
-    has(await refused(loadConfig(i.config, OPTS)), i.config, 0, /config file .* is group-writable \(mode 0664\).*fix: chmod go-w /);
+    has(
+      await refused(loadConfig(i.config, OPTS)),
+      i.config,
+      0,
+      /config file .* is group-writable \(mode 0664\).*fix: chmod go-w /,
+    );
     fs.chmodSync(i.config, 0o646);
     has(await refused(loadConfig(i.config, OPTS)), i.config, 0, /world-writable/);
     fs.chmodSync(i.config, 0o644);
@@ -221,7 +277,12 @@ test('hardening: a writable resource script or script directory is refused at it
     fs.chmodSync(script, 0o755);
     assert.equal((await build(i, cfg(i, 'RES_x=a'))).resources[0]?.script, script);
     fs.chmodSync(script, 0o775);
-    has(await refused(build(i, cfg(i, 'RES_x=a'))), i.config, 3, /RES_x: script .*res\/x is group-writable \(mode 0775\).*chmod go-w/);
+    has(
+      await refused(build(i, cfg(i, 'RES_x=a'))),
+      i.config,
+      3,
+      /RES_x: script .*res\/x is group-writable \(mode 0775\).*chmod go-w/,
+    );
     fs.chmodSync(script, 0o757);
     has(await refused(build(i, cfg(i, 'RES_x=a'))), i.config, 3, /world-writable/);
     fs.chmodSync(script, 0o755);
@@ -243,10 +304,13 @@ test('hardening: a writable resource script or script directory is refused at it
   });
 });
 
-test('hardening: the package\'s own res/ scripts (as git checks them out) pass the check', async () => {
+test("hardening: the package's own res/ scripts (as git checks them out) pass the check", async () => {
   await withInst(async (i) => {
     const c = await build(i, cfg(i, 'RES_test=/tmp/x', 'RES_ipaddr=198.18.0.100/24 eth0', 'RES_service=foo'));
-    assert.deepEqual(c.resources.map((r) => path.relative(ROOT, r.script)), ['res/test', 'res/ipaddr', 'res/service']);
+    assert.deepEqual(
+      c.resources.map((r) => path.relative(ROOT, r.script)),
+      ['res/test', 'res/ipaddr', 'res/service'],
+    );
   });
 });
 
@@ -266,13 +330,26 @@ test('pha-cli: a bad key file exits 2 with file:line and no stack; conf shows th
     const env = { ...process.env };
     delete env.NODENAME;
     delete env.PHA_CONFIG;
-    const bad = spawnSync(process.execPath, [CLI, '--config', i.config, 'conf'], { encoding: 'utf8', env, timeout: 15000 });
+    const bad = spawnSync(process.execPath, [CLI, '--config', i.config, 'conf'], {
+      encoding: 'utf8',
+      env,
+      timeout: 15000,
+    });
     assert.equal(bad.status, 2, bad.stderr);
-    assert.ok(bad.stderr.includes(`${i.config}:5: AUTHKEY=${i.key}: key file ${i.key} is group/world-readable (mode 0644): fix: chmod 600 ${i.key}`), bad.stderr);
+    assert.ok(
+      bad.stderr.includes(
+        `${i.config}:5: AUTHKEY=${i.key}: key file ${i.key} is group/world-readable (mode 0644): fix: chmod 600 ${i.key}`,
+      ),
+      bad.stderr,
+    );
     assert.doesNotMatch(bad.stderr, /^\s+at /m);
     fs.chmodSync(i.key, 0o600);
     for (const cmd of [['conf'], ['stat'], ['stat', '--json']]) {
-      const r = spawnSync(process.execPath, [CLI, '--config', i.config, ...cmd], { encoding: 'utf8', env, timeout: 15000 });
+      const r = spawnSync(process.execPath, [CLI, '--config', i.config, ...cmd], {
+        encoding: 'utf8',
+        env,
+        timeout: 15000,
+      });
       assert.ok(r.status === 0 || (cmd[0] === 'stat' && r.status === 3), `${cmd}: exit ${r.status} ${r.stderr}`);
       const all = r.stdout + r.stderr;
       for (const hex of [HEX1, HEX2]) assert.ok(!all.toLowerCase().includes(hex.slice(0, 16)), `${cmd} printed a key`);

@@ -1,11 +1,12 @@
 // pha-cli's own arguments: help and version need no config; every command that
 // needs one names the file it tried, why that one, and how to name another.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chooseConfig, configHint, parseCliArgs, usageText } from '../../src/cli/args.js';
 import { DEFAULT_CONFIG } from '../../src/paths.js';
@@ -22,23 +23,46 @@ test('the config comes from --config, else $PHA_CONFIG, else the default', () =>
 });
 
 test('help and version are recognised before any config is read', () => {
-  for (const a of [['--help'], ['-h'], ['help'], ['h'], ['?'], ['HELP'], ['--config', '/x', 'help'], ['-c', '/x', '--help']]) {
+  for (const a of [
+    ['--help'],
+    ['-h'],
+    ['help'],
+    ['h'],
+    ['?'],
+    ['HELP'],
+    ['--config', '/x', 'help'],
+    ['-c', '/x', '--help'],
+  ]) {
     assert.equal(parseCliArgs(a, {}).kind, 'help', a.join(' '));
   }
-  for (const a of [['-V'], ['--version'], ['--config', '/x', '--version']]) assert.deepEqual(parseCliArgs(a, {}), { kind: 'version' }, a.join(' '));
+  for (const a of [['-V'], ['--version'], ['--config', '/x', '--version']])
+    assert.deepEqual(parseCliArgs(a, {}), { kind: 'version' }, a.join(' '));
 });
 
 test('commands and their options pass through; --config only before the command', () => {
-  assert.deepEqual(parseCliArgs(['--config', '/x', 'stat', '--json'], {}), { kind: 'run', config: { file: '/x', source: 'option' }, command: ['stat', '--json'] });
-  assert.deepEqual(parseCliArgs(['--config=/y', 'off', '--force'], {}), { kind: 'run', config: { file: '/y', source: 'option' }, command: ['off', '--force'] });
-  assert.deepEqual(parseCliArgs([], { PHA_CONFIG: '/e' }), { kind: 'run', config: { file: '/e', source: 'env' }, command: [] });
+  assert.deepEqual(parseCliArgs(['--config', '/x', 'stat', '--json'], {}), {
+    kind: 'run',
+    config: { file: '/x', source: 'option' },
+    command: ['stat', '--json'],
+  });
+  assert.deepEqual(parseCliArgs(['--config=/y', 'off', '--force'], {}), {
+    kind: 'run',
+    config: { file: '/y', source: 'option' },
+    command: ['off', '--force'],
+  });
+  assert.deepEqual(parseCliArgs([], { PHA_CONFIG: '/e' }), {
+    kind: 'run',
+    config: { file: '/e', source: 'env' },
+    command: [],
+  });
   const r = parseCliArgs(['res', 'start', '--config', '/x'], {});
   assert.equal(r.kind, 'run');
   assert.deepEqual(r.kind === 'run' && r.command, ['res', 'start', '--config', '/x']);
 });
 
 test('--config without a FILE is a usage error', () => {
-  for (const a of [['--config'], ['-c'], ['--config='], ['--config', '']]) assert.equal(parseCliArgs(a, {}).kind, 'usage-error', a.join(' '));
+  for (const a of [['--config'], ['-c'], ['--config='], ['--config', '']])
+    assert.equal(parseCliArgs(a, {}).kind, 'usage-error', a.join(' '));
 });
 
 test('the help text and the config hint say where the config comes from', () => {
@@ -47,7 +71,13 @@ test('the help text and the config hint say where the config comes from', () => 
   assert.ok(u.includes('now: /e/config (from $PHA_CONFIG)'), u);
   assert.match(u, /res start \[name\]/);
   const h = configHint({ file: DEFAULT_CONFIG, source: 'default' }, DEFAULT_CONFIG);
-  assert.ok(h.includes(DEFAULT_CONFIG) && h.includes('neither --config nor $PHA_CONFIG') && h.includes('--config FILE') && h.includes('PHA_CONFIG=FILE'), h);
+  assert.ok(
+    h.includes(DEFAULT_CONFIG) &&
+      h.includes('neither --config nor $PHA_CONFIG') &&
+      h.includes('--config FILE') &&
+      h.includes('PHA_CONFIG=FILE'),
+    h,
+  );
 });
 
 // ---- the real launcher, with no config file anywhere it looks ----

@@ -1,19 +1,20 @@
 // pha-cli: the original's command words and abbreviations, completion, and the
 // commands run for real in a temporary install (no daemons running).
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
-import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { canonical, isKnown, runCommand, type CommandResult } from '../../src/cli/commands.js';
-import { completer, tokenize } from '../../src/cli/shell.js';
-import { decodeLenient, hasNonPrintable, LenientUtf8Lines, printable } from '../../src/cli/printable.js';
-import { loadConfig, statusFile, type Config } from '../../src/config/index.js';
-import { StatusStore } from '../../src/status-store/index.js';
+import { type CommandResult, canonical, isKnown, runCommand } from '../../src/cli/commands.js';
 import type { Ctx } from '../../src/cli/control.js';
+import { decodeLenient, hasNonPrintable, LenientUtf8Lines, printable } from '../../src/cli/printable.js';
+import { completer, tokenize } from '../../src/cli/shell.js';
+import { type Config, loadConfig, statusFile } from '../../src/config/index.js';
+import { StatusStore } from '../../src/status-store/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CLI = path.join(ROOT, 'bin', 'pha-cli.js');
@@ -34,7 +35,31 @@ test('canonical: the original abbreviations', () => {
 });
 
 test('isKnown: commands of the original are known, other words are not', () => {
-  for (const w of ['help', 'h', '?', 'start', 'stop', 'dis', 'off', 'ena', 'on', 'stat', 'status', 'res', 'conf', 'show conf', 'quit', 'q', 'exit', 'se_sta', 'se_sto', 're_sta', 're_sto', 'su_sta', 'su_sto']) {
+  for (const w of [
+    'help',
+    'h',
+    '?',
+    'start',
+    'stop',
+    'dis',
+    'off',
+    'ena',
+    'on',
+    'stat',
+    'status',
+    'res',
+    'conf',
+    'show conf',
+    'quit',
+    'q',
+    'exit',
+    'se_sta',
+    'se_sto',
+    're_sta',
+    're_sto',
+    'su_sta',
+    'su_sto',
+  ]) {
     assert.equal(isKnown(tokenize(w)), true, w);
   }
   for (const w of ['foo', 'show', 'show config', 'restart', 'stats', 'quitt', 'x', 'r', 's', 'se_start', '']) {
@@ -85,7 +110,20 @@ before(async () => {
   CFG = path.join(DIR, 'etc', 'config');
   HELD = path.join(DIR, 'held');
   const port = await freeUdpPort();
-  fs.writeFileSync(CFG, [`INSTALLDIR=${DIR}`, 'NODES=127.0.0.1 127.0.0.2', 'NODENAME=127.0.0.1', `PORT=${port}`, 'HEARTBEAT_INT=50', 'DEADTIME=200', 'GW=', `RES_test=${HELD}`, ''].join('\n'));
+  fs.writeFileSync(
+    CFG,
+    [
+      `INSTALLDIR=${DIR}`,
+      'NODES=127.0.0.1 127.0.0.2',
+      'NODENAME=127.0.0.1',
+      `PORT=${port}`,
+      'HEARTBEAT_INT=50',
+      'DEADTIME=200',
+      'GW=',
+      `RES_test=${HELD}`,
+      '',
+    ].join('\n'),
+  );
   config = await loadConfig(CFG, { env: {} });
 });
 after(() => fs.rmSync(DIR, { recursive: true, force: true }));
@@ -98,7 +136,12 @@ interface Run extends CommandResult {
 async function run(line: string): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const ctx: Ctx = { config, store: new StatusStore({ file: statusFile(config) }), out: (l) => out.push(l), err: (l) => err.push(l) };
+  const ctx: Ctx = {
+    config,
+    store: new StatusStore({ file: statusFile(config) }),
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+  };
   const r = await runCommand(ctx, tokenize(line), { mode: 'shell' });
   return { ...r, out: out.join('\n'), err: err.join('\n') };
 }
@@ -185,7 +228,7 @@ test('stat --json is JSON with all pids 0 and code 3 (not running)', async () =>
 
 test('stat --extra is a usage error (2) and does not exit the process', async () => {
   const realExit = process.exit;
-  let exitCalled: unknown = undefined;
+  let exitCalled: unknown;
   process.exit = ((c?: number) => {
     exitCalled = c ?? 0;
     throw new Error(`process.exit(${c}) called`);
@@ -319,7 +362,11 @@ test('LenientUtf8Lines: a character split across chunks is decoded once whole', 
 });
 
 test('piped shell: binary input is echoed escaped, and the unknown command says so', async () => {
-  const bin = Buffer.concat([Buffer.from('\u001b[2J\u001b]0;owned\u0007'), Buffer.from([0xff, 0xfe, 0x01]), Buffer.from('\nq\n')]);
+  const bin = Buffer.concat([
+    Buffer.from('\u001b[2J\u001b]0;owned\u0007'),
+    Buffer.from([0xff, 0xfe, 0x01]),
+    Buffer.from('\nq\n'),
+  ]);
   const r = await new Promise<{ code: number | null; out: Buffer; err: string }>((resolve, reject) => {
     const c = spawn(process.execPath, [CLI, '--config', CFG], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -338,9 +385,18 @@ test('piped shell: binary input is echoed escaped, and the unknown command says 
   });
   assert.equal(r.code, 2, r.err); // the unknown command's code (q keeps the last code)
   const all = Buffer.concat([r.out, Buffer.from(r.err)]);
-  for (const b of all) assert.ok(b === 0x0a || (b >= 0x20 && b !== 0x7f), `a raw control byte 0x${b.toString(16)} reached the terminal: ${JSON.stringify(all.toString())}`);
+  for (const b of all)
+    assert.ok(
+      b === 0x0a || (b >= 0x20 && b !== 0x7f),
+      `a raw control byte 0x${b.toString(16)} reached the terminal: ${JSON.stringify(all.toString())}`,
+    );
   assert.ok(!all.includes(Buffer.from([0xff])), 'a raw invalid byte reached the terminal');
   const escaped = '\\e[2J\\e]0;owned\\x07\\xff\\xfe\\x01';
   assert.ok(r.out.toString().includes(`[127.0.0.1:NOTRUNNING] > ${escaped}\n`), r.out.toString());
-  assert.ok(r.err.includes(`unknown command '${escaped}' (not text: control characters or bytes that are not UTF-8, shown escaped) – try 'help'`), r.err);
+  assert.ok(
+    r.err.includes(
+      `unknown command '${escaped}' (not text: control characters or bytes that are not UTF-8, shown escaped) – try 'help'`,
+    ),
+    r.err,
+  );
 });

@@ -1,13 +1,22 @@
 // Config: the original's sample loads unchanged; every bad value is reported
 // with file, line and what is expected; several problems are reported at once.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildConfig, KEYS, loadConfig, parseConfigText, RESERVED_RESOURCE_NAMES, type Config, type LoadOptions } from '../../src/config/index.js';
+import {
+  buildConfig,
+  type Config,
+  KEYS,
+  type LoadOptions,
+  loadConfig,
+  parseConfigText,
+  RESERVED_RESOURCE_NAMES,
+} from '../../src/config/index.js';
 import { ConfigError, exitCodeOf, PhaError } from '../../src/errors.js';
 
 // dist/test/unit/config.test.js → package root
@@ -27,7 +36,7 @@ const FILE = '/srv/pha-test/etc/config';
 
 /** A minimal valid config; `extra` lines follow it (line numbers: base has 4 lines). */
 function text(...extra: string[]): string {
-  return ['INSTALLDIR=/srv/pha-test', 'NODES=lb1 lb2', 'PORT=4711', 'GW=192.168.42.1', ...extra].join('\n') + '\n';
+  return `${['INSTALLDIR=/srv/pha-test', 'NODES=lb1 lb2', 'PORT=4711', 'GW=192.168.42.1', ...extra].join('\n')}\n`;
 }
 
 async function build(src: string, opts: LoadOptions = OPTS): Promise<Config> {
@@ -50,7 +59,10 @@ function hasProblem(err: ConfigError, line: number, re: RegExp): void {
   const p = err.problems.find((x) => x.line === line && re.test(x.message));
   assert.ok(p, `no problem on line ${line} matching ${re}; got ${JSON.stringify(err.problems)}`);
   assert.equal(p.file, FILE);
-  assert.ok(err.message.includes(`${FILE}:${line}: ${p.message}`), `message lacks "${FILE}:${line}: …": ${err.message}`);
+  assert.ok(
+    err.message.includes(`${FILE}:${line}: ${p.message}`),
+    `message lacks "${FILE}:${line}: …": ${err.message}`,
+  );
   assert.equal(exitCodeOf(err), 2);
   assert.equal(err.code, 'PHA_ERR_CONFIG');
 }
@@ -62,13 +74,16 @@ test('the original sample etc/config parses with no errors and no warnings', () 
   assert.equal(parsed.values.get('NODES')?.value, 'lb1 lb2');
   assert.equal(parsed.values.get('NODES')?.line, 14);
   // the commented-out #RES_test is not a resource
-  assert.deepEqual(parsed.resources.map((r) => r.name), ['service', 'ipaddr']);
+  assert.deepEqual(
+    parsed.resources.map((r) => r.name),
+    ['service', 'ipaddr'],
+  );
 });
 
 test('the sample builds: lb1 is node 1, lb2 the peer, original values, resources in file order, defaults', async () => {
   const c = await buildConfig(parseConfigText(fs.readFileSync(SAMPLE, 'utf8'), SAMPLE), {
     hostname: 'lb1',
-    lookup: async (n) => ({ lb1: ['198.18.0.11'], lb2: ['198.18.0.12'] } as any)[n] ?? [],
+    lookup: async (n) => (({ lb1: ['198.18.0.11'], lb2: ['198.18.0.12'] }) as Record<string, string[]>)[n] ?? [],
     env: {},
   });
   assert.equal(c.file, SAMPLE);
@@ -125,7 +140,10 @@ test('NODES must name exactly two nodes', async () => {
   const three = await problems('INSTALLDIR=/srv/pha-test\n\nNODES=lb1 lb2 lb3\n');
   hasProblem(three, 3, /NODES must name exactly two nodes \(got 3: lb1 lb2 lb3\)/);
   const none = await problems('INSTALLDIR=/srv/pha-test\n');
-  assert.ok(none.problems.some((p) => /NODES must name exactly two nodes \(got 0\)/.test(p.message)), none.message);
+  assert.ok(
+    none.problems.some((p) => /NODES must name exactly two nodes \(got 0\)/.test(p.message)),
+    none.message,
+  );
   const same = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 lb1\n');
   hasProblem(same, 2, /same node twice/);
 });
@@ -168,17 +186,33 @@ test('IPv4 literals in NODES resolve to themselves with the system lookup', asyn
 });
 
 test('numbers out of range or not numbers name the key, the value and the range', async () => {
-  hasProblem(await problems(text().replace('PORT=4711', 'PORT=99999')), 3, /PORT=99999: expected a whole number in 1\.\.65535/);
-  hasProblem(await problems(text().replace('PORT=4711', 'PORT=abc')), 3, /PORT=abc: expected a whole number in 1\.\.65535/);
+  hasProblem(
+    await problems(text().replace('PORT=4711', 'PORT=99999')),
+    3,
+    /PORT=99999: expected a whole number in 1\.\.65535/,
+  );
+  hasProblem(
+    await problems(text().replace('PORT=4711', 'PORT=abc')),
+    3,
+    /PORT=abc: expected a whole number in 1\.\.65535/,
+  );
   hasProblem(await problems(text().replace('PORT=4711', 'PORT=0')), 3, /PORT=0: expected/);
   hasProblem(await problems(text().replace('PORT=4711', 'PORT=47.5')), 3, /PORT=47\.5: expected a whole number/);
-  hasProblem(await problems(text('SUPERVISE_INT=-5')), 5, /SUPERVISE_INT=-5: expected a whole number in 100\.\.600000 ms/);
+  hasProblem(
+    await problems(text('SUPERVISE_INT=-5')),
+    5,
+    /SUPERVISE_INT=-5: expected a whole number in 100\.\.600000 ms/,
+  );
   hasProblem(await problems(text('PINGTIMEOUT=fast')), 5, /PINGTIMEOUT=fast: expected a number in/);
   hasProblem(await problems(text('DAEMON=yes')), 5, /DAEMON=yes: expected 0 or 1/);
 });
 
 test('DEADTIME smaller than twice HEARTBEAT_INT is an error', async () => {
-  hasProblem(await problems(text('HEARTBEAT_INT=200', 'DEADTIME=300')), 6, /DEADTIME=300 must be at least twice HEARTBEAT_INT=200/);
+  hasProblem(
+    await problems(text('HEARTBEAT_INT=200', 'DEADTIME=300')),
+    6,
+    /DEADTIME=300 must be at least twice HEARTBEAT_INT=200/,
+  );
   // DEADTIME left at its default 1000: the line of HEARTBEAT_INT is named
   hasProblem(await problems(text('HEARTBEAT_INT=600')), 5, /DEADTIME=1000 must be at least twice HEARTBEAT_INT=600/);
   // exactly twice is fine
@@ -199,7 +233,13 @@ test('RES_x whose script is not executable is an error (chmod +x)', async () => 
     fs.chmodSync(path.join(dir, 'res', 'x'), 0o644);
     const src = `INSTALLDIR=${dir}\nNODES=lb1 lb2\nRES_x=arg\n`;
     const e = await problems(src);
-    hasProblem(e, 3, new RegExp(`RES_x: script ${path.join(dir, 'res', 'x').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not executable \\(chmod \\+x\\)`));
+    hasProblem(
+      e,
+      3,
+      new RegExp(
+        `RES_x: script ${path.join(dir, 'res', 'x').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not executable \\(chmod \\+x\\)`,
+      ),
+    );
     // the same script made executable is taken from INSTALLDIR/res
     fs.chmodSync(path.join(dir, 'res', 'x'), 0o755);
     const c = await build(src);
@@ -211,8 +251,16 @@ test('RES_x whose script is not executable is an error (chmod +x)', async () => 
 });
 
 test('GW must be an IPv4 address (empty = no gateway check)', async () => {
-  hasProblem(await problems(text().replace('GW=192.168.42.1', 'GW=gateway')), 4, /GW=gateway: expected an IPv4 address/);
-  hasProblem(await problems(text().replace('GW=192.168.42.1', 'GW=192.168.42.300')), 4, /GW=192\.168\.42\.300: expected an IPv4 address/);
+  hasProblem(
+    await problems(text().replace('GW=192.168.42.1', 'GW=gateway')),
+    4,
+    /GW=gateway: expected an IPv4 address/,
+  );
+  hasProblem(
+    await problems(text().replace('GW=192.168.42.1', 'GW=192.168.42.300')),
+    4,
+    /GW=192\.168\.42\.300: expected an IPv4 address/,
+  );
   const c = await build(text().replace('GW=192.168.42.1', 'GW='));
   assert.equal(c.GW, '');
 });
@@ -255,12 +303,23 @@ test('a key given twice is a warning and the later line wins', async () => {
   assert.equal(c.warnings.length, 1);
   assert.match(c.warnings[0]!, /:5: warning: PORT given again; it replaces line 3/);
   const r = await build(text('RES_test=/tmp/a', 'RES_test=/tmp/b'));
-  assert.deepEqual(r.resources.map((x) => [...x.args]), [['/tmp/b']]);
+  assert.deepEqual(
+    r.resources.map((x) => [...x.args]),
+    [['/tmp/b']],
+  );
   assert.match(r.warnings.join('\n'), /:6: warning: RES_test given again; it replaces line 5/);
 });
 
 test('all problems are reported at once', async () => {
-  const src = ['INSTALLDIR=/srv/pha-test', 'NODES=lb1', 'PORT=abc', 'junk line', 'GW=nope', 'SUPERVISE_INT=-5', 'RES_nosuchscript=1'].join('\n');
+  const src = [
+    'INSTALLDIR=/srv/pha-test',
+    'NODES=lb1',
+    'PORT=abc',
+    'junk line',
+    'GW=nope',
+    'SUPERVISE_INT=-5',
+    'RES_nosuchscript=1',
+  ].join('\n');
   const e = await problems(src);
   hasProblem(e, 2, /NODES must name exactly two/);
   hasProblem(e, 3, /PORT=abc/);
@@ -294,7 +353,7 @@ test('loadConfig reads a file; a missing file is a ConfigError with a clear mess
   }
 });
 
-test('INSTALLDIR defaults to the directory above the config file\'s etc/', async () => {
+test("INSTALLDIR defaults to the directory above the config file's etc/", async () => {
   const c = await buildConfig(parseConfigText('NODES=lb1 lb2\n', '/srv/other/etc/config'), OPTS);
   assert.equal(c.INSTALLDIR, '/srv/other');
   assert.equal(c.LOGPATH, '/srv/other/var/log');
@@ -323,7 +382,10 @@ test('pha-cli with a bad config exits 2 and prints file:line, no stack trace', (
 
 // Every key of the README's configuration table, set once from a config file
 // to a value that is not its default, and read back typed (issue 7 item 7).
-const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string) => unknown; want: (dir: string) => unknown }> = {
+const EVERY_KEY: Record<
+  string,
+  { line: string; expect: (c: Config, dir: string) => unknown; want: (dir: string) => unknown }
+> = {
   DEBUG: { line: 'DEBUG=2', expect: (c) => c.DEBUG, want: () => 2 },
   INSTALLDIR: { line: 'INSTALLDIR=<dir>', expect: (c) => c.INSTALLDIR, want: (d) => d },
   LOGPATH: { line: 'LOGPATH=<dir>/logs/pha', expect: (c) => c.LOGPATH, want: (d) => `${d}/logs/pha` },
@@ -333,7 +395,11 @@ const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string)
   SUPERVISE_INT: { line: 'SUPERVISE_INT=1500', expect: (c) => c.SUPERVISE_INT, want: () => 1500 },
   NODES: { line: 'NODES=lb2 lb1', expect: (c) => [...c.NODES], want: () => ['lb2', 'lb1'] },
   GW: { line: 'GW=198.18.0.1', expect: (c) => c.GW, want: () => '198.18.0.1' },
-  NODENAME: { line: 'NODENAME=lb2', expect: (c) => [c.NODENAME, c.local.name, c.local.id], want: () => ['lb2', 'lb2', 1] },
+  NODENAME: {
+    line: 'NODENAME=lb2',
+    expect: (c) => [c.NODENAME, c.local.name, c.local.id],
+    want: () => ['lb2', 'lb2', 1],
+  },
   HEARTBEAT_INT: { line: 'HEARTBEAT_INT=100', expect: (c) => c.HEARTBEAT_INT, want: () => 100 },
   DEADTIME: { line: 'DEADTIME=700', expect: (c) => c.DEADTIME, want: () => 700 },
   RES_TIMEOUT: { line: 'RES_TIMEOUT=12.5', expect: (c) => c.RES_TIMEOUT, want: () => 12.5 },
@@ -346,8 +412,16 @@ const EVERY_KEY: Record<string, { line: string; expect: (c: Config, dir: string)
   FAIL_HOLDDOWN: { line: 'FAIL_HOLDDOWN=60', expect: (c) => c.FAIL_HOLDDOWN, want: () => 60 },
   OFF_PAUSE: { line: 'OFF_PAUSE=10', expect: (c) => c.OFF_PAUSE, want: () => 10 },
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
-  PEER_ADDR: { line: 'PEER_ADDR=198.18.0.21 198.18.0.22', expect: (c) => [...c.PEER_ADDR], want: () => ['198.18.0.21', '198.18.0.22'] },
-  'RES_<name>': { line: 'RES_test=<dir>/held', expect: (c) => c.resources.map((r) => [r.name, [...r.args]]), want: (d) => [['test', [`${d}/held`]]] },
+  PEER_ADDR: {
+    line: 'PEER_ADDR=198.18.0.21 198.18.0.22',
+    expect: (c) => [...c.PEER_ADDR],
+    want: () => ['198.18.0.21', '198.18.0.22'],
+  },
+  'RES_<name>': {
+    line: 'RES_test=<dir>/held',
+    expect: (c) => c.resources.map((r) => [r.name, [...r.args]]),
+    want: (d) => [['test', [`${d}/held`]]],
+  },
 };
 
 test('every key of the README table is settable from a config file and read back (RES_TIMEOUT, RES_RESTARTS included)', async () => {
@@ -363,14 +437,17 @@ test('every key of the README table is settable from a config file and read back
     const f = path.join(dir, 'etc', 'config');
     fs.mkdirSync(path.dirname(f));
     fs.writeFileSync(path.join(dir, 'etc', 'authkey'), `1 ${'ab'.repeat(32)}\n`, { mode: 0o600 });
-    const src = Object.values(EVERY_KEY).map((k) => k.line.replaceAll('<dir>', dir)).join('\n') + '\n';
+    const src = `${Object.values(EVERY_KEY)
+      .map((k) => k.line.replaceAll('<dir>', dir))
+      .join('\n')}\n`;
     fs.writeFileSync(f, src);
     const c = await loadConfig(f, { hostname: 'elsewhere', lookup, env: {} });
     assert.deepEqual(c.warnings, []);
     for (const [k, spec] of Object.entries(EVERY_KEY)) {
       const want = spec.want(dir);
       assert.deepEqual(spec.expect(c, dir), want, k);
-      if (k in KEYS) assert.notEqual(String(want), KEYS[k]!.default, `${k}: the test value must differ from the default`);
+      if (k in KEYS)
+        assert.notEqual(String(want), KEYS[k]!.default, `${k}: the test value must differ from the default`);
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -388,16 +465,27 @@ test('RES_TIMEOUT and RES_RESTARTS are settings: never resources, and a bad valu
   assert.deepEqual(c.resources, []);
   // Someone who meant a script called TIMEOUT is told why it cannot be one.
   const e = await problems(text('RES_TIMEOUT=192.168.1.5 eth0'));
-  hasProblem(e, 5, /RES_TIMEOUT=192\.168\.1\.5 eth0: expected a number in 0\.1\.\.3600 s \(RES_TIMEOUT is a setting, not a resource: no resource may be called TIMEOUT or RESTARTS/);
-  hasProblem(await problems(text('RES_RESTARTS=nginx')), 5, /RES_RESTARTS=nginx: expected a whole number .*no resource may be called TIMEOUT or RESTARTS/);
+  hasProblem(
+    e,
+    5,
+    /RES_TIMEOUT=192\.168\.1\.5 eth0: expected a number in 0\.1\.\.3600 s \(RES_TIMEOUT is a setting, not a resource: no resource may be called TIMEOUT or RESTARTS/,
+  );
+  hasProblem(
+    await problems(text('RES_RESTARTS=nginx')),
+    5,
+    /RES_RESTARTS=nginx: expected a whole number .*no resource may be called TIMEOUT or RESTARTS/,
+  );
 });
 
 test('the error catalogue: every code has its exit code in one place', () => {
   assert.equal(exitCodeOf(new ConfigError([{ file: 'f', line: 3, message: 'm' }])), 2);
   assert.equal(exitCodeOf(new PhaError('PHA_ERR_USAGE', 'bad option')), 2);
-  assert.equal(exitCodeOf(new PhaError('PHA_ERR_ALREADY_RUNNING', 'sender', 42)), 3);
+  assert.equal(exitCodeOf(new PhaError('PHA_ERR_ALREADY_RUNNING', 42)), 3);
   assert.equal(exitCodeOf(new PhaError('PHA_ERR_STATUS_WRITE', '/x/status.dat', 'EROFS')), 1);
   assert.equal(exitCodeOf(new Error('plain')), 1);
-  assert.equal(new PhaError('PHA_ERR_ICMP', 'EPERM').message, 'cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): EPERM');
+  assert.equal(
+    new PhaError('PHA_ERR_ICMP', 'EPERM').message,
+    'cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): EPERM',
+  );
   assert.equal(new PhaError('PHA_ERR_USAGE', 'bad option').code, 'PHA_ERR_USAGE');
 });

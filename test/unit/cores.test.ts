@@ -2,20 +2,36 @@
 // files, no clock (each event brings its monotonic and wall time).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
 import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
-import { SuperviseCore, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
+import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
 import type { Status } from '../../src/status-store/index.js';
+import { SuperviseCore, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
 
 const WALL = 1_800_000_000_000;
 const at = (mono: number) => ({ mono, wall: WALL + mono + 5_000_000 }); // the two clocks differ on purpose
-const timing = { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, RES_TIMEOUT: 30, RES_RESTARTS: 2, GW_FAILS: 6, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30 };
+const timing = {
+  HEARTBEAT_INT: 200,
+  DEADTIME: 1000,
+  SUPERVISE_INT: 2000,
+  CHECK_TIMEOUT: 2000,
+  RES_TIMEOUT: 30,
+  RES_RESTARTS: 2,
+  GW_FAILS: 6,
+  FAIL_HOLDDOWN: 300,
+  OFF_PAUSE: 30,
+};
 const sends = (fx: SenderEffect[]) => fx.filter((e) => e.kind === 'send').map((e) => (e as { word: string }).word);
-const writes = <T extends { kind: string }>(fx: T[]) => fx.filter((e) => e.kind === 'write').map((e) => (e as unknown as { patch: Status }).patch);
+const writes = <T extends { kind: string }>(fx: T[]) =>
+  fx.filter((e) => e.kind === 'write').map((e) => (e as unknown as { patch: Status }).patch);
 
 describe('sender core', () => {
   const cfg = { ...timing, peer: { name: 'lb2' }, resources: [{ name: 'vip' }] };
-  const sight = (view: Status, alive = true): SenderSight => ({ view, supervisePid: alive, superviseOnBus: alive, superviseEverOnBus: true });
+  const sight = (view: Status, alive = true): SenderSight => ({
+    view,
+    supervisePid: alive,
+    superviseOnBus: alive,
+    superviseEverOnBus: true,
+  });
 
   it('says PROGRESS after its start until supervise has decided, then STATUS', () => {
     const c = new SenderCore(cfg);
@@ -23,29 +39,57 @@ describe('sender core', () => {
     assert.deepEqual(sends(fx), ['PROGRESS']);
     assert.ok(fx.some((e) => e.kind === 'arm' && e.timer === 'tick' && e.at === 1200));
     assert.ok(fx.some((e) => e.kind === 'publish' && e.keys.SENDER_STARTED_AT === at(1000).wall));
-    const decided = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }), ...at(1100) });
+    const decided = c.handle({
+      kind: 'changed',
+      reason: 'bus',
+      sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }),
+      ...at(1100),
+    });
     assert.deepEqual(sends(decided), ['ONLINE']);
-    const tick = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }), ...at(1200) });
+    const tick = c.handle({
+      kind: 'timer',
+      timer: 'tick',
+      sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(1100).wall }),
+      ...at(1200),
+    });
     assert.deepEqual(sends(tick), ['ONLINE']);
   });
 
   it('after a freeze, a queued bus message that comes before the tick does not send the old word (seed 44)', () => {
     const c = new SenderCore(cfg);
     c.start(at(0), sight({}));
-    c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }), ...at(10) });
+    c.handle({
+      kind: 'changed',
+      reason: 'bus',
+      sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }),
+      ...at(10),
+    });
     // Frozen from 10 to 3000: the first event after is an old bus message saying ONLINE.
-    const fx = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }), ...at(3000) });
+    const fx = c.handle({
+      kind: 'changed',
+      reason: 'bus',
+      sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(10).wall }),
+      ...at(3000),
+    });
     assert.deepEqual(sends(fx), ['PROGRESS']);
     // It tells supervise (as after a restart), so supervise decides again.
     assert.ok(fx.some((e) => e.kind === 'publish' && e.keys.SENDER_STARTED_AT === at(3000).wall));
-    const after = c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(3001).wall }), ...at(3001) });
+    const after = c.handle({
+      kind: 'changed',
+      reason: 'bus',
+      sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(3001).wall }),
+      ...at(3001),
+    });
     assert.deepEqual(sends(after), ['OFFLINE']);
   });
 
   it('does not fence while a new supervise is being started (seed 205945)', () => {
     const c = new SenderCore(cfg);
     c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
-    const gone = { ...sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false), superviseStarting: true };
+    const gone = {
+      ...sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false),
+      superviseStarting: true,
+    };
     for (let t = 200; t <= 9000; t += 200) {
       const fx = c.handle({ kind: 'timer', timer: 'tick', sight: gone, ...at(t) });
       assert.ok(!fx.some((e) => e.kind === 'fence'), `fenced at ${t} while supervise was starting`);
@@ -55,16 +99,35 @@ describe('sender core', () => {
     assert.ok(fx.some((e) => e.kind === 'fence'));
   });
 
-  it('a Standby whose supervise is gone fences only when the file says a resource is UP (the operator\'s res start: seed 783972)', () => {
+  it("a Standby whose supervise is gone fences only when the file says a resource is UP (the operator's res start: seed 783972)", () => {
     const fences = (view: Status) => {
       const c = new SenderCore(cfg);
       c.start(at(0), sight({ STATUS: 'OFFLINE', DECIDED_AT: at(0).wall, RES_vip: 'DOWN' }));
-      c.handle({ kind: 'changed', reason: 'bus', sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }), ...at(10) });
-      for (let t = 200; t <= 12_000; t += 200) if (c.handle({ kind: 'timer', timer: 'tick', sight: sight(view, false), ...at(t) }).some((e) => e.kind === 'fence')) return true;
+      c.handle({
+        kind: 'changed',
+        reason: 'bus',
+        sight: sight({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }),
+        ...at(10),
+      });
+      for (let t = 200; t <= 12_000; t += 200)
+        if (
+          c
+            .handle({ kind: 'timer', timer: 'tick', sight: sight(view, false), ...at(t) })
+            .some((e) => e.kind === 'fence')
+        )
+          return true;
       return false;
     };
-    assert.equal(fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }), false, 'a Standby holding nothing: nothing to stop');
-    assert.equal(fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'UP' }), true, 'started by hand, never seen by supervise: stopped and released');
+    assert.equal(
+      fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'DOWN' }),
+      false,
+      'a Standby holding nothing: nothing to stop',
+    );
+    assert.equal(
+      fences({ STATUS: 'OFFLINE', DECIDED_AT: at(10).wall, RES_vip: 'UP' }),
+      true,
+      'started by hand, never seen by supervise: stopped and released',
+    );
   });
 
   it('stops the resources itself when supervise stays gone, then releases (OFFLINE)', () => {
@@ -72,14 +135,28 @@ describe('sender core', () => {
     c.start(at(0), sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }));
     let fence = false;
     for (let t = 200; t <= 9000 && !fence; t += 200) {
-      const fx = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false), ...at(t) });
+      const fx = c.handle({
+        kind: 'timer',
+        timer: 'tick',
+        sight: sight({ STATUS: 'ONLINE', DECIDED_AT: at(0).wall, RES_vip: 'UP' }, false),
+        ...at(t),
+      });
       if (t < 2000) assert.deepEqual(sends(fx), ['PROGRESS']);
       fence = fx.some((e) => e.kind === 'fence');
     }
     assert.ok(fence);
     const done = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: true }], ...at(9100) });
-    assert.deepEqual(writes(done)[0], { STATUS: 'OFFLINE', REASON: 'supervise gone: resources stopped by the sender', RES_vip: 'DOWN' });
-    const tick = c.handle({ kind: 'timer', timer: 'tick', sight: sight({ STATUS: 'ONLINE', RES_vip: 'DOWN' }, false), ...at(9200) });
+    assert.deepEqual(writes(done)[0], {
+      STATUS: 'OFFLINE',
+      REASON: 'supervise gone: resources stopped by the sender',
+      RES_vip: 'DOWN',
+    });
+    const tick = c.handle({
+      kind: 'timer',
+      timer: 'tick',
+      sight: sight({ STATUS: 'ONLINE', RES_vip: 'DOWN' }, false),
+      ...at(9200),
+    });
     assert.deepEqual(sends(tick), ['OFFLINE']);
   });
 
@@ -88,10 +165,17 @@ describe('sender core', () => {
     const held = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall, RES_vip: 'UP' as const };
     c.start(at(0), sight(held));
     let t = 200;
-    for (; t <= 9000; t += 200) if (c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t) }).some((e) => e.kind === 'fence')) break;
+    for (; t <= 9000; t += 200)
+      if (
+        c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t) }).some((e) => e.kind === 'fence')
+      )
+        break;
     assert.ok(t <= 9000, 'fenced');
     // The stop hangs for 2 s (the ticks go on meanwhile), then it is killed: failed.
-    for (let u = t + 200; u < t + 2000; u += 200) assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(u) })), ['PROGRESS']);
+    for (let u = t + 200; u < t + 2000; u += 200)
+      assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(u) })), [
+        'PROGRESS',
+      ]);
     const failed = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: false }], ...at(t + 2000) });
     assert.equal(writes(failed)[0]!.STATUS, undefined, 'no OFFLINE written while vip is still up');
     assert.equal(writes(failed)[0]!.RES_vip, 'UP');
@@ -108,11 +192,19 @@ describe('sender core', () => {
       assert.deepEqual(sends(fx), ['PROGRESS']);
     }
     const retry = c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t + 4000) });
-    assert.ok(retry.some((e) => e.kind === 'fence'), 'tries again');
+    assert.ok(
+      retry.some((e) => e.kind === 'fence'),
+      'tries again',
+    );
     assert.deepEqual(sends(retry), ['PROGRESS']);
     const ok = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: true }], ...at(t + 4100) });
     assert.equal(writes(ok)[0]!.STATUS, 'OFFLINE');
-    assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight({ ...held, RES_vip: 'DOWN' }, false), ...at(t + 4200) })), ['OFFLINE']);
+    assert.deepEqual(
+      sends(
+        c.handle({ kind: 'timer', timer: 'tick', sight: sight({ ...held, RES_vip: 'DOWN' }, false), ...at(t + 4200) }),
+      ),
+      ['OFFLINE'],
+    );
   });
 
   it('sends the final word twice when the off pause begins, then nothing', () => {
@@ -120,8 +212,16 @@ describe('sender core', () => {
     const v = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall };
     c.start(at(0), sight(v));
     c.handle({ kind: 'timer', timer: 'tick', sight: sight(v), ...at(200) });
-    const paused = { STATUS: 'OFFLINE' as const, DECIDED_AT: at(300).wall, SENDER_RUN: 0 as const, SENDER_PAUSE_UNTIL: at(30_000).wall };
-    assert.deepEqual(sends(c.handle({ kind: 'changed', reason: 'bus', sight: sight(paused), ...at(300) })), ['OFFLINE', 'OFFLINE']);
+    const paused = {
+      STATUS: 'OFFLINE' as const,
+      DECIDED_AT: at(300).wall,
+      SENDER_RUN: 0 as const,
+      SENDER_PAUSE_UNTIL: at(30_000).wall,
+    };
+    assert.deepEqual(sends(c.handle({ kind: 'changed', reason: 'bus', sight: sight(paused), ...at(300) })), [
+      'OFFLINE',
+      'OFFLINE',
+    ]);
     assert.deepEqual(sends(c.handle({ kind: 'timer', timer: 'tick', sight: sight(paused), ...at(400) })), []);
   });
 });
@@ -134,7 +234,12 @@ describe('receiver core', () => {
   it('takes the peer word (newest of a burst) and declares the peer silent DEADTIME after its last word', () => {
     const c = new ReceiverCore(cfg);
     const start = c.start(at(0));
-    assert.deepEqual(writes(start)[0], { RECEIVER_STARTED_AT: at(0).wall, RECEIVER_AT: at(0).wall, RECEIVER_IN: null, RECEIVER_IN_SINCE: at(0).wall });
+    assert.deepEqual(writes(start)[0], {
+      RECEIVER_STARTED_AT: at(0).wall,
+      RECEIVER_AT: at(0).wall,
+      RECEIVER_IN: null,
+      RECEIVER_IN_SINCE: at(0).wall,
+    });
     const a = c.handle({ kind: 'word', word: 'PROGRESS', ...at(100) });
     assert.ok(a.some((e) => e.kind === 'arm' && e.timer === 'dead' && e.at === 1101));
     const b = c.handle({ kind: 'word', word: 'ONLINE', ...at(100) });
@@ -173,7 +278,14 @@ describe('receiver core', () => {
 });
 
 describe('supervise core', () => {
-  const cfg = { ...timing, GW: '', GW_INT: 250, local: { id: 2 as const }, peer: { name: 'lb1' }, resources: [{ name: 'vip', script: '/x/res/ipaddr' }] };
+  const cfg = {
+    ...timing,
+    GW: '',
+    GW_INT: 250,
+    local: { id: 2 as const },
+    peer: { name: 'lb1' },
+    resources: [{ name: 'vip', script: '/x/res/ipaddr' }],
+  };
   const live = { pid: true, onBus: true, everOnBus: true };
   const sight = (view: Status): SuperviseSight => ({ own: view, view, damaged: null, sender: live, receiver: live });
   const kinds = (fx: SuperviseEffect[]) => fx.map((e) => e.kind);
@@ -193,13 +305,27 @@ describe('supervise core', () => {
     assert.deepEqual(writes(c.start(at(0)))[0], { SUPERVISE: 1, SUPERVISE_AT: at(0).wall, STATUS: null });
     const run = c.run(at(10));
     assert.ok(kinds(run).includes('check'));
-    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const peerOnline: Status = {
+      RECEIVER_IN: 'ONLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+    };
     // vip is UP here, the peer (first in NODES) is ONLINE: both ONLINE, the second yields.
-    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), peerOnline, 20);
+    const fx = settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }),
+      peerOnline,
+      20,
+    );
     const stop = fx.find((e) => e.kind === 'run');
     assert.deepEqual(stop, { kind: 'run', op: 'stop', names: ['vip'] });
     assert.equal(writes(fx).at(-1)!.STATUS, 'PROGRESS');
-    const done = settle(c, c.handle({ kind: 'done', results: [{ name: 'vip', ok: true }], ...at(200) }), peerOnline, 200);
+    const done = settle(
+      c,
+      c.handle({ kind: 'done', results: [{ name: 'vip', ok: true }], ...at(200) }),
+      peerOnline,
+      200,
+    );
     assert.equal(writes(done)[0]!.STATUS, 'OFFLINE');
     assert.ok(done.some((e) => e.kind === 'arm' && e.timer === 'round' && e.at === 2010));
   });
@@ -207,21 +333,41 @@ describe('supervise core', () => {
   it('decides at once when the peer word changes, not at the next round', () => {
     const c = new SuperviseCore(cfg);
     c.start(at(0));
-    const quiet: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const quiet: Status = {
+      RECEIVER_IN: 'ONLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+    };
     settle(c, c.run(at(10)), quiet, 10);
-    settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), quiet, 20);
+    settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }),
+      quiet,
+      20,
+    );
     const released: Status = { ...quiet, RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(500).wall };
     const fx = settle(c, c.handle({ kind: 'changed', view: released, ...at(500) }), released, 500);
-    assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'start', names: ['vip'] });
+    assert.deepEqual(
+      fx.find((e) => e.kind === 'run'),
+      { kind: 'run', op: 'start', names: ['vip'] },
+    );
   });
 
   it('notices its own stall on a queued event before deciding on it', () => {
     const c = new SuperviseCore(cfg);
     c.start(at(0));
-    const v: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const v: Status = {
+      RECEIVER_IN: 'OFFLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+    };
     settle(c, c.run(at(10)), v, 10);
     settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), v, 20);
-    const fx = c.handle({ kind: 'changed', view: { ...v, RECEIVER_IN: null, RECEIVER_IN_SINCE: at(10).wall }, ...at(9000) });
+    const fx = c.handle({
+      kind: 'changed',
+      view: { ...v, RECEIVER_IN: null, RECEIVER_IN_SINCE: at(10).wall },
+      ...at(9000),
+    });
     assert.ok(fx.some((e) => e.kind === 'log' && e.msg.startsWith('own stall')));
     assert.equal(c.state.stalledAt, at(9000).wall);
   });
@@ -229,9 +375,20 @@ describe('supervise core', () => {
   it('tells the sender of the off pause on the bus, and of its end', () => {
     const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
     c.start(at(0));
-    const v: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, SENDER_RUN: 0, SENDER_PAUSE_UNTIL: at(20_000).wall };
+    const v: Status = {
+      RECEIVER_IN: 'OFFLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+      SENDER_RUN: 0,
+      SENDER_PAUSE_UNTIL: at(20_000).wall,
+    };
     const fx = settle(c, c.run(at(10)), v, 10);
-    const more = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), v, 20);
+    const more = settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }),
+      v,
+      20,
+    );
     const pub = [...fx, ...more].filter((e) => e.kind === 'publish').at(-1) as { keys: Status };
     assert.equal(pub.keys.SENDER_RUN, 0);
     const on: Status = { ...v, SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined };
@@ -242,24 +399,45 @@ describe('supervise core', () => {
   it('ends its own off pause once it holds the resources (started by hand during the pause): a silent holder is one the peer cannot see (seed 689658)', () => {
     const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
     c.start(at(0));
-    const silent: Status = { RECEIVER_IN: null, RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, SENDER_RUN: 0, SENDER_PAUSE_UNTIL: at(20_000).wall };
+    const silent: Status = {
+      RECEIVER_IN: null,
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+      SENDER_RUN: 0,
+      SENDER_PAUSE_UNTIL: at(20_000).wall,
+    };
     settle(c, c.run(at(10)), silent, 10);
     // Released (vip DOWN) and paused: the pause stays.
-    const down = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), { ...silent, RECEIVER_IN: 'ONLINE' }, 20);
+    const down = settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }),
+      { ...silent, RECEIVER_IN: 'ONLINE' },
+      20,
+    );
     assert.ok(!writes(down).some((p) => p.SENDER_RUN === 1), 'a released node stays paused');
     // The operator's res start: vip UP, the peer silent (muted by its gateway): Active, and heard.
     for (let t = 510; t < 2010; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), silent, t);
     settle(c, c.handle({ kind: 'timer', timer: 'round', ...at(2010) }), silent, 2010);
-    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(2020) }), silent, 2020);
+    const fx = settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(2020) }),
+      silent,
+      2020,
+    );
     const w = writes(fx).find((p) => p.STATUS === 'ONLINE');
     assert.ok(w, 'ONLINE');
     assert.equal(w!.SENDER_RUN, 1, 'the heartbeat resumes with the ONLINE');
     assert.ok(fx.some((e) => e.kind === 'log' && /off pause: the heartbeat resumes/.test(e.msg)));
   });
-  it('checks at once when somebody else writes resource states that disagree with its own (the operator\'s res start: seed 865421)', () => {
+  it("checks at once when somebody else writes resource states that disagree with its own (the operator's res start: seed 865421)", () => {
     const c = new SuperviseCore(cfg);
     c.start(at(0));
-    const v: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000, RES_vip: 'DOWN' };
+    const v: Status = {
+      RECEIVER_IN: 'ONLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+      RES_vip: 'DOWN',
+    };
     settle(c, c.run(at(10)), v, 10);
     settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(20) }), v, 20);
     // Our own state again (or an unrelated key): no checks.
@@ -270,33 +448,62 @@ describe('supervise core', () => {
     assert.ok(!writes(fx).some((p) => p.RES_vip === 'DOWN'));
   });
   it('a supervise restarted after a crash yields what its predecessor may have held, even while a check says DOWN (seed 218732)', () => {
-    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const peerOnline: Status = {
+      RECEIVER_IN: 'ONLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+    };
     const firstOp = (prior: Status) => {
       const c = new SuperviseCore(cfg);
       c.start(at(0), prior);
       settle(c, c.run(at(10)), peerOnline, 10);
       // The check hung and timed out: DOWN, though the address may well be up.
-      const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(2020) }), peerOnline, 2020);
+      const fx = settle(
+        c,
+        c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false }], routeOk: true, ...at(2020) }),
+        peerOnline,
+        2020,
+      );
       return fx.find((e) => e.kind === 'run');
     };
     // Killed a moment ago while it said ONLINE: stop to be sure.
-    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 400 }), { kind: 'run', op: 'stop', names: ['vip'] });
-    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'PROGRESS', SUPERVISE_AT: at(0).wall - 400 }), { kind: 'run', op: 'stop', names: ['vip'] });
+    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 400 }), {
+      kind: 'run',
+      op: 'stop',
+      names: ['vip'],
+    });
+    assert.deepEqual(firstOp({ SUPERVISE: 1, STATUS: 'PROGRESS', SUPERVISE_AT: at(0).wall - 400 }), {
+      kind: 'run',
+      op: 'stop',
+      names: ['vip'],
+    });
     // A clean stop before, a predecessor that was a Standby, or a stamp from before a reboot: nothing to yield.
     assert.equal(firstOp({ SUPERVISE: 0, STATUS: null, SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'OFFLINE', SUPERVISE_AT: at(0).wall - 400 }), undefined);
     assert.equal(firstOp({ SUPERVISE: 1, STATUS: 'ONLINE', SUPERVISE_AT: at(0).wall - 600_000 }), undefined);
   });
-  it("off whose stops all fail does not pause the heartbeat: still Active (a silent holder is taken over from)", () => {
+  it('off whose stops all fail does not pause the heartbeat: still Active (a silent holder is taken over from)', () => {
     const offDone = (ok: boolean) => {
       const c = new SuperviseCore({ ...cfg, local: { id: 1 } });
       c.start(at(0));
-      const standby: Status = { RECEIVER_IN: 'OFFLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+      const standby: Status = {
+        RECEIVER_IN: 'OFFLINE',
+        RECEIVER_IN_SINCE: at(0).wall - 60_000,
+        RECEIVER_STARTED_AT: at(0).wall - 60_000,
+      };
       settle(c, c.run(at(10)), standby, 10);
-      settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), standby, 20);
+      settle(
+        c,
+        c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }),
+        standby,
+        20,
+      );
       const off: Status = { ...standby, OFF_REQUEST: at(100).wall, OFF_FORCE: 0 };
       const fx = settle(c, c.handle({ kind: 'changed', view: off, ...at(100) }), off, 100);
-      assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
+      assert.deepEqual(
+        fx.find((e) => e.kind === 'run'),
+        { kind: 'run', op: 'stop', names: ['vip'] },
+      );
       return writes(c.handle({ kind: 'done', results: [{ name: 'vip', ok }], ...at(300) }))[0]!;
     };
     const released = offDone(true);
@@ -311,13 +518,31 @@ describe('supervise core', () => {
   it('a stop that failed (hung to RES_TIMEOUT) is tried again on a peer ONLINE, even when the next check hangs and says DOWN (seed 2019379)', () => {
     const c = new SuperviseCore(cfg);
     c.start(at(0));
-    const peerOnline: Status = { RECEIVER_IN: 'ONLINE', RECEIVER_IN_SINCE: at(0).wall - 60_000, RECEIVER_STARTED_AT: at(0).wall - 60_000 };
+    const peerOnline: Status = {
+      RECEIVER_IN: 'ONLINE',
+      RECEIVER_IN_SINCE: at(0).wall - 60_000,
+      RECEIVER_STARTED_AT: at(0).wall - 60_000,
+    };
     settle(c, c.run(at(10)), peerOnline, 10);
     // Both ONLINE: the second in NODES yields; its stop script hangs and is killed.
-    const fx = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }), peerOnline, 20);
-    assert.deepEqual(fx.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
-    for (let t = 510; t < 30_020; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
-    const failed = settle(c, c.handle({ kind: 'done', results: [{ name: 'vip', ok: false }], ...at(30_020) }), peerOnline, 30_020);
+    const fx = settle(
+      c,
+      c.handle({ kind: 'checked', results: [{ name: 'vip', ok: true }], routeOk: true, ...at(20) }),
+      peerOnline,
+      20,
+    );
+    assert.deepEqual(
+      fx.find((e) => e.kind === 'run'),
+      { kind: 'run', op: 'stop', names: ['vip'] },
+    );
+    for (let t = 510; t < 30_020; t += 500)
+      settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+    const failed = settle(
+      c,
+      c.handle({ kind: 'done', results: [{ name: 'vip', ok: false }], ...at(30_020) }),
+      peerOnline,
+      30_020,
+    );
     assert.ok(failed.some((e) => e.kind === 'log' && /stop failed for vip/.test(e.msg)));
     assert.equal(writes(failed).at(-1)!.RES_vip, 'UP', 'not stopped: UP as far as it knows');
     // Not again at once (a stop script that fails fast would spin): at the next round, after a check.
@@ -325,10 +550,24 @@ describe('supervise core', () => {
     const arm = failed.find((e) => e.kind === 'arm' && e.timer === 'round') as { at: number } | undefined;
     assert.ok(arm && arm.at <= 30_020 + cfg.SUPERVISE_INT, 'the next round is armed');
     // The check hangs too and counts as DOWN: vip may still be up, so it stops again.
-    for (let t = 30_510; t < 32_020; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+    for (let t = 30_510; t < 32_020; t += 500)
+      settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
     const round = c.handle({ kind: 'timer', timer: 'round', ...at(32_020) });
     assert.ok(kinds(round).includes('check'));
-    const hung = settle(c, c.handle({ kind: 'checked', results: [{ name: 'vip', ok: false, timedOut: true }], routeOk: true, ...at(34_020) }), peerOnline, 34_020);
-    assert.deepEqual(hung.find((e) => e.kind === 'run'), { kind: 'run', op: 'stop', names: ['vip'] });
+    const hung = settle(
+      c,
+      c.handle({
+        kind: 'checked',
+        results: [{ name: 'vip', ok: false, timedOut: true }],
+        routeOk: true,
+        ...at(34_020),
+      }),
+      peerOnline,
+      34_020,
+    );
+    assert.deepEqual(
+      hung.find((e) => e.kind === 'run'),
+      { kind: 'run', op: 'stop', names: ['vip'] },
+    );
   });
 });

@@ -1,24 +1,25 @@
 // The authenticated heartbeat frame and the receiver's acceptance rules, fed
 // crafted buffers (the codec has no sockets): each test is one row of
 // docs/wire-format-auth.md.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { test } from 'node:test';
 import {
+  type AuthMode,
   createHeartbeatCodec,
+  DROP_REASONS,
   DropLogLimiter,
   dropStatusKey,
   dropStatusPatch,
-  DROP_REASONS,
   encodeFrame,
   encodeHeartbeat,
   FRAME_MAX_LEN,
   FRAME_MIN_LEN,
-  KeyRing,
-  parseFrame,
-  type AuthMode,
   type HeartbeatCodec,
+  KeyRing,
   type PeerState,
+  parseFrame,
 } from '../../src/heartbeat/index.js';
 import type { Word } from '../../src/heartbeat/word.js';
 
@@ -29,12 +30,32 @@ const PEER = ['198.18.0.12'];
 const PEER_IP = PEER[0]!;
 const STRANGER = '198.18.0.66';
 
-const ring = (...keys: [number, Buffer][]) => new KeyRing('/test/authkey', keys.map(([id, key]) => ({ id, key })));
+const ring = (...keys: [number, Buffer][]) =>
+  new KeyRing(
+    '/test/authkey',
+    keys.map(([id, key]) => ({ id, key })),
+  );
 
 /** The peer's sender (node 2) and our receiver (node 1) with the same keys. */
-function pair(opts: { senderKeys?: KeyRing; receiverKeys?: KeyRing; generation?: number; mode?: AuthMode; peerState?: PeerState | null; onPeerState?: (s: PeerState, durable: boolean) => void } = {}) {
-  const sender = createHeartbeatCodec({ auth: { keys: opts.senderKeys ?? ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' }, generation: opts.generation ?? 100 });
-  const receiver = createHeartbeatCodec({ auth: { keys: opts.receiverKeys ?? ring([1, K1]), localNode: 1, peerNode: 2, mode: opts.mode ?? 'enforce' }, peerState: opts.peerState ?? null, onPeerState: opts.onPeerState });
+function pair(
+  opts: {
+    senderKeys?: KeyRing;
+    receiverKeys?: KeyRing;
+    generation?: number;
+    mode?: AuthMode;
+    peerState?: PeerState | null;
+    onPeerState?: (s: PeerState, durable: boolean) => void;
+  } = {},
+) {
+  const sender = createHeartbeatCodec({
+    auth: { keys: opts.senderKeys ?? ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: opts.generation ?? 100,
+  });
+  const receiver = createHeartbeatCodec({
+    auth: { keys: opts.receiverKeys ?? ring([1, K1]), localNode: 1, peerNode: 2, mode: opts.mode ?? 'enforce' },
+    peerState: opts.peerState ?? null,
+    onPeerState: opts.onPeerState,
+  });
   return { sender, receiver };
 }
 
@@ -55,7 +76,10 @@ test('frame: round trip of every word, byte layout as documented', () => {
     assert.deepEqual([...b.subarray(10, 18)], [1, 2, 3, 4, 5, 6, 7, 8], 'sequence u64 big-endian');
     assert.equal(b[18], word.length);
     assert.equal(b.toString('latin1', 19, 19 + word.length), word);
-    const mac = crypto.createHmac('sha256', K1).update(b.subarray(0, 19 + word.length)).digest();
+    const mac = crypto
+      .createHmac('sha256', K1)
+      .update(b.subarray(0, 19 + word.length))
+      .digest();
     assert.deepEqual(b.subarray(19 + word.length), mac, 'HMAC-SHA256 over all preceding bytes');
     const f = parseFrame(b)!;
     assert.equal(f.word, word);
@@ -100,10 +124,15 @@ test('a tampered byte anywhere in the frame is never accepted, with the reason o
         bad[i]! ^= flip;
         const why = reason(receiver, bad);
         let expected: string[];
-        if (i < 4 || i === 18 || (i >= 19 && i < 19 + n)) expected = ['not-a-heartbeat']; // magic, version, length, word
-        else if (i === 4) expected = ['unknown-key']; // key id: no such key
+        if (i < 4 || i === 18 || (i >= 19 && i < 19 + n))
+          expected = ['not-a-heartbeat']; // magic, version, length, word
+        else if (i === 4)
+          expected = ['unknown-key']; // key id: no such key
         else expected = ['bad-mac']; // node, generation, sequence, MAC
-        assert.ok(expected.includes(why), `byte ${i} ^ 0x${flip.toString(16)} of ${word}: ${why}, expected ${expected}`);
+        assert.ok(
+          expected.includes(why),
+          `byte ${i} ^ 0x${flip.toString(16)} of ${word}: ${why}, expected ${expected}`,
+        );
       }
     }
     // and the untampered frame is still good
@@ -114,7 +143,8 @@ test('a tampered byte anywhere in the frame is never accepted, with the reason o
 test('truncated and oversized frames are not heartbeats', () => {
   const { sender, receiver } = pair();
   const good = sender.encode('OFFLINE');
-  for (let len = 0; len < good.length; len++) assert.equal(reason(receiver, good.subarray(0, len)), 'not-a-heartbeat', `truncated to ${len}`);
+  for (let len = 0; len < good.length; len++)
+    assert.equal(reason(receiver, good.subarray(0, len)), 'not-a-heartbeat', `truncated to ${len}`);
   assert.equal(reason(receiver, Buffer.concat([good, Buffer.from([0])])), 'not-a-heartbeat', 'one byte more');
   assert.equal(reason(receiver, Buffer.concat([good, good])), 'not-a-heartbeat', 'two frames in one datagram');
   assert.equal(reason(receiver, Buffer.concat([good, Buffer.alloc(65000)])), 'not-a-heartbeat', '64 KiB');
@@ -129,8 +159,11 @@ test('wrong key id: a frame signed with a key we do not have is dropped as unkno
   assert.equal(reason(other.receiver, other.sender.encode('ONLINE')), 'bad-mac');
 });
 
-test('wrong node: our own frame reflected back with the peer\'s source address is dropped', () => {
-  const us = createHeartbeatCodec({ auth: { keys: ring([1, K1]), localNode: 1, peerNode: 2, mode: 'enforce' }, generation: 5 });
+test("wrong node: our own frame reflected back with the peer's source address is dropped", () => {
+  const us = createHeartbeatCodec({
+    auth: { keys: ring([1, K1]), localNode: 1, peerNode: 2, mode: 'enforce' },
+    generation: 5,
+  });
   const own = us.encode('ONLINE');
   assert.equal(reason(us, own), 'wrong-node');
   const forged = encodeFrame({ keyId: 1, node: 1, generation: 999, sequence: 1n, word: 'ONLINE' }, K1);
@@ -155,7 +188,10 @@ test('generations: an older one is dropped, a newer one is accepted even with a 
   const { receiver } = old;
   for (const f of oldFrames) assert.equal(reason(receiver, f), 'ok:ONLINE');
   // the peer restarts: generation 11, sequence from 1 again
-  const restarted = createHeartbeatCodec({ auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' }, generation: 11 });
+  const restarted = createHeartbeatCodec({
+    auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: 11,
+  });
   assert.equal(reason(receiver, restarted.encode('PROGRESS')), 'ok:PROGRESS', 'newer generation, sequence 1 < 3');
   assert.deepEqual(receiver.peerState, { generation: 11, sequence: 1n });
   for (const f of oldFrames) assert.equal(reason(receiver, f), 'old-generation');
@@ -175,13 +211,24 @@ test('the persisted peer state closes the window after a receiver restart; the c
   ]);
   // the receiver restarts with what was persisted last
   const restarted = pair({ peerState: writes.at(-1)![0] }).receiver;
-  for (const f of frames.slice(0, 33)) assert.equal(reason(restarted, f), 'replay', 'everything up to the checkpoint is refused');
+  for (const f of frames.slice(0, 33))
+    assert.equal(reason(restarted, f), 'replay', 'everything up to the checkpoint is refused');
   assert.equal(reason(restarted, frames[33]!), 'ok:ONLINE');
   // an older generation than the stored one: dropped
-  const older = createHeartbeatCodec({ auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' }, generation: 19 });
-  assert.equal(reason(pair({ peerState: { generation: 20, sequence: 1n } }).receiver, older.encode('ONLINE')), 'old-generation');
+  const older = createHeartbeatCodec({
+    auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: 19,
+  });
+  assert.equal(
+    reason(pair({ peerState: { generation: 20, sequence: 1n } }).receiver, older.encode('ONLINE')),
+    'old-generation',
+  );
   // a throwing callback does not break accepting
-  const c = pair({ onPeerState: () => { throw new Error('disk full'); } });
+  const c = pair({
+    onPeerState: () => {
+      throw new Error('disk full');
+    },
+  });
   assert.equal(reason(c.receiver, c.sender.encode('ONLINE')), 'ok:ONLINE');
 });
 
@@ -190,14 +237,23 @@ test('rotation with two keys: frames signed by either verify; the first key sign
   assert.equal(both.signingId, 2);
   const oldSender = pair({ senderKeys: ring([1, K1]), receiverKeys: both, generation: 1 });
   assert.equal(reason(oldSender.receiver, oldSender.sender.encode('ONLINE')), 'ok:ONLINE', 'old key verifies');
-  const newSender = createHeartbeatCodec({ auth: { keys: both, localNode: 2, peerNode: 1, mode: 'enforce' }, generation: 2 });
+  const newSender = createHeartbeatCodec({
+    auth: { keys: both, localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: 2,
+  });
   const f = newSender.encode('ONLINE');
   assert.equal(f[4], 2, 'signed with the first key');
   assert.equal(reason(oldSender.receiver, f), 'ok:ONLINE', 'new key verifies');
   // a receiver that has only the old key does not know id 2
   assert.equal(reason(pair({ receiverKeys: ring([1, K1]) }).receiver, newSender.encode('ONLINE')), 'unknown-key');
   // a receiver that has both verifies a frame of the new key from a sender that has only the new key
-  assert.equal(reason(pair({ receiverKeys: both }).receiver, encodeFrame({ keyId: 2, node: 2, generation: 3, sequence: 1n, word: 'OFFLINE' }, K2)), 'ok:OFFLINE');
+  assert.equal(
+    reason(
+      pair({ receiverKeys: both }).receiver,
+      encodeFrame({ keyId: 2, node: 2, generation: 3, sequence: 1n, word: 'OFFLINE' }, K2),
+    ),
+    'ok:OFFLINE',
+  );
 });
 
 test('plain words: accepted and counted in permissive, refused in enforce; permissive sends frame and word', () => {
@@ -209,14 +265,24 @@ test('plain words: accepted and counted in permissive, refused in enforce; permi
   }
   assert.equal(enforce.drops['plain-refused'], 3);
   assert.equal(permissive.plainAccepted, 3);
-  assert.equal(reason(permissive, encodeHeartbeat('ONLINE'), STRANGER), 'not-from-peer', 'permissive still wants the peer\'s address');
+  assert.equal(
+    reason(permissive, encodeHeartbeat('ONLINE'), STRANGER),
+    'not-from-peer',
+    "permissive still wants the peer's address",
+  );
   assert.equal(reason(permissive, Buffer.from('ONLINE\n')), 'not-a-heartbeat');
-  const p = createHeartbeatCodec({ auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'permissive' }, generation: 1 });
+  const p = createHeartbeatCodec({
+    auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'permissive' },
+    generation: 1,
+  });
   const dg = p.datagrams('ONLINE');
   assert.equal(dg.length, 2);
   assert.equal(parseFrame(dg[0]!)?.word, 'ONLINE');
   assert.deepEqual(dg[1], Buffer.from('ONLINE'));
-  const e = createHeartbeatCodec({ auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' }, generation: 1 });
+  const e = createHeartbeatCodec({
+    auth: { keys: ring([1, K1]), localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: 1,
+  });
   assert.equal(e.datagrams('ONLINE').length, 1);
   assert.equal(parseFrame(e.datagrams('ONLINE')[0]!)?.sequence, 2n, 'each datagram takes the next sequence');
 });
@@ -231,7 +297,11 @@ test('without a key: the original plain words byte for byte; frames are not hear
   }
   assert.equal(reason(plain, Buffer.from('ONLINE'), STRANGER), 'not-from-peer');
   assert.equal(reason(plain, pair().sender.encode('ONLINE')), 'not-a-heartbeat');
-  assert.deepEqual(plain.drops, { ...Object.fromEntries(DROP_REASONS.map((r) => [r, 0])), 'not-from-peer': 1, 'not-a-heartbeat': 1 });
+  assert.deepEqual(plain.drops, {
+    ...Object.fromEntries(DROP_REASONS.map((r) => [r, 0])),
+    'not-from-peer': 1,
+    'not-a-heartbeat': 1,
+  });
 });
 
 test('a stranger is dropped before any HMAC, even with a valid frame', () => {
@@ -270,5 +340,9 @@ test('drop counters as status keys, and a log limiter of one line per reason per
   assert.equal(l.total, 51);
   const counters = { ...receiver.drops, 'bad-mac': 70, replay: 1 };
   assert.deepEqual(lim.due(100_000, counters), [], 'within the minute: nothing due');
-  assert.deepEqual(lim.due(120_000, counters).map((x) => [x.reason, x.since]), [['bad-mac', 19]], 'a tick flushes what is pending');
+  assert.deepEqual(
+    lim.due(120_000, counters).map((x) => [x.reason, x.since]),
+    [['bad-mac', 19]],
+    'a tick flushes what is pending',
+  );
 });

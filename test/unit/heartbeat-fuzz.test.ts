@@ -2,12 +2,13 @@
 // peer's address and others. Nothing throws, nothing is accepted but the
 // genuinely new frames of the peer, and the acceptor keeps no per-datagram
 // state (heap flat). A behaviour check, not a timing one.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createHeartbeatCodec, KeyRing, type AuthMode } from '../../src/heartbeat/index.js';
+import { type AuthMode, createHeartbeatCodec, KeyRing } from '../../src/heartbeat/index.js';
 import type { Word } from '../../src/heartbeat/word.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -41,7 +42,10 @@ function fuzz(mode: AuthMode, n: number, seed: number) {
   const stolen = new KeyRing('/fuzz/other', [{ id: 1, key: crypto.randomBytes(32) }]);
   let generation = 1000;
   let sender = createHeartbeatCodec({ auth: { keys, localNode: 2, peerNode: 1, mode: 'enforce' }, generation });
-  const forger = createHeartbeatCodec({ auth: { keys: stolen, localNode: 2, peerNode: 1, mode: 'enforce' }, generation: 5000 });
+  const forger = createHeartbeatCodec({
+    auth: { keys: stolen, localNode: 2, peerNode: 1, mode: 'enforce' },
+    generation: 5000,
+  });
   const self = createHeartbeatCodec({ auth: { keys, localNode: 1, peerNode: 2, mode: 'enforce' }, generation: 5000 });
   const receiver = createHeartbeatCodec({ auth: { keys, localNode: 1, peerNode: 2, mode }, peerState: null });
   const delivered: Buffer[] = []; // frames the receiver has seen (replays and mutations start from these)
@@ -61,7 +65,11 @@ function fuzz(mode: AuthMode, n: number, seed: number) {
     const kind = r.int(100);
     if (kind < 10) {
       // a genuinely new frame of the peer (now and then after a restart of its sender)
-      if (r.next() < 0.01) sender = createHeartbeatCodec({ auth: { keys, localNode: 2, peerNode: 1, mode: 'enforce' }, generation: ++generation });
+      if (r.next() < 0.01)
+        sender = createHeartbeatCodec({
+          auth: { keys, localNode: 2, peerNode: 1, mode: 'enforce' },
+          generation: ++generation,
+        });
       msg = sender.encode(r.pick(WORDS));
       genuine = fromPeer;
       if (fromPeer) {
@@ -99,7 +107,7 @@ function fuzz(mode: AuthMode, n: number, seed: number) {
       else genuine = fromPeer && mode === 'permissive';
     }
     if (genuine) expectedAccepted++;
-    let res;
+    let res: ReturnType<typeof receiver.accept>;
     try {
       res = receiver.accept(msg, from, PEER);
     } catch (e) {
@@ -115,17 +123,38 @@ function fuzz(mode: AuthMode, n: number, seed: number) {
   gc();
   const heapGrowth = process.memoryUsage().heapUsed - heapAtWarm;
   const dropped = Object.values(receiver.drops).reduce((a, b) => a + b, 0);
-  return { accepted, expectedAccepted, dropped, heapGrowth, drops: receiver.drops, plainAccepted: receiver.plainAccepted };
+  return {
+    accepted,
+    expectedAccepted,
+    dropped,
+    heapGrowth,
+    drops: receiver.drops,
+    plainAccepted: receiver.plainAccepted,
+  };
 }
 
-for (const [mode, n, seed] of [['enforce', 100_000, 9], ['permissive', 20_000, 10]] as const) {
+for (const [mode, n, seed] of [
+  ['enforce', 100_000, 9],
+  ['permissive', 20_000, 10],
+] as const) {
   test(`fuzz (${mode}): ${n} random and mutated datagrams: no throw, only genuine frames accepted, heap flat`, () => {
     const res = fuzz(mode, n, seed);
     assert.equal(res.accepted, res.expectedAccepted);
     assert.ok(res.accepted > n / 20, `too few genuine frames to mean anything: ${res.accepted}`);
     assert.equal(res.accepted + res.dropped, n, 'every datagram is accepted or counted by one reason');
-    for (const reason of ['not-from-peer', 'not-a-heartbeat', 'bad-mac', 'unknown-key', 'wrong-node', 'replay', 'old-generation'] as const) {
-      assert.ok(res.drops[reason] > 0, `no ${reason} drop seen: the fuzz does not reach that rule (${JSON.stringify(res.drops)})`);
+    for (const reason of [
+      'not-from-peer',
+      'not-a-heartbeat',
+      'bad-mac',
+      'unknown-key',
+      'wrong-node',
+      'replay',
+      'old-generation',
+    ] as const) {
+      assert.ok(
+        res.drops[reason] > 0,
+        `no ${reason} drop seen: the fuzz does not reach that rule (${JSON.stringify(res.drops)})`,
+      );
     }
     if (mode === 'enforce') assert.ok(res.drops['plain-refused'] > 0);
     else assert.ok(res.plainAccepted > 0);

@@ -1,13 +1,20 @@
 // The generation files on a real file system: the sender's boot generation
 // grows at every start (and survives a lost file via the clock floor), the
 // peer's newest state round-trips, corrupt files are reported, not fatal.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { generationFile, nextBootGeneration, peerGenerationFile, readPeerState, writePeerState } from '../../src/heartbeat/index.js';
+import { test } from 'node:test';
 import { writeFileDurable } from '../../src/heartbeat/durable-file.js';
+import {
+  generationFile,
+  nextBootGeneration,
+  peerGenerationFile,
+  readPeerState,
+  writePeerState,
+} from '../../src/heartbeat/index.js';
 
 function withDir(fn: (dir: string) => void) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-gen-'));
@@ -39,9 +46,17 @@ test('boot generation: the clock is a floor (a lost file still moves forward), t
     const now = 1_764_000_000_000;
     assert.equal(nextBootGeneration(f, now).generation, 1_764_000_000);
     assert.equal(nextBootGeneration(f, now).generation, 1_764_000_001, 'two starts in one second still grow');
-    assert.equal(nextBootGeneration(f, now - 3_600_000).generation, 1_764_000_002, 'a clock set back does not move it back');
+    assert.equal(
+      nextBootGeneration(f, now - 3_600_000).generation,
+      1_764_000_002,
+      'a clock set back does not move it back',
+    );
     fs.rmSync(f);
-    assert.equal(nextBootGeneration(f, now + 60_000).generation, 1_764_000_060, 'file lost (reinstall): the clock keeps it above the last');
+    assert.equal(
+      nextBootGeneration(f, now + 60_000).generation,
+      1_764_000_060,
+      'file lost (reinstall): the clock keeps it above the last',
+    );
   });
 });
 
@@ -77,7 +92,7 @@ test('peer state: absent is null, round trip with a u64 sequence, corrupt is rep
     writePeerState(f, { generation: 78, sequence: 1n }, false);
     assert.deepEqual(readPeerState(f).state, { generation: 78, sequence: 1n });
     for (const bad of ['', '78', '78 x', '-1 2', '4294967296 1', '1 18446744073709551616']) {
-      fs.writeFileSync(f, bad + '\n');
+      fs.writeFileSync(f, `${bad}\n`);
       const r = readPeerState(f);
       assert.equal(r.state, null, bad);
       assert.match(r.problem!, /corrupt/, bad);

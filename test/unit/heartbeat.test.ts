@@ -1,17 +1,18 @@
 // The heartbeat wire format (the original's bare ASCII word) and the receiver
 // on a real loopback socket: only the peer's exact words count.
-import { test, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, test } from 'node:test';
 import pino from 'pino';
 import { buildConfig, parseConfigText } from '../../src/config/index.js';
 import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from '../../src/heartbeat/index.js';
 import { startReceiver } from '../../src/receiver/shell.js';
-import { StatusStore, type Status } from '../../src/status-store/index.js';
+import { type Status, StatusStore } from '../../src/status-store/index.js';
 import { expectWithin, sleep } from '../helpers/wait.js';
 
 test('encode gives exactly the ASCII bytes of the word, no newline', () => {
@@ -98,10 +99,12 @@ async function boundSocket(addr: string): Promise<dgram.Socket> {
 }
 
 function send(s: dgram.Socket, msg: Buffer | string, port: number): Promise<void> {
-  return new Promise((res, rej) => s.send(typeof msg === 'string' ? Buffer.from(msg, 'ascii') : msg, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  return new Promise((res, rej) =>
+    s.send(typeof msg === 'string' ? Buffer.from(msg, 'ascii') : msg, port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+  );
 }
 
-test('receiver: stores the peer\'s word, drops everything else, nulls on silence, survives junk', async () => {
+test("receiver: stores the peer's word, drops everything else, nulls on silence, survives junk", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-hb-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const port = await freeUdpPort('127.0.0.1');
@@ -134,14 +137,27 @@ test('receiver: stores the peer\'s word, drops everything else, nulls on silence
     // Garbage from the peer and a valid word from a stranger: all dropped. Had
     // any counted, RECEIVER_IN would have changed (OFFLINE/PROGRESS, then back to
     // ONLINE) and RECEIVER_IN_SINCE with it.
-    const junk: (Buffer | string)[] = ['OFFLINE\n', 'offline', 'PROGRES', 'OFFLINEX', ' OFFLINE', Buffer.alloc(0), Buffer.from('PROGRESS', 'utf16le'), crypto.randomBytes(300)];
+    const junk: (Buffer | string)[] = [
+      'OFFLINE\n',
+      'offline',
+      'PROGRES',
+      'OFFLINEX',
+      ' OFFLINE',
+      Buffer.alloc(0),
+      Buffer.from('PROGRESS', 'utf16le'),
+      crypto.randomBytes(300),
+    ];
     for (const j of junk) await send(peer, j, port);
     for (const w of ['OFFLINE', 'PROGRESS', 'ONLINE']) await send(stranger, w, port);
     const nDropped = junk.length + 3;
     await expectWithin(`RECEIVER_DROPPED = ${nDropped}`, () => read().RECEIVER_DROPPED === nDropped, 3000);
     const s = read();
     assert.equal(s.RECEIVER_IN, 'ONLINE');
-    assert.equal(s.RECEIVER_IN_SINCE, since, 'RECEIVER_IN changed in between: a dropped datagram was taken as a heartbeat');
+    assert.equal(
+      s.RECEIVER_IN_SINCE,
+      since,
+      'RECEIVER_IN changed in between: a dropped datagram was taken as a heartbeat',
+    );
 
     // A real change of the peer's word is taken.
     clearInterval(keepalive);

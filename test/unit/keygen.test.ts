@@ -1,12 +1,13 @@
 // pha-cli keygen on real files through the real CLI: 0600 whatever the umask,
 // no overwrite without --force, --rotate keeps the old key second, never
 // prints a key, works before the config is valid (the key it names is missing).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadKeyFile } from '../../src/heartbeat/index.js';
 
@@ -21,8 +22,15 @@ function env() {
 }
 
 function run(config: string, args: string[], opts: { umask?: string; stdin?: string } = {}) {
-  const cmd = [process.execPath, CLI, '--config', config, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const r = spawnSync('/bin/sh', ['-c', `umask ${opts.umask ?? '022'}; exec ${cmd}`], { encoding: 'utf8', env: env(), timeout: 20000, input: opts.stdin });
+  const cmd = [process.execPath, CLI, '--config', config, ...args]
+    .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+    .join(' ');
+  const r = spawnSync('/bin/sh', ['-c', `umask ${opts.umask ?? '022'}; exec ${cmd}`], {
+    encoding: 'utf8',
+    env: env(),
+    timeout: 20000,
+    input: opts.stdin,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -99,13 +107,19 @@ test('keygen --rotate: the new key signs (first line), the old one stays second;
     assert.match(r.out, /new key id 2 signs; key id 1 kept to verify/);
     assert.match(r.out, /restart the receiver.*\n.*then the sender/);
     const after1 = keysOf(f);
-    assert.deepEqual(after1.map((k) => k.id), [2, 1]);
+    assert.deepEqual(
+      after1.map((k) => k.id),
+      [2, 1],
+    );
     assert.equal(after1[1]!.hex, k1!.hex, 'the old key is kept byte for byte');
     noKeyPrinted(r, f);
     const r2 = run(config, ['keygen', '--rotate']);
     assert.match(r2.out, /new key id 3 signs; key id 2 kept to verify \(key id 1 dropped\)/);
     const after2 = keysOf(f);
-    assert.deepEqual(after2.map((k) => k.id), [3, 2]);
+    assert.deepEqual(
+      after2.map((k) => k.id),
+      [3, 2],
+    );
     assert.equal(after2[1]!.hex, after1[0]!.hex);
     assert.equal(fs.statSync(f).mode & 0o777, 0o600);
     // a broken current file is not rotated

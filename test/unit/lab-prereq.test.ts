@@ -1,8 +1,9 @@
 // npm run demo: what it does when the namespace lab's tools are missing — one
 // decision over (platform, root, what is missing, --install-tools, apt-get).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { installLine, missingLabTools, planLab, type LabPlanInput, type MissingTool } from '../../tools/lab/prereq.js';
+import { test } from 'node:test';
+import { installLine, type LabPlanInput, type MissingTool, missingLabTools, planLab } from '../../tools/lab/prereq.js';
 
 const PING: MissingTool = { tool: 'ping', pkg: 'iputils-ping', why: 'not installed' };
 const ARPING: MissingTool = { tool: 'arping', pkg: 'iputils-arping', why: 'not installed' };
@@ -11,7 +12,11 @@ const base: LabPlanInput = { platform: 'linux', root: true, missing: [], install
 
 test('root with every tool: the lab', () => {
   assert.deepEqual(planLab(base), { action: 'lab', say: [] });
-  assert.equal(planLab({ ...base, installTools: true }).action, 'lab', '--install-tools installs nothing when nothing is missing');
+  assert.equal(
+    planLab({ ...base, installTools: true }).action,
+    'lab',
+    '--install-tools installs nothing when nothing is missing',
+  );
 });
 
 test('root without ping and arping: names the packages and the one command, falls back, offers --install-tools', () => {
@@ -30,7 +35,10 @@ test('root with --install-tools and apt-get: installs exactly the missing packag
   assert.equal(p.action, 'install');
   assert.ok(p.action === 'install');
   assert.deepEqual(p.packages, ['iproute2', 'iputils-ping', 'iputils-arping']);
-  assert.deepEqual(p.commands, [['apt-get', 'update'], ['apt-get', 'install', '-y', 'iproute2', 'iputils-ping', 'iputils-arping']]);
+  assert.deepEqual(p.commands, [
+    ['apt-get', 'update'],
+    ['apt-get', 'install', '-y', 'iproute2', 'iputils-ping', 'iputils-arping'],
+  ]);
 });
 
 test('--install-tools without apt-get: says what to install by hand, falls back', () => {
@@ -56,7 +64,14 @@ test('not Linux: the loopback pair, nothing to install', () => {
 });
 
 test('one package per tool, once (unshare and nsenter are both util-linux)', () => {
-  const p = planLab({ ...base, installTools: true, missing: [{ tool: 'unshare', pkg: 'util-linux', why: 'not installed' }, { tool: 'nsenter', pkg: 'util-linux', why: 'not installed' }] });
+  const p = planLab({
+    ...base,
+    installTools: true,
+    missing: [
+      { tool: 'unshare', pkg: 'util-linux', why: 'not installed' },
+      { tool: 'nsenter', pkg: 'util-linux', why: 'not installed' },
+    ],
+  });
   assert.ok(p.action === 'install');
   assert.deepEqual(p.packages, ['util-linux']);
 });
@@ -65,8 +80,18 @@ test('the probe: an absent tool is not installed, another implementation is not 
   const missing = await missingLabTools([
     { tool: 'sh', pkg: 'dash', probe: ['sh', '-c', 'echo sh here'] },
     { tool: 'nope', pkg: 'nope-pkg', probe: ['pha-no-such-tool-here', '-V'] },
-    { tool: 'arping', pkg: 'iputils-arping', probe: ['sh', '-c', 'echo "ARPing 2.21, by Thomas Habets"'], mustMatch: /iputils/ },
-    { tool: 'arping', pkg: 'iputils-arping', probe: ['sh', '-c', 'echo "arping from iputils 20221126" >&2'], mustMatch: /iputils/ },
+    {
+      tool: 'arping',
+      pkg: 'iputils-arping',
+      probe: ['sh', '-c', 'echo "ARPing 2.21, by Thomas Habets"'],
+      mustMatch: /iputils/,
+    },
+    {
+      tool: 'arping',
+      pkg: 'iputils-arping',
+      probe: ['sh', '-c', 'echo "arping from iputils 20221126" >&2'],
+      mustMatch: /iputils/,
+    },
   ]);
   assert.deepEqual(missing, [
     { tool: 'nope', pkg: 'nope-pkg', why: 'not installed' },

@@ -1,14 +1,15 @@
 // The resource runner with real child processes: exit codes, output, scripts
 // that cannot run, timeouts that kill the whole process group, order, no shell.
-import { test, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import type { ResourceDef } from '../../src/config/index.js';
+import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import { sleep } from '../helpers/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -141,11 +142,14 @@ test('startInOrder runs in config order and stops at the first failure', async (
   const list = [mk('a', 0), mk('b', 0), mk('c', 4), mk('d', 0)];
   const results = await runner().startInOrder(list);
   assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), ['start a', 'start b', 'start c']);
-  assert.deepEqual(results.map((r) => [r.name, r.action, r.ok, r.code]), [
-    ['a', 'start', true, 0],
-    ['b', 'start', true, 0],
-    ['c', 'start', false, 4],
-  ]);
+  assert.deepEqual(
+    results.map((r) => [r.name, r.action, r.ok, r.code]),
+    [
+      ['a', 'start', true, 0],
+      ['b', 'start', true, 0],
+      ['c', 'start', false, 4],
+    ],
+  );
 });
 
 test('stopInReverse runs in reverse order and goes on after a failure', async () => {
@@ -154,11 +158,14 @@ test('stopInReverse runs in reverse order and goes on after a failure', async ()
   const list = [mk('a', 0), mk('b', 5), mk('c', 0)];
   const results = await runner().stopInReverse(list);
   assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), ['stop c', 'stop b', 'stop a']);
-  assert.deepEqual(results.map((r) => [r.name, r.ok]), [
-    ['c', true],
-    ['b', false],
-    ['a', true],
-  ]);
+  assert.deepEqual(
+    results.map((r) => [r.name, r.ok]),
+    [
+      ['c', true],
+      ['b', false],
+      ['a', true],
+    ],
+  );
   assert.equal(results[1]!.code, 5);
 });
 
@@ -168,18 +175,34 @@ test('checkAll runs the checks at once', async () => {
   const results = await runner().checkAll(list);
   const took = Date.now() - t0;
   assert.ok(took < 1200, `3 checks of 0.5 s took ${took} ms: not concurrent`);
-  assert.deepEqual(results.map((r) => [r.name, r.action, r.ok]), [
-    ['x', 'check', true],
-    ['y', 'check', true],
-    ['z', 'check', true],
-  ]);
+  assert.deepEqual(
+    results.map((r) => [r.name, r.action, r.ok]),
+    [
+      ['x', 'check', true],
+      ['y', 'check', true],
+      ['z', 'check', true],
+    ],
+  );
 });
 
 test('arguments reach the script verbatim, one argv entry each, never through a shell', async () => {
   const out = path.join(DIR, 'argv.out');
   const pwned = path.join(DIR, 'pwned');
   const s = script(`printf '%s\\0' "$@" > ${out}`);
-  const args = ['a b', `$(touch ${pwned})`, `\`touch ${pwned}\``, `;rm -rf ${DIR}`, '*', '"quoted"', "it's", '&&', '|', '>x', '', 'tab\there'];
+  const args = [
+    'a b',
+    `$(touch ${pwned})`,
+    `\`touch ${pwned}\``,
+    `;rm -rf ${DIR}`,
+    '*',
+    '"quoted"',
+    "it's",
+    '&&',
+    '|',
+    '>x',
+    '',
+    'tab\there',
+  ];
   const r = await runner().run(res('argv', s, args), 'start');
   assert.equal(r.ok, true, r.output);
   const got = fs.readFileSync(out, 'utf8').split('\0');

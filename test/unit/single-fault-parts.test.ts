@@ -2,16 +2,17 @@
 // status store's last good state, the background writer, the gateway monitor,
 // the log destination that never throws, the alarm list. Real files (and
 // /dev/full for a disk that is full), no mocks of fs.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
+import { Alarms } from '../../src/daemon/alarms.js';
+import { SafeFileDestination } from '../../src/daemon/logger.js';
 import { StatusStore } from '../../src/status-store/index.js';
 import { StatusWriter } from '../../src/status-store/writer.js';
 import { SuperviseCore } from '../../src/supervise/core.js';
-import { SafeFileDestination } from '../../src/daemon/logger.js';
-import { Alarms } from '../../src/daemon/alarms.js';
 import { sleep } from '../helpers/wait.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pha-parts-'));
@@ -41,8 +42,15 @@ test('store: a corrupt, truncated or deleted file reads as the last good state, 
       assert.equal(store.read().SENDER_AT, 1);
       assert.equal(store.damaged, null, `${how}: a good read clears damaged`);
     }
-    assert.deepEqual([...new Set(damaged.map((d) => d.split(' (')[0]))], ['status file corrupt', 'status file missing'], `every damage is reported: ${damaged}`);
-    assert.ok(damaged.some((d) => /Unterminated|Unexpected end/.test(d)), 'the truncated file too');
+    assert.deepEqual(
+      [...new Set(damaged.map((d) => d.split(' (')[0]))],
+      ['status file corrupt', 'status file missing'],
+      `every damage is reported: ${damaged}`,
+    );
+    assert.ok(
+      damaged.some((d) => /Unterminated|Unexpected end/.test(d)),
+      'the truncated file too',
+    );
     // A process that never saw the file: missing is simply empty.
     fs.rmSync(file);
     assert.deepEqual(new StatusStore({ file }).read(), {});
@@ -80,7 +88,11 @@ test('writer: patches merge, a failed write keeps its patch and is retried, over
     w.write({ RECEIVER_IN: 'OFFLINE' });
     await sleep(150);
     assert.ok(errors.length >= 1 && errors[0], 'the failure is reported');
-    assert.deepEqual(w.over({ STATUS: 'OFFLINE' }), { STATUS: 'ONLINE', RES_a: 'UP', RECEIVER_IN: 'OFFLINE' }, 'our unwritten keys lie over the file');
+    assert.deepEqual(
+      w.over({ STATUS: 'OFFLINE' }),
+      { STATUS: 'ONLINE', RES_a: 'UP', RECEIVER_IN: 'OFFLINE' },
+      'our unwritten keys lie over the file',
+    );
     w.write({ RES_a: undefined });
     assert.equal('RES_a' in w.over({ RES_a: 'UP' }), false, 'an unwritten delete hides the key');
     // The disk comes back: everything queued lands, nothing lost.
@@ -98,16 +110,32 @@ test('writer: patches merge, a failed write keeps its patch and is retried, over
 
 // The gateway verdicts as the supervise core counts them (pings overlap, answers come in any order).
 function gatewayCore() {
-  const cfg = { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, GW: '198.18.0.1', GW_FAILS: 6, GW_INT: 250, RES_RESTARTS: 2, RES_TIMEOUT: 30, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30, local: { id: 1 as const }, peer: { name: 'lb2' }, resources: [{ name: 'vip', script: '/x/res/ipaddr' }] };
+  const cfg = {
+    HEARTBEAT_INT: 200,
+    DEADTIME: 1000,
+    SUPERVISE_INT: 2000,
+    CHECK_TIMEOUT: 2000,
+    GW: '198.18.0.1',
+    GW_FAILS: 6,
+    GW_INT: 250,
+    RES_RESTARTS: 2,
+    RES_TIMEOUT: 30,
+    FAIL_HOLDDOWN: 300,
+    OFF_PAUSE: 30,
+    local: { id: 1 as const },
+    peer: { name: 'lb2' },
+    resources: [{ name: 'vip', script: '/x/res/ipaddr' }],
+  };
   const c = new SuperviseCore(cfg as unknown as ConstructorParameters<typeof SuperviseCore>[0]);
   let mono = 0;
-  const verdict = (seq: number, ok: boolean) => c.handle({ kind: 'pinged', seq, ok, error: ok ? null : 'timeout', mono: ++mono, wall: 1_800_000_000_000 + mono });
+  const verdict = (seq: number, ok: boolean) =>
+    c.handle({ kind: 'pinged', seq, ok, error: ok ? null : 'timeout', mono: ++mono, wall: 1_800_000_000_000 + mono });
   return { c, verdict };
 }
 
 test('gateway: one lost ping is no loss; GW_FAILS in a row is; an answer ends it; late answers do not undo a newer failure', () => {
   const { c, verdict } = gatewayCore();
-  [true, false, true, false, false, true].forEach((ok, i) => verdict(i + 1, ok));
+  for (const [i, ok] of [true, false, true, false, false, true].entries()) verdict(i + 1, ok);
   assert.equal(c.state.gwFailStreak, 0);
   for (let i = 7; i <= 12; i++) verdict(i, false);
   assert.equal(c.state.gwFailStreak, 6, 'six in a row');
@@ -119,7 +147,10 @@ test('gateway: one lost ping is no loss; GW_FAILS in a row is; an answer ends it
 
 test('gateway: 10 % random loss over 20 000 pings never makes 6 in a row (seeded)', () => {
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   const { c, verdict } = gatewayCore();
   let max = 0;
   for (let i = 1; i <= 20_000; i++) {

@@ -1,12 +1,13 @@
 // The status key table: every key survives sanitize(), a bad value is dropped
 // with a message naming the key, `stat` shows every time key readably, and the
 // Status type derived from the table stays precise (checked by the compiler).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { STATUS_KEYS, TIME_KEYS, keyRow, sanitize, type Status } from '../../src/status-store/index.js';
-import { describeType, validValue, type KeyRow } from '../../src/status-store/keys.js';
+import { test } from 'node:test';
 import { formatStat } from '../../src/cli/stat.js';
 import type { Config } from '../../src/config/index.js';
+import { keyRow, STATUS_KEYS, type Status, sanitize, TIME_KEYS } from '../../src/status-store/index.js';
+import { describeType, type KeyRow, validValue } from '../../src/status-store/keys.js';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 600);
 const ROWS = Object.entries(STATUS_KEYS) as [string, KeyRow][];
@@ -58,7 +59,7 @@ function badValues(r: KeyRow): unknown[] {
     case 'string-or-null':
       return [{}, [], true, 5];
     case 'enum':
-      return [...common, null, 1, (r.values ?? [])[0]!.toLowerCase() + '?'];
+      return [...common, null, 1, `${(r.values ?? [])[0]!.toLowerCase()}?`];
   }
 }
 
@@ -92,12 +93,17 @@ test('a bad value is dropped with a message naming the key and what it expects; 
       const out = sanitize({ [name]: v, [other]: 1 }, problems);
       assert.deepEqual(out, { [other]: 1 }, `${name} = ${JSON.stringify(v)} must be dropped`);
       assert.equal(problems.length, 1, `${name} = ${JSON.stringify(v)}`);
-      assert.match(problems[0]!, new RegExp(`^key ${name} has an invalid value .*\\(expected ${describeType(r).replace(/[|()]/g, '\\$&')}\\): dropped$`));
+      assert.match(
+        problems[0]!,
+        new RegExp(
+          `^key ${name} has an invalid value .*\\(expected ${describeType(r).replace(/[|()]/g, '\\$&')}\\): dropped$`,
+        ),
+      );
     }
   }
 });
 
-test('keys not in the table: a number is kept (a newer version\'s time or counter), anything else dropped and named', () => {
+test("keys not in the table: a number is kept (a newer version's time or counter), anything else dropped and named", () => {
   const problems: string[] = [];
   assert.deepEqual(sanitize({ NEW_COUNTER: 3, NEW_TEXT: 'x' }, problems), { NEW_COUNTER: 3 });
   assert.deepEqual(problems, ['unknown key NEW_TEXT with a non-number value "x": dropped']);
@@ -113,7 +119,8 @@ test('the table is well formed: enum rows list values, pattern rows match no nam
     assert.ok(r.doc.length > 0 && !r.doc.includes('\n'), `${k}: doc is one line`);
     if (r.prefix !== undefined) {
       assert.equal(k, `${r.prefix}<name>`, `${k}: a pattern row is named <prefix><name>`);
-      for (const [other, o] of ROWS) if (o.prefix === undefined) assert.ok(!other.startsWith(r.prefix), `${other} would be taken for a ${k} key`);
+      for (const [other, o] of ROWS)
+        if (o.prefix === undefined) assert.ok(!other.startsWith(r.prefix), `${other} would be taken for a ${k} key`);
     }
     assert.equal(keyRow(keyName(k, r)), r, k);
   }
@@ -123,7 +130,8 @@ test('the table is well formed: enum rows list values, pattern rows match no nam
 test('the time keys are exactly the rows of a time type, DECIDED_AT and SENDER_STARTED_AT included', () => {
   const times = ROWS.filter(([, r]) => r.type === 'time' || r.type === 'time-or-null').map(([k]) => k);
   assert.deepEqual([...TIME_KEYS].sort(), times.sort());
-  for (const k of ['DECIDED_AT', 'SENDER_STARTED_AT', 'OFF_REQUEST', 'OFF_ANSWERED', 'FAILED_UNTIL']) assert.ok(TIME_KEYS.has(k), k);
+  for (const k of ['DECIDED_AT', 'SENDER_STARTED_AT', 'OFF_REQUEST', 'OFF_ANSWERED', 'FAILED_UNTIL'])
+    assert.ok(TIME_KEYS.has(k), k);
 });
 
 test('stat prints every time key as a readable time, other numbers as they are', () => {
@@ -146,7 +154,14 @@ test('stat prints every time key as a readable time, other numbers as they are',
 // Compile-time checks: the Status type derived from the table is precise.
 // (A wrong @ts-expect-error fails the build, so these cannot silently rot.)
 test('the Status type refuses what the table refuses (checked by tsc)', () => {
-  const ok: Status = { STATUS: 'ONLINE', RES_vip: 'UP', OFF_RESULT: 'released', GW_OK: null, OFF_REQUEST: null, DECIDED_AT: NOW };
+  const ok: Status = {
+    STATUS: 'ONLINE',
+    RES_vip: 'UP',
+    OFF_RESULT: 'released',
+    GW_OK: null,
+    OFF_REQUEST: null,
+    DECIDED_AT: NOW,
+  };
   // @ts-expect-error not a word
   const badWord: Status = { STATUS: 'UP' };
   // @ts-expect-error RES_<name> is UP or DOWN
@@ -160,7 +175,7 @@ test('the Status type refuses what the table refuses (checked by tsc)', () => {
   // @ts-expect-error a time is a number
   const badTime: Status = { DECIDED_AT: '2026-01-01' };
   const word: 'ONLINE' | 'OFFLINE' | 'PROGRESS' | null | undefined = ok.STATUS;
-  const res: 'UP' | 'DOWN' | undefined = ok['RES_other'];
+  const res: 'UP' | 'DOWN' | undefined = ok.RES_other;
   assert.ok([badWord, badRes, unknownKey, badBit, badEnum, badTime].every((x) => typeof x === 'object'));
   assert.equal(word, 'ONLINE');
   assert.equal(res, undefined);

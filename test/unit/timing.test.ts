@@ -1,7 +1,7 @@
 // Every interval derived from the config, one formula each (docs/daemons.md, "Derived intervals").
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BUS_HEARD_AGAIN_MS, progressBound, timingOf, type TimingInput } from '../../src/config/timing.js';
+import { BUS_HEARD_AGAIN_MS, progressBound, type TimingInput, timingOf } from '../../src/config/timing.js';
 
 const base: TimingInput = {
   HEARTBEAT_INT: 200,

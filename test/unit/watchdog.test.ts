@@ -3,15 +3,16 @@
 // the death is not left dead for good (seed 503878 of the simulation). The
 // clock is injected so that the back-off is passed without waiting; check() is
 // called by hand where the daemon's timer would call it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BACKUP_AFTER_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
 import type { DaemonName } from '../../src/daemon/bus.js';
+import { BACKUP_AFTER_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
 
 interface Rig {
   runDir: string;
@@ -96,7 +97,10 @@ test('watchdog: the second watcher leaves a dead daemon to the first while the f
       await check();
     }
     assert.deepEqual(spawned, [], 'supervise (the first watcher) restarts the receiver, not the sender');
-    assert.ok(events.some((e) => e.kind === 'died' && e.daemon === 'receiver' && !e.restarter), 'the death is reported, not acted on');
+    assert.ok(
+      events.some((e) => e.kind === 'died' && e.daemon === 'receiver' && !e.restarter),
+      'the death is reported, not acted on',
+    );
     // Still dead after BACKUP_AFTER_MS (the first watcher did not do it, whatever the reason): the backup steps in.
     clock.t = 100 + BACKUP_AFTER_MS;
     await check();
@@ -125,7 +129,11 @@ test('watchdog: a receiver dead while supervise died and came back is restarted 
     assert.deepEqual(spawned.length, 2, 'the back-off after a failed restart is kept');
     clock.t = 1000;
     await check();
-    assert.deepEqual(spawned.filter((d) => d === 'receiver').length, 2, 'after the back-off the sender restarts the receiver: its first watcher is a newer supervise that never saw it run');
+    assert.deepEqual(
+      spawned.filter((d) => d === 'receiver').length,
+      2,
+      'after the back-off the sender restarts the receiver: its first watcher is a newer supervise that never saw it run',
+    );
     const pid = Number(fs.readFileSync(path.join(r.runDir, 'receiver'), 'utf8'));
     assert.ok(pid > 0 && pid !== receiver && fs.existsSync(`/proc/${pid}`), 'a new receiver runs');
   });

@@ -1,6 +1,15 @@
 /** Command line of `npm run bench -- [options]`. */
 
-export const SCENARIOS = ['host-death', 'freeze', 'off', 'partition-heal', 'gateway-loss', 'both-start', 'both-start-staggered', 'vip-remove'] as const;
+export const SCENARIOS = [
+  'host-death',
+  'freeze',
+  'off',
+  'partition-heal',
+  'gateway-loss',
+  'both-start',
+  'both-start-staggered',
+  'vip-remove',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const PROFILES = ['default', 'fast'] as const;
 export type ProfileName = (typeof PROFILES)[number];
@@ -62,8 +71,12 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
 
 function list<T extends string>(v: string, allowed: readonly T[], what: string): T[] {
   const out: T[] = [];
-  for (const x of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(allowed as readonly string[]).includes(x)) throw new Error(`unknown ${what} '${x}' (one of: ${allowed.join(', ')})`);
+  for (const x of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!(allowed as readonly string[]).includes(x))
+      throw new Error(`unknown ${what} '${x}' (one of: ${allowed.join(', ')})`);
     if (!out.includes(x as T)) out.push(x as T);
   }
   if (out.length === 0) throw new Error(`--${what} needs a value`);
@@ -78,11 +91,30 @@ function int(v: string | undefined, name: string, min: number): number {
 
 export function parseArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
-    trials: 10, bothTrials: 3, scenarios: [...SCENARIOS], profiles: [...PROFILES], long: false, idleSeconds: 60,
-    compareKeepalived: false, auth: false, soakMinutes: 0, sections: [], outDir: 'bench/results', merge: true, keepLogs: false,
-    observer: 'monitor', freezeMs: 3000, quick: false, snapshot: true, reportOnly: false, load: false, help: false,
+    trials: 10,
+    bothTrials: 3,
+    scenarios: [...SCENARIOS],
+    profiles: [...PROFILES],
+    long: false,
+    idleSeconds: 60,
+    compareKeepalived: false,
+    auth: false,
+    soakMinutes: 0,
+    sections: [],
+    outDir: 'bench/results',
+    merge: true,
+    keepLogs: false,
+    observer: 'monitor',
+    freezeMs: 3000,
+    quick: false,
+    snapshot: true,
+    reportOnly: false,
+    load: false,
+    help: false,
   };
-  let trialsSet = false, bothSet = false, idleSet = false;
+  let trialsSet = false,
+    bothSet = false,
+    idleSet = false;
   let only: Section[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -95,41 +127,81 @@ export function parseArgs(argv: string[]): BenchOptions {
       return v;
     };
     switch (key) {
-      case '--trials': o.trials = int(val(), '--trials', 1); trialsSet = true; break;
-      case '--both-trials': o.bothTrials = int(val(), '--both-trials', 1); bothSet = true; break;
-      case '--quick': o.quick = true; break;
-      case '--scenario': case '--scenarios': o.scenarios = list(val(), SCENARIOS, 'scenario'); break;
+      case '--trials':
+        o.trials = int(val(), '--trials', 1);
+        trialsSet = true;
+        break;
+      case '--both-trials':
+        o.bothTrials = int(val(), '--both-trials', 1);
+        bothSet = true;
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--scenario':
+      case '--scenarios':
+        o.scenarios = list(val(), SCENARIOS, 'scenario');
+        break;
       case '--profile': {
         const v = val();
         o.profiles = v === 'both' ? [...PROFILES] : list(v, PROFILES, 'profile');
         break;
       }
-      case '--long': o.long = true; break;
-      case '--freeze-ms': o.freezeMs = int(val(), '--freeze-ms', 100); break;
-      case '--idle-seconds': o.idleSeconds = int(val(), '--idle-seconds', 1); idleSet = true; break;
+      case '--long':
+        o.long = true;
+        break;
+      case '--freeze-ms':
+        o.freezeMs = int(val(), '--freeze-ms', 100);
+        break;
+      case '--idle-seconds':
+        o.idleSeconds = int(val(), '--idle-seconds', 1);
+        idleSet = true;
+        break;
       case '--compare': {
         const v = val();
         if (v !== 'keepalived') throw new Error(`--compare: only 'keepalived' is supported, not '${v}'`);
         o.compareKeepalived = true;
         break;
       }
-      case '--auth': o.auth = true; break;
-      case '--load': o.load = true; break;
-      case '--soak': o.soakMinutes = int(val(), '--soak', 0.05); break;
-      case '--only': only = list(val(), SECTIONS, 'only'); break;
+      case '--auth':
+        o.auth = true;
+        break;
+      case '--load':
+        o.load = true;
+        break;
+      case '--soak':
+        o.soakMinutes = int(val(), '--soak', 0.05);
+        break;
+      case '--only':
+        only = list(val(), SECTIONS, 'only');
+        break;
       case '--observer': {
         const v = val();
         if (v !== 'monitor' && v !== 'sample') throw new Error('--observer: monitor or sample');
         o.observer = v;
         break;
       }
-      case '--out': o.outDir = val(); break;
-      case '--no-merge': o.merge = false; break;
-      case '--keep-logs': o.keepLogs = true; break;
-      case '--no-snapshot': o.snapshot = false; break;
-      case '--report-only': o.reportOnly = true; break;
-      case '-h': case '--help': o.help = true; break;
-      default: throw new Error(`unknown option '${a}'`);
+      case '--out':
+        o.outDir = val();
+        break;
+      case '--no-merge':
+        o.merge = false;
+        break;
+      case '--keep-logs':
+        o.keepLogs = true;
+        break;
+      case '--no-snapshot':
+        o.snapshot = false;
+        break;
+      case '--report-only':
+        o.reportOnly = true;
+        break;
+      case '-h':
+      case '--help':
+        o.help = true;
+        break;
+      default:
+        throw new Error(`unknown option '${a}'`);
     }
   }
   if (o.quick) {

@@ -17,8 +17,14 @@ if ((mode !== 'plain' && mode !== 'key') || !(interval > 0) || !(seconds > 0)) {
   process.exit(2);
 }
 const ring = new KeyRing('bench', [{ id: 1, key: generateKey() }]);
-const tx = mode === 'plain' ? createHeartbeatCodec() : createHeartbeatCodec({ auth: { keys: ring, localNode: 1, peerNode: 2, mode: 'enforce' }, generation: 1 });
-const rx = mode === 'plain' ? createHeartbeatCodec() : createHeartbeatCodec({ auth: { keys: ring, localNode: 2, peerNode: 1, mode: 'enforce' }, onPeerState: () => {} });
+const tx =
+  mode === 'plain'
+    ? createHeartbeatCodec()
+    : createHeartbeatCodec({ auth: { keys: ring, localNode: 1, peerNode: 2, mode: 'enforce' }, generation: 1 });
+const rx =
+  mode === 'plain'
+    ? createHeartbeatCodec()
+    : createHeartbeatCodec({ auth: { keys: ring, localNode: 2, peerNode: 1, mode: 'enforce' }, onPeerState: () => {} });
 const peer = '198.18.0.11';
 let n = 0;
 let warm = false;
@@ -39,6 +45,6 @@ const timer = setInterval(() => {
   } else if (warm && Date.now() - t0 >= seconds * 1000) {
     clearInterval(timer);
     const c = process.cpuUsage(c0);
-    process.stdout.write(JSON.stringify({ wakes: n, cpuUsPerWake: (c.user + c.system) / n }) + '\n');
+    process.stdout.write(`${JSON.stringify({ wakes: n, cpuUsPerWake: (c.user + c.system) / n })}\n`);
   }
 }, interval);

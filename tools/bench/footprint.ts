@@ -8,14 +8,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findPhaRoot, readDaemonPids, type NodeName } from '../lab/index.js';
 import type { ResourceDef } from '../../src/config/index.js';
 import { ResourceRunner } from '../../src/resources/index.js';
 import { StatusStore } from '../../src/status-store/index.js';
+import { findPhaRoot, type NodeName, readDaemonPids } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
-import { PHA_PROFILES, PhaPair, type BenchEnv } from './pair.js';
+import { type BenchEnv, PHA_PROFILES, PhaPair } from './pair.js';
 import type { RunMeta } from './runner.js';
-import { summarize, type Summary } from './stats.js';
+import { type Summary, summarize } from './stats.js';
 import { NODES } from './timeline.js';
 import type { DaemonFootprint, MicroResults, NodeFootprint } from './types.js';
 import { errText, fmtMs, say, sleep } from './util.js';
@@ -31,7 +31,10 @@ function clockTicks(): number {
   }
 }
 
-interface CpuSample { own: number; children: number }
+interface CpuSample {
+  own: number;
+  children: number;
+}
 
 /** utime+stime and cutime+cstime of a pid, in clock ticks; null when gone. */
 export function cpuTicks(pid: number): CpuSample | null {
@@ -55,7 +58,13 @@ export function rssKb(pid: number): number {
   }
 }
 
-async function idleFootprint(env: BenchEnv, o: BenchOptions, profileName: 'default' | 'fast', meta: RunMeta, micro: MicroResults): Promise<void> {
+async function idleFootprint(
+  env: BenchEnv,
+  o: BenchOptions,
+  profileName: 'default' | 'fast',
+  meta: RunMeta,
+  micro: MicroResults,
+): Promise<void> {
   const pair = new PhaPair(env, `footprint-${profileName}`, PHA_PROFILES[profileName]);
   try {
     await pair.setup();
@@ -68,7 +77,11 @@ async function idleFootprint(env: BenchEnv, o: BenchOptions, profileName: 'defau
     const all = NODES.flatMap((n) => DAEMONS.map((d) => ({ n, d, pid: pids[n][d]! })));
     const rssMax = new Map<number, number>();
     const writes: Record<NodeName, number> = { lb1: 0, lb2: 0 };
-    const watchers = NODES.map((n) => watch(join(env.lab.installs[n]!.dir, 'var'), (_ev, name) => { if (name === 'status.dat') writes[n]++; }));
+    const watchers = NODES.map((n) =>
+      watch(join(env.lab.installs[n]!.dir, 'var'), (_ev, name) => {
+        if (name === 'status.dat') writes[n]++;
+      }),
+    );
     // Reference: a bare Node.js process with a 200 ms timer, over the same window.
     const ref = spawn(process.execPath, ['-e', 'setInterval(() => {}, 200)'], { stdio: 'ignore', detached: true });
     env.lab.adopt(ref);
@@ -86,22 +99,41 @@ async function idleFootprint(env: BenchEnv, o: BenchOptions, profileName: 'defau
     for (const w of watchers) w.close();
     const ref1 = ref.pid ? cpuTicks(ref.pid) : null;
     if (ref0 && ref1 && ref.pid) {
-      (micro.nodeBaseline ??= []).push({ profile: profileName, cpuPct: ((ref1.own - ref0.own) / hz / wallS) * 100, rssKb: rssKb(ref.pid) });
-      say(`  reference: a bare node process with a 200 ms timer: ${(((ref1.own - ref0.own) / hz / wallS) * 100).toFixed(2)}% CPU, ${(rssKb(ref.pid) / 1024).toFixed(1)} MB`);
+      micro.nodeBaseline ??= [];
+      micro.nodeBaseline.push({
+        profile: profileName,
+        cpuPct: ((ref1.own - ref0.own) / hz / wallS) * 100,
+        rssKb: rssKb(ref.pid),
+      });
+      say(
+        `  reference: a bare node process with a 200 ms timer: ${(((ref1.own - ref0.own) / hz / wallS) * 100).toFixed(2)}% CPU, ${(rssKb(ref.pid) / 1024).toFixed(1)} MB`,
+      );
     }
     ref.kill('SIGKILL');
     const holders = pair.obs.holders().join(',');
-    if (holders !== 'lb1') micro.notes.push(`footprint ${profileName}: holders [${holders}] at the end of the idle window, expected [lb1]`);
+    if (holders !== 'lb1')
+      micro.notes.push(`footprint ${profileName}: holders [${holders}] at the end of the idle window, expected [lb1]`);
     for (const n of NODES) {
       const daemons: DaemonFootprint[] = DAEMONS.map((d) => {
         const pid = pids[n][d]!;
-        const a = first.get(pid), b = last.get(pid);
+        const a = first.get(pid),
+          b = last.get(pid);
         const pct = (x: 'own' | 'children'): number => (a && b ? ((b[x] - a[x]) / hz / wallS) * 100 : NaN);
         const own = pct('own');
-        return { daemon: d, pid, cpuPct: own, cpuPctWithChildren: own + pct('children'), rssKb: rssKb(pid), rssMaxKb: rssMax.get(pid) ?? 0 };
+        return {
+          daemon: d,
+          pid,
+          cpuPct: own,
+          cpuPctWithChildren: own + pct('children'),
+          rssKb: rssKb(pid),
+          rssMaxKb: rssMax.get(pid) ?? 0,
+        };
       });
       const fp: NodeFootprint = {
-        node: n, role: n === 'lb1' ? 'Active' : 'Standby', profile: profileName, seconds: Math.round(wallS),
+        node: n,
+        role: n === 'lb1' ? 'Active' : 'Standby',
+        profile: profileName,
+        seconds: Math.round(wallS),
         daemons,
         totalCpuPct: daemons.reduce((a, d) => a + d.cpuPct, 0),
         totalCpuPctWithChildren: daemons.reduce((a, d) => a + d.cpuPctWithChildren, 0),
@@ -110,8 +142,10 @@ async function idleFootprint(env: BenchEnv, o: BenchOptions, profileName: 'defau
         statusWritesPerS: writes[n] / wallS,
       };
       micro.footprint.push(fp);
-      say(`  ${n} (${fp.role}) ${daemons.map((d) => `${d.daemon} ${d.cpuPct.toFixed(2)}% (+children ${d.cpuPctWithChildren.toFixed(2)}%) ${(d.rssKb / 1024).toFixed(1)} MB`).join(', ')}` +
-        ` | total ${fp.totalCpuPct.toFixed(2)}% (+children ${fp.totalCpuPctWithChildren.toFixed(2)}%), RSS ${(fp.totalRssKb / 1024).toFixed(1)} MB; status.dat events ${fp.statusWritesPerS!.toFixed(1)}/s`);
+      say(
+        `  ${n} (${fp.role}) ${daemons.map((d) => `${d.daemon} ${d.cpuPct.toFixed(2)}% (+children ${d.cpuPctWithChildren.toFixed(2)}%) ${(d.rssKb / 1024).toFixed(1)} MB`).join(', ')}` +
+          ` | total ${fp.totalCpuPct.toFixed(2)}% (+children ${fp.totalCpuPctWithChildren.toFixed(2)}%), RSS ${(fp.totalRssKb / 1024).toFixed(1)} MB; status.dat events ${fp.statusWritesPerS!.toFixed(1)}/s`,
+      );
     }
     if (profileName === 'default' && !meta.aborted()) micro.cliStat = await cliStat(pair);
   } catch (e) {
@@ -125,7 +159,9 @@ async function idleFootprint(env: BenchEnv, o: BenchOptions, profileName: 'defau
 
 /** `pha-cli stat` one-shot on the running lb1, 20 runs; the `ip netns exec … nsenter` wrapper's own time measured with `true`. */
 async function cliStat(pair: PhaPair, runs = 20): Promise<MicroResults['cliStat']> {
-  const wall: number[] = [], overhead: number[] = [], codes: number[] = [];
+  const wall: number[] = [],
+    overhead: number[] = [],
+    codes: number[] = [];
   await pair.cli('lb1', ['stat']); // warm the page cache
   for (let i = 0; i < runs; i++) {
     const r = await pair.cli('lb1', ['stat']);
@@ -135,7 +171,9 @@ async function cliStat(pair: PhaPair, runs = 20): Promise<MicroResults['cliStat'
     overhead.push(t.ms);
   }
   const res = { runs, wall: summarize(wall), netnsOverhead: summarize(overhead), exitCodes: [...new Set(codes)] };
-  say(`\n== pha-cli stat one-shot on lb1: median ${fmtMs(res.wall.median)} ms, p95 ${fmtMs(res.wall.p95)} ms (netns wrapper alone: median ${fmtMs(res.netnsOverhead.median)} ms), exit codes ${res.exitCodes.join(',')}`);
+  say(
+    `\n== pha-cli stat one-shot on lb1: median ${fmtMs(res.wall.median)} ms, p95 ${fmtMs(res.wall.p95)} ms (netns wrapper alone: median ${fmtMs(res.netnsOverhead.median)} ms), exit codes ${res.exitCodes.join(',')}`,
+  );
   return res;
 }
 
@@ -156,7 +194,8 @@ async function superviseRounds(env: BenchEnv, n: number, rounds = 20): Promise<M
   }
   const runner = new ResourceRunner({ timeoutMs: 30_000 });
   const store = new StatusStore({ file: join(dir, 'var', 'status.dat') });
-  const check: number[] = [], round: number[] = [];
+  const check: number[] = [],
+    round: number[] = [];
   let downs = 0;
   for (let i = 0; i < rounds + 2; i++) {
     const t0 = performance.now();
@@ -167,14 +206,17 @@ async function superviseRounds(env: BenchEnv, n: number, rounds = 20): Promise<M
     await store.update({ ...patch, SUPERVISE_AT: Date.now() });
     const t2 = performance.now();
     downs += results.filter((r) => !r.ok).length;
-    if (i >= 2) { // two warm-up rounds
+    if (i >= 2) {
+      // two warm-up rounds
       check.push(t1 - t0);
       round.push(t2 - t0);
     }
   }
   if (!env.keepLogs) rmSync(dir, { recursive: true, force: true });
   const res = { resources: n, rounds, checkAll: summarize(check), roundWithWrite: summarize(round) };
-  say(`  ${String(n).padStart(2)} resources: checkAll median ${fmtMs(res.checkAll.median)} ms, p95 ${fmtMs(res.checkAll.p95)} ms; with the status write median ${fmtMs(res.roundWithWrite.median)} ms, p95 ${fmtMs(res.roundWithWrite.p95)} ms${downs ? ` (${downs} checks said DOWN!)` : ''}`);
+  say(
+    `  ${String(n).padStart(2)} resources: checkAll median ${fmtMs(res.checkAll.median)} ms, p95 ${fmtMs(res.checkAll.p95)} ms; with the status write median ${fmtMs(res.roundWithWrite.median)} ms, p95 ${fmtMs(res.roundWithWrite.p95)} ms${downs ? ` (${downs} checks said DOWN!)` : ''}`,
+  );
   return res;
 }
 
@@ -187,29 +229,55 @@ async function statusStoreLatency(env: BenchEnv, writers = 3, each = 500): Promi
   const script = join(dirname(fileURLToPath(import.meta.url)), 'store-writer.js');
   const startAt = Date.now() + 800;
   const t0 = performance.now();
-  const outs = await Promise.all(Array.from({ length: writers }, (_, i) => new Promise<{ lat: number[]; errors: number }>((resolve, reject) => {
-    const c = spawn(process.execPath, [script, file, String(each), String(i + 1), String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    env.lab.adopt(c);
-    let out = '';
-    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    c.once('exit', (code) => {
-      try {
-        resolve(JSON.parse(out) as { lat: number[]; errors: number });
-      } catch {
-        reject(new Error(`store writer ${i + 1} exited ${code} without a result`));
-      }
-    });
-  })));
+  const outs = await Promise.all(
+    Array.from(
+      { length: writers },
+      (_, i) =>
+        new Promise<{ lat: number[]; errors: number }>((resolve, reject) => {
+          const c = spawn(process.execPath, [script, file, String(each), String(i + 1), String(startAt)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          env.lab.adopt(c);
+          let out = '';
+          c.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          c.once('exit', (code) => {
+            try {
+              resolve(JSON.parse(out) as { lat: number[]; errors: number });
+            } catch {
+              reject(new Error(`store writer ${i + 1} exited ${code} without a result`));
+            }
+          });
+        }),
+    ),
+  );
   const wallMs = performance.now() - t0 - Math.max(0, startAt - Date.now());
   if (!env.keepLogs) rmSync(dir, { recursive: true, force: true });
   const lat = outs.flatMap((o) => o.lat);
-  const res = { writers, updatesEach: each, latency: summarize(lat), wallMs, errors: outs.reduce((a, o) => a + o.errors, 0) };
-  say(`\n== status-store: ${writers} writers × ${each} updates at once: p50 ${fmtMs(res.latency.median)} ms, p99 ${fmtMs(res.latency.p99)} ms, max ${fmtMs(res.latency.max)} ms, errors ${res.errors}`);
+  const res = {
+    writers,
+    updatesEach: each,
+    latency: summarize(lat),
+    wallMs,
+    errors: outs.reduce((a, o) => a + o.errors, 0),
+  };
+  say(
+    `\n== status-store: ${writers} writers × ${each} updates at once: p50 ${fmtMs(res.latency.median)} ms, p99 ${fmtMs(res.latency.p99)} ms, max ${fmtMs(res.latency.max)} ms, errors ${res.errors}`,
+  );
   return res;
 }
 
 export async function runFootprint(env: BenchEnv, o: BenchOptions, meta: RunMeta): Promise<MicroResults> {
-  const micro: MicroResults = { footprint: [], superviseRound: [], statusStore: null, cliStat: null, notes: [], runId: meta.runId, at: meta.at };
+  const micro: MicroResults = {
+    footprint: [],
+    superviseRound: [],
+    statusStore: null,
+    cliStat: null,
+    notes: [],
+    runId: meta.runId,
+    at: meta.at,
+  };
   for (const p of o.profiles) {
     if (meta.aborted()) return micro;
     await idleFootprint(env, o, p, meta, micro);

@@ -5,15 +5,16 @@
  * Scenarios: host death of the master, and graceful handover (the master's
  * keepalived stopped with SIGTERM: it sends priority 0 and drops the VIP).
  */
+
+import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import type { NodeName } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
-import { observe, type Observer } from './observer.js';
+import { type Observer, observe } from './observer.js';
 import type { BenchEnv } from './pair.js';
-import { runTrials, type RowSpec, type RunMeta } from './runner.js';
+import { type RowSpec, type RunMeta, runTrials } from './runner.js';
 import { SETTLE_MS } from './scenarios.js';
 import { NODES } from './timeline.js';
 import type { ScenarioRow, TrialResult } from './types.js';
@@ -47,7 +48,10 @@ export function ensureInstalled(cmd: string, pkg: string): boolean {
   if (hasCmd(cmd)) return true;
   say(`bench: ${cmd} is missing: apt-get install -y ${pkg}`);
   try {
-    execFileSync('apt-get', ['install', '-y', pkg], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', pkg], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (e) {
     say(`bench: apt-get install ${pkg} failed: ${errText(e)}`);
   }
@@ -91,7 +95,11 @@ class KaPair {
   readonly notes: string[] = [];
   private readonly procs: Partial<Record<NodeName, ChildProcess>> = {};
 
-  constructor(readonly env: BenchEnv, label: string, readonly profile: KaProfile) {
+  constructor(
+    readonly env: BenchEnv,
+    label: string,
+    readonly profile: KaProfile,
+  ) {
     this.dir = join(env.runDir, label);
   }
 
@@ -106,10 +114,26 @@ class KaPair {
     writeFileSync(conf, keepalivedConf(n, this.profile, this.env.lab.vipCidr));
     const fd = openSync(join(d, 'keepalived.log'), 'a');
     try {
-      this.procs[n] = this.env.lab.spawn(n, 'keepalived', [
-        '-n', '-l', '-D', '-G', '-P', '-f', conf,
-        '-p', this.pidFile(n), '-r', join(d, 'vrrp.pid'), '-c', join(d, 'checkers.pid'),
-      ], { stdio: ['ignore', fd, fd] });
+      this.procs[n] = this.env.lab.spawn(
+        n,
+        'keepalived',
+        [
+          '-n',
+          '-l',
+          '-D',
+          '-G',
+          '-P',
+          '-f',
+          conf,
+          '-p',
+          this.pidFile(n),
+          '-r',
+          join(d, 'vrrp.pid'),
+          '-c',
+          join(d, 'checkers.pid'),
+        ],
+        { stdio: ['ignore', fd, fd] },
+      );
     } finally {
       closeSync(fd);
     }
@@ -120,11 +144,14 @@ class KaPair {
     this.obs = await observe(this.env.lab, this.env.observer);
     this.start('lb1');
     if (!(await waitFor(() => this.obs.holders().join() === 'lb1', 15_000, 10))) {
-      throw new Error(`setup: keepalived on lb1 did not take the VIP within 15 s (see ${join(this.dir, 'lb1', 'keepalived.log')})`);
+      throw new Error(
+        `setup: keepalived on lb1 did not take the VIP within 15 s (see ${join(this.dir, 'lb1', 'keepalived.log')})`,
+      );
     }
     this.start('lb2');
     await sleep(2000 + 3 * this.profile.advertInt * 1000 + Math.random() * this.profile.advertInt * 1000);
-    if (this.obs.holders().join() !== 'lb1') throw new Error(`setup: holders [${this.obs.holders().join(',')}] after lb2 joined, not [lb1]`);
+    if (this.obs.holders().join() !== 'lb1')
+      throw new Error(`setup: holders [${this.obs.holders().join(',')}] after lb2 joined, not [lb1]`);
   }
 
   /** SIGTERM to keepalived's parent on the node (its graceful stop). */
@@ -167,7 +194,16 @@ type KaScenario = 'host-death' | 'graceful-stop';
 
 async function kaTrial(env: BenchEnv, sc: KaScenario, p: KaProfile, i: number): Promise<TrialResult> {
   const pair = new KaPair(env, `ka-${sc}-${p.name}-${i}`, p);
-  const base = { trial: i, toVipMs: null, gapMs: null, overlapMs: null, holder: null, flaps: 0, extra: {}, notes: [] as string[] };
+  const base = {
+    trial: i,
+    toVipMs: null,
+    gapMs: null,
+    overlapMs: null,
+    holder: null,
+    flaps: 0,
+    extra: {},
+    notes: [] as string[],
+  };
   let r: TrialResult;
   try {
     await pair.setup();
@@ -189,7 +225,9 @@ async function kaTrial(env: BenchEnv, sc: KaScenario, p: KaProfile, i: number): 
     r = {
       ...base,
       ok: reached && took !== null,
-      error: reached ? undefined : `lb2 alone did not hold the VIP within 15 s (holders: ${pair.obs.holders().join(',') || 'none'})`,
+      error: reached
+        ? undefined
+        : `lb2 alone did not hold the VIP within 15 s (holders: ${pair.obs.holders().join(',') || 'none'})`,
       toVipMs: took === null ? null : took - t0,
       gapMs: tl.gapMs(t0, end),
       overlapMs: tl.overlapMs(t0, end),
@@ -209,12 +247,18 @@ async function kaTrial(env: BenchEnv, sc: KaScenario, p: KaProfile, i: number): 
 
 const KA_SPECS: Record<KaScenario, Omit<RowSpec, 'impl' | 'profile' | 'settings' | 'trials'>> = {
   'host-death': {
-    scenario: 'host-death', metric: 'fault → VIP on lb2', gapMeaning: 'no live holder after the fault',
-    overlapMeaning: 'two live holders (0 by definition)', flapsMeaning: 'VIP moves away from lb2 after it took over',
+    scenario: 'host-death',
+    metric: 'fault → VIP on lb2',
+    gapMeaning: 'no live holder after the fault',
+    overlapMeaning: 'two live holders (0 by definition)',
+    flapsMeaning: 'VIP moves away from lb2 after it took over',
   },
   'graceful-stop': {
-    scenario: 'graceful-stop', metric: 'SIGTERM to the master → VIP on lb2', gapMeaning: 'no holder between release and take',
-    overlapMeaning: 'both hold', flapsMeaning: 'VIP moves away from lb2 after it took over',
+    scenario: 'graceful-stop',
+    metric: 'SIGTERM to the master → VIP on lb2',
+    gapMeaning: 'no holder between release and take',
+    overlapMeaning: 'both hold',
+    flapsMeaning: 'VIP moves away from lb2 after it took over',
   },
 };
 
@@ -229,7 +273,13 @@ export async function runKeepalived(env: BenchEnv, o: BenchOptions, meta: RunMet
   for (const p of KA_PROFILES) {
     for (const sc of ['host-death', 'graceful-stop'] as KaScenario[]) {
       if (meta.aborted()) return rows;
-      const spec: RowSpec = { impl: 'keepalived', profile: p.name, settings: `${version}, ${p.settings}`, trials: o.trials, ...KA_SPECS[sc] };
+      const spec: RowSpec = {
+        impl: 'keepalived',
+        profile: p.name,
+        settings: `${version}, ${p.settings}`,
+        trials: o.trials,
+        ...KA_SPECS[sc],
+      };
       rows.push(await runTrials(spec, meta, (i) => kaTrial(env, sc, p, i)));
     }
   }

@@ -9,24 +9,30 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLab, findPhaRoot, labSupport, type Lab } from '../lab/index.js';
-import { parseArgs, USAGE, type BenchOptions } from './args.js';
-import { runAuthBench, type AuthBench } from './auth.js';
+import { createLab, findPhaRoot, type Lab, labSupport } from '../lab/index.js';
+import { type BenchOptions, parseArgs, USAGE } from './args.js';
+import { type AuthBench, runAuthBench } from './auth.js';
 import { runFootprint } from './footprint.js';
 import { runKeepalived } from './keepalived.js';
-import { PHA_PROFILES, type BenchEnv } from './pair.js';
+import { type BenchEnv, PHA_PROFILES } from './pair.js';
 import { loadPrevious, mergeResults, writeResults } from './report.js';
-import { phaRowSpec, phaTrial, runTrials, type RunMeta } from './runner.js';
+import { phaRowSpec, phaTrial, type RunMeta, runTrials } from './runner.js';
 import { PHA_SCENARIOS } from './scenarios.js';
-import { runSoak, startLoad, stopLoad } from './soak.js';
 import { snapshotPha } from './snapshot.js';
+import { runSoak, startLoad, stopLoad } from './soak.js';
 import type { BenchResults, MicroResults, ScenarioRow, SoakResult } from './types.js';
 import { errText, say } from './util.js';
 
 function commit(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'res'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin', 'res'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';
@@ -58,13 +64,15 @@ async function main(): Promise<number> {
   if (!support.ok) {
     process.stderr.write(
       `bench: the failover benchmark needs the network-namespace lab, which cannot be built here: ${support.reason}.\n` +
-      `       Run it as root on Linux with iproute2, util-linux (unshare, nsenter) and iputils-ping:  sudo npm run bench\n`,
+        `       Run it as root on Linux with iproute2, util-linux (unshare, nsenter) and iputils-ping:  sudo npm run bench\n`,
     );
     return 1;
   }
 
   const started = performance.now();
-  const loadAtStart = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadAtStart = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const runId = randomBytes(4).toString('hex');
   const at = new Date().toISOString();
   let aborted = false;
@@ -78,9 +86,23 @@ async function main(): Promise<number> {
 
   const save = (final: boolean): void => {
     const fresh: BenchResults = {
-      rows, micro, soak, auth,
-      runs: [{ runId, at, argv: process.argv.slice(2), commit: commit(), host: `${hostname()} ${cpus().length} cpu, Linux ${release()}, node ${process.version}`, durationS: Math.round((performance.now() - started) / 1000),
-        load: `loadavg at start ${loadAtStart}, at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}` }],
+      rows,
+      micro,
+      soak,
+      auth,
+      runs: [
+        {
+          runId,
+          at,
+          argv: process.argv.slice(2),
+          commit: commit(),
+          host: `${hostname()} ${cpus().length} cpu, Linux ${release()}, node ${process.version}`,
+          durationS: Math.round((performance.now() - started) / 1000),
+          load: `loadavg at start ${loadAtStart}, at the end ${loadavg()
+            .map((x) => x.toFixed(2))
+            .join(' ')}`,
+        },
+      ],
     };
     const merged = o.merge ? mergeResults(loadPrevious(o.outDir), fresh) : fresh;
     const files = writeResults(o.outDir, merged, { partial: !final, thisRun: runId });
@@ -114,28 +136,32 @@ async function main(): Promise<number> {
     lab = await createLab();
     runDir = join(tmpdir(), `${lab.prefix}bench`);
     mkdirSync(runDir, { recursive: true });
-    process.on('exit', () => { if (!o.keepLogs) rmSync(runDir, { recursive: true, force: true }); });
+    process.on('exit', () => {
+      if (!o.keepLogs) rmSync(runDir, { recursive: true, force: true });
+    });
     const liveRoot = findPhaRoot();
     if (o.snapshot) process.env.PHA_ROOT = snapshotPha(liveRoot, join(runDir, 'pha'));
     const env: BenchEnv = { lab, runDir, keepLogs: o.keepLogs, observer: o.observer };
-    say(`bench ${runId}: lab ${lab.prefix}, sections ${o.sections.join(', ')}, ${o.trials} trials, observer ${o.observer}, ` +
-      `pha from ${o.snapshot ? `a copy of ${liveRoot} (dist as built at the start)` : liveRoot}` +
-      (o.keepLogs ? `, logs kept under ${runDir}` : ''));
+    say(
+      `bench ${runId}: lab ${lab.prefix}, sections ${o.sections.join(', ')}, ${o.trials} trials, observer ${o.observer}, ` +
+        `pha from ${o.snapshot ? `a copy of ${liveRoot} (dist as built at the start)` : liveRoot}` +
+        (o.keepLogs ? `, logs kept under ${runDir}` : ''),
+    );
 
     if (o.sections.includes('failover')) {
       const stress = o.load ? startLoad(lab) : null;
       if (o.load && !stress) say('bench: --load: stress-ng is not available: the failover rows run without load');
       if (!stress) o.load = false;
       try {
-      for (const pname of o.profiles) {
-        const profile = PHA_PROFILES[pname];
-        for (const sname of o.scenarios) {
-          if (aborted) break;
-          const spec = PHA_SCENARIOS[sname];
-          rows.push(await runTrials(phaRowSpec(spec, profile, o), meta, (i) => phaTrial(env, spec, profile, i, o)));
-          save(false);
+        for (const pname of o.profiles) {
+          const profile = PHA_PROFILES[pname];
+          for (const sname of o.scenarios) {
+            if (aborted) break;
+            const spec = PHA_SCENARIOS[sname];
+            rows.push(await runTrials(phaRowSpec(spec, profile, o), meta, (i) => phaTrial(env, spec, profile, i, o)));
+            save(false);
+          }
         }
-      }
       } finally {
         if (stress) stopLoad(stress);
       }
@@ -160,7 +186,7 @@ async function main(): Promise<number> {
     say(`bench: done in ${((performance.now() - started) / 60_000).toFixed(1)} min`);
     return 0;
   } catch (e) {
-    process.stderr.write(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     try {
       save(false);
     } catch {
@@ -176,7 +202,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => { if (code !== 130) process.exit(code); },
+  (code) => {
+    if (code !== 130) process.exit(code);
+  },
   (e) => {
     process.stderr.write(`bench: ${errText(e)}\n`);
     process.exit(1);

@@ -4,7 +4,7 @@
  * add/del events are derived from the set changes so both feed a Timeline
  * the same way.
  */
-import { sampleHolders, watchVip, type HolderChange, type Lab, type NodeName, type VipEvent } from '../lab/index.js';
+import { type HolderChange, type Lab, type NodeName, sampleHolders, type VipEvent, watchVip } from '../lab/index.js';
 import { NODES, Timeline } from './timeline.js';
 
 export const SAMPLE_INTERVAL_MS = 5;
@@ -29,7 +29,8 @@ export function eventsFrom(changes: readonly HolderChange[]): VipEvent[] {
   changes.forEach((c, i) => {
     if (i > 0) {
       for (const n of NODES) {
-        const was = prev.includes(n), is = c.holders.includes(n);
+        const was = prev.includes(n),
+          is = c.holders.includes(n);
         if (was !== is) out.push({ node: n, kind: is ? 'add' : 'del', t: c.t, wall: 0, line: '' });
       }
     }
@@ -40,10 +41,11 @@ export function eventsFrom(changes: readonly HolderChange[]): VipEvent[] {
 
 export async function observe(lab: Lab, kind: 'monitor' | 'sample'): Promise<Observer> {
   const src = kind === 'monitor' ? await watchVip(lab) : await sampleHolders(lab, SAMPLE_INTERVAL_MS);
-  const effective = (): NodeName[] => src.holders().filter((n) => {
-    const s = lab.faultState(n);
-    return !s.dead && !s.frozen && !s.linkDown;
-  });
+  const effective = (): NodeName[] =>
+    src.holders().filter((n) => {
+      const s = lab.faultState(n);
+      return !s.dead && !s.frozen && !s.linkDown;
+    });
   return {
     kind,
     changes: src.changes,

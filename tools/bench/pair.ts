@@ -3,12 +3,11 @@
  * until it holds the VIP, start lb2, steady state; and the teardown that
  * stops pha on both nodes, removes the resources and undoes every fault.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { installNode, type ConfigValue, type Lab, type NodeName, type RunResult } from '../lab/index.js';
+import { type ConfigValue, installNode, type Lab, type NodeName, type RunResult } from '../lab/index.js';
 import type { ProfileName } from './args.js';
-import { observe, type Observer } from './observer.js';
+import { type Observer, observe } from './observer.js';
 import { NODES } from './timeline.js';
 import { errText, sleep, waitFor } from './util.js';
 
@@ -22,7 +21,11 @@ export interface Profile {
 
 /** pha's real defaults (SUPERVISE_INT back to 2000), and the README's fast profile. */
 export const PHA_PROFILES: Record<ProfileName, Profile> = {
-  default: { name: 'default', config: { SUPERVISE_INT: 2000 }, timing: { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000 } },
+  default: {
+    name: 'default',
+    config: { SUPERVISE_INT: 2000 },
+    timing: { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000 },
+  },
   fast: {
     name: 'fast',
     config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 50, DEADTIME: 200 },
@@ -63,7 +66,11 @@ export class PhaPair {
   /** Things that went wrong outside the measurement (start/stop failures, leftovers). */
   readonly notes: string[] = [];
 
-  constructor(readonly env: BenchEnv, readonly label: string, readonly profile: Profile) {
+  constructor(
+    readonly env: BenchEnv,
+    readonly label: string,
+    readonly profile: Profile,
+  ) {
     this.dir = join(env.runDir, label);
   }
 
@@ -94,7 +101,9 @@ export class PhaPair {
     await this.install();
     await this.start('lb1');
     if (!(await waitFor(() => this.obs.holders().join() === 'lb1', 15_000, 10))) {
-      throw new Error(`setup: lb1 did not take the VIP within 15 s (holders: ${this.obs.holders().join(',') || 'none'})`);
+      throw new Error(
+        `setup: lb1 did not take the VIP within 15 s (holders: ${this.obs.holders().join(',') || 'none'})`,
+      );
     }
     await this.start('lb2');
     // A random phase against supervise's round (and the heartbeat), so a fault does not always land at the same point of the cycle.
@@ -118,14 +127,26 @@ export class PhaPair {
     for (const n of NODES) if (lab.faultState(n).frozen) await step(`thaw ${n}`, () => f.thaw(n));
     if (NODES.some((n) => lab.faultState(n).isolated)) await step('heal', () => f.heal());
     const alive = NODES.filter((n) => !lab.faultState(n).dead && lab.installs[n]);
-    await Promise.all(alive.map((n) => step(`stop ${n}`, async () => {
-      const r = await this.cli(n, ['stop']);
-      if (r.code !== 0) this.notes.push(`pha-cli stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
-    })));
-    await Promise.all(alive.map((n) => step(`res stop ${n}`, async () => {
-      const r = await this.cli(n, ['res', 'stop']);
-      if (r.code !== 0) this.notes.push(`pha-cli res stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
-    })));
+    await Promise.all(
+      alive.map((n) =>
+        step(`stop ${n}`, async () => {
+          const r = await this.cli(n, ['stop']);
+          if (r.code !== 0)
+            this.notes.push(`pha-cli stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+        }),
+      ),
+    );
+    await Promise.all(
+      alive.map((n) =>
+        step(`res stop ${n}`, async () => {
+          const r = await this.cli(n, ['res', 'stop']);
+          if (r.code !== 0)
+            this.notes.push(
+              `pha-cli res stop on ${n} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
+            );
+        }),
+      ),
+    );
     for (const n of NODES) {
       const s = lab.faultState(n);
       if (s.gatewayLost) await step(`gatewayRestore ${n}`, () => f.gatewayRestore(n));
@@ -142,7 +163,10 @@ export class PhaPair {
     for (const n of NODES) {
       const pids = await this.lab.pids(n);
       const others = pids.filter((p) => comm(p) !== 'arping' && !/\barping\b/.test(cmdline(p)));
-      if (others.length) this.notes.push(`left running in ${n} after stop: ${others.map((p) => `${p} ${cmdline(p).slice(0, 120)}`).join('; ')}`);
+      if (others.length)
+        this.notes.push(
+          `left running in ${n} after stop: ${others.map((p) => `${p} ${cmdline(p).slice(0, 120)}`).join('; ')}`,
+        );
       if (pids.length) await this.lab.faults.kill(pids, 'SIGKILL');
       // The VIP must be gone after res stop (a revived node comes up without it).
       const held = await this.lab.run(n, 'ip', ['-o', '-4', 'addr', 'show', 'dev', 'eth0']);

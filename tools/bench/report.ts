@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Summary } from './stats.js';
 import type { AuthBench } from './auth.js';
+import type { Summary } from './stats.js';
 import type { BenchResults, ScenarioRow, SoakResult } from './types.js';
 import { fmtMs } from './util.js';
 
@@ -31,20 +31,40 @@ export function mergeResults(prev: BenchResults | null, fresh: BenchResults): Be
   const soak = [...(prev.soak ?? []).filter((s) => !freshSoak.has(s.profile)), ...fresh.soak];
   const micro = fresh.micro ?? prev.micro ?? null;
   const auth = fresh.auth ?? prev.auth ?? null;
-  const used = new Set([...rows.map((r) => r.runId), ...soak.map((s) => s.runId), ...(micro ? [micro.runId] : []), ...(auth ? [auth.runId] : [])]);
-  const runs = [...prev.runs.filter((r) => used.has(r.runId) && !fresh.runs.some((f) => f.runId === r.runId)), ...fresh.runs];
+  const used = new Set([
+    ...rows.map((r) => r.runId),
+    ...soak.map((s) => s.runId),
+    ...(micro ? [micro.runId] : []),
+    ...(auth ? [auth.runId] : []),
+  ]);
+  const runs = [
+    ...prev.runs.filter((r) => used.has(r.runId) && !fresh.runs.some((f) => f.runId === r.runId)),
+    ...fresh.runs,
+  ];
   return { rows: sortRows(rows), micro, soak, auth, runs };
 }
 
-const SCEN_ORDER = ['host-death', 'freeze', 'off', 'graceful-stop', 'partition-heal', 'gateway-loss', 'both-start', 'both-start-staggered', 'vip-remove'];
+const SCEN_ORDER = [
+  'host-death',
+  'freeze',
+  'off',
+  'graceful-stop',
+  'partition-heal',
+  'gateway-loss',
+  'both-start',
+  'both-start-staggered',
+  'vip-remove',
+];
 const PROF_ORDER = ['default', 'fast', 'defaults', 'vrrp3-0.2s'];
 
 function sortRows(rows: ScenarioRow[]): ScenarioRow[] {
   const idx = (a: string[], x: string): number => (a.includes(x) ? a.indexOf(x) : 99);
-  return [...rows].sort((a, b) =>
-    (a.impl === b.impl ? 0 : a.impl === 'pha' ? -1 : 1) ||
-    idx(PROF_ORDER, a.profile) - idx(PROF_ORDER, b.profile) ||
-    idx(SCEN_ORDER, a.scenario) - idx(SCEN_ORDER, b.scenario));
+  return [...rows].sort(
+    (a, b) =>
+      (a.impl === b.impl ? 0 : a.impl === 'pha' ? -1 : 1) ||
+      idx(PROF_ORDER, a.profile) - idx(PROF_ORDER, b.profile) ||
+      idx(SCEN_ORDER, a.scenario) - idx(SCEN_ORDER, b.scenario),
+  );
 }
 
 // ------------------------------------------------------------------ targets
@@ -60,7 +80,8 @@ const find = (res: BenchResults, impl: string, scenario: string, profile: string
   res.rows.find((r) => r.impl === impl && r.scenario === scenario && r.profile === profile);
 
 const s3 = (s: Summary): string => `${fmtMs(s.median)} / ${fmtMs(s.p95)} / ${fmtMs(s.max)}`;
-const by = (v: number | null, limit: number): string => (v === null ? '' : v > limit ? ` (over by ${fmtMs(v - limit)} ms)` : '');
+const by = (v: number | null, limit: number): string =>
+  v === null ? '' : v > limit ? ` (over by ${fmtMs(v - limit)} ms)` : '';
 const allOk = (r: ScenarioRow): boolean => r.ok === r.trials && r.trials > 0;
 
 export function checkTargets(res: BenchResults): TargetCheck[] {
@@ -69,30 +90,49 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
     const r = find(res, 'pha', scenario, profile);
     out.push(r ? fn(r) : { target, measured: '—', status: 'not measured' });
   };
-  const failedTrials = (r: ScenarioRow): string => (allOk(r) ? '' : `; ${r.trials - r.ok} of ${r.trials} trials failed`);
+  const failedTrials = (r: ScenarioRow): string =>
+    allOk(r) ? '' : `; ${r.trials - r.ok} of ${r.trials} trials failed`;
 
   row('host-death', 'default', 'default: host death ≤ 1.2 s median', (r) => {
     const m = r.toVip.median;
-    return { target: 'default: host death ≤ 1.2 s median', measured: `median ${fmtMs(m)} ms (p95 ${fmtMs(r.toVip.p95)}, max ${fmtMs(r.toVip.max)})${failedTrials(r)}`,
-      status: m !== null && m <= 1200 && allOk(r) ? 'met' : 'missed', note: by(m, 1200).trim() || undefined };
+    return {
+      target: 'default: host death ≤ 1.2 s median',
+      measured: `median ${fmtMs(m)} ms (p95 ${fmtMs(r.toVip.p95)}, max ${fmtMs(r.toVip.max)})${failedTrials(r)}`,
+      status: m !== null && m <= 1200 && allOk(r) ? 'met' : 'missed',
+      note: by(m, 1200).trim() || undefined,
+    };
   });
   row('off', 'default', '`off`: gap ≤ 100 ms median, zero overlap', (r) => {
-    const g = r.gap.median, ov = r.overlap.max;
-    return { target: 'default: `off` gap ≤ 100 ms median with zero overlap', measured: `gap median ${fmtMs(g)} ms (max ${fmtMs(r.gap.max)}), overlap max ${fmtMs(ov)} ms${failedTrials(r)}`,
-      status: g !== null && g <= 100 && ov === 0 && allOk(r) ? 'met' : 'missed', note: [by(g, 100).trim(), ov ? `overlap ${fmtMs(ov)} ms` : ''].filter(Boolean).join('; ') || undefined };
+    const g = r.gap.median,
+      ov = r.overlap.max;
+    return {
+      target: 'default: `off` gap ≤ 100 ms median with zero overlap',
+      measured: `gap median ${fmtMs(g)} ms (max ${fmtMs(r.gap.max)}), overlap max ${fmtMs(ov)} ms${failedTrials(r)}`,
+      status: g !== null && g <= 100 && ov === 0 && allOk(r) ? 'met' : 'missed',
+      note: [by(g, 100).trim(), ov ? `overlap ${fmtMs(ov)} ms` : ''].filter(Boolean).join('; ') || undefined,
+    };
   });
   row('partition-heal', 'default', 'partition heal', (r) => {
     const lb1 = r.holders.lb1 ?? 0;
     const ok = allOk(r) && lb1 === r.trials && (r.toVip.max ?? Infinity) <= 500 && r.gap.max === 0 && r.flaps === 0;
-    return { target: 'default: partition heal → one holder (lb1) within 0.5 s, zero gap, stable',
+    return {
+      target: 'default: partition heal → one holder (lb1) within 0.5 s, zero gap, stable',
       measured: `heal → one holder ${s3(r.toVip)} ms (med/p95/max); holder lb1 in ${lb1}/${r.trials}; gap max ${fmtMs(r.gap.max)} ms; later transitions ${r.flaps}${failedTrials(r)}`,
-      status: ok ? 'met' : 'missed', note: by(r.toVip.max, 500).trim() || undefined };
+      status: ok ? 'met' : 'missed',
+      note: by(r.toVip.max, 500).trim() || undefined,
+    };
   });
   row('both-start', 'default', 'both started together', (r) => {
     const ok = allOk(r) && r.flaps === 0 && Object.keys(r.holders).every((h) => h === 'lb1' || h === 'lb2');
-    return { target: 'default: both started together → one holder, no later transition',
-      measured: `${r.trials} × ${(r.results[0]?.extra.windowS as number | undefined) ?? '?'} s: transitions after the first takeover ${r.flaps}, final holders ${Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ')}, overlap max ${fmtMs(r.overlap.max)} ms${failedTrials(r)}`,
-      status: ok ? 'met' : 'missed' };
+    return {
+      target: 'default: both started together → one holder, no later transition',
+      measured: `${r.trials} × ${(r.results[0]?.extra.windowS as number | undefined) ?? '?'} s: transitions after the first takeover ${r.flaps}, final holders ${Object.entries(
+        r.holders,
+      )
+        .map(([h, n]) => `${h}×${n}`)
+        .join(' ')}, overlap max ${fmtMs(r.overlap.max)} ms${failedTrials(r)}`,
+      status: ok ? 'met' : 'missed',
+    };
   });
   // Issue 10: whatever the start-up timing, one takeover and never two holders.
   for (const scenario of ['both-start', 'both-start-staggered']) {
@@ -101,17 +141,28 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
       if (!r && (scenario !== 'both-start' || profile.includes('+'))) continue;
       row(scenario, profile, `${profile}: ${scenario}: one takeover, no two holders`, (r) => ({
         target: `${profile}: ${scenario === 'both-start' ? 'both started together' : 'both started, daemons 0-1500 ms apart'} → one takeover, never two holders (issue 10)`,
-        measured: `${r.trials} trials: transitions after the first takeover ${r.flaps}, overlap max ${fmtMs(r.overlap.max)} ms, final holders ${Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ')}${failedTrials(r)}`,
+        measured: `${r.trials} trials: transitions after the first takeover ${r.flaps}, overlap max ${fmtMs(r.overlap.max)} ms, final holders ${Object.entries(
+          r.holders,
+        )
+          .map(([h, n]) => `${h}×${n}`)
+          .join(' ')}${failedTrials(r)}`,
         status: allOk(r) && r.flaps === 0 && r.overlap.max === 0 ? 'met' : 'missed',
       }));
     }
   }
   row('gateway-loss', 'default', 'gateway loss', (r) => {
-    const t = r.toVip.max, ov = r.overlap.max;
+    const t = r.toVip.max,
+      ov = r.overlap.max;
     const ok = allOk(r) && t !== null && t <= 3000 && ov !== null && ov < 100;
-    return { target: 'default: gateway loss on the holder → handed over within 3 s, overlap < 100 ms',
-      measured: `to lb2 ${s3(r.toVip)} ms; overlap ${s3(r.overlap)} ms${failedTrials(r)}`, status: ok ? 'met' : 'missed',
-      note: [by(t, 3000).trim(), ov !== null && ov >= 100 ? `overlap over by ${fmtMs(ov - 100)} ms` : ''].filter(Boolean).join('; ') || undefined };
+    return {
+      target: 'default: gateway loss on the holder → handed over within 3 s, overlap < 100 ms',
+      measured: `to lb2 ${s3(r.toVip)} ms; overlap ${s3(r.overlap)} ms${failedTrials(r)}`,
+      status: ok ? 'met' : 'missed',
+      note:
+        [by(t, 3000).trim(), ov !== null && ov >= 100 ? `overlap over by ${fmtMs(ov - 100)} ms` : '']
+          .filter(Boolean)
+          .join('; ') || undefined,
+    };
   });
   row('vip-remove', 'default', 'removed VIP', (r) => {
     const lb1 = r.holders.lb1 ?? 0;
@@ -119,28 +170,44 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
     // One round = the SUPERVISE_INT wait until the next check, plus that round's own check and restart (allowance 100 ms).
     const limit = 2000 + 100;
     const ok = allOk(r) && lb1 === r.trials && t !== null && t <= limit;
-    return { target: 'default: removed VIP restored locally within one round (SUPERVISE_INT 2 s + 100 ms for the round\'s check and restart)',
-      measured: `back after ${s3(r.toVip)} ms; on lb1 in ${lb1}/${r.trials}${failedTrials(r)}`, status: ok ? 'met' : 'missed',
-      note: by(t, limit).trim() || undefined };
+    return {
+      target:
+        "default: removed VIP restored locally within one round (SUPERVISE_INT 2 s + 100 ms for the round's check and restart)",
+      measured: `back after ${s3(r.toVip)} ms; on lb1 in ${lb1}/${r.trials}${failedTrials(r)}`,
+      status: ok ? 'met' : 'missed',
+      note: by(t, limit).trim() || undefined,
+    };
   });
   row('freeze', 'default', 'freeze', (r) => ({
     target: 'default: freeze and thaw of the holder → the thawed node yields, no flap (issue 3 test list)',
     measured: `to lb2 ${s3(r.toVip)} ms; overlap after thaw ${s3(r.overlap)} ms; flaps ${r.flaps}${failedTrials(r)}`,
-    status: allOk(r) && r.flaps === 0 ? 'met' : 'missed' }));
+    status: allOk(r) && r.flaps === 0 ? 'met' : 'missed',
+  }));
   row('host-death', 'fast', 'fast: host death ≤ 0.3 s median', (r) => {
     const m = r.toVip.median;
-    return { target: 'fast: host death ≤ 0.3 s median', measured: `median ${fmtMs(m)} ms (p95 ${fmtMs(r.toVip.p95)}, max ${fmtMs(r.toVip.max)})${failedTrials(r)}`,
-      status: m !== null && m <= 300 && allOk(r) ? 'met' : 'missed', note: by(m, 300).trim() || undefined };
+    return {
+      target: 'fast: host death ≤ 0.3 s median',
+      measured: `median ${fmtMs(m)} ms (p95 ${fmtMs(r.toVip.p95)}, max ${fmtMs(r.toVip.max)})${failedTrials(r)}`,
+      status: m !== null && m <= 300 && allOk(r) ? 'met' : 'missed',
+      note: by(m, 300).trim() || undefined,
+    };
   });
 
   const soakD = res.soak.find((s) => s.profile === 'default');
   const soakF = res.soak.find((s) => s.profile === 'fast');
-  if (!soakD) out.push({ target: 'zero spurious failovers in a 10-minute soak under full CPU load (default profile)', measured: '—', status: 'not measured' });
+  if (!soakD)
+    out.push({
+      target: 'zero spurious failovers in a 10-minute soak under full CPU load (default profile)',
+      measured: '—',
+      status: 'not measured',
+    });
   else {
     const short = soakD.minutes < 9.95;
     out.push({
       target: 'zero spurious failovers in a 10-minute soak under full CPU load (default profile)',
-      measured: `${soakD.spuriousFailovers} in ${soakD.minutes.toFixed(1)} min` + (soakF ? `; fast profile: ${soakF.spuriousFailovers} in ${soakF.minutes.toFixed(1)} min` : ''),
+      measured:
+        `${soakD.spuriousFailovers} in ${soakD.minutes.toFixed(1)} min` +
+        (soakF ? `; fast profile: ${soakF.spuriousFailovers} in ${soakF.minutes.toFixed(1)} min` : ''),
       status: soakD.spuriousFailovers > 0 ? 'missed' : short ? 'partly measured' : 'met',
       note: short ? `soak ran ${soakD.minutes.toFixed(1)} min, not 10` : undefined,
     });
@@ -148,27 +215,52 @@ export function checkTargets(res: BenchResults): TargetCheck[] {
 
   const m = res.micro;
   const fps = m?.footprint.filter((f) => f.profile === 'default') ?? [];
-  if (!fps.length) out.push({ target: 'idle CPU of the three daemons together < 1 % of a core', measured: '—', status: 'not measured' });
+  if (!fps.length)
+    out.push({
+      target: 'idle CPU of the three daemons together < 1 % of a core',
+      measured: '—',
+      status: 'not measured',
+    });
   else {
     const worst = Math.max(...fps.map((f) => f.totalCpuPctWithChildren));
     const worstOwn = Math.max(...fps.map((f) => f.totalCpuPct));
     out.push({
       target: 'idle CPU of the three daemons together < 1 % of a core (default profile; RSS reported)',
-      measured: fps.map((f) => `${f.node} ${f.role}: ${f.totalCpuPct.toFixed(2)} % own, ${f.totalCpuPctWithChildren.toFixed(2)} % with the check scripts, RSS ${(f.totalRssKb / 1024).toFixed(0)} MB`).join('; '),
+      measured: fps
+        .map(
+          (f) =>
+            `${f.node} ${f.role}: ${f.totalCpuPct.toFixed(2)} % own, ${f.totalCpuPctWithChildren.toFixed(2)} % with the check scripts, RSS ${(f.totalRssKb / 1024).toFixed(0)} MB`,
+        )
+        .join('; '),
       status: worst < 1 ? 'met' : 'missed',
-      note: worst >= 1 ? `with the check scripts over by ${(worst - 1).toFixed(2)} % points; the daemons alone ${worstOwn < 1 ? 'stay under 1 %' : `over by ${(worstOwn - 1).toFixed(2)} % points`}` : undefined,
+      note:
+        worst >= 1
+          ? `with the check scripts over by ${(worst - 1).toFixed(2)} % points; the daemons alone ${worstOwn < 1 ? 'stay under 1 %' : `over by ${(worstOwn - 1).toFixed(2)} % points`}`
+          : undefined,
     });
   }
   const r10 = m?.superviseRound.find((r) => r.resources === 10);
-  out.push(r10
-    ? { target: 'supervise round with 10 resources < 100 ms', measured: `checkAll median ${fmtMs(r10.checkAll.median)} ms (p95 ${fmtMs(r10.checkAll.p95)}); with the status write ${fmtMs(r10.roundWithWrite.median)} ms`,
-      status: (r10.roundWithWrite.median ?? Infinity) < 100 ? 'met' : 'missed', note: by(r10.roundWithWrite.median, 100).trim() || undefined }
-    : { target: 'supervise round with 10 resources < 100 ms', measured: '—', status: 'not measured' });
+  out.push(
+    r10
+      ? {
+          target: 'supervise round with 10 resources < 100 ms',
+          measured: `checkAll median ${fmtMs(r10.checkAll.median)} ms (p95 ${fmtMs(r10.checkAll.p95)}); with the status write ${fmtMs(r10.roundWithWrite.median)} ms`,
+          status: (r10.roundWithWrite.median ?? Infinity) < 100 ? 'met' : 'missed',
+          note: by(r10.roundWithWrite.median, 100).trim() || undefined,
+        }
+      : { target: 'supervise round with 10 resources < 100 ms', measured: '—', status: 'not measured' },
+  );
   const cs = m?.cliStat;
-  out.push(cs
-    ? { target: '`pha-cli stat` one-shot < 300 ms', measured: `median ${fmtMs(cs.wall.median)} ms (p95 ${fmtMs(cs.wall.p95)}) incl. ${fmtMs(cs.netnsOverhead.median)} ms of the lab's netns wrapper`,
-      status: (cs.wall.median ?? Infinity) < 300 ? 'met' : 'missed', note: by(cs.wall.median, 300).trim() || undefined }
-    : { target: '`pha-cli stat` one-shot < 300 ms', measured: '—', status: 'not measured' });
+  out.push(
+    cs
+      ? {
+          target: '`pha-cli stat` one-shot < 300 ms',
+          measured: `median ${fmtMs(cs.wall.median)} ms (p95 ${fmtMs(cs.wall.p95)}) incl. ${fmtMs(cs.netnsOverhead.median)} ms of the lab's netns wrapper`,
+          status: (cs.wall.median ?? Infinity) < 300 ? 'met' : 'missed',
+          note: by(cs.wall.median, 300).trim() || undefined,
+        }
+      : { target: '`pha-cli stat` one-shot < 300 ms', measured: '—', status: 'not measured' },
+  );
   return out;
 }
 
@@ -182,25 +274,39 @@ function failoverTable(rows: ScenarioRow[]): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.impl} | ${r.scenario} | ${r.profile} | ${r.ok}/${r.trials} | ${r.metric} | ${s3(r.toVip)} | ${s3(r.gap)} | ${s3(r.overlap)} | ${r.flaps} | ${Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ')} |`);
+    lines.push(
+      `| ${r.impl} | ${r.scenario} | ${r.profile} | ${r.ok}/${r.trials} | ${r.metric} | ${s3(r.toVip)} | ${s3(r.gap)} | ${s3(r.overlap)} | ${r.flaps} | ${Object.entries(
+        r.holders,
+      )
+        .map(([h, n]) => `${h}×${n}`)
+        .join(' ')} |`,
+    );
   }
   return lines;
 }
 
 function sideBySide(res: BenchResults): string[] {
   const cols: Array<[string, string, string]> = [
-    ['pha default', 'pha', 'default'], ['pha fast', 'pha', 'fast'],
-    ['keepalived defaults (VRRPv2, advert 1 s)', 'keepalived', 'defaults'], ['keepalived VRRPv3 advert 0.2 s', 'keepalived', 'vrrp3-0.2s'],
+    ['pha default', 'pha', 'default'],
+    ['pha fast', 'pha', 'fast'],
+    ['keepalived defaults (VRRPv2, advert 1 s)', 'keepalived', 'defaults'],
+    ['keepalived VRRPv3 advert 0.2 s', 'keepalived', 'vrrp3-0.2s'],
   ];
   if (!res.rows.some((r) => r.impl === 'keepalived')) return [];
-  const cell = (r: ScenarioRow | undefined): string => (r ? `${fmtMs(r.toVip.median)} (gap ${fmtMs(r.gap.median)}, overlap ${fmtMs(r.overlap.max)} max)` : '—');
+  const cell = (r: ScenarioRow | undefined): string =>
+    r ? `${fmtMs(r.toVip.median)} (gap ${fmtMs(r.gap.median)}, overlap ${fmtMs(r.overlap.max)} max)` : '—';
   return [
-    '', '## pha and keepalived side by side (same lab, same run where the run ids match)', '',
-    'Median time to the VIP on the survivor in ms (median gap; largest overlap).', '',
-    `| scenario | ${cols.map((c) => c[0]).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`,
+    '',
+    '## pha and keepalived side by side (same lab, same run where the run ids match)',
+    '',
+    'Median time to the VIP on the survivor in ms (median gap; largest overlap).',
+    '',
+    `| scenario | ${cols.map((c) => c[0]).join(' | ')} |`,
+    `|---|${cols.map(() => '---').join('|')}|`,
     `| host death of the holder | ${cols.map(([, i, p]) => cell(find(res, i, 'host-death', p))).join(' | ')} |`,
     `| graceful handover (pha \`off\` from the command's start; keepalived SIGTERM) | ${cols.map(([, i, p]) => cell(find(res, i, i === 'pha' ? 'off' : 'graceful-stop', p))).join(' | ')} |`,
-    '', 'Original Perl pha on this lab (issue 3): host death 3.0 s; `off` 2.9 s with up to 1.9 s of two holders. keepalived as measured there: defaults host death 3.1 s, graceful stop 0.6 s; VRRPv3 0.2 s adverts host death 0.57 s, graceful stop 0.13 s.',
+    '',
+    'Original Perl pha on this lab (issue 3): host death 3.0 s; `off` 2.9 s with up to 1.9 s of two holders. keepalived as measured there: defaults host death 3.1 s, graceful stop 0.6 s; VRRPv3 0.2 s adverts host death 0.57 s, graceful stop 0.13 s.',
   ];
 }
 
@@ -211,7 +317,9 @@ function extrasTable(rows: ScenarioRow[]): string[] {
     for (const [k, s] of Object.entries(r.extra)) {
       if (!s.n || k === 'cliExit' || k === 'windowS') continue; // constants, not measurements
       any = true;
-      lines.push(`| ${r.impl} | ${r.scenario} | ${r.profile} | ${k} | ${fmtMs(s.median)} | ${fmtMs(s.p95)} | ${fmtMs(s.max)} |`);
+      lines.push(
+        `| ${r.impl} | ${r.scenario} | ${r.profile} | ${k} | ${fmtMs(s.median)} | ${fmtMs(s.p95)} | ${fmtMs(s.max)} |`,
+      );
     }
   }
   return any ? lines : [];
@@ -222,39 +330,67 @@ function soakTable(soak: SoakResult[]): string[] {
   return [
     '| profile | settings | minutes | load | spurious transitions | gap ms | overlap ms | holder at end | transitions (s → holders) | logs: peer declared silent / own stall |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...soak.map((s) => `| ${s.profile} | ${s.settings} | ${s.minutes.toFixed(1)} | ${s.load} | ${s.spuriousFailovers} | ${fmtMs(s.gapMs)} | ${fmtMs(s.overlapMs)} | ${s.finalHolder} | ${s.transitions.map((t) => `${t.atS}→${t.holders}`).join(', ') || '—'} | ${s.peerLost ?? '—'} / ${s.stalls ?? '—'} |`),
+    ...soak.map(
+      (s) =>
+        `| ${s.profile} | ${s.settings} | ${s.minutes.toFixed(1)} | ${s.load} | ${s.spuriousFailovers} | ${fmtMs(s.gapMs)} | ${fmtMs(s.overlapMs)} | ${s.finalHolder} | ${s.transitions.map((t) => `${t.atS}→${t.holders}`).join(', ') || '—'} | ${s.peerLost ?? '—'} / ${s.stalls ?? '—'} |`,
+    ),
   ];
 }
 
 /** The `--auth` section: host death and idle CPU with and without AUTHKEY (medians), and the codec's cost per frame. */
 function authSection(a: AuthBench | null): string[] {
   if (!a) return ['not measured (`npm run bench -- --auth`)'];
-  const L: string[] = [`Run \`${a.runId}\`. Trials and idle windows alternate between the two variants (plain, key, key, plain, …), so both see the same machine.`, ''];
+  const L: string[] = [
+    `Run \`${a.runId}\`. Trials and idle windows alternate between the two variants (plain, key, key, plain, …), so both see the same machine.`,
+    '',
+  ];
   const f3 = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : x.toFixed(3));
   if (a.hostDeath) {
     const r = (x: ScenarioRow): string => `${fmtMs(x.toVip.median)} (${fmtMs(x.toVip.max)}) | ${x.ok}/${x.trials}`;
-    L.push('| host death → VIP on lb2, default profile | median (max) ms | ok |', '|---|---|---|',
-      `| without a key | ${r(a.hostDeath.plain)} |`, `| with \`AUTHKEY\` (enforce) | ${r(a.hostDeath.key)} |`, '');
+    L.push(
+      '| host death → VIP on lb2, default profile | median (max) ms | ok |',
+      '|---|---|---|',
+      `| without a key | ${r(a.hostDeath.plain)} |`,
+      `| with \`AUTHKEY\` (enforce) | ${r(a.hostDeath.key)} |`,
+      '',
+    );
   }
   if (a.idleSummary) {
     const s = a.idleSummary;
-    L.push('| idle CPU of the three daemons (schedstat ns) | without a key: median (min–max) % | with a key: median (min–max) % | difference of medians, points |', '|---|---|---|---|');
+    L.push(
+      '| idle CPU of the three daemons (schedstat ns) | without a key: median (min–max) % | with a key: median (min–max) % | difference of medians, points |',
+      '|---|---|---|---|',
+    );
     for (const n of ['lb1', 'lb2'] as const) {
-      const p = s.plain[n], k = s.key[n];
-      const d = p.median === null || k.median === null ? '—' : `${k.median - p.median >= 0 ? '+' : ''}${(k.median - p.median).toFixed(3)}`;
-      L.push(`| ${n} (${n === 'lb1' ? 'Active' : 'Standby'}), ${p.n} / ${k.n} windows of ${a.idle[0]?.seconds ?? '?'} s | ${f3(p.median)} (${f3(p.min)}–${f3(p.max)}) | ${f3(k.median)} (${f3(k.min)}–${f3(k.max)}) | ${d} |`);
+      const p = s.plain[n],
+        k = s.key[n];
+      const d =
+        p.median === null || k.median === null
+          ? '—'
+          : `${k.median - p.median >= 0 ? '+' : ''}${(k.median - p.median).toFixed(3)}`;
+      L.push(
+        `| ${n} (${n === 'lb1' ? 'Active' : 'Standby'}), ${p.n} / ${k.n} windows of ${a.idle[0]?.seconds ?? '?'} s | ${f3(p.median)} (${f3(p.min)}–${f3(p.max)}) | ${f3(k.median)} (${f3(k.min)}–${f3(k.max)}) | ${d} |`,
+      );
     }
     L.push('');
   }
   if (a.codec) {
     const c = a.codec;
-    L.push(`The codec alone (\`createHeartbeatCodec\`, ${c.frames} datagrams, CPU from process.cpuUsage): plain word encode ${c.plainEncodeUs.toFixed(2)} µs, accept ${c.plainAcceptUs.toFixed(2)} µs; ` +
-      `frame sign ${c.keyEncodeUs.toFixed(2)} µs, verify and accept ${c.keyAcceptUs.toFixed(2)} µs. The key's extra CPU per node (one frame signed and one verified per interval): ` +
-      Object.entries(c.extraCpuPct).map(([k, v]) => `${k}: **${v.toFixed(4)} %**`).join(', ') + ' (target < 0.05 %) — in a tight loop, caches warm.');
+    L.push(
+      `The codec alone (\`createHeartbeatCodec\`, ${c.frames} datagrams, CPU from process.cpuUsage): plain word encode ${c.plainEncodeUs.toFixed(2)} µs, accept ${c.plainAcceptUs.toFixed(2)} µs; ` +
+        `frame sign ${c.keyEncodeUs.toFixed(2)} µs, verify and accept ${c.keyAcceptUs.toFixed(2)} µs. The key's extra CPU per node (one frame signed and one verified per interval): ` +
+        Object.entries(c.extraCpuPct)
+          .map(([k, v]) => `${k}: **${v.toFixed(4)} %**`)
+          .join(', ') +
+        ' (target < 0.05 %) — in a tight loop, caches warm.',
+    );
     if (c.wake) {
-      L.push('', `Woken every 200 ms like a daemon (two processes side by side, ${c.wake.seconds} s, one frame signed and verified per wake; \`tools/bench/auth-wake.ts\`): ` +
-        `${c.wake.plainUsPerWake.toFixed(1)} µs of CPU per wake with the plain word, ${c.wake.keyUsPerWake.toFixed(1)} µs with the key: **${c.wake.extraCpuPct.toFixed(3)} %** extra CPU per node at HEARTBEAT_INT=200. ` +
-        'Cold caches make each HMAC cost tens of µs instead of a few: this, not the tight loop, is what the idle daemons pay.');
+      L.push(
+        '',
+        `Woken every 200 ms like a daemon (two processes side by side, ${c.wake.seconds} s, one frame signed and verified per wake; \`tools/bench/auth-wake.ts\`): ` +
+          `${c.wake.plainUsPerWake.toFixed(1)} µs of CPU per wake with the plain word, ${c.wake.keyUsPerWake.toFixed(1)} µs with the key: **${c.wake.extraCpuPct.toFixed(3)} %** extra CPU per node at HEARTBEAT_INT=200. ` +
+          'Cold caches make each HMAC cost tens of µs instead of a few: this, not the tight loop, is what the idle daemons pay.',
+      );
     }
   }
   return L;
@@ -263,59 +399,101 @@ function authSection(a: AuthBench | null): string[] {
 export function renderMarkdown(res: BenchResults, opts: { partial: boolean; thisRun: string }): string {
   const L: string[] = [];
   L.push('# pha failover benchmark — latest results', '');
-  if (opts.partial) L.push(`> **Partial**: run ${opts.thisRun} was interrupted or is still running; rows below may be incomplete.`, '');
+  if (opts.partial)
+    L.push(`> **Partial**: run ${opts.thisRun} was interrupted or is still running; rows below may be incomplete.`, '');
   L.push('Written by `npm run bench` (see `bench/README.md`). All times in ms. Runs that contributed:', '');
-  for (const r of res.runs) L.push(`- \`${r.runId}\` ${r.at} — commit ${r.commit}, ${r.host}, ${r.durationS} s, args \`${r.argv.join(' ') || '(none)'}\`${r.load ? `, ${r.load}` : ''}`);
+  for (const r of res.runs)
+    L.push(
+      `- \`${r.runId}\` ${r.at} — commit ${r.commit}, ${r.host}, ${r.durationS} s, args \`${r.argv.join(' ') || '(none)'}\`${r.load ? `, ${r.load}` : ''}`,
+    );
   const profs = [...new Map(res.rows.map((r) => [`${r.impl} ${r.profile}`, r.settings])).entries()];
-  L.push('', 'Settings: ' + profs.map(([k, v]) => `**${k}**: ${v}`).join('; ') + '. The lab sets PINGTIMEOUT=0.5 and GW=198.18.0.1; the VIP is 198.18.0.100/24 on eth0 via res/ipaddr.', '');
-  L.push('Effective holders: a node that is dead (host death) or frozen is no holder, whatever its interfaces say. ' +
-    '*gap* = time with no effective holder, *overlap* = time with two, inside the scenario\'s window (see the definitions below). ' +
-    'Median / p95 / max over the successful trials (p95 = nearest rank: with 10 trials it is the 10th value, the max).', '');
+  L.push(
+    '',
+    'Settings: ' +
+      profs.map(([k, v]) => `**${k}**: ${v}`).join('; ') +
+      '. The lab sets PINGTIMEOUT=0.5 and GW=198.18.0.1; the VIP is 198.18.0.100/24 on eth0 via res/ipaddr.',
+    '',
+  );
+  L.push(
+    'Effective holders: a node that is dead (host death) or frozen is no holder, whatever its interfaces say. ' +
+      "*gap* = time with no effective holder, *overlap* = time with two, inside the scenario's window (see the definitions below). " +
+      'Median / p95 / max over the successful trials (p95 = nearest rank: with 10 trials it is the 10th value, the max).',
+    '',
+  );
 
   L.push('## Failover', '', ...failoverTable(res.rows));
   L.push(...sideBySide(res));
 
   const t = checkTargets(res);
   L.push('', '## Targets (issue 3)', '', '| target | measured | result |', '|---|---|---|');
-  for (const c of t) L.push(`| ${c.target} | ${c.measured} | ${c.status === 'met' ? '**met**' : c.status === 'missed' ? `**MISSED**${c.note ? ` — ${c.note}` : ''}` : c.status + (c.note ? ` — ${c.note}` : '')} |`);
+  for (const c of t)
+    L.push(
+      `| ${c.target} | ${c.measured} | ${c.status === 'met' ? '**met**' : c.status === 'missed' ? `**MISSED**${c.note ? ` — ${c.note}` : ''}` : c.status + (c.note ? ` — ${c.note}` : '')} |`,
+    );
 
   const m = res.micro;
   L.push('', '## Idle footprint', '');
   if (m?.footprint.length) {
-    L.push(`Steady pair (lb1 Active, lb2 Standby), CPU from /proc/<pid>/stat (utime+stime; "with checks" adds the waited-for children, i.e. the resource-check scripts) over the window; RSS = VmRSS at the end (max seen in brackets).`, '',
+    L.push(
+      `Steady pair (lb1 Active, lb2 Standby), CPU from /proc/<pid>/stat (utime+stime; "with checks" adds the waited-for children, i.e. the resource-check scripts) over the window; RSS = VmRSS at the end (max seen in brackets).`,
+      '',
       '| node | profile | seconds | sender CPU % / RSS MB | receiver CPU % / RSS MB | supervise CPU % (with checks) / RSS MB | three daemons CPU % (with checks) | RSS MB total |',
-      '|---|---|---|---|---|---|---|---|');
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const f of m.footprint) {
       const d = (n: string): string => {
         const x = f.daemons.find((y) => y.daemon === n);
-        return x ? `${x.cpuPct.toFixed(2)}${n === 'supervise' ? ` (${x.cpuPctWithChildren.toFixed(2)})` : ''} / ${MB(x.rssKb)} (${MB(x.rssMaxKb)})` : '—';
+        return x
+          ? `${x.cpuPct.toFixed(2)}${n === 'supervise' ? ` (${x.cpuPctWithChildren.toFixed(2)})` : ''} / ${MB(x.rssKb)} (${MB(x.rssMaxKb)})`
+          : '—';
       };
-      L.push(`| ${f.node} ${f.role} | ${f.profile} | ${f.seconds} | ${d('sender')} | ${d('receiver')} | ${d('supervise')} | ${f.totalCpuPct.toFixed(2)} (${f.totalCpuPctWithChildren.toFixed(2)}) | ${MB(f.totalRssKb)} |`);
+      L.push(
+        `| ${f.node} ${f.role} | ${f.profile} | ${f.seconds} | ${d('sender')} | ${d('receiver')} | ${d('supervise')} | ${f.totalCpuPct.toFixed(2)} (${f.totalCpuPctWithChildren.toFixed(2)}) | ${MB(f.totalRssKb)} |`,
+      );
     }
     const st = m.footprint.filter((f) => f.statusWritesPerS !== undefined);
-    if (st.length) L.push('', `status.dat replacement events per second (fs.watch on var/): ${st.map((f) => `${f.node} ${f.profile} ${f.statusWritesPerS!.toFixed(1)}`).join(', ')}.`);
-    if (m.nodeBaseline?.length) L.push('', `Reference, same window: a bare \`node -e "setInterval(() => {}, 200)"\` uses ${m.nodeBaseline.map((b) => `${b.cpuPct.toFixed(2)} % CPU and ${MB(b.rssKb)} MB RSS (${b.profile} window)`).join('; ')} — the floor of each of the three Node.js daemons.`);
+    if (st.length)
+      L.push(
+        '',
+        `status.dat replacement events per second (fs.watch on var/): ${st.map((f) => `${f.node} ${f.profile} ${f.statusWritesPerS!.toFixed(1)}`).join(', ')}.`,
+      );
+    if (m.nodeBaseline?.length)
+      L.push(
+        '',
+        `Reference, same window: a bare \`node -e "setInterval(() => {}, 200)"\` uses ${m.nodeBaseline.map((b) => `${b.cpuPct.toFixed(2)} % CPU and ${MB(b.rssKb)} MB RSS (${b.profile} window)`).join('; ')} — the floor of each of the three Node.js daemons.`,
+      );
   } else L.push('not measured');
 
   L.push('', '## supervise round time', '');
   if (m?.superviseRound.length) {
-    L.push('`ResourceRunner.checkAll` (what a round runs: all checks concurrently) on N `res/test` resources (t1..tN, symlinks to res/test, all UP), then the round\'s status write; 20 rounds after 2 warm-up rounds.', '',
-      '| resources | checkAll median | checkAll p95 | with status write median | with status write p95 |', '|---|---|---|---|---|',
-      ...m.superviseRound.map((r) => `| ${r.resources} | ${fmtMs(r.checkAll.median)} | ${fmtMs(r.checkAll.p95)} | ${fmtMs(r.roundWithWrite.median)} | ${fmtMs(r.roundWithWrite.p95)} |`));
+    L.push(
+      "`ResourceRunner.checkAll` (what a round runs: all checks concurrently) on N `res/test` resources (t1..tN, symlinks to res/test, all UP), then the round's status write; 20 rounds after 2 warm-up rounds.",
+      '',
+      '| resources | checkAll median | checkAll p95 | with status write median | with status write p95 |',
+      '|---|---|---|---|---|',
+      ...m.superviseRound.map(
+        (r) =>
+          `| ${r.resources} | ${fmtMs(r.checkAll.median)} | ${fmtMs(r.checkAll.p95)} | ${fmtMs(r.roundWithWrite.median)} | ${fmtMs(r.roundWithWrite.p95)} |`,
+      ),
+    );
   } else L.push('not measured');
 
   L.push('', '## status-store update latency', '');
   if (m?.statusStore) {
     const s = m.statusStore;
-    L.push(`${s.writers} writer processes × ${s.updatesEach} \`StatusStore.update\` each, all at once (lock, read, atomic write, unlock): ` +
-      `p50 **${fmtMs(s.latency.median)}** ms, p99 **${fmtMs(s.latency.p99)}** ms, max ${fmtMs(s.latency.max)} ms; ${s.writers * s.updatesEach} updates in ${fmtMs(s.wallMs)} ms; errors ${s.errors}.`);
+    L.push(
+      `${s.writers} writer processes × ${s.updatesEach} \`StatusStore.update\` each, all at once (lock, read, atomic write, unlock): ` +
+        `p50 **${fmtMs(s.latency.median)}** ms, p99 **${fmtMs(s.latency.p99)}** ms, max ${fmtMs(s.latency.max)} ms; ${s.writers * s.updatesEach} updates in ${fmtMs(s.wallMs)} ms; errors ${s.errors}.`,
+    );
   } else L.push('not measured');
 
   L.push('', '## `pha-cli stat` one-shot', '');
   if (m?.cliStat) {
     const c = m.cliStat;
-    L.push(`${c.runs} runs of \`pha-cli stat\` on the running lb1 (through the lab: \`ip netns exec … nsenter … node bin/pha-cli.js stat\`): median **${fmtMs(c.wall.median)}** ms, p95 ${fmtMs(c.wall.p95)} ms, max ${fmtMs(c.wall.max)} ms; ` +
-      `the wrapper alone (\`true\` the same way) takes a median ${fmtMs(c.netnsOverhead.median)} ms. Exit codes: ${c.exitCodes.join(', ')}.`);
+    L.push(
+      `${c.runs} runs of \`pha-cli stat\` on the running lb1 (through the lab: \`ip netns exec … nsenter … node bin/pha-cli.js stat\`): median **${fmtMs(c.wall.median)}** ms, p95 ${fmtMs(c.wall.p95)} ms, max ${fmtMs(c.wall.max)} ms; ` +
+        `the wrapper alone (\`true\` the same way) takes a median ${fmtMs(c.netnsOverhead.median)} ms. Exit codes: ${c.exitCodes.join(', ')}.`,
+    );
   } else L.push('not measured');
 
   L.push('', '## Soak under full CPU load', '', ...soakTable(res.soak));
@@ -325,7 +503,13 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
   const ex = extrasTable(res.rows);
   if (ex.length) L.push('', '## Further numbers per scenario', '', ...ex);
 
-  L.push('', '## Definitions', '', '| impl | scenario | time measured | gap | overlap | flaps |', '|---|---|---|---|---|---|');
+  L.push(
+    '',
+    '## Definitions',
+    '',
+    '| impl | scenario | time measured | gap | overlap | flaps |',
+    '|---|---|---|---|---|---|',
+  );
   const seen = new Set<string>();
   for (const r of res.rows) {
     const k = `${r.impl}|${r.scenario}`;
@@ -334,8 +518,15 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
     L.push(`| ${r.impl} | ${r.scenario} | ${r.metric} | ${r.gapMeaning} | ${r.overlapMeaning} | ${r.flapsMeaning} |`);
   }
 
-  const fails = res.rows.flatMap((r) => [...r.failures.map((f) => `${r.impl} ${r.scenario} ${r.profile} ${f}`), ...r.notes.map((n) => `${r.impl} ${r.scenario} ${r.profile} ${n}`)]);
-  const more = [...(m?.notes ?? []), ...(res.auth?.notes ?? []).map((n) => `auth: ${n}`), ...res.soak.flatMap((s) => s.notes.map((n) => `soak ${s.profile}: ${n}`))];
+  const fails = res.rows.flatMap((r) => [
+    ...r.failures.map((f) => `${r.impl} ${r.scenario} ${r.profile} ${f}`),
+    ...r.notes.map((n) => `${r.impl} ${r.scenario} ${r.profile} ${n}`),
+  ]);
+  const more = [
+    ...(m?.notes ?? []),
+    ...(res.auth?.notes ?? []).map((n) => `auth: ${n}`),
+    ...res.soak.flatMap((s) => s.notes.map((n) => `soak ${s.profile}: ${n}`)),
+  ];
   L.push('', '## Failed trials and notes', '');
   if (!fails.length && !more.length) L.push('none');
   for (const f of [...fails, ...more]) L.push(`- ${f.replace(/\n/g, ' ')}`);
@@ -351,7 +542,10 @@ export function writeResults(outDir: string, res: BenchResults, opts: { partial:
     writeFileSync(`${f}.tmp`, text);
     renameSync(`${f}.tmp`, f);
   };
-  write(json, JSON.stringify({ partial: opts.partial || undefined, ...res, targets: checkTargets(res) }, null, 1) + '\n');
+  write(
+    json,
+    `${JSON.stringify({ partial: opts.partial || undefined, ...res, targets: checkTargets(res) }, null, 1)}\n`,
+  );
   write(md, renderMarkdown(res, opts));
   return [md, json];
 }

@@ -2,15 +2,18 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { BenchOptions } from './args.js';
-import { NODES } from './timeline.js';
-import { PhaPair, type BenchEnv, type Profile } from './pair.js';
+import { type BenchEnv, PhaPair, type Profile } from './pair.js';
 import type { Measure, ScenarioSpec } from './scenarios.js';
-import { summarize, type Summary } from './stats.js';
+import { type Summary, summarize } from './stats.js';
+import { NODES } from './timeline.js';
 import type { ScenarioRow, TrialResult } from './types.js';
 import { errText, fmtMs, say } from './util.js';
 
 /** What a row says about itself before its trials ran. */
-export type RowSpec = Pick<ScenarioRow, 'impl' | 'scenario' | 'profile' | 'settings' | 'metric' | 'gapMeaning' | 'overlapMeaning' | 'flapsMeaning' | 'trials'>;
+export type RowSpec = Pick<
+  ScenarioRow,
+  'impl' | 'scenario' | 'profile' | 'settings' | 'metric' | 'gapMeaning' | 'overlapMeaning' | 'flapsMeaning' | 'trials'
+>;
 
 export interface RunMeta {
   runId: string;
@@ -22,7 +25,9 @@ export interface RunMeta {
 }
 
 export function settingsOf(p: Profile): string {
-  return Object.entries(p.timing).map(([k, v]) => `${k}=${v}`).join(' ');
+  return Object.entries(p.timing)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }
 
 export function trialLine(spec: RowSpec, t: TrialResult): string {
@@ -30,9 +35,12 @@ export function trialLine(spec: RowSpec, t: TrialResult): string {
   if (!t.ok) return `${head} FAILED — ${t.error ?? 'unknown'}${t.logs ? ` (logs ${t.logs})` : ''}`;
   const extra = Object.entries(t.extra)
     .filter(([, v]) => v !== null && v !== undefined)
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Number.isInteger(v) ? String(v) : fmtMs(v)) : String(v)}`).join(', ');
-  return `${head} ${fmtMs(t.toVipMs)} ms, gap ${fmtMs(t.gapMs)}, overlap ${fmtMs(t.overlapMs)}, holder ${t.holder ?? 'none'}` +
-    `${t.flaps ? `, FLAPS ${t.flaps}` : ''}${extra ? ` (${extra})` : ''}${t.notes.length ? ` [${t.notes.join(' | ')}]` : ''}${t.logs ? ` logs ${t.logs}` : ''}`;
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Number.isInteger(v) ? String(v) : fmtMs(v)) : String(v)}`)
+    .join(', ');
+  return (
+    `${head} ${fmtMs(t.toVipMs)} ms, gap ${fmtMs(t.gapMs)}, overlap ${fmtMs(t.overlapMs)}, holder ${t.holder ?? 'none'}` +
+    `${t.flaps ? `, FLAPS ${t.flaps}` : ''}${extra ? ` (${extra})` : ''}${t.notes.length ? ` [${t.notes.join(' | ')}]` : ''}${t.logs ? ` logs ${t.logs}` : ''}`
+  );
 }
 
 export function foldRow(spec: RowSpec, results: TrialResult[], meta: RunMeta): ScenarioRow {
@@ -67,14 +75,24 @@ export function foldRow(spec: RowSpec, results: TrialResult[], meta: RunMeta): S
 const s3 = (s: Summary): string => `${fmtMs(s.median)} / ${fmtMs(s.p95)} / ${fmtMs(s.max)}`;
 
 export function rowLine(r: ScenarioRow): string {
-  const holders = Object.entries(r.holders).map(([h, n]) => `${h}×${n}`).join(' ');
-  return `${r.impl.padEnd(10)} ${r.scenario.padEnd(16)} ${r.profile.padEnd(9)} ${`${r.ok}/${r.trials}`.padEnd(6)}` +
-    ` time ${s3(r.toVip).padEnd(22)} gap ${s3(r.gap).padEnd(22)} overlap ${s3(r.overlap).padEnd(20)} flaps ${r.flaps}  end: ${holders}`;
+  const holders = Object.entries(r.holders)
+    .map(([h, n]) => `${h}×${n}`)
+    .join(' ');
+  return (
+    `${r.impl.padEnd(10)} ${r.scenario.padEnd(16)} ${r.profile.padEnd(9)} ${`${r.ok}/${r.trials}`.padEnd(6)}` +
+    ` time ${s3(r.toVip).padEnd(22)} gap ${s3(r.gap).padEnd(22)} overlap ${s3(r.overlap).padEnd(20)} flaps ${r.flaps}  end: ${holders}`
+  );
 }
 
 /** Run `n` trials with `trial(i)` (which must clean up after itself), print each, fold into a row. */
-export async function runTrials(spec: RowSpec, meta: RunMeta, trial: (i: number) => Promise<TrialResult>): Promise<ScenarioRow> {
-  say(`\n== ${spec.impl} ${spec.scenario} @ ${spec.profile} (${spec.settings}), ${spec.trials} trials — ${spec.metric}`);
+export async function runTrials(
+  spec: RowSpec,
+  meta: RunMeta,
+  trial: (i: number) => Promise<TrialResult>,
+): Promise<ScenarioRow> {
+  say(
+    `\n== ${spec.impl} ${spec.scenario} @ ${spec.profile} (${spec.settings}), ${spec.trials} trials — ${spec.metric}`,
+  );
   const results: TrialResult[] = [];
   for (let i = 1; i <= spec.trials && !meta.aborted(); i++) {
     const t = await trial(i);
@@ -87,7 +105,13 @@ export async function runTrials(spec: RowSpec, meta: RunMeta, trial: (i: number)
 }
 
 /** One pha trial: fresh pair, the scenario, teardown. Never throws. */
-export async function phaTrial(env: BenchEnv, spec: ScenarioSpec, profile: Profile, i: number, o: BenchOptions): Promise<TrialResult> {
+export async function phaTrial(
+  env: BenchEnv,
+  spec: ScenarioSpec,
+  profile: Profile,
+  i: number,
+  o: BenchOptions,
+): Promise<TrialResult> {
   const pair = new PhaPair(env, `pha-${spec.name}-${profile.name}-${i}`, profile);
   let m: Measure;
   let kept: string | null = null;
@@ -97,21 +121,42 @@ export async function phaTrial(env: BenchEnv, spec: ScenarioSpec, profile: Profi
     m = await spec.run(pair, o);
     // A both-start that flapped or overlapped: its daemons' logs are the
     // evidence (issue 10); copied before the teardown removes the install.
-    if (spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0)) kept = keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`));
+    if (spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0))
+      kept = keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`));
   } catch (e) {
-    m = { ok: false, error: errText(e), toVipMs: null, gapMs: null, overlapMs: null, holder: null, flaps: 0, extra: {} };
+    m = {
+      ok: false,
+      error: errText(e),
+      toVipMs: null,
+      gapMs: null,
+      overlapMs: null,
+      holder: null,
+      flaps: 0,
+      extra: {},
+    };
   } finally {
     await pair.teardown();
   }
   const { notes, ...rest } = m;
-  return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes, ...(kept ? [`logs kept in ${kept}`] : [])], ...(env.keepLogs ? { logs: pair.dir } : {}) };
+  return {
+    trial: i,
+    ...rest,
+    notes: [...(notes ?? []), ...pair.notes, ...(kept ? [`logs kept in ${kept}`] : [])],
+    ...(env.keepLogs ? { logs: pair.dir } : {}),
+  };
 }
 
 export function phaRowSpec(spec: ScenarioSpec, profile: Profile, o: BenchOptions): RowSpec {
   return {
-    impl: 'pha', scenario: spec.name, profile: o.load ? `${profile.name}+load` : profile.name,
-    settings: settingsOf(profile) + (o.load ? ' under stress-ng --cpu 0' : ''), metric: spec.metric,
-    gapMeaning: spec.gapMeaning, overlapMeaning: spec.overlapMeaning, flapsMeaning: spec.flapsMeaning, trials: spec.trials(o),
+    impl: 'pha',
+    scenario: spec.name,
+    profile: o.load ? `${profile.name}+load` : profile.name,
+    settings: settingsOf(profile) + (o.load ? ' under stress-ng --cpu 0' : ''),
+    metric: spec.metric,
+    gapMeaning: spec.gapMeaning,
+    overlapMeaning: spec.overlapMeaning,
+    flapsMeaning: spec.flapsMeaning,
+    trials: spec.trials(o),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
-import { takeoverBreakdown, type PhaPair } from './pair.js';
+import { type PhaPair, takeoverBreakdown } from './pair.js';
 import type { Timeline } from './timeline.js';
 import type { TrialResult } from './types.js';
 import { sleep, waitFor } from './util.js';
@@ -31,7 +31,15 @@ export const SETTLE_MS = 2000;
 const TAKEOVER_TIMEOUT_MS = 15_000;
 
 const failed = (error: string, partial: Partial<Measure> = {}): Measure => ({
-  ok: false, error, toVipMs: null, gapMs: null, overlapMs: null, holder: null, flaps: 0, extra: {}, ...partial,
+  ok: false,
+  error,
+  toVipMs: null,
+  gapMs: null,
+  overlapMs: null,
+  holder: null,
+  flaps: 0,
+  extra: {},
+  ...partial,
 });
 
 const holderOf = (tl: Timeline, end: number): string | null => tl.finalHolders(end).join('+') || null;
@@ -42,8 +50,12 @@ const holderOf = (tl: Timeline, end: number): string | null => tl.finalHolders(e
  * flaps (moves away from the survivor after it took over).
  */
 async function failover(
-  obs: Observer, t0: number, survivor: NodeName, done: () => boolean,
-  exclude: (tl: Timeline) => void = () => {}, settleMs = SETTLE_MS,
+  obs: Observer,
+  t0: number,
+  survivor: NodeName,
+  done: () => boolean,
+  exclude: (tl: Timeline) => void = () => {},
+  settleMs = SETTLE_MS,
 ): Promise<Measure & { tl: Timeline; end: number; took: number | null }> {
   const reached = await waitFor(done, TAKEOVER_TIMEOUT_MS);
   await sleep(settleMs);
@@ -53,7 +65,11 @@ async function failover(
   const took = tl.firstHold(t0, end, survivor);
   const m: Measure = {
     ok: reached && took !== null,
-    error: reached ? (took === null ? `${survivor} never held the VIP` : undefined) : `not reached within ${TAKEOVER_TIMEOUT_MS / 1000} s (holders at end: ${obs.holders().join(',') || 'none'})`,
+    error: reached
+      ? took === null
+        ? `${survivor} never held the VIP`
+        : undefined
+      : `not reached within ${TAKEOVER_TIMEOUT_MS / 1000} s (holders at end: ${obs.holders().join(',') || 'none'})`,
     toVipMs: took === null ? null : took - t0,
     gapMs: tl.gapMs(t0, end),
     overlapMs: tl.overlapMs(t0, end),
@@ -75,7 +91,12 @@ export const HOST_DEATH: ScenarioSpec = {
   trials: (o) => o.trials,
   async run(pair) {
     const f = await pair.lab.faults.hostDeath('lb1');
-    const { tl: _tl, end: _e, took: _t, ...m } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'), (tl) => tl.exclude('lb1', f.start));
+    const {
+      tl: _tl,
+      end: _e,
+      took: _t,
+      ...m
+    } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'), (tl) => tl.exclude('lb1', f.start));
     m.extra = { faultMs: f.end - f.start, ...takeoverBreakdown(pair.dir, 'lb2', f.start) };
     return m;
   },
@@ -136,7 +157,12 @@ export const OFF: ScenarioSpec = {
     const cliMs = performance.now() - t0;
     const { tl, end: _e, took, ...m } = await failover(pair.obs, t0, 'lb2', only(pair.obs, 'lb2'));
     const del1 = tl.firstEvent('lb1', 'del', t0);
-    m.extra = { cliExit: r.code, cliMs, offToReleaseMs: del1 ? del1.t - t0 : null, releaseToTakeMs: del1 && took !== null ? took - del1.t : null };
+    m.extra = {
+      cliExit: r.code,
+      cliMs,
+      offToReleaseMs: del1 ? del1.t - t0 : null,
+      releaseToTakeMs: del1 && took !== null ? took - del1.t : null,
+    };
     if (r.code !== 0) {
       m.notes = [`pha-cli off exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`];
     }
@@ -155,7 +181,8 @@ export const PARTITION_HEAL: ScenarioSpec = {
     const { lab, obs } = pair;
     const p = await lab.faults.partition();
     const both = await waitFor(() => obs.effective().length === 2, TAKEOVER_TIMEOUT_MS);
-    if (!both) return failed(`during the partition the holders are [${obs.holders().join(',')}], expected both (split brain)`);
+    if (!both)
+      return failed(`during the partition the holders are [${obs.holders().join(',')}], expected both (split brain)`);
     const splitMs = performance.now() - p.start;
     await sleep(1000); // let lb2 settle ONLINE
     const h = await lab.faults.heal();
@@ -174,7 +201,8 @@ export const PARTITION_HEAL: ScenarioSpec = {
       flaps: one ? tl.transitions(one.t, end) : 0,
       extra: { splitBrainAfterMs: splitMs, firstSingleHolder: one?.holder ?? null },
     };
-    if (!m.ok) m.error = `no single holder within ${TAKEOVER_TIMEOUT_MS / 1000} s after the heal (holders: ${obs.holders().join(',') || 'none'})`;
+    if (!m.ok)
+      m.error = `no single holder within ${TAKEOVER_TIMEOUT_MS / 1000} s after the heal (holders: ${obs.holders().join(',') || 'none'})`;
     return m;
   },
 };
@@ -196,7 +224,11 @@ export const GATEWAY_LOSS: ScenarioSpec = {
 };
 
 /** Both nodes started at once by `start(pair)`; observed for 20 s (60 s with --long). */
-async function bothStart(pair: PhaPair, o: BenchOptions, start: (pair: PhaPair) => Promise<string[]>): Promise<Measure> {
+async function bothStart(
+  pair: PhaPair,
+  o: BenchOptions,
+  start: (pair: PhaPair) => Promise<string[]>,
+): Promise<Measure> {
   const windowMs = o.long ? 60_000 : 20_000;
   const t0 = performance.now();
   const notes = await start(pair);
@@ -207,7 +239,12 @@ async function bothStart(pair: PhaPair, o: BenchOptions, start: (pair: PhaPair) 
   const final = tl.finalHolders(end);
   return {
     ok: first !== null && final.length === 1,
-    error: first === null ? `nobody took the VIP in ${windowMs / 1000} s` : final.length !== 1 ? `holders at the end: [${final.join(',')}]` : undefined,
+    error:
+      first === null
+        ? `nobody took the VIP in ${windowMs / 1000} s`
+        : final.length !== 1
+          ? `holders at the end: [${final.join(',')}]`
+          : undefined,
     toVipMs: first === null ? null : first - t0,
     gapMs: first === null ? windowMs : tl.gapMs(first, end),
     overlapMs: tl.overlapMs(t0, end),
@@ -226,10 +263,15 @@ export const BOTH_START: ScenarioSpec = {
   flapsMeaning: 'VIP transitions after the first takeover',
   noSetup: true,
   trials: (o) => o.bothTrials,
-  run: (pair, o) => bothStart(pair, o, async (p) => {
-    const rs = await Promise.all([p.cli('lb1', ['start']), p.cli('lb2', ['start'])]);
-    return rs.flatMap((r, i) => (r.code === 0 ? [] : [`pha-cli start on lb${i + 1} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`]));
-  }),
+  run: (pair, o) =>
+    bothStart(pair, o, async (p) => {
+      const rs = await Promise.all([p.cli('lb1', ['start']), p.cli('lb2', ['start'])]);
+      return rs.flatMap((r, i) =>
+        r.code === 0
+          ? []
+          : [`pha-cli start on lb${i + 1} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`],
+      );
+    }),
 };
 
 /**
@@ -241,15 +283,30 @@ export const BOTH_START_STAGGERED: ScenarioSpec = {
   ...BOTH_START,
   name: 'both-start-staggered',
   metric: 'both started, daemons 0-1500 ms apart → first holder',
-  run: (pair, o) => bothStart(pair, o, async (p) => {
-    const plan = (['lb1', 'lb2'] as const).flatMap((n) => (['re_sta', 'se_sta', 'su_sta'] as const).map((cmd) => ({ n, cmd, ms: Math.floor(Math.random() * 1500) })));
-    const rs = await Promise.all(plan.map(async (x) => {
-      await sleep(x.ms);
-      return { ...x, r: await p.cli(x.n, [x.cmd]) };
-    }));
-    const order = [...plan].sort((a, b) => a.ms - b.ms).map((x) => `${x.n} ${x.cmd.slice(0, 2)}@${x.ms}`).join(' ');
-    return [`start plan: ${order}`, ...rs.flatMap((x) => (x.r.code === 0 ? [] : [`pha-cli ${x.cmd} on ${x.n} exited ${x.r.code}: ${(x.r.stderr || x.r.stdout).trim().slice(0, 200)}`]))];
-  }),
+  run: (pair, o) =>
+    bothStart(pair, o, async (p) => {
+      const plan = (['lb1', 'lb2'] as const).flatMap((n) =>
+        (['re_sta', 'se_sta', 'su_sta'] as const).map((cmd) => ({ n, cmd, ms: Math.floor(Math.random() * 1500) })),
+      );
+      const rs = await Promise.all(
+        plan.map(async (x) => {
+          await sleep(x.ms);
+          return { ...x, r: await p.cli(x.n, [x.cmd]) };
+        }),
+      );
+      const order = [...plan]
+        .sort((a, b) => a.ms - b.ms)
+        .map((x) => `${x.n} ${x.cmd.slice(0, 2)}@${x.ms}`)
+        .join(' ');
+      return [
+        `start plan: ${order}`,
+        ...rs.flatMap((x) =>
+          x.r.code === 0
+            ? []
+            : [`pha-cli ${x.cmd} on ${x.n} exited ${x.r.code}: ${(x.r.stderr || x.r.stdout).trim().slice(0, 200)}`],
+        ),
+      ];
+    }),
 };
 
 export const VIP_REMOVE: ScenarioSpec = {
@@ -265,7 +322,12 @@ export const VIP_REMOVE: ScenarioSpec = {
     const t0 = f.start;
     const gone = await waitFor(() => obs.timeline().firstEvent('lb1', 'del', t0) !== null, 5000);
     if (!gone) return failed('the removal of the VIP was not observed');
-    const back = await waitFor(() => obs.effective().length > 0 && obs.timeline().firstHold(obs.timeline().firstEvent('lb1', 'del', t0)!.t, performance.now()) !== null, 20_000);
+    const back = await waitFor(
+      () =>
+        obs.effective().length > 0 &&
+        obs.timeline().firstHold(obs.timeline().firstEvent('lb1', 'del', t0)!.t, performance.now()) !== null,
+      20_000,
+    );
     await sleep(SETTLE_MS);
     const end = performance.now();
     const tl = obs.timeline();

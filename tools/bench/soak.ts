@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../lab/index.js';
-import { NODES } from './timeline.js';
 import type { BenchOptions } from './args.js';
 import { ensureInstalled } from './keepalived.js';
-import { PHA_PROFILES, PhaPair, type BenchEnv } from './pair.js';
-import { settingsOf, type RunMeta } from './runner.js';
+import { type BenchEnv, PHA_PROFILES, PhaPair } from './pair.js';
+import { type RunMeta, settingsOf } from './runner.js';
+import { NODES } from './timeline.js';
 import type { SoakResult } from './types.js';
 import { errText, fmtMs, say, sleep } from './util.js';
 
@@ -28,10 +28,17 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
     const ms = o.soakMinutes * 60_000;
     const notes: string[] = [];
     let stress: ReturnType<BenchEnv['lab']['spawn']> | null = null;
-    say(`\n== soak @ ${pname}: ${o.soakMinutes} min of a steady pair under stress-ng --cpu 0 (${cpus().length} CPUs busy)`);
+    say(
+      `\n== soak @ ${pname}: ${o.soakMinutes} min of a steady pair under stress-ng --cpu 0 (${cpus().length} CPUs busy)`,
+    );
     try {
       await pair.setup();
-      stress = env.lab.spawn('client', 'stress-ng', ['--cpu', '0', '--timeout', `${Math.ceil(ms / 1000) + 60}s`, '--quiet'], { stdio: 'ignore' });
+      stress = env.lab.spawn(
+        'client',
+        'stress-ng',
+        ['--cpu', '0', '--timeout', `${Math.ceil(ms / 1000) + 60}s`, '--quiet'],
+        { stdio: 'ignore' },
+      );
       await sleep(500);
       const t0 = performance.now();
       const wallStart = Date.now();
@@ -41,42 +48,61 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
         if (performance.now() - lastReport >= 60_000) {
           lastReport = performance.now();
           const n = pair.obs.timeline().transitions(t0, lastReport);
-          say(`  ${((lastReport - t0) / 60_000).toFixed(0)} min: ${n} transition(s), holders now ${pair.obs.holders().join(',') || 'none'}`);
+          say(
+            `  ${((lastReport - t0) / 60_000).toFixed(0)} min: ${n} transition(s), holders now ${pair.obs.holders().join(',') || 'none'}`,
+          );
         }
       }
       const end = performance.now();
       stopStress(stress);
       const tl = pair.obs.timeline();
       const changes = tl.holderChanges(t0, end);
-      const logs = NODES.map((n) => ['receiver', 'sender', 'supervise'].map((d) => {
-        try {
-          return readFileSync(join(pair.dir, n, 'var', `log.${d}`), 'utf8');
-        } catch {
-          return '';
-        }
-      }).join('\n')).join('\n').split('\n').filter((l) => {
-        try {
-          const t = (JSON.parse(l) as { time?: number }).time ?? 0;
-          return t >= wallStart;
-        } catch {
-          return false;
-        }
-      });
+      const logs = NODES.map((n) =>
+        ['receiver', 'sender', 'supervise']
+          .map((d) => {
+            try {
+              return readFileSync(join(pair.dir, n, 'var', `log.${d}`), 'utf8');
+            } catch {
+              return '';
+            }
+          })
+          .join('\n'),
+      )
+        .join('\n')
+        .split('\n')
+        .filter((l) => {
+          try {
+            const t = (JSON.parse(l) as { time?: number }).time ?? 0;
+            return t >= wallStart;
+          } catch {
+            return false;
+          }
+        });
       const r: SoakResult = {
         peerLost: logs.filter((l) => /-> null/.test(l)).length,
         stalls: logs.filter((l) => /own stall detected/.test(l)).length,
-        profile: pname, settings: settingsOf(profile), minutes: (end - t0) / 60_000,
+        profile: pname,
+        settings: settingsOf(profile),
+        minutes: (end - t0) / 60_000,
         spuriousFailovers: changes.length,
-        transitions: changes.map((c) => ({ atS: Math.round((c.from - t0) / 100) / 10, holders: c.holders.join('+') || 'none' })),
-        gapMs: tl.gapMs(t0, end), overlapMs: tl.overlapMs(t0, end),
+        transitions: changes.map((c) => ({
+          atS: Math.round((c.from - t0) / 100) / 10,
+          holders: c.holders.join('+') || 'none',
+        })),
+        gapMs: tl.gapMs(t0, end),
+        overlapMs: tl.overlapMs(t0, end),
         finalHolder: tl.finalHolders(end).join('+') || 'none',
         load: `stress-ng --cpu 0 (${cpus().length} workers)`,
-        notes, runId: meta.runId, at: meta.at,
+        notes,
+        runId: meta.runId,
+        at: meta.at,
       };
       out.push(r);
-      say(`  soak ${pname}: ${r.spuriousFailovers} spurious transition(s) in ${r.minutes.toFixed(1)} min, gap ${fmtMs(r.gapMs)} ms, overlap ${fmtMs(r.overlapMs)} ms, holder ${r.finalHolder}; ` +
-        `in the logs: peer declared silent ${r.peerLost}×, own stall detected ${r.stalls}×` +
-        (r.transitions.length ? ` — ${r.transitions.map((t) => `${t.atS}s→${t.holders}`).join(', ')}` : ''));
+      say(
+        `  soak ${pname}: ${r.spuriousFailovers} spurious transition(s) in ${r.minutes.toFixed(1)} min, gap ${fmtMs(r.gapMs)} ms, overlap ${fmtMs(r.overlapMs)} ms, holder ${r.finalHolder}; ` +
+          `in the logs: peer declared silent ${r.peerLost}×, own stall detected ${r.stalls}×` +
+          (r.transitions.length ? ` — ${r.transitions.map((t) => `${t.atS}s→${t.holders}`).join(', ')}` : ''),
+      );
     } catch (e) {
       notes.push(errText(e));
       say(`  soak ${pname} FAILED: ${errText(e)}`);

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       errors++;
     }
   }
-  process.stdout.write(JSON.stringify({ lat, errors }) + '\n');
+  process.stdout.write(`${JSON.stringify({ lat, errors })}\n`);
 }
 
 void main();

@@ -33,7 +33,10 @@ export class Timeline {
    * changes: the raw holder sets (first entry = state when observation began);
    * events: the raw add/del events (for flap counting).
    */
-  constructor(readonly changes: readonly HolderChange[], readonly events: readonly VipEvent[] = []) {}
+  constructor(
+    readonly changes: readonly HolderChange[],
+    readonly events: readonly VipEvent[] = [],
+  ) {}
 
   exclude(node: NodeName, from: number, to = Infinity): this {
     this.excluded[node].push({ from, to });
@@ -96,12 +99,16 @@ export class Timeline {
 
   /** Total time in [from, to) with no effective holder. */
   gapMs(from: number, to: number): number {
-    return this.segments(from, to).filter((s) => s.holders.length === 0).reduce((a, s) => a + (s.to - s.from), 0);
+    return this.segments(from, to)
+      .filter((s) => s.holders.length === 0)
+      .reduce((a, s) => a + (s.to - s.from), 0);
   }
 
   /** Total time in [from, to) with two effective holders. */
   overlapMs(from: number, to: number): number {
-    return this.segments(from, to).filter((s) => s.holders.length >= 2).reduce((a, s) => a + (s.to - s.from), 0);
+    return this.segments(from, to)
+      .filter((s) => s.holders.length >= 2)
+      .reduce((a, s) => a + (s.to - s.from), 0);
   }
 
   /** Number of changes of the effective holder set inside (from, to). */
@@ -119,8 +126,12 @@ export class Timeline {
    * node, and raw VIP deletes on the survivor, inside [from, to).
    */
   flaps(survivor: NodeName, from: number, to: number): number {
-    return this.events.filter((e) => e.t >= from && e.t < to &&
-      ((e.node !== survivor && e.kind === 'add') || (e.node === survivor && e.kind === 'del'))).length;
+    return this.events.filter(
+      (e) =>
+        e.t >= from &&
+        e.t < to &&
+        ((e.node !== survivor && e.kind === 'add') || (e.node === survivor && e.kind === 'del')),
+    ).length;
   }
 
   /** First raw event of `kind` on `node` at or after `from`. */

@@ -1,6 +1,7 @@
 /** Result shapes shared by the scenarios, the report and latest.json. */
-import type { Summary } from './stats.js';
+
 import type { NodeName } from '../lab/index.js';
+import type { Summary } from './stats.js';
 
 export type Impl = 'pha' | 'keepalived';
 
@@ -112,7 +113,15 @@ export interface BenchResults {
   soak: SoakResult[];
   /** The heartbeat key's cost (`--auth`), tools/bench/auth.ts. */
   auth?: AuthBench | null;
-  runs: Array<{ runId: string; at: string; argv: string[]; commit: string; host: string; durationS: number; load?: string }>;
+  runs: Array<{
+    runId: string;
+    at: string;
+    argv: string[];
+    commit: string;
+    host: string;
+    durationS: number;
+    load?: string;
+  }>;
 }
 
 // ---- --auth: what the heartbeat key costs (auth.ts)

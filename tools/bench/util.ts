@@ -1,8 +1,6 @@
 /** Small helpers of the bench: sleeping, waiting for a condition, printing. */
 export { sleep, waitFor } from '../../src/wait.js';
 
-
-
 /** ms with one decimal, or "—". */
 export function fmtMs(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
@@ -10,7 +8,7 @@ export function fmtMs(v: number | null | undefined): string {
 }
 
 export function say(line = ''): void {
-  process.stdout.write(line + '\n');
+  process.stdout.write(`${line}\n`);
 }
 
 export function errText(e: unknown): string {

@@ -7,18 +7,25 @@
  * All times are wall-clock milliseconds (Date.now()), the unit of the status
  * file's own time keys.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import {
-  createLab, installNode, watchVip, VIP, type Lab, type NodeInstall, type NodeName, type VipWatch,
-} from '../lab/index.js';
+import { pidAlive } from '../../src/daemon/pidfile.js';
 import type { Status } from '../../src/status-store/index.js';
 import { sleep } from '../../src/wait.js';
-import { pidAlive } from '../../src/daemon/pidfile.js';
+import {
+  createLab,
+  installNode,
+  type Lab,
+  type NodeInstall,
+  type NodeName,
+  VIP,
+  type VipWatch,
+  watchVip,
+} from '../lab/index.js';
 
 export const HELPER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helper.js');
 /** The package root (holds bin/pha-cli.js): dist/tools/demo → three levels up. */
@@ -67,8 +74,6 @@ export interface NodeFiles {
 export type Idx = 0 | 1;
 export const IDX: readonly Idx[] = [0, 1];
 export const other = (i: Idx): Idx => (i === 0 ? 1 : 0);
-
-
 
 function cmdline(pid: number): string {
   try {
@@ -190,11 +195,18 @@ export abstract class Backend {
   }
 
   /** Feed JSON lines of a helper child into fn; resolves at its {ready} line (rejects on exit or {error}). */
-  protected follow(child: ChildProcess, what: string, fn: (o: Record<string, unknown>) => void, expectedExit?: () => boolean): Promise<void> {
+  protected follow(
+    child: ChildProcess,
+    what: string,
+    fn: (o: Record<string, unknown>) => void,
+    expectedExit?: () => boolean,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       let ready = false;
       let err = '';
-      child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+      child.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
       const rl = createInterface({ input: child.stdout! });
       rl.on('line', (line) => {
         let o: Record<string, unknown>;
@@ -214,7 +226,10 @@ export abstract class Backend {
       });
       child.once('exit', (code, sig) => {
         if (!ready) reject(new Error(`${what} exited (${code ?? sig}) ${err.trim()}`));
-        else if (!this.closing && !expectedExit?.()) this.onProblem?.(`${what} exited (${code ?? sig})${err.trim() ? ': ' + err.trim().split('\n').slice(-3).join(' | ') : ''}`);
+        else if (!this.closing && !expectedExit?.())
+          this.onProblem?.(
+            `${what} exited (${code ?? sig})${err.trim() ? `: ${err.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+          );
       });
     });
   }
@@ -252,7 +267,12 @@ export class LabBackend extends Backend {
 
   files(i: Idx): NodeFiles {
     const dir = this.inst[i]!.dir;
-    return { dir, config: this.inst[i]!.configPath, status: path.join(dir, 'var', 'status.dat'), run: path.join(dir, 'var', 'run') };
+    return {
+      dir,
+      config: this.inst[i]!.configPath,
+      status: path.join(dir, 'var', 'status.dat'),
+      run: path.join(dir, 'var', 'run'),
+    };
   }
 
   async setup(log: (l: string) => void): Promise<void> {
@@ -280,11 +300,13 @@ export class LabBackend extends Backend {
     // Heartbeat sniffers (lab tooling: they survive the node's faults).
     const addrs = [lab.nodes.lb1.ip, lab.nodes.lb2.ip];
     try {
-      await Promise.all(IDX.map(async (i) => {
-        const port = this.inst[i]!.config.find(([k]) => k === 'PORT')?.[1] ?? '4711';
-        const s = this.helper(this.names[i], ['sniff', port, addrs[i]!], true);
-        await this.follow(s, `sniffer on ${this.names[i]}`, (o) => this.onSniff(o, addrs));
-      }));
+      await Promise.all(
+        IDX.map(async (i) => {
+          const port = this.inst[i]!.config.find(([k]) => k === 'PORT')?.[1] ?? '4711';
+          const s = this.helper(this.names[i], ['sniff', port, addrs[i]!], true);
+          await this.follow(s, `sniffer on ${this.names[i]}`, (o) => this.onSniff(o, addrs));
+        }),
+      );
       this.sniffing = true;
     } catch (e) {
       this.sniffNote = (e as Error).message;
@@ -309,7 +331,12 @@ export class LabBackend extends Backend {
   private async startService(i: Idx): Promise<void> {
     // Part of the node: dies with it in a host death.
     const child = this.helper(this.names[i], ['serve', this.names[i], String(SERVICE_PORT)], false);
-    await this.follow(child, `service on ${this.names[i]}`, () => {}, () => this.dead[i]);
+    await this.follow(
+      child,
+      `service on ${this.names[i]}`,
+      () => {},
+      () => this.dead[i],
+    );
   }
 
   async cli(i: Idx, input: string[] | { stdin: string }): Promise<CliResult> {
@@ -381,8 +408,13 @@ export class LoopbackBackend extends Backend {
         ['RES_test', held],
       ];
       const config = path.join(dir, 'etc', 'config');
-      fs.writeFileSync(config, `# pha demo, loopback node ${i + 1}\n` + lines.map(([k, v]) => `${k}=${v}\n`).join(''));
-      this.nodeFiles.push({ dir, config, status: path.join(dir, 'var', 'status.dat'), run: path.join(dir, 'var', 'run') });
+      fs.writeFileSync(config, `# pha demo, loopback node ${i + 1}\n${lines.map(([k, v]) => `${k}=${v}\n`).join('')}`);
+      this.nodeFiles.push({
+        dir,
+        config,
+        status: path.join(dir, 'var', 'status.dat'),
+        run: path.join(dir, 'var', 'run'),
+      });
       this.held.push(held);
     });
   }
@@ -393,7 +425,7 @@ export class LoopbackBackend extends Backend {
       '  No network namespaces: both pha nodes run on this machine, on 127.0.0.1 and 127.0.0.2',
       `  (NODENAME per node, UDP port ${this.port}, no gateway check). The resource is RES_test: a file that`,
       '  exists on the node that holds it. There is no VIP and no client; "host death" = SIGKILL of the',
-      '  node\'s daemons and removal of its resource file.',
+      "  node's daemons and removal of its resource file.",
       `  install dirs: ${this.base}/node1, ${this.base}/node2`,
     ];
   }
@@ -442,7 +474,11 @@ export class LoopbackBackend extends Backend {
       const env: NodeJS.ProcessEnv = { ...process.env, PHA_CONFIG: this.nodeFiles[i]!.config };
       delete env.NODENAME;
       const args = Array.isArray(input) ? input : [];
-      const child = spawn(process.execPath, [CLI_PATH, ...args], { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI_PATH, ...args], {
+        env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       this.track(child);
       let stdout = '';
       let stderr = '';

@@ -13,12 +13,14 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 
 const out = (o: Record<string, unknown>): void => {
-  process.stdout.write(JSON.stringify(o) + '\n');
+  process.stdout.write(`${JSON.stringify(o)}\n`);
 };
 
 function serve(name: string, port: number): void {
   const srv = net.createServer((c) => {
-    c.on('error', () => { /* client gone */ });
+    c.on('error', () => {
+      /* client gone */
+    });
     c.end(`${name}\n`);
   });
   srv.on('error', (e) => {
@@ -105,7 +107,9 @@ function sniff(port: number, addrs: string[]): void {
 const [cmd, ...args] = process.argv.slice(2);
 // Never outlive the demo (a demo killed with SIGKILL must not leave us behind).
 const parent = process.ppid;
-setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 500).unref();
 process.on('SIGPIPE', () => process.exit(0));
 process.stdout.on('error', () => process.exit(0));
 switch (cmd) {

@@ -15,10 +15,21 @@
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
 import { spawn } from 'node:child_process';
-import { labSupport, missingLabTools, planLab } from '../lab/index.js';
-import { Backend, CLI_PATH, IDX, LabBackend, LoopbackBackend, other, PROBE_MS, type CliResult, type HolderChange, type Idx } from './backend.js';
-import { Panel } from './panel.js';
 import { sleep, waitFor } from '../../src/wait.js';
+import { labSupport, missingLabTools, planLab } from '../lab/index.js';
+import {
+  type Backend,
+  CLI_PATH,
+  type CliResult,
+  type HolderChange,
+  IDX,
+  type Idx,
+  LabBackend,
+  LoopbackBackend,
+  other,
+  PROBE_MS,
+} from './backend.js';
+import { Panel } from './panel.js';
 
 interface Options {
   step: boolean;
@@ -41,7 +52,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--loopback') o.loopback = true;
     else if (a === '--install-tools') o.installTools = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else {
       process.stderr.write(`demo: unknown option ${a}\n${USAGE}\n`);
@@ -51,9 +62,8 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-
-
-const fmt = (ms: number | null | undefined): string => (ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`);
+const fmt = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`;
 
 /** Gap (no holder), overlap (two holders) and changes of the effective holders within [from, to]. */
 function holderStats(changes: readonly HolderChange[], from: number, to: number) {
@@ -100,7 +110,7 @@ class Demo {
 
   say(s = ''): void {
     if (this.panel) this.panel.say(s);
-    else process.stdout.write(s + '\n');
+    else process.stdout.write(`${s}\n`);
   }
 
   name(i: Idx): string {
@@ -110,6 +120,7 @@ class Demo {
   /** Show what pha-cli printed, indented, as the operator would see it. */
   showCli(prompt: string, r: CliResult): void {
     this.say(`    $ ${prompt}    (exit ${r.code}, ${Math.round(r.ms)} ms)`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     const text = (r.stdout + (r.stderr ? r.stderr : '')).replace(/\x1b\[[0-9;]*[a-zA-Z]/g, '').trimEnd();
     for (const l of text.split('\n').filter((x) => x.trim() !== '')) this.say(`    │ ${l}`);
   }
@@ -146,7 +157,9 @@ class Demo {
     if (!this.opts.step) return;
     this.say(`  [--step] press Enter for: ${next}`);
     while (this.enters === 0 && !this.stdinEnded) {
-      await new Promise<void>((resolve) => { this.onEnter = resolve; });
+      await new Promise<void>((resolve) => {
+        this.onEnter = resolve;
+      });
       this.onEnter = null;
     }
     if (this.enters > 0) this.enters--;
@@ -174,7 +187,8 @@ class Demo {
   /** First successful probe answered by `who` that began after t. */
   firstAnswer(who: string, after: number): number | null {
     let t: number | null = null;
-    for (const p of this.backend.probes) if (p.ok && p.who === who && p.started >= after && (t === null || p.t < t)) t = p.t;
+    for (const p of this.backend.probes)
+      if (p.ok && p.who === who && p.started >= after && (t === null || p.t < t)) t = p.t;
     return t;
   }
 
@@ -182,10 +196,12 @@ class Demo {
   clientOutage(from: string, to: string, after: number): { outage: number | null; firstNew: number | null } {
     const ps = this.backend.probes;
     let firstNew: number | null = null;
-    for (const p of ps) if (p.ok && p.who === to && p.started >= after && (firstNew === null || p.t < firstNew)) firstNew = p.t;
+    for (const p of ps)
+      if (p.ok && p.who === to && p.started >= after && (firstNew === null || p.t < firstNew)) firstNew = p.t;
     if (firstNew === null) return { outage: null, firstNew: null };
     let lastOld: number | null = null;
-    for (const p of ps) if (p.ok && p.who === from && p.t <= firstNew && (lastOld === null || p.t > lastOld)) lastOld = p.t;
+    for (const p of ps)
+      if (p.ok && p.who === from && p.t <= firstNew && (lastOld === null || p.t > lastOld)) lastOld = p.t;
     return { outage: lastOld === null ? null : firstNew - lastOld, firstNew };
   }
 
@@ -202,14 +218,23 @@ class Demo {
     this.showCli(`printf 'start\\nq\\n' | pha-cli        # on ${this.name(a)}`, r);
     if (r.code !== 0) throw new Error(`pha-cli start on ${this.name(a)} failed (exit ${r.code})`);
     this.say(`  ${this.name(a)} hears nobody. It gives a peer one DEADTIME (1 s) to speak, then starts ${b.what}.`);
-    if (!(await waitFor(() => this.holds(a), 15_000))) throw new Error(`${this.name(a)} did not take ${b.what} within 15 s`);
+    if (!(await waitFor(() => this.holds(a), 15_000)))
+      throw new Error(`${this.name(a)} did not take ${b.what} within 15 s`);
     const tHeld = b.changes.find((c) => c.t >= tStart && c.holders.join() === String(a))!.t;
     this.say(`  → ${this.name(a)} is Active and holds ${b.what}, ${fmt(tHeld - tStart)} after 'start'.`);
-    this.row(`cold start: 'start' on ${this.name(a)} → it holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`, tHeld - tStart, 'pha-cli start itself + 1 DEADTIME grace + script');
+    this.row(
+      `cold start: 'start' on ${this.name(a)} → it holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+      tHeld - tStart,
+      'pha-cli start itself + 1 DEADTIME grace + script',
+    );
     if (b.hasClient) {
       const ok = await waitFor(() => this.firstAnswer(this.name(a), tStart) !== null, 5000);
       const tc = this.firstAnswer(this.name(a), tStart);
-      this.say(ok ? `  → the client reaches the VIP: ${this.name(a)} answers (${fmt(tc! - tStart)} after 'start').` : '  → the client does not reach the VIP yet (!)');
+      this.say(
+        ok
+          ? `  → the client reaches the VIP: ${this.name(a)} answers (${fmt(tc! - tStart)} after 'start').`
+          : '  → the client does not reach the VIP yet (!)',
+      );
     }
     await sleep(800);
     this.say(`  Now ${this.name(z)} joins with a one-shot command:`);
@@ -217,13 +242,24 @@ class Demo {
     const r2 = await b.cli(z, ['start']);
     this.showCli(`pha-cli start        # on ${this.name(z)}`, r2);
     if (r2.code !== 0) throw new Error(`pha-cli start on ${this.name(z)} failed (exit ${r2.code})`);
-    if (!(await waitFor(() => this.isStandbyHearingActive(z), 15_000))) throw new Error(`${this.name(z)} did not come up Standby within 15 s`);
+    if (!(await waitFor(() => this.isStandbyHearingActive(z), 15_000)))
+      throw new Error(`${this.name(z)} did not come up Standby within 15 s`);
     const tStandby = Date.now();
     await sleep(1500);
     const moved = b.changes.filter((c) => c.t > tJoin).length;
-    this.say(`  → ${this.name(z)} hears ${this.name(a)} ONLINE and comes up Standby (${fmt(tStandby - tJoin)} after 'start', seen by polling status.dat).`);
-    this.say(`    ${b.what} ${moved === 0 ? `stayed on ${this.name(a)}: a joining node does not steal it` : `MOVED ${moved} time(s) during the join (!)`}.`);
-    this.row(`cold start: 'start' on ${this.name(z)} → Standby`, tStandby - tJoin, moved === 0 ? `no ${b.mode === 'lab' ? 'VIP' : 'resource'} move on join` : `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moved}× (!)`);
+    this.say(
+      `  → ${this.name(z)} hears ${this.name(a)} ONLINE and comes up Standby (${fmt(tStandby - tJoin)} after 'start', seen by polling status.dat).`,
+    );
+    this.say(
+      `    ${b.what} ${moved === 0 ? `stayed on ${this.name(a)}: a joining node does not steal it` : `MOVED ${moved} time(s) during the join (!)`}.`,
+    );
+    this.row(
+      `cold start: 'start' on ${this.name(z)} → Standby`,
+      tStandby - tJoin,
+      moved === 0
+        ? `no ${b.mode === 'lab' ? 'VIP' : 'resource'} move on join`
+        : `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moved}× (!)`,
+    );
     await sleep(1000);
   }
 
@@ -234,11 +270,13 @@ class Demo {
     const surv = other(dead);
     this.say('');
     this.say(`━━ Step 2 — failover: host death of the Active node ${this.name(dead)} ━━`);
-    if (b.mode === 'lab') this.say(`  ${this.name(dead)}'s cable is pulled at the switch and every process on it is killed (SIGKILL).`);
+    if (b.mode === 'lab')
+      this.say(`  ${this.name(dead)}'s cable is pulled at the switch and every process on it is killed (SIGKILL).`);
     else this.say(`  ${this.name(dead)}'s three daemons are killed (SIGKILL) and its resource file removed.`);
     const t0 = await b.hostDeath(dead);
     this.say(`  ${this.name(surv)} stops hearing heartbeats; after DEADTIME (1 s) of silence it takes over.`);
-    if (!(await waitFor(() => this.holds(surv), 20_000))) throw new Error(`${this.name(surv)} did not take over within 20 s`);
+    if (!(await waitFor(() => this.holds(surv), 20_000)))
+      throw new Error(`${this.name(surv)} did not take over within 20 s`);
     const tVip = b.changes.find((c) => c.t >= t0 && c.holders.join() === String(surv))!.t;
     let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
     if (b.hasClient) {
@@ -250,28 +288,53 @@ class Demo {
     const s = this.statusOf(surv);
     const lastHb = b.sniffing ? (b.heard[surv] && b.heard[surv]!.t < tVip ? b.heard[surv]!.t : null) : null;
     this.say(`  Timeline (0 = the host died):`);
-    if (lastHb !== null) this.say(`    ${fmt(lastHb - t0).padStart(9)}  last heartbeat from ${this.name(dead)} seen arriving at ${this.name(surv)} (on the wire)`);
+    if (lastHb !== null)
+      this.say(
+        `    ${fmt(lastHb - t0).padStart(9)}  last heartbeat from ${this.name(dead)} seen arriving at ${this.name(surv)} (on the wire)`,
+      );
     if (s?.RECEIVER_IN_SINCE && s.RECEIVER_IN_SINCE > t0 && s.RECEIVER_IN_SINCE <= tVip + 100) {
-      this.say(`    ${fmt(s.RECEIVER_IN_SINCE - t0).padStart(9)}  ${this.name(surv)}'s receiver: ${this.name(dead)} is silent (RECEIVER_IN → null)`);
+      this.say(
+        `    ${fmt(s.RECEIVER_IN_SINCE - t0).padStart(9)}  ${this.name(surv)}'s receiver: ${this.name(dead)} is silent (RECEIVER_IN → null)`,
+      );
     }
     this.say(`    ${fmt(tVip - t0).padStart(9)}  ${b.what} is on ${this.name(surv)}`);
     if (b.hasClient) {
-      this.say(`    ${fmt(client.firstNew !== null ? client.firstNew - t0 : null).padStart(9)}  the client gets its first answer from ${this.name(surv)} (asking every ${PROBE_MS} ms)`);
+      this.say(
+        `    ${fmt(client.firstNew !== null ? client.firstNew - t0 : null).padStart(9)}  the client gets its first answer from ${this.name(surv)} (asking every ${PROBE_MS} ms)`,
+      );
     }
-    this.say(`  → failover took ${fmt(tVip - t0)}${b.hasClient ? `; the client was without an answer for ${fmt(client.outage)}` : ''}.`);
-    this.row(`host death of ${this.name(dead)} → ${this.name(surv)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`, tVip - t0, 'target ≤ 1200 ms (median)');
+    this.say(
+      `  → failover took ${fmt(tVip - t0)}${b.hasClient ? `; the client was without an answer for ${fmt(client.outage)}` : ''}.`,
+    );
+    this.row(
+      `host death of ${this.name(dead)} → ${this.name(surv)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+      tVip - t0,
+      'target ≤ 1200 ms (median)',
+    );
     if (b.hasClient) {
-      this.row(`host death: client answered by ${this.name(surv)}`, client.firstNew !== null ? client.firstNew - t0 : null, `after the death; ±${PROBE_MS} ms`);
-      this.row('host death: client without an answer', client.outage, `last answer from ${this.name(dead)} → first from ${this.name(surv)}`);
+      this.row(
+        `host death: client answered by ${this.name(surv)}`,
+        client.firstNew !== null ? client.firstNew - t0 : null,
+        `after the death; ±${PROBE_MS} ms`,
+      );
+      this.row(
+        'host death: client without an answer',
+        client.outage,
+        `last answer from ${this.name(dead)} → first from ${this.name(surv)}`,
+      );
     }
     await sleep(1200);
     await this.pause(`revive ${this.name(dead)}`);
 
     this.say('');
-    this.say(`  ${this.name(dead)} comes back (as after a reboot${b.mode === 'lab' ? ': link up, no VIP' : ''}); pha is not running there yet.`);
+    this.say(
+      `  ${this.name(dead)} comes back (as after a reboot${b.mode === 'lab' ? ': link up, no VIP' : ''}); pha is not running there yet.`,
+    );
     await b.hostRevive(dead);
     await sleep(500);
-    this.say(`  The operator starts pha on ${this.name(dead)} again (its pid files are stale: the daemons were killed):`);
+    this.say(
+      `  The operator starts pha on ${this.name(dead)} again (its pid files are stale: the daemons were killed):`,
+    );
     const tJoin = Date.now();
     const r = await b.cli(dead, ['start']);
     this.showCli(`pha-cli start        # on ${this.name(dead)}`, r);
@@ -279,25 +342,48 @@ class Demo {
     const settled = () => {
       const s1 = this.statusOf(dead);
       const s2 = this.statusOf(surv);
-      return b.daemonsAlive(dead) === 3 && b.holders().length === 1 &&
-        (s1?.STATUS === 'OFFLINE' || s1?.STATUS === 'ONLINE') && (s2?.STATUS === 'OFFLINE' || s2?.STATUS === 'ONLINE') &&
-        !!s1.RECEIVER_IN && !!s2.RECEIVER_IN && s1.RECEIVER_IN !== 'PROGRESS' && s2.RECEIVER_IN !== 'PROGRESS';
+      return (
+        b.daemonsAlive(dead) === 3 &&
+        b.holders().length === 1 &&
+        (s1?.STATUS === 'OFFLINE' || s1?.STATUS === 'ONLINE') &&
+        (s2?.STATUS === 'OFFLINE' || s2?.STATUS === 'ONLINE') &&
+        !!s1.RECEIVER_IN &&
+        !!s2.RECEIVER_IN &&
+        s1.RECEIVER_IN !== 'PROGRESS' &&
+        s2.RECEIVER_IN !== 'PROGRESS'
+      );
     };
-    if (!(await waitFor(settled, 15_000))) throw new Error(`${this.name(dead)} did not settle within 15 s after 'start'`);
+    if (!(await waitFor(settled, 15_000)))
+      throw new Error(`${this.name(dead)} did not settle within 15 s after 'start'`);
     const tSettled = Date.now();
     await sleep(2000);
     const moves = b.changes.filter((c) => c.t > tJoin);
     const st = holderStats(b.changes, tJoin, Date.now());
     if (moves.length === 0 && this.isStandbyHearingActive(dead)) {
       const thing = b.mode === 'lab' ? 'VIP' : 'resource';
-      this.say(`  → ${this.name(dead)} joined as Standby (${fmt(tSettled - tJoin)} after 'start'); ${b.what} stays on ${this.name(surv)}: no failback.`);
+      this.say(
+        `  → ${this.name(dead)} joined as Standby (${fmt(tSettled - tJoin)} after 'start'); ${b.what} stays on ${this.name(surv)}: no failback.`,
+      );
       this.row(`${this.name(dead)} back: 'start' → Standby`, tSettled - tJoin, `no failback, no ${thing} move`);
     } else {
-      const path = moves.map((c) => `${c.holders.map((h) => this.name(h as Idx)).join('+') || 'nobody'} at +${Math.round(c.t - tJoin)} ms`).join(', ');
-      this.say(`  (!) ${b.what} MOVED while ${this.name(dead)} joined: ${path || 'no move, but the node is not Standby'}`);
-      this.say(`      gap ${fmt(st.gap)}, overlap ${fmt(st.overlap)}. A joining node should come up Standby (SPEC fix 11): this is a pha bug.`);
-      if (b.mode === 'lab') this.say(`      (Run with PHA_LAB_KEEP=1 to keep the install dirs and their logs, var/log.*, for a look.)`);
-      this.row(`${this.name(dead)} back: 'start' → settled`, tSettled - tJoin, `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moves.length}× (!), gap ${fmt(st.gap)}: pha bug`);
+      const path = moves
+        .map(
+          (c) => `${c.holders.map((h) => this.name(h as Idx)).join('+') || 'nobody'} at +${Math.round(c.t - tJoin)} ms`,
+        )
+        .join(', ');
+      this.say(
+        `  (!) ${b.what} MOVED while ${this.name(dead)} joined: ${path || 'no move, but the node is not Standby'}`,
+      );
+      this.say(
+        `      gap ${fmt(st.gap)}, overlap ${fmt(st.overlap)}. A joining node should come up Standby (SPEC fix 11): this is a pha bug.`,
+      );
+      if (b.mode === 'lab')
+        this.say(`      (Run with PHA_LAB_KEEP=1 to keep the install dirs and their logs, var/log.*, for a look.)`);
+      this.row(
+        `${this.name(dead)} back: 'start' → settled`,
+        tSettled - tJoin,
+        `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moves.length}× (!), gap ${fmt(st.gap)}: pha bug`,
+      );
     }
   }
 
@@ -307,13 +393,16 @@ class Demo {
     const to = other(from);
     this.say('');
     this.say(`━━ Step 3 — manual switchover: 'off' on the Active node ${this.name(from)} ━━`);
-    this.say(`  ${this.name(from)} stops ${b.what} (sending PROGRESS), sends OFFLINE at once (the release), then pauses`);
+    this.say(
+      `  ${this.name(from)} stops ${b.what} (sending PROGRESS), sends OFFLINE at once (the release), then pauses`,
+    );
     this.say(`  its heartbeat for 30 s. ${this.name(to)} sees ONLINE → OFFLINE and takes over at once.`);
     const tOff = Date.now();
     const r = await b.cli(from, ['off']);
     this.showCli(`pha-cli off        # on ${this.name(from)}`, r);
     if (r.code !== 0) throw new Error(`pha-cli off on ${this.name(from)} failed (exit ${r.code})`);
-    if (!(await waitFor(() => this.holds(to), 10_000))) throw new Error(`${this.name(to)} did not take over within 10 s`);
+    if (!(await waitFor(() => this.holds(to), 10_000)))
+      throw new Error(`${this.name(to)} did not take over within 10 s`);
     const tTaken = b.changes.find((c) => c.t >= tOff && c.holders.join() === String(to))!.t;
     let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
     if (b.hasClient) {
@@ -324,17 +413,32 @@ class Demo {
     const tEnd = Date.now();
     const st = holderStats(b.changes, tOff, tEnd);
     const firstLeave = b.changes.find((c) => c.t >= tOff && !c.holders.includes(from));
-    const src = b.mode === 'lab' ? 'the lab\'s VIP watcher (ip monitor address, event-stamped)' : 'sampling the resource files every 5 ms';
+    const src =
+      b.mode === 'lab'
+        ? "the lab's VIP watcher (ip monitor address, event-stamped)"
+        : 'sampling the resource files every 5 ms';
     this.say(`  Measured with ${src}:`);
-    this.say(`    'off' issued → ${b.what} released by ${this.name(from)}: ${fmt(firstLeave ? firstLeave.t - tOff : null)}`);
+    this.say(
+      `    'off' issued → ${b.what} released by ${this.name(from)}: ${fmt(firstLeave ? firstLeave.t - tOff : null)}`,
+    );
     this.say(`    'off' issued → ${b.what} on ${this.name(to)}:          ${fmt(tTaken - tOff)}`);
     this.say(`    gap (nobody holds it):   ${fmt(st.gap)}`);
-    this.say(`    overlap (both hold it):  ${fmt(st.overlap)}  ${st.overlap === 0 ? '✓ never two holders' : '✗ TWO HOLDERS (!)'}`);
-    this.say(`    holder changes: ${st.transitions} ${st.transitions <= 2 ? '(release, take-over: no flapping)' : '(!)'}`);
+    this.say(
+      `    overlap (both hold it):  ${fmt(st.overlap)}  ${st.overlap === 0 ? '✓ never two holders' : '✗ TWO HOLDERS (!)'}`,
+    );
+    this.say(
+      `    holder changes: ${st.transitions} ${st.transitions <= 2 ? '(release, take-over: no flapping)' : '(!)'}`,
+    );
     if (b.hasClient) this.say(`    the client was without an answer for ${fmt(client.outage)}`);
-    this.say(`  ${this.name(from)} stays Standby; its heartbeat is paused for 30 s (OFF_PAUSE), so ${this.name(to)} hears nothing`);
+    this.say(
+      `  ${this.name(from)} stays Standby; its heartbeat is paused for 30 s (OFF_PAUSE), so ${this.name(to)} hears nothing`,
+    );
     this.say(`  from it meanwhile and keeps ${b.what}. No automatic failback afterwards ('on' ends the pause early).`);
-    this.row(`off on ${this.name(from)} → ${this.name(to)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`, tTaken - tOff, 'includes pha-cli start-up and the stop script');
+    this.row(
+      `off on ${this.name(from)} → ${this.name(to)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+      tTaken - tOff,
+      'includes pha-cli start-up and the stop script',
+    );
     this.row('off: gap (no holder)', st.gap, 'target ≤ 100 ms (median)');
     this.row('off: overlap (two holders)', st.overlap, st.overlap === 0 ? 'must be 0 ✓' : 'must be 0 ✗');
     if (b.hasClient) this.row('off: client without an answer', client.outage, `±${PROBE_MS} ms`);
@@ -344,13 +448,18 @@ class Demo {
   summary(): void {
     const b = this.backend;
     this.say('');
-    this.say(`━━ Summary (${b.mode === 'lab' ? 'network-namespace lab' : 'loopback pair'}, default timing: HEARTBEAT_INT=200 DEADTIME=1000 SUPERVISE_INT=2000) ━━`);
+    this.say(
+      `━━ Summary (${b.mode === 'lab' ? 'network-namespace lab' : 'loopback pair'}, default timing: HEARTBEAT_INT=200 DEADTIME=1000 SUPERVISE_INT=2000) ━━`,
+    );
     const w1 = Math.max(...this.rows.map((r) => r.what.length), 10);
     const w2 = Math.max(...this.rows.map((r) => r.value.length), 8);
     this.say(`  ${'measured'.padEnd(w1)}  ${'this run'.padStart(w2)}  note`);
     this.say(`  ${'─'.repeat(w1)}  ${'─'.repeat(w2)}  ${'─'.repeat(30)}`);
     for (const r of this.rows) this.say(`  ${r.what.padEnd(w1)}  ${r.value.padStart(w2)}  ${r.note}`);
-    if (b.sniffing) this.say('  Heartbeat age in the live view: now − arrival of the peer\'s last heartbeat, seen on the wire by a raw-socket sniffer.');
+    if (b.sniffing)
+      this.say(
+        "  Heartbeat age in the live view: now − arrival of the peer's last heartbeat, seen on the wire by a raw-socket sniffer.",
+      );
     else this.say(`  Heartbeat age in the live view is estimated from status.dat (${b.sniffNote || 'no sniffer'}).`);
   }
 
@@ -370,7 +479,9 @@ class Demo {
 
   async run(): Promise<void> {
     this.say('pha demo — a two-node pair on this machine, a failover and a manual switchover, measured.');
-    this.probing = this.opts.loopback ? Promise.resolve({ ok: false, reason: 'forced with --loopback' }) : this.prepareLab();
+    this.probing = this.opts.loopback
+      ? Promise.resolve({ ok: false, reason: 'forced with --loopback' })
+      : this.prepareLab();
     const support = await this.probing;
     if (this.aborting) return;
     const loopback = async (why: string): Promise<void> => {
@@ -378,8 +489,13 @@ class Demo {
       lb.whyNote = why;
       this.backend = lb;
       for (const l of lb.describe()) this.say(l);
-      if (this.opts.loopback) { /* asked for */ } else if (this.labAdvice.length > 0) for (const l of this.labAdvice) this.say(`  ${l.trim()}`);
-      else this.say('  (run as root on Linux, where network namespaces work, to see the real lab: a floating IP, a gateway, a client)');
+      if (this.opts.loopback) {
+        /* asked for */
+      } else if (this.labAdvice.length > 0) for (const l of this.labAdvice) this.say(`  ${l.trim()}`);
+      else
+        this.say(
+          '  (run as root on Linux, where network namespaces work, to see the real lab: a floating IP, a gateway, a client)',
+        );
       this.say('  Ctrl-C at any moment removes everything the demo made.');
       this.say('');
       lb.onProblem = (m) => this.say(`  (!) ${m}`);
@@ -403,15 +519,25 @@ class Demo {
         await loopback(`the network-namespace lab could not be built here`);
       }
     } else {
-      await loopback(this.opts.loopback ? 'forced with --loopback' : `the network-namespace lab is not available here: ${support.reason}`);
+      await loopback(
+        this.opts.loopback
+          ? 'forced with --loopback'
+          : `the network-namespace lab is not available here: ${support.reason}`,
+      );
     }
     if (this.aborting) return;
     if (!this.backend.sniffing && this.backend.sniffNote) this.say(`  heartbeat sniffer: ${this.backend.sniffNote}`);
-    this.say('  Live view: per node its state (STATUS), "hears <peer>: <RECEIVER_IN> for <now − RECEIVER_IN_SINCE>", the heartbeat');
-    this.say(this.backend.sniffing
-      ? '  age (now − arrival of the peer\'s last heartbeat at that node, seen on the wire by a raw socket) and its last decision (REASON).'
-      : '  age (estimated: < DEADTIME while the peer\'s word is there, ≈ now − RECEIVER_IN_SINCE + DEADTIME once it went null) and REASON.');
-    this.say('  (status.dat keeps no "last heard" time: RECEIVER_AT is only the receiver\'s own liveness stamp, every 0.5 s.)');
+    this.say(
+      '  Live view: per node its state (STATUS), "hears <peer>: <RECEIVER_IN> for <now − RECEIVER_IN_SINCE>", the heartbeat',
+    );
+    this.say(
+      this.backend.sniffing
+        ? "  age (now − arrival of the peer's last heartbeat at that node, seen on the wire by a raw socket) and its last decision (REASON)."
+        : "  age (estimated: < DEADTIME while the peer's word is there, ≈ now − RECEIVER_IN_SINCE + DEADTIME once it went null) and REASON.",
+    );
+    this.say(
+      '  (status.dat keeps no "last heard" time: RECEIVER_AT is only the receiver\'s own liveness stamp, every 0.5 s.)',
+    );
     if (this.opts.step) this.listenForEnter();
     this.panel = new Panel(this.backend, this.t0, !!process.stdout.isTTY);
     this.panel.start();
@@ -426,7 +552,10 @@ class Demo {
       this.say('');
       this.say('--keep: the pair keeps running; try pha-cli yourself:');
       for (const i of IDX) {
-        const ns = this.backend.mode === 'lab' ? `ip netns exec ${(this.backend as LabBackend).lab!.prefix}${this.name(i)} ` : '';
+        const ns =
+          this.backend.mode === 'lab'
+            ? `ip netns exec ${(this.backend as LabBackend).lab!.prefix}${this.name(i)} `
+            : '';
         this.say(`  ${ns}env PHA_CONFIG=${this.backend.files(i).config} node ${CLI_PATH}        # ${this.name(i)}`);
       }
       this.say('Ctrl-C ends the demo and removes everything.');
@@ -437,7 +566,9 @@ class Demo {
     await this.stopBoth();
     this.panel.stop();
     await this.cleanup();
-    this.say(`Done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s; ${this.backend.mode === 'lab' ? 'lab destroyed' : 'daemons stopped, temp dir removed'}: nothing left behind.`);
+    this.say(
+      `Done in ${((Date.now() - this.t0) / 1000).toFixed(1)} s; ${this.backend.mode === 'lab' ? 'lab destroyed' : 'daemons stopped, temp dir removed'}: nothing left behind.`,
+    );
     if (this.backend.mode !== 'lab') for (const l of this.labAdvice) this.say(l);
   }
 
@@ -445,7 +576,13 @@ class Demo {
   async prepareLab(): Promise<{ ok: boolean; reason?: string }> {
     const root = typeof process.getuid === 'function' && process.getuid() === 0;
     const missing = await missingLabTools();
-    const plan = planLab({ platform: process.platform, root, missing, installTools: this.opts.installTools, apt: missing.length > 0 && (await hasCommand('apt-get')) });
+    const plan = planLab({
+      platform: process.platform,
+      root,
+      missing,
+      installTools: this.opts.installTools,
+      apt: missing.length > 0 && (await hasCommand('apt-get')),
+    });
     if (plan.action === 'loopback') {
       this.labAdvice = plan.say; // said with the loopback pair's description, and again at the end
       return { ok: false, reason: plan.reason };
@@ -459,7 +596,11 @@ class Demo {
         if (code !== 0) return { ok: false, reason: `${argv.join(' ')} exited ${code}` };
       }
       const still = await missingLabTools();
-      if (still.length > 0) return { ok: false, reason: `still missing after apt-get: ${still.map((m) => `${m.tool} (${m.why})`).join(', ')}` };
+      if (still.length > 0)
+        return {
+          ok: false,
+          reason: `still missing after apt-get: ${still.map((m) => `${m.tool} (${m.why})`).join(', ')}`,
+        };
       this.say('  installed; building the lab.');
     }
     return labSupport();
@@ -504,7 +645,9 @@ class Demo {
     this.cleanup().then(
       () => {
         clearTimeout(hard);
-        process.stdout.write(`cleaned up: ${this.backend?.mode === 'lab' ? 'lab destroyed (namespaces, pha daemons, install dirs)' : 'pha daemons killed, temp dir removed'}.\n`);
+        process.stdout.write(
+          `cleaned up: ${this.backend?.mode === 'lab' ? 'lab destroyed (namespaces, pha daemons, install dirs)' : 'pha daemons killed, temp dir removed'}.\n`,
+        );
         process.exit(code);
       },
       (e) => {
@@ -519,7 +662,10 @@ class Demo {
 /** Runs a command with the terminal (apt-get's progress is the operator's to see). */
 function runInherited(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const c = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     c.on('error', () => resolve(127));
     c.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });

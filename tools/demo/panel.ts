@@ -7,7 +7,7 @@
  * second while nothing changes).
  */
 import type { Status } from '../../src/status-store/index.js';
-import { IDX, other, type Backend, type Idx } from './backend.js';
+import { type Backend, IDX, type Idx, other } from './backend.js';
 
 const ESC = '\x1b[';
 
@@ -38,7 +38,11 @@ export class Panel {
   private running = false;
   private readonly color: boolean;
 
-  constructor(private readonly b: Backend, private readonly t0: number, readonly tty: boolean) {
+  constructor(
+    private readonly b: Backend,
+    private readonly t0: number,
+    readonly tty: boolean,
+  ) {
     this.color = tty && !process.env.NO_COLOR;
   }
 
@@ -110,18 +114,19 @@ export class Panel {
       return this.c('2', p);
     };
     const holder = this.holderText();
-    const holderCol = holder === 'nobody' || holder.startsWith('BOTH') ? this.c('1;31', holder) : this.c('1;32', holder);
+    const holderCol =
+      holder === 'nobody' || holder.startsWith('BOTH') ? this.c('1;31', holder) : this.c('1;32', holder);
     const client = this.clientText(now);
     const clientCol = client.includes('NO ANSWER') ? this.c('31', client) : client;
-    const head = `  t=${((now - this.t0) / 1000).toFixed(1).padStart(5)} s   ${this.b.mode === 'lab' ? 'VIP 198.18.0.100' : 'resource'} held by: ${holderCol.padEnd(this.color ? 18 : 8)}${client ? '   ' + clientCol : ''}`;
+    const head = `  t=${((now - this.t0) / 1000).toFixed(1).padStart(5)} s   ${this.b.mode === 'lab' ? 'VIP 198.18.0.100' : 'resource'} held by: ${holderCol.padEnd(this.color ? 18 : 8)}${client ? `   ${clientCol}` : ''}`;
     const rows = views.map((v, i) => {
       const peer = this.b.names[other(i as Idx)];
       const hf = v.hearsFor !== null ? ` for ${secs(v.hearsFor)}` : '';
       const hears = `hears ${peer}: ${v.hears}${hf}`;
       const extra = [v.pause, v.reason].filter(Boolean).join(' · ');
-      return `  ${v.name.padEnd(9)} ${stateCol(v.state)} ${hears.padEnd(34)} heartbeat age ${v.hbAge.padStart(7)}${extra ? '   ' + this.c('2', extra) : ''}`;
+      return `  ${v.name.padEnd(9)} ${stateCol(v.state)} ${hears.padEnd(34)} heartbeat age ${v.hbAge.padStart(7)}${extra ? `   ${this.c('2', extra)}` : ''}`;
     });
-    return [this.c('2', '  ' + '─'.repeat(30) + ' live ' + '─'.repeat(30)), head, ...rows];
+    return [this.c('2', `  ${'─'.repeat(30)} live ${'─'.repeat(30)}`), head, ...rows];
   }
 
   /** One plain line for a log (no terminal). */
@@ -177,7 +182,7 @@ export class Panel {
     if (key !== this.lastKey || now - this.lastLineAt >= 1000) {
       this.lastKey = key;
       this.lastLineAt = now;
-      process.stdout.write(text + '\n');
+      process.stdout.write(`${text}\n`);
     }
   }
 
@@ -188,6 +193,7 @@ export class Panel {
     let out = '';
     for (let k = 0; k < s.length; k++) {
       if (s[k] === '\x1b') {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
         const m = /^\x1b\[[0-9;?]*[a-zA-Z]/.exec(s.slice(k));
         if (m) {
           out += m[0];
@@ -219,10 +225,10 @@ export class Panel {
   say(text: string): void {
     if (this.tty && this.running) {
       this.erase();
-      process.stdout.write(text + '\n');
+      process.stdout.write(`${text}\n`);
       this.drawPanel();
     } else {
-      process.stdout.write(text + '\n');
+      process.stdout.write(`${text}\n`);
     }
   }
 }

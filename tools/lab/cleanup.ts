@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ip, killPid, netnsPids, parsePids, delay } from './exec.js';
+import { delay, ip, killPid, netnsPids, parsePids } from './exec.js';
 
 /** Where owner pid files live: `<dir>/<prefix>.pid` holding "<pid> <starttime>". */
 export const LAB_RUN_DIR = '/run/pha-lab';
@@ -191,12 +191,14 @@ function prefixOf(name: string, known: Set<string>): string | null {
  */
 export async function sweepLeftovers(): Promise<string[]> {
   const known = new Set<string>(
-    listDir(LAB_RUN_DIR).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)),
+    listDir(LAB_RUN_DIR)
+      .filter((f) => f.endsWith('.pid'))
+      .map((f) => f.slice(0, -4)),
   );
   const nsByPrefix = new Map<string, string[]>();
   const add = (p: string): string[] => {
-    let l = nsByPrefix.get(p);
-    if (!l) nsByPrefix.set(p, (l = []));
+    const l = nsByPrefix.get(p) ?? [];
+    nsByPrefix.set(p, l);
     return l;
   };
   for (const p of known) add(p);
@@ -242,7 +244,9 @@ export async function sweepLeftovers(): Promise<string[]> {
 
 export function netnsPidsSync(ns: string): number[] {
   try {
-    return parsePids(execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    return parsePids(
+      execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
   } catch {
     return [];
   }

@@ -5,9 +5,9 @@
  * Only node built-ins are used (the lab is also run from a build directory
  * without node_modules next to it).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 
 export interface RunOptions {
   /** Extra environment; merged over process.env (a value of undefined removes the variable). */
@@ -103,10 +103,16 @@ export function runArgv(
     let collecting = true;
     let timedOut = false;
     let settled = false;
-    child.stdout!.on('data', (d: Buffer) => { if (collecting) out.push(d); });
-    child.stderr!.on('data', (d: Buffer) => { if (collecting) err.push(d); });
+    child.stdout!.on('data', (d: Buffer) => {
+      if (collecting) out.push(d);
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      if (collecting) err.push(d);
+    });
     if (opts.stdin !== undefined && child.stdin) {
-      child.stdin.on('error', () => { /* EPIPE when the command does not read its input */ });
+      child.stdin.on('error', () => {
+        /* EPIPE when the command does not read its input */
+      });
       child.stdin.end(opts.stdin);
     }
     const timeoutMs = opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
@@ -137,8 +143,13 @@ export function runArgv(
     child.on('exit', (code, signal) => {
       const c = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : -1);
       let closed = false;
-      child.once('close', () => { closed = true; finish(c, signal); });
-      setTimeout(() => { if (!closed) finish(c, signal); }, 200);
+      child.once('close', () => {
+        closed = true;
+        finish(c, signal);
+      });
+      setTimeout(() => {
+        if (!closed) finish(c, signal);
+      }, 200);
     });
   });
 }

@@ -32,13 +32,13 @@
  * there silently (with the peer down, mirred would drop as well but logs
  * "device is down" to the kernel log for every frame).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ownerAlive } from './cleanup.js';
-import { delay, ipOk, ip, killGroup, killPid, pidAlive, runArgv } from './exec.js';
-import { readDaemonPids, type NodeInstall } from './install.js';
+import { delay, ip, ipOk, killGroup, killPid, pidAlive, runArgv } from './exec.js';
+import { type NodeInstall, readDaemonPids } from './install.js';
 import type { FaultTime, Lab, NodeName } from './lab.js';
 
 export type DaemonName = 'sender' | 'receiver' | 'supervise';
@@ -150,13 +150,22 @@ function mountInfo(): Array<{ target: string; fstype: string; source: string; op
   } catch {
     return [];
   }
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return text.split('\n').filter(Boolean).map((line) => {
-    const [left, right = ''] = line.split(' - ');
-    const l = left!.split(' ');
-    const r = right.split(' ');
-    return { target: unescape(l[4] ?? ''), options: l[5] ?? '', fstype: r[0] ?? '', source: unescape(r[1] ?? '') };
-  });
+  const unescapeOctal = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [left, right = ''] = line.split(' - ');
+      const l = left!.split(' ');
+      const r = right.split(' ');
+      return {
+        target: unescapeOctal(l[4] ?? ''),
+        options: l[5] ?? '',
+        fstype: r[0] ?? '',
+        source: unescapeOctal(r[1] ?? ''),
+      };
+    });
 }
 
 function mountedAt(dir: string): { source: string; options: string } | undefined {
@@ -177,8 +186,11 @@ function writersUnder(dir: string): string[] {
     for (const fd of fds) {
       try {
         const target = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
-        if (!target.startsWith(dir + '/')) continue;
-        const flags = parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+        if (!target.startsWith(`${dir}/`)) continue;
+        const flags = parseInt(
+          /flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0',
+          8,
+        );
         if ((flags & 3) !== 0) {
           const comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
           out.push(`${p} (${comm}): ${target}`);
@@ -297,7 +309,8 @@ class ExtraFaultsImpl implements ExtraFaults {
 
   private mounted(node: NodeName): string {
     const dir = this.mounts.get(node);
-    if (!dir) throw new Error(`var/ of ${node} is not on a lab tmpfs: call varOnTmpfs('${node}') before pha starts there`);
+    if (!dir)
+      throw new Error(`var/ of ${node} is not on a lab tmpfs: call varOnTmpfs('${node}') before pha starts there`);
     return dir;
   }
 
@@ -313,14 +326,26 @@ class ExtraFaultsImpl implements ExtraFaults {
   async varOnTmpfs(node: NodeName, opts: { sizeKb?: number } = {}): Promise<FaultTime> {
     const inst = this.inst(node);
     const pids = await readDaemonPids(inst);
-    const running = (['sender', 'receiver', 'supervise'] as const).filter((d) => pidAlive(pids[d]) && cmdline(pids[d]).some((a) => a.includes(`pha-${d}`)));
-    if (running.length) throw new Error(`varOnTmpfs(${node}): pha already runs there (${running.join(', ')}); mount var/ before starting it`);
+    const running = (['sender', 'receiver', 'supervise'] as const).filter(
+      (d) => pidAlive(pids[d]) && cmdline(pids[d]).some((a) => a.includes(`pha-${d}`)),
+    );
+    if (running.length)
+      throw new Error(
+        `varOnTmpfs(${node}): pha already runs there (${running.join(', ')}); mount var/ before starting it`,
+      );
     if (this.mounts.has(node)) throw new Error(`varOnTmpfs(${node}): already mounted`);
     const dir = this.varDir(node);
     const sizeKb = opts.sizeKb ?? 2048;
     return this.timed(async () => {
       fs.mkdirSync(dir, { recursive: true });
-      const r = await mountCmd(['-t', 'tmpfs', '-o', `size=${sizeKb}k,mode=0755`, `phalab-${this.lab.prefix}${node}`, dir]);
+      const r = await mountCmd([
+        '-t',
+        'tmpfs',
+        '-o',
+        `size=${sizeKb}k,mode=0755`,
+        `phalab-${this.lab.prefix}${node}`,
+        dir,
+      ]);
       if (!r.ok) throw new Error(`mount tmpfs on ${dir}: ${r.err}`);
       this.mounts.set(node, dir);
       fs.mkdirSync(path.join(dir, 'run'), { recursive: true });
@@ -389,9 +414,17 @@ class ExtraFaultsImpl implements ExtraFaults {
     const f = this.fillers.get(node);
     if (!f) return;
     clearInterval(f.timer);
-    try { fs.closeSync(f.fd); } catch { /* closed */ }
+    try {
+      fs.closeSync(f.fd);
+    } catch {
+      /* closed */
+    }
     if (removeFile) {
-      try { fs.rmSync(f.file, { force: true }); } catch { /* read-only: the unmount takes it */ }
+      try {
+        fs.rmSync(f.file, { force: true });
+      } catch {
+        /* read-only: the unmount takes it */
+      }
     }
     this.fillers.delete(node);
   }
@@ -422,8 +455,10 @@ class ExtraFaultsImpl implements ExtraFaults {
       }
       if (last) {
         const w = writersUnder(dir);
-        throw new Error(`varReadOnly(${node}): mount -o remount,ro ${dir}: ${last}` +
-          (w.length ? `; files open for writing (set LOGPATH outside var/): ${w.join('; ')}` : ''));
+        throw new Error(
+          `varReadOnly(${node}): mount -o remount,ro ${dir}: ${last}` +
+            (w.length ? `; files open for writing (set LOGPATH outside var/): ${w.join('; ')}` : ''),
+        );
       }
       this.readOnly.add(node);
       try {
@@ -509,12 +544,12 @@ class ExtraFaultsImpl implements ExtraFaults {
 
   private hangFile(node: NodeName): string {
     const line = this.inst(node).config.find(([k]) => k === 'RES_hang');
-    if (!line || !line[1].trim()) throw new Error(`${node}: no RES_hang=<file> in its config`);
+    if (!line?.[1].trim()) throw new Error(`${node}: no RES_hang=<file> in its config`);
     return line[1].trim().split(/\s+/)[0]!;
   }
 
   async hangCheck(node: NodeName): Promise<FaultTime> {
-    const flag = this.hangFile(node) + '.hang';
+    const flag = `${this.hangFile(node)}.hang`;
     return this.timed(() => {
       fs.writeFileSync(flag, 'checks of this resource hang while this file exists\n');
       this.hangFlags.add(flag);
@@ -522,7 +557,7 @@ class ExtraFaultsImpl implements ExtraFaults {
   }
 
   async unhangCheck(node: NodeName): Promise<FaultTime> {
-    const flag = this.hangFile(node) + '.hang';
+    const flag = `${this.hangFile(node)}.hang`;
     return this.timed(() => {
       fs.rmSync(flag, { force: true });
       this.hangFlags.delete(flag);
@@ -563,17 +598,27 @@ class ExtraFaultsImpl implements ExtraFaults {
         env: { ...process.env, PHALAB_LOSS: JSON.stringify({ ns: sw, port, dead, p, slotMs }) },
       });
       this.lab.adopt(child, { infra: true });
-      child.stdin!.on('error', () => { /* gone */ });
+      child.stdin!.on('error', () => {
+        /* gone */
+      });
       let out = '';
       let err = '';
-      child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
       const ready = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`loss controller for ${node} did not start: ${err}`)), 10_000);
         child.stdout!.on('data', (d: Buffer) => {
           out += d.toString();
-          if (out.includes('ready\n')) { clearTimeout(timer); resolve(); }
+          if (out.includes('ready\n')) {
+            clearTimeout(timer);
+            resolve();
+          }
         });
-        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`loss controller for ${node} exited ${code}: ${err}`)); });
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`loss controller for ${node} exited ${code}: ${err}`));
+        });
       });
       const done = new Promise<LossStats | null>((resolve) => {
         child.once('exit', () => {
@@ -610,7 +655,8 @@ class ExtraFaultsImpl implements ExtraFaults {
     let framesDropped = 0;
     try {
       const rx = await ip(['-n', sw, '-s', '-j', 'link', 'show', 'dev', l.deadPeer]);
-      framesDropped = (JSON.parse(rx) as Array<{ stats64?: { rx?: { packets?: number } } }>)[0]?.stats64?.rx?.packets ?? 0;
+      framesDropped =
+        (JSON.parse(rx) as Array<{ stats64?: { rx?: { packets?: number } } }>)[0]?.stats64?.rx?.packets ?? 0;
     } catch {
       /* counters are a nicety */
     }

@@ -16,15 +16,22 @@
  *
  * Only node built-ins and raw-socket (native, loaded at run time).
  */
+
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { randomInt } from 'node:crypto';
 import { inLabRange } from './exec.js';
 
 interface RawSocket {
   on(ev: 'message', fn: (buf: Buffer, source: string) => void): void;
   on(ev: 'error', fn: (e: Error) => void): void;
-  send(buf: Buffer, offset: number, length: number, address: string, cb: (err: Error | null, bytes: number) => void): void;
+  send(
+    buf: Buffer,
+    offset: number,
+    length: number,
+    address: string,
+    cb: (err: Error | null, bytes: number) => void,
+  ): void;
   setOption(level: number, option: number, value: number): void;
   pauseRecv(): void;
   close(): void;
@@ -59,7 +66,14 @@ export function inetChecksum(...parts: Buffer[]): number {
 }
 
 /** An IPv4 + UDP datagram from src:sport to dst:dport carrying payload, with both checksums. */
-export function buildDatagram(src: string, dst: string, sport: number, dport: number, payload: Buffer, id = randomInt(1, 0xffff)): Buffer {
+export function buildDatagram(
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  payload: Buffer,
+  id = randomInt(1, 0xffff),
+): Buffer {
   const udpLen = 8 + payload.length;
   const total = 20 + udpLen;
   const b = Buffer.alloc(total);
@@ -88,7 +102,7 @@ export function buildDatagram(src: string, dst: string, sport: number, dport: nu
 }
 
 const out = (o: Record<string, unknown>): void => {
-  process.stdout.write(JSON.stringify(o) + '\n');
+  process.stdout.write(`${JSON.stringify(o)}\n`);
 };
 
 function fail(msg: string, code = 2): never {
@@ -107,7 +121,9 @@ function parse(argv: string[]): Opts {
     if (!a.startsWith('--')) fail(`unexpected argument ${a}`);
     const v = argv[i + 1];
     if (v === undefined) fail(`${a} needs a value`);
-    (o[a.slice(2)] ??= []).push(v);
+    const list = o[a.slice(2)] ?? [];
+    list.push(v);
+    o[a.slice(2)] = list;
     i++;
   }
   return o;
@@ -169,7 +185,12 @@ function payloads(o: Opts): Buffer[] {
     } catch (e) {
       fail(`--hex-file ${f}: ${(e as Error).message}`);
     }
-    hex.push(...text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+    hex.push(
+      ...text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    );
   }
   for (const h of hex) {
     if (!/^(?:[0-9a-f]{2})+$/i.test(h)) fail(`not a hex payload: ${h.slice(0, 40)}`);
@@ -208,7 +229,10 @@ function send(o: Opts): void {
     process.exit(0);
   };
   const once = (): void => {
-    if ((count !== undefined && i >= count) || (duration !== undefined && Date.now() - started >= duration)) return finish();
+    if ((count !== undefined && i >= count) || (duration !== undefined && Date.now() - started >= duration)) {
+      finish();
+      return;
+    }
     const dgram = buildDatagram(src, dst, sport, dport, list[i % list.length]!);
     i++;
     sock.send(dgram, 0, dgram.length, dst, (err) => {
@@ -250,15 +274,20 @@ function capture(o: Opts): void {
   out({ ready: true, port, src, dst });
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url.endsWith('/' + process.argv[1].split('/').pop()!);
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(`/${process.argv[1].split('/').pop()!}`);
 if (isMain) {
   // Never outlive the caller (a test killed with SIGKILL must not leave a forger behind).
   const parent = process.ppid;
-  setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 500).unref();
   process.stdout.on('error', () => process.exit(0));
   const [cmd, ...rest] = process.argv.slice(2);
   const o = parse(rest);
   if (cmd === 'send') send(o);
   else if (cmd === 'capture') capture(o);
-  else fail('usage: forge.js send --src A --dst B [--port P] (--word W | --hex H | --hex-file F) [--interval MS] [--duration MS] [--count N]\n       forge.js capture [--port P] [--src A] [--dst B] [--duration MS] [--count N]');
+  else
+    fail(
+      'usage: forge.js send --src A --dst B [--port P] (--word W | --hex H | --hex-file F) [--interval MS] [--duration MS] [--count N]\n       forge.js capture [--port P] [--src A] [--dst B] [--duration MS] [--count N]',
+    );
 }

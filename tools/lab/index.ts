@@ -9,22 +9,71 @@
  *   await lab.vipHolders({ effective: true });
  *   await lab.destroy();                           // also done on exit, SIGINT, SIGTERM, SIGHUP, crash
  */
-export {
-  createLab, canMakeNamespaces, labSupport, NODE_NAMES, HOST_IPS, GW_IP, VIP, VIP_CIDR, LAB_SUBNET,
-  type Lab, type LabHost, type LabNode, type LabFaults, type NodeFaults, type FaultTime, type HostName,
-  type HostRef, type NodeName, type CreateLabOptions, type LabSpawnOptions, type RunOptions, type RunResult,
-} from './lab.js';
-export { sweepLeftovers, PREFIX_PATTERN, LAB_RUN_DIR } from './cleanup.js';
-export {
-  installNode, readDaemonPids, findPhaRoot, baseConfig, applyOverrides,
-  type InstallOptions, type NodeInstall, type DaemonPids, type ConfigValue,
-} from './install.js';
-export {
-  watchVip, sampleHolders, VipWatch, HolderSampler, type VipEvent, type HolderChange, type WatchOptions,
-} from './vip-watch.js';
+
+export { LAB_RUN_DIR, PREFIX_PATTERN, sweepLeftovers } from './cleanup.js';
 export { inLabRange } from './exec.js';
 export {
-  LAB_TOOLS, missingLabTools, planLab, packagesFor, installLine,
-  type LabTool, type MissingTool, type LabPlan, type LabPlanInput,
+  type DaemonName,
+  type ExtraFaults,
+  extraFaults,
+  type FillResult,
+  HANG_SCRIPT,
+  type KillResult,
+  type LossStats,
+  sweepExtraLeftovers,
+} from './faults-extra.js';
+export {
+  applyOverrides,
+  baseConfig,
+  type ConfigValue,
+  type DaemonPids,
+  findPhaRoot,
+  type InstallOptions,
+  installNode,
+  type NodeInstall,
+  readDaemonPids,
+} from './install.js';
+export {
+  type CreateLabOptions,
+  canMakeNamespaces,
+  createLab,
+  type FaultTime,
+  GW_IP,
+  HOST_IPS,
+  type HostName,
+  type HostRef,
+  LAB_SUBNET,
+  type Lab,
+  type LabFaults,
+  type LabHost,
+  type LabNode,
+  type LabSpawnOptions,
+  labSupport,
+  NODE_NAMES,
+  type NodeFaults,
+  type NodeName,
+  type RunOptions,
+  type RunResult,
+  VIP,
+  VIP_CIDR,
+} from './lab.js';
+export {
+  installLine,
+  LAB_TOOLS,
+  type LabPlan,
+  type LabPlanInput,
+  type LabTool,
+  type MissingTool,
+  missingLabTools,
+  packagesFor,
+  planLab,
 } from './prereq.js';
-export { extraFaults, sweepExtraLeftovers, HANG_SCRIPT, type ExtraFaults, type DaemonName, type FillResult, type KillResult, type LossStats } from './faults-extra.js';
+export {
+  type HolderChange,
+  HolderSampler,
+  sampleHolders,
+  type VipEvent,
+  VipWatch,
+  type WatchOptions,
+  watchVip,
+} from './vip-watch.js';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultInstallDir } from './cleanup.js';
-import { GW_IP, VIP_CIDR, type Lab, type NodeInstall, type NodeName } from './lab.js';
+import { GW_IP, type Lab, type NodeInstall, type NodeName, VIP_CIDR } from './lab.js';
 
 export type ConfigValue = string | number | null | undefined;
 
@@ -68,7 +68,10 @@ export function baseConfig(node: NodeName, dir: string): Array<[string, string]>
   ];
 }
 
-export function applyOverrides(lines: Array<[string, string]>, overrides: Record<string, ConfigValue> = {}): Array<[string, string]> {
+export function applyOverrides(
+  lines: Array<[string, string]>,
+  overrides: Record<string, ConfigValue> = {},
+): Array<[string, string]> {
   const out = lines.map((l) => [l[0], l[1]] as [string, string]);
   for (const [key, value] of Object.entries(overrides)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`bad config key ${key}`);
@@ -98,9 +101,20 @@ export async function installNode(lab: Lab, node: NodeName, opts: InstallOptions
   mkdirSync(join(dir, 'var', 'run'), { recursive: true });
   const config = applyOverrides(baseConfig(node, dir), opts.config);
   const configPath = join(dir, 'etc', 'config');
-  writeFileSync(configPath, `# written by the pha lab (${lab.prefix}) for ${node}\n` + config.map(([k, v]) => `${k}=${v}\n`).join(''));
+  writeFileSync(
+    configPath,
+    `# written by the pha lab (${lab.prefix}) for ${node}\n${config.map(([k, v]) => `${k}=${v}\n`).join('')}`,
+  );
   if (ownedDir && process.env.PHA_LAB_KEEP) writeFileSync(join(dir, 'KEEP'), 'kept for inspection (PHA_LAB_KEEP)\n');
-  const inst: NodeInstall = { node, dir, configPath, phaRoot, cliPath: join(phaRoot, 'bin', 'pha-cli.js'), ownedDir, config };
+  const inst: NodeInstall = {
+    node,
+    dir,
+    configPath,
+    phaRoot,
+    cliPath: join(phaRoot, 'bin', 'pha-cli.js'),
+    ownedDir,
+    config,
+  };
   (lab.installs as Partial<Record<NodeName, NodeInstall>>)[node] = inst;
   return inst;
 }

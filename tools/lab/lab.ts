@@ -14,18 +14,35 @@
  * namespace of the node's keeper process (`nsenter --uts=/proc/<keeper>/ns/uts`,
  * so `hostname` says lb1) and with env NODENAME=<node>.
  */
-import { spawn as cpSpawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, spawn as cpSpawn, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  delay, inLabRange, ip, ipOk, killGroup, killPid, mergeEnv, netnsPids, pidAlive, runArgv,
-  type RunOptions, type RunResult,
-} from './exec.js';
-import {
-  ETC_NETNS_DIR, NS_SUFFIXES, netnsDelSync, netnsPidsSync, registerLab, removeOwnerPidFile,
-  sweepLeftovers, unregisterLab, writeOwnerPidFile,
+  ETC_NETNS_DIR,
+  NS_SUFFIXES,
+  netnsDelSync,
+  netnsPidsSync,
+  registerLab,
+  removeOwnerPidFile,
+  sweepLeftovers,
+  unregisterLab,
+  writeOwnerPidFile,
 } from './cleanup.js';
+import {
+  delay,
+  inLabRange,
+  ip,
+  ipOk,
+  killGroup,
+  killPid,
+  mergeEnv,
+  netnsPids,
+  pidAlive,
+  type RunOptions,
+  type RunResult,
+  runArgv,
+} from './exec.js';
 
 export type { RunOptions, RunResult } from './exec.js';
 
@@ -195,7 +212,12 @@ function hostsFile(): string {
 class NodeImpl implements LabNode {
   readonly dev = 'eth0' as const;
   keeperPid = 0;
-  constructor(readonly name: NodeName, readonly ns: string, readonly ip: string, readonly port: string) {}
+  constructor(
+    readonly name: NodeName,
+    readonly ns: string,
+    readonly ip: string,
+    readonly port: string,
+  ) {}
 }
 
 class LabImpl implements Lab {
@@ -225,7 +247,13 @@ class LabImpl implements Lab {
     };
     this.gw = { name: 'gw', ns: `${prefix}gw`, ip: GW_IP, dev: 'eth0', port: PORTS.gw };
     this.client = { name: 'client', ns: `${prefix}cl`, ip: HOST_IPS.client, dev: 'eth0', port: PORTS.client };
-    const clean = (): NodeFaults => ({ dead: false, frozen: false, linkDown: false, gatewayLost: false, isolated: false });
+    const clean = (): NodeFaults => ({
+      dead: false,
+      frozen: false,
+      linkDown: false,
+      gatewayLost: false,
+      isolated: false,
+    });
     this.state = { lb1: clean(), lb2: clean() };
     this.faults = this.makeFaults();
   }
@@ -238,8 +266,20 @@ class LabImpl implements Lab {
     // No IPv6 chatter on the lab's links (best effort: the kernel may have no IPv6).
     await Promise.all(
       this.allNs.map((ns) =>
-        runArgv(['ip', 'netns', 'exec', ns, 'sysctl', '-qw',
-          'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], { timeoutMs: 5000 })),
+        runArgv(
+          [
+            'ip',
+            'netns',
+            'exec',
+            ns,
+            'sysctl',
+            '-qw',
+            'net.ipv6.conf.all.disable_ipv6=1',
+            'net.ipv6.conf.default.disable_ipv6=1',
+          ],
+          { timeoutMs: 5000 },
+        ),
+      ),
     );
     const sw = this.switchNs;
     await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -267,20 +307,39 @@ class LabImpl implements Lab {
     const n = this.nodes[node];
     const child = cpSpawn(
       'ip',
-      ['netns', 'exec', n.ns, 'unshare', '--uts', 'sh', '-c', 'hostname "$1" && echo ready && exec sleep infinity', 'sh', node],
+      [
+        'netns',
+        'exec',
+        n.ns,
+        'unshare',
+        '--uts',
+        'sh',
+        '-c',
+        'hostname "$1" && echo ready && exec sleep infinity',
+        'sh',
+        node,
+      ],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.adopt(child, { infra: true });
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     let onExit: ((code: number | null) => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`keeper of ${node} did not start: ${err}`)), 10_000);
-        onExit = (code) => { clearTimeout(timer); reject(new Error(`keeper of ${node} exited ${code}: ${err}`)); };
+        onExit = (code) => {
+          clearTimeout(timer);
+          reject(new Error(`keeper of ${node} exited ${code}: ${err}`));
+        };
         child.once('exit', onExit);
         child.stdout!.on('data', (d: Buffer) => {
-          if (d.toString().includes('ready')) { clearTimeout(timer); resolve(); }
+          if (d.toString().includes('ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
         });
       });
     } catch (e) {
@@ -293,7 +352,9 @@ class LabImpl implements Lab {
     child.stderr!.destroy();
     child.unref();
     n.keeperPid = child.pid!;
-    child.once('exit', () => { if (n.keeperPid === child.pid) n.keeperPid = 0; });
+    child.once('exit', () => {
+      if (n.keeperPid === child.pid) n.keeperPid = 0;
+    });
   }
 
   // --------------------------------------------------------------- access
@@ -301,11 +362,16 @@ class LabImpl implements Lab {
   host(ref: HostRef): LabHost {
     const name = typeof ref === 'string' ? ref : ref.name;
     switch (name) {
-      case 'lb1': return this.nodes.lb1;
-      case 'lb2': return this.nodes.lb2;
-      case 'gw': return this.gw;
-      case 'client': return this.client;
-      default: throw new Error(`no lab host ${String(name)}`);
+      case 'lb1':
+        return this.nodes.lb1;
+      case 'lb2':
+        return this.nodes.lb2;
+      case 'gw':
+        return this.gw;
+      case 'client':
+        return this.client;
+      default:
+        throw new Error(`no lab host ${String(name)}`);
     }
   }
 
@@ -363,11 +429,14 @@ class LabImpl implements Lab {
 
   async ping(from: HostRef, to: HostRef | string, timeoutS = 1): Promise<boolean> {
     let addr: string;
-    if (typeof to === 'string' && (to === 'lb1' || to === 'lb2' || to === 'gw' || to === 'client')) addr = this.host(to).ip;
+    if (typeof to === 'string' && (to === 'lb1' || to === 'lb2' || to === 'gw' || to === 'client'))
+      addr = this.host(to).ip;
     else if (typeof to === 'string') addr = to;
     else addr = to.ip;
     if (!inLabRange(addr)) throw new Error(`lab refuses to ping ${addr}: only 198.18.0.0/15`);
-    const r = await this.run(from, 'ping', ['-n', '-q', '-c1', `-W${timeoutS}`, addr], { timeoutMs: (timeoutS + 2) * 1000 });
+    const r = await this.run(from, 'ping', ['-n', '-q', '-c1', `-W${timeoutS}`, addr], {
+      timeoutMs: (timeoutS + 2) * 1000,
+    });
     return r.code === 0;
   }
 
@@ -435,78 +504,120 @@ class LabImpl implements Lab {
     };
     const sw = (): string => this.switchNs;
     return {
-      hostDeath: (node, pids = []) => timed(async () => {
-        const n = this.nodes[node];
-        await ip(['-n', sw(), 'link', 'set', n.port, 'down']);
-        for (const p of pids) killPid(p, 'SIGKILL');
-        await this.signalNode(node, 'SIGKILL');
-        await ip(['-n', n.ns, 'link', 'set', 'eth0', 'down']);
-        Object.assign(this.state[node], { dead: true, frozen: false });
-        this.frozenPids[node].clear();
-      }),
-      hostRevive: (node) => timed(async () => {
-        const n = this.nodes[node];
-        await ipOk(['-n', n.ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
-        await ip(['-n', n.ns, 'link', 'set', 'eth0', 'up']);
-        await ip(['-n', sw(), 'link', 'set', n.port, 'up']);
-        await ip(['-n', n.ns, 'route', 'replace', 'default', 'via', GW_IP]);
-        if (!n.keeperPid || !pidAlive(n.keeperPid)) await this.startKeeper(node);
-        Object.assign(this.state[node], { dead: false, linkDown: false });
-      }),
-      linkDown: (node) => timed(async () => {
-        await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'down']);
-        this.state[node].linkDown = true;
-      }),
-      linkUp: (node) => timed(async () => {
-        await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'up']);
-        this.state[node].linkDown = false;
-      }),
-      partition: () => timed(async () => {
-        await Promise.all(NODE_NAMES.map((n) =>
-          runOrThrow(['ip', 'netns', 'exec', sw(), 'bridge', 'link', 'set', 'dev', this.nodes[n].port, 'isolated', 'on'])));
-        for (const n of NODE_NAMES) this.state[n].isolated = true;
-      }),
-      heal: () => timed(async () => {
-        await Promise.all(NODE_NAMES.map((n) =>
-          runOrThrow(['ip', 'netns', 'exec', sw(), 'bridge', 'link', 'set', 'dev', this.nodes[n].port, 'isolated', 'off'])));
-        for (const n of NODE_NAMES) this.state[n].isolated = false;
-      }),
-      gatewayLoss: (node) => timed(async () => {
-        await ip(['-n', this.nodes[node].ns, 'route', 'replace', 'blackhole', `${GW_IP}/32`]);
-        this.state[node].gatewayLost = true;
-      }),
-      gatewayRestore: (node) => timed(async () => {
-        await ipOk(['-n', this.nodes[node].ns, 'route', 'del', 'blackhole', `${GW_IP}/32`]);
-        this.state[node].gatewayLost = false;
-      }),
-      freeze: (target) => timed(async () => {
-        if (Array.isArray(target)) {
-          for (const p of target) killPid(p, 'SIGSTOP');
-          return;
-        }
-        for (const p of await this.signalNode(target, 'SIGSTOP')) this.frozenPids[target].add(p);
-        this.state[target].frozen = true;
-      }),
-      thaw: (target) => timed(async () => {
-        if (Array.isArray(target)) {
-          for (const p of target) killPid(p, 'SIGCONT');
-          return;
-        }
-        const pids = new Set([...this.frozenPids[target], ...(await this.pids(target))]);
-        for (const p of pids) killPid(p, 'SIGCONT');
-        this.frozenPids[target].clear();
-        this.state[target].frozen = false;
-      }),
-      kill: (target, signal = 'SIGKILL') => timed(async () => {
-        if (Array.isArray(target)) {
-          for (const p of target) killPid(p, signal);
-          return;
-        }
-        await this.signalNode(target, signal);
-      }),
-      vipRemove: (node) => timed(async () => {
-        await ip(['-n', this.nodes[node].ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
-      }),
+      hostDeath: (node, pids = []) =>
+        timed(async () => {
+          const n = this.nodes[node];
+          await ip(['-n', sw(), 'link', 'set', n.port, 'down']);
+          for (const p of pids) killPid(p, 'SIGKILL');
+          await this.signalNode(node, 'SIGKILL');
+          await ip(['-n', n.ns, 'link', 'set', 'eth0', 'down']);
+          Object.assign(this.state[node], { dead: true, frozen: false });
+          this.frozenPids[node].clear();
+        }),
+      hostRevive: (node) =>
+        timed(async () => {
+          const n = this.nodes[node];
+          await ipOk(['-n', n.ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
+          await ip(['-n', n.ns, 'link', 'set', 'eth0', 'up']);
+          await ip(['-n', sw(), 'link', 'set', n.port, 'up']);
+          await ip(['-n', n.ns, 'route', 'replace', 'default', 'via', GW_IP]);
+          if (!n.keeperPid || !pidAlive(n.keeperPid)) await this.startKeeper(node);
+          Object.assign(this.state[node], { dead: false, linkDown: false });
+        }),
+      linkDown: (node) =>
+        timed(async () => {
+          await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'down']);
+          this.state[node].linkDown = true;
+        }),
+      linkUp: (node) =>
+        timed(async () => {
+          await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'up']);
+          this.state[node].linkDown = false;
+        }),
+      partition: () =>
+        timed(async () => {
+          await Promise.all(
+            NODE_NAMES.map((n) =>
+              runOrThrow([
+                'ip',
+                'netns',
+                'exec',
+                sw(),
+                'bridge',
+                'link',
+                'set',
+                'dev',
+                this.nodes[n].port,
+                'isolated',
+                'on',
+              ]),
+            ),
+          );
+          for (const n of NODE_NAMES) this.state[n].isolated = true;
+        }),
+      heal: () =>
+        timed(async () => {
+          await Promise.all(
+            NODE_NAMES.map((n) =>
+              runOrThrow([
+                'ip',
+                'netns',
+                'exec',
+                sw(),
+                'bridge',
+                'link',
+                'set',
+                'dev',
+                this.nodes[n].port,
+                'isolated',
+                'off',
+              ]),
+            ),
+          );
+          for (const n of NODE_NAMES) this.state[n].isolated = false;
+        }),
+      gatewayLoss: (node) =>
+        timed(async () => {
+          await ip(['-n', this.nodes[node].ns, 'route', 'replace', 'blackhole', `${GW_IP}/32`]);
+          this.state[node].gatewayLost = true;
+        }),
+      gatewayRestore: (node) =>
+        timed(async () => {
+          await ipOk(['-n', this.nodes[node].ns, 'route', 'del', 'blackhole', `${GW_IP}/32`]);
+          this.state[node].gatewayLost = false;
+        }),
+      freeze: (target) =>
+        timed(async () => {
+          if (Array.isArray(target)) {
+            for (const p of target) killPid(p, 'SIGSTOP');
+            return;
+          }
+          for (const p of await this.signalNode(target, 'SIGSTOP')) this.frozenPids[target].add(p);
+          this.state[target].frozen = true;
+        }),
+      thaw: (target) =>
+        timed(async () => {
+          if (Array.isArray(target)) {
+            for (const p of target) killPid(p, 'SIGCONT');
+            return;
+          }
+          const pids = new Set([...this.frozenPids[target], ...(await this.pids(target))]);
+          for (const p of pids) killPid(p, 'SIGCONT');
+          this.frozenPids[target].clear();
+          this.state[target].frozen = false;
+        }),
+      kill: (target, signal = 'SIGKILL') =>
+        timed(async () => {
+          if (Array.isArray(target)) {
+            for (const p of target) killPid(p, signal);
+            return;
+          }
+          await this.signalNode(target, signal);
+        }),
+      vipRemove: (node) =>
+        timed(async () => {
+          await ip(['-n', this.nodes[node].ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
+        }),
     };
   }
 
@@ -584,9 +695,15 @@ export async function createLab(opts: CreateLabOptions = {}): Promise<Lab> {
 
 /** Why namespaces cannot be made here, or ok. */
 export async function labSupport(): Promise<{ ok: boolean; reason?: string }> {
-  if (process.platform !== 'linux') return { ok: false, reason: `platform ${process.platform} has no network namespaces` };
+  if (process.platform !== 'linux')
+    return { ok: false, reason: `platform ${process.platform} has no network namespaces` };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return { ok: false, reason: 'not root' };
-  for (const tool of [['ip', '-V'], ['unshare', '--version'], ['nsenter', '--version'], ['ping', '-V']]) {
+  for (const tool of [
+    ['ip', '-V'],
+    ['unshare', '--version'],
+    ['nsenter', '--version'],
+    ['ping', '-V'],
+  ]) {
     const r = await runArgv(tool, { timeoutMs: 5000 });
     if (r.code === 127 || /ENOENT/.test(r.stderr)) return { ok: false, reason: `${tool[0]} not installed` };
   }

@@ -35,7 +35,8 @@ export async function missingLabTools(tools: readonly LabTool[] = LAB_TOOLS): Pr
   for (const t of tools) {
     const r = await runArgv(t.probe, { timeoutMs: 5000 });
     if (r.code === 127 || /ENOENT/.test(r.stderr)) missing.push({ tool: t.tool, pkg: t.pkg, why: 'not installed' });
-    else if (t.mustMatch && !t.mustMatch.test(r.stdout + r.stderr)) missing.push({ tool: t.tool, pkg: t.pkg, why: 'not the iputils one' });
+    else if (t.mustMatch && !t.mustMatch.test(r.stdout + r.stderr))
+      missing.push({ tool: t.tool, pkg: t.pkg, why: 'not the iputils one' });
   }
   return missing;
 }
@@ -66,7 +67,8 @@ export function installLine(packages: readonly string[]): string {
 }
 
 export function planLab(i: LabPlanInput): LabPlan {
-  if (i.platform !== 'linux') return { action: 'loopback', reason: `platform ${i.platform} has no network namespaces`, say: [] };
+  if (i.platform !== 'linux')
+    return { action: 'loopback', reason: `platform ${i.platform} has no network namespaces`, say: [] };
   const packages = packagesFor(i.missing);
   const what = i.missing.map((m) => `${m.tool} (${m.why}; package ${m.pkg})`).join(', ');
   if (!i.root) {
@@ -79,15 +81,23 @@ export function planLab(i: LabPlanInput): LabPlan {
     return {
       action: 'install',
       packages,
-      commands: [['apt-get', 'update'], ['apt-get', 'install', '-y', ...packages]],
-      say: [`The network-namespace lab needs ${what}; --install-tools: installing ${packages.join(' ')} with apt-get …`],
+      commands: [
+        ['apt-get', 'update'],
+        ['apt-get', 'install', '-y', ...packages],
+      ],
+      say: [
+        `The network-namespace lab needs ${what}; --install-tools: installing ${packages.join(' ')} with apt-get …`,
+      ],
     };
   }
   if (i.installTools) {
     return {
       action: 'loopback',
       reason: `missing ${i.missing.map((m) => m.tool).join(', ')}`,
-      say: [`The network-namespace lab needs ${what}.`, `  --install-tools needs apt-get (Debian or Ubuntu), which is not here: install ${packages.join(' ')} with this system's package manager.`],
+      say: [
+        `The network-namespace lab needs ${what}.`,
+        `  --install-tools needs apt-get (Debian or Ubuntu), which is not here: install ${packages.join(' ')} with this system's package manager.`,
+      ],
     };
   }
   return {

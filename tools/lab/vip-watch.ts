@@ -16,10 +16,10 @@
  * The observer processes are lab tooling: node faults spare them, destroy()
  * kills them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { delay, ip, ipOk, killGroup } from './exec.js';
-import { NODE_NAMES, type Lab, type NodeName } from './lab.js';
+import { type Lab, NODE_NAMES, type NodeName } from './lab.js';
 
 export interface VipEvent {
   node: NodeName;
@@ -76,7 +76,10 @@ export class VipWatch extends EventEmitter {
   private stopped = false;
   private readonly probeSeen = new Set<string>();
 
-  constructor(private readonly lab: Lab, readonly nodes: readonly NodeName[]) {
+  constructor(
+    private readonly lab: Lab,
+    readonly nodes: readonly NodeName[],
+  ) {
     super();
   }
 
@@ -102,26 +105,32 @@ export class VipWatch extends EventEmitter {
         rest = lines.pop() ?? '';
         for (const line of lines) this.onLine(node, line, t, wall);
       });
-      child.once('exit', (code) => { if (!this.stopped) this.emit('monitor-exit', node, code); });
+      child.once('exit', (code) => {
+        if (!this.stopped) this.emit('monitor-exit', node, code);
+      });
     }
     // Prove each monitor is subscribed: an address on lo (inside 198.18.0.0/15) must come through.
     const deadline = performance.now() + readyTimeoutMs;
-    await Promise.all(this.nodes.map(async (node, i) => {
-      const probe = `198.19.255.${250 - i}`;
-      const ns = this.lab.nodes[node].ns;
-      try {
-        while (!this.probeSeen.has(`${node} ${probe}`)) {
-          if (performance.now() > deadline) throw new Error(`vip-watch: monitor of ${node} not ready`);
+    await Promise.all(
+      this.nodes.map(async (node, i) => {
+        const probe = `198.19.255.${250 - i}`;
+        const ns = this.lab.nodes[node].ns;
+        try {
+          while (!this.probeSeen.has(`${node} ${probe}`)) {
+            if (performance.now() > deadline) throw new Error(`vip-watch: monitor of ${node} not ready`);
+            await ipOk(['-n', ns, 'addr', 'del', `${probe}/32`, 'dev', 'lo']);
+            await ipOk(['-n', ns, 'addr', 'add', `${probe}/32`, 'dev', 'lo']);
+            await delay(20);
+          }
+        } finally {
           await ipOk(['-n', ns, 'addr', 'del', `${probe}/32`, 'dev', 'lo']);
-          await ipOk(['-n', ns, 'addr', 'add', `${probe}/32`, 'dev', 'lo']);
-          await delay(20);
         }
-      } finally {
-        await ipOk(['-n', ns, 'addr', 'del', `${probe}/32`, 'dev', 'lo']);
-      }
-    }));
+      }),
+    );
     const now = await Promise.all(this.nodes.map((n) => holdsNow(this.lab, n)));
-    this.nodes.forEach((n, i) => { if (now[i]) this.held.add(n); });
+    this.nodes.forEach((n, i) => {
+      if (now[i]) this.held.add(n);
+    });
     this.changes.push({ t: performance.now(), holders: this.holders() });
   }
 
@@ -152,11 +161,16 @@ export class VipWatch extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([...this.children.values()].map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      killGroup(c.pid, 'SIGKILL');
-    })));
+    await Promise.all(
+      [...this.children.values()].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            killGroup(c.pid, 'SIGKILL');
+          }),
+      ),
+    );
   }
 }
 
@@ -189,7 +203,9 @@ class BatchAsker {
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     lab.adopt(this.child, { infra: true });
-    this.child.stdin!.on('error', () => { /* process gone */ });
+    this.child.stdin!.on('error', () => {
+      /* process gone */
+    });
     this.child.stdout!.on('data', (d: Buffer) => {
       this.buf += d.toString('utf8');
       // "addr show dev lo" answers last: its 127.0.0.1 line marks the end of the reply.
@@ -203,7 +219,11 @@ class BatchAsker {
         w(text);
       }
     });
-    this.child.once('exit', () => { const w = this.waiting; this.waiting = null; w?.(null); });
+    this.child.once('exit', () => {
+      const w = this.waiting;
+      this.waiting = null;
+      w?.(null);
+    });
   }
 
   /** eth0's addresses, or null when the asker is gone. */
@@ -233,7 +253,11 @@ export class HolderSampler extends EventEmitter {
   private loop: Promise<void> = Promise.resolve();
   private readonly askers: Map<NodeName, BatchAsker>;
 
-  constructor(private readonly lab: Lab, readonly intervalMs: number, readonly nodes: readonly NodeName[]) {
+  constructor(
+    private readonly lab: Lab,
+    readonly intervalMs: number,
+    readonly nodes: readonly NodeName[],
+  ) {
     super();
     this.askers = new Map(nodes.map((n) => [n, new BatchAsker(lab, n)]));
   }
@@ -289,7 +313,11 @@ export class HolderSampler extends EventEmitter {
  * Poll the holders every intervalMs (0 = as fast as possible); resolves after
  * the first sample. Stop it with stop(); it stops by itself when the lab goes.
  */
-export async function sampleHolders(lab: Lab, intervalMs: number, opts: { nodes?: NodeName[] } = {}): Promise<HolderSampler> {
+export async function sampleHolders(
+  lab: Lab,
+  intervalMs: number,
+  opts: { nodes?: NodeName[] } = {},
+): Promise<HolderSampler> {
   const s = new HolderSampler(lab, intervalMs, opts.nodes ?? NODE_NAMES);
   if (!(await s.sampleOnce())) {
     await s.stop();

@@ -7,15 +7,19 @@ import type { Fault, Schedule } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
 
 export const INVARIANTS = {
-  'two-holders': 'never two holders while the nodes can hear each other (beyond the excuse a fault earns, and the few ms a healed partition needs)',
+  'two-holders':
+    'never two holders while the nodes can hear each other (beyond the excuse a fault earns, and the few ms a healed partition needs)',
   'startup-two-holders': 'both nodes started together: never two holders',
   'startup-one-takeover': 'both nodes started together: at most one takeover (issue 10)',
-  'heal-one-holder': 'after a partition heals: exactly one holder within DEADTIME + SUPERVISE_INT + script time, the first in NODES when both held',
+  'heal-one-holder':
+    'after a partition heals: exactly one holder within DEADTIME + SUPERVISE_INT + script time, the first in NODES when both held',
   'off-overlap': '"off" never makes two holders',
   'off-handover': 'after "off" released, the peer holds within the script time (no both-OFFLINE wait)',
-  'holder-within-bound': 'a healthy pair has a holder within DEADTIME + 4 × SUPERVISE_INT + CHECK_TIMEOUT + script time',
+  'holder-within-bound':
+    'a healthy pair has a holder within DEADTIME + 4 × SUPERVISE_INT + CHECK_TIMEOUT + script time',
   'no-flapping': 'no more than 3 takeovers in a minute without a fault or an operator command',
-  'online-means-up': 'the sender never says ONLINE while a resource of its node is down (unless it just failed by itself)',
+  'online-means-up':
+    'the sender never says ONLINE while a resource of its node is down (unless it just failed by itself)',
   'stop-has-cause': 'a held resource is never stopped without a cause in the log',
 } as const;
 
@@ -63,7 +67,8 @@ export class Monitor {
     const jitter = Math.max(0, ...s.faults.filter((f) => f.kind === 'jitter').map((f) => f.p ?? 0));
     // Two holders that can hear each other resolve in: a heartbeat to hear the
     // other's ONLINE, a pass in progress (a start, a check), the stop.
-    this.base = 2 * p.HEARTBEAT_INT + l.netMs[1] + jitter + 2 * script + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
+    this.base =
+      2 * p.HEARTBEAT_INT + l.netMs[1] + jitter + 2 * script + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
     this.healBound = p.DEADTIME + p.SUPERVISE_INT + this.base;
     this.holdBound = p.DEADTIME + 4 * p.SUPERVISE_INT + p.CHECK_TIMEOUT + 3 * script * (p.RES_RESTARTS + 1) + 1000;
     // From the release (the last resource stopped) to the peer's first resource up.
@@ -113,7 +118,8 @@ export class Monitor {
         // resources are up but not announced until the new supervise's startup
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
         // to ONLINE (its gateway failing) holds until then (seed 201375).
-        if (f.daemon === 'supervise') excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
+        if (f.daemon === 'supervise')
+          excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
         // A killed receiver: once back, its node's startup grace begins again
         // (PROGRESS for a DEADTIME), and a peer that yields only to ONLINE
         // (its gateway lost) holds until then (seed 2039488: a heal just then).
@@ -130,7 +136,11 @@ export class Monitor {
         // sender yields to the peer that took over; a dead supervise's sender
         // fences; a dead receiver starts nothing): excused from its start, not
         // its end. Its restart at the end is excused in faultEnded.
-        this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.crashExcuse(f.daemon!, false), f.daemon === 'supervise' ? this.stuckSupUntil[f.node] : 0);
+        this.excusedUntil = Math.max(
+          this.excusedUntil,
+          this.w.t + this.crashExcuse(f.daemon!, false),
+          f.daemon === 'supervise' ? this.stuckSupUntil[f.node] : 0,
+        );
         break;
       case 'freeze':
       case 'freezeNode':
@@ -138,7 +148,10 @@ export class Monitor {
         // A sender frozen while its supervise is stuck dead counts supervise's
         // absence again from its thaw (its own stall makes what it knew old news).
         if (this.w.t < this.stuckSupUntil[f.node] && (f.kind === 'freezeNode' || f.daemon === 'sender')) {
-          this.stuckSupUntil[f.node] = Math.max(this.stuckSupUntil[f.node], end + this.fresh + this.crashExcuse('supervise', false));
+          this.stuckSupUntil[f.node] = Math.max(
+            this.stuckSupUntil[f.node],
+            end + this.fresh + this.crashExcuse('supervise', false),
+          );
           this.excusedUntil = Math.max(this.excusedUntil, this.stuckSupUntil[f.node]);
         }
         break;
@@ -157,7 +170,8 @@ export class Monitor {
         this.hangUntil[f.node] = Math.max(this.hangUntil[f.node], end);
         // The operator started resources on this node and its checks hang before it
         // could see them UP: it cannot know it holds them until the checks answer.
-        if (this.w.t - this.operatorStartAt[f.node] < p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base) excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
+        if (this.w.t - this.operatorStartAt[f.node] < p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base)
+          excuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + this.base;
         this.resExcusedUntil[f.node] = Math.max(this.resExcusedUntil[f.node], end + this.resExcuse);
         break;
       case 'scriptHang':
@@ -185,7 +199,9 @@ export class Monitor {
     if (d === 'supervise') {
       // Restarted: its grace, then it decides. Stuck: nobody decides on this
       // node until the sender fences (stops the resources itself).
-      return restart ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT : this.w.timing.superviseLostMs + this.fresh + this.base;
+      return restart
+        ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT
+        : this.w.timing.superviseLostMs + this.fresh + this.base;
     }
     // A dead receiver: once back, it hears the peer within a DEADTIME (the rules then resolve).
     return wd + spawn + p.DEADTIME + this.base;
@@ -203,7 +219,8 @@ export class Monitor {
       this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.w.p.GW_INT + this.base);
     }
     this.activeFaults--;
-    if (f.kind === 'partition' || f.kind === 'oneway') this.heals.push({ at: this.w.t, bothHeld: this.held[0] && this.held[1] });
+    if (f.kind === 'partition' || f.kind === 'oneway')
+      this.heals.push({ at: this.w.t, bothHeld: this.held[0] && this.held[1] });
   }
   offAccepted(node: number): void {
     if (this.held[1 - node]) return; // both held already (an earlier fault): not this off's doing
@@ -226,17 +243,27 @@ export class Monitor {
     }
     if (now && !this.held[i]) {
       // restart: not a takeover from the peer — a local restart of what it held, or the operator's res start.
-      this.takeovers.push({ at: this.w.t, node: node.id, restart: this.w.t < this.resExcusedUntil[i] || this.w.t - this.operatorStartAt[i] < 1000 });
+      this.takeovers.push({
+        at: this.w.t,
+        node: node.id,
+        restart: this.w.t < this.resExcusedUntil[i] || this.w.t - this.operatorStartAt[i] < 1000,
+      });
       if (this.w.t < this.firstFaultAt) {
         this.startupTakeovers++;
-        if (this.startupTakeovers > 1) this.fail('startup-one-takeover', `takeover #${this.startupTakeovers} (n${node.id}) before any fault`);
+        if (this.startupTakeovers > 1)
+          this.fail('startup-one-takeover', `takeover #${this.startupTakeovers} (n${node.id}) before any fault`);
       }
       const from = this.w.t - 60_000;
       const recent = this.takeovers.filter((x) => x.at >= from);
-      if (recent.length > 3 && this.quiet(from, this.w.t)) this.fail('no-flapping', `${recent.length} takeovers in the last minute without a fault: ${recent.map((x) => `n${x.node}@${(x.at / 1000).toFixed(2)}`).join(' ')}`);
+      if (recent.length > 3 && this.quiet(from, this.w.t))
+        this.fail(
+          'no-flapping',
+          `${recent.length} takeovers in the last minute without a fault: ${recent.map((x) => `n${x.node}@${(x.at / 1000).toFixed(2)}`).join(' ')}`,
+        );
     }
     if (!now && this.held[i]) {
-      for (const o of this.offs) if (o.node === i && o.released === null && this.w.t - o.at < 60_000) o.released = this.w.t;
+      for (const o of this.offs)
+        if (o.node === i && o.released === null && this.w.t - o.at < 60_000) o.released = this.w.t;
     }
     this.held[i] = now;
   }
@@ -244,7 +271,13 @@ export class Monitor {
   sent(node: SimNode, word: Word): void {
     if (word !== 'ONLINE' || this.w.allUp(node)) return;
     if (this.w.t < this.resExcusedUntil[node.id - 1]) return;
-    this.fail('online-means-up', `n${node.id} sent ONLINE with ${[...node.res].filter(([, v]) => !v).map(([k]) => k).join(', ')} down`);
+    this.fail(
+      'online-means-up',
+      `n${node.id} sent ONLINE with ${[...node.res]
+        .filter(([, v]) => !v)
+        .map(([k]) => k)
+        .join(', ')} down`,
+    );
   }
 
   /**
@@ -254,7 +287,8 @@ export class Monitor {
    * (seed 613894: 4 ONLINEs in a row lost at 20 % right after a heal).
    */
   lost(): void {
-    if (this.held[0] && this.held[1]) this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.w.p.HEARTBEAT_INT);
+    if (this.held[0] && this.held[1])
+      this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.w.p.HEARTBEAT_INT);
   }
 
   /**
@@ -272,7 +306,13 @@ export class Monitor {
     this.hanging[node.id - 1] += phase === 'begun' ? 1 : -1;
     // After the kill: a failed stop is tried again at the next round, after a
     // check (supervise), or a SUPERVISE_INT later (a fencing sender).
-    if (phase === 'killed') this.excusedUntil = Math.max(this.excusedUntil, this.w.t + this.base + (op === 'start' && h === 'after' ? this.resExcuse + this.w.p.DEADTIME : op === 'stop' ? this.resExcuse : 0));
+    if (phase === 'killed')
+      this.excusedUntil = Math.max(
+        this.excusedUntil,
+        this.w.t +
+          this.base +
+          (op === 'start' && h === 'after' ? this.resExcuse + this.w.p.DEADTIME : op === 'stop' ? this.resExcuse : 0),
+      );
   }
 
   stopping(node: SimNode, by: string, cause: string | null): void {
@@ -328,17 +368,34 @@ export class Monitor {
     if (both && conn && this.lastT >= this.excusedUntil && !leftBoth && !this.deafHolder()) this.overlap += dt;
     if (!both) this.overlap = 0;
     this.lastT = t;
-    if (both && conn && this.overlap > this.base) this.fail('two-holders', `both nodes hold for ${Math.round(this.overlap)} ms while they can hear each other (bound ${Math.round(this.base)} ms)`);
-    if (both && conn && t < this.firstFaultAt && !leftBoth) this.fail('startup-two-holders', 'both nodes hold the resources during the start-up');
+    if (both && conn && this.overlap > this.base)
+      this.fail(
+        'two-holders',
+        `both nodes hold for ${Math.round(this.overlap)} ms while they can hear each other (bound ${Math.round(this.base)} ms)`,
+      );
+    if (both && conn && t < this.firstFaultAt && !leftBoth)
+      this.fail('startup-two-holders', 'both nodes hold the resources during the start-up');
     // off: no overlap while it hands over; the peer takes over at once.
     for (const o of this.offs) {
       if (t > o.until) continue;
       // (the off itself is a mark at o.at: the windows leave it out)
       const quietAround = this.quiet(o.at - this.healBound, o.at - 1e-6) && this.quiet(o.at, t);
-      if (both && conn && t >= this.excusedUntil && quietAround) this.fail('off-overlap', `two holders ${Math.round(t - o.at)} ms after "off" on n${o.node + 1}`);
-      if (o.released !== null && !this.held[1 - o.node] && t - o.released > this.handoverBound && quietAround && w.running(w.nodes[1 - o.node]!) && conn) {
+      if (both && conn && t >= this.excusedUntil && quietAround)
+        this.fail('off-overlap', `two holders ${Math.round(t - o.at)} ms after "off" on n${o.node + 1}`);
+      if (
+        o.released !== null &&
+        !this.held[1 - o.node] &&
+        t - o.released > this.handoverBound &&
+        quietAround &&
+        w.running(w.nodes[1 - o.node]!) &&
+        conn
+      ) {
         const peer = w.nodes[1 - o.node]!;
-        if (!failed(w, peer)) this.fail('off-handover', `n${o.node + 1} released at ${(o.released / 1000).toFixed(3)} s; n${2 - o.node} holds nothing ${Math.round(t - o.released)} ms later (bound ${Math.round(this.handoverBound)} ms)`);
+        if (!failed(w, peer))
+          this.fail(
+            'off-handover',
+            `n${o.node + 1} released at ${(o.released / 1000).toFixed(3)} s; n${2 - o.node} holds nothing ${Math.round(t - o.released)} ms later (bound ${Math.round(this.handoverBound)} ms)`,
+          );
         o.released = null;
       }
     }
@@ -348,13 +405,22 @@ export class Monitor {
       // Quiet since well before the heal too: a node that just got its gateway or checks back may still act on them.
       if (!this.quiet(h.at - this.healBound, h.at - 1e-6, false) || !this.quiet(h.at, t) || !healthy(w)) continue;
       const holders = w.nodes.filter((n) => w.holds(n));
-      if (holders.length !== 1) this.fail('heal-one-holder', `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`);
-      else if (h.bothHeld && holders[0]!.id !== 1) this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
+      if (holders.length !== 1)
+        this.fail(
+          'heal-one-holder',
+          `${holders.length} holders ${Math.round(t - h.at)} ms after the heal at ${(h.at / 1000).toFixed(3)} s`,
+        );
+      else if (h.bothHeld && holders[0]!.id !== 1)
+        this.fail('heal-one-holder', `both held at the heal, and n${holders[0]!.id} kept (the first in NODES must)`);
     }
     // A healthy pair has a holder.
     if (!this.held[0] && !this.held[1] && healthy(w) && this.activeFaults === 0 && !paused(w)) {
       this.noHolderSince ??= t;
-      if (t - this.noHolderSince > this.holdBound) this.fail('holder-within-bound', `no holder for ${Math.round(t - this.noHolderSince)} ms in a healthy pair (bound ${Math.round(this.holdBound)} ms)`);
+      if (t - this.noHolderSince > this.holdBound)
+        this.fail(
+          'holder-within-bound',
+          `no holder for ${Math.round(t - this.noHolderSince)} ms in a healthy pair (bound ${Math.round(this.holdBound)} ms)`,
+        );
     } else this.noHolderSince = null;
   }
 }
@@ -367,7 +433,11 @@ function paused(w: World): boolean {
 }
 /** Every daemon runs and is not frozen, the nodes hear each other, both gateways answer, nobody is FAILED. */
 export function healthy(w: World): boolean {
-  return w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !n.scriptsHang && !failed(w, n)) && !w.blocked[0][1] && !w.blocked[1][0];
+  return (
+    w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !n.scriptsHang && !failed(w, n)) &&
+    !w.blocked[0][1] &&
+    !w.blocked[1][0]
+  );
 }
 
 function isLink(f: Fault): boolean {

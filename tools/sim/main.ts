@@ -22,13 +22,19 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(INVARIANTS).map(([k, v]) => `  ${k.padEnd(22)} ${v}`).join('\n')}\n`);
+  process.stdout.write(
+    `usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(
+      INVARIANTS,
+    )
+      .map(([k, v]) => `  ${k.padEnd(22)} ${v}`)
+      .join('\n')}\n`,
+  );
   process.exit(0);
 }
 
 if (values.measure) {
   const { measure } = await import('./measure.js');
-  process.stdout.write(measure(Number(values.seeds) > 1 ? Number(values.seeds) : 50) + '\n');
+  process.stdout.write(`${measure(Number(values.seeds) > 1 ? Number(values.seeds) : 50)}\n`);
   process.exit(0);
 }
 
@@ -52,7 +58,17 @@ if (jobs > 1 && !values.trace) {
     Array.from({ length: jobs }, (_, j) => {
       const from = first + j * per;
       const count = Math.min(per, first + n - from);
-      const args = [process.argv[1]!, '--seed', String(from), '--seeds', String(count), '--minutes', String(minutes), '--max-failures', String(maxFailures)];
+      const args = [
+        process.argv[1]!,
+        '--seed',
+        String(from),
+        '--seeds',
+        String(count),
+        '--minutes',
+        String(minutes),
+        '--max-failures',
+        String(maxFailures),
+      ];
       if (family) args.push('--family', family);
       if (values.keep !== undefined) args.push('--keep', values.keep);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -68,20 +84,28 @@ let steps = 0;
 for (let seed = first; seed < first + n; seed++) {
   const r = runSchedule(scheduleFor(seed, minutes, family, keep), { trace: values.trace });
   steps += r.steps;
-  if (values.trace) process.stdout.write(r.trace.join('\n') + '\n');
+  if (values.trace) process.stdout.write(`${r.trace.join('\n')}\n`);
   if (!r.violation) continue;
   failures++;
   const fam = family ? ` --family ${family}` : '';
-  process.stdout.write(`\nseed ${seed}: ${r.violation.name} violated at ${(r.violation.at / 1000).toFixed(3)} s: ${r.violation.detail}\n  (${INVARIANTS[r.violation.name]})\n`);
+  process.stdout.write(
+    `\nseed ${seed}: ${r.violation.name} violated at ${(r.violation.at / 1000).toFixed(3)} s: ${r.violation.detail}\n  (${INVARIANTS[r.violation.name]})\n`,
+  );
   if (!values.trace) {
     const s = shrink(seed, minutes, family, r.violation.name);
     const faults = scheduleFor(seed, minutes, family, s.keep).faults;
-    process.stdout.write(`  shrunk to ${faults.length} fault(s) of ${scheduleFor(seed, minutes, family).faults.length} (family ${s.result.schedule.family}, profile ${s.result.schedule.profile}, start delays n1 ${s.result.schedule.startDelays[0].join('/')} n2 ${s.result.schedule.startDelays[1].join('/')}):\n`);
+    process.stdout.write(
+      `  shrunk to ${faults.length} fault(s) of ${scheduleFor(seed, minutes, family).faults.length} (family ${s.result.schedule.family}, profile ${s.result.schedule.profile}, start delays n1 ${s.result.schedule.startDelays[0].join('/')} n2 ${s.result.schedule.startDelays[1].join('/')}):\n`,
+    );
     for (const f of faults) process.stdout.write(`    ${describeFault(f)}\n`);
-    process.stdout.write(`  replay: npm run sim -- --seed ${seed} --seeds 1 --minutes ${minutes}${fam} --keep ${s.keep.join(',') || '""'} --trace\n`);
+    process.stdout.write(
+      `  replay: npm run sim -- --seed ${seed} --seeds 1 --minutes ${minutes}${fam} --keep ${s.keep.join(',') || '""'} --trace\n`,
+    );
   }
   if (failures >= maxFailures) break;
 }
 const ms = performance.now() - t0;
-process.stdout.write(`\n${n} seed(s) from ${first}, ${minutes} min each: ${failures} failing, ${steps} steps, ${(ms / 1000).toFixed(1)} s\n`);
+process.stdout.write(
+  `\n${n} seed(s) from ${first}, ${minutes} min each: ${failures} failing, ${steps} steps, ${(ms / 1000).toFixed(1)} s\n`,
+);
 process.exit(failures ? 1 : 0);

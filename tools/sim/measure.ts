@@ -1,10 +1,10 @@
 // The lab's benchmark scenarios in the simulation (virtual time), to set
 // beside the README's measured table: host death, off, partition heal.
 import { Monitor } from './invariants.js';
+import { Prng } from './prng.js';
 import { apply } from './run.js';
 import type { Fault, Schedule } from './schedule.js';
-import { Prng } from './prng.js';
-import { DAEMON_NAMES, PROFILES, World, type SimNode } from './world.js';
+import { DAEMON_NAMES, PROFILES, type SimNode, World } from './world.js';
 
 type Scenario = 'host-death' | 'off' | 'partition-heal';
 
@@ -55,14 +55,19 @@ function one(seed: number, profile: string, sc: Scenario): Sample {
     step: () => m.step(),
   };
   let healed = false;
-  for (const node of w.nodes) DAEMON_NAMES.forEach((d, i) => w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d)));
+  for (const node of w.nodes)
+    for (const [i, d] of DAEMON_NAMES.entries()) w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d));
   const n1 = w.nodes[0];
   w.run(T_FAULT);
   if (!w.holds(n1)) return { skipped: true, ms: null, gap: 0, overlap: 0 }; // lb1 must be the holder before the fault
   account();
   faultAt = w.t;
   const f: Fault =
-    sc === 'host-death' ? { at: T_FAULT, kind: 'hostDeath', node: 0, dur: 0 } : sc === 'off' ? { at: T_FAULT, kind: 'off', node: 0, dur: 0 } : { at: T_FAULT, kind: 'partition', node: 0, dur: 10_000 };
+    sc === 'host-death'
+      ? { at: T_FAULT, kind: 'hostDeath', node: 0, dur: 0 }
+      : sc === 'off'
+        ? { at: T_FAULT, kind: 'off', node: 0, dur: 0 }
+        : { at: T_FAULT, kind: 'partition', node: 0, dur: 10_000 };
   apply(w, m, f);
   if (sc === 'partition-heal') {
     w.run(T_FAULT + 10_000);
@@ -84,7 +89,9 @@ const median = (xs: number[]) => {
 };
 
 export function measure(seeds: number): string {
-  const out: string[] = [`simulated, ${seeds} seeds each: median (max) in ms of virtual time; one resource (start/stop 5-200 ms)`];
+  const out: string[] = [
+    `simulated, ${seeds} seeds each: median (max) in ms of virtual time; one resource (start/stop 5-200 ms)`,
+  ];
   out.push('| scenario | pha default | pha fast |', '|---|---|---|');
   const rows: [Scenario, string][] = [
     ['host-death', 'host death → VIP on the survivor'],
@@ -100,7 +107,10 @@ export function measure(seeds: number): string {
       }
       const ok = xs.filter((x) => x.ms !== null).map((x) => x.ms!);
       const fmt = (v: number[]) => `${median(v).toFixed(0)} (${Math.max(...v).toFixed(0)})`;
-      const extra = sc === 'host-death' ? '' : `; gap ${fmt(xs.map((x) => x.gap))}${sc === 'off' ? `, overlap ${fmt(xs.map((x) => x.overlap))}` : ''}`;
+      const extra =
+        sc === 'host-death'
+          ? ''
+          : `; gap ${fmt(xs.map((x) => x.gap))}${sc === 'off' ? `, overlap ${fmt(xs.map((x) => x.overlap))}` : ''}`;
       return `${fmt(ok)}${extra}${ok.length < xs.length ? ` [${xs.length - ok.length} not reached]` : ''}`;
     });
     out.push(`| ${label} | ${cells.join(' | ')} |`);

@@ -1,8 +1,9 @@
 // Broken rules, on purpose: the simulation must catch each one within the CI
 // seed budget (test/sim/sim.test.ts). Each wraps the real decide() and breaks
 // exactly one rule.
-import { decide } from '../../src/supervise/decide.js';
+
 import type { DecideFn } from '../../src/supervise/core.js';
+import { decide } from '../../src/supervise/decide.js';
 
 export const MUTANTS: Record<string, { about: string; decide: DecideFn }> = {
   'rank-inverted': {
@@ -11,7 +12,8 @@ export const MUTANTS: Record<string, { about: string; decide: DecideFn }> = {
   },
   'release-ignored': {
     about: 'rule 4 removed: a peer going ONLINE -> OFFLINE is not a release (the both-OFFLINE wait applies)',
-    decide: (o, t, m) => decide(o, t, o.peer === 'OFFLINE' && m.lastSettledPeer === 'ONLINE' ? { ...m, lastSettledPeer: 'OFFLINE' } : m),
+    decide: (o, t, m) =>
+      decide(o, t, o.peer === 'OFFLINE' && m.lastSettledPeer === 'ONLINE' ? { ...m, lastSettledPeer: 'OFFLINE' } : m),
   },
   'no-startup-grace': {
     about: 'rule 3 removed: a peer not heard yet after start counts as silent at once',

@@ -2,7 +2,7 @@
 // out; and the shrinker that keeps the fewest faults that still fail.
 import type { DecideFn } from '../../src/supervise/core.js';
 import { Monitor, type Violation } from './invariants.js';
-import { describeFault, generate, type Fault, type Family, type Schedule } from './schedule.js';
+import { describeFault, type Family, type Fault, generate, type Schedule } from './schedule.js';
 import { DAEMON_NAMES, PROFILES, World } from './world.js';
 
 export interface RunOptions {
@@ -21,8 +21,16 @@ export interface RunResult {
 export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
   // A schedule with hanging scripts runs with that fault's RES_TIMEOUT (a setting of the pair).
   const resTimeout = s.faults.find((f) => f.kind === 'scriptHang')?.p;
-  const profile = resTimeout === undefined ? PROFILES[s.profile]! : { ...PROFILES[s.profile]!, RES_TIMEOUT: resTimeout };
-  const w = new World({ seed: s.seed, profile, resources: s.resources, trace: o.trace, decide: [o.decide, o.decide], reorder: s.family === 'reorder' });
+  const profile =
+    resTimeout === undefined ? PROFILES[s.profile]! : { ...PROFILES[s.profile]!, RES_TIMEOUT: resTimeout };
+  const w = new World({
+    seed: s.seed,
+    profile,
+    resources: s.resources,
+    trace: o.trace,
+    decide: [o.decide, o.decide],
+    reorder: s.family === 'reorder',
+  });
   const m = new Monitor(w, s);
   w.hooks = {
     step: () => m.step(),
@@ -32,10 +40,21 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     hung: (n, op, phase, h) => m.hung(n, op, phase, h),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
   };
-  w.log(null, 'schedule', `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${s.leftover.some(Boolean) ? `, resources left up on ${s.leftover.map((x, i) => (x ? `n${i + 1}` : '')).filter(Boolean).join(' and ')}` : ''}`);
+  w.log(
+    null,
+    'schedule',
+    `seed ${s.seed} family ${s.family} profile ${s.profile} resources ${s.resources.join(',')} start delays n1 ${s.startDelays[0].join('/')} n2 ${s.startDelays[1].join('/')} (sender/receiver/supervise)${
+      s.leftover.some(Boolean)
+        ? `, resources left up on ${s.leftover
+            .map((x, i) => (x ? `n${i + 1}` : ''))
+            .filter(Boolean)
+            .join(' and ')}`
+        : ''
+    }`,
+  );
   for (const node of w.nodes) {
     if (s.leftover[node.id - 1]) w.leftover(node);
-    DAEMON_NAMES.forEach((d, i) => w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d)));
+    for (const [i, d] of DAEMON_NAMES.entries()) w.at(s.startDelays[node.id - 1]![i]!, () => w.startDaemon(node, d));
   }
   for (const f of s.faults) w.at(f.at, () => apply(w, m, f));
   // Step in slices so that a violation ends the run early.
@@ -158,13 +177,18 @@ export function apply(w: World, m: Monitor, f: Fault): void {
       for (const d of DAEMON_NAMES) w.stopDaemon(node, d);
       w.resStop(node);
       ends = true;
-      DAEMON_NAMES.forEach((d, i) => w.at(end + (f.delays?.[i] ?? 0), () => w.startDaemon(node, d)));
+      for (const [i, d] of DAEMON_NAMES.entries()) w.at(end + (f.delays?.[i] ?? 0), () => w.startDaemon(node, d));
       break;
   }
   // A stuck daemon is back only at the watchdog's next try after it may start
   // again (back-off ≤ 5 s) plus its start-up: the fault lasts until then.
   // A script begun just before the end of a hang runs to RES_TIMEOUT; the stop after it (a stop goes on past a failure) takes its time.
-  const over = f.kind === 'crashStuck' ? end + 5000 + w.lat.spawnMs[1] + 1 : f.kind === 'scriptHang' ? end + w.p.RES_TIMEOUT * 1000 + w.o.resources.length * Math.max(w.lat.startMs[1], w.lat.stopMs[1]) + 1 : end;
+  const over =
+    f.kind === 'crashStuck'
+      ? end + 5000 + w.lat.spawnMs[1] + 1
+      : f.kind === 'scriptHang'
+        ? end + w.p.RES_TIMEOUT * 1000 + w.o.resources.length * Math.max(w.lat.startMs[1], w.lat.stopMs[1]) + 1
+        : end;
   m.faultStarted(f, over);
   if (ends) w.at(over, () => m.faultEnded(f));
 }
@@ -176,7 +200,13 @@ export function scheduleFor(seed: number, minutes: number, family?: Family, keep
 }
 
 /** Drop faults one at a time while the same invariant still fails. Returns the kept indices. */
-export function shrink(seed: number, minutes: number, family: Family | undefined, name: string, o: RunOptions = {}): { keep: number[]; result: RunResult } {
+export function shrink(
+  seed: number,
+  minutes: number,
+  family: Family | undefined,
+  name: string,
+  o: RunOptions = {},
+): { keep: number[]; result: RunResult } {
   const all = generate(seed, minutes, family);
   let keep = all.faults.map((_, i) => i);
   let best = runSchedule(scheduleFor(seed, minutes, family, keep), o);

@@ -80,7 +80,19 @@ const WEIGHTS: [FaultKind, number][] = [
 ];
 
 /** Faults after which a start or a stop runs (a takeover, a release, a restart). */
-const MOVERS = new Set<FaultKind>(['partition', 'oneway', 'crash', 'freezeNode', 'gwDown', 'resFail', 'off', 'resStart', 'resStop', 'restartNode', 'startFails']);
+const MOVERS = new Set<FaultKind>([
+  'partition',
+  'oneway',
+  'crash',
+  'freezeNode',
+  'gwDown',
+  'resFail',
+  'off',
+  'resStart',
+  'resStop',
+  'restartNode',
+  'startFails',
+]);
 
 function pickKind(r: Prng): FaultKind {
   const total = WEIGHTS.reduce((a, [, w]) => a + w, 0);
@@ -133,7 +145,8 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
   // Sometimes an earlier run left the resources up on one node, or (after a
   // partition, then stop) on both.
   const lo = r.next();
-  const leftover: [boolean, boolean] = lo < 0.6 ? [false, false] : lo < 0.75 ? [true, false] : lo < 0.9 ? [false, true] : [true, true];
+  const leftover: [boolean, boolean] =
+    lo < 0.6 ? [false, false] : lo < 0.75 ? [true, false] : lo < 0.9 ? [false, true] : [true, true];
   const faults: Fault[] = [];
   if (fam === 'reorder') {
     // Not in the default mix: heartbeats have no sequence number, so an old word
@@ -143,10 +156,19 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
     // Only the start, sometimes on a jittery network (issue 10).
     if (r.chance(0.3)) faults.push({ at: 0, kind: 'jitter', node: 0, dur: ms, p: r.int(5, 60) });
   } else {
-    const n = fam === 'partitions' ? Math.max(1, Math.round(minutes * r.int(1, 4))) : Math.max(1, Math.round(minutes * r.int(2, 8)));
+    const n =
+      fam === 'partitions'
+        ? Math.max(1, Math.round(minutes * r.int(1, 4)))
+        : Math.max(1, Math.round(minutes * r.int(2, 8)));
     for (let i = 0; i < n; i++) {
       const at = r.int(5_000, Math.max(5_001, ms - 15_000));
-      faults.push(makeFault(r, fam === 'partitions' ? r.pick(['partition', 'partition', 'oneway'] as FaultKind[]) : pickKind(r), at));
+      faults.push(
+        makeFault(
+          r,
+          fam === 'partitions' ? r.pick(['partition', 'partition', 'oneway'] as FaultKind[]) : pickKind(r),
+          at,
+        ),
+      );
     }
     faults.sort((a, b) => a.at - b.at);
     if (fam === 'mixed') {
@@ -154,7 +176,14 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
       // watchdog). Drawn from its own stream and appended last, so that the
       // faults above (and the regression seeds' --keep indices) stay as they were.
       const x = new Prng(seed).fork(2);
-      if (x.chance(0.3)) faults.push({ at: x.int(5_000, Math.max(5_001, ms - 15_000)), kind: 'crashStuck', node: x.int(0, 1) as 0 | 1, daemon: x.pick(DAEMONS), dur: x.int(2_000, 20_000) });
+      if (x.chance(0.3))
+        faults.push({
+          at: x.int(5_000, Math.max(5_001, ms - 15_000)),
+          kind: 'crashStuck',
+          node: x.int(0, 1) as 0 | 1,
+          daemon: x.pick(DAEMONS),
+          dur: x.int(2_000, 20_000),
+        });
       // Start and stop scripts that hang until RES_TIMEOUT (a hung NFS mount, a
       // service that never answers systemctl). Its own stream, appended last,
       // for the same reason; the fault carries the run's RES_TIMEOUT (p, in s).
@@ -165,7 +194,13 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
         const mover = movers.length > 0 && y.chance(0.8) ? y.pick(movers) : null;
         const at = mover ? mover.at - y.int(0, 1_000) : y.int(5_000, Math.max(5_001, ms - 15_000));
         const node = (mover && y.chance(0.5) ? mover.node : y.int(0, 1)) as 0 | 1;
-        faults.push({ at: Math.max(5_000, at), kind: 'scriptHang', node, dur: y.int(1_000, 20_000), p: y.pick([2, 5, 10, 30]) });
+        faults.push({
+          at: Math.max(5_000, at),
+          kind: 'scriptHang',
+          node,
+          dur: y.int(1_000, 20_000),
+          p: y.pick([2, 5, 10, 30]),
+        });
       }
     }
   }
@@ -173,7 +208,7 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
 }
 
 export function describeFault(f: Fault): string {
-  const who = `n${f.node + 1}${f.daemon ? ' ' + f.daemon : ''}`;
+  const who = `n${f.node + 1}${f.daemon ? ` ${f.daemon}` : ''}`;
   const extra = f.p !== undefined ? ` p=${f.p}` : '';
   return `${(f.at / 1000).toFixed(3)}s ${f.kind} ${who}${f.dur ? ` for ${f.dur} ms` : ''}${extra}`;
 }

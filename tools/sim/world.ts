@@ -5,18 +5,25 @@
 // What the real shells do (<daemon>/shell.ts, daemon/bus.ts, daemon/watchdog.ts,
 // status-store/writer.ts) is modelled here as closely as it matters for the
 // protocol: the cores are the very code the daemons run.
-import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from '../../src/sender/core.js';
-import { senderBinding, type SenderPorts } from '../../src/sender/ports.js';
-import { receiverBinding, type ReceiverPorts } from '../../src/receiver/ports.js';
-import { decisionText, superviseBinding, type SupervisePorts } from '../../src/supervise/ports.js';
-import { runCore, type CommonPorts, type CoreRunner, type Reply } from '../../src/daemon/effects.js';
-import { BUS_HEARD_AGAIN_MS, timingOf, type Timing } from '../../src/config/timing.js';
-import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
-import { SuperviseCore, type DecideFn, type Liveness, type SuperviseEffect, type SuperviseEvent } from '../../src/supervise/core.js';
-import type { Status } from '../../src/status-store/index.js';
-import type { Word } from '../../src/heartbeat/word.js';
-import { BACKUP_AFTER_MS, WATCHERS } from '../../src/daemon/watchdog.js';
+
+import { BUS_HEARD_AGAIN_MS, type Timing, timingOf } from '../../src/config/timing.js';
+import { type CommonPorts, type CoreRunner, type Reply, runCore } from '../../src/daemon/effects.js';
 import { DAEMONS, type DaemonName } from '../../src/daemon/pidfile.js';
+import { BACKUP_AFTER_MS, WATCHERS } from '../../src/daemon/watchdog.js';
+import type { Word } from '../../src/heartbeat/word.js';
+import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
+import { type ReceiverPorts, receiverBinding } from '../../src/receiver/ports.js';
+import { SenderCore, type SenderEffect, type SenderEvent, type SenderSight } from '../../src/sender/core.js';
+import { type SenderPorts, senderBinding } from '../../src/sender/ports.js';
+import type { Status } from '../../src/status-store/index.js';
+import {
+  type DecideFn,
+  type Liveness,
+  SuperviseCore,
+  type SuperviseEffect,
+  type SuperviseEvent,
+} from '../../src/supervise/core.js';
+import { decisionText, type SupervisePorts, superviseBinding } from '../../src/supervise/ports.js';
 import { Prng } from './prng.js';
 
 export type { DaemonName };
@@ -37,7 +44,15 @@ export interface Profile {
   PINGTIMEOUT: number; // s
 }
 
-const base = { GW_INT: 250, GW_FAILS: 6, RES_TIMEOUT: 30, RES_RESTARTS: 2, FAIL_HOLDDOWN: 300, OFF_PAUSE: 30, PINGTIMEOUT: 2.1 };
+const base = {
+  GW_INT: 250,
+  GW_FAILS: 6,
+  RES_TIMEOUT: 30,
+  RES_RESTARTS: 2,
+  FAIL_HOLDDOWN: 300,
+  OFF_PAUSE: 30,
+  PINGTIMEOUT: 2.1,
+};
 export const PROFILES: Record<string, Profile> = {
   default: { name: 'default', HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, ...base },
   fast: { name: 'fast', HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000, CHECK_TIMEOUT: 2000, ...base },
@@ -122,7 +137,8 @@ class Queue {
     return top;
   }
 }
-const less = (a: { at: number; seq: number }, b: { at: number; seq: number }) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+const less = (a: { at: number; seq: number }, b: { at: number; seq: number }) =>
+  a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 type FileState = 'ok' | 'corrupt' | 'missing';
 
@@ -155,6 +171,7 @@ interface Heard {
   keys: Partial<Status>;
   at: number;
 }
+
 export type { Heard };
 
 export type Hang = 'before' | 'after';
@@ -280,7 +297,8 @@ export class World {
   }
 
   log(node: SimNode | null, who: string, msg: string): void {
-    if (this.trace) this.trace.push(`${(this.t / 1000).toFixed(3).padStart(8)} ${node ? node.name : '--'} ${who.padEnd(9)} ${msg}`);
+    if (this.trace)
+      this.trace.push(`${(this.t / 1000).toFixed(3).padStart(8)} ${node ? node.name : '--'} ${who.padEnd(9)} ${msg}`);
   }
 
   at(t: number, fn: Fn): void {
@@ -328,8 +346,9 @@ export class World {
       this.log(proc.node, proc.name, 'thawed');
       const q = proc.queued;
       proc.queued = [];
-      for (const fn of q) if (proc.alive && !proc.frozen) fn();
-      else if (proc.alive) proc.queued.push(fn);
+      for (const fn of q)
+        if (proc.alive && !proc.frozen) fn();
+        else if (proc.alive) proc.queued.push(fn);
     });
   }
 
@@ -352,7 +371,9 @@ export class World {
     const wd = this.wdInt;
     for (const w of Object.values(node.procs)) {
       if (!w) continue;
-      const next = w.startedAt + (atOrAfter ? Math.ceil((from - w.startedAt) / wd) : Math.floor((from - w.startedAt) / wd) + 1) * wd;
+      const next =
+        w.startedAt +
+        (atOrAfter ? Math.ceil((from - w.startedAt) / wd) : Math.floor((from - w.startedAt) / wd) + 1) * wd;
       this.at(next, () => this.deliver(w, () => this.watchCheck(w)));
     }
   }
@@ -391,7 +412,11 @@ export class World {
           fail.n++;
           fail.nextAt = this.t + Math.min(5000, 500 * 2 ** (fail.n - 1));
           node.restartFails[d] = fail;
-          this.log(node, w.name, `restart of ${d} failed (${fail.n}): next try in ${Math.round(fail.nextAt - this.t)} ms`);
+          this.log(
+            node,
+            w.name,
+            `restart of ${d} failed (${fail.n}): next try in ${Math.round(fail.nextAt - this.t)} ms`,
+          );
           // Every living watcher polls again once the back-off has passed.
           this.pollAll(node, fail.nextAt, true);
           return;
@@ -486,7 +511,10 @@ export class World {
       GW: '198.18.0.1',
       local: { id: node.id },
       peer: { name: peer.name },
-      resources: this.resources.map((name) => ({ name, script: name === 'vip' ? '/opt/pha/res/ipaddr' : '/opt/pha/res/service' })),
+      resources: this.resources.map((name) => ({
+        name,
+        script: name === 'vip' ? '/opt/pha/res/ipaddr' : '/opt/pha/res/service',
+      })),
     };
   }
 
@@ -500,7 +528,10 @@ export class World {
       return { status: { ...n.file }, damaged: null };
     }
     if (n.fileState === 'missing' && proc.lastGood === undefined) return { status: {}, damaged: null };
-    return { status: { ...(proc.lastGood ?? {}) }, damaged: n.fileState === 'missing' ? 'status file missing' : 'status file corrupt' };
+    return {
+      status: { ...(proc.lastGood ?? {}) },
+      damaged: n.fileState === 'missing' ? 'status file missing' : 'status file corrupt',
+    };
   }
 
   /** One read-modify-write of the file (the store's update()). */
@@ -531,8 +562,19 @@ export class World {
       const proc = node.procs[d];
       if (!proc) continue;
       this.later(proc, this.lat2(this.lat.watchMs), () => {
-        if (d === 'sender') proc.sender?.run.feed({ kind: 'changed', reason: 'change', sight: this.senderSight(proc, true), ...this.clock(proc) });
-        else proc.supervise?.run.feed({ kind: 'changed', view: this.superviseView(proc, this.read(proc).status), ...this.clock(proc) });
+        if (d === 'sender')
+          proc.sender?.run.feed({
+            kind: 'changed',
+            reason: 'change',
+            sight: this.senderSight(proc, true),
+            ...this.clock(proc),
+          });
+        else
+          proc.supervise?.run.feed({
+            kind: 'changed',
+            view: this.superviseView(proc, this.read(proc).status),
+            ...this.clock(proc),
+          });
       });
     }
   }
@@ -595,8 +637,23 @@ export class World {
       const first = !to.everHeard.has(proc.name);
       to.everHeard.add(proc.name);
       if (!changed && !first) continue;
-      if (to.name === 'sender' && proc.name === 'supervise') this.later(to, 0.2, () => to.sender?.run.feed({ kind: 'changed', reason: 'bus', sight: this.senderSight(to, false), ...this.clock(to) }));
-      if (to.name === 'supervise' && proc.name !== 'supervise') this.later(to, 0.2, () => to.supervise?.run.feed({ kind: 'changed', view: this.superviseView(to, this.read(to).status), ...this.clock(to) }));
+      if (to.name === 'sender' && proc.name === 'supervise')
+        this.later(to, 0.2, () =>
+          to.sender?.run.feed({
+            kind: 'changed',
+            reason: 'bus',
+            sight: this.senderSight(to, false),
+            ...this.clock(to),
+          }),
+        );
+      if (to.name === 'supervise' && proc.name !== 'supervise')
+        this.later(to, 0.2, () =>
+          to.supervise?.run.feed({
+            kind: 'changed',
+            view: this.superviseView(to, this.read(to).status),
+            ...this.clock(to),
+          }),
+        );
     }
   }
   /** `d`'s state as `proc` heard it lately on the bus (undefined: not fresh). */
@@ -669,7 +726,9 @@ export class World {
       supervisePid: this.pidAlive(proc, 'supervise'),
       superviseOnBus: !!this.busFresh(proc, 'supervise'),
       superviseEverOnBus: proc.everHeard.has('supervise'),
-      superviseStarting: proc.node.restarting.has('supervise') || (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < this.fresh),
+      superviseStarting:
+        proc.node.restarting.has('supervise') ||
+        (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < this.fresh),
     };
   }
 
@@ -690,13 +749,23 @@ export class World {
       sight: () => {
         const r = this.read(proc);
         const own = this.over(proc, r.status);
-        return { own, view: this.overlay(proc, own), damaged: r.damaged, sender: this.liveness(proc, 'sender'), receiver: this.liveness(proc, 'receiver') };
+        return {
+          own,
+          view: this.overlay(proc, own),
+          damaged: r.damaged,
+          sender: this.liveness(proc, 'sender'),
+          receiver: this.liveness(proc, 'receiver'),
+        };
       },
       check: (timeoutMs, _route, reply) => {
         const hang = node.checkHangs;
         const ms = hang ? timeoutMs : Math.max(...this.resources.map(() => this.lat2(this.lat.checkMs)), 0);
         this.at(this.t + ms, () => {
-          const results = this.resources.map((name) => ({ name, ok: !hang && node.res.get(name) === true, timedOut: hang }));
+          const results = this.resources.map((name) => ({
+            name,
+            ok: !hang && node.res.get(name) === true,
+            timedOut: hang,
+          }));
           this.deliver(proc, () => reply.ok({ results, routeOk: true }));
         });
       },
@@ -820,7 +889,11 @@ export class World {
     const sup = node.procs.supervise;
     if (!sup) return false;
     const r = this.read(sup).status;
-    const live = { ...r, ...(sup.alive ? lastPublished(sup) : {}), ...(node.procs.receiver ? receiverKeys(this, node) : {}) };
+    const live = {
+      ...r,
+      ...(sup.alive ? lastPublished(sup) : {}),
+      ...(node.procs.receiver ? receiverKeys(this, node) : {}),
+    };
     if (live.STATUS !== 'ONLINE') {
       this.log(node, 'cli', `off refused by the CLI: STATUS ${live.STATUS ?? 'none'}`);
       return false;
@@ -855,7 +928,15 @@ export class World {
   /** What an earlier run left (pha-cli stop leaves the resources up, and its keys in the file). */
   leftover(node: SimNode): void {
     for (const r of node.res.keys()) node.res.set(r, true);
-    const file: Record<string, unknown> = { STATUS: null, SUPERVISE: 0, SENDER_RUN: 0, RECEIVER_IN: null, DECIDED_AT: this.wall - 60_000, RECEIVER_STARTED_AT: this.wall - 600_000, SENDER_STARTED_AT: this.wall - 600_000 };
+    const file: Record<string, unknown> = {
+      STATUS: null,
+      SUPERVISE: 0,
+      SENDER_RUN: 0,
+      RECEIVER_IN: null,
+      DECIDED_AT: this.wall - 60_000,
+      RECEIVER_STARTED_AT: this.wall - 600_000,
+      SENDER_STARTED_AT: this.wall - 600_000,
+    };
     for (const r of node.res.keys()) file[`RES_${r}`] = 'UP';
     node.file = file as Status;
     this.hooks.held?.(node);
@@ -891,4 +972,3 @@ function lastPublished(sup: Proc): Partial<Status> {
 function receiverKeys(_w: World, node: SimNode): Partial<Status> {
   return node.pub.get('receiver')?.keys ?? {};
 }
-
