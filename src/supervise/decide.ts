@@ -83,8 +83,6 @@ export interface Decision {
   memory: Memory;
 }
 
-/** Rule 7's bound: Σ start timeouts × (restarts + 1) + DEADTIME. */
-
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   const d = decideRules(o, t, prev);
   // Rule 3: during the startup grace a node that found resources UP does not
@@ -97,19 +95,54 @@ export function decide(o: Observation, t: Timing, prev: Memory): Decision {
   return d;
 }
 
+/** What one decision works with: the observation, what it implies, and the answers it can give. */
+interface Ctx {
+  o: Observation;
+  t: Timing;
+  prev: Memory;
+  m: Memory; // the memory the decision leaves (the answers below update it)
+  names: string[];
+  down: string[];
+  allUp: boolean;
+  anyUp: boolean;
+  // Stopping on a peer ONLINE: also when we held them and a check now says
+  // DOWN (a hung check counts as DOWN; the resource may well be up).
+  mayHold: boolean;
+  gwBad: boolean;
+  inStartup: boolean; // rule 3: the peer is not silent yet
+  peer: Word | null; // the peer's word, PROGRESS beyond rule 7's bound counted as silent
+  peerNote: string;
+  release: boolean; // rule 4: ONLINE → OFFLINE
+  silentBefore: Word | null | undefined; // what the peer said before it went silent
+  paused: boolean; // our heartbeat is paused by "off"
+  base: Decision;
+}
+
 function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
+  const c = look(o, t, prev);
+  return (
+    offRule(c) ??
+    gatewayRule(c) ??
+    stallRule(c) ??
+    senderRule(c) ??
+    joiningRule(c) ??
+    failedRule(c) ??
+    receiverRule(c) ??
+    (c.m.holding && !c.allUp && c.peer !== 'ONLINE' && c.names.length > 0 ? localFailure(c) : undefined) ??
+    byPeerWord(c)
+  );
+}
+
+/** What the observation implies, and the memory bookkeeping that comes first. */
+function look(o: Observation, t: Timing, prev: Memory): Ctx {
   const m: Memory = { ...prev };
   const names = o.resources.map((r) => r.name);
   const down = o.resources.filter((r) => !r.up).map((r) => r.name);
   const allUp = down.length === 0;
   const anyUp = down.length < names.length;
-  // Stopping on a peer ONLINE: also when we held them and a check now says
-  // DOWN (a hung check counts as DOWN; the resource may well be up).
-  const mayHold = anyUp || ((prev.holding || !!prev.mayStillHold) && names.length > 0);
   const gwBad = o.gwConfigured && (o.gwFailStreak >= t.gwFails || !o.routeOk);
-  const inStartup = o.now < o.startedAt + t.deadtime; // rule 3: the peer is not silent yet
+  const inStartup = o.now < o.startedAt + t.deadtime;
 
-  // Memory bookkeeping first.
   m.gwBadSince = gwBad ? (prev.gwBadSince ?? o.now) : null;
   // Cleared once the peer is heard, or has been silent for a whole grace.
   if (o.receiverFresh && (o.peer !== null || !inStartup)) m.mutedOut = false;
@@ -129,7 +162,6 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     peer = null; // rule 7: stuck in PROGRESS counts as silent
     peerNote = ` (peer stuck in PROGRESS for ${o.now - o.peerSince} ms, treated as silent)`;
   }
-  const release = peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE';
   // What the peer said before it went silent, remembered for the whole silence
   // (not only for the first decision after it).
   const silentBefore =
@@ -149,7 +181,7 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   m.heardSinceSilence = o.peer !== null;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
-  const d: Decision = {
+  const base: Decision = {
     op: 'none',
     names: [],
     word: allUp && names.length > 0 ? 'ONLINE' : 'OFFLINE',
@@ -165,224 +197,291 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     wakeAt: null,
     memory: m,
   };
-  const stopAll = (reason: string): Decision => {
-    m.holding = false;
-    m.mayStillHold = false;
-    m.garpPending = false;
-    return { ...d, op: 'stop', names, reason };
+  return {
+    o,
+    t,
+    prev,
+    m,
+    names,
+    down,
+    allUp,
+    anyUp,
+    mayHold: anyUp || ((prev.holding || !!prev.mayStillHold) && names.length > 0),
+    gwBad,
+    inStartup,
+    peer,
+    peerNote,
+    release: peer === 'OFFLINE' && prev.lastSettledPeer === 'ONLINE',
+    silentBefore,
+    paused: o.pauseUntil > o.now,
+    base,
   };
-  const start = (which: string[], reason: string): Decision => {
-    m.holding = true;
-    return { ...d, op: 'start', names: which, reason };
-  };
-  const none = (reason: string, extra: Partial<Decision> = {}): Decision => ({ ...d, reason, ...extra });
-  // Fix 6: a resource failed on the node that holds them.
-  const localFailure = (): Decision => {
-    // Muted for a DEADTIME and not heard the peer since: it has taken over,
-    // and a restart here would make two holders we could not see.
-    if (m.mutedOut) {
-      return none(
-        'our heartbeat was muted for a DEADTIME and the peer has not been heard since: the peer has taken over, not restarting here',
-        {
-          wakeAt: inStartup ? o.startedAt + t.deadtime : null,
-          alarm: o.receiverFresh ? null : "receiver not running: the peer's word is unknown",
-        },
-      );
-    }
-    if (m.restarts < t.resRestarts) {
-      m.restarts++;
+}
+
+// ---- the answers ----------------------------------------------------------
+
+function stopAll(c: Ctx, reason: string): Decision {
+  c.m.holding = false;
+  c.m.mayStillHold = false;
+  c.m.garpPending = false;
+  return { ...c.base, op: 'stop', names: c.names, reason };
+}
+
+function start(c: Ctx, which: string[], reason: string): Decision {
+  c.m.holding = true;
+  return { ...c.base, op: 'start', names: which, reason };
+}
+
+function none(c: Ctx, reason: string, extra: Partial<Decision> = {}): Decision {
+  return { ...c.base, reason, ...extra };
+}
+
+/** Fix 6: a resource failed on the node that holds them. */
+function localFailure(c: Ctx): Decision {
+  const { o, t, m, down } = c;
+  // Muted for a DEADTIME and not heard the peer since: it has taken over,
+  // and a restart here would make two holders we could not see.
+  if (m.mutedOut) {
+    return none(
+      c,
+      'our heartbeat was muted for a DEADTIME and the peer has not been heard since: the peer has taken over, not restarting here',
+      {
+        wakeAt: c.inStartup ? o.startedAt + t.deadtime : null,
+        alarm: o.receiverFresh ? null : "receiver not running: the peer's word is unknown",
+      },
+    );
+  }
+  if (m.restarts < t.resRestarts) {
+    m.restarts++;
+    return {
+      ...c.base,
+      op: 'restart',
+      names: down,
+      reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})`,
+    };
+  }
+  m.restarts = 0;
+  const r = stopAll(
+    c,
+    `resource ${down.join(', ')} still failing after ${t.resRestarts} restarts: releasing to the peer, FAILED for ${Math.round(t.failHolddownMs / 1000)} s`,
+  );
+  return { ...r, failedUntil: o.now + t.failHolddownMs, alarm: `FAILED: ${down.join(', ')} would not stay up` };
+}
+
+// ---- the rules, in their order of precedence (docs/decision-rules.md) -----
+
+/** Rule 10: the operator's "off" — hand over cleanly (fix 5). */
+function offRule(c: Ctx): Decision | undefined {
+  const { o, t } = c;
+  if (!o.offRequest) return undefined;
+  c.base.consumeOff = true;
+  if (!c.m.holding && !c.anyUp) return none(c, 'off: this node is not Active, nothing to hand over');
+  if (c.peer === null && !o.offRequest.force)
+    return none(c, 'off refused: no heartbeat from the peer, nobody would take over (use off --force)');
+  const r = stopAll(
+    c,
+    `off: releasing the resources to the peer and pausing the heartbeat for ${Math.round(t.offPauseMs / 1000)} s`,
+  );
+  return { ...r, pauseUntil: o.now + t.offPauseMs, word: 'OFFLINE' };
+}
+
+/** Rule 1: own gateway failing. The heartbeat stays muted; rank does not apply. */
+function gatewayRule(c: Ctx): Decision | undefined {
+  const { o, t, m, peer } = c;
+  if (!c.gwBad) return undefined;
+  // Yield on ONLINE, not PROGRESS: holding until the peer is up makes no gap.
+  if (peer === 'ONLINE' && c.mayHold) return stopAll(c, 'own gateway check failing and the peer is ONLINE: yielding');
+  // Muted and deaf (receiver not running): the peer takes over as it hears
+  // nothing from us, and we could not hear it: restarting here makes two holders.
+  if (m.holding && !c.allUp && peer !== 'ONLINE' && !o.receiverFresh)
+    return none(
+      c,
+      "own gateway failing and the peer's word unknown (receiver not running): not restarting, the peer takes over",
+      { alarm: 'own gateway check failing; receiver not running' },
+    );
+  if (m.holding && !c.allUp && peer !== 'ONLINE') return localFailure(c);
+  const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
+  if (!c.anyUp && peer === null && o.rank === 1 && !c.inStartup && c.silentBefore !== 'ONLINE') {
+    if (o.now >= typoAfter) {
       return {
-        ...d,
-        op: 'restart',
-        names: down,
-        reason: `resource ${down.join(', ')} DOWN on the active node: restarting locally (${m.restarts}/${t.resRestarts})`,
+        ...start(
+          c,
+          c.down,
+          'own gateway check failing for 3 rounds but no node holds the resources: first in NODES starts anyway (check GW)',
+        ),
+        alarm: 'gateway check failing: started anyway because no node held the resources (is GW right?)',
       };
     }
-    m.restarts = 0;
-    const r = stopAll(
-      `resource ${down.join(', ')} still failing after ${t.resRestarts} restarts: releasing to the peer, FAILED for ${Math.round(t.failHolddownMs / 1000)} s`,
-    );
-    return { ...r, failedUntil: o.now + t.failHolddownMs, alarm: `FAILED: ${down.join(', ')} would not stay up` };
-  };
-
-  // Operator's "off" (rule 10): hand over cleanly (fix 5).
-  if (o.offRequest) {
-    d.consumeOff = true;
-    if (!m.holding && !anyUp) return none('off: this node is not Active, nothing to hand over');
-    if (peer === null && !o.offRequest.force)
-      return none('off refused: no heartbeat from the peer, nobody would take over (use off --force)');
-    const r = stopAll(
-      `off: releasing the resources to the peer and pausing the heartbeat for ${Math.round(t.offPauseMs / 1000)} s`,
-    );
-    return { ...r, pauseUntil: o.now + t.offPauseMs, word: 'OFFLINE' };
-  }
-
-  // Rule 1: own gateway failing. Heartbeat stays muted; rank does not apply.
-  if (gwBad) {
-    // Yield on ONLINE, not PROGRESS: holding until the peer is up makes no gap.
-    if (peer === 'ONLINE' && mayHold) {
-      return stopAll('own gateway check failing and the peer is ONLINE: yielding');
-    }
-    // Muted and deaf (receiver not running): the peer takes over as it hears
-    // nothing from us, and we could not hear it: restarting here makes two holders.
-    if (m.holding && !allUp && peer !== 'ONLINE' && !o.receiverFresh)
-      return none(
-        "own gateway failing and the peer's word unknown (receiver not running): not restarting, the peer takes over",
-        { alarm: 'own gateway check failing; receiver not running' },
-      );
-    if (m.holding && !allUp && peer !== 'ONLINE') return localFailure();
-    const typoAfter = (m.gwBadSince ?? o.now) + 3 * t.superviseInt;
-    if (!anyUp && peer === null && o.rank === 1 && !inStartup && silentBefore !== 'ONLINE') {
-      if (o.now >= typoAfter) {
-        return {
-          ...start(
-            down,
-            'own gateway check failing for 3 rounds but no node holds the resources: first in NODES starts anyway (check GW)',
-          ),
-          alarm: 'gateway check failing: started anyway because no node held the resources (is GW right?)',
-        };
-      }
-      return none('own gateway check failing: heartbeat stopped, not taking over', {
-        wakeAt: typoAfter,
-        alarm: 'own gateway check failing',
-      });
-    }
-    return none(
-      allUp
-        ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over'
-        : 'own gateway check failing: heartbeat stopped, not taking over',
-      { alarm: 'own gateway check failing' },
-    );
-  }
-
-  // Rule 2: we were frozen; the peer may have taken over meanwhile.
-  if (o.stalledAt !== null && o.now < o.stalledAt + t.deadtime) {
-    if (peer === 'ONLINE' && mayHold)
-      return stopAll('own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
-    return none('own stall: waiting for fresh news from the peer', {
-      word: 'PROGRESS',
-      wakeAt: o.stalledAt + t.deadtime,
+    return none(c, 'own gateway check failing: heartbeat stopped, not taking over', {
+      wakeAt: typoAfter,
+      alarm: 'own gateway check failing',
     });
   }
+  return none(
+    c,
+    c.allUp
+      ? 'own gateway check failing: heartbeat stopped, keeping the resources until the peer takes over'
+      : 'own gateway check failing: heartbeat stopped, not taking over',
+    { alarm: 'own gateway check failing' },
+  );
+}
 
-  // Rule 9 (after the stall: a frozen node's view of its own daemons is old news too):
-  // our sender is dead, so the peer hears nothing from us and may have
-  // taken over: yield to it whatever the rank, and start nothing new.
-  if (!o.senderAlive) {
-    const alarm = 'sender not running: our heartbeat is not going out';
-    if (peer === 'ONLINE' && mayHold)
-      return {
-        ...stopAll('own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'),
-        alarm,
-      };
-    if (m.holding && !allUp && peer !== 'ONLINE') return { ...localFailure(), alarm };
-    return none(
-      allUp
-        ? 'sender not running: keeping the resources, starting nothing new'
-        : 'sender not running: starting nothing new',
-      { alarm },
-    );
-  }
+/** Rule 2: we were frozen; the peer may have taken over meanwhile. */
+function stallRule(c: Ctx): Decision | undefined {
+  const { o, t } = c;
+  if (o.stalledAt === null || o.now >= o.stalledAt + t.deadtime) return undefined;
+  if (c.peer === 'ONLINE' && c.mayHold)
+    return stopAll(c, 'own stall: the peer is ONLINE (it took over): yielding, whatever the rank');
+  return none(c, 'own stall: waiting for fresh news from the peer', {
+    word: 'PROGRESS',
+    wakeAt: o.stalledAt + t.deadtime,
+  });
+}
 
-  // Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting up
-  // yields — when the peer was ONLINE already as we joined (its ONLINE is the
-  // first word we heard, within the grace). A peer that went ONLINE later took
-  // over while we were up: then both hold and rule 5 (rank) decides, the same
-  // rule on both nodes; two rules at once made both yield (issue 10).
-  if (
-    o.now < o.startedAt + t.deadtime + t.superviseInt &&
-    peer === 'ONLINE' &&
-    mayHold &&
-    o.peerSince <= o.startedAt + t.deadtime
-  ) {
-    return stopAll('startup: the peer is ONLINE: stopping local resources (whatever the rank)');
-  }
+/**
+ * Rule 9 (after the stall: a frozen node's view of its own daemons is old news
+ * too): our sender is dead, so the peer hears nothing from us and may have
+ * taken over: yield to it whatever the rank, and start nothing new.
+ */
+function senderRule(c: Ctx): Decision | undefined {
+  if (c.o.senderAlive) return undefined;
+  const alarm = 'sender not running: our heartbeat is not going out';
+  if (c.peer === 'ONLINE' && c.mayHold)
+    return {
+      ...stopAll(c, 'own heartbeat not going out (sender dead) and the peer is ONLINE: yielding, whatever the rank'),
+      alarm,
+    };
+  if (c.m.holding && !c.allUp && c.peer !== 'ONLINE') return { ...localFailure(c), alarm };
+  return none(
+    c,
+    c.allUp
+      ? 'sender not running: keeping the resources, starting nothing new'
+      : 'sender not running: starting nothing new',
+    { alarm },
+  );
+}
 
-  // Rule 8: FAILED hold-down.
-  if (o.failedUntil > o.now) {
-    if (peer === 'ONLINE' && mayHold) return stopAll('FAILED and the peer is ONLINE: stopping local resources');
-    // Its release stands: what a failed stop left up (short of the whole set,
-    // which serves nobody) is stopped again, whoever the peer.
-    if (!allUp && (anyUp || !!prev.mayStillHold))
-      return stopAll('FAILED and resources are still up after a failed stop: stopping them again');
-    return none(`FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, {
-      wakeAt: o.failedUntil,
-      alarm: 'FAILED',
-    });
-  }
+/**
+ * Rule 3: joining. Whatever the rank, a node that hears ONLINE while starting
+ * up yields — when the peer was ONLINE already as we joined (its ONLINE is the
+ * first word we heard, within the grace). A peer that went ONLINE later took
+ * over while we were up: then both hold and rule 5 (rank) decides, the same
+ * rule on both nodes; two rules at once made both yield (issue 10).
+ */
+function joiningRule(c: Ctx): Decision | undefined {
+  const { o, t } = c;
+  const graceEnd = o.startedAt + t.deadtime;
+  if (o.now < graceEnd + t.superviseInt && c.peer === 'ONLINE' && c.mayHold && o.peerSince <= graceEnd)
+    return stopAll(c, 'startup: the peer is ONLINE: stopping local resources (whatever the rank)');
+  return undefined;
+}
 
-  // Rule 9: the receiver is not alive, so the peer's word is unknown.
-  if (!o.receiverFresh) {
-    if (m.holding && !allUp) return localFailure();
-    return none('receiver not running: peer word unknown, starting nothing new', {
-      alarm: "receiver not running: the peer's word is unknown",
-    });
-  }
+/** Rule 8: FAILED hold-down. */
+function failedRule(c: Ctx): Decision | undefined {
+  const { o } = c;
+  if (o.failedUntil <= o.now) return undefined;
+  if (c.peer === 'ONLINE' && c.mayHold) return stopAll(c, 'FAILED and the peer is ONLINE: stopping local resources');
+  // Its release stands: what a failed stop left up (short of the whole set,
+  // which serves nobody) is stopped again, whoever the peer.
+  if (!c.allUp && (c.anyUp || !!c.prev.mayStillHold))
+    return stopAll(c, 'FAILED and resources are still up after a failed stop: stopping them again');
+  return none(c, `FAILED: starting nothing until ${new Date(o.failedUntil).toISOString()} or "res start" / "on"`, {
+    wakeAt: o.failedUntil,
+    alarm: 'FAILED',
+  });
+}
 
-  if (m.holding && !allUp && peer !== 'ONLINE' && names.length > 0) return localFailure();
+/** Rule 9: the receiver is not alive, so the peer's word is unknown. */
+function receiverRule(c: Ctx): Decision | undefined {
+  if (c.o.receiverFresh) return undefined;
+  if (c.m.holding && !c.allUp) return localFailure(c);
+  return none(c, 'receiver not running: peer word unknown, starting nothing new', {
+    alarm: "receiver not running: the peer's word is unknown",
+  });
+}
 
-  const paused = o.pauseUntil > o.now;
-  switch (peer) {
+function byPeerWord(c: Ctx): Decision {
+  switch (c.peer) {
     case 'ONLINE':
-      if (allUp && names.length > 0) {
-        // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
-        // heartbeat is paused (off): the peer cannot hear us and keeps too.
-        if (paused)
-          return stopAll(
-            'both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank',
-          );
-        if (o.rank === 1) {
-          m.garpPending = true;
-          return none('both ONLINE: first in NODES keeps the resources');
-        }
-        return stopAll('both ONLINE: the first in NODES keeps: yielding');
-      }
-      if (anyUp) return stopAll('peer ONLINE: stopping local resources');
-      // We held them and a check now says DOWN (it hung, or the resource
-      // vanished): the peer has them, so make sure ours are stopped.
-      if (mayHold) return stopAll('peer ONLINE and we held the resources (checks say DOWN): stopping them to be sure');
-      return none('Standby: peer ONLINE');
+      return peerOnline(c);
     case 'PROGRESS':
-      if (allUp) return none('Active: peer in PROGRESS');
-      return none('peer in PROGRESS: waiting', { wakeAt: o.peerSince + t.progressBoundMs + 1 });
-    case 'OFFLINE': {
-      if (allUp) {
-        const garp = m.garpPending;
-        m.garpPending = false;
-        return none(
-          garp
-            ? 'the peer is Standby after it may have held the address: re-announcing (gratuitous ARP)'
-            : 'Active: peer Standby',
-          { garp },
-        );
-      }
-      if (paused) return none('off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
-      // Rule 4 (fix 5): the peer released — take over at once.
-      if (release) return start(down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
-      // Rule 3 again: not while the peer may not have heard us yet (our sender
-      // just started): it would count us silent and take over too (issue 10).
-      if (inStartup)
-        return none('startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
-      // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
-      const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
-      if (o.now - o.peerSince >= wait) {
-        return start(
-          down,
-          `both OFFLINE for ${o.now - o.peerSince} ms: ${o.rank === 1 ? 'first in NODES takes over' : 'the first in NODES did not take over: taking over'}`,
-        );
-      }
-      return none(
-        `both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`,
-        { wakeAt: o.peerSince + wait },
-      );
-    }
+      return peerProgress(c);
+    case 'OFFLINE':
+      return peerOffline(c);
     case null:
-      // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
-      if (inStartup)
-        return none(`startup: giving the peer one DEADTIME to be heard${peerNote}`, {
-          wakeAt: o.startedAt + t.deadtime,
-        });
-      if (allUp) return none(`Active: no heartbeat from the peer${peerNote}`);
-      return start(down, `no heartbeat from the peer: taking over${peerNote}`);
+      return peerSilent(c);
   }
+}
+
+function peerOnline(c: Ctx): Decision {
+  if (c.allUp && c.names.length > 0) {
+    // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
+    // heartbeat is paused (off): the peer cannot hear us and keeps too.
+    if (c.paused)
+      return stopAll(
+        c,
+        'both ONLINE while our heartbeat is paused (off): the peer cannot hear us: yielding, whatever the rank',
+      );
+    if (c.o.rank === 1) {
+      c.m.garpPending = true;
+      return none(c, 'both ONLINE: first in NODES keeps the resources');
+    }
+    return stopAll(c, 'both ONLINE: the first in NODES keeps: yielding');
+  }
+  if (c.anyUp) return stopAll(c, 'peer ONLINE: stopping local resources');
+  // We held them and a check now says DOWN (it hung, or the resource
+  // vanished): the peer has them, so make sure ours are stopped.
+  if (c.mayHold) return stopAll(c, 'peer ONLINE and we held the resources (checks say DOWN): stopping them to be sure');
+  return none(c, 'Standby: peer ONLINE');
+}
+
+function peerProgress(c: Ctx): Decision {
+  if (c.allUp) return none(c, 'Active: peer in PROGRESS');
+  return none(c, 'peer in PROGRESS: waiting', { wakeAt: c.o.peerSince + c.t.progressBoundMs + 1 });
+}
+
+function peerOffline(c: Ctx): Decision {
+  const { o, t } = c;
+  if (c.allUp) {
+    const garp = c.m.garpPending;
+    c.m.garpPending = false;
+    return none(
+      c,
+      garp
+        ? 'the peer is Standby after it may have held the address: re-announcing (gratuitous ARP)'
+        : 'Active: peer Standby',
+      { garp },
+    );
+  }
+  if (c.paused) return none(c, 'off pause: taking over only if the peer goes silent', { wakeAt: o.pauseUntil });
+  // Rule 4 (fix 5): the peer released — take over at once.
+  if (c.release) return start(c, c.down, 'peer released the resources (ONLINE -> OFFLINE): taking over at once');
+  // Rule 3 again: not while the peer may not have heard us yet (our sender
+  // just started): it would count us silent and take over too (issue 10).
+  if (c.inStartup)
+    return none(c, 'startup: both OFFLINE, waiting until the peer has heard us', { wakeAt: o.startedAt + t.deadtime });
+  // Rule 6 (fix 2): both OFFLINE — the first in NODES goes first.
+  const wait = o.rank === 1 ? 2 * t.heartbeatInt : 3 * t.superviseInt;
+  if (o.now - o.peerSince >= wait) {
+    return start(
+      c,
+      c.down,
+      `both OFFLINE for ${o.now - o.peerSince} ms: ${o.rank === 1 ? 'first in NODES takes over' : 'the first in NODES did not take over: taking over'}`,
+    );
+  }
+  return none(
+    c,
+    `both OFFLINE: ${o.rank === 1 ? 'first in NODES, taking over shortly' : 'waiting for the first in NODES'}`,
+    { wakeAt: o.peerSince + wait },
+  );
+}
+
+function peerSilent(c: Ctx): Decision {
+  // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
+  if (c.inStartup)
+    return none(c, `startup: giving the peer one DEADTIME to be heard${c.peerNote}`, {
+      wakeAt: c.o.startedAt + c.t.deadtime,
+    });
+  if (c.allUp) return none(c, `Active: no heartbeat from the peer${c.peerNote}`);
+  return start(c, c.down, `no heartbeat from the peer: taking over${c.peerNote}`);
 }
