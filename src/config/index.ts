@@ -102,194 +102,61 @@ function isExecutable(p: string): boolean {
   }
 }
 
-/** Typed values of a parsed file, with every problem named by file and line. */
-export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}): Promise<Config> {
-  const env = opts.env ?? process.env;
-  const errors: ConfigProblem[] = [...parsed.errors];
+/** Reads typed values out of a parsed file; every problem is kept with its file and line. */
+interface Reader {
+  file: string;
+  errors: ConfigProblem[];
+  lineOf(k: string): number;
+  raw(k: string): string;
+  num(k: string): number;
+  bool01(k: string): boolean;
+  problem(k: string | number, message: string): void;
+}
+
+function reader(parsed: ParsedConfig): Reader {
   const file = parsed.file;
+  const errors: ConfigProblem[] = [...parsed.errors];
   const lineOf = (k: string) => parsed.values.get(k)?.line ?? 0;
-  const raw = (k: string): string => {
-    const v = parsed.values.get(k)?.value;
-    return v === undefined ? KEYS[k]!.default : v;
-  };
+  const raw = (k: string): string => parsed.values.get(k)?.value ?? KEYS[k]!.default;
+  const problem = (k: string | number, message: string) =>
+    errors.push({ file, line: typeof k === 'number' ? k : lineOf(k), message });
   const num = (k: string): number => {
     const spec = KEYS[k]!;
     const s = raw(k);
     const ok = spec.kind === 'int' ? /^-?\d+$/.test(s) : /^-?(\d+\.?\d*|\.\d+)$/.test(s);
     const n = Number(s);
     const range = `${spec.min ?? '-'}..${spec.max ?? '-'}${spec.unit ? ` ${spec.unit}` : ''}`;
-    if (
-      !ok ||
-      !Number.isFinite(n) ||
-      (spec.min !== undefined && n < spec.min) ||
-      (spec.max !== undefined && n > spec.max)
-    ) {
-      const note = k.startsWith('RES_') ? ` (${reservedNote(k)})` : '';
-      errors.push({
-        file,
-        line: lineOf(k),
-        message: `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}${note}`,
-      });
-      return Number(spec.default);
-    }
-    return n;
+    const inRange = (spec.min === undefined || n >= spec.min) && (spec.max === undefined || n <= spec.max);
+    if (ok && Number.isFinite(n) && inRange) return n;
+    const note = k.startsWith('RES_') ? ` (${reservedNote(k)})` : '';
+    problem(k, `${k}=${s}: expected ${spec.kind === 'int' ? 'a whole number' : 'a number'} in ${range}${note}`);
+    return Number(spec.default);
   };
   const bool01 = (k: string): boolean => {
     const s = raw(k);
-    if (s !== '0' && s !== '1') {
-      errors.push({ file, line: lineOf(k), message: `${k}=${s}: expected 0 or 1` });
-      return KEYS[k]!.default === '1';
-    }
-    return s === '1';
+    if (s === '0' || s === '1') return s === '1';
+    problem(k, `${k}=${s}: expected 0 or 1`);
+    return KEYS[k]!.default === '1';
   };
+  return { file, errors, lineOf, raw, num, bool01, problem };
+}
 
-  const installDir = path.resolve(raw('INSTALLDIR') || path.dirname(path.dirname(file)));
-  const logPath = raw('LOGPATH') || path.join(installDir, 'var', 'log');
-  const nodes = splitList(raw('NODES'));
-  if (nodes.length !== 2) {
-    errors.push({
-      file,
-      line: lineOf('NODES'),
-      message: `NODES must name exactly two nodes (got ${nodes.length}${nodes.length ? `: ${nodes.join(' ')}` : ''})`,
-    });
-  } else if (nodes[0] === nodes[1]) {
-    errors.push({ file, line: lineOf('NODES'), message: `NODES names the same node twice (${nodes[0]})` });
-  }
-  const gw = raw('GW');
-  if (gw !== '' && !net.isIPv4(gw)) {
-    errors.push({
-      file,
-      line: lineOf('GW'),
-      message: `GW=${gw}: expected an IPv4 address (or empty for no gateway check)`,
-    });
-  }
-  const bind = raw('BIND');
-  if (bind !== '' && !net.isIPv4(bind)) {
-    errors.push({ file, line: lineOf('BIND'), message: `BIND=${bind}: expected an IPv4 address` });
-  }
-  const peerAddr = splitList(raw('PEER_ADDR'));
-  for (const a of peerAddr) {
-    if (!net.isIPv4(a))
-      errors.push({ file, line: lineOf('PEER_ADDR'), message: `PEER_ADDR: "${a}" is not an IPv4 address` });
-  }
-  const values = {
-    DEBUG: num('DEBUG'),
-    DAEMON: bool01('DAEMON'),
-    PINGTIMEOUT: num('PINGTIMEOUT'),
-    PORT: num('PORT'),
-    SUPERVISE_INT: num('SUPERVISE_INT'),
-    HEARTBEAT_INT: num('HEARTBEAT_INT'),
-    DEADTIME: num('DEADTIME'),
-    RES_TIMEOUT: num('RES_TIMEOUT'),
-    RES_RESTARTS: num('RES_RESTARTS'),
-    GW_FAILS: num('GW_FAILS'),
-    GW_INT: num('GW_INT'),
-    CHECK_TIMEOUT: num('CHECK_TIMEOUT'),
-    FAIL_HOLDDOWN: num('FAIL_HOLDDOWN'),
-    OFF_PAUSE: num('OFF_PAUSE'),
-  };
-  if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
-    errors.push({
-      file,
-      line: lineOf('DEADTIME') || lineOf('HEARTBEAT_INT'),
-      message: `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer`,
-    });
-  }
-
-  // Authenticated heartbeat: the key file is read and checked now, so a bad
-  // one stops the start (exit 2) instead of a silent pair.
-  const authKeyRaw = raw('AUTHKEY');
-  const authModeRaw = raw('AUTH_MODE');
-  let auth: AuthConfig | null = null;
-  let authKeyFile = '';
-  if (authModeRaw !== '' && authModeRaw !== 'enforce' && authModeRaw !== 'permissive') {
-    errors.push({
-      file,
-      line: lineOf('AUTH_MODE'),
-      message: `AUTH_MODE=${authModeRaw}: expected enforce or permissive`,
-    });
-  } else if (authModeRaw !== '' && authKeyRaw === '') {
-    errors.push({
-      file,
-      line: lineOf('AUTH_MODE'),
-      message: `AUTH_MODE=${authModeRaw} needs AUTHKEY=<key file> (without a key pha speaks the original's plain words)`,
-    });
-  }
-  if (authKeyRaw !== '') {
-    authKeyFile = path.resolve(installDir, authKeyRaw);
-    const k = loadKeyFile(authKeyFile);
-    if (k.fileProblem)
-      errors.push({ file, line: lineOf('AUTHKEY'), message: `AUTHKEY=${authKeyRaw}: ${k.fileProblem}` });
-    errors.push(...k.problems);
-    if (k.ring)
-      auth = Object.freeze({
-        file: authKeyFile,
-        mode: authModeRaw === 'permissive' ? 'permissive' : 'enforce',
-        keys: k.ring,
-      });
-  }
-
-  const resources: ResourceDef[] = [];
-  for (const r of parsed.resources) {
-    const script = resourceScript(installDir, r.name);
-    if (!script) {
-      errors.push({
-        file,
-        line: r.line,
-        message: `RES_${r.name}: no script "${r.name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}`,
-      });
-    } else if (!isExecutable(script)) {
-      errors.push({ file, line: r.line, message: `RES_${r.name}: script ${script} is not executable (chmod +x)` });
-    } else {
-      // Whoever can write a script (or replace it in its directory) runs code as root.
-      const unsafe = scriptProblems(script, `RES_${r.name}: script`);
-      for (const m of unsafe) errors.push({ file, line: r.line, message: m });
-      if (unsafe.length === 0) resources.push({ name: r.name, args: Object.freeze([...r.args]), script });
-    }
-  }
-
-  // Identity: which NODES entry is this host.
-  const nodeName = env.NODENAME || raw('NODENAME');
-  const hostname = opts.hostname ?? os.hostname();
-  let local: NodeDef = { name: nodes[0] ?? '', id: 1, addrs: [] };
-  let peer: NodeDef = { name: nodes[1] ?? '', id: 2, addrs: [] };
-  if (nodes.length === 2) {
-    const me = nodeName || hostname;
-    let idx = nodes.indexOf(me);
-    if (idx < 0 && !nodeName) idx = nodes.indexOf(hostname.split('.')[0]!);
-    if (idx < 0) {
-      errors.push({
-        file,
-        line: lineOf('NODES'),
-        message: nodeName
-          ? `NODENAME=${nodeName} is not one of NODES (${nodes.join(' ')})`
-          : `this host (${hostname}) is not one of NODES (${nodes.join(' ')}); set NODENAME or the host name`,
-      });
-    } else {
-      const lookup = opts.lookup ?? systemLookup;
-      const resolved: string[][] = [];
-      for (const n of nodes) {
-        try {
-          const a = await lookup(n);
-          if (a.length === 0) throw new PhaError('PHA_ERR_RESOLVE', n);
-          resolved.push(a);
-        } catch (e) {
-          errors.push({
-            file,
-            line: lineOf('NODES'),
-            message: `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}`,
-          });
-          resolved.push([]);
-        }
-      }
-      const other = 1 - idx;
-      local = { name: nodes[idx]!, id: (idx + 1) as 1 | 2, addrs: resolved[idx]! };
-      peer = { name: nodes[other]!, id: (other + 1) as 1 | 2, addrs: [...new Set([...resolved[other]!, ...peerAddr])] };
-    }
-  }
+/** Typed values of a parsed file, with every problem named by file and line. */
+export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}): Promise<Config> {
+  const env = opts.env ?? process.env;
+  const r = reader(parsed);
+  const file = parsed.file;
+  const installDir = path.resolve(r.raw('INSTALLDIR') || path.dirname(path.dirname(file)));
+  const logPath = r.raw('LOGPATH') || path.join(installDir, 'var', 'log');
+  const { nodes, gw, bind, peerAddr } = readAddresses(r);
+  const values = readNumbers(r);
+  const auth = readAuth(r, installDir);
+  const resources = readResources(r, parsed, installDir);
+  const nodeName = env.NODENAME || r.raw('NODENAME');
+  const { local, peer } = await readIdentity(r, nodes, nodeName, peerAddr, opts);
 
   if (values.CHECK_TIMEOUT === 0) values.CHECK_TIMEOUT = values.SUPERVISE_INT;
-  if (errors.length) throw new ConfigError(errors);
+  if (r.errors.length) throw new ConfigError(r.errors);
   return Object.freeze({
     file,
     ...values,
@@ -300,14 +167,152 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     NODENAME: nodeName,
     BIND: bind,
     PEER_ADDR: peerAddr,
-    AUTHKEY: authKeyFile,
-    AUTH_MODE: auth ? auth.mode : '',
-    auth,
+    AUTHKEY: auth.file,
+    AUTH_MODE: auth.config ? auth.config.mode : '',
+    auth: auth.config,
     resources: Object.freeze(resources),
     local: Object.freeze(local),
     peer: Object.freeze(peer),
     warnings: parsed.warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`),
   });
+}
+
+function readAddresses(r: Reader) {
+  const nodes = splitList(r.raw('NODES'));
+  if (nodes.length !== 2)
+    r.problem(
+      'NODES',
+      `NODES must name exactly two nodes (got ${nodes.length}${nodes.length ? `: ${nodes.join(' ')}` : ''})`,
+    );
+  else if (nodes[0] === nodes[1]) r.problem('NODES', `NODES names the same node twice (${nodes[0]})`);
+  const gw = r.raw('GW');
+  if (gw !== '' && !net.isIPv4(gw))
+    r.problem('GW', `GW=${gw}: expected an IPv4 address (or empty for no gateway check)`);
+  const bind = r.raw('BIND');
+  if (bind !== '' && !net.isIPv4(bind)) r.problem('BIND', `BIND=${bind}: expected an IPv4 address`);
+  const peerAddr = splitList(r.raw('PEER_ADDR'));
+  for (const a of peerAddr) if (!net.isIPv4(a)) r.problem('PEER_ADDR', `PEER_ADDR: "${a}" is not an IPv4 address`);
+  return { nodes, gw, bind, peerAddr };
+}
+
+function readNumbers(r: Reader) {
+  const values = {
+    DEBUG: r.num('DEBUG'),
+    DAEMON: r.bool01('DAEMON'),
+    PINGTIMEOUT: r.num('PINGTIMEOUT'),
+    PORT: r.num('PORT'),
+    SUPERVISE_INT: r.num('SUPERVISE_INT'),
+    HEARTBEAT_INT: r.num('HEARTBEAT_INT'),
+    DEADTIME: r.num('DEADTIME'),
+    RES_TIMEOUT: r.num('RES_TIMEOUT'),
+    RES_RESTARTS: r.num('RES_RESTARTS'),
+    GW_FAILS: r.num('GW_FAILS'),
+    GW_INT: r.num('GW_INT'),
+    CHECK_TIMEOUT: r.num('CHECK_TIMEOUT'),
+    FAIL_HOLDDOWN: r.num('FAIL_HOLDDOWN'),
+    OFF_PAUSE: r.num('OFF_PAUSE'),
+  };
+  if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
+    r.problem(
+      r.lineOf('DEADTIME') || r.lineOf('HEARTBEAT_INT'),
+      `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer`,
+    );
+  }
+  return values;
+}
+
+/**
+ * Authenticated heartbeat: the key file is read and checked now, so a bad one
+ * stops the start (exit 2) instead of a silent pair.
+ */
+function readAuth(r: Reader, installDir: string): { file: string; config: AuthConfig | null } {
+  const keyRaw = r.raw('AUTHKEY');
+  const modeRaw = r.raw('AUTH_MODE');
+  if (modeRaw !== '' && modeRaw !== 'enforce' && modeRaw !== 'permissive')
+    r.problem('AUTH_MODE', `AUTH_MODE=${modeRaw}: expected enforce or permissive`);
+  else if (modeRaw !== '' && keyRaw === '')
+    r.problem(
+      'AUTH_MODE',
+      `AUTH_MODE=${modeRaw} needs AUTHKEY=<key file> (without a key pha speaks the original's plain words)`,
+    );
+  if (keyRaw === '') return { file: '', config: null };
+  const file = path.resolve(installDir, keyRaw);
+  const k = loadKeyFile(file);
+  if (k.fileProblem) r.problem('AUTHKEY', `AUTHKEY=${keyRaw}: ${k.fileProblem}`);
+  r.errors.push(...k.problems);
+  if (!k.ring) return { file, config: null };
+  return {
+    file,
+    config: Object.freeze({ file, mode: modeRaw === 'permissive' ? 'permissive' : 'enforce', keys: k.ring }),
+  };
+}
+
+function readResources(r: Reader, parsed: ParsedConfig, installDir: string): ResourceDef[] {
+  const resources: ResourceDef[] = [];
+  for (const res of parsed.resources) {
+    const script = resourceScript(installDir, res.name);
+    if (!script) {
+      r.problem(
+        res.line,
+        `RES_${res.name}: no script "${res.name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}`,
+      );
+    } else if (!isExecutable(script)) {
+      r.problem(res.line, `RES_${res.name}: script ${script} is not executable (chmod +x)`);
+    } else {
+      // Whoever can write a script (or replace it in its directory) runs code as root.
+      const unsafe = scriptProblems(script, `RES_${res.name}: script`);
+      for (const m of unsafe) r.problem(res.line, m);
+      if (unsafe.length === 0) resources.push({ name: res.name, args: Object.freeze([...res.args]), script });
+    }
+  }
+  return resources;
+}
+
+/** Which NODES entry is this host, and the addresses of both. */
+async function readIdentity(
+  r: Reader,
+  nodes: string[],
+  nodeName: string,
+  peerAddr: string[],
+  opts: LoadOptions,
+): Promise<{ local: NodeDef; peer: NodeDef }> {
+  const hostname = opts.hostname ?? os.hostname();
+  const unknown = {
+    local: { name: nodes[0] ?? '', id: 1, addrs: [] },
+    peer: { name: nodes[1] ?? '', id: 2, addrs: [] },
+  } as const;
+  if (nodes.length !== 2) return unknown;
+  let idx = nodes.indexOf(nodeName || hostname);
+  if (idx < 0 && !nodeName) idx = nodes.indexOf(hostname.split('.')[0]!);
+  if (idx < 0) {
+    r.problem(
+      'NODES',
+      nodeName
+        ? `NODENAME=${nodeName} is not one of NODES (${nodes.join(' ')})`
+        : `this host (${hostname}) is not one of NODES (${nodes.join(' ')}); set NODENAME or the host name`,
+    );
+    return unknown;
+  }
+  const lookup = opts.lookup ?? systemLookup;
+  const resolved: string[][] = [];
+  for (const n of nodes) {
+    try {
+      const a = await lookup(n);
+      if (a.length === 0) throw new PhaError('PHA_ERR_RESOLVE', n);
+      resolved.push(a);
+    } catch (e) {
+      r.problem(
+        'NODES',
+        `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}`,
+      );
+      resolved.push([]);
+    }
+  }
+  const other = 1 - idx;
+  return {
+    local: { name: nodes[idx]!, id: (idx + 1) as 1 | 2, addrs: resolved[idx]! },
+    peer: { name: nodes[other]!, id: (other + 1) as 1 | 2, addrs: [...new Set([...resolved[other]!, ...peerAddr])] },
+  };
 }
 
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<Config> {

@@ -66,38 +66,89 @@ export async function runDaemon(
   try {
     config = await loadConfig(configFile);
   } catch (e) {
-    process.stderr.write(`pha-${name}: ${e instanceof ConfigError ? 'bad config:\n' : ''}${errorMessage(e)}\n`);
-    process.exit(exitCodeOf(e));
+    exitWith(name, e, e instanceof ConfigError ? 'bad config:\n' : '');
   }
   const foreground = argv.includes('--foreground') || !config.DAEMON;
-  const rdir = runDir(config);
-
-  if (!foreground && process.env[DETACHED_ENV] !== '1') {
+  const detached = process.env[DETACHED_ENV] === '1';
+  if (!foreground && !detached) {
     // Started by hand with DAEMON=1: start it detached the way pha-cli does, and report.
     const r = await spawnDaemon(config, name);
-    if (r.ok) {
-      process.stdout.write(`pha-${name}: started (pid ${r.pid})\n`);
-      return;
-    }
+    if (r.ok) return void process.stdout.write(`pha-${name}: started (pid ${r.pid})\n`);
     process.stderr.write(`pha-${name}: ${r.reason}\n`);
     process.exit(r.alreadyRunning ? EXIT.alreadyRunning : EXIT.failed);
   }
+  const rdir = runDir(config);
+  await claimOrExit(name, rdir, configFile);
 
-  // Exactly one instance: the pid file is ours, or somebody else's that runs.
+  const { log, reopen, alarms } = daemonLog(
+    name,
+    config,
+    foreground && !detached ? undefined : `${config.LOGPATH}.${name}`,
+  );
+  const store = new StatusStore({
+    file: statusFile(config),
+    onProblem: rateLimited(log),
+    // Seen and repaired within milliseconds, it must still reach the operator.
+    onDamaged: (what) => alarms.event(`${what}: kept the last good state, ${name} wrote its keys again`),
+  });
+  // Started means meant to run: clear an earlier "stopped on purpose" mark.
+  markDown(rdir, name, false);
+  const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
+  await bus.start();
+  if (bus.problem) {
+    alarms.set('bus', bus.problem);
+    log.error(bus.problem);
+  }
+  const watchdog = startWatchdog(name, config, configFile, bus, log, alarms);
+
+  let daemon: RunningDaemon | undefined;
+  onSignals(name, log, reopen, async (why) => {
+    // Stopped on purpose: the other daemons must not bring it back.
+    if (why !== 'uncaughtException') {
+      markDown(rdir, name, true);
+      bus.sayBye();
+    }
+    watchdog.stop();
+    try {
+      await daemon?.stop();
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, 'error while stopping');
+    }
+    bus.close();
+    removePid(rdir, name);
+  });
+
+  try {
+    daemon = await setup({ config, log, store, bus, alarms, watchdog });
+    log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
+  } catch (e) {
+    const err = new PhaError('PHA_ERR_DAEMON', `pha-${name}`, errorMessage(e));
+    log.fatal({ err: errorMessage(e) }, err.message);
+    removePid(rdir, name);
+    exitWith(name, err);
+  }
+}
+
+/** Say why on stderr and exit with the catalogue's code. */
+function exitWith(name: DaemonName, e: unknown, prefix = ''): never {
+  const msg = errorMessage(e);
+  process.stderr.write(msg.startsWith('pha-') ? `${msg}\n` : `pha-${name}: ${prefix}${msg}\n`);
+  process.exit(exitCodeOf(e));
+}
+
+/** Exactly one instance: the pid file is ours, or somebody else's that runs (then we exit). */
+async function claimOrExit(name: DaemonName, rdir: string, configFile: string): Promise<void> {
   let claim: Claim;
   try {
     claim = await claimPid(rdir, name, configFile);
   } catch (e) {
-    process.stderr.write(`pha-${name}: cannot create its pid file: ${errorMessage(e)}\n`);
-    process.exit(1);
+    exitWith(name, e, 'cannot create its pid file: ');
   }
-  if (!claim.ok) {
-    const err = new PhaError('PHA_ERR_ALREADY_RUNNING', claim.holder);
-    process.stderr.write(`pha-${name}: ${err.message}\n`);
-    process.exit(exitCodeOf(err));
-  }
+  if (!claim.ok) exitWith(name, new PhaError('PHA_ERR_ALREADY_RUNNING', claim.holder));
+}
 
-  const logFile = foreground && process.env[DETACHED_ENV] !== '1' ? undefined : `${config.LOGPATH}.${name}`;
+/** The daemon's logger (a file, or stderr in the foreground) and its alarms, which a failing log file raises. */
+function daemonLog(name: DaemonName, config: Config, logFile: string | undefined) {
   // Config warnings reach the operator's terminal too when the log is a file.
   if (logFile) for (const w of config.warnings) process.stderr.write(`pha-${name}: ${w}\n`);
   const { log, reopen, dest } = createLogger({ name, node: config.local.name, debug: config.DEBUG, file: logFile });
@@ -114,24 +165,21 @@ export async function runDaemon(
       }
     };
   }
-  const problem = rateLimited(log);
-  const store = new StatusStore({
-    file: statusFile(config),
-    onProblem: problem,
-    // Seen and repaired within milliseconds, it must still reach the operator.
-    onDamaged: (what) => alarms.event(`${what}: kept the last good state, ${name} wrote its keys again`),
-  });
-  // Started means meant to run: clear an earlier "stopped on purpose" mark.
-  markDown(rdir, name, false);
-  const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
-  await bus.start();
-  if (bus.problem) {
-    alarms.set('bus', bus.problem);
-    log.error(bus.problem);
-  }
+  return { log, reopen, alarms };
+}
+
+/** Watch the node's other daemons (pid, lifeline, bus) and restart one that died. */
+function startWatchdog(
+  name: DaemonName,
+  config: Config,
+  configFile: string,
+  bus: LocalBus,
+  log: Logger,
+  alarms: Alarms,
+): Watchdog {
   const watchdog = new Watchdog({
     self: name,
-    runDir: rdir,
+    runDir: runDir(config),
     configFile,
     now: monotonic,
     managedBySystemd: !!process.env.INVOCATION_ID,
@@ -166,26 +214,17 @@ export async function runDaemon(
   bus.onBye((d) => watchdog.stoppedOnPurpose(d));
   // The lifelines tell of a death at once; the poll is the safety net.
   watchdog.start(timingOf(config).watchdogPollMs);
+  return watchdog;
+}
 
+/** SIGINT/SIGTERM stop cleanly, SIGHUP reopens the log; an uncaught exception stops (and is restarted). */
+function onSignals(name: DaemonName, log: Logger, reopen: () => void, stop: (why: string) => Promise<void>): void {
   let stopping = false;
-  let daemon: RunningDaemon | undefined;
   const shutdown = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
     log.info({ why }, `${name} stopping`);
-    // Stopped on purpose: the other daemons must not bring it back.
-    if (why !== 'uncaughtException') {
-      markDown(rdir, name, true);
-      bus.sayBye();
-    }
-    watchdog.stop();
-    try {
-      await daemon?.stop();
-    } catch (e) {
-      log.error({ err: errorMessage(e) }, 'error while stopping');
-    }
-    bus.close();
-    removePid(rdir, name);
+    await stop(why);
     log.info(`${name} stopped`);
     process.exit(code);
   };
@@ -203,15 +242,4 @@ export async function runDaemon(
     // A failed promise on the hot path must not kill the node's HA.
     log.error({ err: errorMessage(err) }, 'unhandled rejection (ignored, daemon keeps running)');
   });
-
-  try {
-    daemon = await setup({ config, log, store, bus, alarms, watchdog });
-    log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
-  } catch (e) {
-    const err = new PhaError('PHA_ERR_DAEMON', `pha-${name}`, errorMessage(e));
-    log.fatal({ err: errorMessage(e) }, err.message);
-    process.stderr.write(`${err.message}\n`);
-    removePid(rdir, name);
-    process.exit(exitCodeOf(err));
-  }
 }
