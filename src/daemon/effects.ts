@@ -61,10 +61,13 @@ export interface CoreRunner<Ev, Eff> {
   readonly stopped: boolean;
 }
 
+/** The names of a core's timers (what its 'arm' effects name). */
+export type TimerOf<Eff> = Extract<Eff, { kind: 'arm' }> extends { timer: infer T } ? T : never;
+
 /** How one daemon's own effects map onto its ports; `run` feeds answers back. */
 export interface CoreBinding<Ev, Eff extends { kind: string }, P extends CommonPorts> {
   name: string;
-  timerEvent(timer: string, clock: Clock, ports: P): Ev;
+  timerEvent(timer: TimerOf<Eff>, clock: Clock, ports: P): Ev;
   carry(e: Exclude<Eff, CommonEffect>, ports: P, run: CoreRunner<Ev, Eff>): void;
 }
 
@@ -130,7 +133,8 @@ function carryCommon<Ev, Eff extends { kind: string }, P extends CommonPorts>(
   const c = e as CommonEffect;
   switch (c.kind) {
     case 'arm':
-      ports.arm(c.timer, c.at, () => run.feed(b.timerEvent(c.timer, ports.clock(), ports)));
+      // A timer fires under the name the core armed it with.
+      ports.arm(c.timer, c.at, () => run.feed(b.timerEvent(c.timer as TimerOf<Eff>, ports.clock(), ports)));
       return true;
     case 'cancel':
       ports.cancel(c.timer);

@@ -12,15 +12,18 @@ import type { Status } from '../status-store/index.js';
 
 export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & { peer: { name: string } };
 
+/** The receiver's timers: its tick (bus, stamps, own stall), and the peer's dead time. */
+export type ReceiverTimer = 'tick' | 'dead';
+
 export type ReceiverEvent =
   | ({ kind: 'word'; word: Word } & Clock) // a valid heartbeat from the peer
   | ({ kind: 'dropped'; from: string; bytes: number } & Clock) // not a heartbeat from the peer
   | ({ kind: 'drained' } & Clock) // every datagram queued with the last word has been handled
-  | ({ kind: 'timer'; timer: string } & Clock)
+  | ({ kind: 'timer'; timer: ReceiverTimer } & Clock)
   | ({ kind: 'file'; status: Status; damaged: string | null } & Clock); // answer to a 'read'
 
 export type ReceiverEffect =
-  | CommonEffect
+  | CommonEffect<ReceiverTimer>
   | { kind: 'write'; patch: Partial<Status>; alarmsKey?: 'RECEIVER_ALARM' }
   | { kind: 'publish'; keys: Partial<Status> }
   | { kind: 'drain' } // answer with 'drained' once the datagrams queued now are handled (coalesces a burst)

@@ -26,13 +26,16 @@ export interface SenderSight {
 
 export type SenderReason = 'tick' | 'change' | 'bus';
 
+/** The sender's timers: the heartbeat tick, and its liveness on the local bus. */
+export type SenderTimer = 'tick' | 'publish';
+
 export type SenderEvent =
-  | ({ kind: 'timer'; timer: string; sight?: SenderSight } & Clock) // 'tick' needs the sight
+  | ({ kind: 'timer'; timer: SenderTimer; sight?: SenderSight } & Clock) // 'tick' needs the sight
   | ({ kind: 'changed'; reason: Exclude<SenderReason, 'tick'>; sight: SenderSight } & Clock)
   | ({ kind: 'fenced'; results: readonly { name: string; ok: boolean }[] } & Clock);
 
 export type SenderEffect =
-  | CommonEffect
+  | CommonEffect<SenderTimer>
   | { kind: 'send'; word: Word }
   | { kind: 'write'; patch: Partial<Status>; alarmsKey?: 'SENDER_ALARM' } // alarmsKey: the shell adds the alarm list under it
   | { kind: 'publish'; keys: Partial<Status> }

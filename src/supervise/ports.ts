@@ -5,7 +5,7 @@
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { errorMessage } from '../errors.js';
 import type { Status } from '../status-store/index.js';
-import type { CheckResult, DecisionRecord, SuperviseEffect, SuperviseEvent, SuperviseSight } from './core.js';
+import type { CheckResult, DecisionRecord, SuperviseEffect, SuperviseEvent, SuperviseSight } from './events.js';
 
 export interface SupervisePorts extends CommonPorts {
   /** What supervise sees now: the file with its own pending writes, the bus over it, the others' liveness. */

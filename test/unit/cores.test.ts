@@ -416,7 +416,7 @@ describe('supervise core', () => {
     );
     assert.ok(!writes(down).some((p) => p.SENDER_RUN === 1), 'a released node stays paused');
     // The operator's res start: vip UP, the peer silent (muted by its gateway): Active, and heard.
-    for (let t = 510; t < 2010; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), silent, t);
+    for (let t = 510; t < 2010; t += 500) settle(c, c.handle({ kind: 'timer', timer: 'tick', ...at(t) }), silent, t);
     settle(c, c.handle({ kind: 'timer', timer: 'round', ...at(2010) }), silent, 2010);
     const fx = settle(
       c,
@@ -536,7 +536,7 @@ describe('supervise core', () => {
       { kind: 'run', op: 'stop', names: ['vip'] },
     );
     for (let t = 510; t < 30_020; t += 500)
-      settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+      settle(c, c.handle({ kind: 'timer', timer: 'tick', ...at(t) }), peerOnline, t);
     const failed = settle(
       c,
       c.handle({ kind: 'done', results: [{ name: 'vip', ok: false }], ...at(30_020) }),
@@ -551,7 +551,7 @@ describe('supervise core', () => {
     assert.ok(arm && arm.at <= 30_020 + cfg.SUPERVISE_INT, 'the next round is armed');
     // The check hangs too and counts as DOWN: vip may still be up, so it stops again.
     for (let t = 30_510; t < 32_020; t += 500)
-      settle(c, c.handle({ kind: 'timer', timer: 'ticker', ...at(t) }), peerOnline, t);
+      settle(c, c.handle({ kind: 'timer', timer: 'tick', ...at(t) }), peerOnline, t);
     const round = c.handle({ kind: 'timer', timer: 'round', ...at(32_020) });
     assert.ok(kinds(round).includes('check'));
     const hung = settle(

@@ -1,0 +1,72 @@
+// Supervise's core speaks these: what comes in (events) and what goes out
+// (effects), with what the shell sees and the checks find.
+import type { Config } from '../config/index.js';
+import type { TimingInput } from '../config/timing.js';
+import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
+import type { Word } from '../heartbeat/word.js';
+import type { Status } from '../status-store/index.js';
+import type { Decision } from './decide.js';
+
+export type SuperviseConfig = TimingInput &
+  Pick<Config, 'GW' | 'GW_INT'> & {
+    local: { id: 1 | 2 };
+    peer: { name: string };
+    resources: readonly { name: string; script: string }[];
+  };
+
+/** A daemon's liveness as the shell sees it. */
+export interface Liveness {
+  pid: boolean | undefined; // the watchdog's last pid check (false: gone)
+  onBus: boolean; // heard on the bus lately
+  everOnBus: boolean; // heard on the bus at some time
+  everSeen?: boolean; // the watchdog has seen its process run (undefined: no watchdog)
+}
+
+/** What the shell sees when the core asks ('look'). */
+export interface SuperviseSight {
+  own: Status; // the file with our own not-yet-written keys over it
+  view: Status; // `own` with the other daemons' fresh bus states over it
+  damaged: string | null; // the file read back corrupt, truncated or missing
+  sender: Liveness;
+  receiver: Liveness;
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  timedOut?: boolean;
+  output?: string;
+  error?: string;
+}
+
+/** A decision that changed something (or its reason), as data: the port logs it. */
+export interface DecisionRecord {
+  op: Decision['op'];
+  names: readonly string[];
+  reason: string;
+  peer: string;
+  peerWord: Word | null;
+  gwFailStreak: number;
+}
+
+/** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick. */
+export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick';
+
+export type SuperviseEvent =
+  | ({ kind: 'timer'; timer: SuperviseTimer } & Clock)
+  | ({ kind: 'changed'; view: Status } & Clock) // the file or the bus changed; the shell's view of it
+  | ({ kind: 'seen'; sight: SuperviseSight } & Clock) // answer to 'look' (at once)
+  | ({ kind: 'checked'; results: readonly CheckResult[]; routeOk: boolean } & Clock)
+  | ({ kind: 'pinged'; seq: number; ok: boolean; error: string | null } & Clock)
+  | ({ kind: 'done'; results: readonly OpResult[] } & Clock); // answer to 'run' / 'garp'
+
+export type SuperviseEffect =
+  | CommonEffect<SuperviseTimer>
+  | { kind: 'look' } // answer at once with 'seen'
+  | { kind: 'check'; timeoutMs: number; route: boolean } // every resource's check, and the default route when `route`
+  | { kind: 'ping'; seq: number } // one echo to GW; answer with 'pinged'
+  | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
+  | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
+  | { kind: 'write'; patch: Partial<Status> } // the shell adds SUPERVISE_ALARM
+  | { kind: 'publish'; keys: Partial<Status> }
+  | ({ kind: 'decision' } & DecisionRecord);

@@ -1,0 +1,122 @@
+// Supervise's judgement of its own node's sender and receiver (rule 9), and
+// of its own start-up (rule 3): alive by pid and bus, or by the file stamp
+// where the bus is missing; a start announced on the bus counts over an older
+// pid verdict; joining until both have been seen running.
+import { STAMP_MS, type Timing } from '../config/timing.js';
+import type { Clock } from '../daemon/effects.js';
+import type { Observation } from './decide.js';
+import type { Liveness, SuperviseConfig, SuperviseSight } from './events.js';
+import type { Held } from './held.js';
+
+// How long a start-up may take for all three daemons to run.
+const JOIN_MS = 5000;
+
+type Daemon = 'sender' | 'receiver';
+
+export class OwnDaemons {
+  startedAt = 0; // wall: supervise's own start
+  // When we first saw each daemon's current start announced (monotonic): the
+  // watchdog's pid check may be older than a restart the bus already told us of.
+  private readonly startSeen = new Map<Daemon, { value: number | undefined; mono: number }>();
+  private readonly seenRunning = { sender: false, receiver: false };
+
+  constructor(private readonly t: Timing) {}
+
+  announcedRecently(d: Daemon, value: number | undefined, mono: number): boolean {
+    const seen = this.startSeen.get(d);
+    if (!seen || seen.value !== value) {
+      this.startSeen.set(d, { value, mono });
+      return value !== undefined && seen !== undefined;
+    }
+    return value !== undefined && mono - seen.mono <= this.t.pidVerdictAgeMs;
+  }
+
+  alive(
+    l: Liveness,
+    stamp: number | undefined,
+    stampMs: number,
+    wall: number,
+    stalledAt: number | null,
+    restartedNow = false,
+  ): boolean {
+    // Started together by pha-cli: one not seen yet is starting, not dead.
+    if (l.everSeen === false && wall - this.startedAt < 2 * this.t.deadtime) return true;
+    // Dead by its pid at the watchdog's last check, unless it spoke on the bus
+    // since then to announce its restart (the check may be a poll or two old).
+    if (l.pid === false && !(l.onBus && restartedNow)) return false;
+    if (l.onBus) return true;
+    // Right after our own stall the bus is silent because we were: not a death.
+    if (stalledAt !== null && wall - stalledAt < this.t.busFreshMs) return true;
+    // Heard on the bus before and silent now: hung or dead (its file stamp may be seconds old).
+    if (l.everOnBus) return false;
+    return stamp !== undefined && wall - stamp < Math.max(3 * stampMs, 3 * this.t.deadtime);
+  }
+
+  /** Still joining: our sender or receiver not yet seen running since we started (bounded). */
+  joining(sight: SuperviseSight, wall: number): boolean {
+    for (const d of ['sender', 'receiver'] as const)
+      if (sight[d].onBus || sight[d].pid === true) this.seenRunning[d] = true;
+    // Bounded: a daemon that never comes up is rule 9's business, not a start-up.
+    return (
+      (!this.seenRunning.sender || !this.seenRunning.receiver) &&
+      wall - this.startedAt < Math.max(JOIN_MS, 3 * this.t.deadtime)
+    );
+  }
+}
+
+/** What the rules are told: the view, what the checks found, our own daemons' liveness, the gateway. */
+export function observe(
+  c: Pick<SuperviseConfig, 'local' | 'GW'>,
+  sight: SuperviseSight,
+  clock: Clock,
+  held: Held,
+  gwFailStreak: number,
+  own: OwnDaemons,
+  stalledAt: number | null,
+): Observation {
+  const s = sight.view;
+  const t = clock.wall;
+  return {
+    now: t,
+    rank: c.local.id,
+    resources: held.list(),
+    gwConfigured: c.GW !== '',
+    gwFailStreak: gwFailStreak,
+    routeOk: held.routeOk,
+    peer: s.RECEIVER_IN ?? null,
+    peerSince: s.RECEIVER_IN_SINCE ?? t,
+    // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
+    receiverFresh:
+      s.RECEIVER_IN !== undefined &&
+      own.alive(
+        sight.receiver,
+        s.RECEIVER_AT,
+        STAMP_MS,
+        t,
+        stalledAt,
+        own.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono),
+      ),
+    senderAlive: own.alive(
+      sight.sender,
+      s.SENDER_AT,
+      STAMP_MS,
+      t,
+      stalledAt,
+      own.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono),
+    ),
+    // Rule 3's grace counts from the latest of our three starts: until our
+    // sender runs the peer cannot hear us, and a peer whose sender starts
+    // about when ours does is silent until then too (issue 10).
+    // Until our sender and receiver have both been seen running since we
+    // started, we are still joining (the grace has not begun): a node that
+    // found resources UP would otherwise say ONLINE before it could hear
+    // the peer, or take over before the peer could hear it.
+    startedAt: own.joining(sight, t)
+      ? t
+      : Math.max(own.startedAt, s.RECEIVER_STARTED_AT ?? 0, s.SENDER_STARTED_AT ?? 0),
+    stalledAt: stalledAt,
+    offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
+    pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
+    failedUntil: s.FAILED_UNTIL ?? 0,
+  };
+}
