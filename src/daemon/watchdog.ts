@@ -1,26 +1,28 @@
 // The daemons of a node watch each other and restart one that died, so that
 // a crash of one daemon moves nothing (a killed sender is back before the
-// peer's DEADTIME ends). Who restarts whom:
-//   supervise restarts sender and receiver; sender restarts supervise;
-//   the second watcher steps in when the first is dead too, when the first
-//   is a newer instance than the death (it never saw the daemon run, so it
-//   will not restart it: a receiver that died, then a supervise that died
-//   and was restarted, would otherwise stay dead for good), and when the
-//   daemon has stayed dead for BACKUP_AFTER_MS whatever the reason.
+// peer's DEADTIME ends). Who restarts whom is restart-policy.ts (pure); how a
+// death is heard, lifeline.ts (at once) and this poll of the pid files (the
+// safety net, on an injected timer); here they meet.
 // A daemon stopped on purpose (pha-cli stop / xx_sto, SIGTERM) leaves
 // var/run/<daemon>.down and is not restarted. Under systemd the unit's
 // Restart= does the restarting; the watchdog then only reports.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { DaemonName } from './bus.js';
+import { Lifelines } from './lifeline.js';
 import { isOurProcess, pidAlive, pidFilePath } from './pidfile.js';
+import { restartBackoffMs, restarts, WATCHERS } from './restart-policy.js';
 
-export const WATCHERS: Record<DaemonName, DaemonName[]> = {
-  sender: ['supervise', 'receiver'],
-  receiver: ['supervise', 'sender'],
-  supervise: ['sender', 'receiver'],
+export { lifelineName } from './lifeline.js';
+export { BACKUP_AFTER_MS, WATCHERS } from './restart-policy.js';
+
+/** A repeating timer (injected, like MQTT.js's keepalive timer: tests and tools pass their own). */
+export type Every = (ms: number, fn: () => void) => { stop(): void };
+
+const realEvery: Every = (ms, fn) => {
+  const t = setInterval(fn, ms);
+  t.unref();
+  return { stop: () => clearInterval(t) };
 };
 
 export function downFile(runDir: string, d: DaemonName): string {
@@ -47,17 +49,14 @@ export interface WatchdogOptions {
   /** The other daemons' liveness also shows on the bus; used as a hint only. */
   onEvent: (e: WatchdogEvent) => void;
   managedBySystemd?: boolean;
+  /** The poll's timer (default: a real, unref'd interval). */
+  every?: Every;
 }
 
 export type WatchdogEvent =
   | { kind: 'died'; daemon: DaemonName; pid: number; restarter: boolean }
   | { kind: 'restarted'; daemon: DaemonName; pid: number; ms: number }
   | { kind: 'restart-failed'; daemon: DaemonName; error: string };
-
-/** The abstract unix socket name of `d`'s lifeline for this install (per network namespace). */
-export function lifelineName(runDir: string, d: DaemonName): string {
-  return `\0pha-life-${createHash('sha256').update(path.resolve(runDir)).digest('hex').slice(0, 32)}-${d}`;
-}
 
 interface Seen {
   alive: boolean; // at the last check
@@ -66,13 +65,6 @@ interface Seen {
   readAt: number;
   deadSince: number | null;
 }
-
-/**
- * The backup steps in anyway once a daemon has stayed dead this long (the
- * first watcher's back-off is at most 5 s, a spawn waits at most 5 s): the
- * first may have started just before the death without seeing it run.
- */
-export const BACKUP_AFTER_MS = 10_000;
 
 const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
 
@@ -86,55 +78,25 @@ export class Watchdog {
   private restarting = new Set<DaemonName>();
   private readonly restartedAt = new Map<DaemonName, number>();
   private readonly fails = new Map<DaemonName, { n: number; nextAt: number }>();
-  private timer: NodeJS.Timeout | undefined;
-  private server: net.Server | undefined;
-  private readonly lines = new Map<DaemonName, net.Socket>();
+  private poll: { stop(): void } | undefined;
+  private readonly lifelines: Lifelines;
   private readonly byes = new Set<DaemonName>();
 
   constructor(o: WatchdogOptions) {
     this.o = o;
+    this.lifelines = new Lifelines(o.runDir);
   }
 
-  /**
-   * Poll every `intervalMs`, and hear of a death at once: each daemon listens on
-   * an abstract unix socket (Linux; no file) and the others stay connected to
-   * it. The kernel closes that connection when the process dies, however it dies.
-   */
+  /** Poll every `intervalMs`, and hear of a death at once over the lifelines. */
   start(intervalMs: number): void {
-    this.server = net.createServer((c) => {
-      c.on('error', () => {});
-      c.resume();
-    });
-    this.server.on('error', () => {
-      /* no death signal from us: the others' polling still sees us */
-    });
-    this.server.listen(lifelineName(this.o.runDir, this.o.self));
-    this.server.unref();
-    this.timer = setInterval(() => this.check(), intervalMs);
-    this.timer.unref();
+    this.lifelines.listen(this.o.self);
+    this.poll = (this.o.every ?? realEvery)(intervalMs, () => this.check());
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.server?.close();
-    for (const c of this.lines.values()) c.destroy();
-    this.lines.clear();
-  }
-
-  /** Stay connected to `d`'s lifeline; its close is a death signal (checked at once). */
-  private connect(d: DaemonName): void {
-    if (this.lines.has(d) || !this.timer) return;
-    const c = net.connect(lifelineName(this.o.runDir, d));
-    this.lines.set(d, c);
-    let up = false;
-    c.on('connect', () => (up = true));
-    c.on('error', () => {});
-    c.on('close', () => {
-      this.lines.delete(d);
-      if (up) this.check(); // it was there and is gone: now, not at the next poll
-    });
-    c.resume();
-    c.unref();
+    this.poll?.stop();
+    this.poll = undefined;
+    this.lifelines.close();
   }
 
   private livePid(d: DaemonName, s: Seen): number {
@@ -187,7 +149,7 @@ export class Watchdog {
         s.since = t;
       }
       if (pid > 0) {
-        this.connect(d);
+        if (this.poll) this.lifelines.hold(d, () => this.check());
         s.pid = pid;
         s.deadSince = null;
         this.fails.delete(d);
@@ -210,7 +172,8 @@ export class Watchdog {
         });
       }
       if (this.o.managedBySystemd || this.restarting.has(d)) continue;
-      if (WATCHERS[d].indexOf(this.o.self) > 0 && this.firstWatcherKnows(d, s) && t - s.deadSince < BACKUP_AFTER_MS)
+      const deadFor = t - s.deadSince;
+      if (!restarts({ self: this.o.self, dead: d, deadFor, firstWatcherKnows: () => this.firstWatcherKnows(d, s) }))
         continue;
       const f = this.fails.get(d);
       if (f && t < f.nextAt) continue;
@@ -246,7 +209,7 @@ export class Watchdog {
         const f = this.fails.get(d) ?? { n: 0, nextAt: 0 };
         f.n++;
         // Back off when it keeps failing (a broken install, a full disk), up to 5 s.
-        f.nextAt = this.o.now() + Math.min(5000, 500 * 2 ** (f.n - 1));
+        f.nextAt = this.o.now() + restartBackoffMs(f.n);
         this.fails.set(d, f);
         this.o.onEvent({ kind: 'restart-failed', daemon: d, error: r.error });
       }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DaemonName } from '../../src/daemon/bus.js';
+import { restartBackoffMs, restarts } from '../../src/daemon/restart-policy.js';
 import { BACKUP_AFTER_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
 
 interface Rig {
@@ -136,5 +137,63 @@ test('watchdog: a receiver dead while supervise died and came back is restarted 
     );
     const pid = Number(fs.readFileSync(path.join(r.runDir, 'receiver'), 'utf8'));
     assert.ok(pid > 0 && pid !== receiver && fs.existsSync(`/proc/${pid}`), 'a new receiver runs');
+  });
+});
+
+test('restart policy: the first watcher restarts; the second only when the first cannot know of the death, or after BACKUP_AFTER_MS', () => {
+  const knows = () => true;
+  const never = () => false;
+  assert.equal(restarts({ self: 'supervise', dead: 'sender', deadFor: 0, firstWatcherKnows: knows }), true);
+  assert.equal(restarts({ self: 'receiver', dead: 'sender', deadFor: 0, firstWatcherKnows: knows }), false);
+  assert.equal(
+    restarts({ self: 'receiver', dead: 'sender', deadFor: BACKUP_AFTER_MS - 1, firstWatcherKnows: knows }),
+    false,
+  );
+  assert.equal(
+    restarts({ self: 'receiver', dead: 'sender', deadFor: BACKUP_AFTER_MS, firstWatcherKnows: knows }),
+    true,
+  );
+  assert.equal(restarts({ self: 'receiver', dead: 'sender', deadFor: 0, firstWatcherKnows: never }), true);
+  assert.equal(restarts({ self: 'sender', dead: 'supervise', deadFor: 0, firstWatcherKnows: never }), true);
+  assert.equal(
+    restarts({ self: 'sender', dead: 'sender', deadFor: 0, firstWatcherKnows: never }),
+    false,
+    'nobody restarts itself',
+  );
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map(restartBackoffMs), [500, 1000, 2000, 4000, 5000, 5000]);
+});
+
+test('watchdog: the poll runs on the injected timer, at the interval it was given, and stops with it', async () => {
+  await withRig(async (r) => {
+    const polls: { ms: number; fn: () => void; stopped: boolean }[] = [];
+    const spawned: DaemonName[] = [];
+    const wd = new Watchdog({
+      self: 'sender',
+      runDir: r.runDir,
+      configFile: r.config,
+      now: () => 0,
+      onEvent: () => {},
+      spawn: async (d) => {
+        spawned.push(d);
+        return { pid: await r.run(d) };
+      },
+      every: (ms, fn) => {
+        const p = { ms, fn, stopped: false };
+        polls.push(p);
+        return { stop: () => void (p.stopped = true) };
+      },
+    });
+    const supervise = await r.run('supervise');
+    wd.start(500);
+    assert.equal(polls.length, 1);
+    assert.equal(polls[0]!.ms, 500);
+    polls[0]!.fn(); // the timer fires: supervise is seen alive
+    assert.equal(wd.isAlive('supervise'), true);
+    await r.kill(supervise);
+    polls[0]!.fn(); // the next poll: dead, and the sender is its first watcher
+    await sleep(200);
+    assert.deepEqual(spawned, ['supervise']);
+    wd.stop();
+    assert.equal(polls[0]!.stopped, true);
   });
 });

@@ -9,7 +9,7 @@
 import { BUS_HEARD_AGAIN_MS, type Timing, timingOf } from '../../src/config/timing.js';
 import { type CommonPorts, type CoreRunner, type Reply, runCore } from '../../src/daemon/effects.js';
 import { DAEMONS, type DaemonName } from '../../src/daemon/pidfile.js';
-import { BACKUP_AFTER_MS, WATCHERS } from '../../src/daemon/watchdog.js';
+import { BACKUP_AFTER_MS, restartBackoffMs, restarts, WATCHERS } from '../../src/daemon/restart-policy.js';
 import type { Word } from '../../src/heartbeat/word.js';
 import { ReceiverCore, type ReceiverEffect, type ReceiverEvent } from '../../src/receiver/core.js';
 import { type ReceiverPorts, receiverBinding } from '../../src/receiver/ports.js';
@@ -384,14 +384,13 @@ export class World {
     const wd = this.wdInt;
     for (const d of Object.keys(WATCHERS) as DaemonName[]) {
       if (d === w.name || node.procs[d] || node.down.has(d) || node.restarting.has(d)) continue;
-      const rank = WATCHERS[d].indexOf(w.name);
       const last = node.hist[d][node.hist[d].length - 1];
       if (!last) continue;
-      // The second watcher steps in when the first is gone too, or is newer
-      // than the death (it never saw d run: Watchdog.firstWatcherKnows()),
-      // or d has stayed dead for BACKUP_AFTER_MS.
+      // The real policy (restart-policy.ts): the first watcher knows of the
+      // death when it runs and is older than the death (it saw d run).
       const first = node.procs[WATCHERS[d][0]!];
-      if (rank > 0 && first && first.startedAt < last.end && this.t - last.end < BACKUP_AFTER_MS) continue;
+      const firstWatcherKnows = () => !!first && first.startedAt < last.end;
+      if (!restarts({ self: w.name, dead: d, deadFor: this.t - last.end, firstWatcherKnows })) continue;
       // Only a daemon this watcher saw alive (at one of its polls, or running
       // when the watcher started) is restarted.
       // Its polls run at its start and every wd after (daemon/index.ts).
@@ -410,7 +409,7 @@ export class World {
           // Watchdog.restart(): the spawn failed; back off 0.5 s doubling up to 5 s, retry at a poll.
           const fail = node.restartFails[d] ?? { n: 0, nextAt: 0 };
           fail.n++;
-          fail.nextAt = this.t + Math.min(5000, 500 * 2 ** (fail.n - 1));
+          fail.nextAt = this.t + restartBackoffMs(fail.n);
           node.restartFails[d] = fail;
           this.log(
             node,
