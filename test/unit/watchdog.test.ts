@@ -180,7 +180,11 @@ test('watchdog: the poll runs on the injected timer, at the interval it was give
       every: (ms, fn) => {
         const p = { ms, fn, stopped: false };
         polls.push(p);
-        return { stop: () => void (p.stopped = true) };
+        return {
+          stop: () => {
+            p.stopped = true;
+          },
+        };
       },
     });
     const supervise = await r.run('supervise');
