@@ -36,10 +36,12 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ownerAlive } from './cleanup.js';
 import { delay, ip, ipOk, killGroup, killPid, pidAlive, runArgv } from './exec.js';
 import { type NodeInstall, readDaemonPids } from './install.js';
 import type { FaultTime, Lab, NodeName } from './lab.js';
+import type { LossStats as ControllerStats, LossSettings } from './loss-controller.js';
 
 export type DaemonName = 'sender' | 'receiver' | 'supervise';
 
@@ -76,20 +78,9 @@ export interface KillResult extends FaultTime {
   pid: number;
 }
 
-export interface LossStats {
-  p: number;
-  slotMs: number;
-  /** Slots drawn, and how many of them dropped. */
-  slots: number;
-  dropSlots: number;
-  /** Share of the time the filters were in place (what a packet saw). */
-  dropTimeShare: number;
-  /** Slots that started more than one slot late (a loaded machine stretches slots). */
-  lateSlots: number;
+export interface LossStats extends ControllerStats {
   /** Frames the dead veth swallowed (its peer's rx counter). */
   framesDropped: number;
-  /** tc errors seen by the controller. */
-  tcErrors: number;
 }
 
 export interface ExtraFaults {
@@ -227,62 +218,8 @@ function procGone(pid: number): boolean {
   }
 }
 
-/**
- * The loss controller, run as `node -e` (CommonJS) with its settings in
- * env PHALAB_LOSS. Draws a slot every slotMs; writes tc commands only when the
- * state changes. Ends (filters removed, stats printed as one JSON line) when its
- * stdin closes — so it also ends when the test process dies — or on SIGTERM.
- */
-const LOSS_CONTROLLER = String.raw`
-const { spawn } = require('node:child_process');
-const cfg = JSON.parse(process.env.PHALAB_LOSS);
-const tc = spawn('tc', ['-n', cfg.ns, '-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-let tcErrors = 0;
-tc.stderr.on('data', (d) => { tcErrors++; process.stderr.write(d); });
-tc.stdin.on('error', () => {});
-const dirs = ['ingress', 'egress'];
-const ON = dirs.map((d) => 'filter add dev ' + cfg.port + ' ' + d + ' pref 1 protocol all u32 match u32 0 0 action mirred egress redirect dev ' + cfg.dead + '\n').join('');
-const OFF = dirs.map((d) => 'filter del dev ' + cfg.port + ' ' + d + ' pref 1\n').join('');
-let dropping = false, slots = 0, dropSlots = 0, lateSlots = 0, dropMs = 0, since = performance.now(), stopped = false;
-const t0 = performance.now();
-let n = 0, timer;
-function set(drop) {
-  const now = performance.now();
-  if (dropping) dropMs += now - since;
-  since = now;
-  if (drop !== dropping) tc.stdin.write(drop ? ON : OFF);
-  dropping = drop;
-}
-function tick() {
-  if (stopped) return;
-  const drop = Math.random() < cfg.p;
-  slots++;
-  if (drop) dropSlots++;
-  set(drop);
-  n++;
-  let wait = t0 + n * cfg.slotMs - performance.now();
-  if (wait < -cfg.slotMs) { lateSlots++; n = Math.ceil((performance.now() - t0) / cfg.slotMs); wait = t0 + n * cfg.slotMs - performance.now(); }
-  timer = setTimeout(tick, Math.max(0, wait));
-}
-function stop() {
-  if (stopped) return;
-  stopped = true;
-  clearTimeout(timer);
-  set(false);
-  const total = performance.now() - t0;
-  tc.stdin.end();
-  const done = () => {
-    process.stdout.write(JSON.stringify({ p: cfg.p, slotMs: cfg.slotMs, slots, dropSlots, lateSlots, tcErrors, dropTimeShare: total > 0 ? dropMs / total : 0 }) + '\n', () => process.exit(0));
-  };
-  tc.once('exit', done);
-  setTimeout(done, 2000);
-}
-process.stdin.on('data', () => {});
-process.stdin.on('end', stop);
-process.on('SIGTERM', stop);
-tc.once('spawn', () => { process.stdout.write('ready\n'); tick(); });
-tc.once('error', (e) => { process.stderr.write(String(e) + '\n'); process.exit(1); });
-`;
+/** tools/lab/loss-controller.ts, compiled beside this file. */
+const LOSS_CONTROLLER = fileURLToPath(new URL('./loss-controller.js', import.meta.url));
 
 class ExtraFaultsImpl implements ExtraFaults {
   private readonly mounts = new Map<NodeName, string>();
@@ -592,10 +529,10 @@ class ExtraFaultsImpl implements ExtraFaults {
       await runArgv(['tc', '-n', sw, 'qdisc', 'del', 'dev', port, 'clsact']);
       const q = await runArgv(['tc', '-n', sw, 'qdisc', 'add', 'dev', port, 'clsact']);
       if (q.code !== 0) throw new Error(`tc qdisc add dev ${port} clsact: ${q.stderr.trim()}`);
-      const child = spawn(process.execPath, ['-e', LOSS_CONTROLLER], {
+      const child = spawn(process.execPath, [LOSS_CONTROLLER], {
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, PHALAB_LOSS: JSON.stringify({ ns: sw, port, dead, p, slotMs }) },
+        env: { ...process.env, PHALAB_LOSS: JSON.stringify({ ns: sw, port, dead, p, slotMs } satisfies LossSettings) },
       });
       this.lab.adopt(child, { infra: true });
       child.stdin!.on('error', () => {
@@ -624,7 +561,7 @@ class ExtraFaultsImpl implements ExtraFaults {
         child.once('exit', () => {
           const line = out.split('\n').find((l) => l.startsWith('{'));
           try {
-            resolve(line ? { ...(JSON.parse(line) as LossStats), framesDropped: 0 } : null);
+            resolve(line ? { ...(JSON.parse(line) as ControllerStats), framesDropped: 0 } : null);
           } catch {
             resolve(null);
           }

@@ -1,0 +1,135 @@
+// The daemons' ports over the simulated world: the same bindings the
+// daemons' shells run (src/<daemon>/ports.ts), in virtual time.
+import type { CommonPorts, Reply } from '../../src/daemon/effects.js';
+import type { DaemonName } from '../../src/daemon/pidfile.js';
+import type { ReceiverPorts } from '../../src/receiver/ports.js';
+import type { SenderSight } from '../../src/sender/core.js';
+import type { SenderPorts } from '../../src/sender/ports.js';
+import type { Liveness } from '../../src/supervise/core.js';
+import { decisionText, type SupervisePorts } from '../../src/supervise/ports.js';
+import type { Proc } from './model.js';
+import { SimNetwork } from './network.js';
+
+export abstract class SimPorts extends SimNetwork {
+  /** The ports every core needs, in virtual time. */
+  protected commonPorts(proc: Proc): CommonPorts {
+    return {
+      clock: () => this.clock(proc),
+      arm: (timer, at, fire) => {
+        const token = ++this.tokens;
+        proc.timers.set(timer, token);
+        this.at(at - proc.monoOffset, () =>
+          this.deliver(proc, () => {
+            if (proc.timers.get(timer) !== token) return;
+            proc.timers.delete(timer);
+            fire();
+          }),
+        );
+      },
+      cancel: (timer) => proc.timers.delete(timer),
+      log: (level, msg) => {
+        if (level !== 'debug') this.log(proc.node, proc.name, msg);
+      },
+      alarm: (id, text) => (text === null ? proc.alarms.delete(id) : proc.alarms.set(id, text)),
+      alarmList: () => [...proc.alarms.values()],
+    };
+  }
+
+  /** A port's answer reaches the process when it runs (queued while it is frozen, dropped once it died). */
+  protected answer<T>(proc: Proc, reply: Reply<T>): (v: T) => void {
+    return (v) => this.deliver(proc, () => reply.ok(v));
+  }
+
+  protected senderPorts(proc: Proc): SenderPorts {
+    return {
+      ...this.commonPorts(proc),
+      sight: (reread) => this.senderSight(proc, reread),
+      send: (word) => this.send(proc.node, word),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      fence: (reply) => {
+        this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
+        this.stopAll(proc.node, this.answer(proc, reply));
+      },
+    };
+  }
+
+  protected senderSight(proc: Proc, reread: boolean): SenderSight {
+    if (reread || proc.cache === undefined || this.t - proc.cachedAt >= 1000) {
+      proc.cache = this.read(proc).status;
+      proc.cachedAt = this.t;
+    }
+    return {
+      view: this.overlay(proc, proc.cache),
+      supervisePid: this.pidAlive(proc, 'supervise'),
+      superviseOnBus: !!this.busFresh(proc, 'supervise'),
+      superviseEverOnBus: proc.everHeard.has('supervise'),
+      superviseStarting:
+        proc.node.restarting.has('supervise') ||
+        (!!proc.node.procs.supervise && this.t - proc.node.procs.supervise.startedAt < this.fresh),
+    };
+  }
+
+  protected receiverPorts(proc: Proc): ReceiverPorts {
+    return {
+      ...this.commonPorts(proc),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      drain: (done) => this.later(proc, 0, done),
+      read: () => this.read(proc),
+    };
+  }
+
+  protected supervisePorts(proc: Proc): SupervisePorts {
+    const node = proc.node;
+    return {
+      ...this.commonPorts(proc),
+      sight: () => {
+        const r = this.read(proc);
+        const own = this.over(proc, r.status);
+        return {
+          own,
+          view: this.overlay(proc, own),
+          damaged: r.damaged,
+          sender: this.liveness(proc, 'sender'),
+          receiver: this.liveness(proc, 'receiver'),
+        };
+      },
+      check: (timeoutMs, _route, reply) => {
+        const hang = node.checkHangs;
+        const ms = hang ? timeoutMs : Math.max(...this.resources.map(() => this.lat2(this.lat.checkMs)), 0);
+        this.at(this.t + ms, () => {
+          const results = this.resources.map((name) => ({
+            name,
+            ok: !hang && node.res.get(name) === true,
+            timedOut: hang,
+          }));
+          this.deliver(proc, () => reply.ok({ results, routeOk: true }));
+        });
+      },
+      ping: (reply) => {
+        const ok = node.gwUp;
+        const ms = ok ? this.lat2(this.lat.pingMs) : this.p.PINGTIMEOUT * 1000;
+        this.at(this.t + ms, () => this.deliver(proc, () => reply.ok({ ok, error: ok ? null : 'timeout' })));
+      },
+      run: (op, names, reply) => {
+        if (op === 'stop') {
+          this.hooks.stopping?.(node, 'supervise', this.lastDecision.get(proc) ?? null);
+          this.stopAll(node, this.answer(proc, reply));
+        } else this.startSome(node, [...names], this.answer(proc, reply));
+      },
+      garp: (reply) => this.later(proc, 1, () => reply.ok()),
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
+      decided: (d) => this.lastDecision.set(proc, decisionText(d)),
+    };
+  }
+
+  protected readonly lastDecision = new WeakMap<Proc, string>();
+
+  protected liveness(proc: Proc, d: DaemonName): Liveness {
+    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
+  }
+
+  protected abstract pidAlive(proc: Proc, d: DaemonName): boolean;
+}
