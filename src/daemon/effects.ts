@@ -10,6 +10,7 @@
 // values that go into status.dat, the logs, or are compared with what another
 // process wrote there).
 import { errorMessage } from '../errors.js';
+import type { Status } from '../status-store/index.js';
 
 export interface Clock {
   mono: number;
@@ -18,7 +19,13 @@ export interface Clock {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** The key under which a daemon's alarms ride on its status-file stamp. */
+export type AlarmsKey = 'SENDER_ALARM' | 'RECEIVER_ALARM' | 'SUPERVISE_ALARM';
+
 export type CommonEffect<T extends string = string> =
+  // Keys into the status file, in the background; with `alarmsKey` the daemon's alarm list goes under it.
+  | { kind: 'write'; patch: Partial<Status>; alarmsKey?: AlarmsKey }
+  | { kind: 'publish'; keys: Partial<Status> } // this daemon's state, to the node's other daemons (the local bus)
   | { kind: 'arm'; timer: T; at: number } // fire `timer` at monotonic time `at` (re-arming replaces)
   | { kind: 'cancel'; timer: T }
   | { kind: 'log'; level: LogLevel; msg: string; fields?: Record<string, unknown> }
@@ -34,6 +41,9 @@ export interface CommonPorts {
   alarm(id: string, text: string | null): void;
   /** This daemon's alarms now (they go with its status-file stamp). */
   alarmList(): readonly string[];
+  /** Keys into the status file, in the background (retried while it cannot be written). */
+  write(patch: Partial<Status>): void;
+  publish(keys: Partial<Status>): void;
 }
 
 /** What a start or stop did to one resource. */
@@ -145,13 +155,23 @@ function carryCommon<Ev, Eff extends { kind: string }, P extends CommonPorts>(
     case 'alarm':
       ports.alarm(c.id, c.text);
       return true;
+    case 'write':
+      ports.write(withAlarms(c.patch, c.alarmsKey, ports));
+      return true;
+    case 'publish':
+      ports.publish(c.keys);
+      return true;
     default:
       return false;
   }
 }
 
 /** A patch with the daemon's alarm list under `key` (none: the key is removed). */
-export function withAlarms<P extends object>(patch: P, key: string | undefined, ports: CommonPorts): P {
+export function withAlarms<P extends object>(
+  patch: P,
+  key: string | undefined,
+  ports: Pick<CommonPorts, 'alarmList'>,
+): P {
   return key ? { ...patch, [key]: ports.alarmList().join('; ') || undefined } : patch;
 }
 
@@ -195,7 +215,7 @@ export function shellPorts(o: {
   now: () => number;
   log: { [L in LogLevel]: (fields: object, msg: string) => void };
   alarms?: { set(id: string, text: string | null): unknown; list(): string[] };
-}): CommonPorts & { timers: ShellTimers } {
+}): Omit<CommonPorts, 'write' | 'publish'> & { timers: ShellTimers } {
   const timers = new ShellTimers(o.mono);
   return {
     timers,

@@ -24,8 +24,6 @@ export type ReceiverEvent =
 
 export type ReceiverEffect =
   | CommonEffect<ReceiverTimer>
-  | { kind: 'write'; patch: Partial<Status>; alarmsKey?: 'RECEIVER_ALARM' }
-  | { kind: 'publish'; keys: Partial<Status> }
   | { kind: 'drain' } // answer with 'drained' once the datagrams queued now are handled (coalesces a burst)
   | { kind: 'read' }; // answer at once with 'file'
 

@@ -2,14 +2,10 @@
 // each effect maps onto them. The shell (index.ts) and the simulator supply
 // the ports; this binding is the one dispatch both run.
 import type { CommonPorts, CoreBinding } from '../daemon/effects.js';
-import { withAlarms } from '../daemon/effects.js';
 import type { Status } from '../status-store/index.js';
 import type { ReceiverEffect, ReceiverEvent } from './core.js';
 
 export interface ReceiverPorts extends CommonPorts {
-  /** Keys into the status file, in the background (retried while it cannot be written). */
-  write(patch: Partial<Status>): void;
-  publish(keys: Partial<Status>): void;
   /** Call `done` once every datagram queued now has been handled (a burst becomes its newest word). */
   drain(done: () => void): void;
   /** The status file now (the last good state when it is damaged). */
@@ -21,12 +17,6 @@ export const receiverBinding: CoreBinding<ReceiverEvent, ReceiverEffect, Receive
   timerEvent: (timer, clock) => ({ kind: 'timer', timer, ...clock }),
   carry(e, ports, run) {
     switch (e.kind) {
-      case 'write':
-        ports.write(withAlarms(e.patch, e.alarmsKey, ports));
-        break;
-      case 'publish':
-        ports.publish(e.keys);
-        break;
       case 'drain':
         ports.drain(() => run.feed({ kind: 'drained', ...ports.clock() }));
         break;

@@ -34,12 +34,7 @@ export type SenderEvent =
   | ({ kind: 'changed'; reason: Exclude<SenderReason, 'tick'>; sight: SenderSight } & Clock)
   | ({ kind: 'fenced'; results: readonly { name: string; ok: boolean }[] } & Clock);
 
-export type SenderEffect =
-  | CommonEffect<SenderTimer>
-  | { kind: 'send'; word: Word }
-  | { kind: 'write'; patch: Partial<Status>; alarmsKey?: 'SENDER_ALARM' } // alarmsKey: the shell adds the alarm list under it
-  | { kind: 'publish'; keys: Partial<Status> }
-  | { kind: 'fence' }; // stop all resources (reverse order), answer with 'fenced'
+export type SenderEffect = CommonEffect<SenderTimer> | { kind: 'send'; word: Word } | { kind: 'fence' }; // stop all resources (reverse order), answer with 'fenced'
 
 export interface WordOptions {
   superviseAlive: boolean;

@@ -2,9 +2,7 @@
 // each effect maps onto them. The shell (shell.ts) and the simulator supply
 // the ports; this binding is the one dispatch both run.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
-import { withAlarms } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
-import type { Status } from '../status-store/index.js';
 import type { SenderEffect, SenderEvent, SenderSight } from './core.js';
 
 export interface SenderPorts extends CommonPorts {
@@ -12,9 +10,6 @@ export interface SenderPorts extends CommonPorts {
   sight(reread: boolean): SenderSight;
   /** One heartbeat to the peer (its failures are counted and logged by the port). */
   send(word: Word): void;
-  /** Keys into the status file, in the background (retried while it cannot be written). */
-  write(patch: Partial<Status>): void;
-  publish(keys: Partial<Status>): void;
   /** Stop every resource, in reverse config order. */
   fence(reply: Reply<readonly OpResult[]>): void;
 }
@@ -34,12 +29,6 @@ export function senderBinding(
       switch (e.kind) {
         case 'send':
           ports.send(e.word);
-          break;
-        case 'write':
-          ports.write(withAlarms(e.patch, e.alarmsKey, ports));
-          break;
-        case 'publish':
-          ports.publish(e.keys);
           break;
         case 'fence':
           ports.fence(

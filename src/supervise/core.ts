@@ -368,7 +368,7 @@ export class SuperviseCore {
     for (const k of Object.keys(p)) if (onSuperviseBus(k)) next[k] = p[k];
     this.published = next as Partial<Status>;
     out.push({ kind: 'publish', keys: this.published });
-    out.push({ kind: 'write', patch });
+    out.push({ kind: 'write', patch, alarmsKey: 'SUPERVISE_ALARM' });
     this.lastWriteAt = clock.mono;
   }
 }

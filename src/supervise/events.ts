@@ -67,6 +67,4 @@ export type SuperviseEffect =
   | { kind: 'ping'; seq: number } // one echo to GW; answer with 'pinged'
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
-  | { kind: 'write'; patch: Partial<Status> } // the shell adds SUPERVISE_ALARM
-  | { kind: 'publish'; keys: Partial<Status> }
   | ({ kind: 'decision' } & DecisionRecord);

@@ -4,7 +4,6 @@
 // script that fails reaches the core the same way in both.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { errorMessage } from '../errors.js';
-import type { Status } from '../status-store/index.js';
 import type { CheckResult, DecisionRecord, SuperviseEffect, SuperviseEvent, SuperviseSight } from './events.js';
 
 export interface SupervisePorts extends CommonPorts {
@@ -18,9 +17,6 @@ export interface SupervisePorts extends CommonPorts {
   run(op: 'start' | 'stop', names: readonly string[], reply: Reply<readonly OpResult[]>): void;
   /** The ipaddr resources' gratuitous ARP. */
   garp(reply: Reply<void>): void;
-  /** Keys into the status file, in the background (retried while it cannot be written). */
-  write(patch: Partial<Status>): void;
-  publish(keys: Partial<Status>): void;
   /** A decision that changed something, as data (after its log line). */
   decided(d: DecisionRecord): void;
 }
@@ -89,12 +85,6 @@ export function superviseBinding(
               (_err, c) => ({ kind: 'done', results: [], ...c }),
             ),
           );
-          break;
-        case 'write':
-          ports.write({ ...e.patch, SUPERVISE_ALARM: ports.alarmList().join('; ') || undefined });
-          break;
-        case 'publish':
-          ports.publish(e.keys);
           break;
         case 'decision': {
           const { kind: _, ...d } = e;

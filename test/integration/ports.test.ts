@@ -147,6 +147,8 @@ describe('runCore', () => {
     log: (_l, msg) => void logs.push(msg),
     alarm: () => {},
     alarmList: () => [],
+    write: () => {},
+    publish: () => {},
   });
 
   it('a port that throws is logged and the next effects still run; a reply answers once, never after stop', () => {

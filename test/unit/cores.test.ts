@@ -6,20 +6,11 @@ import { ReceiverCore, type ReceiverEffect } from '../../src/receiver/core.js';
 import { SenderCore, type SenderEffect, type SenderSight } from '../../src/sender/core.js';
 import type { Status } from '../../src/status-store/index.js';
 import { SuperviseCore, type SuperviseEffect, type SuperviseSight } from '../../src/supervise/core.js';
+import { DEFAULT_TIMING } from '../helpers/timing.js';
 
 const WALL = 1_800_000_000_000;
 const at = (mono: number) => ({ mono, wall: WALL + mono + 5_000_000 }); // the two clocks differ on purpose
-const timing = {
-  HEARTBEAT_INT: 200,
-  DEADTIME: 1000,
-  SUPERVISE_INT: 2000,
-  CHECK_TIMEOUT: 2000,
-  RES_TIMEOUT: 30,
-  RES_RESTARTS: 2,
-  GW_FAILS: 6,
-  FAIL_HOLDDOWN: 300,
-  OFF_PAUSE: 30,
-};
+const timing = DEFAULT_TIMING;
 const sends = (fx: SenderEffect[]) => fx.filter((e) => e.kind === 'send').map((e) => (e as { word: string }).word);
 const writes = <T extends { kind: string }>(fx: T[]) =>
   fx.filter((e) => e.kind === 'write').map((e) => (e as unknown as { patch: Status }).patch);

@@ -2,19 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BUS_HEARD_AGAIN_MS, progressBound, type TimingInput, timingOf } from '../../src/config/timing.js';
+import { DEFAULT_TIMING } from '../helpers/timing.js';
 
-const base: TimingInput = {
-  HEARTBEAT_INT: 200,
-  DEADTIME: 1000,
-  SUPERVISE_INT: 2000,
-  CHECK_TIMEOUT: 2000,
-  RES_TIMEOUT: 30,
-  RES_RESTARTS: 2,
-  GW_FAILS: 6,
-  FAIL_HOLDDOWN: 300,
-  OFF_PAUSE: 30,
-  resources: [{}, {}],
-};
+const base: TimingInput = { ...DEFAULT_TIMING, resources: [{}, {}] };
 const t = (o: Partial<TimingInput> = {}) => timingOf({ ...base, ...o });
 
 describe('timingOf', () => {

@@ -32,6 +32,8 @@ export abstract class SimPorts extends SimNetwork {
       },
       alarm: (id, text) => (text === null ? proc.alarms.delete(id) : proc.alarms.set(id, text)),
       alarmList: () => [...proc.alarms.values()],
+      write: (patch) => this.write(proc, patch),
+      publish: (keys) => this.publish(proc, keys),
     };
   }
 
@@ -45,8 +47,6 @@ export abstract class SimPorts extends SimNetwork {
       ...this.commonPorts(proc),
       sight: (reread) => this.senderSight(proc, reread),
       send: (word) => this.send(proc.node, word),
-      write: (patch) => this.write(proc, patch),
-      publish: (keys) => this.publish(proc, keys),
       fence: (reply) => {
         this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
         this.stopAll(proc.node, this.answer(proc, reply));
@@ -73,8 +73,6 @@ export abstract class SimPorts extends SimNetwork {
   protected receiverPorts(proc: Proc): ReceiverPorts {
     return {
       ...this.commonPorts(proc),
-      write: (patch) => this.write(proc, patch),
-      publish: (keys) => this.publish(proc, keys),
       drain: (done) => this.later(proc, 0, done),
       read: () => this.read(proc),
     };
@@ -119,8 +117,6 @@ export abstract class SimPorts extends SimNetwork {
         } else this.startSome(node, [...names], this.answer(proc, reply));
       },
       garp: (reply) => this.later(proc, 1, () => reply.ok()),
-      write: (patch) => this.write(proc, patch),
-      publish: (keys) => this.publish(proc, keys),
       decided: (d) => this.lastDecision.set(proc, decisionText(d)),
     };
   }
