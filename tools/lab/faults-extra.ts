@@ -40,8 +40,8 @@ import { fileURLToPath } from 'node:url';
 import { ownerAlive } from './cleanup.js';
 import { delay, ip, ipOk, killGroup, killPid, pidAlive, runArgv } from './exec.js';
 import { type NodeInstall, readDaemonPids } from './install.js';
-import type { FaultTime, Lab, NodeName } from './lab.js';
 import type { LossStats as ControllerStats, LossSettings } from './loss-controller.js';
+import type { FaultTime, Lab, NodeName } from './types.js';
 
 export type DaemonName = 'sender' | 'receiver' | 'supervise';
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultInstallDir } from './cleanup.js';
-import { GW_IP, type Lab, type NodeInstall, type NodeName, VIP_CIDR } from './lab.js';
+import { GW_IP, type Lab, type NodeInstall, type NodeName, VIP_CIDR } from './types.js';
 
 export type ConfigValue = string | number | null | undefined;
 
@@ -25,7 +25,7 @@ export interface InstallOptions {
   config?: Record<string, ConfigValue>;
 }
 
-export type { NodeInstall } from './lab.js';
+export type { NodeInstall } from './types.js';
 
 function isPhaRoot(dir: string): boolean {
   try {

@@ -14,7 +14,7 @@
  * namespace of the node's keeper process (`nsenter --uts=/proc/<keeper>/ns/uts`,
  * so `hostname` says lb1) and with env NODENAME=<node>.
  */
-import { type ChildProcess, spawn as cpSpawn, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, spawn as cpSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,154 +45,27 @@ import {
 } from './exec.js';
 
 export type { RunOptions, RunResult } from './exec.js';
+export * from './types.js';
 
-export type NodeName = 'lb1' | 'lb2';
-export type HostName = NodeName | 'gw' | 'client';
-export const NODE_NAMES: readonly NodeName[] = ['lb1', 'lb2'];
-
-export const LAB_SUBNET = '198.18.0.0/24';
-export const GW_IP = '198.18.0.1';
-export const VIP = '198.18.0.100';
-export const VIP_CIDR = '198.18.0.100/24';
-export const HOST_IPS: Readonly<Record<HostName, string>> = {
-  gw: GW_IP,
-  lb1: '198.18.0.11',
-  lb2: '198.18.0.12',
-  client: '198.18.0.50',
-};
-
-/** pha installed on a lab node (install.ts makes it). */
-export interface NodeInstall {
-  readonly node: NodeName;
-  readonly dir: string;
-  readonly configPath: string;
-  readonly phaRoot: string;
-  readonly cliPath: string;
-  /** True when the lab made the dir (and removes it on destroy). */
-  readonly ownedDir: boolean;
-  /** The config written, in file order. */
-  readonly config: ReadonlyArray<readonly [string, string]>;
-}
-
-export interface LabHost {
-  readonly name: HostName;
-  /** Network namespace name (`ip netns list`). */
-  readonly ns: string;
-  readonly ip: string;
-  /** Interface inside the host's namespace. */
-  readonly dev: 'eth0';
-  /** Bridge port (in the switch namespace) the host's cable plugs into. */
-  readonly port: string;
-}
-
-export interface LabNode extends LabHost {
-  readonly name: NodeName;
-  /** Pid of the process holding the node's UTS namespace (host name); 0 while none. */
-  readonly keeperPid: number;
-}
-
-export type HostRef = HostName | LabHost;
-
-export interface NodeFaults {
-  dead: boolean;
-  frozen: boolean;
-  linkDown: boolean;
-  gatewayLost: boolean;
-  isolated: boolean;
-}
-
-/** performance.now() right before the fault's first action and after its last. */
-export interface FaultTime {
-  start: number;
-  end: number;
-}
-
-export interface LabSpawnOptions {
-  env?: Record<string, string | undefined>;
-  /** Default ['ignore', 'pipe', 'pipe']. */
-  stdio?: StdioOptions;
-}
-
-export interface LabFaults {
-  /** Cable pulled at the switch, SIGKILL of `pids` and of every process in the node's namespace (lab tooling excepted), then eth0 down (routes go). */
-  hostDeath(node: NodeName, pids?: number[]): Promise<FaultTime>;
-  /** Undo hostDeath as a reboot would: VIP removed, eth0 and port up, default route back, host name keeper restarted. Starts no pha. */
-  hostRevive(node: NodeName): Promise<FaultTime>;
-  /** Switch port of the node down (the node keeps its addresses and routes). */
-  linkDown(node: NodeName): Promise<FaultTime>;
-  linkUp(node: NodeName): Promise<FaultTime>;
-  /** Cut lb1 <-> lb2 only (both bridge ports isolated): both still reach gw and client. */
-  partition(): Promise<FaultTime>;
-  heal(): Promise<FaultTime>;
-  /** Blackhole route to the gateway in the node: its pings fail at once. */
-  gatewayLoss(node: NodeName): Promise<FaultTime>;
-  gatewayRestore(node: NodeName): Promise<FaultTime>;
-  /** SIGSTOP the given pids, or every process in the node's namespace (lab tooling excepted). */
-  freeze(target: NodeName | number[]): Promise<FaultTime>;
-  /** SIGCONT what freeze() stopped (for a node: everything in its namespace). */
-  thaw(target: NodeName | number[]): Promise<FaultTime>;
-  /** Send a signal (default SIGKILL) to the given pids or to every process in the node's namespace (lab tooling excepted). */
-  kill(target: NodeName | number[], signal?: NodeJS.Signals): Promise<FaultTime>;
-  /** Remove the VIP from the node's eth0 by hand (resource failure). */
-  vipRemove(node: NodeName): Promise<FaultTime>;
-}
-
-export interface Lab {
-  readonly prefix: string;
-  readonly nodes: { readonly lb1: LabNode; readonly lb2: LabNode };
-  readonly gw: LabHost;
-  readonly client: LabHost;
-  /** Namespace holding the bridge `br0`. */
-  readonly switchNs: string;
-  readonly vip: string;
-  readonly vipCidr: string;
-  readonly destroyed: boolean;
-  /** Install dirs written by installNode(). */
-  readonly installs: Partial<Record<NodeName, NodeInstall>>;
-  readonly faults: LabFaults;
-
-  host(ref: HostRef): LabHost;
-  /** Current fault flags of a node (as injected through `faults`). */
-  faultState(node: NodeName): Readonly<NodeFaults>;
-  /** The argv that runs `cmd args` inside the host (for callers that spawn themselves). */
-  argv(host: HostRef, cmd: string, args?: string[]): string[];
-  /** Run a command inside the host; never rejects (see RunResult.code). */
-  run(host: HostRef, cmd: string, args?: string[], opts?: RunOptions): Promise<RunResult>;
-  /** Start a long-running command inside the host in its own process group; killed (group, SIGKILL) on destroy and by node faults. */
-  spawn(host: HostRef, cmd: string, args?: string[], opts?: LabSpawnOptions): ChildProcess;
-  /**
-   * Track a process the caller spawned itself (killed on destroy). With
-   * infra: true it is lab tooling (a monitor, a sampler) that node faults
-   * (hostDeath, freeze, kill of a node) spare.
-   */
-  adopt(child: ChildProcess, opts?: { infra?: boolean }): ChildProcess;
-  /** One ICMP echo (`ping -c1 -W<s>`); target must be a lab host or an address in 198.18.0.0/15. */
-  ping(from: HostRef, to: HostRef | string, timeoutS?: number): Promise<boolean>;
-  /** Pids in the host's namespace (lab tooling excluded unless includeInfra). */
-  pids(host: HostRef, includeInfra?: boolean): Promise<number[]>;
-  /**
-   * Nodes with the VIP on eth0. effective: leave out nodes that are dead,
-   * frozen or whose link is down (they hold nothing for a client).
-   */
-  vipHolders(opts?: { effective?: boolean }): Promise<NodeName[]>;
-  /**
-   * Run pha-cli on the node as an operator would:
-   * `ip netns exec <ns> env NODENAME=<node> PHA_CONFIG=<dir>/etc/config node <phaRoot>/bin/pha-cli.js <args…>`
-   * or with {stdin} the commands piped in. Needs installNode() first.
-   */
-  cli(node: NodeName, input: string[] | { stdin: string }, opts?: RunOptions): Promise<RunResult>;
-  /** Remove everything (idempotent). */
-  destroy(): Promise<void>;
-  /** Synchronous variant for exit handlers. */
-  destroySync(): void;
-}
-
-export interface CreateLabOptions {
-  /** Name prefix of the namespaces; default "pha" + 6 random hex digits + "-". */
-  prefix?: string;
-  /** Sweep leftovers of crashed earlier runs first (default true). */
-  sweep?: boolean;
-}
+import { labFaults } from './lab-faults.js';
+import {
+  type CreateLabOptions,
+  GW_IP,
+  HOST_IPS,
+  type HostName,
+  type HostRef,
+  type Lab,
+  type LabFaults,
+  type LabHost,
+  type LabNode,
+  type LabSpawnOptions,
+  NODE_NAMES,
+  type NodeFaults,
+  type NodeInstall,
+  type NodeName,
+  VIP,
+  VIP_CIDR,
+} from './types.js';
 
 const PORTS: Readonly<Record<HostName, string>> = { lb1: 'p-lb1', lb2: 'p-lb2', gw: 'p-gw', client: 'p-cl' };
 
@@ -255,7 +128,16 @@ class LabImpl implements Lab {
       isolated: false,
     });
     this.state = { lb1: clean(), lb2: clean() };
-    this.faults = this.makeFaults();
+    this.faults = labFaults({
+      nodes: this.nodes,
+      switchNs: this.switchNs,
+      state: this.state,
+      frozenPids: this.frozenPids,
+      assertLive: () => this.assertLive(),
+      signalNode: (node, signal) => this.signalNode(node, signal),
+      pids: (node) => this.pids(node),
+      startKeeper: (node) => this.startKeeper(node),
+    });
   }
 
   // ------------------------------------------------------------- building
@@ -495,132 +377,6 @@ class LabImpl implements Lab {
     return [...hit];
   }
 
-  private makeFaults(): LabFaults {
-    const timed = async (fn: () => Promise<void>): Promise<FaultTime> => {
-      this.assertLive();
-      const start = performance.now();
-      await fn();
-      return { start, end: performance.now() };
-    };
-    const sw = (): string => this.switchNs;
-    return {
-      hostDeath: (node, pids = []) =>
-        timed(async () => {
-          const n = this.nodes[node];
-          await ip(['-n', sw(), 'link', 'set', n.port, 'down']);
-          for (const p of pids) killPid(p, 'SIGKILL');
-          await this.signalNode(node, 'SIGKILL');
-          await ip(['-n', n.ns, 'link', 'set', 'eth0', 'down']);
-          Object.assign(this.state[node], { dead: true, frozen: false });
-          this.frozenPids[node].clear();
-        }),
-      hostRevive: (node) =>
-        timed(async () => {
-          const n = this.nodes[node];
-          await ipOk(['-n', n.ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
-          await ip(['-n', n.ns, 'link', 'set', 'eth0', 'up']);
-          await ip(['-n', sw(), 'link', 'set', n.port, 'up']);
-          await ip(['-n', n.ns, 'route', 'replace', 'default', 'via', GW_IP]);
-          if (!n.keeperPid || !pidAlive(n.keeperPid)) await this.startKeeper(node);
-          Object.assign(this.state[node], { dead: false, linkDown: false });
-        }),
-      linkDown: (node) =>
-        timed(async () => {
-          await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'down']);
-          this.state[node].linkDown = true;
-        }),
-      linkUp: (node) =>
-        timed(async () => {
-          await ip(['-n', sw(), 'link', 'set', this.nodes[node].port, 'up']);
-          this.state[node].linkDown = false;
-        }),
-      partition: () =>
-        timed(async () => {
-          await Promise.all(
-            NODE_NAMES.map((n) =>
-              runOrThrow([
-                'ip',
-                'netns',
-                'exec',
-                sw(),
-                'bridge',
-                'link',
-                'set',
-                'dev',
-                this.nodes[n].port,
-                'isolated',
-                'on',
-              ]),
-            ),
-          );
-          for (const n of NODE_NAMES) this.state[n].isolated = true;
-        }),
-      heal: () =>
-        timed(async () => {
-          await Promise.all(
-            NODE_NAMES.map((n) =>
-              runOrThrow([
-                'ip',
-                'netns',
-                'exec',
-                sw(),
-                'bridge',
-                'link',
-                'set',
-                'dev',
-                this.nodes[n].port,
-                'isolated',
-                'off',
-              ]),
-            ),
-          );
-          for (const n of NODE_NAMES) this.state[n].isolated = false;
-        }),
-      gatewayLoss: (node) =>
-        timed(async () => {
-          await ip(['-n', this.nodes[node].ns, 'route', 'replace', 'blackhole', `${GW_IP}/32`]);
-          this.state[node].gatewayLost = true;
-        }),
-      gatewayRestore: (node) =>
-        timed(async () => {
-          await ipOk(['-n', this.nodes[node].ns, 'route', 'del', 'blackhole', `${GW_IP}/32`]);
-          this.state[node].gatewayLost = false;
-        }),
-      freeze: (target) =>
-        timed(async () => {
-          if (Array.isArray(target)) {
-            for (const p of target) killPid(p, 'SIGSTOP');
-            return;
-          }
-          for (const p of await this.signalNode(target, 'SIGSTOP')) this.frozenPids[target].add(p);
-          this.state[target].frozen = true;
-        }),
-      thaw: (target) =>
-        timed(async () => {
-          if (Array.isArray(target)) {
-            for (const p of target) killPid(p, 'SIGCONT');
-            return;
-          }
-          const pids = new Set([...this.frozenPids[target], ...(await this.pids(target))]);
-          for (const p of pids) killPid(p, 'SIGCONT');
-          this.frozenPids[target].clear();
-          this.state[target].frozen = false;
-        }),
-      kill: (target, signal = 'SIGKILL') =>
-        timed(async () => {
-          if (Array.isArray(target)) {
-            for (const p of target) killPid(p, signal);
-            return;
-          }
-          await this.signalNode(target, signal);
-        }),
-      vipRemove: (node) =>
-        timed(async () => {
-          await ip(['-n', this.nodes[node].ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
-        }),
-    };
-  }
-
   // ------------------------------------------------------------- teardown
 
   destroy(): Promise<void> {
@@ -663,11 +419,6 @@ class LabImpl implements Lab {
     }
     removeOwnerPidFile(this.prefix);
   }
-}
-
-async function runOrThrow(argv: string[]): Promise<void> {
-  const r = await runArgv(argv, { timeoutMs: 10_000 });
-  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr.trim()}`);
 }
 
 /**

@@ -19,7 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { delay, ip, ipOk, killGroup } from './exec.js';
-import { type Lab, NODE_NAMES, type NodeName } from './lab.js';
+import { type Lab, NODE_NAMES, type NodeName } from './types.js';
 
 export interface VipEvent {
   node: NodeName;
