@@ -15,21 +15,10 @@
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
 import { spawn } from 'node:child_process';
-import { sleep, waitFor } from '../../src/wait.js';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
-import {
-  type Backend,
-  CLI_PATH,
-  type CliResult,
-  type HolderChange,
-  IDX,
-  type Idx,
-  LabBackend,
-  LoopbackBackend,
-  other,
-  PROBE_MS,
-} from './backend.js';
+import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
+import { coldStart, failover, fmt, switchover } from './scenes.js';
 
 interface Options {
   step: boolean;
@@ -62,38 +51,13 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-const fmt = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`;
-
-/** Gap (no holder), overlap (two holders) and changes of the effective holders within [from, to]. */
-function holderStats(changes: readonly HolderChange[], from: number, to: number) {
-  let gap = 0;
-  let overlap = 0;
-  let transitions = 0;
-  let before: number[] = [];
-  for (const c of changes) if (c.t <= from) before = c.holders;
-  let cur = before;
-  let t = from;
-  const within = changes.filter((c) => c.t > from && c.t <= to);
-  for (const c of within) {
-    if (cur.length === 0) gap += c.t - t;
-    if (cur.length === 2) overlap += c.t - t;
-    transitions++;
-    cur = c.holders;
-    t = c.t;
-  }
-  if (cur.length === 0) gap += to - t;
-  if (cur.length === 2) overlap += to - t;
-  return { gap, overlap, transitions };
-}
-
 interface Row {
   what: string;
   value: string;
   note: string;
 }
 
-class Demo {
+export class Demo {
   backend!: Backend;
   panel!: Panel;
   readonly t0 = Date.now();
@@ -205,246 +169,6 @@ class Demo {
     return { outage: lastOld === null ? null : firstNew - lastOld, firstNew };
   }
 
-  // ------------------------------------------------------------- steps
-
-  async coldStart(): Promise<void> {
-    const b = this.backend;
-    const [a, z] = [0, 1] as const;
-    this.say('');
-    this.say(`━━ Step 1 — cold start ━━`);
-    this.say(`  The operator starts pha on ${this.name(a)} through the shell, the way the init script does it:`);
-    const tStart = Date.now();
-    const r = await b.cli(a, { stdin: 'start\nq\n' });
-    this.showCli(`printf 'start\\nq\\n' | pha-cli        # on ${this.name(a)}`, r);
-    if (r.code !== 0) throw new Error(`pha-cli start on ${this.name(a)} failed (exit ${r.code})`);
-    this.say(`  ${this.name(a)} hears nobody. It gives a peer one DEADTIME (1 s) to speak, then starts ${b.what}.`);
-    if (!(await waitFor(() => this.holds(a), 15_000)))
-      throw new Error(`${this.name(a)} did not take ${b.what} within 15 s`);
-    const tHeld = b.changes.find((c) => c.t >= tStart && c.holders.join() === String(a))!.t;
-    this.say(`  → ${this.name(a)} is Active and holds ${b.what}, ${fmt(tHeld - tStart)} after 'start'.`);
-    this.row(
-      `cold start: 'start' on ${this.name(a)} → it holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
-      tHeld - tStart,
-      'pha-cli start itself + 1 DEADTIME grace + script',
-    );
-    if (b.hasClient) {
-      const ok = await waitFor(() => this.firstAnswer(this.name(a), tStart) !== null, 5000);
-      const tc = this.firstAnswer(this.name(a), tStart);
-      this.say(
-        ok
-          ? `  → the client reaches the VIP: ${this.name(a)} answers (${fmt(tc! - tStart)} after 'start').`
-          : '  → the client does not reach the VIP yet (!)',
-      );
-    }
-    await sleep(800);
-    this.say(`  Now ${this.name(z)} joins with a one-shot command:`);
-    const tJoin = Date.now();
-    const r2 = await b.cli(z, ['start']);
-    this.showCli(`pha-cli start        # on ${this.name(z)}`, r2);
-    if (r2.code !== 0) throw new Error(`pha-cli start on ${this.name(z)} failed (exit ${r2.code})`);
-    if (!(await waitFor(() => this.isStandbyHearingActive(z), 15_000)))
-      throw new Error(`${this.name(z)} did not come up Standby within 15 s`);
-    const tStandby = Date.now();
-    await sleep(1500);
-    const moved = b.changes.filter((c) => c.t > tJoin).length;
-    this.say(
-      `  → ${this.name(z)} hears ${this.name(a)} ONLINE and comes up Standby (${fmt(tStandby - tJoin)} after 'start', seen by polling status.dat).`,
-    );
-    this.say(
-      `    ${b.what} ${moved === 0 ? `stayed on ${this.name(a)}: a joining node does not steal it` : `MOVED ${moved} time(s) during the join (!)`}.`,
-    );
-    this.row(
-      `cold start: 'start' on ${this.name(z)} → Standby`,
-      tStandby - tJoin,
-      moved === 0
-        ? `no ${b.mode === 'lab' ? 'VIP' : 'resource'} move on join`
-        : `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moved}× (!)`,
-    );
-    await sleep(1000);
-  }
-
-  async failover(): Promise<void> {
-    const b = this.backend;
-    const holder = b.holders()[0] ?? 0;
-    const dead = holder as Idx;
-    const surv = other(dead);
-    this.say('');
-    this.say(`━━ Step 2 — failover: host death of the Active node ${this.name(dead)} ━━`);
-    if (b.mode === 'lab')
-      this.say(`  ${this.name(dead)}'s cable is pulled at the switch and every process on it is killed (SIGKILL).`);
-    else this.say(`  ${this.name(dead)}'s three daemons are killed (SIGKILL) and its resource file removed.`);
-    const t0 = await b.hostDeath(dead);
-    this.say(`  ${this.name(surv)} stops hearing heartbeats; after DEADTIME (1 s) of silence it takes over.`);
-    if (!(await waitFor(() => this.holds(surv), 20_000)))
-      throw new Error(`${this.name(surv)} did not take over within 20 s`);
-    const tVip = b.changes.find((c) => c.t >= t0 && c.holders.join() === String(surv))!.t;
-    let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
-    if (b.hasClient) {
-      await waitFor(() => this.firstAnswer(this.name(surv), t0) !== null, 10_000);
-      client = this.clientOutage(this.name(dead), this.name(surv), t0);
-    }
-    await sleep(300);
-    // Timeline from what was observed.
-    const s = this.statusOf(surv);
-    const lastHb = b.sniffing ? (b.heard[surv] && b.heard[surv]!.t < tVip ? b.heard[surv]!.t : null) : null;
-    this.say(`  Timeline (0 = the host died):`);
-    if (lastHb !== null)
-      this.say(
-        `    ${fmt(lastHb - t0).padStart(9)}  last heartbeat from ${this.name(dead)} seen arriving at ${this.name(surv)} (on the wire)`,
-      );
-    if (s?.RECEIVER_IN_SINCE && s.RECEIVER_IN_SINCE > t0 && s.RECEIVER_IN_SINCE <= tVip + 100) {
-      this.say(
-        `    ${fmt(s.RECEIVER_IN_SINCE - t0).padStart(9)}  ${this.name(surv)}'s receiver: ${this.name(dead)} is silent (RECEIVER_IN → null)`,
-      );
-    }
-    this.say(`    ${fmt(tVip - t0).padStart(9)}  ${b.what} is on ${this.name(surv)}`);
-    if (b.hasClient) {
-      this.say(
-        `    ${fmt(client.firstNew !== null ? client.firstNew - t0 : null).padStart(9)}  the client gets its first answer from ${this.name(surv)} (asking every ${PROBE_MS} ms)`,
-      );
-    }
-    this.say(
-      `  → failover took ${fmt(tVip - t0)}${b.hasClient ? `; the client was without an answer for ${fmt(client.outage)}` : ''}.`,
-    );
-    this.row(
-      `host death of ${this.name(dead)} → ${this.name(surv)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
-      tVip - t0,
-      'target ≤ 1200 ms (median)',
-    );
-    if (b.hasClient) {
-      this.row(
-        `host death: client answered by ${this.name(surv)}`,
-        client.firstNew !== null ? client.firstNew - t0 : null,
-        `after the death; ±${PROBE_MS} ms`,
-      );
-      this.row(
-        'host death: client without an answer',
-        client.outage,
-        `last answer from ${this.name(dead)} → first from ${this.name(surv)}`,
-      );
-    }
-    await sleep(1200);
-    await this.pause(`revive ${this.name(dead)}`);
-
-    this.say('');
-    this.say(
-      `  ${this.name(dead)} comes back (as after a reboot${b.mode === 'lab' ? ': link up, no VIP' : ''}); pha is not running there yet.`,
-    );
-    await b.hostRevive(dead);
-    await sleep(500);
-    this.say(
-      `  The operator starts pha on ${this.name(dead)} again (its pid files are stale: the daemons were killed):`,
-    );
-    const tJoin = Date.now();
-    const r = await b.cli(dead, ['start']);
-    this.showCli(`pha-cli start        # on ${this.name(dead)}`, r);
-    // Settled: the rejoined node runs, both hear each other, one holder.
-    const settled = () => {
-      const s1 = this.statusOf(dead);
-      const s2 = this.statusOf(surv);
-      return (
-        b.daemonsAlive(dead) === 3 &&
-        b.holders().length === 1 &&
-        (s1?.STATUS === 'OFFLINE' || s1?.STATUS === 'ONLINE') &&
-        (s2?.STATUS === 'OFFLINE' || s2?.STATUS === 'ONLINE') &&
-        !!s1.RECEIVER_IN &&
-        !!s2.RECEIVER_IN &&
-        s1.RECEIVER_IN !== 'PROGRESS' &&
-        s2.RECEIVER_IN !== 'PROGRESS'
-      );
-    };
-    if (!(await waitFor(settled, 15_000)))
-      throw new Error(`${this.name(dead)} did not settle within 15 s after 'start'`);
-    const tSettled = Date.now();
-    await sleep(2000);
-    const moves = b.changes.filter((c) => c.t > tJoin);
-    const st = holderStats(b.changes, tJoin, Date.now());
-    if (moves.length === 0 && this.isStandbyHearingActive(dead)) {
-      const thing = b.mode === 'lab' ? 'VIP' : 'resource';
-      this.say(
-        `  → ${this.name(dead)} joined as Standby (${fmt(tSettled - tJoin)} after 'start'); ${b.what} stays on ${this.name(surv)}: no failback.`,
-      );
-      this.row(`${this.name(dead)} back: 'start' → Standby`, tSettled - tJoin, `no failback, no ${thing} move`);
-    } else {
-      const path = moves
-        .map(
-          (c) => `${c.holders.map((h) => this.name(h as Idx)).join('+') || 'nobody'} at +${Math.round(c.t - tJoin)} ms`,
-        )
-        .join(', ');
-      this.say(
-        `  (!) ${b.what} MOVED while ${this.name(dead)} joined: ${path || 'no move, but the node is not Standby'}`,
-      );
-      this.say(
-        `      gap ${fmt(st.gap)}, overlap ${fmt(st.overlap)}. A joining node should come up Standby (SPEC fix 11): this is a pha bug.`,
-      );
-      if (b.mode === 'lab')
-        this.say(`      (Run with PHA_LAB_KEEP=1 to keep the install dirs and their logs, var/log.*, for a look.)`);
-      this.row(
-        `${this.name(dead)} back: 'start' → settled`,
-        tSettled - tJoin,
-        `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moves.length}× (!), gap ${fmt(st.gap)}: pha bug`,
-      );
-    }
-  }
-
-  async switchover(): Promise<void> {
-    const b = this.backend;
-    const from = (b.holders()[0] ?? 1) as Idx;
-    const to = other(from);
-    this.say('');
-    this.say(`━━ Step 3 — manual switchover: 'off' on the Active node ${this.name(from)} ━━`);
-    this.say(
-      `  ${this.name(from)} stops ${b.what} (sending PROGRESS), sends OFFLINE at once (the release), then pauses`,
-    );
-    this.say(`  its heartbeat for 30 s. ${this.name(to)} sees ONLINE → OFFLINE and takes over at once.`);
-    const tOff = Date.now();
-    const r = await b.cli(from, ['off']);
-    this.showCli(`pha-cli off        # on ${this.name(from)}`, r);
-    if (r.code !== 0) throw new Error(`pha-cli off on ${this.name(from)} failed (exit ${r.code})`);
-    if (!(await waitFor(() => this.holds(to), 10_000)))
-      throw new Error(`${this.name(to)} did not take over within 10 s`);
-    const tTaken = b.changes.find((c) => c.t >= tOff && c.holders.join() === String(to))!.t;
-    let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
-    if (b.hasClient) {
-      await waitFor(() => this.firstAnswer(this.name(to), tOff) !== null, 5000);
-      client = this.clientOutage(this.name(from), this.name(to), tOff);
-    }
-    await sleep(1500);
-    const tEnd = Date.now();
-    const st = holderStats(b.changes, tOff, tEnd);
-    const firstLeave = b.changes.find((c) => c.t >= tOff && !c.holders.includes(from));
-    const src =
-      b.mode === 'lab'
-        ? "the lab's VIP watcher (ip monitor address, event-stamped)"
-        : 'sampling the resource files every 5 ms';
-    this.say(`  Measured with ${src}:`);
-    this.say(
-      `    'off' issued → ${b.what} released by ${this.name(from)}: ${fmt(firstLeave ? firstLeave.t - tOff : null)}`,
-    );
-    this.say(`    'off' issued → ${b.what} on ${this.name(to)}:          ${fmt(tTaken - tOff)}`);
-    this.say(`    gap (nobody holds it):   ${fmt(st.gap)}`);
-    this.say(
-      `    overlap (both hold it):  ${fmt(st.overlap)}  ${st.overlap === 0 ? '✓ never two holders' : '✗ TWO HOLDERS (!)'}`,
-    );
-    this.say(
-      `    holder changes: ${st.transitions} ${st.transitions <= 2 ? '(release, take-over: no flapping)' : '(!)'}`,
-    );
-    if (b.hasClient) this.say(`    the client was without an answer for ${fmt(client.outage)}`);
-    this.say(
-      `  ${this.name(from)} stays Standby; its heartbeat is paused for 30 s (OFF_PAUSE), so ${this.name(to)} hears nothing`,
-    );
-    this.say(`  from it meanwhile and keeps ${b.what}. No automatic failback afterwards ('on' ends the pause early).`);
-    this.row(
-      `off on ${this.name(from)} → ${this.name(to)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
-      tTaken - tOff,
-      'includes pha-cli start-up and the stop script',
-    );
-    this.row('off: gap (no holder)', st.gap, 'target ≤ 100 ms (median)');
-    this.row('off: overlap (two holders)', st.overlap, st.overlap === 0 ? 'must be 0 ✓' : 'must be 0 ✗');
-    if (b.hasClient) this.row('off: client without an answer', client.outage, `±${PROBE_MS} ms`);
-    await sleep(1000);
-  }
-
   summary(): void {
     const b = this.backend;
     this.say('');
@@ -542,11 +266,11 @@ class Demo {
     this.panel = new Panel(this.backend, this.t0, !!process.stdout.isTTY);
     this.panel.start();
     await this.pause('step 1, cold start');
-    await this.coldStart();
+    await coldStart(this);
     await this.pause('step 2, failover');
-    await this.failover();
+    await failover(this);
     await this.pause('step 3, manual switchover');
-    await this.switchover();
+    await switchover(this);
     this.summary();
     if (this.opts.keep) {
       this.say('');

@@ -1,0 +1,252 @@
+// The demo's three steps, each as an operator would walk through it: a cold
+// start, a failover (host death), a switchover (`off`).
+import { sleep, waitFor } from '../../src/wait.js';
+import { type HolderChange, type Idx, other, PROBE_MS } from './backend.js';
+import type { Demo } from './main.js';
+
+export const fmt = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`;
+
+/** Gap (no holder), overlap (two holders) and changes of the effective holders within [from, to]. */
+function holderStats(changes: readonly HolderChange[], from: number, to: number) {
+  let gap = 0;
+  let overlap = 0;
+  let transitions = 0;
+  let before: number[] = [];
+  for (const c of changes) if (c.t <= from) before = c.holders;
+  let cur = before;
+  let t = from;
+  const within = changes.filter((c) => c.t > from && c.t <= to);
+  for (const c of within) {
+    if (cur.length === 0) gap += c.t - t;
+    if (cur.length === 2) overlap += c.t - t;
+    transitions++;
+    cur = c.holders;
+    t = c.t;
+  }
+  if (cur.length === 0) gap += to - t;
+  if (cur.length === 2) overlap += to - t;
+  return { gap, overlap, transitions };
+}
+
+export async function coldStart(d: Demo): Promise<void> {
+  const b = d.backend;
+  const [a, z] = [0, 1] as const;
+  d.say('');
+  d.say(`━━ Step 1 — cold start ━━`);
+  d.say(`  The operator starts pha on ${d.name(a)} through the shell, the way the init script does it:`);
+  const tStart = Date.now();
+  const r = await b.cli(a, { stdin: 'start\nq\n' });
+  d.showCli(`printf 'start\\nq\\n' | pha-cli        # on ${d.name(a)}`, r);
+  if (r.code !== 0) throw new Error(`pha-cli start on ${d.name(a)} failed (exit ${r.code})`);
+  d.say(`  ${d.name(a)} hears nobody. It gives a peer one DEADTIME (1 s) to speak, then starts ${b.what}.`);
+  if (!(await waitFor(() => d.holds(a), 15_000))) throw new Error(`${d.name(a)} did not take ${b.what} within 15 s`);
+  const tHeld = b.changes.find((c) => c.t >= tStart && c.holders.join() === String(a))!.t;
+  d.say(`  → ${d.name(a)} is Active and holds ${b.what}, ${fmt(tHeld - tStart)} after 'start'.`);
+  d.row(
+    `cold start: 'start' on ${d.name(a)} → it holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+    tHeld - tStart,
+    'pha-cli start itself + 1 DEADTIME grace + script',
+  );
+  if (b.hasClient) {
+    const ok = await waitFor(() => d.firstAnswer(d.name(a), tStart) !== null, 5000);
+    const tc = d.firstAnswer(d.name(a), tStart);
+    d.say(
+      ok
+        ? `  → the client reaches the VIP: ${d.name(a)} answers (${fmt(tc! - tStart)} after 'start').`
+        : '  → the client does not reach the VIP yet (!)',
+    );
+  }
+  await sleep(800);
+  d.say(`  Now ${d.name(z)} joins with a one-shot command:`);
+  const tJoin = Date.now();
+  const r2 = await b.cli(z, ['start']);
+  d.showCli(`pha-cli start        # on ${d.name(z)}`, r2);
+  if (r2.code !== 0) throw new Error(`pha-cli start on ${d.name(z)} failed (exit ${r2.code})`);
+  if (!(await waitFor(() => d.isStandbyHearingActive(z), 15_000)))
+    throw new Error(`${d.name(z)} did not come up Standby within 15 s`);
+  const tStandby = Date.now();
+  await sleep(1500);
+  const moved = b.changes.filter((c) => c.t > tJoin).length;
+  d.say(
+    `  → ${d.name(z)} hears ${d.name(a)} ONLINE and comes up Standby (${fmt(tStandby - tJoin)} after 'start', seen by polling status.dat).`,
+  );
+  d.say(
+    `    ${b.what} ${moved === 0 ? `stayed on ${d.name(a)}: a joining node does not steal it` : `MOVED ${moved} time(s) during the join (!)`}.`,
+  );
+  d.row(
+    `cold start: 'start' on ${d.name(z)} → Standby`,
+    tStandby - tJoin,
+    moved === 0
+      ? `no ${b.mode === 'lab' ? 'VIP' : 'resource'} move on join`
+      : `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moved}× (!)`,
+  );
+  await sleep(1000);
+}
+
+export async function failover(d: Demo): Promise<void> {
+  const b = d.backend;
+  const holder = b.holders()[0] ?? 0;
+  const dead = holder as Idx;
+  const surv = other(dead);
+  d.say('');
+  d.say(`━━ Step 2 — failover: host death of the Active node ${d.name(dead)} ━━`);
+  if (b.mode === 'lab')
+    d.say(`  ${d.name(dead)}'s cable is pulled at the switch and every process on it is killed (SIGKILL).`);
+  else d.say(`  ${d.name(dead)}'s three daemons are killed (SIGKILL) and its resource file removed.`);
+  const t0 = await b.hostDeath(dead);
+  d.say(`  ${d.name(surv)} stops hearing heartbeats; after DEADTIME (1 s) of silence it takes over.`);
+  if (!(await waitFor(() => d.holds(surv), 20_000))) throw new Error(`${d.name(surv)} did not take over within 20 s`);
+  const tVip = b.changes.find((c) => c.t >= t0 && c.holders.join() === String(surv))!.t;
+  let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
+  if (b.hasClient) {
+    await waitFor(() => d.firstAnswer(d.name(surv), t0) !== null, 10_000);
+    client = d.clientOutage(d.name(dead), d.name(surv), t0);
+  }
+  await sleep(300);
+  // Timeline from what was observed.
+  const s = d.statusOf(surv);
+  const lastHb = b.sniffing ? (b.heard[surv] && b.heard[surv]!.t < tVip ? b.heard[surv]!.t : null) : null;
+  d.say(`  Timeline (0 = the host died):`);
+  if (lastHb !== null)
+    d.say(
+      `    ${fmt(lastHb - t0).padStart(9)}  last heartbeat from ${d.name(dead)} seen arriving at ${d.name(surv)} (on the wire)`,
+    );
+  if (s?.RECEIVER_IN_SINCE && s.RECEIVER_IN_SINCE > t0 && s.RECEIVER_IN_SINCE <= tVip + 100) {
+    d.say(
+      `    ${fmt(s.RECEIVER_IN_SINCE - t0).padStart(9)}  ${d.name(surv)}'s receiver: ${d.name(dead)} is silent (RECEIVER_IN → null)`,
+    );
+  }
+  d.say(`    ${fmt(tVip - t0).padStart(9)}  ${b.what} is on ${d.name(surv)}`);
+  if (b.hasClient) {
+    d.say(
+      `    ${fmt(client.firstNew !== null ? client.firstNew - t0 : null).padStart(9)}  the client gets its first answer from ${d.name(surv)} (asking every ${PROBE_MS} ms)`,
+    );
+  }
+  d.say(
+    `  → failover took ${fmt(tVip - t0)}${b.hasClient ? `; the client was without an answer for ${fmt(client.outage)}` : ''}.`,
+  );
+  d.row(
+    `host death of ${d.name(dead)} → ${d.name(surv)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+    tVip - t0,
+    'target ≤ 1200 ms (median)',
+  );
+  if (b.hasClient) {
+    d.row(
+      `host death: client answered by ${d.name(surv)}`,
+      client.firstNew !== null ? client.firstNew - t0 : null,
+      `after the death; ±${PROBE_MS} ms`,
+    );
+    d.row(
+      'host death: client without an answer',
+      client.outage,
+      `last answer from ${d.name(dead)} → first from ${d.name(surv)}`,
+    );
+  }
+  await sleep(1200);
+  await d.pause(`revive ${d.name(dead)}`);
+
+  d.say('');
+  d.say(
+    `  ${d.name(dead)} comes back (as after a reboot${b.mode === 'lab' ? ': link up, no VIP' : ''}); pha is not running there yet.`,
+  );
+  await b.hostRevive(dead);
+  await sleep(500);
+  d.say(`  The operator starts pha on ${d.name(dead)} again (its pid files are stale: the daemons were killed):`);
+  const tJoin = Date.now();
+  const r = await b.cli(dead, ['start']);
+  d.showCli(`pha-cli start        # on ${d.name(dead)}`, r);
+  // Settled: the rejoined node runs, both hear each other, one holder.
+  const settled = () => {
+    const s1 = d.statusOf(dead);
+    const s2 = d.statusOf(surv);
+    return (
+      b.daemonsAlive(dead) === 3 &&
+      b.holders().length === 1 &&
+      (s1?.STATUS === 'OFFLINE' || s1?.STATUS === 'ONLINE') &&
+      (s2?.STATUS === 'OFFLINE' || s2?.STATUS === 'ONLINE') &&
+      !!s1.RECEIVER_IN &&
+      !!s2.RECEIVER_IN &&
+      s1.RECEIVER_IN !== 'PROGRESS' &&
+      s2.RECEIVER_IN !== 'PROGRESS'
+    );
+  };
+  if (!(await waitFor(settled, 15_000))) throw new Error(`${d.name(dead)} did not settle within 15 s after 'start'`);
+  const tSettled = Date.now();
+  await sleep(2000);
+  const moves = b.changes.filter((c) => c.t > tJoin);
+  const st = holderStats(b.changes, tJoin, Date.now());
+  if (moves.length === 0 && d.isStandbyHearingActive(dead)) {
+    const thing = b.mode === 'lab' ? 'VIP' : 'resource';
+    d.say(
+      `  → ${d.name(dead)} joined as Standby (${fmt(tSettled - tJoin)} after 'start'); ${b.what} stays on ${d.name(surv)}: no failback.`,
+    );
+    d.row(`${d.name(dead)} back: 'start' → Standby`, tSettled - tJoin, `no failback, no ${thing} move`);
+  } else {
+    const path = moves
+      .map((c) => `${c.holders.map((h) => d.name(h as Idx)).join('+') || 'nobody'} at +${Math.round(c.t - tJoin)} ms`)
+      .join(', ');
+    d.say(`  (!) ${b.what} MOVED while ${d.name(dead)} joined: ${path || 'no move, but the node is not Standby'}`);
+    d.say(
+      `      gap ${fmt(st.gap)}, overlap ${fmt(st.overlap)}. A joining node should come up Standby (SPEC fix 11): this is a pha bug.`,
+    );
+    if (b.mode === 'lab')
+      d.say(`      (Run with PHA_LAB_KEEP=1 to keep the install dirs and their logs, var/log.*, for a look.)`);
+    d.row(
+      `${d.name(dead)} back: 'start' → settled`,
+      tSettled - tJoin,
+      `${b.mode === 'lab' ? 'VIP' : 'resource'} moved ${moves.length}× (!), gap ${fmt(st.gap)}: pha bug`,
+    );
+  }
+}
+
+export async function switchover(d: Demo): Promise<void> {
+  const b = d.backend;
+  const from = (b.holders()[0] ?? 1) as Idx;
+  const to = other(from);
+  d.say('');
+  d.say(`━━ Step 3 — manual switchover: 'off' on the Active node ${d.name(from)} ━━`);
+  d.say(`  ${d.name(from)} stops ${b.what} (sending PROGRESS), sends OFFLINE at once (the release), then pauses`);
+  d.say(`  its heartbeat for 30 s. ${d.name(to)} sees ONLINE → OFFLINE and takes over at once.`);
+  const tOff = Date.now();
+  const r = await b.cli(from, ['off']);
+  d.showCli(`pha-cli off        # on ${d.name(from)}`, r);
+  if (r.code !== 0) throw new Error(`pha-cli off on ${d.name(from)} failed (exit ${r.code})`);
+  if (!(await waitFor(() => d.holds(to), 10_000))) throw new Error(`${d.name(to)} did not take over within 10 s`);
+  const tTaken = b.changes.find((c) => c.t >= tOff && c.holders.join() === String(to))!.t;
+  let client: { outage: number | null; firstNew: number | null } = { outage: null, firstNew: null };
+  if (b.hasClient) {
+    await waitFor(() => d.firstAnswer(d.name(to), tOff) !== null, 5000);
+    client = d.clientOutage(d.name(from), d.name(to), tOff);
+  }
+  await sleep(1500);
+  const tEnd = Date.now();
+  const st = holderStats(b.changes, tOff, tEnd);
+  const firstLeave = b.changes.find((c) => c.t >= tOff && !c.holders.includes(from));
+  const src =
+    b.mode === 'lab'
+      ? "the lab's VIP watcher (ip monitor address, event-stamped)"
+      : 'sampling the resource files every 5 ms';
+  d.say(`  Measured with ${src}:`);
+  d.say(`    'off' issued → ${b.what} released by ${d.name(from)}: ${fmt(firstLeave ? firstLeave.t - tOff : null)}`);
+  d.say(`    'off' issued → ${b.what} on ${d.name(to)}:          ${fmt(tTaken - tOff)}`);
+  d.say(`    gap (nobody holds it):   ${fmt(st.gap)}`);
+  d.say(
+    `    overlap (both hold it):  ${fmt(st.overlap)}  ${st.overlap === 0 ? '✓ never two holders' : '✗ TWO HOLDERS (!)'}`,
+  );
+  d.say(`    holder changes: ${st.transitions} ${st.transitions <= 2 ? '(release, take-over: no flapping)' : '(!)'}`);
+  if (b.hasClient) d.say(`    the client was without an answer for ${fmt(client.outage)}`);
+  d.say(
+    `  ${d.name(from)} stays Standby; its heartbeat is paused for 30 s (OFF_PAUSE), so ${d.name(to)} hears nothing`,
+  );
+  d.say(`  from it meanwhile and keeps ${b.what}. No automatic failback afterwards ('on' ends the pause early).`);
+  d.row(
+    `off on ${d.name(from)} → ${d.name(to)} holds ${b.mode === 'lab' ? 'the VIP' : 'the resource'}`,
+    tTaken - tOff,
+    'includes pha-cli start-up and the stop script',
+  );
+  d.row('off: gap (no holder)', st.gap, 'target ≤ 100 ms (median)');
+  d.row('off: overlap (two holders)', st.overlap, st.overlap === 0 ? 'must be 0 ✓' : 'must be 0 ✗');
+  if (b.hasClient) d.row('off: client without an answer', client.outage, `±${PROBE_MS} ms`);
+  await sleep(1000);
+}
