@@ -22,7 +22,8 @@ export function pidFilePath(runDir: string, name: ProcName): string {
   return path.join(runDir, name);
 }
 
-function cmdline(pid: number): string[] | null {
+/** The command line of `pid` (null: no such process). */
+export function procArgv(pid: number): string[] | null {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
@@ -54,7 +55,7 @@ export function pidAlive(pid: number | undefined): boolean {
 /** Is `pid` a live pha process of this kind (for this config, when it says which)? */
 export function isOurProcess(pid: number, name: ProcName, configFile?: string): boolean {
   if (!Number.isInteger(pid) || pid <= 1) return false;
-  const argv = cmdline(pid);
+  const argv = procArgv(pid);
   if (!argv) return false;
   if (!argv.some((a) => path.basename(a).startsWith(`pha-${name}`))) return false;
   const i = argv.indexOf('--config');

@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
-import { coldStart, failover, fmt, switchover } from './scenes.js';
+import { coldStart, type Demo as DemoSteps, failover, fmt, switchover } from './scenes.js';
 
 interface Options {
   step: boolean;
@@ -57,7 +57,7 @@ interface Row {
   note: string;
 }
 
-export class Demo {
+class Demo implements DemoSteps {
   backend!: Backend;
   panel!: Panel;
   readonly t0 = Date.now();

@@ -1,8 +1,24 @@
 // The demo's three steps, each as an operator would walk through it: a cold
 // start, a failover (host death), a switchover (`off`).
+
+import type { Status } from '../../src/status-store/index.js';
 import { sleep, waitFor } from '../../src/wait.js';
-import { type HolderChange, type Idx, other, PROBE_MS } from './backend.js';
-import type { Demo } from './main.js';
+import { type Backend, type CliResult, type HolderChange, type Idx, other, PROBE_MS } from './backend.js';
+
+/** What a step needs of the demo: the pair, the panel's lines, the measured rows. */
+export interface Demo {
+  backend: Backend;
+  say(s?: string): void;
+  name(i: Idx): string;
+  showCli(prompt: string, r: CliResult): void;
+  pause(next: string): Promise<void>;
+  row(what: string, ms: number | null, note?: string): void;
+  holds(i: Idx): boolean;
+  statusOf(i: Idx): Status | null;
+  isStandbyHearingActive(i: Idx): boolean;
+  firstAnswer(who: string, after: number): number | null;
+  clientOutage(from: string, to: string, after: number): { outage: number | null; firstNew: number | null };
+}
 
 export const fmt = (ms: number | null | undefined): string =>
   ms === null || ms === undefined || !Number.isFinite(ms) ? 'n/a' : `${Math.round(ms)} ms`;

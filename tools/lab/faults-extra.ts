@@ -32,21 +32,23 @@
  * there silently (with the peer down, mirred would drop as well but logs
  * "device is down" to the kernel log for every frame).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ownerAlive } from './cleanup.js';
-import { delay, ip, ipOk, killGroup, killPid, pidAlive, runArgv } from './exec.js';
-import { type NodeInstall, readDaemonPids } from './install.js';
-import type { LossStats as ControllerStats, LossSettings } from './loss-controller.js';
+import { delay, killPid, pidAlive } from './exec.js';
+import { readDaemonPids } from './install.js';
 import type { FaultTime, Lab, NodeName } from './types.js';
 
-export type DaemonName = 'sender' | 'receiver' | 'supervise';
+export type { DaemonName } from '../../src/daemon/pidfile.js';
 
-/** Source name of the lab's var/ tmpfs mounts: `phalab-<prefix><node>` (found again by the sweep). */
-const MOUNT_SOURCE = /^phalab-(pha[0-9a-f]{6}-)(lb1|lb2)$/;
+import type { FillResult } from './faults-disk.js';
+
+export type { FillResult } from './faults-disk.js';
+
+import type { LossStats } from './faults-loss.js';
+
+export type { LossStats } from './faults-loss.js';
 
 /**
  * A resource like res/test whose check hangs on demand: installed as
@@ -69,18 +71,8 @@ check)
 esac
 `;
 
-export interface FillResult extends FaultTime {
-  /** Bytes the filler wrote before ENOSPC. */
-  bytes: number;
-}
-
 export interface KillResult extends FaultTime {
   pid: number;
-}
-
-export interface LossStats extends ControllerStats {
-  /** Frames the dead veth swallowed (its peer's rx counter). */
-  framesDropped: number;
 }
 
 export interface ExtraFaults {
@@ -117,359 +109,49 @@ export interface ExtraFaults {
   cleanup(): Promise<void>;
 }
 
-interface Filler {
-  fd: number;
-  file: string;
-  timer: NodeJS.Timeout;
-  bytes: number;
-}
+import { type DaemonName, procArgv } from '../../src/daemon/pidfile.js';
+import { DiskFaults, MOUNT_SOURCE, mountInfo } from './faults-disk.js';
+import { LossFaults } from './faults-loss.js';
+import { LabPart } from './lab-part.js';
 
-interface Loss {
-  child: ChildProcess;
-  port: string;
-  dead: string;
-  deadPeer: string;
-  done: Promise<LossStats | null>;
-}
+const argv = (pid: number): string[] => procArgv(pid) ?? [];
 
-const CHUNK = Buffer.alloc(64 * 1024, 0x55);
-
-function mountInfo(): Array<{ target: string; fstype: string; source: string; options: string }> {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const unescapeOctal = (s: string) =>
-    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [left, right = ''] = line.split(' - ');
-      const l = left!.split(' ');
-      const r = right.split(' ');
-      return {
-        target: unescapeOctal(l[4] ?? ''),
-        options: l[5] ?? '',
-        fstype: r[0] ?? '',
-        source: unescapeOctal(r[1] ?? ''),
-      };
-    });
-}
-
-function mountedAt(dir: string): { source: string; options: string } | undefined {
-  const all = mountInfo().filter((m) => m.target === dir);
-  return all[all.length - 1];
-}
-
-/** Processes with a file under `dir` open for writing: "pid (comm): file" lines. */
-function writersUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let fds: string[];
-    try {
-      fds = fs.readdirSync(`/proc/${p}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const target = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
-        if (!target.startsWith(`${dir}/`)) continue;
-        const flags = parseInt(
-          /flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0',
-          8,
-        );
-        if ((flags & 3) !== 0) {
-          const comm = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-          out.push(`${p} (${comm}): ${target}`);
-        }
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-  }
-  return out;
-}
-
-async function mountCmd(args: string[]): Promise<{ ok: boolean; err: string }> {
-  const r = await runArgv(['mount', ...args], { timeoutMs: 10_000 });
-  return { ok: r.code === 0, err: (r.stderr || r.stdout).trim() };
-}
-
-function cmdline(pid: number): string[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** Zombies count as gone. */
-function procGone(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return st === 'Z' || st === 'X';
-  } catch {
-    return true;
-  }
-}
-
-/** tools/lab/loss-controller.ts, compiled beside this file. */
-const LOSS_CONTROLLER = fileURLToPath(new URL('./loss-controller.js', import.meta.url));
-
-class ExtraFaultsImpl implements ExtraFaults {
-  private readonly mounts = new Map<NodeName, string>();
-  private readonly fillers = new Map<NodeName, Filler>();
-  private readonly readOnly = new Set<NodeName>();
-  private readonly losses = new Map<NodeName, Loss>();
+class ExtraFaultsImpl extends LabPart implements ExtraFaults {
+  private readonly disk = new DiskFaults(this.lab);
+  private readonly loss = new LossFaults(this.lab);
   private readonly hangFlags = new Set<string>();
 
-  constructor(private readonly lab: Lab) {}
+  // var/ and the status file (faults-disk.ts), the cable (faults-loss.ts)
+  varOnTmpfs = (node: NodeName, opts?: { sizeKb?: number }) => this.disk.varOnTmpfs(node, opts);
+  unmountVar = (node: NodeName) => this.disk.unmountVar(node);
+  fillVar = (node: NodeName) => this.disk.fillVar(node);
+  unfillVar = (node: NodeName) => this.disk.unfillVar(node);
+  varReadOnly = (node: NodeName) => this.disk.varReadOnly(node);
+  varReadWrite = (node: NodeName) => this.disk.varReadWrite(node);
+  corruptStatus = (node: NodeName) => this.disk.corruptStatus(node);
+  truncateStatus = (node: NodeName, to?: 'half' | 'zero') => this.disk.truncateStatus(node, to);
+  deleteStatus = (node: NodeName) => this.disk.deleteStatus(node);
+  startLoss = (node: NodeName, p: number, opts?: { slotMs?: number }) => this.loss.startLoss(node, p, opts);
+  stopLoss = (node: NodeName) => this.loss.stopLoss(node);
 
-  private inst(node: NodeName): NodeInstall {
-    const inst = this.lab.installs[node];
-    if (!inst) throw new Error(`installNode(lab, '${node}') first`);
-    return inst;
-  }
-
-  private varDir(node: NodeName): string {
-    return path.join(this.inst(node).dir, 'var');
-  }
-
-  private statusFile(node: NodeName): string {
-    return path.join(this.varDir(node), 'status.dat');
-  }
-
-  private mounted(node: NodeName): string {
-    const dir = this.mounts.get(node);
-    if (!dir)
-      throw new Error(`var/ of ${node} is not on a lab tmpfs: call varOnTmpfs('${node}') before pha starts there`);
-    return dir;
-  }
-
-  private timed = async (fn: () => Promise<void> | void): Promise<FaultTime> => {
-    if (this.lab.destroyed) throw new Error(`lab ${this.lab.prefix} is destroyed`);
-    const start = performance.now();
-    await fn();
-    return { start, end: performance.now() };
-  };
-
-  // ------------------------------------------------------------- var/
-
-  async varOnTmpfs(node: NodeName, opts: { sizeKb?: number } = {}): Promise<FaultTime> {
-    const inst = this.inst(node);
-    const pids = await readDaemonPids(inst);
-    const running = (['sender', 'receiver', 'supervise'] as const).filter(
-      (d) => pidAlive(pids[d]) && cmdline(pids[d]).some((a) => a.includes(`pha-${d}`)),
-    );
-    if (running.length)
-      throw new Error(
-        `varOnTmpfs(${node}): pha already runs there (${running.join(', ')}); mount var/ before starting it`,
-      );
-    if (this.mounts.has(node)) throw new Error(`varOnTmpfs(${node}): already mounted`);
-    const dir = this.varDir(node);
-    const sizeKb = opts.sizeKb ?? 2048;
-    return this.timed(async () => {
-      fs.mkdirSync(dir, { recursive: true });
-      const r = await mountCmd([
-        '-t',
-        'tmpfs',
-        '-o',
-        `size=${sizeKb}k,mode=0755`,
-        `phalab-${this.lab.prefix}${node}`,
-        dir,
-      ]);
-      if (!r.ok) throw new Error(`mount tmpfs on ${dir}: ${r.err}`);
-      this.mounts.set(node, dir);
-      fs.mkdirSync(path.join(dir, 'run'), { recursive: true });
-    });
-  }
-
-  async unmountVar(node: NodeName): Promise<void> {
-    const dir = this.mounts.get(node);
-    if (!dir) return;
-    this.stopFiller(node, true);
-    this.readOnly.delete(node);
-    const r = await runArgv(['umount', dir], { timeoutMs: 10_000 });
-    if (r.code !== 0 && mountedAt(dir)) {
-      const lazy = await runArgv(['umount', '-l', dir], { timeoutMs: 10_000 });
-      if (lazy.code !== 0 && mountedAt(dir)) throw new Error(`umount ${dir}: ${lazy.stderr.trim() || r.stderr.trim()}`);
-    }
-    this.mounts.delete(node);
-  }
-
-  async fillVar(node: NodeName): Promise<FillResult> {
-    const dir = this.mounted(node);
-    if (this.fillers.has(node)) throw new Error(`fillVar(${node}): already full`);
-    const file = path.join(dir, '.phalab-fill');
-    let bytes = 0;
-    const t = await this.timed(() => {
-      const fd = fs.openSync(file, 'a');
-      const topUp = (): number => {
-        let n = 0;
-        for (const chunk of [CHUNK, CHUNK.subarray(0, 4096), CHUNK.subarray(0, 512), CHUNK.subarray(0, 1)]) {
-          for (;;) {
-            try {
-              const w = fs.writeSync(fd, chunk);
-              n += w;
-              if (w === 0) break;
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-              throw e;
-            }
-          }
-        }
-        return n;
-      };
-      bytes = topUp();
-      const st = fs.statfsSync(dir);
-      if (st.bavail !== 0) {
-        fs.closeSync(fd);
-        fs.rmSync(file, { force: true });
-        throw new Error(`fillVar(${node}): ${dir} still has ${st.bavail} free blocks after writing ${bytes} bytes`);
-      }
-      // Keep it full: a daemon that deletes a file must not get room back.
-      const timer = setInterval(() => {
-        try {
-          const f = this.fillers.get(node);
-          if (f) f.bytes += topUp();
-        } catch {
-          /* read-only meanwhile: try again later */
-        }
-      }, 100);
-      timer.unref();
-      this.fillers.set(node, { fd, file, timer, bytes });
-    });
-    return { ...t, bytes };
-  }
-
-  private stopFiller(node: NodeName, removeFile: boolean): void {
-    const f = this.fillers.get(node);
-    if (!f) return;
-    clearInterval(f.timer);
-    try {
-      fs.closeSync(f.fd);
-    } catch {
-      /* closed */
-    }
-    if (removeFile) {
-      try {
-        fs.rmSync(f.file, { force: true });
-      } catch {
-        /* read-only: the unmount takes it */
-      }
-    }
-    this.fillers.delete(node);
-  }
-
-  async unfillVar(node: NodeName): Promise<FaultTime> {
-    return this.timed(() => {
-      const f = this.fillers.get(node);
-      if (!f) return;
-      if (this.readOnly.has(node)) throw new Error(`unfillVar(${node}): var/ is read-only; varReadWrite first`);
-      this.stopFiller(node, true);
-    });
-  }
-
-  async varReadOnly(node: NodeName): Promise<FaultTime> {
-    const dir = this.mounted(node);
-    return this.timed(async () => {
-      let last = '';
-      // A status write (temp file + rename) is open for a millisecond or so: retry over ~2 s.
-      for (let i = 0; i < 100; i++) {
-        const r = await mountCmd(['-o', 'remount,ro', dir]);
-        if (r.ok) {
-          last = '';
-          break;
-        }
-        last = r.err;
-        if (!/busy/i.test(r.err)) break;
-        await delay(20);
-      }
-      if (last) {
-        const w = writersUnder(dir);
-        throw new Error(
-          `varReadOnly(${node}): mount -o remount,ro ${dir}: ${last}` +
-            (w.length ? `; files open for writing (set LOGPATH outside var/): ${w.join('; ')}` : ''),
-        );
-      }
-      this.readOnly.add(node);
-      try {
-        fs.writeFileSync(path.join(dir, '.phalab-probe'), 'x');
-        throw new Error(`varReadOnly(${node}): ${dir} still takes writes after remount,ro`);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EROFS') throw e;
-      }
-    });
-  }
-
-  async varReadWrite(node: NodeName): Promise<FaultTime> {
-    const dir = this.mounted(node);
-    return this.timed(async () => {
-      const r = await mountCmd(['-o', 'remount,rw', dir]);
-      if (!r.ok) throw new Error(`varReadWrite(${node}): mount -o remount,rw ${dir}: ${r.err}`);
-      this.readOnly.delete(node);
-    });
-  }
-
-  // ------------------------------------------------------- status.dat
-
-  private mustExist(node: NodeName, what: string): string {
-    const file = this.statusFile(node);
-    if (!fs.existsSync(file)) throw new Error(`${what}(${node}): ${file} does not exist (start pha first)`);
-    return file;
-  }
-
-  async corruptStatus(node: NodeName): Promise<FaultTime> {
-    const file = this.mustExist(node, 'corruptStatus');
-    return this.timed(() => {
-      // A torn JSON start, binary junk, no end: what a crash mid-write or an editor leaves.
-      const junk = Buffer.concat([Buffer.from('{"STATUS":"ONL'), randomBytes(48), Buffer.from([0, 0xff, 0xfe, 0x0a])]);
-      const fd = fs.openSync(file, 'r+');
-      try {
-        fs.ftruncateSync(fd, 0);
-        fs.writeSync(fd, junk, 0, junk.length, 0);
-      } finally {
-        fs.closeSync(fd);
-      }
-    });
-  }
-
-  async truncateStatus(node: NodeName, to: 'half' | 'zero' = 'half'): Promise<FaultTime> {
-    const file = this.mustExist(node, 'truncateStatus');
-    return this.timed(() => {
-      const size = fs.statSync(file).size;
-      fs.truncateSync(file, to === 'zero' ? 0 : Math.floor(size / 2));
-    });
-  }
-
-  async deleteStatus(node: NodeName): Promise<FaultTime> {
-    const file = this.mustExist(node, 'deleteStatus');
-    return this.timed(() => fs.rmSync(file));
-  }
+  // ------------------------------------------------------ daemons, checks
 
   // ---------------------------------------------------------- daemons
-
   async killDaemon(node: NodeName, daemon: DaemonName): Promise<KillResult> {
     const pid = (await readDaemonPids(this.inst(node)))[daemon];
     if (!pid || !pidAlive(pid)) throw new Error(`killDaemon(${node}, ${daemon}): no live pid in var/run/${daemon}`);
-    if (!cmdline(pid).some((a) => a.includes(`pha-${daemon}`))) {
-      throw new Error(`killDaemon(${node}, ${daemon}): pid ${pid} is not pha-${daemon} (${cmdline(pid).join(' ')})`);
+    if (!argv(pid).some((a) => a.includes(`pha-${daemon}`))) {
+      throw new Error(`killDaemon(${node}, ${daemon}): pid ${pid} is not pha-${daemon} (${argv(pid).join(' ')})`);
     }
     const t = await this.timed(async () => {
       killPid(pid, 'SIGKILL');
-      for (let i = 0; i < 300 && !procGone(pid); i++) await delay(10);
-      if (!procGone(pid)) throw new Error(`killDaemon(${node}, ${daemon}): pid ${pid} still there 3 s after SIGKILL`);
+      for (let i = 0; i < 300 && pidAlive(pid); i++) await delay(10);
+      if (pidAlive(pid)) throw new Error(`killDaemon(${node}, ${daemon}): pid ${pid} still there 3 s after SIGKILL`);
     });
     return { ...t, pid };
   }
 
   // ------------------------------------------------------- hung check
-
   installHangScript(node: NodeName): string {
     const dir = path.join(this.inst(node).dir, 'res');
     fs.mkdirSync(dir, { recursive: true });
@@ -505,102 +187,10 @@ class ExtraFaultsImpl implements ExtraFaults {
     const file = this.hangFile(node);
     const pids = await this.lab.pids(node);
     return pids.filter((p) => {
-      const a = cmdline(p);
+      const a = argv(p);
       const i = a.findIndex((x) => x.endsWith('/res/hang'));
       return i >= 0 && a[i + 1] === 'check' && a[i + 2] === file;
     });
-  }
-
-  // ------------------------------------------------------------- loss
-
-  async startLoss(node: NodeName, p: number, opts: { slotMs?: number } = {}): Promise<FaultTime> {
-    if (!(p >= 0 && p <= 1)) throw new Error(`startLoss: p must be within 0..1, not ${p}`);
-    if (this.losses.has(node)) throw new Error(`startLoss(${node}): already lossy`);
-    const slotMs = opts.slotMs ?? 20;
-    const sw = this.lab.switchNs;
-    const port = this.lab.nodes[node].port;
-    const dead = `ld-${node}`;
-    const deadPeer = `ldp-${node}`;
-    return this.timed(async () => {
-      await ipOk(['-n', sw, 'link', 'del', dead]);
-      await ip(['-n', sw, 'link', 'add', dead, 'type', 'veth', 'peer', 'name', deadPeer]);
-      await ip(['-n', sw, 'link', 'set', deadPeer, 'up']);
-      await ip(['-n', sw, 'link', 'set', dead, 'up']);
-      await runArgv(['tc', '-n', sw, 'qdisc', 'del', 'dev', port, 'clsact']);
-      const q = await runArgv(['tc', '-n', sw, 'qdisc', 'add', 'dev', port, 'clsact']);
-      if (q.code !== 0) throw new Error(`tc qdisc add dev ${port} clsact: ${q.stderr.trim()}`);
-      const child = spawn(process.execPath, [LOSS_CONTROLLER], {
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, PHALAB_LOSS: JSON.stringify({ ns: sw, port, dead, p, slotMs } satisfies LossSettings) },
-      });
-      this.lab.adopt(child, { infra: true });
-      child.stdin!.on('error', () => {
-        /* gone */
-      });
-      let out = '';
-      let err = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
-      const ready = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`loss controller for ${node} did not start: ${err}`)), 10_000);
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('ready\n')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`loss controller for ${node} exited ${code}: ${err}`));
-        });
-      });
-      const done = new Promise<LossStats | null>((resolve) => {
-        child.once('exit', () => {
-          const line = out.split('\n').find((l) => l.startsWith('{'));
-          try {
-            resolve(line ? { ...(JSON.parse(line) as ControllerStats), framesDropped: 0 } : null);
-          } catch {
-            resolve(null);
-          }
-        });
-      });
-      this.losses.set(node, { child, port, dead, deadPeer, done });
-      try {
-        await ready;
-      } catch (e) {
-        await this.stopLoss(node).catch(() => undefined);
-        throw e;
-      }
-    });
-  }
-
-  async stopLoss(node: NodeName): Promise<LossStats> {
-    const l = this.losses.get(node);
-    if (!l) throw new Error(`stopLoss(${node}): no loss running`);
-    this.losses.delete(node);
-    l.child.stdin!.end();
-    const timeout = delay(5000).then(() => null);
-    let stats = await Promise.race([l.done, timeout]);
-    if (l.child.exitCode === null && l.child.signalCode === null) {
-      killGroup(l.child.pid, 'SIGKILL');
-      stats = null;
-    }
-    const sw = this.lab.switchNs;
-    let framesDropped = 0;
-    try {
-      const rx = await ip(['-n', sw, '-s', '-j', 'link', 'show', 'dev', l.deadPeer]);
-      framesDropped =
-        (JSON.parse(rx) as Array<{ stats64?: { rx?: { packets?: number } } }>)[0]?.stats64?.rx?.packets ?? 0;
-    } catch {
-      /* counters are a nicety */
-    }
-    await runArgv(['tc', '-n', sw, 'qdisc', 'del', 'dev', l.port, 'clsact']);
-    await ipOk(['-n', sw, 'link', 'del', l.dead]);
-    if (!stats) throw new Error(`stopLoss(${node}): the controller gave no statistics (killed)`);
-    return { ...stats, framesDropped };
   }
 
   // ---------------------------------------------------------- cleanup
@@ -614,9 +204,8 @@ class ExtraFaultsImpl implements ExtraFaults {
         errors.push((e as Error).message);
       }
     };
-    for (const node of [...this.losses.keys()]) await attempt(() => this.stopLoss(node));
-    for (const node of [...this.readOnly]) await attempt(() => this.varReadWrite(node));
-    for (const node of [...this.fillers.keys()]) await attempt(() => this.unfillVar(node));
+    await this.loss.restore(attempt);
+    await this.disk.restore(attempt);
     for (const flag of [...this.hangFlags]) {
       fs.rmSync(flag, { force: true });
       this.hangFlags.delete(flag);
@@ -631,32 +220,16 @@ class ExtraFaultsImpl implements ExtraFaults {
     } catch (e) {
       first = e;
     }
-    for (const node of [...this.mounts.keys()]) {
-      try {
-        await this.unmountVar(node);
-      } catch (e) {
-        first ??= e;
-      }
-    }
+    first ??= await this.disk.unmountAll();
     if (first) throw first;
   }
 
   /** For exit handlers: kill the controllers, close the fillers, lazy-unmount. */
   cleanupSync(): void {
-    for (const l of this.losses.values()) killGroup(l.child.pid, 'SIGKILL');
-    this.losses.clear();
-    for (const node of [...this.fillers.keys()]) this.stopFiller(node, false);
+    this.loss.cleanupSync();
+    this.disk.cleanupSync();
     for (const flag of this.hangFlags) fs.rmSync(flag, { force: true });
     this.hangFlags.clear();
-    for (const dir of this.mounts.values()) {
-      try {
-        execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
-      } catch {
-        /* best effort on the way out */
-      }
-    }
-    this.mounts.clear();
-    this.readOnly.clear();
   }
 }
 
