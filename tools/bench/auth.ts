@@ -19,7 +19,7 @@ import { type NodeName, readDaemonPids } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
 import { type BenchEnv, PHA_PROFILES, PhaPair, type Profile } from './pair.js';
 import { foldRow, phaRowSpec, type RunMeta, rowLine, trialLine } from './runner.js';
-import { HOST_DEATH, type Measure } from './scenarios.js';
+import { failed, HOST_DEATH, type Measure } from './scenarios.js';
 import { type Summary, summarize } from './stats.js';
 import { NODES } from './timeline.js';
 import type { AuthBench, AuthCodecCost, AuthIdleWindow, TrialResult } from './types.js';
@@ -70,16 +70,7 @@ async function hostDeathTrial(
     await pair.setup();
     m = await HOST_DEATH.run(pair, o);
   } catch (e) {
-    m = {
-      ok: false,
-      error: errText(e),
-      toVipMs: null,
-      gapMs: null,
-      overlapMs: null,
-      holder: null,
-      flaps: 0,
-      extra: {},
-    };
+    m = failed(errText(e));
   } finally {
     await pair.teardown();
   }

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import { type BenchEnv, PhaPair, type Profile } from './pair.js';
-import type { Measure, ScenarioSpec } from './scenarios.js';
+import { failed, type Measure, type ScenarioSpec } from './scenarios.js';
 import { type Summary, summarize } from './stats.js';
 import { NODES } from './timeline.js';
 import type { ScenarioRow, TrialResult } from './types.js';
@@ -124,16 +124,7 @@ export async function phaTrial(
     if (spec.name.startsWith('both-start') && (m.flaps > 0 || (m.overlapMs ?? 0) > 0))
       kept = keepTrialLogs(pair.dir, join(o.outDir, 'flaps', `${basename(pair.dir)}-${Date.now()}`));
   } catch (e) {
-    m = {
-      ok: false,
-      error: errText(e),
-      toVipMs: null,
-      gapMs: null,
-      overlapMs: null,
-      holder: null,
-      flaps: 0,
-      extra: {},
-    };
+    m = failed(errText(e));
   } finally {
     await pair.teardown();
   }

@@ -30,7 +30,8 @@ export interface ScenarioSpec {
 export const SETTLE_MS = 2000;
 const TAKEOVER_TIMEOUT_MS = 15_000;
 
-const failed = (error: string, partial: Partial<Measure> = {}): Measure => ({
+/** A measure that failed: no times, the error said. */
+export const failed = (error: string, partial: Partial<Measure> = {}): Measure => ({
   ok: false,
   error,
   toVipMs: null,
