@@ -60,7 +60,11 @@ export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   return false;
 }
 
-/** Stop one daemon: through systemctl when systemd manages it, then by its verified pid: SIGTERM, SIGKILL after 5 s. */
+/**
+ * Stop one daemon: through systemctl when systemd manages it, then by its
+ * verified pid: SIGTERM, SIGKILL after 5 s (supervise: after its notify hooks
+ * had NOTIFY_TIMEOUT more to finish).
+ */
 export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   const { config } = ctx;
   // Stopped on purpose: the other daemons must not bring it back.
@@ -81,13 +85,14 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
     return true;
   }
   process.kill(p.pid, 'SIGTERM');
-  const deadline = Date.now() + 5000;
+  const graceMs = 5000 + (d === 'supervise' && config.notify.length ? config.NOTIFY_TIMEOUT * 1000 : 0);
+  const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!isOurProcess(p.pid, d, config.file)) return true;
     await sleep(10);
   }
   if (isOurProcess(p.pid, d, config.file)) {
-    ctx.err(`${d}: did not stop within 5 s: killed (SIGKILL pid ${p.pid})`);
+    ctx.err(`${d}: did not stop within ${Math.round(graceMs / 1000)} s: killed (SIGKILL pid ${p.pid})`);
     process.kill(p.pid, 'SIGKILL');
   }
   // Only if it is stale by now: a new instance may have claimed the name meanwhile.

@@ -22,6 +22,12 @@ export interface ResourceDef {
   script: string; // absolute path of the script that will run
 }
 
+/** A notify hook: a script called on every transition of this node. */
+export interface NotifyHook {
+  name: string;
+  script: string; // absolute path
+}
+
 export interface NodeDef {
   name: string;
   id: 1 | 2;
@@ -56,12 +62,16 @@ export interface Config {
   CHECK_TIMEOUT: number; // ms (0 in the file: SUPERVISE_INT)
   FAIL_HOLDDOWN: number; // s
   OFF_PAUSE: number; // s
+  NOTIFY: readonly string[];
+  NOTIFY_TIMEOUT: number; // s
   BIND: string;
   PEER_ADDR: readonly string[];
   AUTHKEY: string; // key file path as resolved, '' = plain words
   AUTH_MODE: '' | 'enforce' | 'permissive'; // '' without AUTHKEY
   auth: AuthConfig | null;
   resources: readonly ResourceDef[];
+  /** The notify hooks, in call order (NOTIFY). */
+  notify: readonly NotifyHook[];
   local: NodeDef;
   peer: NodeDef;
   warnings: readonly string[];
@@ -152,6 +162,7 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   const values = readNumbers(r);
   const auth = readAuth(r, installDir);
   const resources = readResources(r, parsed, installDir);
+  const notify = readNotify(r, installDir);
   const nodeName = env.NODENAME || r.raw('NODENAME');
   const { local, peer } = await readIdentity(r, nodes, nodeName, peerAddr, opts);
 
@@ -171,6 +182,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     AUTH_MODE: auth.config ? auth.config.mode : '',
     auth: auth.config,
     resources: Object.freeze(resources),
+    NOTIFY: notify.map((h) => h.name),
+    notify: Object.freeze(notify),
     local: Object.freeze(local),
     peer: Object.freeze(peer),
     warnings: parsed.warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`),
@@ -211,6 +224,7 @@ function readNumbers(r: Reader) {
     CHECK_TIMEOUT: r.num('CHECK_TIMEOUT'),
     FAIL_HOLDDOWN: r.num('FAIL_HOLDDOWN'),
     OFF_PAUSE: r.num('OFF_PAUSE'),
+    NOTIFY_TIMEOUT: r.num('NOTIFY_TIMEOUT'),
   };
   if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
     r.problem(
@@ -266,6 +280,23 @@ function readResources(r: Reader, parsed: ParsedConfig, installDir: string): Res
     }
   }
   return resources;
+}
+
+/** The notify hooks: found like resource scripts, executable, and writable by nobody else (they run as root). */
+function readNotify(r: Reader, installDir: string): NotifyHook[] {
+  const hooks: NotifyHook[] = [];
+  for (const name of splitList(r.raw('NOTIFY'))) {
+    const script = resourceScript(installDir, name);
+    if (!script)
+      r.problem('NOTIFY', `NOTIFY: no script "${name}" in ${path.join(installDir, 'res')} or ${PACKAGE_RES_DIR}`);
+    else if (!isExecutable(script)) r.problem('NOTIFY', `NOTIFY: hook ${script} is not executable (chmod +x)`);
+    else {
+      const unsafe = scriptProblems(script, 'NOTIFY: hook');
+      for (const m of unsafe) r.problem('NOTIFY', m);
+      if (unsafe.length === 0) hooks.push({ name, script });
+    }
+  }
+  return hooks;
 }
 
 /** Which NODES entry is this host, and the addresses of both. */

@@ -167,6 +167,21 @@ export const KEYS: Record<string, KeySpec> = {
     doc: 'with AUTHKEY: enforce (default: only authenticated frames count) or permissive (plain words count too, for a rolling upgrade)',
     original: false,
   },
+  NOTIFY: {
+    kind: 'list',
+    default: '',
+    doc: 'notify hooks: script names (looked up like resource scripts: INSTALLDIR/res, then the package res/), called in this order on every transition of this node with <new> <old> <reason>; empty = none',
+    original: false,
+  },
+  NOTIFY_TIMEOUT: {
+    kind: 'float',
+    default: '10',
+    min: 0.1,
+    max: 3600,
+    unit: 's',
+    doc: 'timeout of one notify hook call; on expiry its whole process group is killed (the next call goes on)',
+    original: false,
+  },
   PEER_ADDR: {
     kind: 'list',
     default: '',

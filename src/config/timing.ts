@@ -41,8 +41,6 @@ export interface Timing {
   busFreshMs: number;
   /** The watchdogs' pid poll (the lifelines report a death at once; this is the safety net). */
   watchdogPollMs: number;
-  /** How old a watchdog's pid verdict may be: two polls and a margin. */
-  pidVerdictAgeMs: number;
   /** Supervise's ticker: notices its own stall and stamps liveness. */
   superviseTickerMs: number;
   /** Supervise stamps SUPERVISE_AT at least this often. */
@@ -92,7 +90,6 @@ export function timingOf(c: TimingInput): Timing {
     busIntervalMs: busIntervalOf(d),
     busFreshMs: busFreshOf(d),
     watchdogPollMs,
-    pidVerdictAgeMs: 2 * watchdogPollMs + 100,
     superviseTickerMs: Math.min(500, Math.floor(d / 2)),
     superviseStampMs: Math.min(STAMP_MS, c.SUPERVISE_INT),
     superviseStaleMs: 3 * c.SUPERVISE_INT + d,

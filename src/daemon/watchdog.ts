@@ -64,6 +64,7 @@ interface Seen {
   since: number; // when we first saw that pid
   readAt: number;
   deadSince: number | null;
+  checkedAt?: number; // mono: the last check
 }
 
 const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
@@ -131,6 +132,11 @@ export class Watchdog {
     return (this.seen.get(d)?.pid ?? 0) > 0;
   }
 
+  /** When `d` was last checked (monotonic; undefined: not yet). */
+  checkedAt(d: DaemonName): number | undefined {
+    return this.seen.get(d)?.checkedAt;
+  }
+
   /** Was `d`'s pid alive at the last check? (undefined: not checked yet) */
   isAlive(d: DaemonName): boolean | undefined {
     return this.seen.get(d)?.alive;
@@ -144,6 +150,7 @@ export class Watchdog {
       this.seen.set(d, s);
       const pid = this.livePid(d, s);
       s.alive = pid > 0;
+      s.checkedAt = t;
       if (pid > 0 && pid !== s.pid) {
         this.byes.delete(d); // a new instance: its own fate
         s.since = t;

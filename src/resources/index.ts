@@ -4,10 +4,12 @@ import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:c
 import type { ResourceDef } from '../config/index.js';
 
 export type ResAction = 'start' | 'stop' | 'check' | 'garp';
+/** What a call of a script was: a resource action, or a notify hook (its arguments are the transition). */
+export type CallKind = ResAction | 'notify';
 
 export interface RunResult {
   name: string;
-  action: ResAction;
+  action: CallKind;
   ok: boolean;
   code: number | null; // exit code; null when killed or not started
   signal: string | null;
@@ -54,18 +56,40 @@ export class ResourceRunner {
 
   /** One call; `timeoutMs` overrides the runner's (checks have their own, shorter one). */
   run(res: ResourceDef, action: ResAction, timeoutMs = this.opts.timeoutMs): Promise<RunResult> {
+    return this.call({ name: res.name, script: res.script }, action, [action, ...res.args], timeoutMs);
+  }
+
+  /** A notify hook: `script <args…>` with the transition in its environment too. */
+  notify(
+    hook: { name: string; script: string },
+    args: string[],
+    env: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<RunResult> {
+    return this.call(hook, 'notify', args, timeoutMs, { ...(this.opts.env ?? process.env), ...env });
+  }
+
+  private call(
+    res: { name: string; script: string },
+    action: CallKind,
+    argv: string[],
+    timeoutMs: number,
+    env?: NodeJS.ProcessEnv,
+  ): Promise<RunResult> {
     let spawned: ChildProcess | undefined;
     // spawn() runs synchronously inside runOne: the child is known when it returns.
-    const p = this.runOne(res, action, timeoutMs, (c) => (spawned = c));
+    const p = this.runOne(res, action, argv, timeoutMs, env ?? this.opts.env ?? process.env, (c) => (spawned = c));
     this.running.set(p, spawned);
     void p.finally(() => this.running.delete(p));
     return p;
   }
 
   private runOne(
-    res: ResourceDef,
-    action: ResAction,
+    res: { name: string; script: string },
+    action: CallKind,
+    argv: string[],
     timeoutMs: number,
+    env: NodeJS.ProcessEnv,
     onSpawn: (c: ChildProcess) => void,
   ): Promise<RunResult> {
     const started = Date.now();
@@ -91,10 +115,10 @@ export class ResourceRunner {
       };
       let child: ChildProcess;
       try {
-        child = spawn(res.script, [action, ...res.args], {
+        child = spawn(res.script, argv, {
           detached: true, // own process group: the timeout kills grandchildren too
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: this.opts.env ?? process.env,
+          env,
         });
         onSpawn(child);
       } catch (e) {

@@ -19,6 +19,7 @@ import type { SuperviseConfig, SuperviseEffect, SuperviseEvent, SuperviseSight, 
 import { GatewayWatch } from './gateway.js';
 import { Held } from './held.js';
 import { OwnDaemons, observe } from './liveness.js';
+import { type Transition, Transitions } from './transitions.js';
 
 export type * from './events.js';
 
@@ -71,6 +72,8 @@ export class SuperviseCore {
   private lastWriteAt = -Infinity; // mono
   private lastStampTry = -Infinity; // mono
   private tickDue = 0; // mono
+  private failedUntil = 0; // wall: FAILED until then (rule 8), as the last decision saw it
+  private readonly transitions = new Transitions();
   // What we last decided, told to the sender over the bus at once.
   private published: Partial<Status> = {};
 
@@ -159,7 +162,12 @@ export class SuperviseCore {
         else if (triggerKey(e.view) !== this.lastTrigger) this.cycle(false, e, out);
         break;
       case 'pinged':
-        if (this.gateway.verdict(e.seq, e.ok, e.error, out)) this.cycle(false, e, out);
+        if (this.gateway.verdict(e.seq, e.ok, e.error, out)) {
+          const lost = !this.gateway.ok;
+          const why = lost ? `${this.timing.gwFails} pings in a row without an answer` : 'the gateway answers again';
+          this.tell(this.transitions.gatewayIs(lost, `gateway ${this.c.GW}: ${why}`, e.wall), out);
+          this.cycle(false, e, out);
+        }
         break;
       case 'checked':
         if (this.phase.kind !== 'checking') break;
@@ -315,6 +323,13 @@ export class SuperviseCore {
       out.push({ kind: 'decision', op, names, reason, peer: this.c.peer.name, peerWord: obs.peer, gwFailStreak });
       this.lastReason = d.reason;
     }
+    // The peer lost or back, as this decision saw it (not during the start-up grace: not heard yet is not lost).
+    if (obs.receiverFresh && obs.now >= obs.startedAt + this.timing.deadtime) {
+      const peer = this.c.peer.name;
+      const why = obs.peer !== null ? `${peer} is heard again (${obs.peer})` : `no heartbeat from ${peer}`;
+      this.tell(this.transitions.peerIs(obs.peer !== null, why, clock.wall), out);
+    }
+    this.failedUntil = d.failedUntil ?? obs.failedUntil;
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
   }
 
@@ -331,6 +346,7 @@ export class SuperviseCore {
       const newer = Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0);
       const stampDue = clock.mono - this.lastWriteAt >= this.timing.superviseStampMs;
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < newer || stampDue) this.write(patch, clock, out);
+      this.tell(this.transitions.stateIs(d.word, this.failedUntil > clock.wall, d.reason, clock.wall), out);
       if (d.garp && this.acting.announces) {
         this.phase = { ...pass, kind: 'announcing', d };
         out.push({ kind: 'garp' });
@@ -356,9 +372,16 @@ export class SuperviseCore {
     // next must not hide them from the rules.
     if (a.d.op === 'stop' && failed) this.memory = { ...this.memory, mayStillHold: true };
     this.write(final, clock, out);
+    // After the scripts: Active once the starts succeeded, Standby (or FAILED) once the stops are done.
+    const failedNow = (a.d.failedUntil ?? this.failedUntil) > clock.wall;
+    this.tell(this.transitions.stateIs(final.STATUS, failedNow, a.d.reason, clock.wall), out);
     // A failed stop is tried again at the next round, after a check: at once,
     // a stop script that fails fast would be run in a tight loop.
     this.afterAct(a.d, clock, out, !(a.d.op === 'stop' && failed));
+  }
+
+  private tell(t: Transition | undefined, out: SuperviseEffect[]): void {
+    if (t) out.push({ kind: 'notify', transition: t });
   }
 
   /** Publish on the bus at once (the sender sends our newest word), write the file in the background. */

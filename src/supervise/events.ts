@@ -6,6 +6,7 @@ import type { Clock, CommonEffect, OpResult } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
 import type { Status } from '../status-store/index.js';
 import type { Decision } from './decide.js';
+import type { Transition } from './transitions.js';
 
 export type SuperviseConfig = TimingInput &
   Pick<Config, 'GW' | 'GW_INT'> & {
@@ -20,6 +21,8 @@ export interface Liveness {
   onBus: boolean; // heard on the bus lately
   everOnBus: boolean; // heard on the bus at some time
   everSeen?: boolean; // the watchdog has seen its process run (undefined: no watchdog)
+  pidAt?: number; // mono: when that pid check was made
+  heardAt?: number; // mono: its last message on the bus
 }
 
 /** What the shell sees when the core asks ('look'). */
@@ -67,4 +70,5 @@ export type SuperviseEffect =
   | { kind: 'ping'; seq: number } // one echo to GW; answer with 'pinged'
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
-  | ({ kind: 'decision' } & DecisionRecord);
+  | ({ kind: 'decision' } & DecisionRecord)
+  | { kind: 'notify'; transition: Transition }; // tell the notify hooks (in order, beside the decisions)

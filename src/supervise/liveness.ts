@@ -11,39 +11,19 @@ import type { Held } from './held.js';
 // How long a start-up may take for all three daemons to run.
 const JOIN_MS = 5000;
 
-type Daemon = 'sender' | 'receiver';
-
 export class OwnDaemons {
   startedAt = 0; // wall: supervise's own start
-  // When we first saw each daemon's current start announced (monotonic): the
-  // watchdog's pid check may be older than a restart the bus already told us of.
-  private readonly startSeen = new Map<Daemon, { value: number | undefined; mono: number }>();
   private readonly seenRunning = { sender: false, receiver: false };
 
   constructor(private readonly t: Timing) {}
 
-  announcedRecently(d: Daemon, value: number | undefined, mono: number): boolean {
-    const seen = this.startSeen.get(d);
-    if (!seen || seen.value !== value) {
-      this.startSeen.set(d, { value, mono });
-      return value !== undefined && seen !== undefined;
-    }
-    return value !== undefined && mono - seen.mono <= this.t.pidVerdictAgeMs;
-  }
-
-  alive(
-    l: Liveness,
-    stamp: number | undefined,
-    stampMs: number,
-    wall: number,
-    stalledAt: number | null,
-    restartedNow = false,
-  ): boolean {
+  alive(l: Liveness, stamp: number | undefined, stampMs: number, wall: number, stalledAt: number | null): boolean {
     // Started together by pha-cli: one not seen yet is starting, not dead.
     if (l.everSeen === false && wall - this.startedAt < 2 * this.t.deadtime) return true;
     // Dead by its pid at the watchdog's last check, unless it spoke on the bus
-    // since then to announce its restart (the check may be a poll or two old).
-    if (l.pid === false && !(l.onBus && restartedNow)) return false;
+    // after that check (restarted since: a dead process says nothing).
+    const spokeSince = l.onBus && l.heardAt !== undefined && l.pidAt !== undefined && l.heardAt > l.pidAt;
+    if (l.pid === false && !spokeSince) return false;
     if (l.onBus) return true;
     // Right after our own stall the bus is silent because we were: not a death.
     if (stalledAt !== null && wall - stalledAt < this.t.busFreshMs) return true;
@@ -86,24 +66,8 @@ export function observe(
     peer: s.RECEIVER_IN ?? null,
     peerSince: s.RECEIVER_IN_SINCE ?? t,
     // A missing RECEIVER_IN (a damaged file) is unknown, never "silent".
-    receiverFresh:
-      s.RECEIVER_IN !== undefined &&
-      own.alive(
-        sight.receiver,
-        s.RECEIVER_AT,
-        STAMP_MS,
-        t,
-        stalledAt,
-        own.announcedRecently('receiver', s.RECEIVER_STARTED_AT, clock.mono),
-      ),
-    senderAlive: own.alive(
-      sight.sender,
-      s.SENDER_AT,
-      STAMP_MS,
-      t,
-      stalledAt,
-      own.announcedRecently('sender', s.SENDER_STARTED_AT, clock.mono),
-    ),
+    receiverFresh: s.RECEIVER_IN !== undefined && own.alive(sight.receiver, s.RECEIVER_AT, STAMP_MS, t, stalledAt),
+    senderAlive: own.alive(sight.sender, s.SENDER_AT, STAMP_MS, t, stalledAt),
     // Rule 3's grace counts from the latest of our three starts: until our
     // sender runs the peer cannot hear us, and a peer whose sender starts
     // about when ours does is silent until then too (issue 10).

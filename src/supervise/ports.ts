@@ -5,6 +5,7 @@
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { errorMessage } from '../errors.js';
 import type { CheckResult, DecisionRecord, SuperviseEffect, SuperviseEvent, SuperviseSight } from './events.js';
+import type { Transition } from './transitions.js';
 
 export interface SupervisePorts extends CommonPorts {
   /** What supervise sees now: the file with its own pending writes, the bus over it, the others' liveness. */
@@ -19,6 +20,8 @@ export interface SupervisePorts extends CommonPorts {
   garp(reply: Reply<void>): void;
   /** A decision that changed something, as data (after its log line). */
   decided(d: DecisionRecord): void;
+  /** A transition of this node for the notify hooks: queued, never awaited (a slow hook delays no decision). */
+  notify(t: Transition): void;
 }
 
 export function decisionText(d: DecisionRecord): string {
@@ -85,6 +88,9 @@ export function superviseBinding(
               (_err, c) => ({ kind: 'done', results: [], ...c }),
             ),
           );
+          break;
+        case 'notify':
+          ports.notify(e.transition);
           break;
         case 'decision': {
           const { kind: _, ...d } = e;

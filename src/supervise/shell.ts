@@ -2,7 +2,7 @@
 // the checks' and scripts' results, the gateway's answers), the core's effects
 // carried out (core.ts has the logic; decide.ts the rules).
 import path from 'node:path';
-import type { Config, ResourceDef } from '../config/index.js';
+import { type Config, type ResourceDef, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
@@ -12,6 +12,7 @@ import { type Status, type StatusStore, watchStatus } from '../status-store/inde
 import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
+import { Notifier } from './notifier.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 
 export interface SuperviseDeps {
@@ -61,6 +62,8 @@ export async function startSupervise(deps: SuperviseDeps) {
     onBus: bus?.fresh(d, fresh) !== undefined,
     everOnBus: bus?.everHeard(d) ?? false,
     everSeen: watchdog?.everSeen(d),
+    pidAt: watchdog?.checkedAt(d),
+    heardAt: bus?.fresh(d, fresh)?.at,
   });
   /** The others' live state: the bus where it is fresh, else the file (with our own pending writes). */
   const view = (file: Status): Status => {
@@ -115,7 +118,23 @@ export async function startSupervise(deps: SuperviseDeps) {
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     decided: () => {},
+    notify: (t) => notifier.push(t),
   };
+  const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000 });
+  const notifier = new Notifier({
+    hooks: config.notify,
+    timeoutMs: config.NOTIFY_TIMEOUT * 1000,
+    runner: hookRunner,
+    varDir: varDir(config),
+    node: config.local.name,
+    peer: config.peer.name,
+    resources: () => {
+      const s = writer.over(store.read());
+      return config.resources.map((r) => `${r.name}=${s[`RES_${r.name}`] ?? 'DOWN'}`).join(' ');
+    },
+    log,
+    alarm: (text) => alarms?.set('notify', text),
+  });
   const run = runCore(core, superviseBinding(config.resources), ports);
 
   // The peer's new word (and a restarted sender or receiver) comes over the bus first.
@@ -147,6 +166,10 @@ export async function startSupervise(deps: SuperviseDeps) {
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
       await runner.settle(timing.settleMs);
+      // The hooks' queue is told to the end, up to NOTIFY_TIMEOUT; then what still runs is killed.
+      if (!(await notifier.flush(config.NOTIFY_TIMEOUT * 1000)))
+        log.warn({ waiting: notifier.stats }, 'notify hooks still running at the stop: killed');
+      await hookRunner.settle(0);
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();

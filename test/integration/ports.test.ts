@@ -23,7 +23,7 @@ class FailingRunner extends ResourceRunner {
   constructor(private readonly failing: Set<string>) {
     super({ timeoutMs: 1000 });
   }
-  private call(what: string): Promise<RunResult[]> {
+  private injected(what: string): Promise<RunResult[]> {
     this.calls.push(what);
     return this.failing.has(what) ? Promise.reject(new Error(`${what}: EMFILE (injected)`)) : Promise.resolve([]);
   }
@@ -44,10 +44,10 @@ class FailingRunner extends ResourceRunner {
     );
   }
   override startInOrder(): Promise<RunResult[]> {
-    return this.call('start');
+    return this.injected('start');
   }
   override stopInReverse(): Promise<RunResult[]> {
-    return this.call('stop');
+    return this.injected('stop');
   }
 }
 

@@ -412,6 +412,8 @@ const EVERY_KEY: Record<
   FAIL_HOLDDOWN: { line: 'FAIL_HOLDDOWN=60', expect: (c) => c.FAIL_HOLDDOWN, want: () => 60 },
   OFF_PAUSE: { line: 'OFF_PAUSE=10', expect: (c) => c.OFF_PAUSE, want: () => 10 },
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
+  NOTIFY: { line: 'NOTIFY=test', expect: (c) => [...c.NOTIFY], want: () => ['test'] },
+  NOTIFY_TIMEOUT: { line: 'NOTIFY_TIMEOUT=2.5', expect: (c) => c.NOTIFY_TIMEOUT, want: () => 2.5 },
   PEER_ADDR: {
     line: 'PEER_ADDR=198.18.0.21 198.18.0.22',
     expect: (c) => [...c.PEER_ADDR],
@@ -488,4 +490,30 @@ test('the error catalogue: every code has its exit code in one place', () => {
     'cannot open an ICMP socket for the gateway check (needs root or CAP_NET_RAW): EPERM',
   );
   assert.equal(new PhaError('PHA_ERR_USAGE', 'bad option').code, 'PHA_ERR_USAGE');
+});
+
+test('NOTIFY: hooks found like resource scripts, in order; missing, not executable or writable by others is an error on its line', async () => {
+  const e = await problems(text('NOTIFY=nosuchhook'));
+  hasProblem(e, 5, /NOTIFY: no script "nosuchhook" in \/srv\/pha-test\/res or /);
+  const dir = tmpDir();
+  try {
+    fs.mkdirSync(path.join(dir, 'res'));
+    const hook = path.join(dir, 'res', 'tell');
+    fs.writeFileSync(hook, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    fs.chmodSync(hook, 0o644);
+    const src = `INSTALLDIR=${dir}\nNODES=lb1 lb2\nNOTIFY=tell test\nNOTIFY_TIMEOUT=2.5\n`;
+    hasProblem(await problems(src), 3, /NOTIFY: hook .*\/res\/tell is not executable \(chmod \+x\)/);
+    fs.chmodSync(hook, 0o757);
+    hasProblem(await problems(src), 3, /NOTIFY: hook .*world-writable/);
+    fs.chmodSync(hook, 0o755);
+    const c = await build(src);
+    assert.deepEqual(
+      c.notify.map((h) => h.name),
+      ['tell', 'test'],
+    );
+    assert.equal(c.notify[0]!.script, hook);
+    assert.equal(c.NOTIFY_TIMEOUT, 2.5);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -24,6 +24,8 @@ export abstract class SimClock {
   readonly nodes: [SimNode, SimNode];
 
   readonly rng: Prng;
+  /** The notify hooks' own draws: modelling them shifts no other random number of a seed. */
+  readonly hookRng: Prng;
 
   readonly p: Profile;
 
@@ -51,6 +53,7 @@ export abstract class SimClock {
 
   constructor(readonly o: WorldOptions) {
     this.rng = new Prng(o.seed).fork(7);
+    this.hookRng = new Prng(o.seed).fork(11);
     this.p = o.profile;
     this.lat = o.lat ?? LATENCIES;
     this.timing = timingOf({ ...this.p, resources: o.resources });
@@ -75,6 +78,7 @@ export abstract class SimClock {
       noStartUntil: {},
       restartFails: {},
       incarnation: 0,
+      notifySeq: 0,
       pub: new Map(),
       hist: { sender: [], receiver: [], supervise: [] },
     });

@@ -3,6 +3,7 @@
 // the nodes unable to hear each other excuses two holders while it lasts and
 // for a documented time after it (see docs/simulation.md).
 import type { Word } from '../../src/heartbeat/word.js';
+import type { HookCall } from '../../src/supervise/hook-queue.js';
 import { Excuses, type Takeover } from './excuses.js';
 import type { Fault, Schedule } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
@@ -22,6 +23,8 @@ export const INVARIANTS = {
   'online-means-up':
     'the sender never says ONLINE while a resource of its node is down (unless it just failed by itself)',
   'stop-has-cause': 'a held resource is never stopped without a cause in the log',
+  'notify-order':
+    "a node's notify hooks are called one at a time, in the order of its transitions: PHA_SEQ grows, and each state call starts from the state the last one ended in (or UNKNOWN after a start)",
 } as const;
 
 export type InvariantName = keyof typeof INVARIANTS;
@@ -177,6 +180,25 @@ export class Monitor {
 
   hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang): void {
     this.ex.hung(node, op, phase, h);
+  }
+
+  private readonly lastCall: [{ seq: number; state: string } | null, { seq: number; state: string } | null] = [
+    null,
+    null,
+  ];
+  notified(node: SimNode, call: HookCall): void {
+    const i = node.id - 1;
+    const last = this.lastCall[i];
+    const t = call.transition;
+    if (last && call.seq <= last.seq)
+      this.fail('notify-order', `n${node.id}: hook call #${call.seq} after #${last.seq}`);
+    const from = last?.state ?? 'UNKNOWN';
+    if (t.event === 'state' && call.missed === 0 && t.old !== 'UNKNOWN' && t.old !== from)
+      this.fail(
+        'notify-order',
+        `n${node.id}: hook call #${call.seq} ${t.now} ${t.old}, but the last state told was ${from}`,
+      );
+    this.lastCall[i] = { seq: call.seq, state: t.event === 'state' ? t.now : from };
   }
 
   stopping(node: SimNode, by: string, cause: string | null): void {

@@ -12,6 +12,7 @@ import type { ReceiverCore, ReceiverEffect, ReceiverEvent } from '../../src/rece
 import type { SenderCore, SenderEffect, SenderEvent } from '../../src/sender/core.js';
 import type { Status } from '../../src/status-store/index.js';
 import type { DecideFn, SuperviseCore, SuperviseEffect, SuperviseEvent } from '../../src/supervise/core.js';
+import { type HookCall, HookQueue } from '../../src/supervise/hook-queue.js';
 
 export type { DaemonName };
 export const DAEMON_NAMES = DAEMONS;
@@ -148,6 +149,8 @@ export interface SimNode {
   noStartUntil: Partial<Record<DaemonName, number>>;
   restartFails: Partial<Record<DaemonName, { n: number; nextAt: number }>>;
   incarnation: number;
+  /** PHA_SEQ of the node's last transition (var/notify.seq: survives restarts). */
+  notifySeq: number;
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
   pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
   /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
@@ -175,6 +178,8 @@ export class Proc {
   readonly everHeard = new Set<DaemonName>();
   startedAt = 0; // virtual ms
   readonly alarms = new Map<string, string>();
+  /** supervise's notify hooks: the queue (dies with the process, as the real one). */
+  readonly hookQueue = new HookQueue(100);
   lastGood: Status | undefined;
   pending: Record<string, unknown> | null = null;
   inflight: Record<string, unknown> | null = null;
@@ -209,6 +214,8 @@ export interface WorldHooks {
   held?: (node: SimNode) => void;
   /** A start or stop script hangs ('begun'), or is killed at RES_TIMEOUT ('killed'); it hung before or after doing its work. */
   hung?: (node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang) => void;
+  /** A notify hook call begins (one hook configured: its queue's order is what is checked). */
+  notified?: (node: SimNode, call: HookCall) => void;
   /** A stop of resources is carried out: who and why (the last log line of that daemon). */
   stopping?: (node: SimNode, by: DaemonName, cause: string | null) => void;
 }

@@ -10,6 +10,8 @@ import { decisionText, type SupervisePorts } from '../../src/supervise/ports.js'
 import type { Proc } from './model.js';
 import { SimNetwork } from './network.js';
 
+const NOTIFY_TIMEOUT_MS = 10_000;
+
 export abstract class SimPorts extends SimNetwork {
   /** The ports every core needs, in virtual time. */
   protected commonPorts(proc: Proc): CommonPorts {
@@ -118,14 +120,49 @@ export abstract class SimPorts extends SimNetwork {
       },
       garp: (reply) => this.later(proc, 1, () => reply.ok()),
       decided: (d) => this.lastDecision.set(proc, decisionText(d)),
+      notify: (t) => {
+        proc.node.notifySeq++;
+        proc.hookQueue.push(proc.node.notifySeq, t);
+        this.runHooks(proc);
+      },
     };
   }
 
   protected readonly lastDecision = new WeakMap<Proc, string>();
 
   protected liveness(proc: Proc, d: DaemonName): Liveness {
-    return { pid: this.pidAlive(proc, d), onBus: !!this.busFresh(proc, d), everOnBus: proc.everHeard.has(d) };
+    const heard = this.busFresh(proc, d);
+    return {
+      pid: this.pidAlive(proc, d),
+      pidAt: this.pidCheckAt(proc),
+      onBus: !!heard,
+      heardAt: heard?.at,
+      everOnBus: proc.everHeard.has(d),
+    };
   }
 
   protected abstract pidAlive(proc: Proc, d: DaemonName): boolean;
+  protected abstract pidCheckAt(proc: Proc): number;
+
+  /**
+   * The notify hooks as the Notifier runs them: one call at a time, in order,
+   * beside the decisions. A call takes 1-30 ms; 3 % hang until NOTIFY_TIMEOUT
+   * (10 s) and are killed. The answer reaches supervise like any other.
+   */
+  private runHooks(proc: Proc): void {
+    const call = proc.hookQueue.take();
+    if (!call) return;
+    this.hooks.notified?.(proc.node, call);
+    const t = call.transition;
+    this.log(
+      proc.node,
+      'notify',
+      `#${call.seq} ${t.now} ${t.old} (${t.reason})${call.missed ? ` missed ${call.missed}` : ''}`,
+    );
+    const ms = this.hookRng.chance(0.03) ? NOTIFY_TIMEOUT_MS : this.hookRng.between(1, 30);
+    this.later(proc, ms, () => {
+      proc.hookQueue.done();
+      this.runHooks(proc);
+    });
+  }
 }

@@ -131,9 +131,13 @@ export abstract class SimProcesses extends SimPorts {
 
   /** The watchdog's isAlive(d) in `proc`: d's pid at proc's last check (every wdInt from its start). */
   protected pidAlive(proc: Proc, d: DaemonName): boolean {
+    return this.ranAt(proc.node, d, this.pidCheckAt(proc));
+  }
+
+  /** When `proc`'s watchdog last checked the pids (every wdInt from its start). */
+  protected pidCheckAt(proc: Proc): number {
     const wd = this.wdInt;
-    const last = proc.startedAt + Math.floor((this.t - proc.startedAt) / wd) * wd;
-    return this.ranAt(proc.node, d, last);
+    return proc.startedAt + Math.floor((this.t - proc.startedAt) / wd) * wd;
   }
 
   /** A clean stop (pha-cli stop / SIGTERM): marked down, its last keys written. */

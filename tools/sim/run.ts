@@ -39,6 +39,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     lost: () => m.lost(),
     hung: (n, op, phase, h) => m.hung(n, op, phase, h),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
+    notified: (n, call) => m.notified(n, call),
   };
   w.log(
     null,

@@ -1,0 +1,129 @@
+// Runs the notify hooks (NOTIFY) for supervise: each transition queued in
+// order (hook-queue.ts), one call at a time, every hook of a call in the
+// configured order, each awaited with NOTIFY_TIMEOUT (the whole process group
+// killed on expiry). It runs beside the decisions: a slow or hanging hook
+// delays no decision, no resource action and no heartbeat. PHA_SEQ is kept in
+// var/notify.seq, so it grows across restarts.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NotifyHook } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import { writeFileDurable } from '../heartbeat/durable-file.js';
+import type { ResourceRunner, RunResult } from '../resources/index.js';
+import { type HookCall, HookQueue, hookInvocation } from './hook-queue.js';
+import type { Transition } from './transitions.js';
+
+export interface NotifierOptions {
+  hooks: readonly NotifyHook[];
+  timeoutMs: number;
+  runner: ResourceRunner;
+  varDir: string;
+  node: string;
+  peer: string;
+  /** The resources and their state now, for PHA_RESOURCES ("ipaddr=UP svc=DOWN"). */
+  resources: () => string;
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
+  /** A hook that failed (null: the last call went well). */
+  alarm: (text: string | null) => void;
+}
+
+export interface NotifyStats {
+  calls: number;
+  failed: number;
+  timedOut: number;
+  merged: number;
+}
+
+export class Notifier {
+  private readonly queue = new HookQueue(100);
+  private readonly seqFile: string;
+  private seq: number;
+  private running: Promise<void> | null = null;
+  readonly stats: NotifyStats = { calls: 0, failed: 0, timedOut: 0, merged: 0 };
+
+  constructor(private readonly o: NotifierOptions) {
+    this.seqFile = path.join(o.varDir, 'notify.seq');
+    this.seq = readSeq(this.seqFile);
+  }
+
+  push(t: Transition): void {
+    if (this.o.hooks.length === 0) return;
+    this.seq++;
+    try {
+      writeFileDurable(this.seqFile, `${this.seq}\n`, 0o644, { durable: false });
+    } catch (e) {
+      this.o.log.warn(
+        { err: errorMessage(e) },
+        `cannot keep PHA_SEQ in ${this.seqFile}: it may repeat after a restart`,
+      );
+    }
+    const before = this.queue.mergedTotal;
+    this.queue.push(this.seq, t);
+    if (this.queue.mergedTotal > before) {
+      this.stats.merged++;
+      this.o.log.warn(
+        { waiting: this.queue.length },
+        'notify hooks too slow: the oldest waiting transition is merged into the next call',
+      );
+    }
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Wait for the queue (a stop): at most `timeoutMs`, then the running hook is killed with the runner's settle. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    if (!this.running) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.running.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  private async drain(): Promise<void> {
+    for (let call = this.queue.take(); call; call = this.queue.take()) {
+      try {
+        await this.call(call);
+      } finally {
+        this.queue.done();
+      }
+    }
+  }
+
+  private async call(call: HookCall): Promise<void> {
+    const { args, env } = hookInvocation(call, { node: this.o.node, peer: this.o.peer, resources: this.o.resources() });
+    for (const hook of this.o.hooks) {
+      const r = await this.o.runner.notify(hook, args, env, this.o.timeoutMs);
+      this.stats.calls++;
+      this.report(hook.name, call, args, r);
+    }
+  }
+
+  private report(name: string, call: HookCall, args: string[], r: RunResult): void {
+    const fields = { hook: name, seq: call.seq, args, ms: r.durationMs, code: r.code, output: r.output || undefined };
+    if (r.ok) {
+      this.o.log.info(fields, `notify ${name} ${args.slice(0, 2).join(' ')}: ok`);
+      this.o.alarm(null);
+      return;
+    }
+    this.stats.failed++;
+    if (r.timedOut) this.stats.timedOut++;
+    const why = r.error ?? `exit ${r.code}`;
+    this.o.log.error({ ...fields, err: why }, `notify ${name} ${args.slice(0, 2).join(' ')} failed: ${why}`);
+    this.o.alarm(`notify hook ${name} failed (${why}) for transition #${call.seq} ${args[0]}`);
+  }
+}
+
+function readSeq(file: string): number {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
