@@ -71,6 +71,22 @@ export interface NodeFiles {
   run: string;
 }
 
+/**
+ * The demo's notify hook (NOTIFY=demo-notify): one line per transition in
+ * <dir>/notify.log, as an application's hook would be told it.
+ */
+export const NOTIFY_HOOK = 'demo-notify';
+export function installNotifyHook(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'res'), { recursive: true, mode: 0o755 });
+  const hook = path.join(dir, 'res', NOTIFY_HOOK);
+  fs.writeFileSync(
+    hook,
+    `#!/bin/sh\n# pha demo: a notify hook. Called as: ${NOTIFY_HOOK} <new> <old> <reason>\necho "$(date +%s%3N) #$PHA_SEQ $1 $2 ($3)" >> "$(dirname "$0")/../notify.log"\n`,
+    { mode: 0o755 },
+  );
+  fs.chmodSync(hook, 0o755);
+}
+
 export type Idx = 0 | 1;
 export const IDX: readonly Idx[] = [0, 1];
 export const other = (i: Idx): Idx => (i === 0 ? 1 : 0);
@@ -282,7 +298,9 @@ export class LabBackend extends Backend {
     this.lab = lab;
     log(`lab ${lab.prefix} built in ${Date.now() - t0} ms (namespaces ${lab.prefix}{sw,gw,lb1,lb2,cl})`);
     for (const n of this.names) {
-      this.inst.push(await installNode(lab, n, { config: { SUPERVISE_INT: 2000 } }));
+      const inst = await installNode(lab, n, { config: { SUPERVISE_INT: 2000, NOTIFY: NOTIFY_HOOK } });
+      installNotifyHook(inst.dir);
+      this.inst.push(inst);
     }
     log(`pha installed: ${this.inst.map((x) => x.configPath).join(', ')}`);
     const watch = await watchVip(lab);
@@ -406,7 +424,9 @@ export class LoopbackBackend extends Backend {
         ['NODENAME', this.names[i]],
         ['GW', ''],
         ['RES_test', held],
+        ['NOTIFY', NOTIFY_HOOK],
       ];
+      installNotifyHook(dir);
       const config = path.join(dir, 'etc', 'config');
       fs.writeFileSync(config, `# pha demo, loopback node ${i + 1}\n${lines.map(([k, v]) => `${k}=${v}\n`).join('')}`);
       this.nodeFiles.push({

@@ -15,6 +15,8 @@
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
@@ -169,6 +171,20 @@ class Demo implements DemoSteps {
     return { outage: lastOld === null ? null : firstNew - lastOld, firstNew };
   }
 
+  private notifySeen = [0, 0];
+  /** What the notify hooks were told since the last look (NOTIFY: the demo's hook logs each call). */
+  showNotify(): void {
+    for (const i of IDX) {
+      const f = path.join(this.backend.files(i).dir, 'notify.log');
+      const all = fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : [];
+      for (const l of all.slice(this.notifySeen[i])) {
+        const [, ...rest] = l.split(' ');
+        this.say(`    notify hook on ${this.name(i)}: ${rest.join(' ')}`);
+      }
+      this.notifySeen[i] = all.length;
+    }
+  }
+
   summary(): void {
     const b = this.backend;
     this.say('');
@@ -267,10 +283,13 @@ class Demo implements DemoSteps {
     this.panel.start();
     await this.pause('step 1, cold start');
     await coldStart(this);
+    this.showNotify();
     await this.pause('step 2, failover');
     await failover(this);
+    this.showNotify();
     await this.pause('step 3, manual switchover');
     await switchover(this);
+    this.showNotify();
     this.summary();
     if (this.opts.keep) {
       this.say('');

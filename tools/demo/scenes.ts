@@ -18,6 +18,7 @@ export interface Demo {
   isStandbyHearingActive(i: Idx): boolean;
   firstAnswer(who: string, after: number): number | null;
   clientOutage(from: string, to: string, after: number): { outage: number | null; firstNew: number | null };
+  showNotify(): void;
 }
 
 export const fmt = (ms: number | null | undefined): string =>
