@@ -64,7 +64,6 @@ interface Seen {
   since: number; // when we first saw that pid
   readAt: number;
   deadSince: number | null;
-  checkedAt?: number; // mono: the last check
 }
 
 const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
@@ -132,9 +131,10 @@ export class Watchdog {
     return (this.seen.get(d)?.pid ?? 0) > 0;
   }
 
-  /** When `d` was last checked (monotonic; undefined: not yet). */
-  checkedAt(d: DaemonName): number | undefined {
-    return this.seen.get(d)?.checkedAt;
+  /** The pid of `d` that the last check found dead (undefined: alive, or never seen). */
+  deadPid(d: DaemonName): number | undefined {
+    const s = this.seen.get(d);
+    return s && !s.alive && s.pid > 0 ? s.pid : undefined;
   }
 
   /** Was `d`'s pid alive at the last check? (undefined: not checked yet) */
@@ -150,7 +150,6 @@ export class Watchdog {
       this.seen.set(d, s);
       const pid = this.livePid(d, s);
       s.alive = pid > 0;
-      s.checkedAt = t;
       if (pid > 0 && pid !== s.pid) {
         this.byes.delete(d); // a new instance: its own fate
         s.since = t;

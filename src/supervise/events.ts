@@ -21,8 +21,8 @@ export interface Liveness {
   onBus: boolean; // heard on the bus lately
   everOnBus: boolean; // heard on the bus at some time
   everSeen?: boolean; // the watchdog has seen its process run (undefined: no watchdog)
-  pidAt?: number; // mono: when that pid check was made
-  heardAt?: number; // mono: its last message on the bus
+  deadPid?: number; // the pid that check found dead (undefined: none known)
+  busPid?: number; // the pid its last bus message came from
 }
 
 /** What the shell sees when the core asks ('look'). */

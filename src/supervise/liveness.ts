@@ -20,10 +20,11 @@ export class OwnDaemons {
   alive(l: Liveness, stamp: number | undefined, stampMs: number, wall: number, stalledAt: number | null): boolean {
     // Started together by pha-cli: one not seen yet is starting, not dead.
     if (l.everSeen === false && wall - this.startedAt < 2 * this.t.deadtime) return true;
-    // Dead by its pid at the watchdog's last check, unless it spoke on the bus
-    // after that check (restarted since: a dead process says nothing).
-    const spokeSince = l.onBus && l.heardAt !== undefined && l.pidAt !== undefined && l.heardAt > l.pidAt;
-    if (l.pid === false && !spokeSince) return false;
+    // Dead by its pid at the watchdog's last check, unless a new process of
+    // it speaks on the bus (restarted since the check): what the dead pid
+    // said before it died counts for nothing.
+    const newProcess = l.onBus && l.busPid !== undefined && l.busPid !== l.deadPid;
+    if (l.pid === false && !newProcess) return false;
     if (l.onBus) return true;
     // Right after our own stall the bus is silent because we were: not a death.
     if (stalledAt !== null && wall - stalledAt < this.t.busFreshMs) return true;

@@ -62,8 +62,8 @@ export async function startSupervise(deps: SuperviseDeps) {
     onBus: bus?.fresh(d, fresh) !== undefined,
     everOnBus: bus?.everHeard(d) ?? false,
     everSeen: watchdog?.everSeen(d),
-    pidAt: watchdog?.checkedAt(d),
-    heardAt: bus?.fresh(d, fresh)?.at,
+    deadPid: watchdog?.deadPid(d),
+    busPid: bus?.fresh(d, fresh)?.pid,
   });
   /** The others' live state: the bus where it is fresh, else the file (with our own pending writes). */
   const view = (file: Status): Status => {

@@ -257,7 +257,7 @@ describe('simulation: regressions (seeds that found bugs)', () => {
     {
       seed: 2702675,
       keep: [0, 3],
-      bug: "a receiver that died 23 ms after its start (pha-cli start, then a crash) was trusted for the pid check's assumed age because it had announced its start on the bus: its node took over while deaf. Fix: a dead pid verdict is outranked only by a bus message newer than the check",
+      bug: "a receiver that died 23 ms after its start (pha-cli start, then a crash) was trusted for the pid check's assumed age because it had announced its start on the bus: its node took over while deaf. Fix: a dead pid verdict is outranked only by a bus message from another (restarted) process",
     },
     {
       seed: 201375,

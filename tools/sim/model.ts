@@ -152,14 +152,15 @@ export interface SimNode {
   /** PHA_SEQ of the node's last transition (var/notify.seq: survives restarts). */
   notifySeq: number;
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
-  pub: Map<DaemonName, { keys: Partial<Status>; at: number }>;
+  pub: Map<DaemonName, Heard>;
   /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
-  hist: Record<DaemonName, { start: number; end: number; by?: number }[]>; // by: pid of the watcher that restarted it
+  hist: Record<DaemonName, { start: number; end: number; pid: number; by?: number }[]>; // by: pid of the watcher that restarted it
 }
 
 export interface Heard {
   keys: Partial<Status>;
   at: number;
+  pid: number; // the process that said it
 }
 
 export type Hang = 'before' | 'after';

@@ -134,15 +134,15 @@ export abstract class SimPorts extends SimNetwork {
     const heard = this.busFresh(proc, d);
     return {
       pid: this.pidAlive(proc, d),
-      pidAt: this.pidCheckAt(proc),
+      deadPid: this.deadPid(proc, d),
       onBus: !!heard,
-      heardAt: heard?.at,
+      busPid: heard?.pid,
       everOnBus: proc.everHeard.has(d),
     };
   }
 
   protected abstract pidAlive(proc: Proc, d: DaemonName): boolean;
-  protected abstract pidCheckAt(proc: Proc): number;
+  protected abstract deadPid(proc: Proc, d: DaemonName): number | undefined;
 
   /**
    * The notify hooks as the Notifier runs them: one call at a time, in order,

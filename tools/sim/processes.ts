@@ -134,6 +134,14 @@ export abstract class SimProcesses extends SimPorts {
     return this.ranAt(proc.node, d, this.pidCheckAt(proc));
   }
 
+  /** The pid of `d` that `proc`'s last check found dead: its latest process started before the check. */
+  protected deadPid(proc: Proc, d: DaemonName): number | undefined {
+    const at = this.pidCheckAt(proc);
+    const h = proc.node.hist[d];
+    for (let i = h.length - 1; i >= 0; i--) if (h[i]!.start <= at) return at < h[i]!.end ? undefined : h[i]!.pid;
+    return undefined;
+  }
+
   /** When `proc`'s watchdog last checked the pids (every wdInt from its start). */
   protected pidCheckAt(proc: Proc): number {
     const wd = this.wdInt;
@@ -161,7 +169,7 @@ export abstract class SimProcesses extends SimPorts {
     const proc = new Proc(node, d, ++node.incarnation + node.id * 1000, this.rng.int(0, 1e7));
     node.procs[d] = proc;
     proc.startedAt = this.t;
-    node.hist[d].push({ start: this.t, end: Infinity });
+    node.hist[d].push({ start: this.t, end: Infinity, pid: proc.pid });
     this.log(node, d, `started (pid ${proc.pid})`);
     const cfg = this.config(node);
     if (d === 'sender') {

@@ -120,7 +120,7 @@ export abstract class SimStore extends SimClock {
     const node = proc.node;
     const prev = node.pub.get(proc.name);
     const changed = !prev || this.t - prev.at > BUS_HEARD_AGAIN_MS || !sameKeys(prev.keys, keys);
-    node.pub.set(proc.name, { keys, at: this.t });
+    node.pub.set(proc.name, { keys, at: this.t, pid: proc.pid });
     for (const d of DAEMON_NAMES) {
       if (d === proc.name) continue;
       const to = node.procs[d];
