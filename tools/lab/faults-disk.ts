@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import { isOurProcess } from '../../src/daemon/pidfile.js';
 import { delay, runArgv } from './exec.js';
 import { readDaemonPids } from './install.js';
@@ -271,27 +272,53 @@ export class DiskFaults extends LabPart {
     return file;
   }
 
+  /**
+   * Damage the file in place under pha's own status lock: an update already
+   * in flight (read, then rename over) would otherwise replace the damage
+   * before any daemon could see it, and there would be nothing to report.
+   */
+  private async underStatusLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    const release = await lockfile.lock(file, {
+      realpath: false,
+      stale: 2000,
+      retries: { retries: 100, minTimeout: 2, maxTimeout: 25 },
+    });
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
   async corruptStatus(node: NodeName): Promise<FaultTime> {
     const file = this.mustExist(node, 'corruptStatus');
-    return this.timed(() => {
-      // A torn JSON start, binary junk, no end: what a crash mid-write or an editor leaves.
-      const junk = Buffer.concat([Buffer.from('{"STATUS":"ONL'), randomBytes(48), Buffer.from([0, 0xff, 0xfe, 0x0a])]);
-      const fd = fs.openSync(file, 'r+');
-      try {
-        fs.ftruncateSync(fd, 0);
-        fs.writeSync(fd, junk, 0, junk.length, 0);
-      } finally {
-        fs.closeSync(fd);
-      }
-    });
+    return this.underStatusLock(file, () =>
+      this.timed(() => {
+        // A torn JSON start, binary junk, no end: what a crash mid-write or an editor leaves.
+        const junk = Buffer.concat([
+          Buffer.from('{"STATUS":"ONL'),
+          randomBytes(48),
+          Buffer.from([0, 0xff, 0xfe, 0x0a]),
+        ]);
+        const fd = fs.openSync(file, 'r+');
+        try {
+          fs.ftruncateSync(fd, 0);
+          fs.writeSync(fd, junk, 0, junk.length, 0);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }),
+    );
   }
 
   async truncateStatus(node: NodeName, to: 'half' | 'zero' = 'half'): Promise<FaultTime> {
     const file = this.mustExist(node, 'truncateStatus');
-    return this.timed(() => {
-      const size = fs.statSync(file).size;
-      fs.truncateSync(file, to === 'zero' ? 0 : Math.floor(size / 2));
-    });
+    return this.underStatusLock(file, () =>
+      this.timed(() => {
+        const size = fs.statSync(file).size;
+        fs.truncateSync(file, to === 'zero' ? 0 : Math.floor(size / 2));
+      }),
+    );
   }
 
   async deleteStatus(node: NodeName): Promise<FaultTime> {
