@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { isOurProcess } from '../../src/daemon/pidfile.js';
 import { delay, runArgv } from './exec.js';
 import { readDaemonPids } from './install.js';
@@ -278,6 +277,9 @@ export class DiskFaults extends LabPart {
    * before any daemon could see it, and there would be nothing to report.
    */
   private async underStatusLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    // Loaded here, not at the top: proper-lockfile hooks the process's signals
+    // (signal-exit), and a lab process must die by the signal it is sent.
+    const { default: lockfile } = await import('proper-lockfile');
     const release = await lockfile.lock(file, {
       realpath: false,
       stale: 2000,
