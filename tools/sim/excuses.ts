@@ -1,14 +1,10 @@
-// When two holders are excused: each fault earns the pair a documented time
-// to resolve after it (docs/simulation.md, "Invariants"); the Monitor counts
-// two holders only outside these excuses.
-import type { Fault, Schedule } from './schedule.js';
+// When two holders are excused for what a node can know of itself: its
+// supervise (the one who decides) dead or frozen, its resources failed,
+// stopped or started by hand, its scripts or checks hanging, the operator's
+// restart (docs/simulation.md, "Invariants"). What the nodes can hear of each
+// other is hearing.ts's model; the Monitor counts two holders outside both.
+import type { Fault } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
-
-export interface Takeover {
-  at: number;
-  node: number;
-  restart?: boolean; // a local restart, or the operator's res start: not a takeover from the peer
-}
 
 export class Excuses {
   /** Two holders do not count before this time. */
@@ -20,62 +16,44 @@ export class Excuses {
 
   constructor(
     private readonly w: World,
-    private readonly s: Schedule,
     private readonly base: number,
     private readonly resExcuse: number,
   ) {}
 
   faultStarted(f: Fault, end: number): void {
     const p = this.w.p;
-    const l = this.w.lat;
     const fresh = this.w.timing.busFreshMs;
-    const wd = this.w.wdInt;
     let excuse = 0; // how long after its end a fault may leave two holders
     switch (f.kind) {
       case 'crash':
-        // A killed sender: the peer hears nothing until the sender is back (watchdog + start-up).
-        if (f.daemon === 'sender') excuse = wd + l.spawnMs[1] + p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
-        // With supervise gone too, the new sender counts supervise's absence
-        // from its own start before it fences (seed 1577).
-        if (f.daemon === 'sender' && !this.w.nodes[f.node]!.procs.supervise) excuse += this.w.timing.superviseLostMs;
         // A killed supervise whose start (a takeover) completes orphaned: the
         // resources are up but not announced until the new supervise's startup
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
         // to ONLINE (its gateway failing) holds until then (seed 201375).
-        if (f.daemon === 'supervise')
-          excuse = wd + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
-        // A killed receiver: once back, its node's startup grace begins again
-        // (PROGRESS for a DEADTIME), and a peer that yields only to ONLINE
-        // (its gateway lost) holds until then (seed 2039488: a heal just then).
-        if (f.daemon === 'receiver') excuse = this.crashExcuse('receiver', true);
+        if (f.daemon === 'supervise') excuse = this.superviseBack();
         break;
       case 'crashStuck':
-        this.stuck.push({ node: f.node, d: f.daemon!, at: this.w.t, back: false });
-        if (f.daemon === 'supervise') {
+        if (f.daemon !== 'supervise') break;
+        this.stuck.push({ node: f.node, at: this.w.t, back: false });
+        {
           // A sender frozen at this moment starts counting at its thaw.
           const thaw = Math.max(this.w.t, this.w.nodes[f.node]!.procs.sender?.frozenUntil ?? 0);
-          this.stuckSupUntil[f.node] = thaw + (thaw > this.w.t ? this.fresh : 0) + this.crashExcuse('supervise', false);
+          this.stuckSupUntil[f.node] = thaw + (thaw > this.w.t ? this.fresh : 0) + this.superviseGone();
         }
         // Down for `dur`: what the node must do at once is rule 9's (a dead
-        // sender yields to the peer that took over; a dead supervise's sender
-        // fences; a dead receiver starts nothing): excused from its start, not
-        // its end. Its restart at the end is excused in faultEnded.
-        this.until = Math.max(
-          this.until,
-          this.w.t + this.crashExcuse(f.daemon!, false),
-          f.daemon === 'supervise' ? this.stuckSupUntil[f.node] : 0,
-        );
+        // supervise's sender fences): excused from its start, not its end. Its
+        // restart at the end is excused in faultEnded.
+        this.until = Math.max(this.until, this.w.t + this.superviseGone(), this.stuckSupUntil[f.node]);
         break;
       case 'freeze':
       case 'freezeNode':
-        excuse = p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
+        // A frozen sender or receiver is a break in hearing (hearing.ts); a frozen supervise decides nothing until it thaws.
+        if (f.kind === 'freezeNode' || f.daemon === 'supervise')
+          excuse = p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
         // A sender frozen while its supervise is stuck dead counts supervise's
         // absence again from its thaw (its own stall makes what it knew old news).
         if (this.w.t < this.stuckSupUntil[f.node] && (f.kind === 'freezeNode' || f.daemon === 'sender')) {
-          this.stuckSupUntil[f.node] = Math.max(
-            this.stuckSupUntil[f.node],
-            end + this.fresh + this.crashExcuse('supervise', false),
-          );
+          this.stuckSupUntil[f.node] = Math.max(this.stuckSupUntil[f.node], end + this.fresh + this.superviseGone());
           this.until = Math.max(this.until, this.stuckSupUntil[f.node]);
         }
         break;
@@ -110,47 +88,24 @@ export class Excuses {
     if (excuse > 0) this.until = Math.max(this.until, end + excuse);
   }
 
-  /** How long after a killed daemon (noticed by a poll; restarted after a start-up when `restart`) two holders may last. */
   private get fresh(): number {
     return this.w.timing.busFreshMs;
   }
-  private crashExcuse(d: string, restart: boolean): number {
+  /** A killed supervise restarted (noticed by a poll, a start-up): its grace, then it decides. */
+  private superviseBack(): number {
     const p = this.w.p;
     const l = this.w.lat;
-    const wd = this.w.wdInt;
-    const spawn = restart ? l.spawnMs[1] : 0;
-    if (d === 'sender') return wd + spawn + p.DEADTIME + this.fresh + this.base + p.SUPERVISE_INT;
-    if (d === 'supervise') {
-      // Restarted: its grace, then it decides. Stuck: nobody decides on this
-      // node until the sender fences (stops the resources itself).
-      return restart
-        ? wd + spawn + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT
-        : this.w.timing.superviseLostMs + this.fresh + this.base;
-    }
-    // A dead receiver: once back, it hears the peer within a DEADTIME (the rules then resolve).
-    return wd + spawn + p.DEADTIME + this.base;
+    return this.w.wdInt + l.spawnMs[1] + l.writeMs[1] + p.DEADTIME + this.base + p.SUPERVISE_INT;
+  }
+  /** A supervise that stays dead: nobody decides on its node until the sender fences (stops the resources itself). */
+  private superviseGone(): number {
+    return this.w.timing.superviseLostMs + this.fresh + this.base;
   }
 
   faultEnded(f: Fault): void {
-    if (f.kind === 'crashStuck') {
-      // Called once it is back (run.ts waits out the back-off and the start-up).
-      this.until = Math.max(this.until, this.w.t + this.crashExcuse(f.daemon!, true));
-    }
-    if (f.kind === 'gwDown' && !this.w.nodes[1 - f.node]!.gwUp) {
-      // Both gateways were lost: both may hold, muted (neither could hear the
-      // other); the first answer after the loss unmutes this node.
-      this.until = Math.max(this.until, this.w.t + this.w.p.GW_INT + this.base);
-    }
-  }
-
-  /**
-   * A heartbeat lost on a lossy link: the word it carried arrives one
-   * HEARTBEAT_INT later, so two holders resolve that much later. No finite
-   * bound holds under random loss; each loss pauses the count instead
-   * (seed 613894: 4 ONLINEs in a row lost at 20 % right after a heal).
-   */
-  lost(bothHeld: boolean): void {
-    if (bothHeld) this.until = Math.max(this.until, this.w.t + this.w.p.HEARTBEAT_INT);
+    // Called once it is back (run.ts waits out the back-off and the start-up).
+    if (f.kind === 'crashStuck' && f.daemon === 'supervise')
+      this.until = Math.max(this.until, this.w.t + this.superviseBack());
   }
 
   /**
@@ -177,42 +132,29 @@ export class Excuses {
       );
   }
 
-  /** After every step: a stuck daemon that is back earns its crash excuse; a node with a hung script holding is excused. */
+  /** After every step: a stuck supervise that is back earns its excuse; a node with a hung script holding is excused. */
   step(): void {
     const w = this.w;
     for (const x of this.stuck) {
-      const proc = x.back ? undefined : w.nodes[x.node]!.procs[x.d as 'sender' | 'receiver' | 'supervise'];
+      const proc = x.back ? undefined : w.nodes[x.node]!.procs.supervise;
       if (proc && proc.startedAt > x.at) {
         x.back = true;
-        this.until = Math.max(this.until, proc.startedAt + this.crashExcuse(x.d, false));
+        this.until = Math.max(this.until, proc.startedAt + this.superviseGone());
       }
     }
     if (w.nodes.some((n, i) => this.hanging[i]! > 0 && w.holds(n))) this.until = Math.max(this.until, w.t);
   }
 
-  /**
-   * A node whose receiver is dead cannot hear the peer: two holders it did not
-   * make (it held before its receiver died; the peer took over since) cannot
-   * be resolved until the receiver is back. One it made — a takeover while
-   * deaf — is a bug, never excused.
-   */
   private readonly stuckSupUntil: [number, number] = [0, 0];
-  /** Daemons down for seconds: once one is back (whenever the back-off let it), its restart earns the crash excuse from then. */
-  private readonly stuck: { node: number; d: string; at: number; back: boolean }[] = [];
+  /** A supervise down for seconds: once it is back (whenever the back-off let it), its restart is excused from then. */
+  private readonly stuck: { node: number; at: number; back: boolean }[] = [];
   private readonly resStartNoSup: [boolean, boolean] = [false, false];
-  deafHolder(takeovers: readonly Takeover[]): boolean {
+  /** Resources started by hand while supervise is dead: nobody on that node can see them until it is back. */
+  unseenStart(): boolean {
     for (const n of this.w.nodes) {
       if (n.procs.supervise) this.resStartNoSup[n.id - 1] = false;
       else if (this.resStartNoSup[n.id - 1]) return true;
     }
-    return this.w.nodes.some((n) => {
-      if (n.procs.receiver) return false;
-      const h = n.hist.receiver;
-      const diedAt = h.length ? h[h.length - 1]!.end : -Infinity;
-      // A local restart of what it held (after a resource failed or was stopped by hand) is not a takeover from the peer.
-      const mine = takeovers.filter((x) => x.node === n.id && !x.restart).at(-1)?.at ?? -Infinity;
-      // A takeover decided just before the receiver died completes after it (the start scripts run).
-      return mine < diedAt + this.s.resources.length * this.w.lat.startMs[1] + 50;
-    });
+    return false;
   }
 }

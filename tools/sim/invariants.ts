@@ -1,10 +1,11 @@
 // The named invariants, checked after every step of the simulation. Bounds
-// come from the profile and the schedule's own latencies; a fault that makes
-// the nodes unable to hear each other excuses two holders while it lasts and
-// for a documented time after it (see docs/simulation.md).
+// come from the profile and the schedule's own latencies; two holders are
+// excused by a break in what the nodes can hear of each other (hearing.ts)
+// or in what a node can know of itself (excuses.ts), see docs/simulation.md.
 import type { Word } from '../../src/heartbeat/word.js';
 import type { HookCall } from '../../src/supervise/hook-queue.js';
-import { Excuses, type Takeover } from './excuses.js';
+import { Excuses } from './excuses.js';
+import { Hearing, type Takeover } from './hearing.js';
 import type { Fault, Schedule } from './schedule.js';
 import type { Hang, SimNode, World } from './world.js';
 
@@ -45,6 +46,7 @@ export class Monitor {
   private readonly handoverBound: number;
   private readonly resExcuse: number;
   private readonly ex: Excuses;
+  private readonly hearing: Hearing;
   private noHolderSince: number | null = null;
   private readonly takeovers: Takeover[] = [];
   private readonly faultMarks: { t: number; link: boolean }[] = []; // starts and ends of faults and commands
@@ -75,7 +77,8 @@ export class Monitor {
     // From the release (the last resource stopped) to the peer's first resource up.
     this.handoverBound = l.startMs[1] + l.netMs[1] + jitter + l.checkMs[1] + (hangs ? p.CHECK_TIMEOUT : 0) + 100;
     this.resExcuse = p.SUPERVISE_INT + p.CHECK_TIMEOUT + 2 * script + l.checkMs[1] + 200;
-    this.ex = new Excuses(w, s, this.base, this.resExcuse);
+    this.ex = new Excuses(w, this.base, this.resExcuse);
+    this.hearing = new Hearing(w, this.base);
     this.firstFaultAt = s.faults.length ? s.faults[0]!.at : Infinity;
     // Both left holding: the start-up resolves it (1.5 s of daemon starts, then the rules).
     this.startupResolve = 1500 + p.DEADTIME + p.SUPERVISE_INT + this.base;
@@ -87,15 +90,9 @@ export class Monitor {
     this.w.log(null, 'INVARIANT', `${name} violated: ${detail}`);
   }
 
-  /** The nodes can hear each other: no link blocked, and not both muted by a lost gateway. */
-  private connected(): boolean {
-    return !this.w.blocked[0][1] && !this.w.blocked[1][0] && (this.hears(0, 1) || this.hears(1, 0));
-  }
-  /** `to` can hear `from`: from's sender runs and is not muted (a lost gateway), to's receiver runs. */
-  private hears(from: 0 | 1, to: 0 | 1): boolean {
-    const a = this.w.nodes[from]!;
-    const b = this.w.nodes[to]!;
-    return !this.w.blocked[from][to] && a.gwUp && !!a.procs.sender && !!b.procs.receiver;
+  /** Two holders at `t` are excused by a break in hearing or in what a node knows of itself. */
+  private excused(t: number): boolean {
+    return t < this.ex.until || this.hearing.excused(t);
   }
 
   /** A fault or command begins (end: when it is over). */
@@ -173,9 +170,9 @@ export class Monitor {
     );
   }
 
-  /** A heartbeat lost on a lossy link (see Excuses.lost). */
+  /** A heartbeat lost on a lossy link (see Hearing.lost). */
   lost(): void {
-    this.ex.lost(this.held[0] && this.held[1]);
+    this.hearing.lost(this.held[0] && this.held[1]);
   }
 
   hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang): void {
@@ -211,14 +208,22 @@ export class Monitor {
     const w = this.w;
     const t = w.t;
     this.ex.step();
+    this.hearing.step();
     const dt = t - this.lastT;
     const both = this.held[0] && this.held[1];
-    const conn = this.connected();
+    const conn = this.hearing.connected();
     // The state held during (lastT, t]: count the overlap.
     // Resources left up by an earlier run, daemons not all up yet: a holder whose
     // sender is not running is invisible; the start-up resolves it.
     const leftBoth = (this.s.leftover[0] || this.s.leftover[1]) && t < this.startupResolve;
-    if (both && conn && this.lastT >= this.ex.until && !leftBoth && !this.ex.deafHolder(this.takeovers))
+    if (
+      both &&
+      conn &&
+      !this.excused(this.lastT) &&
+      !leftBoth &&
+      !this.ex.unseenStart() &&
+      !this.hearing.deafHolder(this.takeovers, this.s.resources.length)
+    )
       this.overlap += dt;
     if (!both) this.overlap = 0;
     this.lastT = t;
@@ -234,7 +239,7 @@ export class Monitor {
       if (t > o.until) continue;
       // (the off itself is a mark at o.at: the windows leave it out)
       const quietAround = this.quiet(o.at - this.healBound, o.at - 1e-6) && this.quiet(o.at, t);
-      if (both && conn && t >= this.ex.until && quietAround)
+      if (both && conn && !this.excused(t) && quietAround)
         this.fail('off-overlap', `two holders ${Math.round(t - o.at)} ms after "off" on n${o.node + 1}`);
       if (
         o.released !== null &&
