@@ -8,6 +8,7 @@ import { KEYS, runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { errorMessage } from '../errors.js';
 import type { Status } from '../status-store/index.js';
+import { readHistory } from '../supervise/history.js';
 import { waitFor } from '../wait.js';
 import { liveView } from './alarms.js';
 import {
@@ -25,6 +26,7 @@ import {
   stopAll,
   stopDaemon,
 } from './control.js';
+import { showHistory } from './history.js';
 import { keygenCommand } from './keygen.js';
 import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
@@ -102,14 +104,18 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
       const n = runningCount(p);
       // The daemons' live state over the local bus: the truth when the file is behind.
       const v = await liveView(store, varDir(config), runDir(config), p);
+      const last = readHistory(varDir(config))
+        .entries.filter((e) => e.event === 'state')
+        .at(-1);
       if (o.json)
         ctx.out(
           JSON.stringify({
             ...statJson(v.status, p, config, nodeState(v.status, p, opts.state ?? 'NOTRUNNING')),
             alarms: v.alarms,
+            lastTransition: last ?? null,
           }),
         );
-      else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms));
+      else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms, last));
       // LSB status codes: 0 running, 3 not running, 1 partly.
       result.code = n === 3 ? 0 : n === 0 ? 3 : 1;
     });
@@ -123,6 +129,16 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
     await store.update({ SENDER_RUN: 1, SENDER_PAUSE_UNTIL: undefined, FAILED_UNTIL: undefined, OFF_REQUEST: null });
     ctx.out('heartbeat enabled (pause and FAILED hold-down cleared)');
   });
+  program
+    .command('history')
+    .argument('[n]', 'how many (default 10)')
+    .option('--json', 'machine-readable')
+    .action((n: string | undefined, o: { json?: boolean }) => {
+      const r = showHistory(varDir(config), n, !!o.json);
+      if (r.out !== undefined) ctx.out(r.out);
+      if (r.err !== undefined) ctx.err(r.err);
+      result.code = r.code;
+    });
   program.command('conf').action(() => ctx.out(showConf(ctx)));
   program
     .command('res')
@@ -242,7 +258,8 @@ function showConf(ctx: Ctx): string {
   const c = ctx.config as unknown as Record<string, unknown>;
   const lines = [
     `# ${ctx.config.file}`,
-    `# this node: ${ctx.config.local.name} (node ${ctx.config.local.id}, ${ctx.config.local.addrs.join(' ')}), peer: ${ctx.config.peer.name} (${ctx.config.peer.addrs.join(' ')})`,
+    `# this node: ${ctx.config.local.name} (node ${ctx.config.local.id}, ${ctx.config.local.addrs.join(' ')}), ` +
+      `peer: ${ctx.config.peer.name} (${ctx.config.peer.addrs.join(' ')})`,
   ];
   for (const k of Object.keys(KEYS)) {
     const v = c[k];

@@ -3,6 +3,8 @@
 import type { Config } from '../config/index.js';
 import type { PidInfo } from '../daemon/pidfile.js';
 import { type Status, TIME_KEYS } from '../status-store/index.js';
+import type { HistoryEntry } from '../supervise/history.js';
+import { timelineLine } from '../supervise/timeline.js';
 import type { DaemonName, NodeState } from './control.js';
 
 function perlValue(k: string, v: unknown, now: number): string {
@@ -24,6 +26,7 @@ export function formatStat(
   config: Config,
   now: number,
   alarms: string[] = s.ALARM ? [s.ALARM] : [],
+  last?: HistoryEntry,
 ): string {
   const lines = ['$VAR1 = {'];
   const entries = Object.entries(s);
@@ -51,6 +54,7 @@ export function formatStat(
     );
   for (const a of alarms) lines.push(`ALARM: ${a}`);
   if (s.REASON) lines.push(`last decision: ${s.REASON}`);
+  if (last) lines.push(`last transition: ${timelineLine(last)}`);
   return lines.join('\n');
 }
 

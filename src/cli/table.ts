@@ -54,6 +54,11 @@ export const COMMAND_TABLE: readonly CommandDef[] = [
     help: [['stat|status [--json]', "status file, the three daemon pids, the peer's word"]],
   },
   {
+    name: 'history',
+    next: ['--json'],
+    help: [['history [N] [--json]', "this node's last N transitions (10), each with its timeline"]],
+  },
+  {
     name: 'res',
     next: RES_ACTIONS,
     help: [

@@ -119,7 +119,9 @@ export const KEYS: Record<string, KeySpec> = {
     default: '6',
     min: 1,
     max: 100,
-    doc: 'gateway pings in a row without an answer that count as gateway loss (6 × 250 ms: 10 % random loss never trips it, a real loss is seen in about 1.5 s + PINGTIMEOUT)',
+    doc:
+      'gateway pings in a row without an answer that count as gateway loss ' +
+      '(6 × 250 ms: 10 % random loss never trips it, a real loss is seen in about 1.5 s + PINGTIMEOUT)',
     original: false,
   },
   CHECK_TIMEOUT: {
@@ -170,7 +172,9 @@ export const KEYS: Record<string, KeySpec> = {
   NOTIFY: {
     kind: 'list',
     default: '',
-    doc: 'notify hooks: script names (looked up like resource scripts: INSTALLDIR/res, then the package res/), called in this order on every transition of this node with <new> <old> <reason>; empty = none',
+    doc:
+      'notify hooks: script names (looked up like resource scripts: INSTALLDIR/res, then the package res/), ' +
+      'called in this order on every transition of this node with <new> <old> <reason>; empty = none',
     original: false,
   },
   NOTIFY_TIMEOUT: {

@@ -47,7 +47,8 @@ export interface CommonPorts {
 }
 
 /** What a start or stop did to one resource. */
-export type OpResult = { name: string; ok: boolean };
+/** One resource's start or stop: how it went, and (from a real or simulated script) its exit code and duration. */
+export type OpResult = { name: string; ok: boolean; code?: number | null; ms?: number };
 
 /** An asynchronous port's one answer. */
 export interface Reply<T> {

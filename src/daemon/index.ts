@@ -57,7 +57,9 @@ export async function runDaemon(
   const argv = process.argv.slice(2);
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write(
-      `usage: pha-${name} [--config FILE] [--foreground]\n  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`,
+      `usage: pha-${name} [--config FILE] [--foreground]\n` +
+        '  config: --config, else $PHA_CONFIG, else /opt/pha/etc/config\n' +
+        `  normally started by pha-cli (start / ${name.slice(0, 2)}_sta)\n`,
     );
     return;
   }

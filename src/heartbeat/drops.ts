@@ -44,7 +44,8 @@ export const DROP_MEANING: Record<DropReason, string> = {
     "authenticated frames that do not name the peer's node index (our own frames reflected, or NODES in a different order on the peer)",
   replay: 'authenticated frames not newer than the newest accepted (replayed or reordered)',
   'old-generation':
-    'authenticated frames of an older sender generation than the newest accepted (replayed; or the peer lost var/auth-generation and its clock is behind: remove var/auth-peer-generation here)',
+    'authenticated frames of an older sender generation than the newest accepted (replayed; ' +
+    'or the peer lost var/auth-generation and its clock is behind: remove var/auth-peer-generation here)',
   'plain-refused':
     'plain heartbeat words refused because AUTH_MODE=enforce (the peer runs without a key, or someone forges)',
 };

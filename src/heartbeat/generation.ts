@@ -71,7 +71,9 @@ export function nextBootGeneration(file: string, nowMs: number = Date.now()): Bo
     return {
       generation: MAX_GENERATION,
       persisted: false,
-      problem: `${file}: the generation is exhausted (${MAX_GENERATION}); put a new key on both nodes and remove ${PEER_GENERATION_FILE} and ${GENERATION_FILE} on both`,
+      problem:
+        `${file}: the generation is exhausted (${MAX_GENERATION}); put a new key on both nodes ` +
+        `and remove ${PEER_GENERATION_FILE} and ${GENERATION_FILE} on both`,
     };
   }
   const generation = Math.max(stored + 1, floor);

@@ -39,6 +39,7 @@ export class ReceiverCore {
   private dropped = 0;
   private droppedLogged = 0;
   private lastTickAt = 0; // mono
+  private silentMs: number | undefined; // the silence that made the word null (a timeline's detection)
   private tickDue = 0; // mono
   private lastStamp = -Infinity; // mono
   private lastCheckAt = -Infinity; // mono
@@ -52,7 +53,12 @@ export class ReceiverCore {
   private publishEffect(): ReceiverEffect {
     return {
       kind: 'publish',
-      keys: { RECEIVER_IN: this.current, RECEIVER_IN_SINCE: this.since, RECEIVER_STARTED_AT: this.startedAt },
+      keys: {
+        RECEIVER_IN: this.current,
+        RECEIVER_IN_SINCE: this.since,
+        RECEIVER_STARTED_AT: this.startedAt,
+        RECEIVER_SILENT_MS: this.silentMs,
+      },
     };
   }
 
@@ -88,7 +94,15 @@ export class ReceiverCore {
     return [
       { kind: 'cancel', timer: 'tick' },
       { kind: 'cancel', timer: 'dead' },
-      { kind: 'write', patch: { RECEIVER_IN: undefined, RECEIVER_IN_SINCE: undefined, RECEIVER_AT: undefined } },
+      {
+        kind: 'write',
+        patch: {
+          RECEIVER_IN: undefined,
+          RECEIVER_IN_SINCE: undefined,
+          RECEIVER_AT: undefined,
+          RECEIVER_SILENT_MS: undefined,
+        },
+      },
     ];
   }
 
@@ -146,6 +160,7 @@ export class ReceiverCore {
             patch: {
               RECEIVER_IN: this.current,
               RECEIVER_IN_SINCE: this.since,
+              RECEIVER_SILENT_MS: this.silentMs,
               RECEIVER_STARTED_AT: this.startedAt,
               RECEIVER_AT: e.wall,
               RECEIVER_DROPPED: this.dropped,
@@ -159,8 +174,9 @@ export class ReceiverCore {
     return out;
   }
 
-  private setWord(w: Word | null, why: string, clock: Clock, out: ReceiverEffect[]): void {
+  private setWord(w: Word | null, why: string, clock: Clock, out: ReceiverEffect[], silentMs?: number): void {
     if (w === this.current) return;
+    this.silentMs = silentMs === undefined ? undefined : Math.round(silentMs);
     out.push({
       kind: 'log',
       level: 'info',
@@ -170,7 +186,15 @@ export class ReceiverCore {
     this.current = w;
     this.since = clock.wall;
     out.push(this.publishEffect());
-    out.push({ kind: 'write', patch: { RECEIVER_IN: w, RECEIVER_IN_SINCE: this.since, RECEIVER_AT: this.since } });
+    out.push({
+      kind: 'write',
+      patch: {
+        RECEIVER_IN: w,
+        RECEIVER_IN_SINCE: this.since,
+        RECEIVER_AT: this.since,
+        RECEIVER_SILENT_MS: this.silentMs,
+      },
+    });
   }
 
   private onStall(clock: Clock, late: number, out: ReceiverEffect[]): void {
@@ -195,7 +219,7 @@ export class ReceiverCore {
     if (this.current === null) return;
     const silent = clock.mono - this.lastHeard;
     if (silent >= this.c.DEADTIME) {
-      this.setWord(null, `no heartbeat for ${Math.round(silent)} ms (DEADTIME ${this.c.DEADTIME})`, clock, out);
+      this.setWord(null, `no heartbeat for ${Math.round(silent)} ms (DEADTIME ${this.c.DEADTIME})`, clock, out, silent);
     } else {
       out.push({ kind: 'arm', timer: 'dead', at: this.lastHeard + this.c.DEADTIME + 1 });
     }

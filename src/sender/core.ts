@@ -34,7 +34,8 @@ export type SenderEvent =
   | ({ kind: 'changed'; reason: Exclude<SenderReason, 'tick'>; sight: SenderSight } & Clock)
   | ({ kind: 'fenced'; results: readonly { name: string; ok: boolean }[] } & Clock);
 
-export type SenderEffect = CommonEffect<SenderTimer> | { kind: 'send'; word: Word } | { kind: 'fence' }; // stop all resources (reverse order), answer with 'fenced'
+// fence: stop all resources (reverse order), answer with 'fenced'
+export type SenderEffect = CommonEffect<SenderTimer> | { kind: 'send'; word: Word } | { kind: 'fence' };
 
 export interface WordOptions {
   superviseAlive: boolean;

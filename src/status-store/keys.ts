@@ -82,6 +82,14 @@ export const STATUS_KEYS = {
     original: false,
     doc: 'when RECEIVER_IN took its current value',
   },
+  RECEIVER_SILENT_MS: {
+    type: 'count',
+    owner: 'receiver',
+    original: false,
+    doc:
+      'while RECEIVER_IN is null after a silence: how long the receiver had heard nothing when it said so ' +
+      "(DEADTIME and the timer's lateness): the detection phase of a failover's timeline",
+  },
   RECEIVER_STARTED_AT: {
     decides: true,
     type: 'time',
@@ -123,7 +131,9 @@ export const STATUS_KEYS = {
     type: 'count',
     owner: 'receiver',
     original: false,
-    doc: "dropped since the receiver started: authenticated frames that do not name the peer's node (reflected, or NODES ordered differently) (docs/wire-format-auth.md)",
+    doc:
+      "dropped since the receiver started: authenticated frames that do not name the peer's node " +
+      '(reflected, or NODES ordered differently) (docs/wire-format-auth.md)',
   },
   RECEIVER_DROP_REPLAY: {
     type: 'count',
@@ -276,7 +286,9 @@ export const STATUS_KEYS = {
     type: 'string',
     owner: 'sender',
     original: false,
-    doc: "the sender's own problems and recent events ('; '-separated): a status file it cannot write, a daemon it restarted, resources it stopped because supervise was gone",
+    doc:
+      "the sender's own problems and recent events ('; '-separated): a status file it cannot write, " +
+      'a daemon it restarted, resources it stopped because supervise was gone',
   },
   RECEIVER_ALARM: {
     type: 'string',

@@ -51,7 +51,8 @@ export function offAnswer(
       ? d.reason
       : word === 'ONLINE'
         ? `off: stopping ${held} failed: still Active, the heartbeat goes on (not paused); see the supervise log and 'res list', then 'off' again`
-        : `off: stopping ${held} failed: ${held} still held here; the rest is released to ${peer} (heartbeat paused), and this node stops ${held} again once ${peer} is ONLINE; see 'res list'`,
+        : `off: stopping ${held} failed: ${held} still held here; the rest is released to ${peer} (heartbeat paused), ` +
+          `and this node stops ${held} again once ${peer} is ONLINE; see 'res list'`,
     OFF_RESULT: ok ? 'released' : 'failed',
     OFF_ANSWERED: offReq,
   };

@@ -19,6 +19,7 @@ import type { SuperviseConfig, SuperviseEffect, SuperviseEvent, SuperviseSight, 
 import { GatewayWatch } from './gateway.js';
 import { Held } from './held.js';
 import { OwnDaemons, observe } from './liveness.js';
+import { TimelineClock } from './timeline.js';
 import { type Transition, Transitions } from './transitions.js';
 
 export type * from './events.js';
@@ -74,6 +75,7 @@ export class SuperviseCore {
   private tickDue = 0; // mono
   private failedUntil = 0; // wall: FAILED until then (rule 8), as the last decision saw it
   private readonly transitions = new Transitions();
+  private readonly timeline = new TimelineClock();
   // What we last decided, told to the sender over the bus at once.
   private published: Partial<Status> = {};
 
@@ -117,7 +119,9 @@ export class SuperviseCore {
           kind: 'log',
           level: 'warn',
           fields: { status: said },
-          msg: `the supervise before this one died while it said ${said}: the resources may be up, yielding them to an ONLINE peer even while a check says DOWN`,
+          msg:
+            `the supervise before this one died while it said ${said}: the resources may be up, ` +
+            'yielding them to an ONLINE peer even while a check says DOWN',
         });
       }
     }
@@ -165,7 +169,7 @@ export class SuperviseCore {
         if (this.gateway.verdict(e.seq, e.ok, e.error, out)) {
           const lost = !this.gateway.ok;
           const why = lost ? `${this.timing.gwFails} pings in a row without an answer` : 'the gateway answers again';
-          this.tell(this.transitions.gatewayIs(lost, `gateway ${this.c.GW}: ${why}`, e.wall), out);
+          this.tell(this.transitions.gatewayIs(lost, `gateway ${this.c.GW}: ${why}`, e.wall), e, out);
           this.cycle(false, e, out);
         }
         break;
@@ -317,6 +321,8 @@ export class SuperviseCore {
     const obs = observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stalledAt);
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
+    const recentMs = this.c.DEADTIME + this.c.SUPERVISE_INT + this.c.CHECK_TIMEOUT;
+    this.timeline.decided(d, s, sight.own.OFF_REQUEST ?? null, clock, recentMs);
     if (d.op !== 'none' || d.reason !== this.lastReason) {
       const { op, names, reason } = d;
       const gwFailStreak = this.gateway.failStreak;
@@ -327,7 +333,7 @@ export class SuperviseCore {
     if (obs.receiverFresh && obs.now >= obs.startedAt + this.timing.deadtime) {
       const peer = this.c.peer.name;
       const why = obs.peer !== null ? `${peer} is heard again (${obs.peer})` : `no heartbeat from ${peer}`;
-      this.tell(this.transitions.peerIs(obs.peer !== null, why, clock.wall), out);
+      this.tell(this.transitions.peerIs(obs.peer !== null, why, clock.wall), clock, out);
     }
     this.failedUntil = d.failedUntil ?? obs.failedUntil;
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
@@ -346,7 +352,7 @@ export class SuperviseCore {
       const newer = Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0);
       const stampDue = clock.mono - this.lastWriteAt >= this.timing.superviseStampMs;
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < newer || stampDue) this.write(patch, clock, out);
-      this.tell(this.transitions.stateIs(d.word, this.failedUntil > clock.wall, d.reason, clock.wall), out);
+      this.tell(this.transitions.stateIs(d.word, this.failedUntil > clock.wall, d.reason, clock.wall), clock, out);
       if (d.garp && this.acting.announces) {
         this.phase = { ...pass, kind: 'announcing', d };
         out.push({ kind: 'garp' });
@@ -368,20 +374,24 @@ export class SuperviseCore {
     out: SuperviseEffect[],
   ): void {
     const { final, failed } = this.acting.after(a.d, a.offReq, results, clock.wall, out);
+    this.timeline.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
     // A stop that failed left them up, as far as we know: a check that hangs
     // next must not hide them from the rules.
     if (a.d.op === 'stop' && failed) this.memory = { ...this.memory, mayStillHold: true };
     this.write(final, clock, out);
     // After the scripts: Active once the starts succeeded, Standby (or FAILED) once the stops are done.
     const failedNow = (a.d.failedUntil ?? this.failedUntil) > clock.wall;
-    this.tell(this.transitions.stateIs(final.STATUS, failedNow, a.d.reason, clock.wall), out);
+    this.tell(this.transitions.stateIs(final.STATUS, failedNow, a.d.reason, clock.wall), clock, out);
     // A failed stop is tried again at the next round, after a check: at once,
     // a stop script that fails fast would be run in a tight loop.
     this.afterAct(a.d, clock, out, !(a.d.op === 'stop' && failed));
   }
 
-  private tell(t: Transition | undefined, out: SuperviseEffect[]): void {
-    if (t) out.push({ kind: 'notify', transition: t });
+  /** A transition for the hooks and the history; a state change carries the timeline of the decision before it. */
+  private tell(t: Transition | undefined, clock: Clock, out: SuperviseEffect[]): void {
+    if (!t) return;
+    const timeline = t.event === 'state' ? this.timeline.told(clock) : undefined;
+    out.push({ kind: 'notify', transition: { ...t, mono: clock.mono, timeline } });
   }
 
   /** Publish on the bus at once (the sender sends our newest word), write the file in the background. */

@@ -3,6 +3,7 @@
 // simulator (which models them in virtual time) share its rules: nothing is
 // lost while a hook is slow; past `max` waiting, the oldest are merged into
 // one call that says how many transitions it stands for.
+import type { Timeline } from './timeline.js';
 import type { Transition } from './transitions.js';
 
 export interface HookCall {
@@ -70,6 +71,21 @@ export function hookInvocation(
       PHA_TIME: new Date(t.wall).toISOString(),
       PHA_MISSED: String(call.missed),
       PHA_RESOURCES: o.resources,
+      ...timelineEnv(t.timeline),
     },
+  };
+}
+
+/** The timeline as the hooks get it (a state change; the hooks' own times are not known yet). */
+function timelineEnv(t: Timeline | undefined): Record<string, string> {
+  if (!t) return {};
+  const scripts = t.scripts.reduce((s, x) => s + x.ms, 0);
+  return {
+    PHA_CAUSE: t.cause,
+    PHA_BEGAN: new Date(t.beganAt).toISOString(),
+    ...(t.detectMs !== null ? { PHA_DETECT_MS: String(t.detectMs) } : {}),
+    PHA_DECIDE_MS: String(t.decideMs),
+    PHA_SCRIPTS_MS: String(scripts),
+    PHA_TOTAL_MS: String(t.totalMs),
   };
 }

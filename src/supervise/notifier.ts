@@ -2,13 +2,9 @@
 // order (hook-queue.ts), one call at a time, every hook of a call in the
 // configured order, each awaited with NOTIFY_TIMEOUT (the whole process group
 // killed on expiry). It runs beside the decisions: a slow or hanging hook
-// delays no decision, no resource action and no heartbeat. PHA_SEQ is kept in
-// var/notify.seq, so it grows across restarts.
-import fs from 'node:fs';
-import path from 'node:path';
+// delays no decision, no resource action and no heartbeat. PHA_SEQ comes with
+// each transition (history.ts numbers them, across restarts).
 import type { NotifyHook } from '../config/index.js';
-import { errorMessage } from '../errors.js';
-import { writeFileDurable } from '../heartbeat/durable-file.js';
 import type { ResourceRunner, RunResult } from '../resources/index.js';
 import { type HookCall, HookQueue, hookInvocation } from './hook-queue.js';
 import type { Transition } from './transitions.js';
@@ -17,7 +13,6 @@ export interface NotifierOptions {
   hooks: readonly NotifyHook[];
   timeoutMs: number;
   runner: ResourceRunner;
-  varDir: string;
   node: string;
   peer: string;
   /** The resources and their state now, for PHA_RESOURCES ("ipaddr=UP svc=DOWN"). */
@@ -25,6 +20,10 @@ export interface NotifierOptions {
   log: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
   /** A hook that failed (null: the last call went well). */
   alarm: (text: string | null) => void;
+  /** The monotonic clock the transitions' `mono` is on. */
+  mono: () => number;
+  /** Every hook of a transition's call is done: when the first and the last finished, after the transition. */
+  called?: (seq: number, hooks: { firstMs: number; doneMs: number; failed: number }) => void;
 }
 
 export interface NotifyStats {
@@ -36,29 +35,16 @@ export interface NotifyStats {
 
 export class Notifier {
   private readonly queue = new HookQueue(100);
-  private readonly seqFile: string;
-  private seq: number;
   private running: Promise<void> | null = null;
   readonly stats: NotifyStats = { calls: 0, failed: 0, timedOut: 0, merged: 0 };
 
-  constructor(private readonly o: NotifierOptions) {
-    this.seqFile = path.join(o.varDir, 'notify.seq');
-    this.seq = readSeq(this.seqFile);
-  }
+  constructor(private readonly o: NotifierOptions) {}
 
-  push(t: Transition): void {
+  /** Transition number `seq` (PHA_SEQ) happened: queued for the hooks. */
+  push(seq: number, t: Transition): void {
     if (this.o.hooks.length === 0) return;
-    this.seq++;
-    try {
-      writeFileDurable(this.seqFile, `${this.seq}\n`, 0o644, { durable: false });
-    } catch (e) {
-      this.o.log.warn(
-        { err: errorMessage(e) },
-        `cannot keep PHA_SEQ in ${this.seqFile}: it may repeat after a restart`,
-      );
-    }
     const before = this.queue.mergedTotal;
-    this.queue.push(this.seq, t);
+    this.queue.push(seq, t);
     if (this.queue.mergedTotal > before) {
       this.stats.merged++;
       this.o.log.warn(
@@ -97,33 +83,32 @@ export class Notifier {
 
   private async call(call: HookCall): Promise<void> {
     const { args, env } = hookInvocation(call, { node: this.o.node, peer: this.o.peer, resources: this.o.resources() });
+    const from = call.transition.mono ?? this.o.mono();
+    let firstMs: number | undefined;
+    let failed = 0;
     for (const hook of this.o.hooks) {
       const r = await this.o.runner.notify(hook, args, env, this.o.timeoutMs);
       this.stats.calls++;
-      this.report(hook.name, call, args, r);
+      firstMs ??= this.o.mono() - from;
+      if (!this.report(hook.name, call, args, r)) failed++;
     }
+    const doneMs = Math.round(this.o.mono() - from);
+    this.o.called?.(call.seq, { firstMs: Math.round(firstMs ?? doneMs), doneMs, failed });
   }
 
-  private report(name: string, call: HookCall, args: string[], r: RunResult): void {
+  /** Logs how a hook went; false: it failed (an alarm). */
+  private report(name: string, call: HookCall, args: string[], r: RunResult): boolean {
     const fields = { hook: name, seq: call.seq, args, ms: r.durationMs, code: r.code, output: r.output || undefined };
     if (r.ok) {
       this.o.log.info(fields, `notify ${name} ${args.slice(0, 2).join(' ')}: ok`);
       this.o.alarm(null);
-      return;
+      return true;
     }
     this.stats.failed++;
     if (r.timedOut) this.stats.timedOut++;
     const why = r.error ?? `exit ${r.code}`;
     this.o.log.error({ ...fields, err: why }, `notify ${name} ${args.slice(0, 2).join(' ')} failed: ${why}`);
     this.o.alarm(`notify hook ${name} failed (${why}) for transition #${call.seq} ${args[0]}`);
-  }
-}
-
-function readSeq(file: string): number {
-  try {
-    const n = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  } catch {
-    return 0;
+    return false;
   }
 }

@@ -12,6 +12,7 @@ import { type Status, type StatusStore, watchStatus } from '../status-store/inde
 import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
+import { History } from './history.js';
 import { Notifier } from './notifier.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 
@@ -106,10 +107,9 @@ export async function startSupervise(deps: SuperviseDeps) {
       void pinger.ping(config.GW).then(reply.ok, reply.fail);
     },
     run: (op, names, reply) =>
-      void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names))).then(
-        reply.ok,
-        reply.fail,
-      ),
+      void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names)))
+        .then((rs) => rs.map((r) => ({ name: r.name, ok: r.ok, code: r.code, ms: r.durationMs })))
+        .then(reply.ok, reply.fail),
     garp: (reply) =>
       void (async () => {
         for (const r of config.resources)
@@ -118,14 +118,14 @@ export async function startSupervise(deps: SuperviseDeps) {
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     decided: () => {},
-    notify: (t) => notifier.push(t),
+    notify: (t) => notifier.push(history.add(t).seq, t),
   };
+  const history = new History(varDir(config), log);
   const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000 });
   const notifier = new Notifier({
     hooks: config.notify,
     timeoutMs: config.NOTIFY_TIMEOUT * 1000,
     runner: hookRunner,
-    varDir: varDir(config),
     node: config.local.name,
     peer: config.peer.name,
     resources: () => {
@@ -134,6 +134,8 @@ export async function startSupervise(deps: SuperviseDeps) {
     },
     log,
     alarm: (text) => alarms?.set('notify', text),
+    mono,
+    called: (seq, hooks) => history.hooksDone(seq, hooks),
   });
   const run = runCore(core, superviseBinding(config.resources), ports);
 

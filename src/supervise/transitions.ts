@@ -4,6 +4,8 @@
 // changed. The first state after a start is reported as `<state> UNKNOWN
 // startup`, so a listener that missed events while pha was down learns the
 // present.
+import type { Timeline } from './timeline.js';
+
 export type NodeState = 'Active' | 'Standby' | 'FAILED';
 export type NotifyEvent = 'state' | 'gateway' | 'peer';
 
@@ -14,6 +16,8 @@ export interface Transition {
   old: string;
   reason: string;
   wall: number; // when it happened (ms since the epoch)
+  mono?: number; // … on supervise's monotonic clock (the hooks' times count from it)
+  timeline?: Timeline; // a state change: what led to it, and how long each step took
 }
 
 export class Transitions {

@@ -70,6 +70,32 @@ test('killing the Active node (daemons SIGKILLed, resources gone) moves the reso
     await killNode(p.a);
     fs.rmSync(p.a.held);
     assert.ok(await waitFor(() => holds(p.b), 5000), 'the survivor took over');
+    // The takeover's timeline: the silence as the receiver measured it, the decision, the start, the total.
+    const told = async () => JSON.parse((await cli(p.b, ['history', '1', '--json'])).stdout)[0];
+    assert.ok(await waitFor(async () => (await told())?.now === 'Active', 3000), 'the history has the takeover');
+    const e = await told();
+    const t = e.timeline;
+    assert.equal(e.old, 'Standby');
+    assert.equal(t.cause, 'silent', JSON.stringify(e));
+    assert.ok(
+      t.detectMs >= 1000 && t.detectMs < 1600,
+      `silent after DEADTIME (1000 ms) and a timer's lateness: ${t.detectMs}`,
+    );
+    assert.deepEqual(
+      t.scripts.map((s: { name: string; op: string; code: number }) => [s.name, s.op, s.code]),
+      [['test', 'start', 0]],
+    );
+    const sum = t.detectMs + t.decideMs + t.scripts[0].ms;
+    assert.ok(
+      t.totalMs >= sum && t.totalMs < sum + 500,
+      `total ${t.totalMs} ms: the phases (${sum} ms) and little else`,
+    );
+    assert.ok(Math.abs(e.at - (t.beganAt + t.totalMs)) < 100, 'the total ends when the state was told');
+    const sb = (await cli(p.b, ['stat'])).stdout;
+    assert.match(
+      sb,
+      /last transition: \d\d:\d\d:\d\d Standby -> Active \(no heartbeat from the peer\): silent after \d+ ms, decided \+\d+ ms, test start \d+ ms, total \d+ ms/,
+    );
     const sa = await cli(p.a, ['stat']);
     assert.match(sa.stdout, /stale pid file/, 'stat says the pid files are stale');
     // a restart over stale pid files works (fix 12) and the node joins as Standby

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ResourceRunner } from '../../src/resources/index.js';
+import { History } from '../../src/supervise/history.js';
 import { HookQueue } from '../../src/supervise/hook-queue.js';
 import { Notifier } from '../../src/supervise/notifier.js';
 import { type Transition, Transitions } from '../../src/supervise/transitions.js';
@@ -84,25 +85,31 @@ describe('notifier (real scripts)', () => {
   const slow = script('slow', 'case "$1" in Active) sleep 30;; esac; exit 0');
   const failing = script('failing', 'echo boom >&2; exit 3');
   const lines = () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n') : []);
-  const make = (hooks: { name: string; script: string }[], alarms: (string | null)[], timeoutMs = 300) =>
-    new Notifier({
+  const log = { info: () => {}, warn: () => {}, error: () => {} };
+  /** A supervise's notifier and history (a new pair: a restart). */
+  const make = (hooks: { name: string; script: string }[], alarms: (string | null)[], timeoutMs = 300) => {
+    const history = new History(dir, log);
+    const n = new Notifier({
       hooks,
       timeoutMs,
       runner: new ResourceRunner({ timeoutMs }),
-      varDir: dir,
       node: 'lb1',
       peer: 'lb2',
       resources: () => 'vip=UP',
-      log: { info: () => {}, warn: () => {}, error: () => {} },
+      log,
       alarm: (t) => alarms.push(t),
+      mono: () => performance.now(),
+      called: (seq, h) => history.hooksDone(seq, h),
     });
+    return { n, history, push: (t: Transition) => n.push(history.add(t).seq, t) };
+  };
 
   it('calls each hook in order, one transition at a time, a hang killed at the timeout, a failure an alarm; PHA_SEQ survives a restart', async () => {
     const alarms: (string | null)[] = [];
-    const n = make([slow, record, failing], alarms);
-    n.push(tr('Standby', 'UNKNOWN', 'startup'));
-    n.push(tr('Active', 'Standby', 'peer released'));
-    n.push(tr('Standby', 'Active', 'off'));
+    const { n, push } = make([slow, record, failing], alarms);
+    push(tr('Standby', 'UNKNOWN', 'startup'));
+    push(tr('Active', 'Standby', 'peer released'));
+    push(tr('Standby', 'Active', 'off'));
     await expectWithin('three calls recorded', () => lines().length === 3, 5000);
     assert.deepEqual(lines(), [
       '1 Standby UNKNOWN [startup] lb1 state vip=UP',
@@ -117,6 +124,11 @@ describe('notifier (real scripts)', () => {
     // A new supervise (a restart) goes on counting.
     const again = make([record], []);
     again.push(tr('Active', 'UNKNOWN', 'startup'));
+    assert.deepEqual(
+      again.history.list().map((e) => `${e.seq} ${e.now}`),
+      ['1 Standby', '2 Active', '3 Standby', '4 Active'],
+      'the history survived the restart too',
+    );
     await expectWithin('the fourth call', () => lines().length === 4, 3000);
     assert.equal(lines()[3]!.split(' ')[0], '4');
   });
