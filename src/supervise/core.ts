@@ -390,7 +390,7 @@ export class SuperviseCore {
   /** A transition for the hooks and the history; a state change carries the timeline of the decision before it. */
   private tell(t: Transition | undefined, clock: Clock, out: SuperviseEffect[]): void {
     if (!t) return;
-    const timeline = t.event === 'state' ? this.timeline.told(clock) : undefined;
+    const timeline = t.event === 'state' ? this.timeline.told(t.reason, clock) : undefined;
     out.push({ kind: 'notify', transition: { ...t, mono: clock.mono, timeline } });
   }
 

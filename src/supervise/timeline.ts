@@ -23,7 +23,7 @@ export interface ScriptTime {
 
 export interface Timeline {
   cause: Cause;
-  label: string; // a few words: "peer silent", "off", "own gateway check failing"
+  label: string; // the transition's reason in a few words: "no heartbeat from the peer", "off", "startup"
   beganAt: number; // wall: the peer last heard, its release heard, off asked, or the decision
   detectMs: number | null; // silent: how long the receiver heard nothing before it said so
   decideMs: number; // from the verdict (or the request) to the decision
@@ -35,7 +35,6 @@ export interface Timeline {
 /** The decision a transition follows, and the scripts it ran. */
 interface Basis {
   cause: Cause;
-  label: string;
   beganAt: number;
   detectMs: number | null;
   decideMs: number;
@@ -53,11 +52,10 @@ export class TimelineClock {
    * transition then counts from the decision.
    */
   decided(d: Decision, view: Status, offRequest: number | null, clock: Clock, recentMs: number): void {
-    const label = d.reason.split(':')[0]!.trim() || 'startup';
     const since = view.RECEIVER_IN_SINCE;
     const silentMs = view.RECEIVER_SILENT_MS;
     const recent = typeof since === 'number' && clock.wall - since <= recentMs;
-    let b: Omit<Basis, 'decidedMono' | 'scripts' | 'label'> = {
+    let b: Omit<Basis, 'decidedMono' | 'scripts'> = {
       cause: 'local',
       beganAt: clock.wall,
       detectMs: null,
@@ -69,7 +67,7 @@ export class TimelineClock {
       b = { cause: 'silent', beganAt: since - silentMs, detectMs: silentMs, decideMs: Math.max(0, clock.wall - since) };
     else if (recent && view.RECEIVER_IN === 'OFFLINE' && d.op === 'start')
       b = { cause: 'released', beganAt: since, detectMs: null, decideMs: Math.max(0, clock.wall - since) };
-    this.basis = { ...b, label, decidedMono: clock.mono, scripts: [] };
+    this.basis = { ...b, decidedMono: clock.mono, scripts: [] };
   }
 
   /** The scripts of the decision's start or stop ended (run one after another, in this order). */
@@ -85,15 +83,25 @@ export class TimelineClock {
     }
   }
 
-  /** The state is told now: the timeline of the decision before it. */
-  told(clock: Clock): Timeline | undefined {
+  /** The state is told now, for `reason`: the timeline of the decision before it. */
+  told(reason: string, clock: Clock): Timeline | undefined {
     const b = this.basis;
     if (!b) return undefined;
     const since = clock.mono - b.decidedMono;
     const { decidedMono: _, ...rest } = b;
     const lead = b.cause === 'silent' ? (b.detectMs ?? 0) + b.decideMs : b.decideMs;
-    return { ...rest, decideMs: Math.round(b.decideMs), totalMs: Math.round(lead + since) };
+    return { ...rest, label: shortReason(reason), decideMs: Math.round(b.decideMs), totalMs: Math.round(lead + since) };
   }
+}
+
+/** "peer released the resources (ONLINE -> OFFLINE): taking over at once" → "peer released the resources". */
+function shortReason(reason: string): string {
+  return (
+    reason
+      .split(':')[0]!
+      .replace(/\s*\(.*\)$/, '')
+      .trim() || reason
+  );
 }
 
 /** Local wall time: "12:03:41", or with `long` "2026-12-06 12:03:41.123". */

@@ -35,7 +35,7 @@ describe('timeline', () => {
       ],
       { wall: 100_064, mono: 560 },
     );
-    const t = tl.told({ wall: 100_065, mono: 561 })!;
+    const t = tl.told('no heartbeat from the peer: taking over', { wall: 100_065, mono: 561 })!;
     assert.equal(t.cause, 'silent');
     assert.equal(t.label, 'no heartbeat from the peer');
     assert.equal(t.beganAt, 98_998, 'the peer was last heard when the silence began');
@@ -61,10 +61,11 @@ describe('timeline', () => {
     const tl = new TimelineClock();
     const released = { RECEIVER_IN: 'OFFLINE' as const, RECEIVER_IN_SINCE: 50_000 };
     tl.decided(decision('start', 'peer released the resources'), released, null, { wall: 50_003, mono: 10 }, RECENT);
-    assert.deepEqual(
-      [tl.told({ wall: 50_050, mono: 57 })!.cause, tl.told({ wall: 50_050, mono: 57 })!.totalMs],
-      ['released', 50],
-    );
+    const rel = tl.told('peer released the resources (ONLINE -> OFFLINE): taking over at once', {
+      wall: 50_050,
+      mono: 57,
+    })!;
+    assert.deepEqual([rel.cause, rel.totalMs, rel.label], ['released', 50, 'peer released the resources']);
     tl.decided(
       decision('stop', 'off: releasing', true),
       { RECEIVER_IN: 'ONLINE' },
@@ -72,8 +73,8 @@ describe('timeline', () => {
       { wall: 70_020, mono: 90 },
       RECENT,
     );
-    const off = tl.told({ wall: 70_100, mono: 170 })!;
-    assert.deepEqual([off.cause, off.decideMs, off.totalMs], ['off', 20, 100]);
+    const off = tl.told('off: releasing the resources', { wall: 70_100, mono: 170 })!;
+    assert.deepEqual([off.cause, off.decideMs, off.totalMs, off.label], ['off', 20, 100, 'off']);
     // Silent for a minute already: the gateway came back, that began this takeover.
     const old = { RECEIVER_IN: null, RECEIVER_IN_SINCE: 10_000, RECEIVER_SILENT_MS: 1000 };
     tl.decided(
@@ -83,7 +84,7 @@ describe('timeline', () => {
       { wall: 70_000, mono: 200 },
       RECENT,
     );
-    const local = tl.told({ wall: 70_030, mono: 230 })!;
+    const local = tl.told('r: x', { wall: 70_030, mono: 230 })!;
     assert.deepEqual([local.cause, local.detectMs, local.totalMs], ['local', null, 30]);
   });
 
@@ -91,7 +92,7 @@ describe('timeline', () => {
     const tl = new TimelineClock();
     tl.decided(decision('start', 'startup: taking over'), {}, null, { wall: 1000, mono: 0 }, RECENT);
     tl.acted('start', [{ name: 'web', ok: false, code: 3, ms: 5 }], { wall: 1005, mono: 5 });
-    const t = { ...tl.told({ wall: 1006, mono: 6 })!, hooks: { firstMs: 3, doneMs: 9, failed: 1 } };
+    const t = { ...tl.told('r: x', { wall: 1006, mono: 6 })!, hooks: { firstMs: 3, doneMs: 9, failed: 1 } };
     assert.match(
       timelineLine({ at: 1006, now: 'FAILED', old: 'Standby', reason: 'x', timeline: t }),
       /web start 5 ms \(failed, exit 3\), total 6 ms, hooks done \+9 ms \(1 failed\)$/,

@@ -4,9 +4,13 @@
  *
  * On a terminal a few lines are redrawn 10 times a second below the
  * narration; otherwise one line is printed per change (and at most one per
- * second while nothing changes).
+ * second while nothing changes). Each transition's timeline (the node's
+ * var/history.json) is printed above it as it happens.
  */
+import path from 'node:path';
 import type { Status } from '../../src/status-store/index.js';
+import { readHistory } from '../../src/supervise/history.js';
+import { timelineLine } from '../../src/supervise/timeline.js';
 import { type Backend, IDX, type Idx, other } from './backend.js';
 
 const ESC = '\x1b[';
@@ -172,8 +176,20 @@ export class Panel {
     if (this.tty) process.stdout.write(`${ESC}?25h`);
   }
 
+  private readonly told = [0, 0];
+  /** The state changes each node's supervise logged since the last tick, as pha-cli stat shows them. */
+  private transitions(): void {
+    for (const i of IDX) {
+      const { entries } = readHistory(path.join(this.b.files(i).dir, 'var'));
+      for (const e of entries)
+        if (e.seq > this.told[i]! && e.event === 'state') this.say(`  ▸ ${this.b.names[i]}: ${timelineLine(e)}`);
+      this.told[i] = Math.max(this.told[i]!, entries.at(-1)?.seq ?? 0);
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
+    this.transitions();
     if (this.tty) {
       this.drawPanel();
       return;
