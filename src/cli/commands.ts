@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { KEYS, runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, exitCodeOf } from '../errors.js';
 import type { Status } from '../status-store/index.js';
 import { readHistory } from '../supervise/history.js';
 import { waitFor } from '../wait.js';
@@ -153,7 +153,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
   } catch (e) {
     if (e instanceof CommanderError) return { code: 2 };
     ctx.err(`error: ${errorMessage(e)}`);
-    return { code: 1 };
+    return { code: exitCodeOf(e) };
   }
   return result;
 }

@@ -1,11 +1,13 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
+import net from 'node:net';
 import { type Config, runDir, statusFile } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { DAEMONS, type DaemonName, isOurProcess, type PidInfo, readPid, removeStalePid } from '../daemon/pidfile.js';
 import { spawnDaemon } from '../daemon/spawn.js';
 import { managingUnit, systemctl } from '../daemon/systemd.js';
 import { markDown } from '../daemon/watchdog.js';
+import { ConfigError } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, StatusStore } from '../status-store/index.js';
 import { sleep } from '../wait.js';
@@ -47,6 +49,7 @@ export function nodeState(s: Status, p: Record<DaemonName, PidInfo>, previous: N
 
 /** Start one daemon unless a live one runs; waits until its pid file names it. */
 export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
+  if (d === 'supervise' && !pids(ctx.config).supervise.pid) await metricsAddressFree(ctx.config);
   markDown(runDir(ctx.config), d, false); // meant to run: the other daemons may restart it again
   const r = await spawnDaemon(ctx.config, d);
   if (r.stale) ctx.out(`${d}: stale pid file (pid ${r.stale} is not a running pha-${d}): removed`);
@@ -101,6 +104,8 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
 }
 
 export async function startAll(ctx: Ctx): Promise<boolean> {
+  // A config error stops the start before any daemon runs.
+  if (!pids(ctx.config).supervise.pid) await metricsAddressFree(ctx.config);
   if (runningCount(pids(ctx.config)) === 0) {
     // What a killed node left in the file is an earlier run's: do not show or send it.
     await ctx.store.update({
@@ -115,6 +120,31 @@ export async function startAll(ctx: Ctx): Promise<boolean> {
   const okR = await startDaemon(ctx, 'receiver');
   const [okS, okU] = await Promise.all([startDaemon(ctx, 'sender'), startDaemon(ctx, 'supervise')]);
   return okR && okS && okU;
+}
+
+/** METRICS names an address supervise can listen on (not in use, ours): else a config error naming the line. */
+async function metricsAddressFree(config: Config): Promise<void> {
+  const m = config.metrics;
+  if (!m) return;
+  const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', resolve);
+    srv.listen({ host: m.host, port: m.port, exclusive: true }, () => srv.close(() => resolve(null)));
+  });
+  if (!err) return;
+  const why =
+    err.code === 'EADDRINUSE'
+      ? 'the address is in use'
+      : err.code === 'EADDRNOTAVAIL'
+        ? 'no such address on this host'
+        : err.message;
+  throw new ConfigError([
+    {
+      file: config.file,
+      line: m.line,
+      message: `METRICS=${config.METRICS}: supervise cannot serve the metrics there: ${why}`,
+    },
+  ]);
 }
 
 export function runner(config: Config): ResourceRunner {

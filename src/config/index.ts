@@ -72,9 +72,18 @@ export interface Config {
   resources: readonly ResourceDef[];
   /** The notify hooks, in call order (NOTIFY). */
   notify: readonly NotifyHook[];
+  METRICS: string;
+  /** Where supervise serves /metrics (METRICS), and the line that says so; null: off. */
+  metrics: MetricsAddress | null;
   local: NodeDef;
   peer: NodeDef;
   warnings: readonly string[];
+}
+
+export interface MetricsAddress {
+  host: string;
+  port: number;
+  line: number; // of METRICS in the config file
 }
 
 export type Lookup = (name: string) => Promise<string[]>;
@@ -163,6 +172,7 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   const auth = readAuth(r, installDir);
   const resources = readResources(r, parsed, installDir);
   const notify = readNotify(r, installDir);
+  const metrics = readMetrics(r);
   const nodeName = env.NODENAME || r.raw('NODENAME');
   const { local, peer } = await readIdentity(r, nodes, nodeName, peerAddr, opts);
 
@@ -184,6 +194,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     resources: Object.freeze(resources),
     NOTIFY: notify.map((h) => h.name),
     notify: Object.freeze(notify),
+    METRICS: r.raw('METRICS'),
+    metrics: metrics && Object.freeze(metrics),
     local: Object.freeze(local),
     peer: Object.freeze(peer),
     warnings: parsed.warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`),
@@ -280,6 +292,23 @@ function readResources(r: Reader, parsed: ParsedConfig, installDir: string): Res
     }
   }
   return resources;
+}
+
+/** METRICS=<addr:port>: an IPv4 address or [IPv6] (0.0.0.0 or [::] for all), and a TCP port. */
+function readMetrics(r: Reader): MetricsAddress | null {
+  const raw = r.raw('METRICS');
+  if (raw === '') return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(raw);
+  const host = m ? (m[1] ?? m[2]!) : '';
+  const port = m ? Number(m[3]) : 0;
+  if (!m || !(m[1] ? net.isIPv6(host) : net.isIPv4(host)) || port < 1 || port > 65535) {
+    r.problem(
+      'METRICS',
+      `METRICS=${raw}: expected <address>:<port>, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464 (empty: no metrics)`,
+    );
+    return null;
+  }
+  return { host, port, line: r.lineOf('METRICS') };
 }
 
 /** The notify hooks: found like resource scripts, executable, and writable by nobody else (they run as root). */

@@ -186,6 +186,14 @@ export const KEYS: Record<string, KeySpec> = {
     doc: 'timeout of one notify hook call; on expiry its whole process group is killed (the next call goes on)',
     original: false,
   },
+  METRICS: {
+    kind: 'string',
+    default: '',
+    doc:
+      'where supervise serves Prometheus metrics at /metrics: <address>:<port> (127.0.0.1:9464; 0.0.0.0 or [::] for all); ' +
+      'empty = none. A malformed value or an address in use at start is a config error',
+    original: false,
+  },
   PEER_ADDR: {
     kind: 'list',
     default: '',

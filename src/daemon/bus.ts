@@ -16,6 +16,7 @@ import { BUS_HEARD_AGAIN_MS } from '../config/timing.js';
 import { type Status, TIME_KEYS } from '../status-store/index.js';
 import { sleep } from '../wait.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
+import type { Vitals } from './vitals.js';
 
 export type { DaemonName };
 
@@ -23,6 +24,8 @@ export type { DaemonName };
 export interface BusState {
   keys: Partial<Status>;
   alarms: string[];
+  /** Its vitals (vitals.ts) for supervise's metrics: not state, never compared for a change. */
+  stats?: Record<string, number>;
 }
 
 interface Wire {
@@ -31,6 +34,7 @@ interface Wire {
   p: number; // pid
   k?: Partial<Status>;
   a?: string[];
+  s?: Record<string, number>;
   q?: 1; // a query: answer with your state
   b?: 1; // goodbye: stopping on purpose (do not restart me)
 }
@@ -86,7 +90,12 @@ function parse(msg: Buffer, token: string): Wire | null {
   if (o.d !== 'cli' && !(DAEMONS as readonly unknown[]).includes(o.d)) return null;
   if (o.k !== undefined && (typeof o.k !== 'object' || o.k === null || Array.isArray(o.k))) return null;
   if (o.a !== undefined && (!Array.isArray(o.a) || !o.a.every((x) => typeof x === 'string'))) return null;
+  if (o.s !== undefined && !isStats(o.s)) return null;
   return o as unknown as Wire;
+}
+
+function isStats(s: unknown): s is Record<string, number> {
+  return typeof s === 'object' && s !== null && !Array.isArray(s) && Object.values(s).every(Number.isFinite);
 }
 
 export interface LocalBusOptions {
@@ -94,6 +103,8 @@ export interface LocalBusOptions {
   name: DaemonName;
   now: () => number; // monotonic
   onHeard?: (from: DaemonName, h: Heard) => void;
+  /** This daemon's vitals, sent to supervise (and to a query) with each message. */
+  vitals?: Vitals;
 }
 
 export class LocalBus {
@@ -158,6 +169,7 @@ export class LocalBus {
         p: process.pid,
         k: this.mine.keys,
         a: this.mine.alarms,
+        s: this.opts.vitals?.snapshot(),
       });
       return;
     }
@@ -169,7 +181,7 @@ export class LocalBus {
     }
     // Where it speaks from is where it listens: a restarted daemon is heard at once.
     this.ports.set(w.d, { port: rinfo.port, readAt: this.opts.now() });
-    const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [] }, pid: w.p, at: this.opts.now() };
+    const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [], stats: w.s }, pid: w.p, at: this.opts.now() };
     const before = this.heard.get(w.d);
     this.heard.set(w.d, h);
     this.opts.onHeard?.(w.d, h);
@@ -177,7 +189,8 @@ export class LocalBus {
     const changed =
       !before ||
       this.opts.now() - before.at > BUS_HEARD_AGAIN_MS ||
-      JSON.stringify(before.state) !== JSON.stringify(h.state);
+      JSON.stringify(before.state.keys) !== JSON.stringify(h.state.keys) ||
+      JSON.stringify(before.state.alarms) !== JSON.stringify(h.state.alarms);
     if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
   }
 
@@ -211,7 +224,10 @@ export class LocalBus {
     for (const d of DAEMONS as readonly DaemonName[]) {
       if (d === this.opts.name) continue;
       const port = this.portOf(d);
-      if (port) this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms });
+      if (!port) continue;
+      // Only supervise serves the metrics: the vitals go to it alone.
+      const s = d === 'supervise' ? this.opts.vitals?.snapshot() : undefined;
+      this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms, s });
     }
   }
 

@@ -180,7 +180,11 @@ export function withAlarms<P extends object>(
 export class ShellTimers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
-  constructor(private readonly mono: () => number) {}
+  /** `late`: told how late each timer fired (the event loop's lag, for the metrics). */
+  constructor(
+    private readonly mono: () => number,
+    private readonly late?: (ms: number) => void,
+  ) {}
 
   arm(timer: string, at: number, fire: () => void): void {
     if (this.stopped) return;
@@ -190,6 +194,7 @@ export class ShellTimers {
       setTimeout(
         () => {
           this.timers.delete(timer);
+          this.late?.(Math.max(0, this.mono() - at));
           fire();
         },
         Math.max(0, Math.ceil(at - this.mono())),
@@ -216,8 +221,9 @@ export function shellPorts(o: {
   now: () => number;
   log: { [L in LogLevel]: (fields: object, msg: string) => void };
   alarms?: { set(id: string, text: string | null): unknown; list(): string[] };
+  late?: (ms: number) => void;
 }): Omit<CommonPorts, 'write' | 'publish'> & { timers: ShellTimers } {
-  const timers = new ShellTimers(o.mono);
+  const timers = new ShellTimers(o.mono, o.late);
   return {
     timers,
     clock: () => ({ mono: o.mono(), wall: o.now() }),

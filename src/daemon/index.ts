@@ -9,6 +9,7 @@ import { LocalBus } from './bus.js';
 import { createLogger, type Logger, rateLimited } from './logger.js';
 import { type Claim, claimPid, DAEMONS, type DaemonName, removePid } from './pidfile.js';
 import { spawnDaemon } from './spawn.js';
+import { Vitals } from './vitals.js';
 import { markDown, Watchdog } from './watchdog.js';
 
 export { Alarms } from './alarms.js';
@@ -27,6 +28,8 @@ export interface DaemonContext {
   alarms: Alarms;
   /** Pid liveness of the node's other daemons (and their restart). */
   watchdog: Watchdog;
+  /** What it tells supervise's metrics of itself (counters, lag, memory, writes), over the bus. */
+  vitals: Vitals;
 }
 
 /** Monotonic milliseconds: timers and ages inside a process never follow an NTP step. */
@@ -95,7 +98,8 @@ export async function runDaemon(
   });
   // Started means meant to run: clear an earlier "stopped on purpose" mark.
   markDown(rdir, name, false);
-  const bus = new LocalBus({ runDir: rdir, name, now: monotonic });
+  const vitals = new Vitals(monotonic);
+  const bus = new LocalBus({ runDir: rdir, name, now: monotonic, vitals });
   await bus.start();
   if (bus.problem) {
     alarms.set('bus', bus.problem);
@@ -121,7 +125,7 @@ export async function runDaemon(
   });
 
   try {
-    daemon = await setup({ config, log, store, bus, alarms, watchdog });
+    daemon = await setup({ config, log, store, bus, alarms, watchdog, vitals });
     log.info({ pid: process.pid, config: configFile, local: config.local, peer: config.peer }, `${name} started`);
   } catch (e) {
     const err = new PhaError('PHA_ERR_DAEMON', `pha-${name}`, errorMessage(e));

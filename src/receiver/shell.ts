@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { varDir } from '../config/index.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic } from '../daemon/index.js';
+import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import {
   createHeartbeatCodec,
@@ -30,6 +31,7 @@ export interface ReceiverDeps {
   alarms?: Alarms;
   now?: () => number; // wall clock (status values, logs)
   mono?: () => number; // monotonic clock (timers, ages)
+  vitals?: Vitals; // counters, lag, writes for supervise's metrics
 }
 
 export async function startReceiver({
@@ -40,6 +42,7 @@ export async function startReceiver({
   alarms,
   now = Date.now,
   mono = monotonic,
+  vitals,
 }: ReceiverDeps) {
   const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
@@ -93,8 +96,9 @@ export async function startReceiver({
     else log.info('status file writable again');
     run.carry(core.republish());
   });
+  writer.onWritten = (ms) => vitals?.wrote(ms);
 
-  const common = shellPorts({ mono, now, log, alarms });
+  const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: ReceiverPorts = {
     ...common,
     write: (patch) => {
@@ -114,6 +118,7 @@ export async function startReceiver({
   sock.socket.on('message', (msg, rinfo) => {
     const r = codec.accept(msg, rinfo.address, config.peer.addrs);
     if (!r.ok) {
+      vitals?.count(`drop:${r.reason}`);
       logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), {
         from: `${rinfo.address}:${rinfo.port}`,
         bytes: msg.length,
@@ -121,6 +126,7 @@ export async function startReceiver({
       run.feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...ports.clock() });
       return;
     }
+    vitals?.count('heard');
     run.feed({ kind: 'word', word: r.word, ...ports.clock() });
   });
 

@@ -10,6 +10,7 @@ import { varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
+import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import type { Word } from '../heartbeat/word.js';
@@ -33,6 +34,7 @@ export interface SenderDeps {
   runner?: ResourceRunner; // stops the resources when the sender fences
   now?: () => number; // wall clock (status values, logs)
   mono?: () => number; // monotonic clock (timers, ages)
+  vitals?: Vitals; // counters, lag, writes for supervise's metrics
 }
 
 export async function startSender({
@@ -45,6 +47,7 @@ export async function startSender({
   runner: given,
   now = Date.now,
   mono = monotonic,
+  vitals,
 }: SenderDeps) {
   const sock: SocketAsPromised = DgramAsPromised.createSocket('udp4');
   sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
@@ -79,13 +82,16 @@ export async function startSender({
     if (err) log.error({ err }, 'status file not writable: heartbeats go on, state kept in memory');
     else log.info('status file writable again');
   });
+  writer.onWritten = (ms) => vitals?.wrote(ms);
 
   const send = async (word: Word) => {
     try {
       for (const d of codec.datagrams(word)) await sock.send(d, config.PORT, peerAddr);
       sent++;
+      vitals?.count('sent');
     } catch (e) {
       sendErrors++;
+      vitals?.count('sendErrors');
       if (sendErrors === 1 || sendErrors % 100 === 0)
         log.warn({ peer: config.peer.name, err: errorMessage(e), sendErrors }, 'heartbeat send failed');
     }
@@ -112,7 +118,7 @@ export async function startSender({
 
   // Sends are queued on the socket in the order the core asked for them.
   let chain: Promise<void> = Promise.resolve();
-  const common = shellPorts({ mono, now, log, alarms });
+  const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SenderPorts = {
     ...common,
     sight: look,

@@ -12,6 +12,8 @@ export class StatusWriter {
   private closed = false;
   /** Current failure text (null while writes succeed). */
   error: string | null = null;
+  /** Told how long each successful write took (ms; for the metrics). */
+  onWritten: ((ms: number) => void) | undefined;
 
   constructor(
     private readonly store: StatusStore,
@@ -30,10 +32,12 @@ export class StatusWriter {
     const patch = this.pending;
     this.pending = null;
     this.inflight = patch;
+    const began = performance.now();
     this.running = this.store
       .update(patch)
       .then(
         () => {
+          this.onWritten?.(performance.now() - began);
           if (this.error !== null) {
             this.error = null;
             this.onError(null);

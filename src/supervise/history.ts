@@ -73,11 +73,12 @@ export class History {
   }
 
   /** The hooks of transition `seq` are done (`doneMs` after it; the first finished at `firstMs`). */
-  hooksDone(seq: number, hooks: { doneMs: number; firstMs: number; failed: number }): void {
+  hooksDone(seq: number, hooks: { doneMs: number; firstMs: number; failed: number }): HistoryEntry | undefined {
     const e = this.entries.find((x) => x.seq === seq);
-    if (!e?.timeline) return;
+    if (!e?.timeline) return undefined;
     e.timeline = { ...e.timeline, hooks };
     this.save();
+    return e;
   }
 
   private save(): void {

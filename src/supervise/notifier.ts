@@ -24,6 +24,8 @@ export interface NotifierOptions {
   mono: () => number;
   /** Every hook of a transition's call is done: when the first and the last finished, after the transition. */
   called?: (seq: number, hooks: { firstMs: number; doneMs: number; failed: number }) => void;
+  /** Each hook run's outcome (the metrics). */
+  outcome?: (hook: string, outcome: 'ok' | 'failed' | 'timeout') => void;
 }
 
 export interface NotifyStats {
@@ -99,6 +101,7 @@ export class Notifier {
   /** Logs how a hook went; false: it failed (an alarm). */
   private report(name: string, call: HookCall, args: string[], r: RunResult): boolean {
     const fields = { hook: name, seq: call.seq, args, ms: r.durationMs, code: r.code, output: r.output || undefined };
+    this.o.outcome?.(name, r.ok ? 'ok' : r.timedOut ? 'timeout' : 'failed');
     if (r.ok) {
       this.o.log.info(fields, `notify ${name} ${args.slice(0, 2).join(' ')}: ok`);
       this.o.alarm(null);

@@ -6,10 +6,12 @@ import { type Config, type ResourceDef, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
+import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
+import { packageVersion } from '../version.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { History } from './history.js';
@@ -27,10 +29,11 @@ export interface SuperviseDeps {
   bus?: LocalBus;
   alarms?: Alarms;
   watchdog?: Watchdog;
+  vitals?: Vitals; // its own lag, memory and writes (the metrics)
 }
 
 export async function startSupervise(deps: SuperviseDeps) {
-  const { config, log, store, bus, alarms, watchdog } = deps;
+  const { config, log, store, bus, alarms, watchdog, vitals } = deps;
   const timing = timingOf(config);
   const fresh = timing.busFreshMs;
   const now = deps.now ?? Date.now;
@@ -57,6 +60,7 @@ export async function startSupervise(deps: SuperviseDeps) {
     if (err) log.error({ err }, 'status file not writable: deciding and acting all the same, state kept in memory');
     else log.info('status file writable again');
   });
+  writer.onWritten = (ms) => vitals?.wrote(ms);
 
   const liveness = (d: 'sender' | 'receiver'): Liveness => ({
     pid: watchdog?.isAlive(d),
@@ -84,27 +88,37 @@ export async function startSupervise(deps: SuperviseDeps) {
   };
   const byName = (names: readonly string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
 
-  const common = shellPorts({ mono, now, log, alarms });
+  const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SupervisePorts = {
     ...common,
     sight: look,
     check: (timeoutMs, route, reply) =>
       void runner
         .checkAll(config.resources, timeoutMs)
-        .then((results) => ({
-          results: results.map((r) => ({
-            name: r.name,
-            ok: r.ok,
-            timedOut: 'timedOut' in r ? r.timedOut : false,
-            output: 'output' in r ? r.output : undefined,
-            error: r.error,
-          })),
-          routeOk: route ? hasDefaultRoute() : true,
-        }))
+        .then((results) => {
+          metrics?.checked(results.map((r) => ({ name: r.name, ms: r.durationMs })));
+          return {
+            results: results.map((r) => ({
+              name: r.name,
+              ok: r.ok,
+              timedOut: 'timedOut' in r ? r.timedOut : false,
+              output: 'output' in r ? r.output : undefined,
+              error: r.error,
+            })),
+            routeOk: route ? hasDefaultRoute() : true,
+          };
+        })
         .then(reply.ok, reply.fail),
     ping: (reply) => {
       if (!pinger) return reply.fail(new Error('no ICMP socket'));
-      void pinger.ping(config.GW).then(reply.ok, reply.fail);
+      const began = performance.now();
+      void pinger
+        .ping(config.GW)
+        .then((r) => {
+          metrics?.pinged(r.ok, performance.now() - began);
+          return r;
+        })
+        .then(reply.ok, reply.fail);
     },
     run: (op, names, reply) =>
       void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names)))
@@ -118,9 +132,15 @@ export async function startSupervise(deps: SuperviseDeps) {
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     decided: () => {},
-    notify: (t) => notifier.push(history.add(t).seq, t),
+    notify: (t) => {
+      const e = history.add(t);
+      metrics?.transition(e);
+      notifier.push(e.seq, t);
+    },
   };
   const history = new History(varDir(config), log);
+  const served = config.metrics ? await startMetrics(config, store, bus, alarms, vitals, (t) => view(t)) : null;
+  const metrics = served?.metrics;
   const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000 });
   const notifier = new Notifier({
     hooks: config.notify,
@@ -135,7 +155,11 @@ export async function startSupervise(deps: SuperviseDeps) {
     log,
     alarm: (text) => alarms?.set('notify', text),
     mono,
-    called: (seq, hooks) => history.hooksDone(seq, hooks),
+    called: (seq, hooks) => {
+      const e = history.hooksDone(seq, hooks);
+      if (e) metrics?.hooksDone(e);
+    },
+    outcome: (hook, outcome) => metrics?.hookCall(hook, outcome),
   });
   const run = runCore(core, superviseBinding(config.resources), ports);
 
@@ -165,6 +189,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       common.timers.stop();
       watcher.close();
       pinger?.close();
+      await served?.close();
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
       await runner.settle(timing.settleMs);
@@ -178,6 +203,39 @@ export async function startSupervise(deps: SuperviseDeps) {
     },
   };
 }
+
+/** METRICS: prom-client loaded now (only then), /metrics served; a bind that fails later is an alarm. */
+async function startMetrics(
+  config: Config,
+  store: StatusStore,
+  bus: LocalBus | undefined,
+  alarms: Alarms | undefined,
+  vitals: Vitals | undefined,
+  view: (file: Status) => Status,
+) {
+  const { buildRegistry, serveMetrics } = await import('./metrics.js');
+  const { registry, metrics } = await buildRegistry({
+    node: config.local.name,
+    peer: config.peer.name,
+    version: packageVersion(),
+    resources: config.resources.map((r) => r.name),
+    gw: config.GW,
+    status: () => view(store.read()),
+    vitals: (d) => (d === 'supervise' ? vitals?.snapshot() : bus?.fresh(d, VITALS_MAX_AGE_MS)?.state.stats),
+    alarms: () =>
+      (alarms?.list().length ?? 0) +
+      (['sender', 'receiver'] as const).reduce(
+        (n, d) => n + (bus?.fresh(d, VITALS_MAX_AGE_MS)?.state.alarms.length ?? 0),
+        0,
+      ),
+  });
+  const m = config.metrics!;
+  const server = serveMetrics(registry, m.host, m.port, (text) => alarms?.set('metrics', text));
+  return { metrics, close: server.close };
+}
+
+/** A daemon not heard for this long is dead: its last vitals are no longer shown. */
+const VITALS_MAX_AGE_MS = 60_000;
 
 function logResult(log: Logger, r: RunResult): void {
   if (r.action === 'check' && r.ok) return; // the round's UP checks are the quiet case
