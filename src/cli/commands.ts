@@ -28,9 +28,11 @@ import {
 } from './control.js';
 import { showHistory } from './history.js';
 import { keygenCommand } from './keygen.js';
+import { parseLogArgs, runLog } from './log.js';
 import { hasNonPrintable, printable } from './printable.js';
 import { formatStat, statJson } from './stat.js';
 import { COMMAND_TABLE, canonical, commandDef, helpText, RES_ACTIONS } from './table.js';
+import { runWatch } from './watch.js';
 
 export interface CommandResult {
   code: number;
@@ -38,6 +40,25 @@ export interface CommandResult {
 }
 
 export { canonical, isKnown } from './table.js';
+
+/** watch and log: their own arguments, on the context's terminal. */
+async function liveCommand(ctx: Ctx, tokens: readonly string[]): Promise<number> {
+  const io = ctx.io ?? { input: process.stdin, output: process.stdout };
+  const args = tokens.slice(1);
+  if (tokens[0] === 'watch') {
+    if (args.some((a) => a !== '--once')) {
+      ctx.err(`watch: unknown argument '${args.find((a) => a !== '--once')}' (expected --once)`);
+      return 2;
+    }
+    return runWatch(ctx, io, args.includes('--once'));
+  }
+  const a = parseLogArgs(args);
+  if ('error' in a) {
+    ctx.err(a.error);
+    return 2;
+  }
+  return runLog(ctx.config.LOGPATH, a, io);
+}
 
 export interface RunOptions {
   mode: 'shell' | 'oneshot';
@@ -66,6 +87,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
         ctx.err,
       ),
     };
+  if (tokens[0] === 'watch' || tokens[0] === 'log') return { code: await liveCommand(ctx, tokens) };
   let result: CommandResult = { code: 0 };
   const program = new Command('pha-cli');
   program

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, StatusStore } from '../status-store/index.js';
 import { sleep } from '../wait.js';
+import type { LiveIo } from './live.js';
 
 export type { DaemonName } from '../daemon/pidfile.js';
 export type NodeState = 'Active' | 'Standby' | 'NOTRUNNING';
@@ -20,6 +21,8 @@ export interface Ctx {
   store: StatusStore;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** The terminal (or pipe) a live command (watch, log -f) runs on. */
+  io?: LiveIo;
 }
 
 export function makeStore(config: Config, onProblem: (m: string) => void): StatusStore {

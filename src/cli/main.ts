@@ -54,6 +54,7 @@ async function main(): Promise<number> {
     }),
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
+    io: { input: process.stdin, output: process.stdout },
   };
   if (inv.command.length === 0) return runShell(ctx, process.stdin, process.stdout);
   return (await runCommand(ctx, inv.command, { mode: 'oneshot' })).code;

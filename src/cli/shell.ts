@@ -1,11 +1,12 @@
 // The interactive shell: prompt [node:state] > , tab completion of commands and
 // resource names, history; works the same with piped stdin.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { runDir, varDir } from '../config/index.js';
 import { readPid, removePid, writePid } from '../daemon/pidfile.js';
-import { runCommand } from './commands.js';
+import { type CommandResult, runCommand } from './commands.js';
 import { type Ctx, type NodeState, nodeState, pids } from './control.js';
 import { LenientUtf8Lines, printable } from './printable.js';
 import { COMMAND_WORDS, canonical, commandDef } from './table.js';
@@ -28,6 +29,44 @@ export function completer(resourceNames: readonly string[]) {
     const hits = pool.filter((c) => c.startsWith(last));
     return [hits.length ? hits : [], last];
   };
+}
+
+/**
+ * watch and log run until the operator leaves: on a terminal, as a pha-cli of
+ * their own that owns it meanwhile (the shell's line editing paused, its tty
+ * mode given back after); on piped input only what ends by itself.
+ */
+async function liveInShell(ctx: Ctx, tokens: string[], tty: boolean, rl: readline.Interface): Promise<CommandResult> {
+  if (!tty) {
+    const endless =
+      (tokens[0] === 'watch' && !tokens.includes('--once')) ||
+      (tokens[0] === 'log' && tokens.some((t) => t === '-f' || t === '--follow'));
+    if (endless) {
+      ctx.err(`${tokens[0]}: needs a terminal to be left with q or Ctrl-C here (use 'watch --once', 'log' without -f)`);
+      return { code: 2 };
+    }
+    return runCommand(ctx, tokens, { mode: 'shell' });
+  }
+  rl.pause();
+  try {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, process.argv[1]!, '--config', ctx.config.file, ...tokens],
+      {
+        stdio: 'inherit',
+      },
+    );
+    const code = await new Promise<number>((resolve) => {
+      child.once('exit', (c) => resolve(c ?? 1));
+      child.once('error', (e) => {
+        ctx.err(`${tokens[0]}: ${e.message}`);
+        resolve(1);
+      });
+    });
+    return { code };
+  } finally {
+    rl.resume();
+  }
 }
 
 export async function runShell(
@@ -87,7 +126,9 @@ export async function runShell(
       if (!tty && line.trim()) output.write(`${printable(line.trim())}\n`);
       if (tokens.length) {
         if (tty) fs.appendFile(histFile, `${line.trim()}\n`, () => {});
-        const r = await runCommand(ctx, tokens, { mode: 'shell', state });
+        const r = commandDef(canonical(tokens)[0] ?? '')?.live
+          ? await liveInShell(ctx, tokens, tty, rl)
+          : await runCommand(ctx, tokens, { mode: 'shell', state });
         if (r.quit) break;
         code = r.code;
       }

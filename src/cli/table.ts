@@ -15,6 +15,8 @@ export interface CommandDef {
   next?: readonly string[];
   /** One daemon's start or stop (se_sta … su_sto). */
   daemon?: readonly [DaemonName, 'start' | 'stop'];
+  /** Runs until the operator leaves (q, Ctrl-C); the interactive shell runs it in a child on the terminal. */
+  live?: boolean;
   /** Lines of help: [usage, meaning]; `{OFF_PAUSE}` stands for the pause in seconds. */
   help?: readonly (readonly [string, string])[];
 }
@@ -52,6 +54,20 @@ export const COMMAND_TABLE: readonly CommandDef[] = [
     aliases: ['status'],
     next: ['--json'],
     help: [['stat|status [--json]', "status file, the three daemon pids, the peer's word"]],
+  },
+  {
+    name: 'watch',
+    next: ['--once'],
+    live: true,
+    help: [['watch [--once]', 'live view of this node and its peer, every 200 ms (q or Ctrl-C leaves)']],
+  },
+  {
+    name: 'log',
+    next: ['sender', 'receiver', 'supervise', '-f', '-n'],
+    live: true,
+    help: [
+      ['log [sender|receiver|supervise] [-f] [-n N]', "the daemons' logs merged in time order, pretty (-f follows)"],
+    ],
   },
   {
     name: 'history',

@@ -315,7 +315,7 @@ export async function queryDaemons(runDir: string, timeoutMs = 1000): Promise<Pa
     if (rinfo.address !== '127.0.0.1') return;
     const w = parse(msg, token);
     if (!w || w.d === 'cli') return;
-    out[w.d] = { keys: w.k ?? {}, alarms: w.a ?? [] };
+    out[w.d] = { keys: w.k ?? {}, alarms: w.a ?? [], stats: w.s };
     want.delete(w.d);
   });
   const q = Buffer.from(JSON.stringify({ t: token, d: 'cli', p: process.pid, q: 1 } satisfies Wire));

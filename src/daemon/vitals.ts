@@ -24,6 +24,11 @@ export class Vitals {
     this.counts[name] = (this.counts[name] ?? 0) + n;
   }
 
+  /** A value that is not a count (a time, say). */
+  set(name: string, value: number): void {
+    this.counts[name] = value;
+  }
+
   /** A timer fired `ms` after it was due. */
   late(ms: number): void {
     this.roll();

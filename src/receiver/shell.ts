@@ -127,6 +127,7 @@ export async function startReceiver({
       return;
     }
     vitals?.count('heard');
+    vitals?.set('heardAt', Date.now()); // pha-cli watch: the heartbeat's age
     run.feed({ kind: 'word', word: r.word, ...ports.clock() });
   });
 
