@@ -414,6 +414,11 @@ const EVERY_KEY: Record<
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
   NOTIFY: { line: 'NOTIFY=test', expect: (c) => [...c.NOTIFY], want: () => ['test'] },
   NOTIFY_TIMEOUT: { line: 'NOTIFY_TIMEOUT=2.5', expect: (c) => c.NOTIFY_TIMEOUT, want: () => 2.5 },
+  METRICS: {
+    line: 'METRICS=[::1]:9464',
+    expect: (c) => [c.METRICS, c.metrics?.host, c.metrics?.port],
+    want: () => ['[::1]:9464', '::1', 9464],
+  },
   PEER_ADDR: {
     line: 'PEER_ADDR=198.18.0.21 198.18.0.22',
     expect: (c) => [...c.PEER_ADDR],
@@ -515,5 +520,29 @@ test('NOTIFY: hooks found like resource scripts, in order; missing, not executab
     assert.equal(c.NOTIFY_TIMEOUT, 2.5);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('METRICS: <address>:<port> (IPv4 or [IPv6]); anything else is an error naming the line', async () => {
+  for (const [v, host, port] of [
+    ['127.0.0.1:9464', '127.0.0.1', 9464],
+    ['0.0.0.0:1', '0.0.0.0', 1],
+    ['[::]:65535', '::', 65535],
+  ] as const) {
+    const c = await build(text(`METRICS=${v}`));
+    assert.deepEqual([c.metrics?.host, c.metrics?.port, c.metrics?.line], [host, port, 5], v);
+  }
+  assert.equal((await build(text())).metrics, null, 'off by default');
+  for (const v of [
+    'localhost:9464',
+    '127.0.0.1',
+    '127.0.0.1:0',
+    '127.0.0.1:70000',
+    '[::1:9464',
+    '::1:9464',
+    '300.1.1.1:80',
+  ]) {
+    const e = await problems(text(`METRICS=${v}`));
+    hasProblem(e, 5, /METRICS=.*: expected <address>:<port>, e\.g\. 127\.0\.0\.1:9464/);
   }
 });
