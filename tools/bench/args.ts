@@ -13,7 +13,7 @@ export const SCENARIOS = [
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const PROFILES = ['default', 'fast'] as const;
 export type ProfileName = (typeof PROFILES)[number];
-export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak', 'auth'] as const;
+export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak', 'auth', 'notify'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -27,6 +27,8 @@ export interface BenchOptions {
   compareKeepalived: boolean;
   /** The heartbeat key's cost (section auth): host death and idle CPU with and without AUTHKEY, same run. */
   auth: boolean;
+  /** A hanging notify hook's effect on host death (section notify), same run. */
+  notify: boolean;
   soakMinutes: number;
   sections: Section[];
   outDir: string;
@@ -56,11 +58,13 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --idle-seconds N       idle footprint window (default 60)
   --auth                 also measure the heartbeat key: host death and idle CPU with and without AUTHKEY
                          (same run, interleaved), and the codec's CPU per frame
+  --notify               also measure host death with a notify hook that hangs (NOTIFY_TIMEOUT=2) against none
+                         (same run, interleaved), with lb2's timeline phases
   --compare keepalived   also run host death and graceful handover with keepalived (apt-get installs it if missing)
   --load                 run the failover scenarios under full CPU load (stress-ng --cpu 0; rows "<profile>+load")
   --soak MINUTES         hold a pair under full CPU load (stress-ng) that long per profile; count spurious failovers
   --only LIST            run only these sections: ${SECTIONS.join(', ')}
-                         (default: failover + footprint, plus keepalived / auth / soak when asked for)
+                         (default: failover + footprint, plus keepalived / auth / notify / soak when asked for)
   --observer O           monitor (ip monitor events, default) | sample (ip -batch every 5 ms)
   --out DIR              results directory (default bench/results)
   --no-merge             do not keep rows of earlier runs in latest.json that this run did not measure
@@ -99,6 +103,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     idleSeconds: 60,
     compareKeepalived: false,
     auth: false,
+    notify: false,
     soakMinutes: 0,
     sections: [],
     outDir: 'bench/results',
@@ -163,6 +168,9 @@ export function parseArgs(argv: string[]): BenchOptions {
         o.compareKeepalived = true;
         break;
       }
+      case '--notify':
+        o.notify = true;
+        break;
       case '--auth':
         o.auth = true;
         break;
@@ -212,6 +220,7 @@ export function parseArgs(argv: string[]): BenchOptions {
   const sections: Section[] = ['failover', 'footprint'];
   if (o.compareKeepalived) sections.push('keepalived');
   if (o.auth) sections.push('auth');
+  if (o.notify) sections.push('notify');
   if (o.soakMinutes > 0) sections.push('soak');
   o.sections = only ?? sections;
   if (o.sections.includes('soak') && !(o.soakMinutes > 0)) throw new Error('--only soak needs --soak MINUTES');

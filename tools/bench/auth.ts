@@ -18,11 +18,12 @@ import { createHeartbeatCodec, generateKey, KeyRing, writeKeyFile } from '../../
 import { type NodeName, readDaemonPids } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
 import { type BenchEnv, PHA_PROFILES, PhaPair, type Profile } from './pair.js';
-import { foldRow, phaRowSpec, type RunMeta, rowLine, trialLine } from './runner.js';
-import { failed, HOST_DEATH, type Measure } from './scenarios.js';
+import { interleavedHostDeath, order } from './paired.js';
+import { phaRowSpec, type RunMeta } from './runner.js';
+import { HOST_DEATH } from './scenarios.js';
 import { type Summary, summarize } from './stats.js';
 import { NODES } from './timeline.js';
-import type { AuthBench, AuthCodecCost, AuthIdleWindow, TrialResult } from './types.js';
+import type { AuthBench, AuthCodecCost, AuthIdleWindow } from './types.js';
 import { errText, fmtMs, say, sleep } from './util.js';
 
 export type { AuthBench, AuthCodecCost, AuthIdleWindow } from './types.js';
@@ -53,30 +54,6 @@ class KeyedPair extends PhaPair {
 
 const makePair = (env: BenchEnv, variant: 'plain' | 'key', label: string, key: Buffer): PhaPair =>
   variant === 'key' ? new KeyedPair(env, label, key) : new PhaPair(env, label, PHA_PROFILES.default);
-
-/** Plain first on odd reps, key first on even ones. */
-const order = (i: number): Array<'plain' | 'key'> => (i % 2 ? ['plain', 'key'] : ['key', 'plain']);
-
-async function hostDeathTrial(
-  env: BenchEnv,
-  variant: 'plain' | 'key',
-  i: number,
-  o: BenchOptions,
-  key: Buffer,
-): Promise<TrialResult> {
-  const pair = makePair(env, variant, `auth-host-death-${variant}-${i}`, key);
-  let m: Measure;
-  try {
-    await pair.setup();
-    m = await HOST_DEATH.run(pair, o);
-  } catch (e) {
-    m = failed(errText(e));
-  } finally {
-    await pair.teardown();
-  }
-  const { notes, ...rest } = m;
-  return { trial: i, ...rest, notes: [...(notes ?? []), ...pair.notes], ...(env.keepLogs ? { logs: pair.dir } : {}) };
-}
 
 /** Nanoseconds on a CPU (first field of /proc/<pid>/schedstat); null when gone. */
 export function cpuNs(pid: number): number | null {
@@ -277,21 +254,11 @@ export async function runAuthBench(env: BenchEnv, o: BenchOptions, meta: RunMeta
     settings: `HEARTBEAT_INT=200 DEADTIME=1000 SUPERVISE_INT=2000${variant === 'key' ? ' AUTHKEY (enforce)' : ''}`,
   });
   say(`\n== host death with and without AUTHKEY (default profile), ${o.trials} trials each, interleaved`);
-  const results: Record<'plain' | 'key', TrialResult[]> = { plain: [], key: [] };
-  for (let i = 1; i <= o.trials && !meta.aborted(); i++) {
-    for (const v of order(i)) {
-      if (meta.aborted()) break;
-      const t = await hostDeathTrial(env, v, i, o, key);
-      results[v].push(t);
-      say(trialLine(specFor(v), t));
-    }
-  }
-  res.hostDeath = {
-    plain: foldRow(specFor('plain'), results.plain, meta),
-    key: foldRow(specFor('key'), results.key, meta),
-  };
-  say(`ROW  ${rowLine(res.hostDeath.plain)}`);
-  say(`ROW  ${rowLine(res.hostDeath.key)}`);
+  const [plain, keyed] = await interleavedHostDeath(env, o, meta, [
+    { make: (i) => makePair(env, 'plain', `auth-host-death-plain-${i}`, key), spec: specFor('plain') },
+    { make: (i) => makePair(env, 'key', `auth-host-death-key-${i}`, key), spec: specFor('key') },
+  ]);
+  res.hostDeath = { plain, key: keyed };
 
   // Idle CPU, interleaved windows.
   const reps = o.quick ? 3 : 5;
@@ -299,7 +266,7 @@ export async function runAuthBench(env: BenchEnv, o: BenchOptions, meta: RunMeta
     `\n== idle CPU of a node's three daemons with and without AUTHKEY: ${reps} windows of ${o.idleSeconds} s each, interleaved (CPU ns from /proc/<pid>/schedstat)`,
   );
   for (let r = 1; r <= reps && !meta.aborted(); r++) {
-    for (const v of order(r)) {
+    for (const v of order(r, ['plain', 'key'] as const)) {
       if (meta.aborted()) break;
       const w = await idleWindow(env, v, r, o, key, meta, res.notes);
       if (w) res.idle.push(w);

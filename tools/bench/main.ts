@@ -14,6 +14,7 @@ import { type BenchOptions, parseArgs, USAGE } from './args.js';
 import { type AuthBench, runAuthBench } from './auth.js';
 import { runFootprint } from './footprint.js';
 import { runKeepalived } from './keepalived.js';
+import { type NotifyBench, runNotifyBench } from './notify.js';
 import { type BenchEnv, PHA_PROFILES } from './pair.js';
 import { loadPrevious, mergeResults, writeResults } from './report.js';
 import { phaRowSpec, phaTrial, type RunMeta, runTrials } from './runner.js';
@@ -81,6 +82,7 @@ async function main(): Promise<number> {
   let micro: MicroResults | null = null;
   const soak: SoakResult[] = [];
   let auth: AuthBench | null = null;
+  let notify: NotifyBench | null = null;
   let lab: Lab | null = null;
   let runDir = '';
 
@@ -90,6 +92,7 @@ async function main(): Promise<number> {
       micro,
       soak,
       auth,
+      notify,
       runs: [
         {
           runId,
@@ -176,6 +179,10 @@ async function main(): Promise<number> {
     }
     if (o.sections.includes('auth') && !aborted) {
       auth = await runAuthBench(env, o, meta);
+      save(false);
+    }
+    if (o.sections.includes('notify') && !aborted) {
+      notify = await runNotifyBench(env, o, meta);
       save(false);
     }
     if (o.sections.includes('soak') && !aborted) {

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { readHistory } from '../../src/supervise/history.js';
 import { type ConfigValue, installNode, type Lab, type NodeName, type RunResult } from '../lab/index.js';
 import type { ProfileName } from './args.js';
 import { type Observer, observe } from './observer.js';
@@ -214,6 +215,23 @@ export function readLogLines(dir: string, node: NodeName): LogLine[] {
  * supervise decided to start, when the start was done. ms after t0; null
  * where the log has no such line.
  */
+/**
+ * The takeover's phases as `node`'s supervise timed them (its newest
+ * transition to Active in var/history.json), for the report beside the
+ * externally measured time: detect, decide, scripts, total (ms).
+ */
+export function timelinePhases(dir: string, node: NodeName): Record<string, number | null> {
+  const { entries } = readHistory(join(dir, node, 'var'));
+  const t = entries.filter((e) => e.event === 'state' && e.now === 'Active').at(-1)?.timeline;
+  if (!t) return {};
+  return {
+    tlDetectMs: t.detectMs,
+    tlDecideMs: t.decideMs,
+    tlScriptsMs: t.scripts.reduce((s, x) => s + x.ms, 0),
+    tlTotalMs: t.totalMs,
+  };
+}
+
 export function takeoverBreakdown(dir: string, node: NodeName, t0: number): Record<string, number | null> {
   const lines = readLogLines(dir, node).filter((l) => l.t >= t0 - 5);
   const first = (daemon: string, re: RegExp): number | null => {

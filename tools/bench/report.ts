@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuthBench } from './auth.js';
+import { type NotifyBench, phasesLine } from './notify.js';
 import type { Summary } from './stats.js';
 import type { BenchResults, ScenarioRow, SoakResult } from './types.js';
 import { fmtMs } from './util.js';
@@ -31,17 +32,19 @@ export function mergeResults(prev: BenchResults | null, fresh: BenchResults): Be
   const soak = [...(prev.soak ?? []).filter((s) => !freshSoak.has(s.profile)), ...fresh.soak];
   const micro = fresh.micro ?? prev.micro ?? null;
   const auth = fresh.auth ?? prev.auth ?? null;
+  const notify = fresh.notify ?? prev.notify ?? null;
   const used = new Set([
     ...rows.map((r) => r.runId),
     ...soak.map((s) => s.runId),
     ...(micro ? [micro.runId] : []),
     ...(auth ? [auth.runId] : []),
+    ...(notify ? [notify.runId] : []),
   ]);
   const runs = [
     ...prev.runs.filter((r) => used.has(r.runId) && !fresh.runs.some((f) => f.runId === r.runId)),
     ...fresh.runs,
   ];
-  return { rows: sortRows(rows), micro, soak, auth, runs };
+  return { rows: sortRows(rows), micro, soak, auth, notify, runs };
 }
 
 const SCEN_ORDER = [
@@ -337,6 +340,23 @@ function soakTable(soak: SoakResult[]): string[] {
   ];
 }
 
+/** The `--notify` section: host death with a hanging hook against none, and lb2's timeline phases. */
+function notifySection(n: NotifyBench | null): string[] {
+  if (!n?.hostDeath) return ['not measured (`npm run bench -- --notify`)'];
+  const r = (x: ScenarioRow): string =>
+    `${fmtMs(x.toVip.median)} (${fmtMs(x.toVip.max)}) | ${phasesLine(x)} | ${x.ok}/${x.trials}`;
+  return [
+    `Run \`${n.runId}\`. Trials alternate between the two variants. The hook sleeps 30 s on every call and is killed at ` +
+      '`NOTIFY_TIMEOUT=2`; it runs beside the decisions, so the failover should not wait for it. The phases are ' +
+      "lb2's own timeline of the takeover (`pha-cli history`), medians.",
+    '',
+    '| host death → VIP on lb2, default profile | median (max) ms | timeline phases (medians) | ok |',
+    '|---|---|---|---|',
+    `| no notify hook | ${r(n.hostDeath.plain)} |`,
+    `| a hook hanging to \`NOTIFY_TIMEOUT\` | ${r(n.hostDeath.hook)} |`,
+  ];
+}
+
 /** The `--auth` section: host death and idle CPU with and without AUTHKEY (medians), and the codec's cost per frame. */
 function authSection(a: AuthBench | null): string[] {
   if (!a) return ['not measured (`npm run bench -- --auth`)'];
@@ -499,6 +519,12 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
   L.push('', '## Soak under full CPU load', '', ...soakTable(res.soak));
 
   L.push('', '## Heartbeat key (`AUTHKEY`): cost, same run (`--auth`)', '', ...authSection(res.auth ?? null));
+  L.push(
+    '',
+    '## A hanging notify hook and the failover, same run (`--notify`)',
+    '',
+    ...notifySection(res.notify ?? null),
+  );
 
   const ex = extrasTable(res.rows);
   if (ex.length) L.push('', '## Further numbers per scenario', '', ...ex);
@@ -525,6 +551,7 @@ export function renderMarkdown(res: BenchResults, opts: { partial: boolean; this
   const more = [
     ...(m?.notes ?? []),
     ...(res.auth?.notes ?? []).map((n) => `auth: ${n}`),
+    ...(res.notify?.notes ?? []).map((n) => `notify: ${n}`),
     ...res.soak.flatMap((s) => s.notes.map((n) => `soak ${s.profile}: ${n}`)),
   ];
   L.push('', '## Failed trials and notes', '');

@@ -6,7 +6,7 @@
 import type { NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
-import { type PhaPair, takeoverBreakdown } from './pair.js';
+import { type PhaPair, takeoverBreakdown, timelinePhases } from './pair.js';
 import type { Timeline } from './timeline.js';
 import type { TrialResult } from './types.js';
 import { sleep, waitFor } from './util.js';
@@ -98,7 +98,11 @@ export const HOST_DEATH: ScenarioSpec = {
       took: _t,
       ...m
     } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'), (tl) => tl.exclude('lb1', f.start));
-    m.extra = { faultMs: f.end - f.start, ...takeoverBreakdown(pair.dir, 'lb2', f.start) };
+    m.extra = {
+      faultMs: f.end - f.start,
+      ...takeoverBreakdown(pair.dir, 'lb2', f.start),
+      ...timelinePhases(pair.dir, 'lb2'),
+    };
     return m;
   },
 };
@@ -134,6 +138,7 @@ export const FREEZE: ScenarioSpec = {
       flaps: t2 === null ? 0 : tl.flaps('lb2', t2, end),
       extra: {
         ...takeoverBreakdown(pair.dir, 'lb2', t0),
+        ...timelinePhases(pair.dir, 'lb2'),
         frozenMs: th.start - t0,
         thawToYieldMs: del1 ? del1.t - th.start : null,
         lb2TookBeforeThaw: t2 !== null && t2 < th.start,
@@ -163,6 +168,7 @@ export const OFF: ScenarioSpec = {
       cliMs,
       offToReleaseMs: del1 ? del1.t - t0 : null,
       releaseToTakeMs: del1 && took !== null ? took - del1.t : null,
+      ...timelinePhases(pair.dir, 'lb2'),
     };
     if (r.code !== 0) {
       m.notes = [`pha-cli off exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`];
@@ -219,7 +225,11 @@ export const GATEWAY_LOSS: ScenarioSpec = {
     const f = await pair.lab.faults.gatewayLoss('lb1');
     const { tl, end: _e, took: _t, ...m } = await failover(pair.obs, f.start, 'lb2', only(pair.obs, 'lb2'));
     const del1 = tl.firstEvent('lb1', 'del', f.start);
-    m.extra = { lb1ReleaseMs: del1 ? del1.t - f.start : null, ...takeoverBreakdown(pair.dir, 'lb2', f.start) };
+    m.extra = {
+      lb1ReleaseMs: del1 ? del1.t - f.start : null,
+      ...takeoverBreakdown(pair.dir, 'lb2', f.start),
+      ...timelinePhases(pair.dir, 'lb2'),
+    };
     return m;
   },
 };

@@ -113,6 +113,7 @@ export interface BenchResults {
   soak: SoakResult[];
   /** The heartbeat key's cost (`--auth`), tools/bench/auth.ts. */
   auth?: AuthBench | null;
+  notify?: NotifyBench | null;
   runs: Array<{
     runId: string;
     at: string;
@@ -159,5 +160,14 @@ export interface AuthBench {
   idle: AuthIdleWindow[];
   idleSummary: Record<'plain' | 'key', Record<NodeName, Summary>> | null;
   codec: AuthCodecCost | null;
+  notes: string[];
+}
+
+// ---- --notify: does a hanging notify hook delay a failover (notify.ts)
+
+export interface NotifyBench {
+  runId: string;
+  at: string;
+  hostDeath: { plain: ScenarioRow; hook: ScenarioRow } | null;
   notes: string[];
 }

@@ -76,6 +76,23 @@ export interface NodeFiles {
  * <dir>/notify.log, as an application's hook would be told it.
  */
 export const NOTIFY_HOOK = 'demo-notify';
+/** Where each node's supervise serves /metrics in the lab (on the node's own loopback). */
+const METRICS_PORT = 9464;
+
+/** A node program that prints what `addr`/metrics answers (no curl needed). */
+function fetchScript(addr: string): string {
+  return `fetch('http://${addr}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`;
+}
+
+/** A scrape's text: GET http://addr/metrics from this process. */
+async function fetchMetrics(addr: string): Promise<string | null> {
+  try {
+    const r = await fetch(`http://${addr}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return r.ok ? await r.text() : null;
+  } catch {
+    return null;
+  }
+}
 export function installNotifyHook(dir: string): void {
   fs.mkdirSync(path.join(dir, 'res'), { recursive: true, mode: 0o755 });
   const hook = path.join(dir, 'res', NOTIFY_HOOK);
@@ -135,6 +152,8 @@ export abstract class Backend {
   abstract destroy(): Promise<void>;
   abstract destroySync(): void;
   abstract describe(): string[];
+  /** Node i's /metrics (METRICS), as Prometheus would scrape it; null when it does not answer. */
+  abstract scrape(i: Idx): Promise<string | null>;
   /** Told when a helper dies unexpectedly. */
   onProblem: ((msg: string) => void) | null = null;
   protected closing = false;
@@ -298,7 +317,10 @@ export class LabBackend extends Backend {
     this.lab = lab;
     log(`lab ${lab.prefix} built in ${Date.now() - t0} ms (namespaces ${lab.prefix}{sw,gw,lb1,lb2,cl})`);
     for (const n of this.names) {
-      const inst = await installNode(lab, n, { config: { SUPERVISE_INT: 2000, NOTIFY: NOTIFY_HOOK } });
+      // METRICS on the node's own loopback (each namespace has its own).
+      const inst = await installNode(lab, n, {
+        config: { SUPERVISE_INT: 2000, NOTIFY: NOTIFY_HOOK, METRICS: `127.0.0.1:${METRICS_PORT}` },
+      });
       installNotifyHook(inst.dir);
       this.inst.push(inst);
     }
@@ -355,6 +377,13 @@ export class LabBackend extends Backend {
       () => {},
       () => this.dead[i],
     );
+  }
+
+  async scrape(i: Idx): Promise<string | null> {
+    const r = await this.lab!.run(this.names[i], process.execPath, ['-e', fetchScript(`127.0.0.1:${METRICS_PORT}`)], {
+      timeoutMs: 5000,
+    });
+    return r.code === 0 ? r.stdout : null;
   }
 
   async cli(i: Idx, input: string[] | { stdin: string }): Promise<CliResult> {
@@ -425,6 +454,7 @@ export class LoopbackBackend extends Backend {
         ['GW', ''],
         ['RES_test', held],
         ['NOTIFY', NOTIFY_HOOK],
+        ['METRICS', `${this.names[i]}:${this.port + 1}`],
       ];
       installNotifyHook(dir);
       const config = path.join(dir, 'etc', 'config');
@@ -437,6 +467,10 @@ export class LoopbackBackend extends Backend {
       });
       this.held.push(held);
     });
+  }
+
+  scrape(i: Idx): Promise<string | null> {
+    return fetchMetrics(`${this.names[i]}:${this.port + 1}`);
   }
 
   describe(): string[] {

@@ -185,6 +185,25 @@ class Demo implements DemoSteps {
     }
   }
 
+  /** What each node's /metrics says now (METRICS): the lines an operator's dashboard would show. */
+  async showMetrics(): Promise<void> {
+    const wanted =
+      /^pha_(node_state\{state="Active"\}|failovers_total|last_failover_seconds|heartbeats_(sent|received)_total|peer_word\{word="ONLINE"\})/;
+    this.say('');
+    this.say(
+      '━━ Metrics (METRICS: what Prometheus scrapes from each node at /metrics; etc/pha-alerts.yml alerts on them) ━━',
+    );
+    for (const i of IDX) {
+      const text = await this.backend.scrape(i);
+      if (text === null) {
+        this.say(`  ${this.name(i)}: /metrics does not answer${this.backend.dead[i] ? ' (the node is dead)' : ''}`);
+        continue;
+      }
+      this.say(`  ${this.name(i)}:`);
+      for (const l of text.split('\n').filter((x) => wanted.test(x))) this.say(`    ${l}`);
+    }
+  }
+
   summary(): void {
     const b = this.backend;
     this.say('');
@@ -291,6 +310,7 @@ class Demo implements DemoSteps {
     await switchover(this);
     this.showNotify();
     this.summary();
+    await this.showMetrics();
     if (this.opts.keep) {
       this.say('');
       this.say('--keep: the pair keeps running; try pha-cli yourself:');
