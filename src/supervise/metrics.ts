@@ -6,7 +6,7 @@
 // set (prom-client costs memory). Gauges are read at the scrape; counters and
 // histograms are fed by the events supervise sees.
 import http from 'node:http';
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { DaemonName } from '../daemon/pidfile.js';
 import type { VitalsSnapshot } from '../daemon/vitals.js';
 import { DROP_REASONS } from '../heartbeat/drops.js';
@@ -67,225 +67,241 @@ class Mirror {
   }
 }
 
+type Put = (labels: Record<string, string>, value: number | undefined) => void;
+
+/** A metric read at the scrape: its name, meaning, labels, and how to read it from the node. */
+interface ReadRow {
+  name: string;
+  help: string;
+  labels?: string[];
+  read: (src: MetricsSource, put: Put) => void;
+}
+
+/** 1 for the current value of `label`, 0 for the others. */
+const oneOf = (put: Put, label: string, all: readonly string[], now: string) => {
+  for (const x of all) put({ [label]: x }, x === now ? 1 : 0);
+};
+const perDaemon = (key: string, scale: number) => (src: MetricsSource, put: Put) => {
+  for (const d of DAEMON_LIST) {
+    const v = src.vitals(d)?.[key];
+    put({ daemon: d }, v === undefined ? undefined : v * scale);
+  }
+};
+
+/** Gauges: what the node is now. */
+const GAUGES: readonly ReadRow[] = [
+  {
+    name: 'pha_build_info',
+    help: 'pha version and this node (always 1)',
+    labels: ['version', 'node', 'peer'],
+    read: (s, put) => put({ version: s.version, node: s.node, peer: s.peer }, 1),
+  },
+  {
+    name: 'pha_node_state',
+    help: "this node's state (1 for the current one): Active holds the resources",
+    labels: ['state'],
+    read: (s, put) => oneOf(put, 'state', STATES, nodeStateOf(s.status(), Date.now())),
+  },
+  {
+    name: 'pha_peer_word',
+    help: "the peer's newest heartbeat word (1 for the current one); SILENT: none for DEADTIME",
+    labels: ['word'],
+    read: (s, put) => oneOf(put, 'word', WORDS, s.status().RECEIVER_IN ?? 'SILENT'),
+  },
+  {
+    name: 'pha_peer_word_age_seconds',
+    help: "how long the peer's word (or its silence) has been what it is",
+    read: (s, put) => {
+      const since = s.status().RECEIVER_IN_SINCE;
+      if (typeof since === 'number') put({}, Math.max(0, Date.now() - since) / 1000);
+    },
+  },
+  {
+    name: 'pha_resource_up',
+    help: 'a resource of this node is up (its last check, start or stop)',
+    labels: ['resource'],
+    read: (s, put) => {
+      const st = s.status() as Record<string, unknown>;
+      for (const name of s.resources) put({ resource: name }, st[`RES_${name}`] === 'UP' ? 1 : 0);
+    },
+  },
+  {
+    name: 'pha_gateway_ok',
+    help: 'the gateway answers (0: GW_FAILS pings in a row went unanswered; none without GW)',
+    read: (s, put) => {
+      const ok = s.status().GW_OK;
+      if (s.gw && (ok === 0 || ok === 1)) put({}, ok);
+    },
+  },
+  {
+    name: 'pha_alarms',
+    help: "alarms of this node's daemons now (pha-cli stat shows them)",
+    read: (s, put) => put({}, s.alarms()),
+  },
+  {
+    name: 'pha_event_loop_lag_seconds',
+    help: "the worst lateness of the daemon's timers in the last 15-30 s",
+    labels: ['daemon'],
+    read: perDaemon('lagMs', 1e-3),
+  },
+  {
+    name: 'pha_resident_memory_bytes',
+    help: "the daemon's resident memory",
+    labels: ['daemon'],
+    read: perDaemon('rssBytes', 1),
+  },
+];
+
+/** Counters kept by the sender and the receiver (their vitals), mirrored here at each scrape. */
+const MIRRORED: readonly ReadRow[] = [
+  {
+    name: 'pha_heartbeats_sent_total',
+    help: 'heartbeats the sender sent to the peer',
+    read: (s, put) => put({}, s.vitals('sender')?.sent),
+  },
+  {
+    name: 'pha_heartbeat_send_errors_total',
+    help: 'heartbeats the sender could not send',
+    read: (s, put) => put({}, s.vitals('sender') && (s.vitals('sender')!.sendErrors ?? 0)),
+  },
+  {
+    name: 'pha_heartbeats_received_total',
+    help: 'valid heartbeats the receiver took from the peer',
+    read: (s, put) => put({}, s.vitals('receiver')?.heard),
+  },
+  {
+    name: 'pha_heartbeats_dropped_total',
+    help: 'datagrams the receiver did not take, by reason',
+    labels: ['reason'],
+    read: (s, put) => {
+      const v = s.vitals('receiver');
+      if (v) for (const reason of DROP_REASONS) put({ reason }, v[`drop:${reason}`] ?? 0);
+    },
+  },
+  {
+    name: 'pha_status_writes_total',
+    help: 'status-file writes, by daemon',
+    labels: ['daemon'],
+    read: perDaemon('writes', 1),
+  },
+  {
+    name: 'pha_status_write_seconds_total',
+    help: 'time spent in status-file writes (lock, write, rename)',
+    labels: ['daemon'],
+    read: perDaemon('writeMs', 1e-3),
+  },
+];
+
+type Client = typeof import('prom-client');
+
 export async function buildRegistry(
   src: MetricsSource,
 ): Promise<{ registry: Registry; metrics: Omit<Metrics, 'close'> }> {
-  const client = (await import('prom-client')).default;
+  const client: Client = (await import('prom-client')).default;
   const registry = new client.Registry();
-  const r = [registry];
-  const set01 = <T extends string>(
-    g: { set(l: Record<string, string>, v: number): void },
-    label: string,
-    all: readonly T[],
-    now: T,
-  ) => {
-    for (const x of all) g.set({ [label]: x }, x === now ? 1 : 0);
-  };
-
-  new client.Gauge({
-    name: 'pha_build_info',
-    help: 'pha version and this node (always 1)',
-    labelNames: ['version', 'node', 'peer'],
-    registers: r,
-    collect() {
-      this.set({ version: src.version, node: src.node, peer: src.peer }, 1);
-    },
-  });
-  new client.Gauge({
-    name: 'pha_node_state',
-    help: "this node's state (1 for the current one): Active holds the resources",
-    labelNames: ['state'],
-    registers: r,
-    collect() {
-      set01(this, 'state', STATES, nodeStateOf(src.status(), Date.now()));
-    },
-  });
-  new client.Gauge({
-    name: 'pha_peer_word',
-    help: "the peer's newest heartbeat word (1 for the current one); SILENT: none for DEADTIME",
-    labelNames: ['word'],
-    registers: r,
-    collect() {
-      set01(this, 'word', WORDS, src.status().RECEIVER_IN ?? 'SILENT');
-    },
-  });
-  new client.Gauge({
-    name: 'pha_peer_word_age_seconds',
-    help: "how long the peer's word (or its silence) has been what it is",
-    registers: r,
-    collect() {
-      const since = src.status().RECEIVER_IN_SINCE;
-      if (typeof since === 'number') this.set(Math.max(0, Date.now() - since) / 1000);
-    },
-  });
-  new client.Gauge({
-    name: 'pha_resource_up',
-    help: 'a resource of this node is up (its last check, start or stop)',
-    labelNames: ['resource'],
-    registers: r,
-    collect() {
-      const s = src.status() as Record<string, unknown>;
-      for (const name of src.resources) this.set({ resource: name }, s[`RES_${name}`] === 'UP' ? 1 : 0);
-    },
-  });
-  if (src.gw)
+  const registers = [registry];
+  for (const g of GAUGES)
     new client.Gauge({
-      name: 'pha_gateway_ok',
-      help: 'the gateway answers (0: GW_FAILS pings in a row went unanswered)',
-      registers: r,
+      name: g.name,
+      help: g.help,
+      labelNames: g.labels ?? [],
+      registers,
       collect() {
-        const ok = src.status().GW_OK;
-        if (ok === 0 || ok === 1) this.set(ok);
+        g.read(src, (l, v) => v !== undefined && this.set(l, v));
       },
     });
-  new client.Gauge({
-    name: 'pha_alarms',
-    help: "alarms of this node's daemons now (pha-cli stat shows them)",
-    registers: r,
-    collect() {
-      this.set(src.alarms());
-    },
-  });
-  const vital = (name: string, help: string, key: string, scale: number) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['daemon'],
-      registers: r,
+  for (const c of MIRRORED) {
+    let mirror: Mirror | undefined;
+    const counter: Counter<string> = new client.Counter({
+      name: c.name,
+      help: c.help,
+      labelNames: c.labels ?? [],
+      registers,
       collect() {
-        for (const d of DAEMON_LIST) {
-          const v = src.vitals(d)?.[key];
-          if (v !== undefined) this.set({ daemon: d }, v * scale);
-        }
+        c.read(src, (l, v) => mirror?.sync(l, v));
       },
     });
-  vital('pha_event_loop_lag_seconds', "the worst lateness of the daemon's timers in the last 15-30 s", 'lagMs', 1e-3);
-  vital('pha_resident_memory_bytes', "the daemon's resident memory", 'rssBytes', 1);
+    mirror = new Mirror(counter);
+  }
+  return { registry, metrics: eventMetrics(client, registers, !!src.gw) };
+}
 
-  // Counters of the sender and the receiver, kept by them and mirrored here at each scrape.
-  const mirrored = (name: string, help: string, labelNames: string[], sync: (m: Mirror) => void) => {
-    let m: Mirror;
-    const c: Counter<string> = new client.Counter({
-      name,
-      help,
-      labelNames,
-      registers: r,
-      collect() {
-        sync(m);
-      },
-    });
-    m = new Mirror(c);
-  };
-  mirrored('pha_heartbeats_sent_total', 'heartbeats the sender sent to the peer', [], (m) =>
-    m.sync({}, src.vitals('sender')?.sent),
+/** The metrics fed by what supervise sees happen: transitions, takeovers and their phases, hooks, checks, pings. */
+function eventMetrics(client: Client, registers: Registry[], gw: boolean): Omit<Metrics, 'close'> {
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    new client.Counter({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) =>
+    new client.Histogram({ name, help, labelNames, buckets, registers });
+  const transitions = counter(
+    'pha_transitions_total',
+    'transitions of this node, by kind (state, gateway, peer) and what it became',
+    ['event', 'to'],
   );
-  mirrored('pha_heartbeat_send_errors_total', 'heartbeats the sender could not send', [], (m) =>
-    m.sync({}, src.vitals('sender')?.sendErrors ?? 0),
+  const failovers = counter(
+    'pha_failovers_total',
+    'takeovers by this node (to Active, not at start-up), by cause (silent, released, off, local)',
+    ['cause'],
   );
-  mirrored('pha_heartbeats_received_total', 'valid heartbeats the receiver took from the peer', [], (m) =>
-    m.sync({}, src.vitals('receiver')?.heard),
+  const failover = histogram(
+    'pha_failover_seconds',
+    'takeovers by this node: each phase of the timeline (detect, decide, resources, total; hooks after the state told)',
+    ['phase'],
+    [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30],
   );
-  mirrored('pha_heartbeats_dropped_total', 'datagrams the receiver did not take, by reason', ['reason'], (m) => {
-    const v = src.vitals('receiver');
-    if (v) for (const reason of DROP_REASONS) m.sync({ reason }, v[`drop:${reason}`] ?? 0);
-  });
-  mirrored('pha_status_writes_total', 'status-file writes, by daemon', ['daemon'], (m) => {
-    for (const d of DAEMON_LIST) m.sync({ daemon: d }, src.vitals(d)?.writes);
-  });
-  mirrored(
-    'pha_status_write_seconds_total',
-    'time spent in status-file writes (lock, write, rename)',
-    ['daemon'],
-    (m) => {
-      for (const d of DAEMON_LIST) {
-        const ms = src.vitals(d)?.writeMs;
-        m.sync({ daemon: d }, ms === undefined ? undefined : ms / 1000);
-      }
-    },
-  );
-
-  const transitions = new client.Counter({
-    name: 'pha_transitions_total',
-    help: 'transitions of this node, by kind (state, gateway, peer) and what it became',
-    labelNames: ['event', 'to'],
-    registers: r,
-  });
-  const failovers = new client.Counter({
-    name: 'pha_failovers_total',
-    help: 'takeovers by this node (to Active, not at start-up), by cause (silent, released, off, local)',
-    labelNames: ['cause'],
-    registers: r,
-  });
-  const failover: Histogram<string> = new client.Histogram({
-    name: 'pha_failover_seconds',
-    help: 'takeovers by this node: each phase of the timeline (detect, decide, resources, total; hooks after the state told)',
-    labelNames: ['phase'],
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30],
-    registers: r,
-  });
   const lastFailover = new client.Gauge({
     name: 'pha_last_failover_seconds',
     help: "the last takeover's phases (as pha-cli stat's last transition line)",
     labelNames: ['phase'],
-    registers: r,
+    registers,
   });
-  const hookCalls = new client.Counter({
-    name: 'pha_hook_calls_total',
-    help: 'notify hook runs, by hook and outcome (ok, failed, timeout)',
-    labelNames: ['hook', 'outcome'],
-    registers: r,
-  });
-  const check = new client.Histogram({
-    name: 'pha_resource_check_seconds',
-    help: "how long each resource's check took",
-    labelNames: ['resource'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: r,
-  });
-  const rtt = src.gw
-    ? new client.Histogram({
-        name: 'pha_gateway_rtt_seconds',
-        help: 'round-trip time of the answered gateway pings',
-        buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
-        registers: r,
-      })
+  const hookCalls = counter('pha_hook_calls_total', 'notify hook runs, by hook and outcome (ok, failed, timeout)', [
+    'hook',
+    'outcome',
+  ]);
+  const check = histogram(
+    'pha_resource_check_seconds',
+    "how long each resource's check took",
+    ['resource'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  const rtt = gw
+    ? histogram(
+        'pha_gateway_rtt_seconds',
+        'round-trip time of the answered gateway pings',
+        [],
+        [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      )
     : null;
   const isFailover = (e: HistoryEntry) => e.event === 'state' && e.now === 'Active' && e.old !== 'UNKNOWN';
-
+  const phase = (name: string, ms: number | null) => {
+    if (ms === null) return;
+    failover.observe({ phase: name }, ms / 1000);
+    lastFailover.set({ phase: name }, ms / 1000);
+  };
   return {
-    registry,
-    metrics: {
-      transition(e) {
-        transitions.inc({ event: e.event, to: e.now });
-        const t = e.timeline;
-        if (!isFailover(e) || !t) return;
-        failovers.inc({ cause: t.cause });
-        const phases: Record<string, number | null> = {
-          detect: t.detectMs,
-          decide: t.decideMs,
-          resources: t.scripts.reduce((s, x) => s + x.ms, 0),
-          total: t.totalMs,
-        };
-        lastFailover.reset();
-        for (const [phase, ms] of Object.entries(phases)) {
-          if (ms === null) continue;
-          failover.observe({ phase }, ms / 1000);
-          lastFailover.set({ phase }, ms / 1000);
-        }
-      },
-      hooksDone(e) {
-        const h = e.timeline?.hooks;
-        if (!isFailover(e) || !h) return;
-        failover.observe({ phase: 'hooks' }, h.doneMs / 1000);
-        lastFailover.set({ phase: 'hooks' }, h.doneMs / 1000);
-      },
-      hookCall: (hook, outcome) => hookCalls.inc({ hook, outcome }),
-      checked(results) {
-        for (const x of results) if (x.ms !== undefined) check.observe({ resource: x.name }, x.ms / 1000);
-      },
-      pinged(ok, rttMs) {
-        if (ok) rtt?.observe(rttMs / 1000);
-      },
+    transition(e) {
+      transitions.inc({ event: e.event, to: e.now });
+      const t = e.timeline;
+      if (!isFailover(e) || !t) return;
+      failovers.inc({ cause: t.cause });
+      lastFailover.reset();
+      phase('detect', t.detectMs);
+      phase('decide', t.decideMs);
+      phase(
+        'resources',
+        t.scripts.reduce((s, x) => s + x.ms, 0),
+      );
+      phase('total', t.totalMs);
+    },
+    hooksDone(e) {
+      if (isFailover(e) && e.timeline?.hooks) phase('hooks', e.timeline.hooks.doneMs);
+    },
+    hookCall: (hook, outcome) => hookCalls.inc({ hook, outcome }),
+    checked(results) {
+      for (const x of results) if (x.ms !== undefined) check.observe({ resource: x.name }, x.ms / 1000);
+    },
+    pinged(ok, rttMs) {
+      if (ok) rtt?.observe(rttMs / 1000);
     },
   };
 }

@@ -2,7 +2,7 @@
 // the checks' and scripts' results, the gateway's answers), the core's effects
 // carried out (core.ts has the logic; decide.ts the rules).
 import path from 'node:path';
-import { type Config, type ResourceDef, varDir } from '../config/index.js';
+import type { Config, ResourceDef } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
@@ -11,12 +11,10 @@ import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
-import { packageVersion } from '../version.js';
 import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
-import { History } from './history.js';
-import { Notifier } from './notifier.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
+import { startTelling } from './telling.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -96,7 +94,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       void runner
         .checkAll(config.resources, timeoutMs)
         .then((results) => {
-          metrics?.checked(results.map((r) => ({ name: r.name, ms: r.durationMs })));
+          telling.checked(results.map((r) => ({ name: r.name, ms: r.durationMs })));
           return {
             results: results.map((r) => ({
               name: r.name,
@@ -115,7 +113,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       void pinger
         .ping(config.GW)
         .then((r) => {
-          metrics?.pinged(r.ok, performance.now() - began);
+          telling.pinged(r.ok, performance.now() - began);
           return r;
         })
         .then(reply.ok, reply.fail);
@@ -132,35 +130,9 @@ export async function startSupervise(deps: SuperviseDeps) {
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     decided: () => {},
-    notify: (t) => {
-      const e = history.add(t);
-      metrics?.transition(e);
-      notifier.push(e.seq, t);
-    },
+    notify: (t) => telling.tell(t),
   };
-  const history = new History(varDir(config), log);
-  const served = config.metrics ? await startMetrics(config, store, bus, alarms, vitals, (t) => view(t)) : null;
-  const metrics = served?.metrics;
-  const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000 });
-  const notifier = new Notifier({
-    hooks: config.notify,
-    timeoutMs: config.NOTIFY_TIMEOUT * 1000,
-    runner: hookRunner,
-    node: config.local.name,
-    peer: config.peer.name,
-    resources: () => {
-      const s = writer.over(store.read());
-      return config.resources.map((r) => `${r.name}=${s[`RES_${r.name}`] ?? 'DOWN'}`).join(' ');
-    },
-    log,
-    alarm: (text) => alarms?.set('notify', text),
-    mono,
-    called: (seq, hooks) => {
-      const e = history.hooksDone(seq, hooks);
-      if (e) metrics?.hooksDone(e);
-    },
-    outcome: (hook, outcome) => metrics?.hookCall(hook, outcome),
-  });
+  const telling = await startTelling({ config, log, alarms, bus, vitals, mono, view: () => view(store.read()) });
   const run = runCore(core, superviseBinding(config.resources), ports);
 
   // The peer's new word (and a restarted sender or receiver) comes over the bus first.
@@ -189,53 +161,17 @@ export async function startSupervise(deps: SuperviseDeps) {
       common.timers.stop();
       watcher.close();
       pinger?.close();
-      await served?.close();
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
       await runner.settle(timing.settleMs);
       // The hooks' queue is told to the end, up to NOTIFY_TIMEOUT; then what still runs is killed.
-      if (!(await notifier.flush(config.NOTIFY_TIMEOUT * 1000)))
-        log.warn({ waiting: notifier.stats }, 'notify hooks still running at the stop: killed');
-      await hookRunner.settle(0);
+      await telling.stop();
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();
     },
   };
 }
-
-/** METRICS: prom-client loaded now (only then), /metrics served; a bind that fails later is an alarm. */
-async function startMetrics(
-  config: Config,
-  store: StatusStore,
-  bus: LocalBus | undefined,
-  alarms: Alarms | undefined,
-  vitals: Vitals | undefined,
-  view: (file: Status) => Status,
-) {
-  const { buildRegistry, serveMetrics } = await import('./metrics.js');
-  const { registry, metrics } = await buildRegistry({
-    node: config.local.name,
-    peer: config.peer.name,
-    version: packageVersion(),
-    resources: config.resources.map((r) => r.name),
-    gw: config.GW,
-    status: () => view(store.read()),
-    vitals: (d) => (d === 'supervise' ? vitals?.snapshot() : bus?.fresh(d, VITALS_MAX_AGE_MS)?.state.stats),
-    alarms: () =>
-      (alarms?.list().length ?? 0) +
-      (['sender', 'receiver'] as const).reduce(
-        (n, d) => n + (bus?.fresh(d, VITALS_MAX_AGE_MS)?.state.alarms.length ?? 0),
-        0,
-      ),
-  });
-  const m = config.metrics!;
-  const server = serveMetrics(registry, m.host, m.port, (text) => alarms?.set('metrics', text));
-  return { metrics, close: server.close };
-}
-
-/** A daemon not heard for this long is dead: its last vitals are no longer shown. */
-const VITALS_MAX_AGE_MS = 60_000;
 
 function logResult(log: Logger, r: RunResult): void {
   if (r.action === 'check' && r.ok) return; // the round's UP checks are the quiet case
