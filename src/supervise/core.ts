@@ -18,15 +18,11 @@ import { type Decision, initialMemory, type Memory, type Observation, decide as 
 import type { SuperviseConfig, SuperviseEffect, SuperviseEvent, SuperviseSight, SuperviseTimer } from './events.js';
 import { GatewayWatch } from './gateway.js';
 import { Held } from './held.js';
-import { OwnDaemons, observe } from './liveness.js';
-import { TimelineClock } from './timeline.js';
-import { type Transition, Transitions } from './transitions.js';
+import { diedHolding, OwnDaemons, observe, YIELD_ANYWAY } from './liveness.js';
+import { StallWatch } from './stall.js';
+import { Teller } from './teller.js';
 
 export type * from './events.js';
-
-// A predecessor stamped later than this is a crash just now (a watchdog or
-// systemd restart), not a power loss before a boot.
-const INHERIT_MS = 30_000;
 
 export type DecideFn = (o: Observation, t: Timing, m: Memory) => Decision;
 
@@ -50,6 +46,13 @@ type Phase =
   | ({ kind: 'announcing'; d: Decision } & Pass) // gratuitous ARP runs
   | { kind: 'stopped' };
 
+/** The running pass's bookkeeping (a fresh one when none runs). */
+function passOf(p: Phase): Pass {
+  return 'again' in p
+    ? { again: p.again, checksAgain: p.checksAgain, roundBegun: p.roundBegun }
+    : { again: false, checksAgain: false, roundBegun: null };
+}
+
 export interface SuperviseOptions {
   /** The GW is configured but cannot be pinged (no ICMP socket): the check fails, loudly. */
   gwUnavailable?: boolean;
@@ -65,17 +68,13 @@ export class SuperviseCore {
   private readonly held: Held;
   private readonly daemons: OwnDaemons;
   private readonly acting: Acting;
+  private readonly stall: StallWatch;
   private phase: Phase = { kind: 'idle' };
   private memory: Memory = initialMemory();
-  private stalledAt: number | null = null; // wall (decide() compares it with its now)
-  private lastReason = '';
   private lastTrigger = '';
   private lastWriteAt = -Infinity; // mono
-  private lastStampTry = -Infinity; // mono
-  private tickDue = 0; // mono
   private failedUntil = 0; // wall: FAILED until then (rule 8), as the last decision saw it
-  private readonly transitions = new Transitions();
-  private readonly timeline = new TimelineClock();
+  private readonly teller: Teller;
   // What we last decided, told to the sender over the bus at once.
   private published: Partial<Status> = {};
 
@@ -90,6 +89,8 @@ export class SuperviseCore {
     this.held = new Held(c);
     this.daemons = new OwnDaemons(this.timing);
     this.acting = new Acting(c, this.held);
+    this.teller = new Teller(c, this.timing);
+    this.stall = new StallWatch(this.timing.superviseTickerMs, c.DEADTIME, this.timing.superviseStampMs);
   }
 
   private get busy(): boolean {
@@ -98,7 +99,8 @@ export class SuperviseCore {
 
   /** What supervise remembers between decisions (for tests and the simulator's trace). */
   get state(): { memory: Memory; stalledAt: number | null; gwFailStreak: number; busy: boolean } {
-    return { memory: this.memory, stalledAt: this.stalledAt, gwFailStreak: this.gateway.failStreak, busy: this.busy };
+    const stalledAt = this.stall.stalledAt;
+    return { memory: this.memory, stalledAt, gwFailStreak: this.gateway.failStreak, busy: this.busy };
   }
 
   /**
@@ -110,20 +112,11 @@ export class SuperviseCore {
   start(clock: Clock, prior: Status = {}): SuperviseEffect[] {
     this.daemons.startedAt = clock.wall;
     const out: SuperviseEffect[] = [];
-    const at = prior.SUPERVISE_AT;
-    const said = prior.STATUS;
-    if (prior.SUPERVISE === 1 && (said === 'ONLINE' || said === 'PROGRESS') && typeof at === 'number') {
-      if (Math.abs(clock.wall - at) < INHERIT_MS) {
-        this.memory = { ...this.memory, mayStillHold: true };
-        out.push({
-          kind: 'log',
-          level: 'warn',
-          fields: { status: said },
-          msg:
-            `the supervise before this one died while it said ${said}: the resources may be up, ` +
-            'yielding them to an ONLINE peer even while a check says DOWN',
-        });
-      }
+    const said = diedHolding(prior, clock.wall);
+    if (said) {
+      this.memory = { ...this.memory, mayStillHold: true };
+      const msg = `the supervise before this one died while it said ${said}: the resources may be up, `;
+      out.push({ kind: 'log', level: 'warn', fields: { status: said }, msg: `${msg}${YIELD_ANYWAY}` });
     }
     this.write({ SUPERVISE: 1, SUPERVISE_AT: clock.wall, STATUS: null }, clock, out);
     return out;
@@ -133,8 +126,7 @@ export class SuperviseCore {
   run(clock: Clock): SuperviseEffect[] {
     const out: SuperviseEffect[] = [];
     if (this.gwOn) this.ping(clock, out);
-    this.tickDue = clock.mono + this.timing.superviseTickerMs;
-    out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
+    out.push({ kind: 'arm', timer: 'tick', at: this.stall.start(clock.mono) });
     out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
     this.round(clock, out);
     return out;
@@ -154,9 +146,8 @@ export class SuperviseCore {
     if (this.phase.kind === 'stopped') return out;
     // After a freeze, queued events (the bus, the file, results) may run
     // before the tick: notice the stall first, so nothing is decided on old news.
-    const late = e.mono - this.tickDue;
-    if (!(e.kind === 'timer' && e.timer === 'tick') && this.tickDue > 0 && late > this.c.DEADTIME)
-      this.onStall(late, e, out);
+    const late = e.kind === 'timer' && e.timer === 'tick' ? null : this.stall.event(e);
+    if (late !== null) this.onStall(late, e, out);
     switch (e.kind) {
       case 'timer':
         this.onTimer(e.timer, e, out);
@@ -169,14 +160,14 @@ export class SuperviseCore {
         if (this.gateway.verdict(e.seq, e.ok, e.error, out)) {
           const lost = !this.gateway.ok;
           const why = lost ? `${this.timing.gwFails} pings in a row without an answer` : 'the gateway answers again';
-          this.tell(this.transitions.gatewayIs(lost, `gateway ${this.c.GW}: ${why}`, e.wall), e, out);
+          this.teller.gateway(lost, `gateway ${this.c.GW}: ${why}`, e, out);
           this.cycle(false, e, out);
         }
         break;
       case 'checked':
         if (this.phase.kind !== 'checking') break;
         this.held.checked(e.results, e.routeOk, out);
-        this.phase = { ...this.passOf(), kind: 'looking' };
+        this.phase = { ...passOf(this.phase), kind: 'looking' };
         out.push({ kind: 'look' });
         break;
       case 'seen':
@@ -207,23 +198,16 @@ export class SuperviseCore {
         break;
       case 'tick': {
         // The tick detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
-        const late = Math.max(0, clock.mono - this.tickDue);
-        this.tickDue = clock.mono + this.timing.superviseTickerMs;
-        out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
-        if (late > this.c.DEADTIME) this.onStall(late, clock, out);
-        const stamp = this.timing.superviseStampMs;
-        if (clock.mono - this.lastWriteAt >= stamp && clock.mono - this.lastStampTry >= stamp) {
-          this.lastStampTry = clock.mono;
-          this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
-        }
+        const t = this.stall.tick(clock, this.lastWriteAt);
+        out.push({ kind: 'arm', timer: 'tick', at: t.at });
+        if (t.stall !== null) this.onStall(t.stall, clock, out);
+        if (t.stamp) this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
         break;
       }
     }
   }
 
   private onStall(late: number, clock: Clock, out: SuperviseEffect[]): void {
-    this.stalledAt = clock.wall;
-    if (this.tickDue < clock.mono) this.tickDue = clock.mono; // noticed once, whichever event comes first
     out.push({
       kind: 'log',
       level: 'warn',
@@ -244,14 +228,6 @@ export class SuperviseCore {
   }
 
   // ---- passes -------------------------------------------------------------
-
-  /** The running pass's bookkeeping (a fresh one when none runs). */
-  private passOf(): Pass {
-    const p = this.phase;
-    return 'again' in p
-      ? { again: p.again, checksAgain: p.checksAgain, roundBegun: p.roundBegun }
-      : { again: false, checksAgain: false, roundBegun: null };
-  }
 
   private round(clock: Clock, out: SuperviseEffect[]): void {
     if (this.busy) {
@@ -293,7 +269,7 @@ export class SuperviseCore {
 
   /** After acting: settle (decide again on an op's results) unless told not to, arm the wake-up, end the pass. */
   private afterAct(d: Decision, clock: Clock, out: SuperviseEffect[], settle = true): void {
-    const p = this.passOf();
+    const p = passOf(this.phase);
     if (d.op !== 'none' && settle) p.again = true;
     out.push({ kind: 'cancel', timer: 'wake' });
     if (d.wakeAt !== null)
@@ -318,23 +294,10 @@ export class SuperviseCore {
     // "on" is written to the file, and what we tell the sender must follow it.
     const { SENDER_RUN, SENDER_PAUSE_UNTIL } = sight.own;
     this.published = { ...this.published, SENDER_RUN, SENDER_PAUSE_UNTIL };
-    const obs = observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stalledAt);
+    const obs = observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stall.stalledAt);
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
-    const recentMs = this.c.DEADTIME + this.c.SUPERVISE_INT + this.c.CHECK_TIMEOUT;
-    this.timeline.decided(d, s, sight.own.OFF_REQUEST ?? null, clock, recentMs);
-    if (d.op !== 'none' || d.reason !== this.lastReason) {
-      const { op, names, reason } = d;
-      const gwFailStreak = this.gateway.failStreak;
-      out.push({ kind: 'decision', op, names, reason, peer: this.c.peer.name, peerWord: obs.peer, gwFailStreak });
-      this.lastReason = d.reason;
-    }
-    // The peer lost or back, as this decision saw it (not during the start-up grace: not heard yet is not lost).
-    if (obs.receiverFresh && obs.now >= obs.startedAt + this.timing.deadtime) {
-      const peer = this.c.peer.name;
-      const why = obs.peer !== null ? `${peer} is heard again (${obs.peer})` : `no heartbeat from ${peer}`;
-      this.tell(this.transitions.peerIs(obs.peer !== null, why, clock.wall), clock, out);
-    }
+    this.teller.decision(d, obs, sight, this.gateway.failStreak, clock, out);
     this.failedUntil = d.failedUntil ?? obs.failedUntil;
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
   }
@@ -345,14 +308,14 @@ export class SuperviseCore {
     const gwOk = this.c.GW ? (this.gateway.ok ? 1 : 0) : null;
     const offReq = d.consumeOff ? (s.OFF_REQUEST ?? 0) : null;
     const patch = this.acting.before(d, s, clock.wall, gwOk, offReq, out);
-    const pass = this.passOf();
+    const pass = passOf(this.phase);
     if (d.op === 'none') {
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
-      const newer = Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stalledAt ?? 0);
+      const newer = Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stall.stalledAt ?? 0);
       const stampDue = clock.mono - this.lastWriteAt >= this.timing.superviseStampMs;
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < newer || stampDue) this.write(patch, clock, out);
-      this.tell(this.transitions.stateIs(d.word, this.failedUntil > clock.wall, d.reason, clock.wall), clock, out);
+      this.teller.state(d.word, this.failedUntil > clock.wall, d.reason, clock, out);
       if (d.garp && this.acting.announces) {
         this.phase = { ...pass, kind: 'announcing', d };
         out.push({ kind: 'garp' });
@@ -374,24 +337,17 @@ export class SuperviseCore {
     out: SuperviseEffect[],
   ): void {
     const { final, failed } = this.acting.after(a.d, a.offReq, results, clock.wall, out);
-    this.timeline.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
+    this.teller.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
     // A stop that failed left them up, as far as we know: a check that hangs
     // next must not hide them from the rules.
     if (a.d.op === 'stop' && failed) this.memory = { ...this.memory, mayStillHold: true };
     this.write(final, clock, out);
     // After the scripts: Active once the starts succeeded, Standby (or FAILED) once the stops are done.
     const failedNow = (a.d.failedUntil ?? this.failedUntil) > clock.wall;
-    this.tell(this.transitions.stateIs(final.STATUS, failedNow, a.d.reason, clock.wall), clock, out);
+    this.teller.state(final.STATUS, failedNow, a.d.reason, clock, out);
     // A failed stop is tried again at the next round, after a check: at once,
     // a stop script that fails fast would be run in a tight loop.
     this.afterAct(a.d, clock, out, !(a.d.op === 'stop' && failed));
-  }
-
-  /** A transition for the hooks and the history; a state change carries the timeline of the decision before it. */
-  private tell(t: Transition | undefined, clock: Clock, out: SuperviseEffect[]): void {
-    if (!t) return;
-    const timeline = t.event === 'state' ? this.timeline.told(t.reason, clock) : undefined;
-    out.push({ kind: 'notify', transition: { ...t, mono: clock.mono, timeline } });
   }
 
   /** Publish on the bus at once (the sender sends our newest word), write the file in the background. */

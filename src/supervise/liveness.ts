@@ -4,6 +4,7 @@
 // pid verdict; joining until both have been seen running.
 import { STAMP_MS, type Timing } from '../config/timing.js';
 import type { Clock } from '../daemon/effects.js';
+import type { Status } from '../status-store/index.js';
 import type { Observation } from './decide.js';
 import type { Liveness, SuperviseConfig, SuperviseSight } from './events.js';
 import type { Held } from './held.js';
@@ -84,4 +85,17 @@ export function observe(
     pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
     failedUntil: s.FAILED_UNTIL ?? 0,
   };
+}
+
+// A predecessor stamped later than this is a crash just now (a watchdog or
+// systemd restart), not a power loss before a boot.
+const INHERIT_MS = 30_000;
+export const YIELD_ANYWAY = 'yielding them to an ONLINE peer even while a check says DOWN';
+
+/** The word a supervise that died just now (no clean stop) said while it may have held the resources; null: none. */
+export function diedHolding(prior: Status, wall: number): 'ONLINE' | 'PROGRESS' | null {
+  const said = prior.STATUS;
+  const at = prior.SUPERVISE_AT;
+  if (prior.SUPERVISE !== 1 || (said !== 'ONLINE' && said !== 'PROGRESS') || typeof at !== 'number') return null;
+  return Math.abs(wall - at) < INHERIT_MS ? said : null;
 }
