@@ -15,12 +15,11 @@
  * operator would. Ctrl-C at any moment removes everything the demo made.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
-import { coldStart, type Demo as DemoSteps, failover, fmt, switchover } from './scenes.js';
+import { coldStart, type Demo as DemoSteps, failover, fmt, stopBoth, switchover } from './scenes.js';
+import { type Row, Told } from './told.js';
 
 interface Options {
   step: boolean;
@@ -51,12 +50,6 @@ function parseArgs(argv: string[]): Options {
     }
   }
   return o;
-}
-
-interface Row {
-  what: string;
-  value: string;
-  note: string;
 }
 
 class Demo implements DemoSteps {
@@ -171,67 +164,9 @@ class Demo implements DemoSteps {
     return { outage: lastOld === null ? null : firstNew - lastOld, firstNew };
   }
 
-  private notifySeen = [0, 0];
-  /** What the notify hooks were told since the last look (NOTIFY: the demo's hook logs each call). */
+  private readonly told = new Told(this);
   showNotify(): void {
-    for (const i of IDX) {
-      const f = path.join(this.backend.files(i).dir, 'notify.log');
-      const all = fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean) : [];
-      for (const l of all.slice(this.notifySeen[i])) {
-        const [, ...rest] = l.split(' ');
-        this.say(`    notify hook on ${this.name(i)}: ${rest.join(' ')}`);
-      }
-      this.notifySeen[i] = all.length;
-    }
-  }
-
-  /** What each node's /metrics says now (METRICS): the lines an operator's dashboard would show. */
-  async showMetrics(): Promise<void> {
-    const wanted =
-      /^pha_(node_state\{state="Active"\}|failovers_total|last_failover_seconds|heartbeats_(sent|received)_total|peer_word\{word="ONLINE"\})/;
-    this.say('');
-    this.say(
-      '━━ Metrics (METRICS: what Prometheus scrapes from each node at /metrics; etc/pha-alerts.yml alerts on them) ━━',
-    );
-    for (const i of IDX) {
-      const text = await this.backend.scrape(i);
-      if (text === null) {
-        this.say(`  ${this.name(i)}: /metrics does not answer${this.backend.dead[i] ? ' (the node is dead)' : ''}`);
-        continue;
-      }
-      this.say(`  ${this.name(i)}:`);
-      for (const l of text.split('\n').filter((x) => wanted.test(x))) this.say(`    ${l}`);
-    }
-  }
-
-  summary(): void {
-    const b = this.backend;
-    this.say('');
-    this.say(
-      `━━ Summary (${b.mode === 'lab' ? 'network-namespace lab' : 'loopback pair'}, default timing: HEARTBEAT_INT=200 DEADTIME=1000 SUPERVISE_INT=2000) ━━`,
-    );
-    const w1 = Math.max(...this.rows.map((r) => r.what.length), 10);
-    const w2 = Math.max(...this.rows.map((r) => r.value.length), 8);
-    this.say(`  ${'measured'.padEnd(w1)}  ${'this run'.padStart(w2)}  note`);
-    this.say(`  ${'─'.repeat(w1)}  ${'─'.repeat(w2)}  ${'─'.repeat(30)}`);
-    for (const r of this.rows) this.say(`  ${r.what.padEnd(w1)}  ${r.value.padStart(w2)}  ${r.note}`);
-    if (b.sniffing)
-      this.say(
-        "  Heartbeat age in the live view: now − arrival of the peer's last heartbeat, seen on the wire by a raw-socket sniffer.",
-      );
-    else this.say(`  Heartbeat age in the live view is estimated from status.dat (${b.sniffNote || 'no sniffer'}).`);
-  }
-
-  async stopBoth(): Promise<void> {
-    const b = this.backend;
-    this.say('');
-    this.say('━━ Step 4 — stop pha on both nodes ━━');
-    const order = IDX.slice().sort((x, y) => Number(b.holders().includes(x)) - Number(b.holders().includes(y)));
-    for (const i of order) {
-      const r = await b.cli(i, ['stop']);
-      this.showCli(`pha-cli stop        # on ${this.name(i)}`, r);
-    }
-    this.say(`  (pha warns that 'stop' leaves ${b.what} up: a real node would now run 'res stop' or use 'off' first.)`);
+    this.told.notify();
   }
 
   // --------------------------------------------------------- lifecycle
@@ -309,8 +244,8 @@ class Demo implements DemoSteps {
     await this.pause('step 3, manual switchover');
     await switchover(this);
     this.showNotify();
-    this.summary();
-    await this.showMetrics();
+    this.told.summary();
+    await this.told.metrics();
     if (this.opts.keep) {
       this.say('');
       this.say('--keep: the pair keeps running; try pha-cli yourself:');
@@ -326,7 +261,7 @@ class Demo implements DemoSteps {
     }
     await this.pause('step 4, stop and clean up');
     if (this.opts.step) this.stopListening();
-    await this.stopBoth();
+    await stopBoth(this);
     this.panel.stop();
     await this.cleanup();
     this.say(

@@ -3,7 +3,7 @@
 
 import type { Status } from '../../src/status-store/index.js';
 import { sleep, waitFor } from '../../src/wait.js';
-import { type Backend, type CliResult, type HolderChange, type Idx, other, PROBE_MS } from './backend.js';
+import { type Backend, type CliResult, type HolderChange, IDX, type Idx, other, PROBE_MS } from './backend.js';
 
 /** What a step needs of the demo: the pair, the panel's lines, the measured rows. */
 export interface Demo {
@@ -266,4 +266,17 @@ export async function switchover(d: Demo): Promise<void> {
   d.row('off: overlap (two holders)', st.overlap, st.overlap === 0 ? 'must be 0 ✓' : 'must be 0 ✗');
   if (b.hasClient) d.row('off: client without an answer', client.outage, `±${PROBE_MS} ms`);
   await sleep(1000);
+}
+
+/** Step 4: stop pha on both nodes, the holder last; pha warns that the VIP stays up. */
+export async function stopBoth(d: Demo): Promise<void> {
+  const b = d.backend;
+  d.say('');
+  d.say('━━ Step 4 — stop pha on both nodes ━━');
+  const order = IDX.slice().sort((x, y) => Number(b.holders().includes(x)) - Number(b.holders().includes(y)));
+  for (const i of order) {
+    const r = await b.cli(i, ['stop']);
+    d.showCli(`pha-cli stop        # on ${d.name(i)}`, r);
+  }
+  d.say(`  (pha warns that 'stop' leaves ${b.what} up: a real node would now run 'res stop' or use 'off' first.)`);
 }

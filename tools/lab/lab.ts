@@ -16,7 +16,7 @@
  */
 import { type ChildProcess, spawn as cpSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ETC_NETNS_DIR,
@@ -66,21 +66,9 @@ import {
   VIP,
   VIP_CIDR,
 } from './types.js';
+import { wire } from './wiring.js';
 
 const PORTS: Readonly<Record<HostName, string>> = { lb1: 'p-lb1', lb2: 'p-lb2', gw: 'p-gw', client: 'p-cl' };
-
-function hostsFile(): string {
-  return [
-    '# pha lab',
-    '127.0.0.1\tlocalhost',
-    `${HOST_IPS.gw}\tgw`,
-    `${HOST_IPS.lb1}\tlb1`,
-    `${HOST_IPS.lb2}\tlb2`,
-    `${HOST_IPS.client}\tclient`,
-    `${VIP}\tvip`,
-    '',
-  ].join('\n');
-}
 
 class NodeImpl implements LabNode {
   readonly dev = 'eth0' as const;
@@ -143,45 +131,7 @@ class LabImpl implements Lab {
   // ------------------------------------------------------------- building
 
   async build(): Promise<void> {
-    for (const ns of this.allNs) await ip(['netns', 'add', ns]);
-    const hosts: LabHost[] = [this.gw, this.nodes.lb1, this.nodes.lb2, this.client];
-    // No IPv6 chatter on the lab's links (best effort: the kernel may have no IPv6).
-    await Promise.all(
-      this.allNs.map((ns) =>
-        runArgv(
-          [
-            'ip',
-            'netns',
-            'exec',
-            ns,
-            'sysctl',
-            '-qw',
-            'net.ipv6.conf.all.disable_ipv6=1',
-            'net.ipv6.conf.default.disable_ipv6=1',
-          ],
-          { timeoutMs: 5000 },
-        ),
-      ),
-    );
-    const sw = this.switchNs;
-    await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
-    await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
-    await ip(['-n', sw, 'link', 'set', 'lo', 'up']);
-    await Promise.all(
-      hosts.map(async (h) => {
-        mkdirSync(join(ETC_NETNS_DIR, h.ns), { recursive: true });
-        writeFileSync(join(ETC_NETNS_DIR, h.ns, 'hosts'), hostsFile());
-        // No nameserver line: the resolver asks 127.0.0.1 inside the namespace; nothing leaves the lab.
-        writeFileSync(join(ETC_NETNS_DIR, h.ns, 'resolv.conf'), '# pha lab: no DNS\n');
-        await ip(['-n', sw, 'link', 'add', h.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns]);
-        await ip(['-n', sw, 'link', 'set', h.port, 'master', 'br0']);
-        await ip(['-n', sw, 'link', 'set', h.port, 'up']);
-        await ip(['-n', h.ns, 'link', 'set', 'lo', 'up']);
-        await ip(['-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
-        await ip(['-n', h.ns, 'link', 'set', 'eth0', 'up']);
-        if (h.name !== 'gw') await ip(['-n', h.ns, 'route', 'add', 'default', 'via', GW_IP]);
-      }),
-    );
+    await wire(this.allNs, this.switchNs, [this.gw, this.nodes.lb1, this.nodes.lb2, this.client]);
     await Promise.all(NODE_NAMES.map((n) => this.startKeeper(n)));
   }
 
