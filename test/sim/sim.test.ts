@@ -281,6 +281,15 @@ describe('simulation: regressions (seeds that found bugs)', () => {
   }
 });
 
+describe('simulation: ordered heartbeats (the reorder family, a keyed pair)', () => {
+  it("a network that reorders: the keyed frames' sequence numbers keep the start-up to one takeover; plain words do not", () => {
+    // Seed 1361: 18 s of jitter up to 56 ms from the start, datagrams overtaking each other.
+    assert.equal(failing(1361, 0.3, {}, 'reorder'), null, replay(1361, 0.3, 'reorder'));
+    const plain = failing(1361, 0.3, { keyed: false }, 'reorder');
+    assert.equal(plain?.name, 'startup-one-takeover', 'the same schedule with plain words: an old word believed');
+  });
+});
+
 describe('simulation: a broken rule is caught within the CI seed budget', () => {
   for (const [name, m] of Object.entries(MUTANTS)) {
     it(`${name} (${m.about})`, (t) => {

@@ -78,6 +78,8 @@ export abstract class SimClock {
       noStartUntil: {},
       restartFails: {},
       incarnation: 0,
+      generation: 0,
+      peerState: null,
       notifySeq: 0,
       pub: new Map(),
       hist: { sender: [], receiver: [], supervise: [] },

@@ -7,6 +7,8 @@
 // frozen, crashed, restarted by their watchdogs), world.ts (the operator).
 import type { CoreRunner } from '../../src/daemon/effects.js';
 import { DAEMONS, type DaemonName } from '../../src/daemon/pidfile.js';
+import type { HeartbeatCodec } from '../../src/heartbeat/codec.js';
+import type { PeerState } from '../../src/heartbeat/generation.js';
 import type { Word } from '../../src/heartbeat/word.js';
 import type { ReceiverCore, ReceiverEffect, ReceiverEvent } from '../../src/receiver/core.js';
 import type { SenderCore, SenderEffect, SenderEvent } from '../../src/sender/core.js';
@@ -76,6 +78,7 @@ export interface WorldOptions {
   decide?: [DecideFn | undefined, DecideFn | undefined]; // per node (a broken rule on purpose)
   trace?: boolean;
   reorder?: boolean; // datagrams may overtake each other while jitter is on
+  keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
 }
 
 export type Fn = () => void;
@@ -149,6 +152,9 @@ export interface SimNode {
   noStartUntil: Partial<Record<DaemonName, number>>;
   restartFails: Partial<Record<DaemonName, { n: number; nextAt: number }>>;
   incarnation: number;
+  /** Keyed pairs (AUTHKEY): the sender's boot generation (var/auth-generation) and the peer's newest accepted frame (var/auth-peer-generation). */
+  generation: number;
+  peerState: PeerState | null;
   /** PHA_SEQ of the node's last transition (var/notify.seq: survives restarts). */
   notifySeq: number;
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
@@ -191,6 +197,8 @@ export class Proc {
   sender?: Running<SenderCore, SenderEvent, SenderEffect>;
   receiver?: Running<ReceiverCore, ReceiverEvent, ReceiverEffect>;
   supervise?: Running<SuperviseCore, SuperviseEvent, SuperviseEffect>;
+  /** A keyed pair's heartbeat codec (the real one): the sender's frames, the receiver's judge. */
+  codec?: HeartbeatCodec;
   constructor(
     readonly node: SimNode,
     readonly name: DaemonName,

@@ -1,7 +1,7 @@
 // The network between the nodes (loss, duplication, delay, reordering,
 // partitions) and the resources on each node (their scripts' latency and faults).
 import type { Word } from '../../src/heartbeat/word.js';
-import type { Hang, SimNode } from './model.js';
+import type { Hang, Proc, SimNode } from './model.js';
 import { SimStore } from './store.js';
 
 export abstract class SimNetwork extends SimStore {
@@ -17,13 +17,16 @@ export abstract class SimNetwork extends SimStore {
 
   extraDelay = 0;
 
-  /** Let datagrams overtake each other (no FIFO per direction): heartbeats carry no sequence number yet. */
+  /** Let datagrams overtake each other (no FIFO per direction): only a keyed pair's frames carry a sequence number. */
   reorder = false;
 
   protected readonly lastArrival: [number, number] = [0, 0];
 
-  protected send(from: SimNode, word: Word): void {
+  /** A heartbeat from `sender`: the word, or with a key the frame the real codec makes of it. */
+  protected send(sender: Proc, word: Word): void {
+    const from = sender.node;
     this.hooks.sent?.(from, word);
+    const frame = sender.codec?.encode(word);
     const to = this.nodes[2 - from.id]!;
     if (this.blocked[from.id - 1]![to.id - 1]) return;
     if (this.loss > 0 && this.rng.chance(this.loss)) {
@@ -39,8 +42,25 @@ export abstract class SimNetwork extends SimStore {
       this.lastArrival[from.id - 1] = arrive;
       this.at(arrive, () => {
         const r = to.procs.receiver;
-        if (r) this.deliver(r, () => r.receiver?.run.feed({ kind: 'word', word, ...this.clock(r) }));
+        if (r) this.deliver(r, () => this.receive(r, from, word, frame));
       });
+    }
+  }
+
+  /** What the receiver makes of a datagram: a keyed one is judged by its codec (an older frame is dropped). */
+  private receive(r: Proc, from: SimNode, word: Word, frame: Buffer | undefined): void {
+    const run = r.receiver?.run;
+    if (!run) return;
+    if (!frame || !r.codec) {
+      run.feed({ kind: 'word', word, ...this.clock(r) });
+      return;
+    }
+    const addr = `198.18.0.1${from.id}`;
+    const a = r.codec.accept(frame, addr, [addr]);
+    if (a.ok) run.feed({ kind: 'word', word: a.word, ...this.clock(r) });
+    else {
+      if (this.trace) this.log(r.node, 'net', `${word} from ${from.name} dropped: ${a.reason}`);
+      run.feed({ kind: 'dropped', from: addr, bytes: frame.length, ...this.clock(r) });
     }
   }
 

@@ -48,7 +48,7 @@ export abstract class SimPorts extends SimNetwork {
     return {
       ...this.commonPorts(proc),
       sight: (reread) => this.senderSight(proc, reread),
-      send: (word) => this.send(proc.node, word),
+      send: (word) => this.send(proc, word),
       fence: (reply) => {
         this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
         this.stopAll(proc.node, this.answer(proc, reply));

@@ -3,6 +3,8 @@
 import { runCore } from '../../src/daemon/effects.js';
 import type { DaemonName } from '../../src/daemon/pidfile.js';
 import { BACKUP_AFTER_MS, restartBackoffMs, restarts, WATCHERS } from '../../src/daemon/restart-policy.js';
+import { createHeartbeatCodec } from '../../src/heartbeat/codec.js';
+import { KeyRing } from '../../src/heartbeat/keyfile.js';
 import { ReceiverCore } from '../../src/receiver/core.js';
 import { receiverBinding } from '../../src/receiver/ports.js';
 import { SenderCore } from '../../src/sender/core.js';
@@ -10,6 +12,10 @@ import { senderBinding } from '../../src/sender/ports.js';
 import { SuperviseCore } from '../../src/supervise/core.js';
 import { superviseBinding } from '../../src/supervise/ports.js';
 import { Proc, type SimNode } from './model.js';
+
+/** The simulated pair's heartbeat key (a keyed pair: the reorder family). */
+const SIM_KEYS = new KeyRing('(simulated)', [{ id: 1, key: Buffer.alloc(32, 7) }]);
+
 import { SimPorts } from './ports.js';
 
 export abstract class SimProcesses extends SimPorts {
@@ -172,6 +178,7 @@ export abstract class SimProcesses extends SimPorts {
     node.hist[d].push({ start: this.t, end: Infinity, pid: proc.pid });
     this.log(node, d, `started (pid ${proc.pid})`);
     const cfg = this.config(node);
+    if (this.o.keyed) proc.codec = this.codecFor(node, d);
     if (d === 'sender') {
       const core = new SenderCore(cfg);
       const run = runCore(core, senderBinding(cfg.resources), this.senderPorts(proc));
@@ -190,6 +197,25 @@ export abstract class SimProcesses extends SimPorts {
       // The shell waits for the first write to land, then runs.
       this.later(proc, this.lat2(this.lat.writeMs) + 0.5, () => run.carry(core.run(this.clock(proc))));
     }
+  }
+
+  /**
+   * A keyed pair's codec, as the shells make it: a sender starts a new boot
+   * generation (sequence from 1); a receiver starts from the peer's newest
+   * frame its predecessors persisted (a checkpoint every 16 frames).
+   */
+  private codecFor(node: SimNode, d: DaemonName) {
+    const auth = { keys: SIM_KEYS, localNode: node.id, peerNode: (3 - node.id) as 1 | 2, mode: 'enforce' as const };
+    if (d === 'sender') return createHeartbeatCodec({ auth, generation: ++node.generation });
+    if (d === 'receiver')
+      return createHeartbeatCodec({
+        auth,
+        peerState: node.peerState,
+        onPeerState: (st) => {
+          node.peerState = st;
+        },
+      });
+    return undefined;
   }
 
   protected config(node: SimNode) {

@@ -7,6 +7,8 @@ import { DAEMON_NAMES, PROFILES, World } from './world.js';
 
 export interface RunOptions {
   trace?: boolean;
+  /** Override whether the pair is keyed (default: the reorder family is). */
+  keyed?: boolean;
   decide?: DecideFn; // a broken rule, on both nodes (they run the same code)
 }
 
@@ -30,6 +32,8 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     trace: o.trace,
     decide: [o.decide, o.decide],
     reorder: s.family === 'reorder',
+    // Reordering is safe only with a key: the frame's sequence number orders the words.
+    keyed: o.keyed ?? s.family === 'reorder',
   });
   const m = new Monitor(w, s);
   w.hooks = {

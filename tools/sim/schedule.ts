@@ -134,10 +134,22 @@ export function makeFault(r: Prng, kind: FaultKind, at: number): Fault {
   }
 }
 
+/**
+ * A tenth of the seeds run the reorder family (a keyed pair), chosen by a
+ * stream of their own so that the other families' schedules do not move;
+ * the salt is one under which every seed recorded in docs/simulation.md and
+ * the regression list keeps the schedule it was found with.
+ */
+const REORDER_SALT = 120;
+function reordered(seed: number): boolean {
+  return new Prng(seed).fork(REORDER_SALT).chance(0.1);
+}
+
 export function generate(seed: number, minutes: number, family?: Family): Schedule {
   const r = new Prng(seed).fork(1);
   const roll = r.next();
-  const fam: Family = family ?? (roll < 0.2 ? 'both-start' : roll < 0.35 ? 'partitions' : 'mixed');
+  const fam: Family =
+    family ?? (reordered(seed) ? 'reorder' : roll < 0.2 ? 'both-start' : roll < 0.35 ? 'partitions' : 'mixed');
   const profile = r.chance(0.5) ? 'default' : 'fast';
   const resources = r.chance(0.7) ? ['vip'] : ['vip', 'web'];
   const startDelays: [number[], number[]] = [DAEMONS.map(() => r.int(0, 1500)), DAEMONS.map(() => r.int(0, 1500))];
@@ -149,8 +161,8 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
     lo < 0.6 ? [false, false] : lo < 0.75 ? [true, false] : lo < 0.9 ? [false, true] : [true, true];
   const faults: Fault[] = [];
   if (fam === 'reorder') {
-    // Not in the default mix: heartbeats have no sequence number, so an old word
-    // that overtakes a new one is believed (a known gap; the wire codec's to close).
+    // A keyed pair on a network that reorders: the frames' sequence numbers
+    // order the words (an old word that overtakes a new one is dropped).
     faults.push({ at: 0, kind: 'jitter', node: 0, dur: ms, p: r.int(5, 60) });
   } else if (fam === 'both-start') {
     // Only the start, sometimes on a jittery network (issue 10).
