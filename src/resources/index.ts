@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
 import type { ResourceDef } from '../config/index.js';
 
-export type ResAction = 'start' | 'stop' | 'check' | 'garp';
+export type ResAction = 'start' | 'stop' | 'check' | 'garp' | 'probe';
 /** What a call of a script was: a resource action, or a notify hook (its arguments are the transition). */
 export type CallKind = ResAction | 'notify';
 

@@ -185,6 +185,12 @@ export const STATUS_KEYS = {
     original: false,
     doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)",
   },
+  SPLIT_BRAIN: {
+    type: 'string',
+    owner: 'supervise',
+    original: false,
+    doc: 'while another host answers for a resource this node holds (its probe): "<resource> answered by <MACs>"; absent otherwise',
+  },
   DECIDED_AT: {
     bus: true,
     type: 'time',

@@ -1,7 +1,11 @@
-// The gateway (ICMP through net-ping, no retries) and default-route checks.
+// The gateway (ICMP through net-ping, no retries) and default-route checks,
+// and the resources' probes for a second holder.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import type { ResourceDef } from '../config/index.js';
 import { errorMessage, PhaError } from '../errors.js';
+import type { ResourceRunner } from '../resources/index.js';
+import type { ProbeResult } from './events.js';
 
 const require = createRequire(import.meta.url);
 
@@ -52,5 +56,40 @@ export function hasDefaultRoute(routeFile = '/proc/net/route'): boolean {
     });
   } catch {
     return false;
+  }
+}
+
+/**
+ * The resources' probes (`res/<name> probe …`, for split-brain detection):
+ * exit 0 nobody else answers; 1 with "answered by …" on stdout another host
+ * does; 2 (usage: the script has no probe) or 1 without that line: the script
+ * is not asked again; anything else: cannot tell this time, and why.
+ */
+export class Prober {
+  private readonly without = new Set<string>();
+
+  constructor(
+    private readonly runner: ResourceRunner,
+    private readonly resources: readonly ResourceDef[],
+    private readonly timeoutMs: number,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  async probe(): Promise<ProbeResult[]> {
+    const todo = this.resources.filter((r) => !this.without.has(r.name));
+    return Promise.all(
+      todo.map(async (r): Promise<ProbeResult> => {
+        const x = await this.runner.run(r, 'probe', this.timeoutMs);
+        const by = /^answered by (.+)$/m.exec(x.output)?.[1]?.trim();
+        if (x.code === 0) return { name: r.name, answered: false };
+        if (x.code === 1 && by) return { name: r.name, answered: true, by };
+        if (x.code === 1 || x.code === 2) {
+          this.without.add(r.name);
+          this.log(`res ${r.name} has no probe (exit ${x.code}): a second holder of it cannot be seen`);
+          return { name: r.name, answered: null };
+        }
+        return { name: r.name, answered: null, error: x.error ?? (x.output.split('\n').at(-1) || `exit ${x.code}`) };
+      }),
+    );
   }
 }

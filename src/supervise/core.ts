@@ -19,6 +19,7 @@ import type { SuperviseConfig, SuperviseEffect, SuperviseEvent, SuperviseSight, 
 import { GatewayWatch } from './gateway.js';
 import { Held } from './held.js';
 import { diedHolding, OwnDaemons, observe, YIELD_ANYWAY } from './liveness.js';
+import { SplitWatch } from './split.js';
 import { StallWatch } from './stall.js';
 import { Teller } from './teller.js';
 
@@ -69,6 +70,7 @@ export class SuperviseCore {
   private readonly daemons: OwnDaemons;
   private readonly acting: Acting;
   private readonly stall: StallWatch;
+  private readonly split: SplitWatch;
   private phase: Phase = { kind: 'idle' };
   private memory: Memory = initialMemory();
   private lastTrigger = '';
@@ -90,6 +92,7 @@ export class SuperviseCore {
     this.daemons = new OwnDaemons(this.timing);
     this.acting = new Acting(c, this.held);
     this.teller = new Teller(c, this.timing);
+    this.split = new SplitWatch(c.SUPERVISE_INT);
     this.stall = new StallWatch(this.timing.superviseTickerMs, c.DEADTIME, this.timing.superviseStampMs);
   }
 
@@ -128,13 +131,14 @@ export class SuperviseCore {
     if (this.gwOn) this.ping(clock, out);
     out.push({ kind: 'arm', timer: 'tick', at: this.stall.start(clock.mono) });
     out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
+    out.push(...this.split.tick(clock));
     this.round(clock, out);
     return out;
   }
 
   stop(): SuperviseEffect[] {
     this.phase = { kind: 'stopped' };
-    const timers: SuperviseTimer[] = ['tick', 'publish', 'round', 'wake', 'gw'];
+    const timers: SuperviseTimer[] = ['tick', 'publish', 'round', 'wake', 'gw', 'probe'];
     return [
       ...timers.map((timer): SuperviseEffect => ({ kind: 'cancel', timer })),
       { kind: 'write', patch: { SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined } },
@@ -173,6 +177,11 @@ export class SuperviseCore {
       case 'seen':
         this.decideAndAct(e.sight, e, out);
         break;
+      case 'probed': {
+        const patch = this.split.probed(e.results, this.held, this.teller, e, out);
+        if (patch) this.write(patch, e, out);
+        break;
+      }
       case 'done':
         if (this.phase.kind === 'acting') this.onActed(this.phase, e.results, e, out);
         else if (this.phase.kind === 'announcing') this.afterAct(this.phase.d, e, out);
@@ -191,6 +200,9 @@ export class SuperviseCore {
         break;
       case 'gw':
         this.ping(clock, out);
+        break;
+      case 'probe':
+        out.push(...this.split.tick(clock));
         break;
       case 'publish':
         out.push({ kind: 'publish', keys: this.published });

@@ -42,6 +42,14 @@ export interface CheckResult {
   error?: string;
 }
 
+/** One resource's probe: does another host answer for it? null: cannot tell (no probe, an error). */
+export interface ProbeResult {
+  name: string;
+  answered: boolean | null;
+  by?: string; // who answered (MACs)
+  error?: string; // why it could not tell
+}
+
 /** A decision that changed something (or its reason), as data: the port logs it. */
 export interface DecisionRecord {
   op: Decision['op'];
@@ -52,8 +60,8 @@ export interface DecisionRecord {
   gwFailStreak: number;
 }
 
-/** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick. */
-export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick';
+/** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick, the probes. */
+export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick' | 'probe';
 
 export type SuperviseEvent =
   | ({ kind: 'timer'; timer: SuperviseTimer } & Clock)
@@ -61,6 +69,7 @@ export type SuperviseEvent =
   | ({ kind: 'seen'; sight: SuperviseSight } & Clock) // answer to 'look' (at once)
   | ({ kind: 'checked'; results: readonly CheckResult[]; routeOk: boolean } & Clock)
   | ({ kind: 'pinged'; seq: number; ok: boolean; error: string | null } & Clock)
+  | ({ kind: 'probed'; results: readonly ProbeResult[] } & Clock) // answer to 'probe'
   | ({ kind: 'done'; results: readonly OpResult[] } & Clock); // answer to 'run' / 'garp'
 
 export type SuperviseEffect =
@@ -70,5 +79,6 @@ export type SuperviseEffect =
   | { kind: 'ping'; seq: number } // one echo to GW; answer with 'pinged'
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
+  | { kind: 'probe' } // every resource's probe (another holder?); answer with 'probed'
   | ({ kind: 'decision' } & DecisionRecord)
   | { kind: 'notify'; transition: Transition }; // tell the notify hooks (in order, beside the decisions)

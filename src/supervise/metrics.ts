@@ -134,6 +134,11 @@ const GAUGES: readonly ReadRow[] = [
     },
   },
   {
+    name: 'pha_split_brain',
+    help: 'another host answers for a resource this node holds (its probe: a second holder), 0 when not',
+    read: (s, put) => put({}, s.status().SPLIT_BRAIN ? 1 : 0),
+  },
+  {
     name: 'pha_alarms',
     help: "alarms of this node's daemons now (pha-cli stat shows them)",
     read: (s, put) => put({}, s.alarms()),

@@ -4,7 +4,14 @@
 // script that fails reaches the core the same way in both.
 import type { CommonPorts, CoreBinding, OpResult, Reply } from '../daemon/effects.js';
 import { errorMessage } from '../errors.js';
-import type { CheckResult, DecisionRecord, SuperviseEffect, SuperviseEvent, SuperviseSight } from './events.js';
+import type {
+  CheckResult,
+  DecisionRecord,
+  ProbeResult,
+  SuperviseEffect,
+  SuperviseEvent,
+  SuperviseSight,
+} from './events.js';
 import type { Transition } from './transitions.js';
 
 export interface SupervisePorts extends CommonPorts {
@@ -18,6 +25,8 @@ export interface SupervisePorts extends CommonPorts {
   run(op: 'start' | 'stop', names: readonly string[], reply: Reply<readonly OpResult[]>): void;
   /** The ipaddr resources' gratuitous ARP. */
   garp(reply: Reply<void>): void;
+  /** Every resource's probe: does another host answer for it? */
+  probe(reply: Reply<readonly ProbeResult[]>): void;
   /** A decision that changed something, as data (after its log line). */
   decided(d: DecisionRecord): void;
   /** A transition of this node for the notify hooks: queued, never awaited (a slow hook delays no decision). */
@@ -86,6 +95,15 @@ export function superviseBinding(
               'the gratuitous ARP',
               (_v, c) => ({ kind: 'done', results: [], ...c }),
               (_err, c) => ({ kind: 'done', results: [], ...c }),
+            ),
+          );
+          break;
+        case 'probe':
+          ports.probe(
+            run.reply(
+              'the probes',
+              (results, c) => ({ kind: 'probed', results, ...c }),
+              (_err, c) => ({ kind: 'probed', results: [], ...c }),
             ),
           );
           break;

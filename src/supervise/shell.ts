@@ -11,7 +11,7 @@ import { errorMessage } from '../errors.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
-import { createPinger, hasDefaultRoute, type Pinger } from './checks.js';
+import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 import { startTelling } from './telling.js';
@@ -52,6 +52,7 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
+  const prober = new Prober(runner, config.resources, config.CHECK_TIMEOUT, (m) => log.info(m));
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
@@ -122,6 +123,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names)))
         .then((rs) => rs.map((r) => ({ name: r.name, ok: r.ok, code: r.code, ms: r.durationMs })))
         .then(reply.ok, reply.fail),
+    probe: (reply) => void prober.probe().then(reply.ok, reply.fail),
     garp: (reply) =>
       void (async () => {
         for (const r of config.resources)
@@ -175,6 +177,7 @@ export async function startSupervise(deps: SuperviseDeps) {
 
 function logResult(log: Logger, r: RunResult): void {
   if (r.action === 'check' && r.ok) return; // the round's UP checks are the quiet case
+  if (r.action === 'probe') return; // the prober and the split watch say what a probe means
   const fields = {
     resource: r.name,
     action: r.action,

@@ -67,6 +67,10 @@ export class Teller {
     this.tell(this.transitions.gatewayIs(lost, reason, clock.wall), clock, out);
   }
 
+  split(seen: boolean, reason: string, clock: Clock, out: SuperviseEffect[]): void {
+    this.tell(this.transitions.splitIs(seen, reason, clock.wall), clock, out);
+  }
+
   peer(heard: boolean, reason: string, clock: Clock, out: SuperviseEffect[]): void {
     this.tell(this.transitions.peerIs(heard, reason, clock.wall), clock, out);
   }

@@ -103,6 +103,9 @@ export interface ExtraFaults {
   /** Random loss with probability p per 20 ms slot on the node's cable (both directions). */
   startLoss(node: NodeName, p: number, opts?: { slotMs?: number }): Promise<FaultTime>;
   stopLoss(node: NodeName): Promise<LossStats>;
+  /** Drop what the node sends to UDP `udpPort` (the heartbeat), the LAN otherwise intact. */
+  dropHeartbeat(node: NodeName, udpPort: number): Promise<FaultTime>;
+  passHeartbeat(node: NodeName): Promise<FaultTime>;
   /** Undo every fault still injected (loss, full, read-only, hang); the tmpfs mounts stay. */
   restoreAll(): Promise<void>;
   /** restoreAll() and unmount every var/ tmpfs (done on lab.destroy()). */
@@ -133,6 +136,8 @@ class ExtraFaultsImpl extends LabPart implements ExtraFaults {
   deleteStatus = (node: NodeName) => this.disk.deleteStatus(node);
   startLoss = (node: NodeName, p: number, opts?: { slotMs?: number }) => this.loss.startLoss(node, p, opts);
   stopLoss = (node: NodeName) => this.loss.stopLoss(node);
+  dropHeartbeat = (node: NodeName, udpPort: number) => this.loss.dropHeartbeat(node, udpPort);
+  passHeartbeat = (node: NodeName) => this.loss.passHeartbeat(node);
 
   // ------------------------------------------------------ daemons, checks
 

@@ -1,6 +1,9 @@
 /**
- * A lossy cable: random loss on a node's bridge port, drawn per 20 ms slot by
- * a controller process (loss-controller.ts; faults-extra.ts says how).
+ * The cable's faults on a node's bridge port: random loss, drawn per 20 ms
+ * slot by a controller process (loss-controller.ts; faults-extra.ts says
+ * how), and a filter that drops the heartbeat alone (UDP to PORT), as a
+ * misconfigured firewall would, the LAN otherwise intact. Both redirect what
+ * they drop into a dead veth (tc clsact, u32, mirred: no iptables or netem).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +30,45 @@ export interface LossStats extends ControllerStats {
 
 export class LossFaults extends LabPart {
   private readonly losses = new Map<NodeName, Loss>();
+  private readonly filters = new Map<NodeName, { port: string; dead: string }>();
+
+  // ------------------------------------------------------- heartbeat filter
+  /** What the node sends to UDP `udpPort` is dropped at its bridge port; everything else passes. */
+  async dropHeartbeat(node: NodeName, udpPort: number): Promise<FaultTime> {
+    if (this.losses.has(node) || this.filters.has(node))
+      throw new Error(`dropHeartbeat(${node}): the cable has a fault`);
+    const sw = this.lab.switchNs;
+    const port = this.lab.nodes[node].port;
+    const dead = `hd-${node}`;
+    return this.timed(async () => {
+      await ipOk(['-n', sw, 'link', 'del', dead]);
+      await ip(['-n', sw, 'link', 'add', dead, 'type', 'veth', 'peer', 'name', `hdp-${node}`]);
+      await ip(['-n', sw, 'link', 'set', `hdp-${node}`, 'up']);
+      await ip(['-n', sw, 'link', 'set', dead, 'up']);
+      await runArgv(['tc', '-n', sw, 'qdisc', 'del', 'dev', port, 'clsact']);
+      this.filters.set(node, { port, dead });
+      const tc = async (args: string[]) => {
+        const r = await runArgv(['tc', '-n', sw, ...args]);
+        if (r.code !== 0) throw new Error(`tc ${args.join(' ')}: ${r.stderr.trim()}`);
+      };
+      await tc(['qdisc', 'add', 'dev', port, 'clsact']);
+      await tc([
+        ...['filter', 'add', 'dev', port, 'ingress', 'protocol', 'ip', 'u32'],
+        ...['match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', String(udpPort), '0xffff'],
+        ...['action', 'mirred', 'egress', 'redirect', 'dev', dead],
+      ]);
+    });
+  }
+
+  async passHeartbeat(node: NodeName): Promise<FaultTime> {
+    const f = this.filters.get(node);
+    if (!f) throw new Error(`passHeartbeat(${node}): no heartbeat filter`);
+    this.filters.delete(node);
+    return this.timed(async () => {
+      await runArgv(['tc', '-n', this.lab.switchNs, 'qdisc', 'del', 'dev', f.port, 'clsact']);
+      await ipOk(['-n', this.lab.switchNs, 'link', 'del', f.dead]);
+    });
+  }
 
   // ------------------------------------------------------------- loss
   async startLoss(node: NodeName, p: number, opts: { slotMs?: number } = {}): Promise<FaultTime> {
@@ -121,6 +163,7 @@ export class LossFaults extends LabPart {
 
   async restore(attempt: (fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
     for (const node of [...this.losses.keys()]) await attempt(() => this.stopLoss(node));
+    for (const node of [...this.filters.keys()]) await attempt(() => this.passHeartbeat(node));
   }
 
   /** For exit handlers: kill the controllers. */

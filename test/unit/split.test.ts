@@ -1,0 +1,135 @@
+// A second holder seen (split.ts): an answer for a resource this node holds
+// is a split brain (alarm, log, SPLIT_BRAIN, a transition), over when the
+// probes find it alone; an answer for what it does not hold is the peer at
+// work. And the prober (checks.ts) reading real scripts' exit codes.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ResourceRunner } from '../../src/resources/index.js';
+import { Prober } from '../../src/supervise/checks.js';
+import type { SuperviseEffect } from '../../src/supervise/events.js';
+import { Held } from '../../src/supervise/held.js';
+import { SplitWatch } from '../../src/supervise/split.js';
+import { Teller } from '../../src/supervise/teller.js';
+
+const c = {
+  resources: [
+    { name: 'ipaddr', script: '/x' },
+    { name: 'web', script: '/y' },
+  ],
+  GW: '',
+  CHECK_TIMEOUT: 2000,
+  DEADTIME: 1000,
+  SUPERVISE_INT: 2000,
+  peer: { name: 'lb2' },
+};
+
+function setup(up: string[]) {
+  const held = new Held(c);
+  held.checked(
+    c.resources.map((r) => ({ name: r.name, ok: up.includes(r.name) })),
+    true,
+    [],
+  );
+  return { held, teller: new Teller(c, { deadtime: 1000 }), split: new SplitWatch(2000) };
+}
+const of = <K extends SuperviseEffect['kind']>(out: SuperviseEffect[], kind: K) =>
+  out.filter((e): e is Extract<SuperviseEffect, { kind: K }> => e.kind === kind);
+
+describe('split watch', () => {
+  it('an answer for what this node holds: split brain, told once; over when the probes find it alone', () => {
+    const { held, teller, split } = setup(['ipaddr']);
+    const clock = { mono: 10, wall: 1000 };
+    let out: SuperviseEffect[] = [];
+    const patch = split.probed([{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }], held, teller, clock, out);
+    assert.deepEqual(patch, { SPLIT_BRAIN: 'ipaddr answered by 02:00:00:00:00:01' });
+    assert.match(
+      of(out, 'alarm').find((a) => a.id === 'split')!.text!,
+      /split brain: ipaddr answered by 02:00:00:00:00:01/,
+    );
+    assert.match(of(out, 'log')[0]!.msg, /split brain: this node holds ipaddr and another host answers/);
+    const t = of(out, 'notify')[0]!.transition;
+    assert.deepEqual([t.event, t.now, t.old], ['split', 'SPLIT_BRAIN', 'SPLIT_BRAIN_OVER']);
+    out = [];
+    // The same again: nothing new to tell. A probe that cannot tell keeps what was seen.
+    assert.equal(
+      split.probed([{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }], held, teller, clock, out),
+      null,
+    );
+    assert.equal(
+      split.probed([{ name: 'ipaddr', answered: null, error: 'arping: boom' }], held, teller, clock, out),
+      null,
+    );
+    assert.equal(
+      of(out, 'alarm')
+        .filter((a) => a.id === 'probe:ipaddr')
+        .at(-1)?.text,
+      'probe of ipaddr: arping: boom',
+    );
+    assert.equal(of(out, 'notify').length, 0);
+    out = [];
+    assert.deepEqual(split.probed([{ name: 'ipaddr', answered: false }], held, teller, clock, out), {
+      SPLIT_BRAIN: undefined,
+    });
+    assert.equal(of(out, 'alarm').find((a) => a.id === 'split')!.text, null);
+    assert.equal(of(out, 'notify')[0]!.transition.now, 'SPLIT_BRAIN_OVER');
+  });
+
+  it('an answer for what this node does not hold is the peer at work: nothing', () => {
+    const { held, teller, split } = setup(['web']);
+    const out: SuperviseEffect[] = [];
+    assert.equal(
+      split.probed([{ name: 'ipaddr', answered: true, by: 'aa' }], held, teller, { mono: 1, wall: 1 }, out),
+      null,
+    );
+    assert.equal(of(out, 'notify').length, 0);
+  });
+
+  it('probes on a cadence of its own: probe now, and a round later', () => {
+    const { split } = setup([]);
+    assert.deepEqual(split.tick({ mono: 100, wall: 0 }), [
+      { kind: 'probe' },
+      { kind: 'arm', timer: 'probe', at: 2100 },
+    ]);
+  });
+});
+
+describe('prober (real scripts)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-probe-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const script = (name: string, body: string) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, `#!/bin/sh\n[ "$1" = probe ] || exit 0\n${body}\n`, { mode: 0o755 });
+    return { name, script: p, args: ['198.18.0.100/24', 'eth0'] };
+  };
+  it('reads 0, 1 with "answered by", 2, 1 without it, 3; a script without a probe is not asked again', async () => {
+    const logs: string[] = [];
+    const res = [
+      script('alone', 'exit 0'),
+      script('other', 'echo "answered by 02:00:00:00:00:09"; exit 1'),
+      script('none', 'echo usage >&2; exit 2'),
+      script('plain1', 'exit 1'),
+      script('broken', 'echo "cannot open socket" >&2; exit 3'),
+    ];
+    const p = new Prober(new ResourceRunner({ timeoutMs: 2000 }), res, 2000, (m) => logs.push(m));
+    const r = await p.probe();
+    assert.deepEqual(
+      r.map((x) => [x.name, x.answered, x.by ?? x.error ?? null]),
+      [
+        ['alone', false, null],
+        ['other', true, '02:00:00:00:00:09'],
+        ['none', null, null],
+        ['plain1', null, null],
+        ['broken', null, 'cannot open socket'],
+      ],
+    );
+    assert.equal(logs.length, 2, logs.join(' | '));
+    assert.deepEqual(
+      (await p.probe()).map((x) => x.name),
+      ['alone', 'other', 'broken'],
+      'the scripts without a probe are not asked again',
+    );
+  });
+});
