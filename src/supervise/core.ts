@@ -92,7 +92,7 @@ export class SuperviseCore {
     this.daemons = new OwnDaemons(this.timing);
     this.acting = new Acting(c, this.held);
     this.teller = new Teller(c, this.timing);
-    this.split = new SplitWatch(c.SUPERVISE_INT);
+    this.split = new SplitWatch(c.SUPERVISE_INT, c.DEADTIME);
     this.stall = new StallWatch(this.timing.superviseTickerMs, c.DEADTIME, this.timing.superviseStampMs);
   }
 
@@ -128,7 +128,7 @@ export class SuperviseCore {
   /** Start the gateway cadence, the stall tick, the bus publisher and the first round. */
   run(clock: Clock): SuperviseEffect[] {
     const out: SuperviseEffect[] = [];
-    if (this.gwOn) this.ping(clock, out);
+    if (this.gwOn) out.push(...this.gateway.ping(clock, this.c.GW_INT));
     out.push({ kind: 'arm', timer: 'tick', at: this.stall.start(clock.mono) });
     out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
     out.push(...this.split.tick(clock));
@@ -161,12 +161,7 @@ export class SuperviseCore {
         else if (triggerKey(e.view) !== this.lastTrigger) this.cycle(false, e, out);
         break;
       case 'pinged':
-        if (this.gateway.verdict(e.seq, e.ok, e.error, out)) {
-          const lost = !this.gateway.ok;
-          const why = lost ? `${this.timing.gwFails} pings in a row without an answer` : 'the gateway answers again';
-          this.teller.gateway(lost, `gateway ${this.c.GW}: ${why}`, e, out);
-          this.cycle(false, e, out);
-        }
+        if (this.gateway.pinged(e.seq, e.ok, e.error, this.teller, e, out)) this.cycle(false, e, out);
         break;
       case 'checked':
         if (this.phase.kind !== 'checking') break;
@@ -178,8 +173,9 @@ export class SuperviseCore {
         this.decideAndAct(e.sight, e, out);
         break;
       case 'probed': {
-        const patch = this.split.probed(e.results, this.held, this.teller, e, out);
-        if (patch) this.write(patch, e, out);
+        const r = this.split.probed(e.results, this.held, this.teller, e, out);
+        if (r.patch) this.write(r.patch, e, out);
+        if (r.changed) this.cycle(false, e, out); // rule 12 reads what the probes saw
         break;
       }
       case 'done':
@@ -199,7 +195,7 @@ export class SuperviseCore {
         this.cycle(false, clock, out);
         break;
       case 'gw':
-        this.ping(clock, out);
+        out.push(...this.gateway.ping(clock, this.c.GW_INT));
         break;
       case 'probe':
         out.push(...this.split.tick(clock));
@@ -231,12 +227,6 @@ export class SuperviseCore {
     this.published = { ...this.published, STATUS: 'PROGRESS' };
     out.push({ kind: 'publish', keys: this.published });
     this.cycle(false, clock, out);
-  }
-
-  /** The gateway on its own cadence: a hung resource check never delays it. Pings overlap. */
-  private ping(clock: Clock, out: SuperviseEffect[]): void {
-    out.push({ kind: 'ping', seq: this.gateway.next() });
-    out.push({ kind: 'arm', timer: 'gw', at: clock.mono + this.c.GW_INT });
   }
 
   // ---- passes -------------------------------------------------------------
@@ -306,7 +296,11 @@ export class SuperviseCore {
     // "on" is written to the file, and what we tell the sender must follow it.
     const { SENDER_RUN, SENDER_PAUSE_UNTIL } = sight.own;
     this.published = { ...this.published, SENDER_RUN, SENDER_PAUSE_UNTIL };
-    const obs = observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stall.stalledAt);
+    const obs = {
+      ...observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stall.stalledAt),
+      ...this.split.seen(),
+    };
+    out.push(...this.split.peer(obs.receiverFresh && obs.peer === null, clock));
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
     this.teller.decision(d, obs, sight, this.gateway.failStreak, clock, out);
@@ -350,6 +344,7 @@ export class SuperviseCore {
   ): void {
     const { final, failed } = this.acting.after(a.d, a.offReq, results, clock.wall, out);
     this.teller.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
+    if (a.d.op !== 'stop') out.push(...this.split.started(clock));
     // A stop that failed left them up, as far as we know: a check that hangs
     // next must not hide them from the rules.
     if (a.d.op === 'stop' && failed) this.memory = { ...this.memory, mayStillHold: true };

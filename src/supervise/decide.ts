@@ -34,6 +34,10 @@ export interface Observation {
   offRequest: { force: boolean } | null; // operator ran "off"
   pauseUntil: number; // heartbeat paused by "off" until (0: not paused)
   failedUntil: number; // FAILED hold-down until (0: not failed)
+  /** Another host answers for a resource this node holds (its probes, split.ts), since when and who. */
+  split?: { since: number; text: string } | null;
+  /** The last probe that found another host answering for a resource (ours or not); null: the last found none. */
+  otherAnswers?: { at: number; text: string } | null;
 }
 
 export interface Memory {
@@ -476,12 +480,38 @@ function peerOffline(c: Ctx): Decision {
   );
 }
 
+/**
+ * Rule 12: the peer is silent, but another host answers for the resources
+ * (the probes): the heartbeat path is cut and the LAN is not. The first in
+ * NODES keeps; the second releases what it holds once the other has answered
+ * for a DEADTIME (a node that yields, its gateway lost, is gone by then), and
+ * takes nothing over while another host answers, as seen since the silence
+ * began (an answer from before it is the peer alive then, and says nothing now).
+ */
+function heartbeatCut(c: Ctx): Decision | undefined {
+  const { o, t } = c;
+  if (o.rank !== 2) return undefined;
+  const alarm = 'heartbeat path cut? the peer is silent but answers on the LAN: the first in NODES keeps';
+  if (c.anyUp && o.split && o.now - o.split.since >= t.deadtime)
+    return stopAll(
+      { ...c, base: { ...c.base, alarm } },
+      `no heartbeat from the peer, but another host answers (${o.split.text}) for ${o.now - o.split.since} ms: the first in NODES keeps: releasing`,
+    );
+  if (!c.allUp && o.otherAnswers && o.otherAnswers.at > o.peerSince)
+    return none(c, `no heartbeat from the peer, but another host answers (${o.otherAnswers.text}): not taking over`, {
+      alarm,
+    });
+  return undefined;
+}
+
 function peerSilent(c: Ctx): Decision {
   // Resources found UP at start: not ONLINE yet, the peer may hold them (PROGRESS makes it wait).
   if (c.inStartup)
     return none(c, `startup: giving the peer one DEADTIME to be heard${c.peerNote}`, {
       wakeAt: c.o.startedAt + c.t.deadtime,
     });
+  const cut = heartbeatCut(c);
+  if (cut) return cut;
   if (c.allUp) return none(c, `Active: no heartbeat from the peer${c.peerNote}`);
   return start(c, c.down, `no heartbeat from the peer: taking over${c.peerNote}`);
 }

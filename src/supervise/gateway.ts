@@ -1,6 +1,8 @@
 // The gateway on its own cadence (rule 1): pings overlap and may answer out of
 // order; GW_FAILS failures in a row are a loss, one answer ends it.
+import type { Clock } from '../daemon/effects.js';
 import type { SuperviseEffect } from './events.js';
+import type { Teller } from './teller.js';
 
 export class GatewayWatch {
   failStreak = 0;
@@ -15,13 +17,32 @@ export class GatewayWatch {
     if (gw && unavailable) this.failStreak = fails;
   }
 
-  /** The number of the next ping. */
-  next(): number {
-    return ++this.sent;
+  /** One echo now, and the next GW_INT later (they overlap: a hung ping never delays the next). */
+  ping(clock: Clock, gwInt: number): SuperviseEffect[] {
+    return [
+      { kind: 'ping', seq: ++this.sent },
+      { kind: 'arm', timer: 'gw', at: clock.mono + gwInt },
+    ];
   }
 
-  /** A verdict for ping number `seq`; true when it turns the gateway lost or back (decide now). */
-  verdict(seq: number, ok: boolean, error: string | null, out: SuperviseEffect[]): boolean {
+  /** A ping's answer; true when it turned the gateway lost or back (told to `teller`: decide now). */
+  pinged(
+    seq: number,
+    ok: boolean,
+    error: string | null,
+    teller: Teller,
+    clock: Clock,
+    out: SuperviseEffect[],
+  ): boolean {
+    if (!this.verdict(seq, ok, error, out)) return false;
+    const lost = !this.ok;
+    const why = lost ? `${this.fails} pings in a row without an answer` : 'the gateway answers again';
+    teller.gateway(lost, `gateway ${this.gw}: ${why}`, clock, out);
+    return true;
+  }
+
+  /** A verdict for ping number `seq`; true when it turns the gateway lost or back. */
+  private verdict(seq: number, ok: boolean, error: string | null, out: SuperviseEffect[]): boolean {
     const prev = this.failStreak;
     if (ok) {
       // An answer clears the streak, unless a newer ping already failed.

@@ -3,6 +3,8 @@
 // the command that replays it step by step.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { DecideFn } from '../../src/supervise/core.js';
+import { decide } from '../../src/supervise/decide.js';
 import { Monitor } from '../../tools/sim/invariants.js';
 import { MUTANTS } from '../../tools/sim/mutants.js';
 import { type RunOptions, runSchedule, scheduleFor } from '../../tools/sim/run.js';
@@ -287,6 +289,26 @@ describe('simulation: ordered heartbeats (the reorder family, a keyed pair)', ()
     assert.equal(failing(1361, 0.3, {}, 'reorder'), null, replay(1361, 0.3, 'reorder'));
     const plain = failing(1361, 0.3, { keyed: false }, 'reorder');
     assert.equal(plain?.name, 'startup-one-takeover', 'the same schedule with plain words: an old word believed');
+  });
+});
+
+describe('simulation: the heartbeat path cut, the LAN intact (the hbcut family)', () => {
+  it('the probes resolve two holders within the bound, and the first in NODES holds after the heal', () => {
+    const bad: string[] = [];
+    for (let seed = 1; seed <= 150 && bad.length < 3; seed++) {
+      const v = failing(seed, 1, {}, 'hbcut');
+      if (v) bad.push(`seed ${seed}: ${v.name}: ${v.detail}\n  replay: ${replay(seed, 1, 'hbcut')}`);
+    }
+    assert.deepEqual(bad, []);
+  });
+  it('rules blind to the probes (no rule 12) are caught: both hold for the whole cut', () => {
+    const blind: DecideFn = (o, t, m) => decide({ ...o, split: null, otherAnswers: null }, t, m);
+    let caught: { seed: number; invariant: string } | null = null;
+    for (let seed = 1; seed <= 50 && !caught; seed++) {
+      const v = failing(seed, 1, { decide: blind }, 'hbcut');
+      if (v) caught = { seed, invariant: v.name };
+    }
+    assert.equal(caught?.invariant, 'split-resolved');
   });
 });
 

@@ -374,6 +374,53 @@ const rows: Row[] = [
     op: 'none',
     check: (d) => assert.match(d.alarm!, /sender/),
   },
+  // Rule 12: the heartbeat path cut, the LAN not (the probes see the other holder).
+  {
+    name: 'rule 12: second in NODES, peer silent, another host has answered for what we hold for a DEADTIME: release',
+    o: obs({
+      rank: 2,
+      up: [true, true],
+      split: { since: NOW - 1000, text: 'r0 answered by 02:00:00:00:00:01' },
+      otherAnswers: { at: NOW - 10, text: 'r0 answered by 02:00:00:00:00:01' },
+    }),
+    m: HOLDING,
+    op: 'stop',
+    check: (d) => {
+      assert.match(
+        d.reason,
+        /another host answers \(r0 answered by 02:00:00:00:00:01\) for 1000 ms: the first in NODES keeps/,
+      );
+      assert.match(d.alarm ?? '', /heartbeat path cut/);
+    },
+  },
+  {
+    name: 'rule 12: … answered for less than a DEADTIME (a peer yielding, its gateway lost): keep for now',
+    o: obs({ rank: 2, up: [true, true], split: { since: NOW - 300, text: 'r0 answered by x' } }),
+    m: HOLDING,
+    op: 'none',
+  },
+  {
+    name: 'rule 12: the first in NODES keeps, whoever else answers',
+    o: obs({ rank: 1, up: [true, true], split: { since: NOW - 5000, text: 'r0 answered by x' } }),
+    m: HOLDING,
+    op: 'none',
+  },
+  {
+    name: 'rule 12: second in NODES, peer silent, another host answered since the silence began: take nothing',
+    o: obs({ rank: 2, otherAnswers: { at: NOW - 100, text: 'r0 answered by x' } }),
+    op: 'none',
+    check: (d) => assert.match(d.reason, /another host answers \(r0 answered by x\): not taking over/),
+  },
+  {
+    name: 'rule 12: … an answer from before the silence (the peer alive then): take over at once',
+    o: obs({ rank: 2, peerSince: NOW - 1000, otherAnswers: { at: NOW - 1500, text: 'r0 answered by x' } }),
+    op: 'start',
+  },
+  {
+    name: 'rule 12: the first in NODES takes over a silent peer even while it answers (the other yields)',
+    o: obs({ rank: 1, otherAnswers: { at: NOW - 100, text: 'r0 answered by x' } }),
+    op: 'start',
+  },
 ];
 
 for (const r of rows) {

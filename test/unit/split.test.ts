@@ -33,7 +33,7 @@ function setup(up: string[]) {
     true,
     [],
   );
-  return { held, teller: new Teller(c, { deadtime: 1000 }), split: new SplitWatch(2000) };
+  return { held, teller: new Teller(c, { deadtime: 1000 }), split: new SplitWatch(2000, 1000) };
 }
 const of = <K extends SuperviseEffect['kind']>(out: SuperviseEffect[], kind: K) =>
   out.filter((e): e is Extract<SuperviseEffect, { kind: K }> => e.kind === kind);
@@ -43,8 +43,20 @@ describe('split watch', () => {
     const { held, teller, split } = setup(['ipaddr']);
     const clock = { mono: 10, wall: 1000 };
     let out: SuperviseEffect[] = [];
-    const patch = split.probed([{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }], held, teller, clock, out);
+    const { patch, changed } = split.probed(
+      [{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }],
+      held,
+      teller,
+      clock,
+      out,
+    );
     assert.deepEqual(patch, { SPLIT_BRAIN: 'ipaddr answered by 02:00:00:00:00:01' });
+    assert.ok(changed, 'the rules are asked again');
+    assert.deepEqual(split.seen().split, { since: 1000, text: 'ipaddr answered by 02:00:00:00:00:01' });
+    assert.ok(
+      out.some((e) => e.kind === 'arm' && e.timer === 'probe' && e.at === 10 + 1000),
+      'a second look a DEADTIME later',
+    );
     assert.match(
       of(out, 'alarm').find((a) => a.id === 'split')!.text!,
       /split brain: ipaddr answered by 02:00:00:00:00:01/,
@@ -54,14 +66,12 @@ describe('split watch', () => {
     assert.deepEqual([t.event, t.now, t.old], ['split', 'SPLIT_BRAIN', 'SPLIT_BRAIN_OVER']);
     out = [];
     // The same again: nothing new to tell. A probe that cannot tell keeps what was seen.
-    assert.equal(
-      split.probed([{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }], held, teller, clock, out),
-      null,
-    );
-    assert.equal(
-      split.probed([{ name: 'ipaddr', answered: null, error: 'arping: boom' }], held, teller, clock, out),
-      null,
-    );
+    const again = { mono: 1010, wall: 2000 };
+    const same = [{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }];
+    assert.equal(split.probed(same, held, teller, again, out).patch, null);
+    assert.equal(split.seen().split?.since, 1000, 'since the first answer');
+    const boom = [{ name: 'ipaddr', answered: null, error: 'arping: boom' }];
+    assert.equal(split.probed(boom, held, teller, again, out).patch, null);
     assert.equal(
       of(out, 'alarm')
         .filter((a) => a.id === 'probe:ipaddr')
@@ -70,9 +80,9 @@ describe('split watch', () => {
     );
     assert.equal(of(out, 'notify').length, 0);
     out = [];
-    assert.deepEqual(split.probed([{ name: 'ipaddr', answered: false }], held, teller, clock, out), {
-      SPLIT_BRAIN: undefined,
-    });
+    const alone = [{ name: 'ipaddr', answered: false }];
+    assert.deepEqual(split.probed(alone, held, teller, clock, out).patch, { SPLIT_BRAIN: undefined });
+    assert.deepEqual(split.seen(), { split: null, otherAnswers: null });
     assert.equal(of(out, 'alarm').find((a) => a.id === 'split')!.text, null);
     assert.equal(of(out, 'notify')[0]!.transition.now, 'SPLIT_BRAIN_OVER');
   });
@@ -80,19 +90,26 @@ describe('split watch', () => {
   it('an answer for what this node does not hold is the peer at work: nothing', () => {
     const { held, teller, split } = setup(['web']);
     const out: SuperviseEffect[] = [];
-    assert.equal(
-      split.probed([{ name: 'ipaddr', answered: true, by: 'aa' }], held, teller, { mono: 1, wall: 1 }, out),
-      null,
-    );
+    const r = split.probed([{ name: 'ipaddr', answered: true, by: 'aa' }], held, teller, { mono: 1, wall: 5 }, out);
+    assert.equal(r.patch, null);
     assert.equal(of(out, 'notify').length, 0);
+    assert.deepEqual(split.seen().otherAnswers, { at: 5, text: 'ipaddr answered by aa' }, 'but the rules know');
   });
 
-  it('probes on a cadence of its own: probe now, and a round later', () => {
+  it('probes on a cadence of its own: a round; a DEADTIME while the peer is silent; at once after a start', () => {
     const { split } = setup([]);
-    assert.deepEqual(split.tick({ mono: 100, wall: 0 }), [
-      { kind: 'probe' },
-      { kind: 'arm', timer: 'probe', at: 2100 },
-    ]);
+    const clock = { mono: 100, wall: 0 };
+    assert.deepEqual(split.tick(clock), [{ kind: 'probe' }, { kind: 'arm', timer: 'probe', at: 2100 }]);
+    assert.deepEqual(
+      split.peer(true, clock),
+      [{ kind: 'arm', timer: 'probe', at: 600 }],
+      'half a DEADTIME after the silence',
+    );
+    assert.deepEqual(split.peer(true, clock), [], 'once');
+    assert.deepEqual(split.tick(clock)[1], { kind: 'arm', timer: 'probe', at: 1100 });
+    assert.deepEqual(split.started(clock), [{ kind: 'arm', timer: 'probe', at: 100 }]);
+    split.peer(false, clock);
+    assert.deepEqual(split.tick(clock)[1], { kind: 'arm', timer: 'probe', at: 2100 });
   });
 });
 

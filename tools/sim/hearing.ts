@@ -28,7 +28,9 @@ interface Rule {
 
 const none = () => 0;
 export const BREAKS: Record<Break, Rule> = {
-  // A partition or one-way loss: both sides hold by design; a heal resolves within the base bound.
+  // A partition, one-way loss or the heartbeat alone cut: both sides may hold
+  // (without the probes, by design); a heal resolves within the base bound.
+  // With the LAN intact the probes bound it (invariant split-resolved).
   blocked: { lasts: true, begun: none, ended: none },
   // A dead sender: its node knows at the next pid poll and yields (rule 9); a
   // sender back starts over (silent for a DEADTIME, then a round to decide),
@@ -115,7 +117,7 @@ export class Hearing {
       this.set(`voice${i}`, i, !s ? 'voiceDead' : s.frozen ? 'voiceFrozen' : !n.gwUp ? 'muted' : null);
       const r = n.procs.receiver;
       this.set(`ears${i}`, i, !r ? 'earsDead' : r.frozen ? 'earsFrozen' : null);
-      this.set(`link${i}${1 - i}`, i, w.blocked[i]![1 - i] ? 'blocked' : null);
+      this.set(`link${i}${1 - i}`, i, w.blocked[i]![1 - i] || w.hbBlocked ? 'blocked' : null);
     }
   }
 

@@ -17,6 +17,8 @@ export const INVARIANTS = {
   'heal-one-holder':
     'after a partition heals: exactly one holder within DEADTIME + SUPERVISE_INT + script time, the first in NODES when both held',
   'off-overlap': '"off" never makes two holders',
+  'split-resolved':
+    'the heartbeat path cut, the LAN intact: two holders for at most a probe (1 s), two DEADTIMEs and the base bound, then one for the rest of the cut',
   'off-handover': 'after "off" released, the peer holds within the script time (no both-OFFLINE wait)',
   'holder-within-bound':
     'a healthy pair has a holder within DEADTIME + 4 × SUPERVISE_INT + CHECK_TIMEOUT + script time',
@@ -57,6 +59,8 @@ export class Monitor {
   private offs: { at: number; node: number; released: number | null; until: number }[] = [];
   private startupTakeovers = 0;
   private readonly startupResolve: number;
+  private splitOverlap = 0; // ms of two holders in the current heartbeat cut
+  private readonly splitBound: number;
 
   constructor(
     private readonly w: World,
@@ -82,6 +86,9 @@ export class Monitor {
     this.firstFaultAt = s.faults.length ? s.faults[0]!.at : Infinity;
     // Both left holding: the start-up resolves it (1.5 s of daemon starts, then the rules).
     this.startupResolve = 1500 + p.DEADTIME + p.SUPERVISE_INT + this.base;
+    // A probe that found nobody (it waits 1 s) just before the other took over,
+    // the next one a DEADTIME later, the second look a DEADTIME after that, then the stop.
+    this.splitBound = 1000 + 2 * p.DEADTIME + this.base;
   }
 
   private fail(name: InvariantName, detail: string): void {
@@ -109,7 +116,7 @@ export class Monitor {
     this.faultMarks.push({ t: this.w.t, link: isLink(f) });
     if (!isLink(f)) this.otherActive--;
     this.activeFaults--;
-    if (f.kind === 'partition' || f.kind === 'oneway')
+    if (f.kind === 'partition' || f.kind === 'oneway' || f.kind === 'hbCut')
       this.heals.push({ at: this.w.t, bothHeld: this.held[0] && this.held[1] });
   }
   offAccepted(node: number): void {
@@ -232,6 +239,15 @@ export class Monitor {
         'two-holders',
         `both nodes hold for ${Math.round(this.overlap)} ms while they can hear each other (bound ${Math.round(this.base)} ms)`,
       );
+    // The heartbeat cut alone, the LAN intact: the probes must resolve two holders.
+    const cutAlone = w.hbBlocked && this.otherActive === 0 && !w.blocked[0][1] && !w.blocked[1][0] && healthy(w, true);
+    if (both && cutAlone) this.splitOverlap += dt;
+    if (!both || !w.hbBlocked) this.splitOverlap = 0;
+    if (this.splitOverlap > this.splitBound)
+      this.fail(
+        'split-resolved',
+        `both nodes hold for ${Math.round(this.splitOverlap)} ms while only the heartbeat is cut (bound ${Math.round(this.splitBound)} ms)`,
+      );
     if (both && conn && t < this.firstFaultAt && !leftBoth)
       this.fail('startup-two-holders', 'both nodes hold the resources during the start-up');
     // off: no overlap while it hands over; the peer takes over at once.
@@ -290,15 +306,16 @@ function failed(w: World, n: SimNode): boolean {
 function paused(w: World): boolean {
   return w.nodes.some((n) => n.file.SENDER_RUN === 0 && (n.file.SENDER_PAUSE_UNTIL ?? 0) > w.wall);
 }
-/** Every daemon runs and is not frozen, the nodes hear each other, both gateways answer, nobody is FAILED. */
-export function healthy(w: World): boolean {
+/** Every daemon runs and is not frozen, the nodes hear each other (`cut`: but for a cut heartbeat), both gateways answer, nobody is FAILED. */
+export function healthy(w: World, cut = false): boolean {
   return (
     w.nodes.every((n) => w.running(n) && n.gwUp && !n.checkHangs && !n.startFails && !n.scriptsHang && !failed(w, n)) &&
     !w.blocked[0][1] &&
-    !w.blocked[1][0]
+    !w.blocked[1][0] &&
+    (cut || !w.hbBlocked)
   );
 }
 
 function isLink(f: Fault): boolean {
-  return f.kind === 'partition' || f.kind === 'oneway';
+  return f.kind === 'partition' || f.kind === 'oneway' || f.kind === 'hbCut';
 }

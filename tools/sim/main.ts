@@ -23,7 +23,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(
-    `usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(
+    `usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder|hbcut] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(
       INVARIANTS,
     )
       .map(([k, v]) => `  ${k.padEnd(22)} ${v}`)

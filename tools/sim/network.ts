@@ -13,6 +13,9 @@ export abstract class SimNetwork extends SimStore {
 
   loss = 0;
 
+  /** The heartbeat dropped both ways (a firewall on UDP PORT); everything else, ARP and the probes among it, passes. */
+  hbBlocked = false;
+
   dup = 0;
 
   extraDelay = 0;
@@ -28,7 +31,7 @@ export abstract class SimNetwork extends SimStore {
     this.hooks.sent?.(from, word);
     const frame = sender.codec?.encode(word);
     const to = this.nodes[2 - from.id]!;
-    if (this.blocked[from.id - 1]![to.id - 1]) return;
+    if (this.blocked[from.id - 1]![to.id - 1] || this.hbBlocked) return;
     if (this.loss > 0 && this.rng.chance(this.loss)) {
       if (this.trace) this.log(from, 'net', `${word} to ${to.name} lost`);
       this.hooks.lost?.(from, word);

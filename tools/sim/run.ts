@@ -80,6 +80,12 @@ export function apply(w: World, m: Monitor, f: Fault): void {
         w.blocked[0][1] = w.blocked[1][0] = false;
       });
       break;
+    case 'hbCut':
+      w.hbBlocked = true;
+      w.at(end, () => {
+        w.hbBlocked = false;
+      });
+      break;
     case 'oneway':
       w.blocked[f.node][1 - f.node] = true;
       w.at(end, () => {

@@ -9,6 +9,7 @@ export type FaultKind =
   | 'partition' // both directions blocked for dur
   | 'oneway' // node's outgoing datagrams lost for dur
   | 'lossy' // random loss p (both ways) for dur
+  | 'hbCut' // the heartbeat dropped both ways (a firewall on UDP PORT), the LAN intact (ARP, the probes) for dur
   | 'jitter' // extra delay 0..p ms (duplicates 5 %; datagrams overtake each other only in the 'reorder' family) for dur
   | 'crash' // kill -9 one daemon (its watchers restart it)
   | 'crashStuck' // kill -9 one daemon, and its restarts fail for dur (a broken install, a full disk)
@@ -40,7 +41,7 @@ export interface Fault {
   delays?: number[]; // restartNode: per-daemon start delays
 }
 
-export type Family = 'both-start' | 'partitions' | 'mixed' | 'reorder';
+export type Family = 'both-start' | 'partitions' | 'mixed' | 'reorder' | 'hbcut';
 
 export interface Schedule {
   seed: number;
@@ -144,12 +145,26 @@ const REORDER_SALT = 120;
 function reordered(seed: number): boolean {
   return new Prng(seed).fork(REORDER_SALT).chance(0.1);
 }
+/** Another tenth run the hbcut family (the heartbeat path cut, the LAN intact), chosen the same way. */
+const HBCUT_SALT = 146;
+function hbcut(seed: number): boolean {
+  return new Prng(seed).fork(HBCUT_SALT).chance(0.1);
+}
 
 export function generate(seed: number, minutes: number, family?: Family): Schedule {
   const r = new Prng(seed).fork(1);
   const roll = r.next();
   const fam: Family =
-    family ?? (reordered(seed) ? 'reorder' : roll < 0.2 ? 'both-start' : roll < 0.35 ? 'partitions' : 'mixed');
+    family ??
+    (reordered(seed)
+      ? 'reorder'
+      : hbcut(seed)
+        ? 'hbcut'
+        : roll < 0.2
+          ? 'both-start'
+          : roll < 0.35
+            ? 'partitions'
+            : 'mixed');
   const profile = r.chance(0.5) ? 'default' : 'fast';
   const resources = r.chance(0.7) ? ['vip'] : ['vip', 'web'];
   const startDelays: [number[], number[]] = [DAEMONS.map(() => r.int(0, 1500)), DAEMONS.map(() => r.int(0, 1500))];
@@ -164,6 +179,14 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
     // A keyed pair on a network that reorders: the frames' sequence numbers
     // order the words (an old word that overtakes a new one is dropped).
     faults.push({ at: 0, kind: 'jitter', node: 0, dur: ms, p: r.int(5, 60) });
+  } else if (fam === 'hbcut') {
+    // A steady pair, then the heartbeat path cut (once or twice), the LAN intact: the probes see the other holder.
+    let at = r.int(6000, 15000);
+    for (let i = 0, n = r.int(1, 2); i < n && at < ms - 3000; i++) {
+      const dur = r.int(3000, 20000);
+      faults.push({ at, kind: 'hbCut', node: 0, dur });
+      at += dur + r.int(4000, 12000);
+    }
   } else if (fam === 'both-start') {
     // Only the start, sometimes on a jittery network (issue 10).
     if (r.chance(0.3)) faults.push({ at: 0, kind: 'jitter', node: 0, dur: ms, p: r.int(5, 60) });
