@@ -79,6 +79,7 @@ export interface WorldOptions {
   trace?: boolean;
   reorder?: boolean; // datagrams may overtake each other while jitter is on
   keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
+  probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
 }
 
 export type Fn = () => void;

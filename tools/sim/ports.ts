@@ -119,11 +119,13 @@ export abstract class SimPorts extends SimNetwork {
         } else this.startSome(node, [...names], this.answer(proc, reply));
       },
       garp: (reply) => this.later(proc, 1, () => reply.ok()),
-      // res/ipaddr probe: the peer answers for what it holds while the link carries ARP both ways (arping -D waits 1 s for none).
+      // res/ipaddr probe: the peer answers for what it holds while the link carries ARP both ways (arping -D waits
+      // 1 s for none). Only the address has a probe (res/service has none: it cannot tell).
       probe: (reply) => {
         const peer = this.nodes[2 - node.id]!;
         const reach = !this.blocked[0][1] && !this.blocked[1][0];
         const results = [...node.res.keys()].map((name) => {
+          if (name !== 'vip' || this.o.probes === false) return { name, answered: null };
           const answered = reach && !!peer.res.get(name);
           return { name, answered, by: answered ? `02:00:00:00:00:0${peer.id}` : undefined };
         });

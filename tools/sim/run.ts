@@ -9,6 +9,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Override whether the pair is keyed (default: the reorder family is). */
   keyed?: boolean;
+  /** false: no resource has a probe (rule 12 cannot act). */
+  probes?: boolean;
   decide?: DecideFn; // a broken rule, on both nodes (they run the same code)
 }
 
@@ -34,6 +36,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     reorder: s.family === 'reorder',
     // Reordering is safe only with a key: the frame's sequence number orders the words.
     keyed: o.keyed ?? s.family === 'reorder',
+    probes: o.probes,
   });
   const m = new Monitor(w, s);
   w.hooks = {
