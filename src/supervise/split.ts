@@ -6,8 +6,8 @@
 // once after a start. An answer from another host for a resource this node
 // holds is a split brain: an alarm, a log line naming who answered,
 // SPLIT_BRAIN in the status (stat, the metric) and a transition for the
-// hooks; it is over when the probes find this node alone again (or it no
-// longer holds). The rules read what the probes saw (decide.ts, rule 12):
+// hooks; it is over when two probes in a row find this node alone again (or
+// it no longer holds: one probe may miss an answer). The rules read what the probes saw (decide.ts, rule 12):
 // the second in NODES releases and takes nothing while another host answers.
 // Pure.
 import type { Clock } from '../daemon/effects.js';
@@ -27,6 +27,9 @@ export class SplitWatch {
   private confirmed = false; // a probe has seen it last a DEADTIME (rule 12 may act)
   private other: { at: number; text: string } | null = null; // the last probe that found another host answering
   private silent = false;
+  /** Probes in a row that found nobody, per resource and for any: one may miss an answer (a lost frame). */
+  private readonly misses = new Map<string, number>();
+  private otherMisses = 0;
 
   constructor(
     private readonly roundMs: number,
@@ -79,14 +82,18 @@ export class SplitWatch {
     const answered: string[] = [];
     for (const r of results) {
       out.push({ kind: 'alarm', id: `probe:${r.name}`, text: r.error ? `probe of ${r.name}: ${r.error}` : null });
+      const missed = r.answered === false ? (this.misses.get(r.name) ?? 0) + 1 : 0;
+      if (r.answered !== null) this.misses.set(r.name, missed);
       if (r.answered === true) answered.push(`${r.name} answered by ${r.by || 'another host'}`);
       if (r.answered === true && up.has(r.name)) next.set(r.name, r.by || 'another host');
-      // Cannot tell this time: what was seen stands until a probe says otherwise.
-      else if (r.answered === null && up.has(r.name) && this.now.has(r.name)) next.set(r.name, this.now.get(r.name)!);
+      // Cannot tell this time, or a first probe that found nobody: what was seen stands.
+      else if (up.has(r.name) && this.now.has(r.name) && missed < 2) next.set(r.name, this.now.get(r.name)!);
     }
     const before = this.seen();
-    if (answered.length) this.other = { at: clock.wall, text: answered.join('; ') };
-    else if (results.some((r) => r.answered === false)) this.other = null;
+    if (answered.length) {
+      this.other = { at: clock.wall, text: answered.join('; ') };
+      this.otherMisses = 0;
+    } else if (results.some((r) => r.answered === false) && ++this.otherMisses >= 2) this.other = null;
     const text = [...next].map(([name, by]) => `${name} answered by ${by}`).join('; ');
     const was = before.split?.text ?? '';
     this.now = next;

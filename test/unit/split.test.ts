@@ -81,6 +81,8 @@ describe('split watch', () => {
     assert.equal(of(out, 'notify').length, 0);
     out = [];
     const alone = [{ name: 'ipaddr', answered: false }];
+    assert.equal(split.probed(alone, held, teller, clock, out).patch, null, 'one probe may miss an answer');
+    assert.equal(of(out, 'notify').length, 0);
     assert.deepEqual(split.probed(alone, held, teller, clock, out).patch, { SPLIT_BRAIN: undefined });
     assert.deepEqual(split.seen(), { split: null, otherAnswers: null });
     assert.equal(of(out, 'alarm').find((a) => a.id === 'split')!.text, null);

@@ -5,6 +5,7 @@ export const SCENARIOS = [
   'freeze',
   'off',
   'partition-heal',
+  'hb-cut',
   'gateway-loss',
   'both-start',
   'both-start-staggered',

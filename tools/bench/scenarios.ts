@@ -3,11 +3,14 @@
  * Active, lb2 Standby, steady), injects one fault and measures on the
  * effective holder timeline (dead / frozen nodes are no holders).
  */
+
+import { extraFaults } from '../lab/faults-extra.js';
 import type { NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
 import { type PhaPair, takeoverBreakdown, timelinePhases } from './pair.js';
 import type { Timeline } from './timeline.js';
+import { NODES } from './timeline.js';
 import type { TrialResult } from './types.js';
 import { sleep, waitFor } from './util.js';
 
@@ -214,6 +217,52 @@ export const PARTITION_HEAL: ScenarioSpec = {
   },
 };
 
+/** How long the heartbeat stays cut in hb-cut (the issue's 60 s; --quick: 20 s). */
+const HB_CUT_MS = (o: BenchOptions) => (o.quick ? 20_000 : 60_000);
+const HB_PORT = 4711; // the lab's PORT (tools/lab/install.ts)
+
+export const HB_CUT: ScenarioSpec = {
+  name: 'hb-cut',
+  metric: 'heartbeat cut (LAN intact) → one holder again',
+  gapMeaning: 'no holder from the cut to 5 s after the heal',
+  overlapMeaning: 'two holders in that time (lb2 took over on silence; rule 12 makes it release)',
+  flapsMeaning: 'holder changes after one holder remained, to 5 s after the heal',
+  trials: (o) => o.bothTrials,
+  async run(pair, o) {
+    const { lab, obs } = pair;
+    const xf = extraFaults(lab);
+    const t0 = performance.now();
+    try {
+      for (const n of NODES) await xf.dropHeartbeat(n, HB_PORT);
+      await sleep(HB_CUT_MS(o));
+    } finally {
+      for (const n of NODES) await xf.passHeartbeat(n).catch(() => undefined);
+    }
+    const healAt = performance.now();
+    await sleep(5000);
+    const end = performance.now();
+    const tl = obs.timeline();
+    // One holder again: the end of the last stretch with two.
+    const two = tl.segments(t0, end).filter((s) => s.holders.length >= 2);
+    const backToOne = two.length ? two[two.length - 1]!.to : t0;
+    const m: Measure = {
+      ok: holderOf(tl, end) === 'lb1',
+      toVipMs: backToOne - t0,
+      gapMs: tl.gapMs(t0, end),
+      overlapMs: tl.overlapMs(t0, end),
+      holder: holderOf(tl, end),
+      flaps: tl.transitions(backToOne, end),
+      extra: {
+        cutMs: healAt - t0,
+        overlapDuringCutMs: tl.overlapMs(t0, healAt),
+        overlapAfterHealMs: tl.overlapMs(healAt, end),
+      },
+    };
+    if (!m.ok) m.error = `after the cut and the heal the holder is ${m.holder}, not lb1`;
+    return m;
+  },
+};
+
 export const GATEWAY_LOSS: ScenarioSpec = {
   name: 'gateway-loss',
   metric: 'gateway loss on lb1 → VIP on lb2',
@@ -362,6 +411,7 @@ export const PHA_SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
   freeze: FREEZE,
   off: OFF,
   'partition-heal': PARTITION_HEAL,
+  'hb-cut': HB_CUT,
   'gateway-loss': GATEWAY_LOSS,
   'both-start': BOTH_START,
   'both-start-staggered': BOTH_START_STAGGERED,
