@@ -64,6 +64,7 @@ export interface Config {
   OFF_PAUSE: number; // s
   NOTIFY: readonly string[];
   NOTIFY_TIMEOUT: number; // s
+  SPLIT_YIELD: boolean; // rule 12: the second yields to a silent first that answers on the LAN
   BIND: string;
   PEER_ADDR: readonly string[];
   AUTHKEY: string; // key file path as resolved, '' = plain words
@@ -237,6 +238,7 @@ function readNumbers(r: Reader) {
     FAIL_HOLDDOWN: r.num('FAIL_HOLDDOWN'),
     OFF_PAUSE: r.num('OFF_PAUSE'),
     NOTIFY_TIMEOUT: r.num('NOTIFY_TIMEOUT'),
+    SPLIT_YIELD: r.bool01('SPLIT_YIELD'),
   };
   if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
     r.problem(

@@ -186,6 +186,15 @@ export const KEYS: Record<string, KeySpec> = {
     doc: 'timeout of one notify hook call; on expiry its whole process group is killed (the next call goes on)',
     original: false,
   },
+  SPLIT_YIELD: {
+    kind: 'bool01',
+    default: '0',
+    doc:
+      '1: the second in NODES yields to the first when the heartbeat is silent but the first answers for the resources ' +
+      'on the LAN (its probe): a cut heartbeat path ends in one holder. 0: a second holder is only seen (alarm). ' +
+      'The price of 1: a first node whose pha is stuck (frozen) while its kernel answers ARP keeps the address',
+    original: false,
+  },
   METRICS: {
     kind: 'string',
     default: '',

@@ -38,6 +38,8 @@ export interface Observation {
   split?: { since: number; text: string } | null;
   /** The last probe that found another host answering for a resource (ours or not); null: the last found none. */
   otherAnswers?: { at: number; text: string } | null;
+  /** SPLIT_YIELD: rule 12 acts (else a second holder is only seen). */
+  splitYield?: boolean;
 }
 
 export interface Memory {
@@ -58,6 +60,9 @@ export interface Memory {
   // peer counts us silent and takes over. Until we can hear it again, a
   // failed resource is not restarted here (we could not see its takeover).
   mutedOut?: boolean;
+  // Rule 12: we released to the first in NODES answering for the resources
+  // while its heartbeat was silent; we take nothing back while it answers.
+  cutYield?: boolean;
 }
 
 export const initialMemory = (): Memory => ({
@@ -183,6 +188,7 @@ function look(o: Observation, t: Timing, prev: Memory): Ctx {
   )
     m.garpPending = true;
   m.heardSinceSilence = o.peer !== null;
+  if (o.peer !== null) m.cutYield = false;
   if (peer !== 'PROGRESS') m.lastSettledPeer = peer;
 
   const base: Decision = {
@@ -481,23 +487,26 @@ function peerOffline(c: Ctx): Decision {
 }
 
 /**
- * Rule 12: the peer is silent, but another host answers for the resources
+ * Rule 12 (SPLIT_YIELD=1): the peer is silent, but another host answers for the resources
  * (the probes): the heartbeat path is cut and the LAN is not. The first in
  * NODES keeps; the second releases what it holds once the other has answered
- * for a DEADTIME (a node that yields, its gateway lost, is gone by then), and
- * takes nothing over while another host answers, as seen since the silence
- * began (an answer from before it is the peer alive then, and says nothing now).
+ * for a DEADTIME (a peer that yields, its gateway lost, is gone by then), and
+ * then takes nothing back while another host answers. Its first decision on a
+ * silence is never held back: a dead host answers no probe, a muted one
+ * (its gateway lost) still does until it hears us take over.
  */
 function heartbeatCut(c: Ctx): Decision | undefined {
   const { o, t } = c;
-  if (o.rank !== 2) return undefined;
+  if (o.rank !== 2 || !o.splitYield) return undefined;
   const alarm = 'heartbeat path cut? the peer is silent but answers on the LAN: the first in NODES keeps';
-  if (c.anyUp && o.split && o.now - o.split.since >= t.deadtime)
+  if (c.anyUp && o.split && o.now - o.split.since >= t.deadtime) {
+    c.m.cutYield = true;
     return stopAll(
       { ...c, base: { ...c.base, alarm } },
       `no heartbeat from the peer, but another host answers (${o.split.text}) for ${o.now - o.split.since} ms: the first in NODES keeps: releasing`,
     );
-  if (!c.allUp && o.otherAnswers && o.otherAnswers.at > o.peerSince)
+  }
+  if (!c.allUp && c.prev.cutYield && o.otherAnswers)
     return none(c, `no heartbeat from the peer, but another host answers (${o.otherAnswers.text}): not taking over`, {
       alarm,
     });

@@ -9,7 +9,8 @@ import type { Decision } from './decide.js';
 import type { Transition } from './transitions.js';
 
 export type SuperviseConfig = TimingInput &
-  Pick<Config, 'GW' | 'GW_INT'> & {
+  Pick<Config, 'GW' | 'GW_INT'> &
+  Partial<Pick<Config, 'SPLIT_YIELD'>> & {
     local: { id: 1 | 2 };
     peer: { name: string };
     resources: readonly { name: string; script: string }[];

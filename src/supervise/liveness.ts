@@ -48,7 +48,7 @@ export class OwnDaemons {
 
 /** What the rules are told: the view, what the checks found, our own daemons' liveness, the gateway. */
 export function observe(
-  c: Pick<SuperviseConfig, 'local' | 'GW'>,
+  c: Pick<SuperviseConfig, 'local' | 'GW' | 'SPLIT_YIELD'>,
   sight: SuperviseSight,
   clock: Clock,
   held: Held,
@@ -84,6 +84,7 @@ export function observe(
     offRequest: s.OFF_REQUEST ? { force: s.OFF_FORCE === 1 } : null,
     pauseUntil: s.SENDER_RUN === 0 ? (s.SENDER_PAUSE_UNTIL ?? 0) : 0,
     failedUntil: s.FAILED_UNTIL ?? 0,
+    splitYield: !!c.SPLIT_YIELD,
   };
 }
 

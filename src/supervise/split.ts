@@ -6,8 +6,9 @@
 // once after a start. An answer from another host for a resource this node
 // holds is a split brain: an alarm, a log line naming who answered,
 // SPLIT_BRAIN in the status (stat, the metric) and a transition for the
-// hooks; it is over when two probes in a row find this node alone again (or
-// it no longer holds: one probe may miss an answer). The rules read what the probes saw (decide.ts, rule 12):
+// hooks; it is over when a probe finds this node alone again (or it no
+// longer holds). That another host answers at all is forgotten only after
+// two probes in a row found nobody: one may miss an answer. The rules read what the probes saw (decide.ts, rule 12):
 // the second in NODES releases and takes nothing while another host answers.
 // Pure.
 import type { Clock } from '../daemon/effects.js';
@@ -27,8 +28,7 @@ export class SplitWatch {
   private confirmed = false; // a probe has seen it last a DEADTIME (rule 12 may act)
   private other: { at: number; text: string } | null = null; // the last probe that found another host answering
   private silent = false;
-  /** Probes in a row that found nobody, per resource and for any: one may miss an answer (a lost frame). */
-  private readonly misses = new Map<string, number>();
+  /** Probes in a row that found nobody: one may miss an answer (a lost frame), so "nobody answers" takes two. */
   private otherMisses = 0;
 
   constructor(
@@ -82,12 +82,10 @@ export class SplitWatch {
     const answered: string[] = [];
     for (const r of results) {
       out.push({ kind: 'alarm', id: `probe:${r.name}`, text: r.error ? `probe of ${r.name}: ${r.error}` : null });
-      const missed = r.answered === false ? (this.misses.get(r.name) ?? 0) + 1 : 0;
-      if (r.answered !== null) this.misses.set(r.name, missed);
       if (r.answered === true) answered.push(`${r.name} answered by ${r.by || 'another host'}`);
       if (r.answered === true && up.has(r.name)) next.set(r.name, r.by || 'another host');
-      // Cannot tell this time, or a first probe that found nobody: what was seen stands.
-      else if (up.has(r.name) && this.now.has(r.name) && missed < 2) next.set(r.name, this.now.get(r.name)!);
+      // Cannot tell this time: what was seen stands (a probe that found nobody ends it: the other yielded).
+      else if (r.answered === null && up.has(r.name) && this.now.has(r.name)) next.set(r.name, this.now.get(r.name)!);
     }
     const before = this.seen();
     if (answered.length) {

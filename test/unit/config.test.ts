@@ -414,6 +414,7 @@ const EVERY_KEY: Record<
   BIND: { line: 'BIND=0.0.0.0', expect: (c) => c.BIND, want: () => '0.0.0.0' },
   NOTIFY: { line: 'NOTIFY=test', expect: (c) => [...c.NOTIFY], want: () => ['test'] },
   NOTIFY_TIMEOUT: { line: 'NOTIFY_TIMEOUT=2.5', expect: (c) => c.NOTIFY_TIMEOUT, want: () => 2.5 },
+  SPLIT_YIELD: { line: 'SPLIT_YIELD=1', expect: (c) => c.SPLIT_YIELD, want: () => true },
   METRICS: {
     line: 'METRICS=[::1]:9464',
     expect: (c) => [c.METRICS, c.metrics?.host, c.metrics?.port],

@@ -379,6 +379,7 @@ const rows: Row[] = [
     name: 'rule 12: second in NODES, peer silent, another host has answered for what we hold for a DEADTIME: release',
     o: obs({
       rank: 2,
+      splitYield: true,
       up: [true, true],
       split: { since: NOW - 1000, text: 'r0 answered by 02:00:00:00:00:01' },
       otherAnswers: { at: NOW - 10, text: 'r0 answered by 02:00:00:00:00:01' },
@@ -391,30 +392,56 @@ const rows: Row[] = [
         /another host answers \(r0 answered by 02:00:00:00:00:01\) for 1000 ms: the first in NODES keeps/,
       );
       assert.match(d.alarm ?? '', /heartbeat path cut/);
+      assert.equal(d.memory.cutYield, true, 'it remembers it yielded');
     },
   },
   {
     name: 'rule 12: … answered for less than a DEADTIME (a peer yielding, its gateway lost): keep for now',
-    o: obs({ rank: 2, up: [true, true], split: { since: NOW - 300, text: 'r0 answered by x' } }),
+    o: obs({ rank: 2, splitYield: true, up: [true, true], split: { since: NOW - 300, text: 'r0 answered by x' } }),
     m: HOLDING,
     op: 'none',
   },
   {
     name: 'rule 12: the first in NODES keeps, whoever else answers',
-    o: obs({ rank: 1, up: [true, true], split: { since: NOW - 5000, text: 'r0 answered by x' } }),
+    o: obs({ rank: 1, splitYield: true, up: [true, true], split: { since: NOW - 5000, text: 'r0 answered by x' } }),
     m: HOLDING,
     op: 'none',
   },
   {
-    name: 'rule 12: second in NODES, peer silent, another host answered since the silence began: take nothing',
-    o: obs({ rank: 2, otherAnswers: { at: NOW - 100, text: 'r0 answered by x' } }),
+    name: 'rule 12: second in NODES, released to it, peer still silent, another host still answers: take nothing back',
+    o: obs({ rank: 2, splitYield: true, otherAnswers: { at: NOW - 100, text: 'r0 answered by x' } }),
+    m: mem({ cutYield: true }),
     op: 'none',
     check: (d) => assert.match(d.reason, /another host answers \(r0 answered by x\): not taking over/),
   },
   {
-    name: 'rule 12: … an answer from before the silence (the peer alive then): take over at once',
-    o: obs({ rank: 2, peerSince: NOW - 1000, otherAnswers: { at: NOW - 1500, text: 'r0 answered by x' } }),
+    name: 'rule 12: the first decision on a silence is never held back (a muted peer still answers): take over',
+    o: obs({
+      rank: 2,
+      splitYield: true,
+      peerSince: NOW - 1000,
+      otherAnswers: { at: NOW - 10, text: 'r0 answered by x' },
+    }),
     op: 'start',
+  },
+  {
+    name: 'rule 12: released to it, and nobody answers any more (two probes): take over',
+    o: obs({ rank: 2, splitYield: true, otherAnswers: null }),
+    m: mem({ cutYield: true }),
+    op: 'start',
+  },
+  {
+    name: 'rule 12: the peer heard again: what we yielded is forgotten',
+    o: obs({ rank: 2, peer: 'OFFLINE', peerSince: NOW - 100 }),
+    m: mem({ cutYield: true }),
+    op: 'none',
+    check: (d) => assert.equal(d.memory.cutYield, false),
+  },
+  {
+    name: 'rule 12 off (SPLIT_YIELD=0, the default): a second holder is only seen, the second in NODES keeps',
+    o: obs({ rank: 2, up: [true, true], split: { since: NOW - 5000, text: 'r0 answered by x' } }),
+    m: HOLDING,
+    op: 'none',
   },
   {
     name: 'rule 12: the first in NODES takes over a silent peer even while it answers (the other yields)',

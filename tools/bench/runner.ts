@@ -112,7 +112,9 @@ export async function phaTrial(
   i: number,
   o: BenchOptions,
 ): Promise<TrialResult> {
-  const pair = new PhaPair(env, `pha-${spec.name}-${profile.name}-${i}`, profile);
+  // A scenario may need a setting of its own (hb-cut: SPLIT_YIELD=1).
+  const p = spec.config ? { ...profile, config: { ...profile.config, ...spec.config } } : profile;
+  const pair = new PhaPair(env, `pha-${spec.name}-${profile.name}-${i}`, p);
   let m: Measure;
   let kept: string | null = null;
   try {

@@ -5,7 +5,7 @@
  */
 
 import { extraFaults } from '../lab/faults-extra.js';
-import type { NodeName } from '../lab/index.js';
+import type { ConfigValue, NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
 import { type PhaPair, takeoverBreakdown, timelinePhases } from './pair.js';
@@ -25,6 +25,8 @@ export interface ScenarioSpec {
   flapsMeaning: string;
   /** The pair is only installed and observed, not started (both-start). */
   noSetup?: boolean;
+  /** Settings of its own over the profile's. */
+  config?: Record<string, ConfigValue>;
   trials(o: BenchOptions): number;
   run(pair: PhaPair, o: BenchOptions): Promise<Measure>;
 }
@@ -223,7 +225,8 @@ const HB_PORT = 4711; // the lab's PORT (tools/lab/install.ts)
 
 export const HB_CUT: ScenarioSpec = {
   name: 'hb-cut',
-  metric: 'heartbeat cut (LAN intact) → one holder again',
+  config: { SPLIT_YIELD: 1 },
+  metric: 'heartbeat cut (LAN intact, SPLIT_YIELD=1) → one holder again',
   gapMeaning: 'no holder from the cut to 5 s after the heal',
   overlapMeaning: 'two holders in that time (lb2 took over on silence; rule 12 makes it release)',
   flapsMeaning: 'holder changes after one holder remained, to 5 s after the heal',

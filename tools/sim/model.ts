@@ -80,6 +80,7 @@ export interface WorldOptions {
   reorder?: boolean; // datagrams may overtake each other while jitter is on
   keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
   probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
+  splitYield?: boolean; // SPLIT_YIELD=1: rule 12 acts
 }
 
 export type Fn = () => void;

@@ -224,6 +224,7 @@ export abstract class SimProcesses extends SimPorts {
     return {
       ...p,
       GW: '198.18.0.1',
+      SPLIT_YIELD: !!this.o.splitYield,
       local: { id: node.id },
       peer: { name: peer.name },
       resources: this.resources.map((name) => ({

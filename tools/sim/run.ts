@@ -2,6 +2,7 @@
 // out; and the shrinker that keeps the fewest faults that still fail.
 import type { DecideFn } from '../../src/supervise/core.js';
 import { Monitor, type Violation } from './invariants.js';
+import { Prng } from './prng.js';
 import { describeFault, type Family, type Fault, generate, type Schedule } from './schedule.js';
 import { DAEMON_NAMES, PROFILES, World } from './world.js';
 
@@ -37,6 +38,8 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     // Reordering is safe only with a key: the frame's sequence number orders the words.
     keyed: o.keyed ?? s.family === 'reorder',
     probes: o.probes,
+    // SPLIT_YIELD=1 always where the heartbeat alone is cut, and in half of the other seeds (a stream of their own).
+    splitYield: s.family === 'hbcut' || new Prng(s.seed).fork(7).chance(0.5),
   });
   const m = new Monitor(w, s);
   w.hooks = {
