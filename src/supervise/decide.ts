@@ -493,11 +493,15 @@ function peerOffline(c: Ctx): Decision {
  * for a DEADTIME (a peer that yields, its gateway lost, is gone by then), and
  * then takes nothing back while another host answers. Its first decision on a
  * silence is never held back: a dead host answers no probe, a muted one
- * (its gateway lost) still does until it hears us take over.
+ * (its gateway lost) still does until it hears us take over. Not for a peer
+ * never heard since we started.
  */
 function heartbeatCut(c: Ctx): Decision | undefined {
   const { o, t } = c;
   if (o.rank !== 2 || !o.splitYield) return undefined;
+  // Only a peer heard before this silence ran pha: one never heard may answer
+  // for an address an earlier run left up, and yields it by its own rules.
+  if (c.silentBefore === undefined) return undefined;
   const alarm = 'heartbeat path cut? the peer is silent but answers on the LAN: the first in NODES keeps';
   if (c.anyUp && o.split && o.now - o.split.since >= t.deadtime) {
     c.m.cutYield = true;

@@ -262,6 +262,11 @@ describe('simulation: regressions (seeds that found bugs)', () => {
       bug: "a receiver that died 23 ms after its start (pha-cli start, then a crash) was trusted for the pid check's assumed age because it had announced its start on the bus: its node took over while deaf. Fix: a dead pid verdict is outranked only by a bus message from another (restarted) process",
     },
     {
+      seed: 5347,
+      keep: [],
+      bug: 'SPLIT_YIELD=1 at a start: the address left up on n1 by an earlier run answered the probe while n1 was not running pha yet; n2 yielded to it, n1 yielded too (its sender not running), then took over: two takeovers. Fix: rule 12 only for a peer heard since the start (one that ran pha before its silence)',
+    },
+    {
       seed: 201375,
       keep: [0, 1, 2, 3, 5, 6],
       bug: "(invariant) supervise killed mid-start during a takeover from a gateway-muted peer: the orphaned start leaves the address up, announced only after the new supervise's grace; the bound allowed no time for it",

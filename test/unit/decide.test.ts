@@ -410,7 +410,7 @@ const rows: Row[] = [
   {
     name: 'rule 12: second in NODES, released to it, peer still silent, another host still answers: take nothing back',
     o: obs({ rank: 2, splitYield: true, otherAnswers: { at: NOW - 100, text: 'r0 answered by x' } }),
-    m: mem({ cutYield: true }),
+    m: mem({ cutYield: true, lastSettledPeer: 'ONLINE' }),
     op: 'none',
     check: (d) => assert.match(d.reason, /another host answers \(r0 answered by x\): not taking over/),
   },
@@ -436,6 +436,12 @@ const rows: Row[] = [
     m: mem({ cutYield: true }),
     op: 'none',
     check: (d) => assert.equal(d.memory.cutYield, false),
+  },
+  {
+    name: 'rule 12: a peer never heard since we started (an address left up by an earlier run): keep',
+    o: obs({ rank: 2, splitYield: true, up: [true, true], split: { since: NOW - 5000, text: 'r0 answered by x' } }),
+    m: mem({ holding: true }),
+    op: 'none',
   },
   {
     name: 'rule 12 off (SPLIT_YIELD=0, the default): a second holder is only seen, the second in NODES keeps',
