@@ -118,7 +118,6 @@ export async function startReceiver({
   sock.socket.on('message', (msg, rinfo) => {
     const r = codec.accept(msg, rinfo.address, config.peer.addrs);
     if (!r.ok) {
-      vitals?.count(`drop:${r.reason}`);
       logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), {
         from: `${rinfo.address}:${rinfo.port}`,
         bytes: msg.length,

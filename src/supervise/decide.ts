@@ -230,11 +230,11 @@ function look(o: Observation, t: Timing, prev: Memory): Ctx {
 
 // ---- the answers ----------------------------------------------------------
 
-function stopAll(c: Ctx, reason: string): Decision {
+function stopAll(c: Ctx, reason: string, extra: Partial<Decision> = {}): Decision {
   c.m.holding = false;
   c.m.mayStillHold = false;
   c.m.garpPending = false;
-  return { ...c.base, op: 'stop', names: c.names, reason };
+  return { ...c.base, op: 'stop', names: c.names, reason, ...extra };
 }
 
 function start(c: Ctx, which: string[], reason: string): Decision {
@@ -506,8 +506,9 @@ function heartbeatCut(c: Ctx): Decision | undefined {
   if (c.anyUp && o.split && o.now - o.split.since >= t.deadtime) {
     c.m.cutYield = true;
     return stopAll(
-      { ...c, base: { ...c.base, alarm } },
+      c,
       `no heartbeat from the peer, but another host answers (${o.split.text}) for ${o.now - o.split.since} ms: the first in NODES keeps: releasing`,
+      { alarm },
     );
   }
   if (!c.allUp && c.prev.cutYield && o.otherAnswers)

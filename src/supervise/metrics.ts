@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { Counter, Registry } from 'prom-client';
 import type { DaemonName } from '../daemon/pidfile.js';
 import type { VitalsSnapshot } from '../daemon/vitals.js';
-import { DROP_REASONS } from '../heartbeat/drops.js';
+import { DROP_REASONS, dropStatusKey } from '../heartbeat/drops.js';
 import type { Status } from '../status-store/index.js';
 import type { HistoryEntry } from './history.js';
 
@@ -179,8 +179,12 @@ const MIRRORED: readonly ReadRow[] = [
     help: 'datagrams the receiver did not take, by reason',
     labels: ['reason'],
     read: (s, put) => {
-      const v = s.vitals('receiver');
-      if (v) for (const reason of DROP_REASONS) put({ reason }, v[`drop:${reason}`] ?? 0);
+      // The receiver's own counters, on its status stamp (RECEIVER_DROP_*, every ~2 s).
+      const st = s.status() as Record<string, unknown>;
+      for (const reason of DROP_REASONS) {
+        const n = st[dropStatusKey(reason)];
+        put({ reason }, typeof n === 'number' ? n : undefined);
+      }
     },
   },
   {

@@ -21,7 +21,7 @@ function source(vitals: Record<string, VitalsSnapshot>): MetricsSource {
     version: '1.0.0',
     resources: ['ipaddr'],
     gw: '198.18.0.1',
-    status: () => ({ STATUS: 'ONLINE', RECEIVER_IN: null, RES_ipaddr: 'UP', GW_OK: 1 }),
+    status: () => ({ STATUS: 'ONLINE', RECEIVER_IN: null, RES_ipaddr: 'UP', GW_OK: 1, RECEIVER_DROP_BAD_MAC: 3 }),
     vitals: (d) => vitals[d],
     alarms: () => 1,
   };
@@ -89,6 +89,7 @@ describe('metrics', () => {
     vitals.sender = { sent: 3 }; // restarted: counts from 0 again
     assert.equal(await value('pha_heartbeats_sent_total'), 17);
     assert.equal(await value('pha_node_state', { state: 'Active' }), 1);
+    assert.equal(await value('pha_heartbeats_dropped_total', { reason: 'bad-mac' }), 3, "the receiver's own counter");
     assert.equal(await value('pha_peer_word', { word: 'SILENT' }), 1);
   });
 });
