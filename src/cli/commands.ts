@@ -137,7 +137,7 @@ export async function runCommand(ctx: Ctx, rawTokens: string[], opts: RunOptions
             lastTransition: last ?? null,
           }),
         );
-      else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms, last));
+      else ctx.out(formatStat(v.status, p, config, Date.now(), v.alarms, last, v.live.receiver?.stats));
       // LSB status codes: 0 running, 3 not running, 1 partly.
       result.code = n === 3 ? 0 : n === 0 ? 3 : 1;
     });

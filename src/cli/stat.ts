@@ -20,6 +20,21 @@ function perlValue(k: string, v: unknown, now: number): string {
   return `'${String(v).replace(/'/g, "\\'")}'`;
 }
 
+/** One line per heartbeat path (HB_PATHS), from the receiver's live numbers; none for a single path. */
+export function pathLines(config: Config, stats: Record<string, number> | undefined, now: number): string[] {
+  if (config.paths.length < 2) return [];
+  return config.paths.map((path, i) => {
+    const n = i + 1;
+    const head = `heartbeat path ${n} ${path.peer} → ${path.local}: `;
+    if (!stats) return `${head}unknown (receiver not answering)`;
+    const at = stats[`path${n}HeardAt`] ?? 0;
+    const age = at > 0 ? `heard ${((now - at) / 1000).toFixed(1)} s ago` : 'never heard';
+    const lost = stats[`path${n}Lost`] ?? 0;
+    const loss = config.auth ? `, ${lost} lost (${(stats[`path${n}LossPct`] ?? 0).toFixed(1)} % recently)` : '';
+    return `${head}${age}, ${stats[`path${n}Heard`] ?? 0} datagrams${loss}`;
+  });
+}
+
 export function formatStat(
   s: Status,
   p: Record<DaemonName, PidInfo>,
@@ -27,6 +42,7 @@ export function formatStat(
   now: number,
   alarms: string[] = s.ALARM ? [s.ALARM] : [],
   last?: HistoryEntry,
+  receiverStats?: Record<string, number>,
 ): string {
   const lines = ['$VAR1 = {'];
   const entries = Object.entries(s);
@@ -43,6 +59,7 @@ export function formatStat(
   const peer = s.RECEIVER_IN ?? null;
   const since = s.RECEIVER_IN_SINCE ? ` for ${((now - s.RECEIVER_IN_SINCE) / 1000).toFixed(1)} s` : '';
   lines.push(`peer ${config.peer.name}: ${peer ?? 'no heartbeat'}${since}`);
+  if (p.receiver.pid) lines.push(...pathLines(config, receiverStats, now));
   if (s.SENDER_RUN === 0 && s.SENDER_PAUSE_UNTIL && s.SENDER_PAUSE_UNTIL > now) {
     lines.push(
       `heartbeat: paused by off for ${((s.SENDER_PAUSE_UNTIL - now) / 1000).toFixed(0)} s more ('on' resumes)`,

@@ -34,6 +34,15 @@ export interface NodeDef {
   addrs: readonly string[]; // IPv4 addresses the name resolves to
 }
 
+/** One heartbeat path: this node's address on it and the peer's (HB_PATHS; else the nodes' first addresses). */
+export interface HbPath {
+  local: string;
+  peer: string;
+}
+
+/** At most this many heartbeat paths (corosync's knet carries 8 links). */
+export const MAX_HB_PATHS = 8;
+
 /** The authenticated heartbeat's settings; `keys` never shows a key (JSON, inspect, logs). */
 export interface AuthConfig {
   file: string; // the key file, absolute
@@ -67,6 +76,10 @@ export interface Config {
   SPLIT_YIELD: boolean; // rule 12: the second yields to a silent first that answers on the LAN
   BIND: string;
   PEER_ADDR: readonly string[];
+  HB_PATHS: string;
+  /** The heartbeat paths, in HB_PATHS order (path 1 first); one path without HB_PATHS. */
+  paths: readonly HbPath[];
+  pathsLine: number; // of HB_PATHS in the config file (0: unset)
   AUTHKEY: string; // key file path as resolved, '' = plain words
   AUTH_MODE: '' | 'enforce' | 'permissive'; // '' without AUTHKEY
   auth: AuthConfig | null;
@@ -175,7 +188,12 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   const notify = readNotify(r, installDir);
   const metrics = readMetrics(r);
   const nodeName = env.NODENAME || r.raw('NODENAME');
-  const { local, peer } = await readIdentity(r, nodes, nodeName, peerAddr, opts);
+  const ident = await readIdentity(r, nodes, nodeName, peerAddr, opts);
+  const hb = readPaths(r, nodes, ident.local.name);
+  const paths = hb.length ? hb : [{ local: ident.local.addrs[0] ?? '', peer: ident.peer.addrs[0] ?? '' }];
+  // The peer speaks from any of its paths' addresses.
+  const local = ident.local;
+  const peer = { ...ident.peer, addrs: [...new Set([...ident.peer.addrs, ...paths.map((p) => p.peer)])] };
 
   if (values.CHECK_TIMEOUT === 0) values.CHECK_TIMEOUT = values.SUPERVISE_INT;
   if (r.errors.length) throw new ConfigError(r.errors);
@@ -189,6 +207,9 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     NODENAME: nodeName,
     BIND: bind,
     PEER_ADDR: peerAddr,
+    HB_PATHS: r.raw('HB_PATHS'),
+    paths: Object.freeze(paths.map((p) => Object.freeze(p))),
+    pathsLine: r.lineOf('HB_PATHS'),
     AUTHKEY: auth.file,
     AUTH_MODE: auth.config ? auth.config.mode : '',
     auth: auth.config,
@@ -219,6 +240,42 @@ function readAddresses(r: Reader) {
   const peerAddr = splitList(r.raw('PEER_ADDR'));
   for (const a of peerAddr) if (!net.isIPv4(a)) r.problem('PEER_ADDR', `PEER_ADDR: "${a}" is not an IPv4 address`);
   return { nodes, gw, bind, peerAddr };
+}
+
+/**
+ * HB_PATHS="lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12,198.18.1.12": path i
+ * joins the i-th address of each node. Empty: one path, the nodes' names.
+ */
+function readPaths(r: Reader, nodes: string[], localName: string): HbPath[] {
+  const raw = r.raw('HB_PATHS');
+  if (raw === '' || nodes.length !== 2) return [];
+  const bad = (m: string) => {
+    r.problem('HB_PATHS', `HB_PATHS: ${m}`);
+    return [];
+  };
+  const expect = `expected "${nodes[0]}:<addr>[,<addr>…] ${nodes[1]}:<addr>[,<addr>…]" (IPv4 literals, one per path, in the same order on both)`;
+  const byNode = new Map<string, string[]>();
+  for (const entry of splitList(raw)) {
+    const m = /^([^:]+):(.+)$/.exec(entry);
+    if (!m) return bad(`"${entry}" is not <node>:<addr>[,<addr>…]; ${expect}`);
+    const [, name, list] = m as unknown as [string, string, string];
+    if (!nodes.includes(name)) return bad(`"${name}" is not one of NODES (${nodes.join(' ')}); ${expect}`);
+    if (byNode.has(name)) return bad(`${name} is named twice; ${expect}`);
+    const addrs = list.split(',');
+    for (const a of addrs) if (!net.isIPv4(a)) return bad(`${name}: "${a}" is not an IPv4 address; ${expect}`);
+    if (new Set(addrs).size !== addrs.length) return bad(`${name} names an address twice (${list})`);
+    byNode.set(name, addrs);
+  }
+  const a = byNode.get(nodes[0]!);
+  const b = byNode.get(nodes[1]!);
+  if (!a || !b) return bad(`names ${byNode.size === 0 ? 'no node' : 'one node only'}; ${expect}`);
+  if (a.length !== b.length)
+    return bad(`${nodes[0]} has ${a.length} path address(es), ${nodes[1]} ${b.length}: every path joins one of each`);
+  if (a.length > MAX_HB_PATHS) return bad(`${a.length} paths; at most ${MAX_HB_PATHS}`);
+  const shared = a.find((x) => b.includes(x));
+  if (shared) return bad(`${shared} is named for both nodes`);
+  const [mine, theirs] = localName === nodes[0] ? [a, b] : [b, a];
+  return mine.map((local, i) => ({ local, peer: theirs[i]! }));
 }
 
 function readNumbers(r: Reader) {

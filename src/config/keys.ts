@@ -154,7 +154,7 @@ export const KEYS: Record<string, KeySpec> = {
   BIND: {
     kind: 'string',
     default: '',
-    doc: "address the receiver binds to (default: this node's address; 0.0.0.0 = all)",
+    doc: "address the receiver binds to (default: this node's address, or each HB_PATHS address; 0.0.0.0 = all, one socket for every path)",
     original: false,
   },
   AUTHKEY: {
@@ -201,6 +201,15 @@ export const KEYS: Record<string, KeySpec> = {
     doc:
       'where supervise serves Prometheus metrics at /metrics: <address>:<port> (127.0.0.1:9464; 0.0.0.0 or [::] for all); ' +
       'empty = none. A malformed value or an address in use at start is a config error',
+    original: false,
+  },
+  HB_PATHS: {
+    kind: 'string',
+    default: '',
+    doc:
+      'several heartbeat paths: "<node1>:<addr>,<addr>… <node2>:<addr>,<addr>…", path i joins the i-th address of each ' +
+      "(IPv4 literals, this node's own; at most 8). Every heartbeat goes out on every path; the peer is silent only when " +
+      'all paths are silent for DEADTIME; a silent path is an alarm, never a failover. Empty = one path, the NODES names',
     original: false,
   },
   PEER_ADDR: {

@@ -17,8 +17,14 @@ export class Vitals {
   private windowAt = 0;
   private rss = 0;
   private rssAt = -Infinity;
+  private readonly providers: (() => Record<string, number>)[] = [];
 
   constructor(private readonly mono: () => number) {}
+
+  /** Numbers another part keeps (the receiver's paths), read at each snapshot. */
+  provide(fn: () => Record<string, number>): void {
+    this.providers.push(fn);
+  }
 
   count(name: string, n = 1): void {
     this.counts[name] = (this.counts[name] ?? 0) + n;
@@ -48,7 +54,13 @@ export class Vitals {
       this.rssAt = t;
       this.rss = process.memoryUsage.rss();
     }
-    return { ...this.counts, lagMs: Math.max(this.lag[0]!, this.lag[1]!), rssBytes: this.rss };
+    const extra = this.providers.map((f) => f());
+    return {
+      ...this.counts,
+      ...Object.assign({}, ...extra),
+      lagMs: Math.max(this.lag[0]!, this.lag[1]!),
+      rssBytes: this.rss,
+    };
   }
 
   private roll(): void {

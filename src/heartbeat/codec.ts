@@ -38,7 +38,21 @@ export interface HeartbeatCodecOptions {
   checkpointEvery?: number;
 }
 
-export type Accepted = { ok: true; word: Word; authenticated: boolean; generation?: number; sequence?: bigint };
+/**
+ * `fresh`: newer than every frame taken before (the peer's word and liveness);
+ * false for a copy of a frame already taken from another heartbeat path (that
+ * path's liveness only). `lost`: frames the sender numbered between this one and
+ * the previous one on the same path (none for plain words).
+ */
+export type Accepted = {
+  ok: true;
+  word: Word;
+  authenticated: boolean;
+  fresh: boolean;
+  lost: number;
+  generation?: number;
+  sequence?: bigint;
+};
 export type Dropped = { ok: false; reason: DropReason };
 export type AcceptResult = Accepted | Dropped;
 
@@ -52,8 +66,8 @@ export interface HeartbeatCodec {
    * hears us during a rolling upgrade.
    */
   datagrams(word: Word): Buffer[];
-  /** Judges one datagram; counts a drop by its reason. */
-  accept(msg: Buffer, fromAddress: string, peerAddrs: readonly string[]): AcceptResult;
+  /** Judges one datagram that came on heartbeat path `path` (0-based; default 0); counts a drop by its reason. */
+  accept(msg: Buffer, fromAddress: string, peerAddrs: readonly string[], path?: number): AcceptResult;
   /** Drops by reason since the codec was made (a live view; read it, do not write it). */
   readonly drops: Readonly<DropCounters>;
   /** Plain words accepted in permissive mode (each one could have been forged). */
@@ -68,6 +82,10 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
   const checkpointEvery = Math.max(1, opts.checkpointEvery ?? 16);
   let plainAccepted = 0;
   let newest: PeerState | null = opts.peerState ? { ...opts.peerState } : null;
+  // The newest frame seen on each heartbeat path: each path's own replay window and loss count.
+  const onPath = new Map<number, PeerState>();
+  // What an earlier run took: no path's copy can be that old (a replay across a restart).
+  const floor: PeerState | null = newest ? { ...newest } : null;
   let sinceCheckpoint = 0;
   let sequence = 0n;
 
@@ -88,7 +106,7 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
     );
   };
 
-  const acceptFrame = (msg: Buffer): AcceptResult => {
+  const acceptFrame = (msg: Buffer, path: number): AcceptResult => {
     const f = parseFrame(msg);
     if (!f) return drop('not-a-heartbeat');
     const key = auth!.keys.key(f.keyId);
@@ -96,10 +114,19 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
     if (!macMatches(f, key)) return drop('bad-mac');
     // Authenticated from here: only a key holder made this frame.
     if (f.node !== auth!.peerNode) return drop('wrong-node');
-    if (newest) {
-      if (f.generation < newest.generation) return drop('old-generation');
-      if (f.generation === newest.generation && f.sequence <= newest.sequence) return drop('replay');
-    }
+    if (newest && f.generation < newest.generation) return drop('old-generation');
+    if (floor && f.generation === floor.generation && f.sequence <= floor.sequence) return drop('replay');
+    // Every frame goes out on every path: on its own path a frame must be new; across paths a copy is expected.
+    const seen = onPath.get(path);
+    const samePathGen = seen !== undefined && seen.generation === f.generation;
+    if (samePathGen && f.sequence <= seen.sequence) return drop('replay');
+    const gap = samePathGen ? f.sequence - seen.sequence - 1n : 0n;
+    const lost = gap > 1_000_000n ? 1_000_000 : Number(gap);
+    onPath.set(path, { generation: f.generation, sequence: f.sequence });
+    const info = { word: f.word, authenticated: true, lost, generation: f.generation, sequence: f.sequence };
+    // Not newer than the newest taken (from any path): a copy, or reordered: never the peer's word.
+    if (newest && f.generation === newest.generation && f.sequence <= newest.sequence)
+      return { ok: true, fresh: false, ...info };
     const newGeneration = !newest || f.generation !== newest.generation;
     newest = { generation: f.generation, sequence: f.sequence };
     if (newGeneration || ++sinceCheckpoint >= checkpointEvery) {
@@ -110,7 +137,7 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
         /* the caller logs its own write failures; judging datagrams goes on */
       }
     }
-    return { ok: true, word: f.word, authenticated: true, generation: f.generation, sequence: f.sequence };
+    return { ok: true, fresh: true, ...info };
   };
 
   return {
@@ -118,18 +145,18 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
     encode: (word) => (auth ? frame(word) : encodeHeartbeat(word)),
     datagrams: (word) =>
       !auth ? [encodeHeartbeat(word)] : auth.mode === 'enforce' ? [frame(word)] : [frame(word), encodeHeartbeat(word)],
-    accept(msg, fromAddress, peerAddrs) {
+    accept(msg, fromAddress, peerAddrs, path = 0) {
       // The source check first and cheapest: strangers never cost an HMAC.
       if (!isFromPeer(fromAddress, peerAddrs)) return drop('not-from-peer');
       const plain = decodeHeartbeat(msg);
       if (plain) {
-        if (!auth) return { ok: true, word: plain, authenticated: false };
+        if (!auth) return { ok: true, word: plain, authenticated: false, fresh: true, lost: 0 };
         if (auth.mode === 'enforce') return drop('plain-refused');
         plainAccepted++;
-        return { ok: true, word: plain, authenticated: false };
+        return { ok: true, word: plain, authenticated: false, fresh: true, lost: 0 };
       }
       if (!auth) return drop('not-a-heartbeat');
-      return acceptFrame(msg);
+      return acceptFrame(msg, path);
     },
     drops,
     get plainAccepted() {

@@ -42,7 +42,8 @@ export const DROP_MEANING: Record<DropReason, string> = {
   'unknown-key': 'frames signed with a key id that is not in our key file (a rotation half done?)',
   'wrong-node':
     "authenticated frames that do not name the peer's node index (our own frames reflected, or NODES in a different order on the peer)",
-  replay: 'authenticated frames not newer than the newest accepted (replayed or reordered)',
+  replay:
+    'authenticated frames not newer than the newest accepted on the same heartbeat path, or than what an earlier run took (replayed or reordered)',
   'old-generation':
     'authenticated frames of an older sender generation than the newest accepted (replayed; ' +
     'or the peer lost var/auth-generation and its clock is behind: remove var/auth-peer-generation here)',

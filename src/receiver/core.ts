@@ -4,19 +4,27 @@
 // peer or a dropped datagram, a timer, the file as read), effects out (write
 // keys, publish on the bus, arm a timer, read the file, log). The shell
 // (shell.ts) owns the socket and decodes; the simulator drives this class.
-import type { Config } from '../config/index.js';
+import type { Config, HbPath } from '../config/index.js';
 import { busIntervalOf, STAMP_MS } from '../config/timing.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
 import type { Status } from '../status-store/index.js';
+import { PathWatch } from './paths.js';
 
-export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & { peer: { name: string } };
+export type ReceiverConfig = Pick<Config, 'HEARTBEAT_INT' | 'DEADTIME'> & {
+  peer: { name: string };
+  paths?: readonly HbPath[]; // HB_PATHS; one path when absent
+};
 
 /** The receiver's timers: its tick (bus, stamps, own stall), and the peer's dead time. */
 export type ReceiverTimer = 'tick' | 'dead';
 
+// `path`: which heartbeat path (0-based, HB_PATHS order) carried it; `lost`: frames skipped on that path before it.
+type PathOf = { path?: number; lost?: number };
+
 export type ReceiverEvent =
-  | ({ kind: 'word'; word: Word } & Clock) // a valid heartbeat from the peer
+  | ({ kind: 'word'; word: Word } & PathOf & Clock) // a valid heartbeat from the peer, newer than any taken
+  | ({ kind: 'copy' } & PathOf & Clock) // a valid frame already taken from another path: that path's liveness only
   | ({ kind: 'dropped'; from: string; bytes: number } & Clock) // not a heartbeat from the peer
   | ({ kind: 'drained' } & Clock) // every datagram queued with the last word has been handled
   | ({ kind: 'timer'; timer: ReceiverTimer } & Clock)
@@ -44,9 +52,11 @@ export class ReceiverCore {
   private lastStamp = -Infinity; // mono
   private lastCheckAt = -Infinity; // mono
   private readonly interval: number;
+  readonly paths: PathWatch;
 
   constructor(private readonly c: ReceiverConfig) {
     this.interval = busIntervalOf(c.DEADTIME);
+    this.paths = new PathWatch(c.paths ?? [{ local: '', peer: '' }], c.DEADTIME);
   }
 
   /** On the bus, liveness is the message's arrival; no time stamp in the state. */
@@ -69,6 +79,7 @@ export class ReceiverCore {
     this.lastHeard = clock.mono;
     this.lastTickAt = clock.mono;
     this.tickDue = clock.mono + this.interval;
+    this.paths.start(clock);
     return [
       { kind: 'arm', timer: 'tick', at: this.tickDue },
       this.publishEffect(),
@@ -109,9 +120,13 @@ export class ReceiverCore {
   handle(e: ReceiverEvent): ReceiverEffect[] {
     const out: ReceiverEffect[] = [];
     switch (e.kind) {
+      case 'copy':
+        out.push(...this.paths.heard(e.path ?? 0, e, e.lost));
+        break;
       case 'word': {
         // A message after a silence of our own loop: we were frozen (the tick has not run yet).
         if (e.mono - this.lastTickAt > this.c.DEADTIME) this.onStall(e, e.mono - this.lastTickAt, out);
+        out.push(...this.paths.heard(e.path ?? 0, e, e.lost));
         if (e.mono < this.discardUntil) break; // backlog from before our own stall: stale news (fix 13)
         this.lastHeard = e.mono;
         out.push({ kind: 'arm', timer: 'dead', at: e.mono + this.c.DEADTIME + 1 });
@@ -203,6 +218,7 @@ export class ReceiverCore {
     this.discardUntil = clock.mono + Math.max(10, Math.floor(this.c.HEARTBEAT_INT / 2));
     this.lastHeard = clock.mono;
     this.lastTickAt = clock.mono;
+    this.paths.start(clock); // and every path a fresh DEADTIME: their silence was ours
     out.push({
       kind: 'log',
       level: 'warn',
@@ -238,6 +254,7 @@ export class ReceiverCore {
     if (late > this.c.DEADTIME && t - this.lastTickAt > this.c.DEADTIME) this.onStall(clock, late, out);
     this.lastTickAt = t;
     this.checkDead(clock, out);
+    out.push(...this.paths.check(clock, this.current !== null));
     out.push(this.publishEffect());
     if (t - this.lastCheckAt >= 500) {
       this.lastCheckAt = t;

@@ -44,11 +44,20 @@ export async function startReceiver({
   mono = monotonic,
   vitals,
 }: ReceiverDeps) {
-  const sock = DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false });
-  sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
-  const bindAddr = config.BIND || config.local.addrs[0]!;
-  await sock.bind(config.PORT, bindAddr);
+  // One socket per heartbeat path, bound to this node's address on it; with
+  // BIND one socket for all, the path told by the peer's source address.
+  const binds = config.BIND ? [config.BIND] : config.paths.map((p) => p.local);
+  const socks = binds.map(() => DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false }));
+  for (const [i, sock] of socks.entries())
+    sock.socket.on('error', (e) => log.error({ err: errorMessage(e), path: i + 1 }, 'socket error'));
+  try {
+    for (const [i, sock] of socks.entries()) await sock.bind(config.PORT, binds[i]);
+  } catch (e) {
+    for (const sock of socks) await sock.close().catch(() => {});
+    throw e;
+  }
   const core = new ReceiverCore(config);
+  vitals?.provide(() => core.paths.snapshot());
 
   // Heartbeat codec: plain words without AUTHKEY; with it, frames judged against
   // the peer's newest accepted (generation, sequence), persisted in var/.
@@ -115,8 +124,13 @@ export async function startReceiver({
   };
   const run = runCore(core, receiverBinding, ports);
 
-  sock.socket.on('message', (msg, rinfo) => {
-    const r = codec.accept(msg, rinfo.address, config.peer.addrs);
+  const pathOf = (sock: number, from: string) => {
+    const i = config.paths.findIndex((p) => p.peer === from);
+    return i >= 0 ? i : sock;
+  };
+  const onMessage = (sock: number) => (msg: Buffer, rinfo: { address: string; port: number }) => {
+    const path = pathOf(sock, rinfo.address);
+    const r = codec.accept(msg, rinfo.address, config.peer.addrs, path);
     if (!r.ok) {
       logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), {
         from: `${rinfo.address}:${rinfo.port}`,
@@ -125,21 +139,29 @@ export async function startReceiver({
       run.feed({ kind: 'dropped', from: `${rinfo.address}:${rinfo.port}`, bytes: msg.length, ...ports.clock() });
       return;
     }
+    if (!r.fresh) {
+      run.feed({ kind: 'copy', path, lost: r.lost, ...ports.clock() });
+      return;
+    }
     vitals?.count('heard');
     vitals?.set('heardAt', Date.now()); // pha-cli watch: the heartbeat's age
-    run.feed({ kind: 'word', word: r.word, ...ports.clock() });
-  });
+    run.feed({ kind: 'word', word: r.word, path, lost: r.lost, ...ports.clock() });
+  };
+  for (const [i, sock] of socks.entries()) sock.socket.on('message', onMessage(i));
 
   run.carry(core.start(ports.clock()));
   await writer.flush(2000);
-  log.info({ bind: `${bindAddr}:${config.PORT}`, peer: config.peer }, 'listening for heartbeats');
+  log.info(
+    { bind: binds.map((b) => `${b}:${config.PORT}`), peer: config.peer, paths: config.paths.length },
+    'listening for heartbeats',
+  );
 
   return {
     async stop() {
       run.stop();
       const last = core.stop();
       common.timers.stop();
-      await sock.close().catch(() => {});
+      for (const sock of socks) await sock.close().catch(() => {});
       checkpoint();
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);

@@ -49,13 +49,19 @@ export async function startSender({
   mono = monotonic,
   vitals,
 }: SenderDeps) {
-  const sock: SocketAsPromised = DgramAsPromised.createSocket('udp4');
-  sock.socket.on('error', (e) => log.error({ err: errorMessage(e) }, 'socket error'));
-  const from = config.local.addrs[0];
-  // Bind to our own address so the peer's source-address check holds on hosts
-  // with several addresses (127.0.0.1 / 127.0.0.2 included).
-  await sock.bind(0, from);
-  const peerAddr = config.peer.addrs[0]!;
+  // One socket per heartbeat path, bound to our own address on it, so the
+  // peer's source-address check holds on hosts with several addresses
+  // (127.0.0.1 / 127.0.0.2 included) and each path leaves by its own link.
+  const paths = config.paths;
+  const socks: SocketAsPromised[] = paths.map(() => DgramAsPromised.createSocket('udp4'));
+  for (const [i, sock] of socks.entries())
+    sock.socket.on('error', (e) => log.error({ err: errorMessage(e), path: i + 1 }, 'socket error'));
+  try {
+    for (const [i, sock] of socks.entries()) await sock.bind(0, paths[i]!.local);
+  } catch (e) {
+    for (const sock of socks) await sock.close().catch(() => {});
+    throw e;
+  }
   // With a key: a new boot generation, durable before the first frame goes out.
   const boot = config.auth ? nextBootGeneration(generationFile(varDir(config))) : null;
   if (boot?.problem) log.warn({ generation: boot.generation }, boot.problem);
@@ -76,6 +82,7 @@ export async function startSender({
   const runner = given ?? new ResourceRunner({ timeoutMs: timing.resTimeoutMs });
   let sent = 0;
   let sendErrors = 0;
+  const pathErrors = paths.map(() => 0);
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
@@ -84,16 +91,28 @@ export async function startSender({
   });
   writer.onWritten = (ms) => vitals?.wrote(ms);
 
-  const send = async (word: Word) => {
+  // The same datagrams on every path (one sequence number: the receiver takes the first copy).
+  const sendOn = async (i: number, datagrams: Buffer[]) => {
     try {
-      for (const d of codec.datagrams(word)) await sock.send(d, config.PORT, peerAddr);
+      for (const d of datagrams) await socks[i]!.send(d, config.PORT, paths[i]!.peer);
+      return true;
+    } catch (e) {
+      const n = ++pathErrors[i]!;
+      if (paths.length > 1) vitals?.count(`path${i + 1}SendErrors`);
+      if (n === 1 || n % 100 === 0)
+        log.warn({ peer: config.peer.name, path: i + 1, err: errorMessage(e), sendErrors: n }, 'heartbeat send failed');
+      return false;
+    }
+  };
+  const send = async (word: Word) => {
+    const datagrams = codec.datagrams(word);
+    const ok = await Promise.all(paths.map((_, i) => sendOn(i, datagrams)));
+    if (ok.some(Boolean)) {
       sent++;
       vitals?.count('sent');
-    } catch (e) {
-      sendErrors++;
+    } else {
+      sendErrors++; // on no path at all
       vitals?.count('sendErrors');
-      if (sendErrors === 1 || sendErrors % 100 === 0)
-        log.warn({ peer: config.peer.name, err: errorMessage(e), sendErrors }, 'heartbeat send failed');
     }
   };
 
@@ -148,7 +167,7 @@ export async function startSender({
       common.timers.stop();
       watcher.close();
       await chain.catch(() => {});
-      await sock.close().catch(() => {});
+      for (const sock of socks) await sock.close().catch(() => {});
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();

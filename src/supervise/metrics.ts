@@ -18,6 +18,7 @@ export interface MetricsSource {
   peer: string;
   version: string;
   resources: readonly string[];
+  paths: number; // heartbeat paths (HB_PATHS; 1 without)
   gw: string;
   /** The node's live status (the file with the bus over it). */
   status(): Status;
@@ -81,6 +82,16 @@ interface ReadRow {
 const oneOf = (put: Put, label: string, all: readonly string[], now: string) => {
   for (const x of all) put({ [label]: x }, x === now ? 1 : 0);
 };
+/** A number of the receiver's per path (`path<n><key>` in its vitals), labelled path="<n>". */
+const perPath =
+  (key: string, f: (v: number) => number | undefined = (v) => v) =>
+  (src: MetricsSource, put: Put) => {
+    const v = src.vitals('receiver');
+    for (let n = 1; n <= src.paths; n++) {
+      const x = v?.[`path${n}${key}`];
+      put({ path: String(n) }, x === undefined ? undefined : f(x));
+    }
+  };
 const perDaemon = (key: string, scale: number) => (src: MetricsSource, put: Put) => {
   for (const d of DAEMON_LIST) {
     const v = src.vitals(d)?.[key];
@@ -139,6 +150,18 @@ const GAUGES: readonly ReadRow[] = [
     read: (s, put) => put({}, s.status().SPLIT_BRAIN ? 1 : 0),
   },
   {
+    name: 'pha_heartbeat_path_age_seconds',
+    help: "time since the peer's last valid datagram on each heartbeat path (HB_PATHS order)",
+    labels: ['path'],
+    read: perPath('HeardAt', (at) => (at > 0 ? Math.max(0, Date.now() - at) / 1000 : undefined)),
+  },
+  {
+    name: 'pha_heartbeat_path_loss_ratio',
+    help: 'recent share of the peer frames lost on each heartbeat path (about the last 50; needs AUTHKEY: frames are numbered)',
+    labels: ['path'],
+    read: perPath('LossPct', (pct) => pct / 100),
+  },
+  {
     name: 'pha_alarms',
     help: "alarms of this node's daemons now (pha-cli stat shows them)",
     read: (s, put) => put({}, s.alarms()),
@@ -186,6 +209,18 @@ const MIRRORED: readonly ReadRow[] = [
         put({ reason }, typeof n === 'number' ? n : undefined);
       }
     },
+  },
+  {
+    name: 'pha_heartbeat_path_received_total',
+    help: 'valid datagrams from the peer on each heartbeat path (copies of one heartbeat on several paths each count)',
+    labels: ['path'],
+    read: perPath('Heard'),
+  },
+  {
+    name: 'pha_heartbeat_path_lost_total',
+    help: 'peer frames missing on each heartbeat path (gaps in the sequence; needs AUTHKEY)',
+    labels: ['path'],
+    read: perPath('Lost'),
   },
   {
     name: 'pha_status_writes_total',

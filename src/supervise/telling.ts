@@ -89,6 +89,7 @@ async function startMetrics(d: TellingDeps): Promise<{ metrics: Omit<Metrics, 'c
     peer: config.peer.name,
     version: packageVersion(),
     resources: config.resources.map((r) => r.name),
+    paths: config.paths.length,
     gw: config.GW,
     status: d.view,
     vitals: (name) => (name === 'supervise' ? vitals?.snapshot() : heard(name)?.stats),

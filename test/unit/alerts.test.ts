@@ -29,6 +29,7 @@ describe('alerting rules (etc/pha-alerts.yml)', () => {
       peer: 'b',
       version: '0',
       resources: [],
+      paths: 1,
       gw: '198.18.0.1',
       status: () => ({}),
       vitals: () => undefined,

@@ -420,6 +420,12 @@ const EVERY_KEY: Record<
     expect: (c) => [c.METRICS, c.metrics?.host, c.metrics?.port],
     want: () => ['[::1]:9464', '::1', 9464],
   },
+  HB_PATHS: {
+    line: 'HB_PATHS=lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12,198.18.1.12',
+    // NODENAME=lb2 in this file: lb2's view.
+    expect: (c) => [c.paths.map((p) => `${p.local}>${p.peer}`), c.peer.addrs.includes('198.18.1.11')],
+    want: () => [['198.18.0.12>198.18.0.11', '198.18.1.12>198.18.1.11'], true],
+  },
   PEER_ADDR: {
     line: 'PEER_ADDR=198.18.0.21 198.18.0.22',
     expect: (c) => [...c.PEER_ADDR],
@@ -546,4 +552,48 @@ test('METRICS: <address>:<port> (IPv4 or [IPv6]); anything else is an error nami
     const e = await problems(text(`METRICS=${v}`));
     hasProblem(e, 5, /METRICS=.*: expected <address>:<port>, e\.g\. 127\.0\.0\.1:9464/);
   }
+});
+
+test('HB_PATHS: path i joins the i-th address of each node; without it one path, the names; bad values name the line', async () => {
+  const one = await build(text());
+  assert.deepEqual(one.paths, [{ local: '198.18.0.11', peer: '198.18.0.12' }]);
+  const two = await build(text('HB_PATHS=lb2:198.18.0.12,198.18.1.12 lb1:198.18.0.11,198.18.1.11'), {
+    ...OPTS,
+    hostname: 'lb2',
+  });
+  assert.deepEqual(two.paths, [
+    { local: '198.18.0.12', peer: '198.18.0.11' },
+    { local: '198.18.1.12', peer: '198.18.1.11' },
+  ]);
+  assert.deepEqual([...two.peer.addrs].sort(), ['198.18.0.11', '198.18.1.11']);
+  const cases: [string, RegExp][] = [
+    ['HB_PATHS=lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12', /lb1 has 2 path address\(es\), lb2 1/],
+    ['HB_PATHS=lb1:198.18.0.11 lb3:198.18.0.13', /"lb3" is not one of NODES/],
+    ['HB_PATHS=lb1:198.18.0.11 lb2:lb2-hb', /"lb2-hb" is not an IPv4 address/],
+    ['HB_PATHS=lb1:198.18.0.11,198.18.0.11 lb2:198.18.0.12,198.18.1.12', /lb1 names an address twice/],
+    ['HB_PATHS=lb1:198.18.0.11 lb1:198.18.1.11', /lb1 is named twice/],
+    ['HB_PATHS=lb1:198.18.0.11', /names one node only/],
+    ['HB_PATHS=lb1 lb2', /"lb1" is not <node>:<addr>/],
+    ['HB_PATHS=lb1:198.18.0.11 lb2:198.18.0.11', /198.18.0.11 is named for both nodes/],
+    [
+      `HB_PATHS=lb1:${Array.from({ length: 9 }, (_, i) => `198.18.${i}.11`).join(',')} lb2:${Array.from({ length: 9 }, (_, i) => `198.18.${i}.12`).join(',')}`,
+      /9 paths; at most 8/,
+    ],
+  ];
+  for (const [line, re] of cases) hasProblem(await problems(text(line)), 5, re);
+});
+
+test('HB_PATHS: an address that is not on this host stops the start with file:line', async () => {
+  const { pathAddressesOurs } = await import('../../src/cli/control.js');
+  const c = await build(text('HB_PATHS=lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12,198.18.1.12'));
+  assert.doesNotThrow(() => pathAddressesOurs(c, new Set(['198.18.0.11', '198.18.1.11'])));
+  assert.throws(
+    () => pathAddressesOurs(c, new Set(['198.18.0.11'])),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /config:5: HB_PATHS: 198.18.1.11 is not an address of this host \(lb1\)/.test(e.message),
+  );
+  // Without HB_PATHS the node's name is the path: nothing to check here.
+  const plain = await build(text());
+  assert.doesNotThrow(() => pathAddressesOurs(plain, new Set()));
 });

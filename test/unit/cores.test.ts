@@ -256,6 +256,39 @@ describe('receiver core', () => {
     assert.ok(!stale.some((e) => e.kind === 'drain'));
   });
 
+  it('with several paths: one silent path is an alarm, never a silence; it clears when the path speaks again', () => {
+    const paths = [
+      { local: '198.18.0.11', peer: '198.18.0.12' },
+      { local: '198.18.1.11', peer: '198.18.1.12' },
+    ];
+    const c = new ReceiverCore({ ...cfg, paths });
+    c.start(at(0));
+    const alarms = (fx: ReceiverEffect[]) =>
+      fx.flatMap((e) => (e.kind === 'alarm' && e.id.startsWith('path') ? [`${e.id}:${e.text ? 'up' : 'clear'}`] : []));
+    const seen: string[] = [];
+    // Path 1 carries every heartbeat, path 2 nothing after 400 ms.
+    for (let t = 100; t <= 3000; t += 100) {
+      seen.push(...alarms(rx(c, c.handle({ kind: 'word', word: 'ONLINE', path: 0, ...at(t) }), t)));
+      if (t <= 400) seen.push(...alarms(c.handle({ kind: 'copy', path: 1, ...at(t) })));
+      if (t % 250 === 0) {
+        const tick = c.handle({ kind: 'timer', timer: 'tick', ...at(t) });
+        assert.ok(!writes(tick).some((p) => p.RECEIVER_IN === null), 'never silent while path 1 speaks');
+        seen.push(...alarms(tick));
+      }
+    }
+    assert.deepEqual(seen, ['path2:up'], 'raised once, DEADTIME after its last copy');
+    assert.equal(c.paths.snapshot().path2Heard, 4);
+    assert.deepEqual(alarms(c.handle({ kind: 'copy', path: 1, lost: 25, ...at(3050) })), ['path2:clear']);
+    assert.equal(c.paths.snapshot().path2Lost, 25);
+    // All paths silent is the peer's silence: the path alarms clear, the word goes null.
+    c.handle({ kind: 'copy', path: 1, ...at(3100) });
+    let last: ReceiverEffect[] = [];
+    for (let t = 3250; t <= 6000; t += 250) last.push(...c.handle({ kind: 'timer', timer: 'tick', ...at(t) }));
+    assert.ok(writes(last).some((p) => p.RECEIVER_IN === null));
+    assert.deepEqual(alarms(last), [], 'no path alarm for a peer that is silent on all paths');
+    last = [];
+  });
+
   it("writes the peer's word again when the file lost it", () => {
     const c = new ReceiverCore(cfg);
     c.start(at(0));

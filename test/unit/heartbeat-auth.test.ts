@@ -106,7 +106,15 @@ test('a valid frame from the peer is accepted with its generation and sequence; 
   const { sender, receiver } = pair({ generation: 42 });
   for (let i = 1; i <= 5; i++) {
     const r = receiver.accept(sender.encode('ONLINE'), PEER_IP, PEER);
-    assert.deepEqual(r, { ok: true, word: 'ONLINE', authenticated: true, generation: 42, sequence: BigInt(i) });
+    assert.deepEqual(r, {
+      ok: true,
+      word: 'ONLINE',
+      authenticated: true,
+      fresh: true,
+      lost: 0,
+      generation: 42,
+      sequence: BigInt(i),
+    });
   }
   assert.deepEqual(receiver.peerState, { generation: 42, sequence: 5n });
   assert.equal(reason(receiver, sender.encode('OFFLINE'), `::ffff:${PEER_IP}`), 'ok:OFFLINE', 'IPv4-mapped source');
@@ -261,7 +269,13 @@ test('plain words: accepted and counted in permissive, refused in enforce; permi
   const permissive = pair({ mode: 'permissive' }).receiver;
   for (const w of ['ONLINE', 'OFFLINE', 'PROGRESS'] as Word[]) {
     assert.equal(reason(enforce, encodeHeartbeat(w)), 'plain-refused');
-    assert.deepEqual(permissive.accept(encodeHeartbeat(w), PEER_IP, PEER), { ok: true, word: w, authenticated: false });
+    assert.deepEqual(permissive.accept(encodeHeartbeat(w), PEER_IP, PEER), {
+      ok: true,
+      word: w,
+      authenticated: false,
+      fresh: true,
+      lost: 0,
+    });
   }
   assert.equal(enforce.drops['plain-refused'], 3);
   assert.equal(permissive.plainAccepted, 3);
@@ -293,7 +307,13 @@ test('without a key: the original plain words byte for byte; frames are not hear
   for (const w of ['ONLINE', 'OFFLINE', 'PROGRESS'] as Word[]) {
     assert.deepEqual(plain.encode(w), Buffer.from(w, 'ascii'));
     assert.deepEqual(plain.datagrams(w), [Buffer.from(w, 'ascii')]);
-    assert.deepEqual(plain.accept(Buffer.from(w), PEER_IP, PEER), { ok: true, word: w, authenticated: false });
+    assert.deepEqual(plain.accept(Buffer.from(w), PEER_IP, PEER), {
+      ok: true,
+      word: w,
+      authenticated: false,
+      fresh: true,
+      lost: 0,
+    });
   }
   assert.equal(reason(plain, Buffer.from('ONLINE'), STRANGER), 'not-from-peer');
   assert.equal(reason(plain, pair().sender.encode('ONLINE')), 'not-a-heartbeat');
@@ -345,4 +365,26 @@ test('drop counters as status keys, and a log limiter of one line per reason per
     [['bad-mac', 19]],
     'a tick flushes what is pending',
   );
+});
+
+test('several paths: each frame counts once for the word, each copy for its own path; replays and gaps per path', () => {
+  const { sender, receiver } = pair();
+  const take = (msg: Buffer, path: number) => {
+    const r = receiver.accept(msg, PEER_IP, PEER, path);
+    return r.ok ? `${r.fresh ? 'fresh' : 'copy'}:${r.word}:lost${r.lost}` : r.reason;
+  };
+  const f1 = sender.encode('ONLINE');
+  const f2 = sender.encode('ONLINE');
+  const f3 = sender.encode('OFFLINE');
+  assert.equal(take(f1, 0), 'fresh:ONLINE:lost0');
+  assert.equal(take(f1, 1), 'copy:ONLINE:lost0', 'the same frame on path 2: that path is alive, the word is not new');
+  assert.equal(take(f1, 1), 'replay', 'the same frame again on the same path');
+  assert.equal(take(f3, 1), 'fresh:OFFLINE:lost1', 'path 2 first this time, and it missed f2');
+  assert.equal(take(f2, 0), 'copy:ONLINE:lost0', 'f2 late on path 1: never the word (ordered), but path 1 lives');
+  assert.equal(take(f3, 0), 'copy:OFFLINE:lost0');
+  assert.equal(receiver.drops.replay, 1);
+  // A receiver restarted with the peer's state: no path may carry a frame that old.
+  const again = pair({ peerState: receiver.peerState });
+  assert.equal(again.receiver.accept(f3, PEER_IP, PEER, 1).ok, false);
+  assert.equal(again.receiver.drops.replay, 1);
 });

@@ -20,6 +20,7 @@ function source(vitals: Record<string, VitalsSnapshot>): MetricsSource {
     peer: 'lb2',
     version: '1.0.0',
     resources: ['ipaddr'],
+    paths: 1,
     gw: '198.18.0.1',
     status: () => ({ STATUS: 'ONLINE', RECEIVER_IN: null, RES_ipaddr: 'UP', GW_OK: 1, RECEIVER_DROP_BAD_MAC: 3 }),
     vitals: (d) => vitals[d],

@@ -138,7 +138,7 @@ test('stat prints every time key as a readable time, other numbers as they are',
   const s: Record<string, unknown> = {};
   for (const [k, r] of ROWS) s[keyName(k, r)] = goodValues(r)[0];
   for (const k of TIME_KEYS) s[k] = NOW - 2500;
-  const config = { peer: { name: 'lb2' } } as unknown as Config;
+  const config = { peer: { name: 'lb2' }, paths: [{ local: '198.18.0.11', peer: '198.18.0.12' }] } as unknown as Config;
   const pids = { sender: { pid: 11 }, receiver: { pid: 12 }, supervise: { pid: 13 } };
   const out = formatStat(s as Status, pids, config, NOW);
   const iso = new Date(NOW - 2500).toISOString();
