@@ -1,8 +1,9 @@
 /**
  * A split brain seen and resolved (two real nodes, network namespaces, the
- * real res/ipaddr and its ARP probe): the heartbeat dropped on both cables
- * as a misconfigured firewall would (tc u32 on UDP PORT into a dead veth),
- * the LAN intact. lb2 hears silence and takes over; its probe finds lb1
+ * real res/ipaddr and its ARP probe), the LAN intact: (a) the heartbeat
+ * dropped on both cables as a misconfigured firewall would (tc u32 on UDP
+ * PORT into a dead veth), (b) a dedicated heartbeat bridge, the only path in
+ * HB_PATHS, cut. lb2 hears silence and takes over; its probe finds lb1
  * answering for the VIP, and a DEADTIME later, still: it releases (rule 12).
  * Two holders for about a second, then lb1 alone for the rest of the cut,
  * both nodes saying what happened (the split brain in lb1's history and
@@ -14,9 +15,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, afterEach, before, test } from 'node:test';
+import { after, afterEach, before, type TestContext, test } from 'node:test';
 import { type ExtraFaults, extraFaults } from '../../tools/lab/faults-extra.js';
-import { createLab, type Lab, labSupport, type NodeName } from '../../tools/lab/index.js';
+import { createLab, HB_IPS, type Lab, labSupport, type NodeName } from '../../tools/lab/index.js';
 import { expectWithin } from '../helpers/wait.js';
 import { alarmsOf, NODES, Pair } from './helpers.js';
 
@@ -32,6 +33,7 @@ const SEEN_WITHIN_MS = 10_000;
 const pair = new Pair();
 let lab: Lab;
 let xf: ExtraFaults;
+let healHow: { heal(): Promise<unknown> } | null = null; // a cut a failed test left
 
 before(async () => {
   if (!support.ok) return;
@@ -53,6 +55,8 @@ after(async () => {
 afterEach(async () => {
   if (!support.ok) return;
   await pair.stopAll();
+  await healHow?.heal().catch(() => undefined);
+  healHow = null;
   await xf.restoreAll().catch(() => undefined);
   for (const n of NODES) {
     if (!lab.installs[n]) continue;
@@ -72,16 +76,39 @@ const splitSeen = async (n: NodeName) => {
 /** Two holders at most: a probe, two DEADTIMEs and a stop, with room for a slow, loaded machine (target 2.5 s). */
 const TWO_HOLDERS_MS = 2500;
 
-test('the heartbeat dropped, the LAN intact, SPLIT_YIELD=1: lb2 takes over, sees lb1 answer, releases; lb1 holds the rest of the cut', {
-  skip,
-}, async (t) => {
-  await pair.install({ config: () => ({ SPLIT_YIELD: 1 }) });
+/** How the heartbeat is cut with the LAN intact, and healed; the config that puts the heartbeat where the cut is. */
+interface Cut {
+  config: Record<string, string | number>;
+  cut(): Promise<unknown>;
+  heal(): Promise<unknown>;
+}
+
+/** (a) Dropped on both LAN cables as a misconfigured firewall would: tc u32 on UDP PORT into a dead veth. */
+const firewall: Cut = {
+  config: {},
+  cut: async () => {
+    for (const n of NODES) await xf.dropHeartbeat(n, HB_PORT);
+  },
+  heal: async () => {
+    for (const n of NODES) await xf.passHeartbeat(n);
+  },
+};
+/** (b) A dedicated heartbeat bridge (br1, eth1) as the only path (HB_PATHS), its cable pulled; the LAN is br0. */
+const dedicated: Cut = {
+  config: { HB_PATHS: `lb1:${HB_IPS.lb1} lb2:${HB_IPS.lb2}` },
+  cut: () => lab.faults.hbLinkDown('lb1'),
+  heal: () => lab.faults.hbLinkUp('lb1'),
+};
+
+async function yieldsOnce(t: TestContext, how: Cut): Promise<void> {
+  await pair.install({ config: () => ({ SPLIT_YIELD: 1, ...how.config }) });
   await pair.steadyPair();
   for (const n of NODES) assert.equal((await splitSeen(n)).key, undefined, `${n}: no split brain in a steady pair`);
 
   const sampler = await pair.watch();
   const cutAt = performance.now();
-  for (const n of NODES) await xf.dropHeartbeat(n, HB_PORT);
+  healHow = how;
+  await how.cut();
   // lb2 takes over (silence), then releases once its probe has seen lb1 answer for a DEADTIME.
   await expectWithin('lb2 took over', () => sampler.changes.some((c) => c.holders.includes('lb2')), 8000);
   // (on the sampler's own record: the live query may see it a few ms before the sampler does)
@@ -119,7 +146,8 @@ test('the heartbeat dropped, the LAN intact, SPLIT_YIELD=1: lb2 takes over, sees
     `two holders ${Math.round(twoMs)} ms in all; lb2 had released ${Math.round(released - cutAt)} ms after the cut began`,
   );
 
-  for (const n of NODES) await xf.passHeartbeat(n);
+  await how.heal();
+  healHow = null;
   const healed = performance.now();
   await new Promise((r) => setTimeout(r, 4000));
   assert.deepEqual(await pair.holders(), ['lb1'], 'the same holder after the heal');
@@ -140,7 +168,23 @@ test('the heartbeat dropped, the LAN intact, SPLIT_YIELD=1: lb2 takes over, sees
       SEEN_WITHIN_MS,
     );
   }
-});
+}
+
+test(
+  'the heartbeat dropped, the LAN intact, SPLIT_YIELD=1: lb2 takes over, sees lb1 answer, releases; lb1 holds the rest of the cut',
+  {
+    skip,
+  },
+  (t) => yieldsOnce(t, firewall),
+);
+
+test(
+  'a dedicated heartbeat bridge cut (its one path in HB_PATHS), the LAN intact, SPLIT_YIELD=1: the same',
+  {
+    skip,
+  },
+  (t) => yieldsOnce(t, dedicated),
+);
 
 test('the same by default (SPLIT_YIELD=0): both hold for the cut, and both say so within a round', {
   skip,

@@ -39,6 +39,7 @@ export {
   createLab,
   type FaultTime,
   GW_IP,
+  HB_IPS,
   HOST_IPS,
   type HostName,
   type HostRef,

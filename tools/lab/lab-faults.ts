@@ -10,6 +10,7 @@ import { ip, ipOk, killPid, pidAlive, runArgv } from './exec.js';
 import {
   type FaultTime,
   GW_IP,
+  HB_PORTS,
   type LabFaults,
   NODE_NAMES,
   type NodeFaults,
@@ -68,7 +69,13 @@ function networkFaults(c: FaultContext, timed: Timed) {
       await Promise.all(NODE_NAMES.map(set));
       for (const n of NODE_NAMES) c.state[n].isolated = on;
     });
+  const hbPort = (node: NodeName, up: boolean) =>
+    timed(async () => {
+      await ip(['-n', c.switchNs, 'link', 'set', HB_PORTS[node], up ? 'up' : 'down']);
+    });
   return {
+    hbLinkDown: (node: NodeName) => hbPort(node, false),
+    hbLinkUp: (node: NodeName) => hbPort(node, true),
     linkDown: (node: NodeName) => port(node, false),
     linkUp: (node: NodeName) => port(node, true),
     partition: () => isolate(true),

@@ -18,6 +18,15 @@ export const HOST_IPS: Readonly<Record<HostName, string>> = {
   client: '198.18.0.50',
 };
 
+/**
+ * A second bridge (br1) for the heartbeat only: each node's eth1. With
+ * HB_PATHS it is a second path; alone (HB_PATHS on it only) a dedicated
+ * heartbeat link whose cut leaves the LAN on br0 intact.
+ */
+export const HB_IPS: Readonly<Record<NodeName, string>> = { lb1: '198.18.1.11', lb2: '198.18.1.12' };
+export const HB_PREFIX_LEN = 24;
+export const HB_PORTS: Readonly<Record<NodeName, string>> = { lb1: 'h-lb1', lb2: 'h-lb2' };
+
 /** pha installed on a lab node (install.ts makes it). */
 export interface NodeInstall {
   readonly node: NodeName;
@@ -78,6 +87,9 @@ export interface LabFaults {
   /** Switch port of the node down (the node keeps its addresses and routes). */
   linkDown(node: NodeName): Promise<FaultTime>;
   linkUp(node: NodeName): Promise<FaultTime>;
+  /** The node's port on the heartbeat bridge (br1, eth1) down or up: the LAN on br0 stays. */
+  hbLinkDown(node: NodeName): Promise<FaultTime>;
+  hbLinkUp(node: NodeName): Promise<FaultTime>;
   /** Cut lb1 <-> lb2 only (both bridge ports isolated): both still reach gw and client. */
   partition(): Promise<FaultTime>;
   heal(): Promise<FaultTime>;

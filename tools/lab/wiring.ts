@@ -5,7 +5,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ETC_NETNS_DIR } from './cleanup.js';
 import { ip, runArgv } from './exec.js';
-import { GW_IP, HOST_IPS, type LabHost, VIP } from './types.js';
+import {
+  GW_IP,
+  HB_IPS,
+  HB_PORTS,
+  HB_PREFIX_LEN,
+  HOST_IPS,
+  type LabHost,
+  NODE_NAMES,
+  type NodeName,
+  VIP,
+} from './types.js';
 
 function hostsFile(): string {
   return [
@@ -58,6 +68,24 @@ export async function wire(allNs: readonly string[], switchNs: string, hosts: re
       await ip(['-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
       await ip(['-n', h.ns, 'link', 'set', 'eth0', 'up']);
       if (h.name !== 'gw') await ip(['-n', h.ns, 'route', 'add', 'default', 'via', GW_IP]);
+    }),
+  );
+  await wireHeartbeatBridge(sw, hosts);
+}
+
+/** br1: the nodes' eth1 only (no gateway, no client): a link for the heartbeat alone. */
+async function wireHeartbeatBridge(sw: string, hosts: readonly LabHost[]): Promise<void> {
+  await ip(['-n', sw, 'link', 'add', 'br1', 'type', 'bridge']);
+  await ip(['-n', sw, 'link', 'set', 'br1', 'up']);
+  const nodes = hosts.filter((h): h is LabHost & { name: NodeName } => NODE_NAMES.includes(h.name as NodeName));
+  await Promise.all(
+    nodes.map(async (h) => {
+      const port = HB_PORTS[h.name];
+      await ip(['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', h.ns]);
+      await ip(['-n', sw, 'link', 'set', port, 'master', 'br1']);
+      await ip(['-n', sw, 'link', 'set', port, 'up']);
+      await ip(['-n', h.ns, 'addr', 'add', `${HB_IPS[h.name]}/${HB_PREFIX_LEN}`, 'dev', 'eth1']);
+      await ip(['-n', h.ns, 'link', 'set', 'eth1', 'up']);
     }),
   );
 }

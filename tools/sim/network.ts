@@ -60,7 +60,8 @@ export abstract class SimNetwork extends SimStore {
     }
     const addr = `198.18.0.1${from.id}`;
     const a = r.codec.accept(frame, addr, [addr]);
-    if (a.ok) run.feed({ kind: 'word', word: a.word, ...this.clock(r) });
+    // One path in the model: a copy (fresh false) cannot come; the receiver takes it as its shell would.
+    if (a.ok) run.feed(a.fresh ? { kind: 'word', word: a.word, ...this.clock(r) } : { kind: 'copy', ...this.clock(r) });
     else {
       if (this.trace) this.log(r.node, 'net', `${word} from ${from.name} dropped: ${a.reason}`);
       run.feed({ kind: 'dropped', from: addr, bytes: frame.length, ...this.clock(r) });
