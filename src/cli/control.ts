@@ -1,7 +1,7 @@
 // What the CLI commands do to a node: start/stop daemons (checked pid files),
 // the status view, off/on, resources by hand. Output goes through `out`.
+import dgram from 'node:dgram';
 import net from 'node:net';
-import os from 'node:os';
 import { type Config, runDir, statusFile } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { DAEMONS, type DaemonName, isOurProcess, type PidInfo, readPid, removeStalePid } from '../daemon/pidfile.js';
@@ -54,7 +54,7 @@ export function nodeState(s: Status, p: Record<DaemonName, PidInfo>, previous: N
 /** Start one daemon unless a live one runs; waits until its pid file names it. */
 export async function startDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
   if (d === 'supervise' && !pids(ctx.config).supervise.pid) await metricsAddressFree(ctx.config);
-  if (d !== 'supervise') pathAddressesOurs(ctx.config);
+  if (d !== 'supervise') await pathAddressesOurs(ctx.config);
   markDown(runDir(ctx.config), d, false); // meant to run: the other daemons may restart it again
   const r = await spawnDaemon(ctx.config, d);
   if (r.stale) ctx.out(`${d}: stale pid file (pid ${r.stale} is not a running pha-${d}): removed`);
@@ -111,7 +111,7 @@ export async function stopDaemon(ctx: Ctx, d: DaemonName): Promise<boolean> {
 export async function startAll(ctx: Ctx): Promise<boolean> {
   // A config error stops the start before any daemon runs.
   if (!pids(ctx.config).supervise.pid) await metricsAddressFree(ctx.config);
-  pathAddressesOurs(ctx.config);
+  await pathAddressesOurs(ctx.config);
   if (runningCount(pids(ctx.config)) === 0) {
     // What a killed node left in the file is an earlier run's: do not show or send it.
     await ctx.store.update({
@@ -128,10 +128,11 @@ export async function startAll(ctx: Ctx): Promise<boolean> {
   return okR && okS && okU;
 }
 
-/** Each HB_PATHS address of this node is on one of its interfaces: else a config error naming the line. */
-export function pathAddressesOurs(config: Config, ours = localAddresses()): void {
+/** Each HB_PATHS address of this node can be bound here (a bind test, as the daemons will): else a config error naming the line. */
+export async function pathAddressesOurs(config: Config, canBind = bindable): Promise<void> {
   if (!config.pathsLine) return; // the default path is the node's name: its own check
-  const foreign = config.paths.map((p) => p.local).filter((a) => !ours.has(a));
+  const foreign: string[] = [];
+  for (const p of config.paths) if (!(await canBind(p.local))) foreign.push(p.local);
   if (foreign.length)
     throw new ConfigError([
       {
@@ -142,12 +143,15 @@ export function pathAddressesOurs(config: Config, ours = localAddresses()): void
     ]);
 }
 
-function localAddresses(): Set<string> {
-  return new Set(
-    Object.values(os.networkInterfaces())
-      .flat()
-      .map((i) => i?.address ?? ''),
-  );
+function bindable(addr: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', () => {
+      sock.close();
+      resolve(false);
+    });
+    sock.bind(0, addr, () => sock.close(() => resolve(true)));
+  });
 }
 
 /** METRICS names an address supervise can listen on (not in use, ours): else a config error naming the line. */

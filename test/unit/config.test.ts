@@ -586,14 +586,19 @@ test('HB_PATHS: path i joins the i-th address of each node; without it one path,
 test('HB_PATHS: an address that is not on this host stops the start with file:line', async () => {
   const { pathAddressesOurs } = await import('../../src/cli/control.js');
   const c = await build(text('HB_PATHS=lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12,198.18.1.12'));
-  assert.doesNotThrow(() => pathAddressesOurs(c, new Set(['198.18.0.11', '198.18.1.11'])));
-  assert.throws(
-    () => pathAddressesOurs(c, new Set(['198.18.0.11'])),
+  const ours = (set: string[]) => async (a: string) => set.includes(a);
+  await pathAddressesOurs(c, ours(['198.18.0.11', '198.18.1.11']));
+  await assert.rejects(
+    pathAddressesOurs(c, ours(['198.18.0.11'])),
     (e: unknown) =>
       e instanceof ConfigError &&
       /config:5: HB_PATHS: 198.18.1.11 is not an address of this host \(lb1\)/.test(e.message),
   );
+  // The real bind test: loopback addresses bind (all of 127/8), a documentation address does not.
+  const lo = await build(text('HB_PATHS=lb1:127.0.0.1,127.0.1.1 lb2:127.0.0.2,127.0.1.2'));
+  await pathAddressesOurs(lo);
+  await assert.rejects(pathAddressesOurs(c), /198\.18\.0\.11, 198\.18\.1\.11 are not an address of this host/);
   // Without HB_PATHS the node's name is the path: nothing to check here.
   const plain = await build(text());
-  assert.doesNotThrow(() => pathAddressesOurs(plain, new Set()));
+  await pathAddressesOurs(plain, ours([]));
 });

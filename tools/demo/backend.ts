@@ -18,6 +18,8 @@ import type { Status } from '../../src/status-store/index.js';
 import { sleep } from '../../src/wait.js';
 import {
   createLab,
+  HB_IPS,
+  HOST_IPS,
   installNode,
   type Lab,
   type NodeInstall,
@@ -78,6 +80,8 @@ export interface NodeFiles {
 export const NOTIFY_HOOK = 'demo-notify';
 /** Where each node's supervise serves /metrics in the lab (on the node's own loopback). */
 const METRICS_PORT = 9464;
+/** The lab's two heartbeat paths: br0 (the LAN) and br1 (eth1, a heartbeat link). */
+const LAB_HB_PATHS = `lb1:${HOST_IPS.lb1},${HB_IPS.lb1} lb2:${HOST_IPS.lb2},${HB_IPS.lb2}`;
 
 /** A node program that prints what `addr`/metrics answers (no curl needed). */
 function fetchScript(addr: string): string {
@@ -295,6 +299,7 @@ export class LabBackend extends Backend {
       'Mode: network-namespace lab (running as root).',
       `  switch (bridge) · gateway gw 198.18.0.1 · lb1 198.18.0.11 · lb2 198.18.0.12 · client 198.18.0.50`,
       `  pha on lb1 and lb2 (NODES=lb1 lb2, GW=198.18.0.1, SUPERVISE_INT=2000, HEARTBEAT_INT=200, DEADTIME=1000)`,
+      `  heartbeat on two paths (HB_PATHS=${LAB_HB_PATHS}): the LAN and a heartbeat bridge (eth1)`,
       `  resource: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
       `  each node runs a tiny TCP service on :${SERVICE_PORT} answering its name; the client asks ${VIP}:${SERVICE_PORT} every ${PROBE_MS} ms`,
     ];
@@ -319,7 +324,12 @@ export class LabBackend extends Backend {
     for (const n of this.names) {
       // METRICS on the node's own loopback (each namespace has its own).
       const inst = await installNode(lab, n, {
-        config: { SUPERVISE_INT: 2000, NOTIFY: NOTIFY_HOOK, METRICS: `127.0.0.1:${METRICS_PORT}` },
+        config: {
+          SUPERVISE_INT: 2000,
+          NOTIFY: NOTIFY_HOOK,
+          METRICS: `127.0.0.1:${METRICS_PORT}`,
+          HB_PATHS: LAB_HB_PATHS,
+        },
       });
       installNotifyHook(inst.dir);
       this.inst.push(inst);
@@ -455,6 +465,8 @@ export class LoopbackBackend extends Backend {
         ['RES_test', held],
         ['NOTIFY', NOTIFY_HOOK],
         ['METRICS', `${this.names[i]}:${this.port + 1}`],
+        // Two heartbeat paths, as a pair with a dedicated heartbeat link would have.
+        ['HB_PATHS', `${this.names[0]}:${this.names[0]},127.0.1.1 ${this.names[1]}:${this.names[1]},127.0.1.2`],
       ];
       installNotifyHook(dir);
       const config = path.join(dir, 'etc', 'config');
