@@ -1,7 +1,9 @@
 // Runs res/<name> <action> <args…>: no shell, own process group, timeout that
 // kills the whole group. Start in config order, stop in reverse, checks at once.
 import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
+import path from 'node:path';
 import type { ResourceDef } from '../config/index.js';
+import { PACKAGE_BIN_DIR } from '../paths.js';
 
 export type ResAction = 'start' | 'stop' | 'check' | 'garp' | 'probe';
 /** What a call of a script was: a resource action, or a notify hook (its arguments are the transition). */
@@ -29,6 +31,11 @@ export interface RunnerOptions {
 }
 
 const OUTPUT_CAP = 4096;
+
+/** What a script gets besides our environment: where this node and pha-ndp are (res/ipaddr's IPv6 helper). */
+export function scriptEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, PHA_NODE: process.execPath, PHA_NDP: path.join(PACKAGE_BIN_DIR, 'pha-ndp.js') };
+}
 
 export class ResourceRunner {
   private readonly opts: RunnerOptions;
@@ -66,7 +73,7 @@ export class ResourceRunner {
     env: Record<string, string>,
     timeoutMs: number,
   ): Promise<RunResult> {
-    return this.call(hook, 'notify', args, timeoutMs, { ...(this.opts.env ?? process.env), ...env });
+    return this.call(hook, 'notify', args, timeoutMs, { ...(this.opts.env ?? scriptEnv()), ...env });
   }
 
   private call(
@@ -78,7 +85,7 @@ export class ResourceRunner {
   ): Promise<RunResult> {
     let spawned: ChildProcess | undefined;
     // spawn() runs synchronously inside runOne: the child is known when it returns.
-    const p = this.runOne(res, action, argv, timeoutMs, env ?? this.opts.env ?? process.env, (c) => (spawned = c));
+    const p = this.runOne(res, action, argv, timeoutMs, env ?? this.opts.env ?? scriptEnv(), (c) => (spawned = c));
     this.running.set(p, spawned);
     void p.finally(() => this.running.delete(p));
     return p;
