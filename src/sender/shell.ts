@@ -12,12 +12,12 @@ import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
-import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
+import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import type { Word } from '../heartbeat/word.js';
 import { ResourceRunner } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
-import { SenderCore, type SenderSight } from './core.js';
+import { announceDelay, SenderCore, type SenderSight } from './core.js';
 import { type SenderPorts, senderBinding } from './ports.js';
 
 export { type WordOptions, wordToSend } from './core.js';
@@ -64,6 +64,7 @@ export async function startSender({
       ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode }
       : null,
     generation: boot?.generation,
+    configTable: configTable(config),
   });
   if (config.auth)
     log.info(
@@ -130,6 +131,22 @@ export async function startSender({
     fence: (reply) => void runner.stopInReverse(config.resources).then(reply.ok, reply.fail),
   };
   const run = runCore(core, senderBinding(config.resources), ports);
+
+  // The config announcement (with a key only, docs/wire-format-auth.md §9): its
+  // own timer and datagram, on the heartbeats' chain so the socket's sends keep their order.
+  let announced = 0;
+  const announce = () => {
+    const d = codec.announcement();
+    if (!d) return;
+    chain = chain.then(() =>
+      sock.send(d, config.PORT, peerAddr).then(
+        () => undefined,
+        () => undefined, // a failed send is the heartbeat's to report; the next one comes in seconds
+      ),
+    );
+    common.timers.arm('announce', mono() + announceDelay(++announced), announce);
+  };
+  if (config.auth) announce();
 
   run.carry(core.start(ports.clock(), look(true)));
   const watcher = watchStatus(store.file, () =>

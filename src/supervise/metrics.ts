@@ -139,6 +139,15 @@ const GAUGES: readonly ReadRow[] = [
     read: (s, put) => put({}, s.status().SPLIT_BRAIN ? 1 : 0),
   },
   {
+    name: 'pha_peer_config_mismatch',
+    help: "1: the peer's config announcement differs from this node's config (RECEIVER_PEER_CONFIG); 0: same or unknown",
+    read: (s, put) => {
+      // The receiver's key, on its stamp; none while the receiver is not running.
+      const v = s.status().RECEIVER_PEER_CONFIG;
+      if (v !== undefined) put({}, v === 'differs' ? 1 : 0);
+    },
+  },
+  {
     name: 'pha_alarms',
     help: "alarms of this node's daemons now (pha-cli stat shows them)",
     read: (s, put) => put({}, s.alarms()),
