@@ -136,7 +136,15 @@ export async function startSender({
   // own timer and datagram, on the heartbeats' chain so the socket's sends keep their order.
   let announced = 0;
   const announce = () => {
-    const d = codec.announcement();
+    common.timers.arm('announce', mono() + announceDelay(++announced), announce);
+    let d: Buffer | null;
+    try {
+      d = codec.announcement();
+    } catch (e) {
+      // Not expected (the config is checked at load); the heartbeat must not die of it.
+      if (announced === 1) log.error({ err: errorMessage(e) }, 'cannot make the config announcement');
+      return;
+    }
     if (!d) return;
     chain = chain.then(() =>
       sock.send(d, config.PORT, peerAddr).then(
@@ -144,7 +152,6 @@ export async function startSender({
         () => undefined, // a failed send is the heartbeat's to report; the next one comes in seconds
       ),
     );
-    common.timers.arm('announce', mono() + announceDelay(++announced), announce);
   };
   if (config.auth) announce();
 

@@ -7,11 +7,24 @@
 // is the same on both nodes.
 
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
-import { cli, holds, makePair, type Pair, type PairNode, sleep, waitFor, watchHolders } from './pair-helpers.js';
+import { loadConfig } from '../../src/config/index.js';
+import { generationFile } from '../../src/heartbeat/generation.js';
+import { configTable, encodeAnnouncement, generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
+import {
+  cli,
+  holds,
+  killNode,
+  makePair,
+  type Pair,
+  type PairNode,
+  sleep,
+  waitFor,
+  watchHolders,
+} from './pair-helpers.js';
 
 function statusOf(n: PairNode): Record<string, unknown> {
   try {
@@ -33,7 +46,10 @@ esac
 `;
 
 /** A keyed pair; `configure(node, lines)` edits each node's config lines before the start. */
-async function withPair(configure: (n: 1 | 2, lines: string[]) => string[], fn: (p: Pair) => Promise<void>) {
+async function withPair(
+  configure: (n: 1 | 2, lines: string[]) => string[],
+  fn: (p: Pair, key: Buffer) => Promise<void>,
+) {
   const p = makePair({ AUTHKEY: 'etc/authkey' });
   const key = generateKey();
   try {
@@ -48,7 +64,7 @@ async function withPair(configure: (n: 1 | 2, lines: string[]) => string[], fn: 
         .filter((l) => !l.startsWith('RES_test='));
       fs.writeFileSync(n.config, `${configure((i + 1) as 1 | 2, [...lines, 'RES_flag=vip']).join('\n')}\n`);
     }
-    await fn(p);
+    await fn(p, key);
   } finally {
     await p.cleanup();
   }
@@ -120,6 +136,43 @@ test('same config: both nodes say same, no alarm', async () => {
       }
       const json = JSON.parse((await cli(p.b, ['stat', '--json'])).stdout) as { alarms: string[] };
       assert.ok(!json.alarms.some((a) => /different config/.test(a)), JSON.stringify(json.alarms));
+    },
+  );
+});
+
+test('announcements never keep a dead peer alive: genuine ones in its name every 100 ms, the survivor takes over', async () => {
+  await withPair(
+    (_n, lines) => lines,
+    async (p, key) => {
+      await startPair(p);
+      assert.ok(await waitFor(() => statusOf(p.b).RECEIVER_PEER_CONFIG === 'same', 10_000));
+      const generation = Number(fs.readFileSync(generationFile(path.join(p.a.dir, 'var')), 'utf8'));
+      const table = configTable(await loadConfig(p.a.config));
+      const port = Number(/^PORT=(\d+)$/m.exec(fs.readFileSync(p.a.config, 'utf8'))![1]);
+      // What a's sender would send next (a key holder's frames, from a's address): they verify and are taken.
+      const forger = dgram.createSocket('udp4');
+      await new Promise<void>((res) => forger.bind(0, p.a.name, () => res()));
+      let sending = true;
+      const loop = (async () => {
+        for (let counter = 1000n; sending; counter++) {
+          const d = encodeAnnouncement({ keyId: 3, node: 1, generation, counter }, table, key);
+          await new Promise<void>((res) => forger.send(d, port, p.b.name, () => res()));
+          await sleep(100);
+        }
+      })();
+      try {
+        await killNode(p.a);
+        fs.rmSync(p.a.held);
+        assert.ok(await waitFor(() => holds(p.b), 6000), 'the survivor took over despite the announcements');
+        const s = statusOf(p.b);
+        assert.equal(s.RECEIVER_IN, null, 'an announcement is no heartbeat');
+        assert.equal(s.RECEIVER_PEER_CONFIG, 'same', 'and the announcements were taken all along');
+        assert.equal(s.RECEIVER_DROPPED, 0);
+      } finally {
+        sending = false;
+        await loop;
+        forger.close();
+      }
     },
   );
 });
