@@ -141,11 +141,8 @@ const GAUGES: readonly ReadRow[] = [
   {
     name: 'pha_peer_config_mismatch',
     help: "1: the peer's config announcement differs from this node's config (RECEIVER_PEER_CONFIG); 0: same or unknown",
-    read: (s, put) => {
-      // The receiver's key, on its stamp; none while the receiver is not running.
-      const v = s.status().RECEIVER_PEER_CONFIG;
-      if (v !== undefined) put({}, v === 'differs' ? 1 : 0);
-    },
+    // Always set: a label-less gauge keeps its last value, and a stopped receiver must not leave a 1 behind.
+    read: (s, put) => put({}, s.status().RECEIVER_PEER_CONFIG === 'differs' ? 1 : 0),
   },
   {
     name: 'pha_alarms',
