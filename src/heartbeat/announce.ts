@@ -201,7 +201,7 @@ export interface ConfigDiff {
   differ: string[]; // both have it, the values differ
   onlyPeer: string[]; // the peer has it, we do not
   onlyHere: string[]; // we have it, the peer does not
-  /** Keys the peer could not name (its announcement was full) whose digest differs from ours; 0: none differ. */
+  /** Among the keys the peer could not name (its announcement was full) some differ from ours (which: not known). */
   restDiffers: boolean;
   restCount: number; // how many keys the peer folded into its rest digest
 }
