@@ -4,6 +4,15 @@
 // loaded values and a callback.
 
 import { PhaError } from '../errors.js';
+import {
+  announcementMacMatches,
+  type ConfigDiff,
+  type ConfigEntry,
+  compareConfig,
+  encodeAnnouncement,
+  looksLikeAnnouncement,
+  parseAnnouncement,
+} from './announce.js';
 import { type DropCounters, type DropReason, newDropCounters } from './drops.js';
 import { encodeFrame, MAX_SEQUENCE, macMatches, parseFrame } from './frame.js';
 import type { PeerState } from './generation.js';
@@ -36,6 +45,8 @@ export interface HeartbeatCodecOptions {
   onPeerState?: (s: PeerState, durable: boolean) => void;
   /** Accepted frames between two checkpoints of the sequence (default 16). */
   checkpointEvery?: number;
+  /** The values that must agree with the peer's (configTable): what we announce and compare against. */
+  configTable?: readonly ConfigEntry[];
 }
 
 /**
@@ -55,6 +66,8 @@ export type Accepted = {
 };
 export type Dropped = { ok: false; reason: DropReason };
 export type AcceptResult = Accepted | Dropped;
+/** A config announcement taken from the peer (it is never a heartbeat): how its config differs from ours. */
+export type AnnouncementTaken = { ok: true; diff: ConfigDiff; generation: number; counter: bigint };
 
 export interface HeartbeatCodec {
   readonly mode: 'plain' | AuthMode;
@@ -68,6 +81,22 @@ export interface HeartbeatCodec {
   datagrams(word: Word): Buffer[];
   /** Judges one datagram that came on heartbeat path `path` (0-based; default 0); counts a drop by its reason. */
   accept(msg: Buffer, fromAddress: string, peerAddrs: readonly string[], path?: number): AcceptResult;
+  /**
+   * The next config announcement (version-2 frame) for the peer; null without
+   * a key (plain words cannot carry it). Its counter is its own, not the
+   * heartbeat's sequence, so reordering between the two never drops a heartbeat.
+   */
+  announcement(): Buffer | null;
+  /**
+   * Judges a config announcement: null when `msg` does not claim to be one
+   * (or there is no key), so the caller goes on with accept(); else taken, or
+   * dropped and counted like a heartbeat frame by its reason.
+   */
+  acceptAnnouncement(
+    msg: Buffer,
+    fromAddress: string,
+    peerAddrs: readonly string[],
+  ): AnnouncementTaken | Dropped | null;
   /** Drops by reason since the codec was made (a live view; read it, do not write it). */
   readonly drops: Readonly<DropCounters>;
   /** Plain words accepted in permissive mode (each one could have been forged). */
@@ -88,6 +117,10 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
   const floor: PeerState | null = newest ? { ...newest } : null;
   let sinceCheckpoint = 0;
   let sequence = 0n;
+  let announced = 0n; // our announcements sent
+  let newestAnnouncement: PeerState | null = null;
+  let lastAnnouncement: { bytes: Buffer; taken: AnnouncementTaken } | null = null; // the peer's newest taken (generation, counter)
+  const table = opts.configTable ?? [];
 
   const drop = (reason: DropReason): Dropped => {
     drops[reason]++;
@@ -140,8 +173,57 @@ export function createHeartbeatCodec(opts: HeartbeatCodecOptions = {}): Heartbea
     return { ok: true, fresh: true, ...info };
   };
 
+  const announcement = (): Buffer | null => {
+    if (!auth || opts.generation === undefined) return null;
+    if (announced < MAX_SEQUENCE) announced++;
+    return encodeAnnouncement(
+      { keyId: auth.keys.signingId, node: auth.localNode, generation: opts.generation, counter: announced },
+      table,
+      auth.keys.signingKey,
+    );
+  };
+
+  const acceptAnnouncement = (
+    msg: Buffer,
+    fromAddress: string,
+    peerAddrs: readonly string[],
+  ): AnnouncementTaken | Dropped | null => {
+    if (!auth || !looksLikeAnnouncement(msg)) return null;
+    if (!isFromPeer(fromAddress, peerAddrs)) return drop('not-from-peer');
+    const a = parseAnnouncement(msg);
+    if (!a) return drop('not-a-heartbeat');
+    const key = auth.keys.key(a.keyId);
+    if (!key) return drop('unknown-key');
+    if (!announcementMacMatches(a, key)) return drop('bad-mac');
+    if (a.node !== auth.peerNode) return drop('wrong-node');
+    // The heartbeat's newest generation is a floor too: an announcement of a
+    // sender that has since restarted is old news (e.g. replayed after our restart).
+    const floor = Math.max(newestAnnouncement?.generation ?? 0, newest?.generation ?? 0);
+    if (a.generation < floor) return drop('old-generation');
+    if (
+      newestAnnouncement &&
+      a.generation === newestAnnouncement.generation &&
+      a.counter <= newestAnnouncement.sequence
+    ) {
+      // The same announcement by another heartbeat path (HB_PATHS): byte for byte the one taken.
+      if (lastAnnouncement?.bytes.equals(msg)) return lastAnnouncement.taken;
+      return drop('replay');
+    }
+    newestAnnouncement = { generation: a.generation, sequence: a.counter };
+    const taken: AnnouncementTaken = {
+      ok: true,
+      diff: compareConfig(table, a, key),
+      generation: a.generation,
+      counter: a.counter,
+    };
+    lastAnnouncement = { bytes: Buffer.from(msg), taken };
+    return taken;
+  };
+
   return {
     mode: auth ? auth.mode : 'plain',
+    announcement,
+    acceptAnnouncement,
     encode: (word) => (auth ? frame(word) : encodeHeartbeat(word)),
     datagrams: (word) =>
       !auth ? [encodeHeartbeat(word)] : auth.mode === 'enforce' ? [frame(word)] : [frame(word), encodeHeartbeat(word)],

@@ -1,10 +1,33 @@
-// The heartbeat on the wire: the original's plain word and the authenticated
-// frame (docs/wire-format-auth.md), the receiver's acceptance rules, the key
-// file and the generation files. Only keyfile.ts and generation.ts touch files.
+// The heartbeat on the wire: the original's plain word, the authenticated
+// frame and the config announcement (docs/wire-format-auth.md), the receiver's
+// acceptance rules, the key file and the generation files. Only keyfile.ts and generation.ts touch files.
 
+export {
+  ANNOUNCE_MIN_LEN,
+  ANNOUNCE_VERSION,
+  type AnnouncedEntry,
+  type AnnounceFields,
+  announcementMacMatches,
+  type ConfigDiff,
+  type ConfigEntry,
+  compareConfig,
+  configTable,
+  DIGEST_LEN,
+  describeDiff,
+  encodeAnnouncement,
+  looksLikeAnnouncement,
+  MAX_ANNOUNCE_LEN,
+  type ParsedAnnouncement,
+  parseAnnouncement,
+  restDigest,
+  sameConfig,
+  splitTable,
+  valueDigest,
+} from './announce.js';
 export {
   type Accepted,
   type AcceptResult,
+  type AnnouncementTaken,
   type AuthMode,
   type AuthOptions,
   createHeartbeatCodec,

@@ -10,6 +10,7 @@ import { type Alarms, type LocalBus, type Logger, monotonic } from '../daemon/in
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import {
+  configTable,
   createHeartbeatCodec,
   DropLogLimiter,
   dropStatusPatch,
@@ -21,6 +22,7 @@ import {
 import type { StatusStore } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { ReceiverCore } from './core.js';
+import { PEER_CONFIG_ALARM, type PeerConfigChange, PeerConfigWatch } from './peer-config.js';
 import { type ReceiverPorts, receiverBinding } from './ports.js';
 
 export interface ReceiverDeps {
@@ -79,7 +81,15 @@ export async function startReceiver({
       : null,
     peerState: loaded.state,
     onPeerState: persist,
+    configTable: configTable(config),
   });
+  // The peer's config announcements (with a key only): an alarm while its config differs from ours.
+  const peerConfig = new PeerConfigWatch(config.peer.name, config.local.name);
+  const peerConfigChanged = (c: PeerConfigChange | null) => {
+    if (!c) return;
+    alarms?.set(PEER_CONFIG_ALARM, c.alarm);
+    log[c.level]({ peer: config.peer.name, peerConfig: c.state }, c.msg);
+  };
   // A checkpoint of the sequence (no fsync): after a receiver crash at most the
   // frames since the last one could be replayed once (docs/wire-format-auth.md).
   const checkpoint = () => {
@@ -113,7 +123,8 @@ export async function startReceiver({
     write: (patch) => {
       // The drop counters by reason ride on the stamp; so do the sequence checkpoint and the drop log.
       if (patch.RECEIVER_AT === undefined) return writer.write(patch);
-      writer.write({ ...patch, ...counters() });
+      peerConfigChanged(peerConfig.tick(mono()));
+      writer.write({ ...patch, ...counters(), RECEIVER_PEER_CONFIG: peerConfig.state });
       checkpoint();
       for (const l of limiter.due(now(), codec.drops)) logDrops(l);
     },
@@ -129,8 +140,11 @@ export async function startReceiver({
     return i >= 0 ? i : sock;
   };
   const onMessage = (sock: number) => (msg: Buffer, rinfo: { address: string; port: number }) => {
+    // A config announcement is judged on its own and never counts as a heartbeat.
+    const a = codec.acceptAnnouncement(msg, rinfo.address, config.peer.addrs);
+    if (a?.ok) return peerConfigChanged(peerConfig.heard(a.diff, mono()));
     const path = pathOf(sock, rinfo.address);
-    const r = codec.accept(msg, rinfo.address, config.peer.addrs, path);
+    const r = a ?? codec.accept(msg, rinfo.address, config.peer.addrs, path);
     if (!r.ok) {
       logDrops(limiter.note(r.reason, now(), codec.drops[r.reason]), {
         from: `${rinfo.address}:${rinfo.port}`,
@@ -164,6 +178,7 @@ export async function startReceiver({
       for (const sock of socks) await sock.close().catch(() => {});
       checkpoint();
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
+      writer.write({ RECEIVER_PEER_CONFIG: undefined });
       await writer.flush(2000);
       writer.close();
     },

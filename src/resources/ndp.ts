@@ -33,7 +33,7 @@ export function ip6Bytes(addr: string): Buffer {
   const t = words(tail);
   const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
   const b = Buffer.alloc(16);
-  all.forEach((w, i) => b.writeUInt16BE(w, i * 2));
+  for (const [i, w] of all.entries()) b.writeUInt16BE(w, i * 2);
   return b;
 }
 

@@ -59,6 +59,16 @@ export function wordToSend(s: Status, o: WordOptions): { word: Word | null; why:
   return { word: s.STATUS, why: 'STATUS' };
 }
 
+/** The config announcement's cadence: every 5 s (it is no heartbeat; a change of config needs a restart anyway). */
+export const ANNOUNCE_EVERY_MS = 5000;
+/** The first few a second apart, so that a peer whose receiver starts just after us hears one soon. */
+export const ANNOUNCE_FIRST = 3;
+
+/** How long after the `sent`-th announcement (1, 2, …) the next one goes out. Pure, for the tests. */
+export function announceDelay(sent: number): number {
+  return sent < ANNOUNCE_FIRST ? 1000 : ANNOUNCE_EVERY_MS;
+}
+
 export class SenderCore {
   private readonly t: Timing;
   private startedAt = 0; // wall

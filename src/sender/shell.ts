@@ -12,12 +12,12 @@ import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
-import { createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
+import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import type { Word } from '../heartbeat/word.js';
 import { ResourceRunner } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
-import { SenderCore, type SenderSight } from './core.js';
+import { announceDelay, SenderCore, type SenderSight } from './core.js';
 import { type SenderPorts, senderBinding } from './ports.js';
 
 export { type WordOptions, wordToSend } from './core.js';
@@ -70,6 +70,7 @@ export async function startSender({
       ? { keys: config.auth.keys, localNode: config.local.id, peerNode: config.peer.id, mode: config.auth.mode }
       : null,
     generation: boot?.generation,
+    configTable: configTable(config),
   });
   if (config.auth)
     log.info(
@@ -149,6 +150,34 @@ export async function startSender({
     fence: (reply) => void runner.stopInReverse(config.resources).then(reply.ok, reply.fail),
   };
   const run = runCore(core, senderBinding(config.resources), ports);
+
+  // The config announcement (with a key only, docs/wire-format-auth.md §9): its
+  // own timer and datagram, on the heartbeats' chain so the sockets' sends keep their order.
+  let announced = 0;
+  const announce = () => {
+    common.timers.arm('announce', mono() + announceDelay(++announced), announce);
+    let d: Buffer | null;
+    try {
+      d = codec.announcement();
+    } catch (e) {
+      // Not expected (the config is checked at load); the heartbeat must not die of it.
+      if (announced === 1) log.error({ err: errorMessage(e) }, 'cannot make the config announcement');
+      return;
+    }
+    if (!d) return;
+    // On every path, like the heartbeat (the receiver takes an exact copy as the same announcement).
+    chain = chain.then(() =>
+      Promise.all(
+        paths.map((p, i) =>
+          socks[i]!.send(d, config.PORT, p.peer).then(
+            () => undefined,
+            () => undefined, // a failed send is the heartbeat's to report; the next one comes in seconds
+          ),
+        ),
+      ).then(() => undefined),
+    );
+  };
+  if (config.auth) announce();
 
   run.carry(core.start(ports.clock(), look(true)));
   const watcher = watchStatus(store.file, () =>

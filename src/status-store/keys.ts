@@ -159,6 +159,15 @@ export const STATUS_KEYS = {
     original: false,
     doc: 'plain words taken from the peer in AUTH_MODE=permissive since the receiver started (each could have been forged)',
   },
+  RECEIVER_PEER_CONFIG: {
+    type: 'enum',
+    values: ['same', 'differs', 'unknown'],
+    owner: 'receiver',
+    original: false,
+    doc:
+      'does the peer run the same NODES, PORT, HEARTBEAT_INT, DEADTIME and resources as this node (its config announcement, with AUTHKEY only)? ' +
+      'differs: RECEIVER_ALARM names the keys; unknown: none yet, or none for 30 s (no key, the peer runs an older pha, or it is silent). Never a decision (docs/wire-format-auth.md)',
+  },
   RECEIVER_STALL_AT: {
     type: 'time',
     owner: 'receiver',

@@ -162,6 +162,12 @@ const GAUGES: readonly ReadRow[] = [
     read: perPath('LossPct', (pct) => pct / 100),
   },
   {
+    name: 'pha_peer_config_mismatch',
+    help: "1: the peer's config announcement differs from this node's config (RECEIVER_PEER_CONFIG); 0: same or unknown",
+    // Always set: a label-less gauge keeps its last value, and a stopped receiver must not leave a 1 behind.
+    read: (s, put) => put({}, s.status().RECEIVER_PEER_CONFIG === 'differs' ? 1 : 0),
+  },
+  {
     name: 'pha_alarms',
     help: "alarms of this node's daemons now (pha-cli stat shows them)",
     read: (s, put) => put({}, s.alarms()),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { VitalsSnapshot } from '../../src/daemon/vitals.js';
+import type { Status } from '../../src/status-store/index.js';
 import type { HistoryEntry } from '../../src/supervise/history.js';
 import { buildRegistry, type MetricsSource } from '../../src/supervise/metrics.js';
 import { promtool } from '../helpers/prometheus.js';
@@ -92,5 +93,27 @@ describe('metrics', () => {
     assert.equal(await value('pha_node_state', { state: 'Active' }), 1);
     assert.equal(await value('pha_heartbeats_dropped_total', { reason: 'bad-mac' }), 3, "the receiver's own counter");
     assert.equal(await value('pha_peer_word', { word: 'SILENT' }), 1);
+  });
+});
+
+describe('pha_peer_config_mismatch', () => {
+  it("follows the receiver's RECEIVER_PEER_CONFIG: 1 differs, else 0 (also after the receiver stopped)", async () => {
+    let st: Status = {};
+    const { registry } = await buildRegistry({ ...source({}), status: () => st });
+    const value = async () => {
+      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'pha_peer_config_mismatch')!;
+      return m.values.map((v) => v.value);
+    };
+    for (const [state, want] of [
+      ['differs', 1],
+      ['same', 0],
+      ['unknown', 0],
+      ['differs', 1],
+    ] as const) {
+      st = { RECEIVER_PEER_CONFIG: state };
+      assert.deepEqual(await value(), [want], state);
+    }
+    st = {};
+    assert.deepEqual(await value(), [0], 'the receiver stopped (key removed): no stale 1');
   });
 });
