@@ -140,6 +140,34 @@ test('same config: both nodes say same, no alarm', async () => {
   );
 });
 
+test('two heartbeat paths with a key: every frame and announcement arrives twice, nothing is a drop; stat shows both paths', async () => {
+  const paths = 'HB_PATHS=127.0.0.1:127.0.0.1,127.0.1.1 127.0.0.2:127.0.0.2,127.0.1.2';
+  await withPair(
+    (_n, lines) => [...lines, paths],
+    async (p) => {
+      await startPair(p);
+      assert.ok(
+        await waitFor(
+          () => statusOf(p.a).RECEIVER_PEER_CONFIG === 'same' && statusOf(p.b).RECEIVER_PEER_CONFIG === 'same',
+          10_000,
+        ),
+        'both say same',
+      );
+      await sleep(2500); // a stamp or two more
+      for (const n of [p.a, p.b]) {
+        assert.equal(statusOf(n).RECEIVER_DROPPED, 0, `${n.name}: no copy by the second path is a drop`);
+        const stat = (await cli(n, ['stat'])).stdout;
+        for (const k of [1, 2])
+          assert.match(
+            stat,
+            new RegExp(`heartbeat path ${k} \\S+ → \\S+: heard \\d+\\.\\d s ago, \\d+ datagrams, 0 lost`),
+          );
+        assert.doesNotMatch(stat, /ALARM: heartbeat path/);
+      }
+    },
+  );
+});
+
 test('announcements never keep a dead peer alive: genuine ones in its name every 100 ms, the survivor takes over', async () => {
   await withPair(
     (_n, lines) => lines,
