@@ -9,6 +9,7 @@ import { spawnDaemon } from '../daemon/spawn.js';
 import { managingUnit, systemctl } from '../daemon/systemd.js';
 import { markDown } from '../daemon/watchdog.js';
 import { ConfigError } from '../errors.js';
+import { udpType } from '../ip.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, StatusStore } from '../status-store/index.js';
 import { sleep } from '../wait.js';
@@ -145,7 +146,7 @@ export async function pathAddressesOurs(config: Config, canBind = bindable): Pro
 
 function bindable(addr: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = dgram.createSocket('udp4');
+    const sock = dgram.createSocket(udpType(addr));
     sock.once('error', () => {
       sock.close();
       resolve(false);

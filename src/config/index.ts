@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, PhaError } from '../errors.js';
 import { type KeyRing, loadKeyFile } from '../heartbeat/keyfile.js';
+import { familyOf, ipLiteral, isLinkLocal6 } from '../ip.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
 import { notWritableByOthers, scriptProblems } from '../perms.js';
 import { KEYS, reservedNote } from './keys.js';
@@ -31,7 +32,7 @@ export interface NotifyHook {
 export interface NodeDef {
   name: string;
   id: 1 | 2;
-  addrs: readonly string[]; // IPv4 addresses the name resolves to
+  addrs: readonly string[]; // the addresses the name resolves to (IPv4 first), canonical
 }
 
 /** One heartbeat path: this node's address on it and the peer's (HB_PATHS; else the nodes' first addresses). */
@@ -102,10 +103,13 @@ export interface MetricsAddress {
 
 export type Lookup = (name: string) => Promise<string[]>;
 
+/** A name's addresses, IPv4 first (the original's family, so a name with both keeps its heartbeat on IPv4). */
 export const systemLookup: Lookup = async (name) => {
-  if (net.isIPv4(name)) return [name];
-  const res = await dns.promises.lookup(name, { all: true, family: 4 });
-  return [...new Set(res.map((r) => r.address))];
+  const literal = ipLiteral(name.replace(/^\[(.*)\]$/, '$1'));
+  if (literal) return [literal];
+  const res = await dns.promises.lookup(name, { all: true, family: 0 });
+  const addrs = res.map((r) => ipLiteral(r.address) ?? r.address);
+  return [...new Set([...addrs.filter((a) => net.isIPv4(a)), ...addrs.filter((a) => !net.isIPv4(a))])];
 };
 
 export interface LoadOptions {
@@ -232,14 +236,25 @@ function readAddresses(r: Reader) {
       `NODES must name exactly two nodes (got ${nodes.length}${nodes.length ? `: ${nodes.join(' ')}` : ''})`,
     );
   else if (nodes[0] === nodes[1]) r.problem('NODES', `NODES names the same node twice (${nodes[0]})`);
-  const gw = r.raw('GW');
-  if (gw !== '' && !net.isIPv4(gw))
-    r.problem('GW', `GW=${gw}: expected an IPv4 address (or empty for no gateway check)`);
-  const bind = r.raw('BIND');
-  if (bind !== '' && !net.isIPv4(bind)) r.problem('BIND', `BIND=${bind}: expected an IPv4 address`);
-  const peerAddr = splitList(r.raw('PEER_ADDR'));
-  for (const a of peerAddr) if (!net.isIPv4(a)) r.problem('PEER_ADDR', `PEER_ADDR: "${a}" is not an IPv4 address`);
+  const gw = literalOf(r, 'GW', r.raw('GW'), 'expected an IPv4 or IPv6 address (or empty for no gateway check)');
+  const bind = literalOf(r, 'BIND', r.raw('BIND'), 'expected an IPv4 or IPv6 address (0.0.0.0 or :: for all)');
+  const peerAddr = splitList(r.raw('PEER_ADDR')).map((a) =>
+    literalOf(r, 'PEER_ADDR', a, 'expected IPv4 or IPv6 addresses, space-separated'),
+  );
   return { nodes, gw, bind, peerAddr };
+}
+
+/** The canonical form of an IP literal in `key`, or a problem naming the line; '' stays ''. */
+function literalOf(r: Reader, key: string, value: string, expected: string): string {
+  if (value === '') return '';
+  const lit = ipLiteral(value);
+  if (lit === null) {
+    r.problem(key, `${key}=${value}: ${expected}`);
+    return value;
+  }
+  if (isLinkLocal6(lit) && !lit.includes('%'))
+    r.problem(key, `${key}: ${value} is link-local: it needs its interface (${value}%eth0)`);
+  return lit;
 }
 
 /**
@@ -253,16 +268,24 @@ function readPaths(r: Reader, nodes: string[], localName: string): HbPath[] {
     r.problem('HB_PATHS', `HB_PATHS: ${m}`);
     return [];
   };
-  const expect = `expected "${nodes[0]}:<addr>[,<addr>…] ${nodes[1]}:<addr>[,<addr>…]" (IPv4 literals, one per path, in the same order on both)`;
+  const expect = `expected "${nodes[0]}:<addr>[,<addr>…] ${nodes[1]}:<addr>[,<addr>…]" (IP literals, one per path, in the same order on both)`;
   const byNode = new Map<string, string[]>();
   for (const entry of splitList(raw)) {
-    const m = /^([^:]+):(.+)$/.exec(entry);
+    // A node named by an IPv6 literal is written in brackets: [2001:db8::11]:…
+    const m = /^(\[[^\]]+\]|[^:[]+):(.+)$/.exec(entry);
     if (!m) return bad(`"${entry}" is not <node>:<addr>[,<addr>…]; ${expect}`);
-    const [, name, list] = m as unknown as [string, string, string];
+    const [, written, list] = m as unknown as [string, string, string];
+    const name = written.startsWith('[') ? written.slice(1, -1) : written;
     if (!nodes.includes(name)) return bad(`"${name}" is not one of NODES (${nodes.join(' ')}); ${expect}`);
     if (byNode.has(name)) return bad(`${name} is named twice; ${expect}`);
-    const addrs = list.split(',');
-    for (const a of addrs) if (!net.isIPv4(a)) return bad(`${name}: "${a}" is not an IPv4 address; ${expect}`);
+    const addrs: string[] = [];
+    for (const a of list.split(',')) {
+      const lit = ipLiteral(a);
+      if (lit === null) return bad(`${name}: "${a}" is not an IP address; ${expect}`);
+      if (isLinkLocal6(lit) && !lit.includes('%'))
+        return bad(`${name}: ${a} is link-local: it needs its interface (%eth1)`);
+      addrs.push(lit);
+    }
     if (new Set(addrs).size !== addrs.length) return bad(`${name} names an address twice (${list})`);
     byNode.set(name, addrs);
   }
@@ -272,6 +295,9 @@ function readPaths(r: Reader, nodes: string[], localName: string): HbPath[] {
   if (a.length !== b.length)
     return bad(`${nodes[0]} has ${a.length} path address(es), ${nodes[1]} ${b.length}: every path joins one of each`);
   if (a.length > MAX_HB_PATHS) return bad(`${a.length} paths; at most ${MAX_HB_PATHS}`);
+  const mixed = a.findIndex((x, i) => familyOf(x) !== familyOf(b[i]!));
+  if (mixed >= 0)
+    return bad(`path ${mixed + 1} joins ${a[mixed]} and ${b[mixed]}: both ends of a path are IPv4, or both IPv6`);
   const shared = a.find((x) => b.includes(x));
   if (shared) return bad(`${shared} is named for both nodes`);
   const [mine, theirs] = localName === nodes[0] ? [a, b] : [b, a];
@@ -422,7 +448,7 @@ async function readIdentity(
     } catch (e) {
       r.problem(
         'NODES',
-        `node name "${n}" does not resolve to an IPv4 address (/etc/hosts or DNS): ${(e as Error).message ?? e}`,
+        `node name "${n}" does not resolve to an address (/etc/hosts or DNS): ${(e as Error).message ?? e}`,
       );
       resolved.push([]);
     }

@@ -54,13 +54,13 @@ export const KEYS: Record<string, KeySpec> = {
   NODES: {
     kind: 'list',
     default: '',
-    doc: 'the two node names (host names or IPv4 literals); the first is node 1 and wins ties',
+    doc: 'the two node names (host names, IPv4 or IPv6 literals); the first is node 1 and wins ties. A name with both families speaks IPv4',
     original: true,
   },
   GW: {
     kind: 'string',
     default: '',
-    doc: 'IPv4 address to ping each round (the default gateway); empty = no gateway check',
+    doc: 'IPv4 or IPv6 address to ping each round (the default gateway; link-local with its interface: fe80::1%eth0); empty = no gateway check',
     original: true,
   },
   NODENAME: {
@@ -154,7 +154,7 @@ export const KEYS: Record<string, KeySpec> = {
   BIND: {
     kind: 'string',
     default: '',
-    doc: "address the receiver binds to (default: this node's address, or each HB_PATHS address; 0.0.0.0 = all, one socket for every path)",
+    doc: "address the receiver binds to (default: this node's address, or each HB_PATHS address; 0.0.0.0 or :: = all, one socket for every path)",
     original: false,
   },
   AUTHKEY: {

@@ -19,6 +19,7 @@ import {
   readPeerState,
   writePeerState,
 } from '../heartbeat/index.js';
+import { udpType } from '../ip.js';
 import type { StatusStore } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { ReceiverCore } from './core.js';
@@ -49,7 +50,7 @@ export async function startReceiver({
   // One socket per heartbeat path, bound to this node's address on it; with
   // BIND one socket for all, the path told by the peer's source address.
   const binds = config.BIND ? [config.BIND] : config.paths.map((p) => p.local);
-  const socks = binds.map(() => DgramAsPromised.createSocket({ type: 'udp4', reuseAddr: false }));
+  const socks = binds.map((b) => DgramAsPromised.createSocket({ type: udpType(b), reuseAddr: false }));
   for (const [i, sock] of socks.entries())
     sock.socket.on('error', (e) => log.error({ err: errorMessage(e), path: i + 1 }, 'socket error'));
   try {

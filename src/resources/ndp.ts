@@ -3,7 +3,9 @@
 // ARP; Override set, so a client's cache takes the new holder's MAC at once)
 // and a neighbour solicitation that asks who holds an address (the probe of a
 // split brain). Pure: packets in and out; the socket is ndp-tool.ts's.
-import net from 'node:net';
+import { ip6Bytes, ip6Text } from '../ip.js';
+
+export { ip6Bytes, ip6Text };
 
 export const ICMP6_NS = 135;
 export const ICMP6_NA = 136;
@@ -11,50 +13,6 @@ const OPT_SOURCE_LL = 1;
 const OPT_TARGET_LL = 2;
 const FLAG_SOLICITED = 0x40;
 const FLAG_OVERRIDE = 0x20;
-
-/** The 16 bytes of an IPv6 address (any textual form net.isIPv6 accepts, no zone). */
-export function ip6Bytes(addr: string): Buffer {
-  if (!net.isIPv6(addr) || addr.includes('%')) throw new RangeError(`not an IPv6 address: ${addr}`);
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const words = (s: string | undefined): number[] => {
-    if (!s) return [];
-    const parts = s.split(':');
-    const out: number[] = [];
-    for (const p of parts) {
-      if (p.includes('.')) {
-        // an embedded IPv4 (::ffff:1.2.3.4): two words
-        const o = p.split('.').map(Number);
-        out.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
-      } else out.push(Number.parseInt(p, 16));
-    }
-    return out;
-  };
-  const h = words(head);
-  const t = words(tail);
-  const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  const b = Buffer.alloc(16);
-  for (const [i, w] of all.entries()) b.writeUInt16BE(w, i * 2);
-  return b;
-}
-
-/** The canonical text of an IPv6 address (RFC 5952: lower case, longest zero run as ::). */
-export function ip6Text(b: Buffer): string {
-  const w = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
-}
 
 export function macBytes(mac: string): Buffer {
   const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(mac);

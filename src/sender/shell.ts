@@ -14,6 +14,7 @@ import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import type { Word } from '../heartbeat/word.js';
+import { udpType } from '../ip.js';
 import { ResourceRunner } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
@@ -53,7 +54,7 @@ export async function startSender({
   // peer's source-address check holds on hosts with several addresses
   // (127.0.0.1 / 127.0.0.2 included) and each path leaves by its own link.
   const paths = config.paths;
-  const socks: SocketAsPromised[] = paths.map(() => DgramAsPromised.createSocket('udp4'));
+  const socks: SocketAsPromised[] = paths.map((p) => DgramAsPromised.createSocket(udpType(p.local)));
   for (const [i, sock] of socks.entries())
     sock.socket.on('error', (e) => log.error({ err: errorMessage(e), path: i + 1 }, 'socket error'));
   try {

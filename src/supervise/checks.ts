@@ -20,12 +20,20 @@ interface NetPingSession {
   on(ev: 'error', cb: (e: Error) => void): void;
 }
 
-/** ICMP echo with one try; throws when the raw socket cannot be opened (no root / CAP_NET_RAW). */
-export function createPinger(timeoutMs: number): Pinger {
+/** net-ping's networkProtocol for ICMPv6 echo. */
+const NET_PING_IPV6 = 2;
+
+/** ICMP (or ICMPv6) echo with one try; throws when the raw socket cannot be opened (no root / CAP_NET_RAW). */
+export function createPinger(timeoutMs: number, family: 4 | 6 = 4): Pinger {
   const netPing = require('net-ping') as { createSession(o: object): NetPingSession };
   let session: NetPingSession;
   try {
-    session = netPing.createSession({ timeout: Math.round(timeoutMs), retries: 0, packetSize: 16 });
+    session = netPing.createSession({
+      timeout: Math.round(timeoutMs),
+      retries: 0,
+      packetSize: 16,
+      ...(family === 6 ? { networkProtocol: NET_PING_IPV6 } : {}),
+    });
   } catch (e) {
     throw new PhaError('PHA_ERR_ICMP', errorMessage(e));
   }
@@ -45,8 +53,9 @@ export function createPinger(timeoutMs: number): Pinger {
   };
 }
 
-/** Is there a default route (in this network namespace)? */
-export function hasDefaultRoute(routeFile = '/proc/net/route'): boolean {
+/** Is there a default route (in this network namespace) of the gateway's family? */
+export function hasDefaultRoute(routeFile = '/proc/net/route', family: 4 | 6 = 4): boolean {
+  if (family === 6) return hasDefaultRoute6(routeFile === '/proc/net/route' ? '/proc/net/ipv6_route' : routeFile);
   try {
     const lines = fs.readFileSync(routeFile, 'utf8').split('\n').slice(1);
     return lines.some((l) => {
@@ -54,6 +63,25 @@ export function hasDefaultRoute(routeFile = '/proc/net/route'): boolean {
       // Destination 00000000 with flag RTF_UP (0x1)
       return f[1] === '00000000' && (parseInt(f[3] ?? '0', 16) & 1) === 1;
     });
+  } catch {
+    return false;
+  }
+}
+
+/** /proc/net/ipv6_route: destination ::/0, up, not the kernel's "unreachable" entry on lo. */
+function hasDefaultRoute6(routeFile: string): boolean {
+  const RTF_UP = 0x1;
+  const RTF_REJECT = 0x200;
+  try {
+    return fs
+      .readFileSync(routeFile, 'utf8')
+      .split('\n')
+      .some((l) => {
+        const f = l.trim().split(/\s+/);
+        if (f.length < 10 || !/^0{32}$/.test(f[0]!) || f[1] !== '00') return false;
+        const flags = Number.parseInt(f[8]!, 16);
+        return (flags & RTF_UP) !== 0 && (flags & RTF_REJECT) === 0;
+      });
   } catch {
     return false;
   }

@@ -8,6 +8,7 @@ import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
+import { familyOf } from '../ip.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
@@ -46,7 +47,7 @@ export async function startSupervise(deps: SuperviseDeps) {
   if (deps.pinger !== undefined) pinger = deps.pinger;
   else if (config.GW) {
     try {
-      pinger = createPinger(config.PINGTIMEOUT * 1000);
+      pinger = createPinger(config.PINGTIMEOUT * 1000, familyOf(config.GW));
     } catch (e) {
       log.error({ gw: config.GW }, errorMessage(e));
     }
@@ -104,7 +105,7 @@ export async function startSupervise(deps: SuperviseDeps) {
               output: 'output' in r ? r.output : undefined,
               error: r.error,
             })),
-            routeOk: route ? hasDefaultRoute() : true,
+            routeOk: route ? hasDefaultRoute(undefined, config.GW ? familyOf(config.GW) : 4) : true,
           };
         })
         .then(reply.ok, reply.fail),

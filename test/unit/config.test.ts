@@ -168,7 +168,7 @@ test('NODENAME picks the node; one not in NODES is an error', async () => {
 
 test('a node name that does not resolve is an error naming it', async () => {
   const e = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 ghost\n');
-  hasProblem(e, 2, /node name "ghost" does not resolve to an IPv4 address/);
+  hasProblem(e, 2, /node name "ghost" does not resolve to an address/);
   const thrown = await problems('INSTALLDIR=/srv/pha-test\nNODES=lb1 lb2\n', {
     ...OPTS,
     lookup: async (n) => {
@@ -250,16 +250,16 @@ test('RES_x whose script is not executable is an error (chmod +x)', async () => 
   }
 });
 
-test('GW must be an IPv4 address (empty = no gateway check)', async () => {
+test('GW must be an IPv4 or IPv6 address (empty = no gateway check)', async () => {
   hasProblem(
     await problems(text().replace('GW=192.168.42.1', 'GW=gateway')),
     4,
-    /GW=gateway: expected an IPv4 address/,
+    /GW=gateway: expected an IPv4 or IPv6 address/,
   );
   hasProblem(
     await problems(text().replace('GW=192.168.42.1', 'GW=192.168.42.300')),
     4,
-    /GW=192\.168\.42\.300: expected an IPv4 address/,
+    /GW=192\.168\.42\.300: expected an IPv4 or IPv6 address/,
   );
   const c = await build(text().replace('GW=192.168.42.1', 'GW='));
   assert.equal(c.GW, '');
@@ -569,7 +569,7 @@ test('HB_PATHS: path i joins the i-th address of each node; without it one path,
   const cases: [string, RegExp][] = [
     ['HB_PATHS=lb1:198.18.0.11,198.18.1.11 lb2:198.18.0.12', /lb1 has 2 path address\(es\), lb2 1/],
     ['HB_PATHS=lb1:198.18.0.11 lb3:198.18.0.13', /"lb3" is not one of NODES/],
-    ['HB_PATHS=lb1:198.18.0.11 lb2:lb2-hb', /"lb2-hb" is not an IPv4 address/],
+    ['HB_PATHS=lb1:198.18.0.11 lb2:lb2-hb', /"lb2-hb" is not an IP address/],
     ['HB_PATHS=lb1:198.18.0.11,198.18.0.11 lb2:198.18.0.12,198.18.1.12', /lb1 names an address twice/],
     ['HB_PATHS=lb1:198.18.0.11 lb1:198.18.1.11', /lb1 is named twice/],
     ['HB_PATHS=lb1:198.18.0.11', /names one node only/],
@@ -601,4 +601,49 @@ test('HB_PATHS: an address that is not on this host stops the start with file:li
   // Without HB_PATHS the node's name is the path: nothing to check here.
   const plain = await build(text());
   await pathAddressesOurs(plain, ours([]));
+});
+
+test('IPv6: NODES, GW, BIND, PEER_ADDR and HB_PATHS take IPv6 literals (canonical form); a link-local one needs its interface', async () => {
+  const v6 = await build(
+    [
+      'INSTALLDIR=/srv/pha-test',
+      'NODES=2001:db8::11 2001:DB8::12',
+      'NODENAME=2001:db8::11',
+      'GW=fe80::1%eth0',
+      'PEER_ADDR=2001:db8:0:0::99',
+      'HB_PATHS=[2001:db8::11]:2001:db8::11,198.18.1.11 [2001:DB8::12]:2001:db8::12,198.18.1.12',
+      '',
+    ].join('\n'),
+    { ...OPTS, lookup: async (n) => [n.toLowerCase()] },
+  );
+  assert.deepEqual(v6.local.addrs, ['2001:db8::11']);
+  assert.equal(v6.GW, 'fe80::1%eth0');
+  assert.deepEqual(v6.PEER_ADDR, ['2001:db8::99']);
+  assert.deepEqual(v6.paths, [
+    { local: '2001:db8::11', peer: '2001:db8::12' },
+    { local: '198.18.1.11', peer: '198.18.1.12' },
+  ]);
+  hasProblem(await problems(text('GW=fe80::1')), 5, /GW: fe80::1 is link-local: it needs its interface/);
+  hasProblem(await problems(text('BIND=2001:db8::1::2')), 5, /BIND=2001:db8::1::2: expected an IPv4 or IPv6 address/);
+  hasProblem(
+    await problems(text('HB_PATHS=lb1:198.18.0.11,2001:db8::11 lb2:198.18.0.12,198.18.1.12')),
+    5,
+    /path 2 joins 2001:db8::11 and 198.18.1.12: both ends of a path are IPv4, or both IPv6/,
+  );
+});
+
+test("the default route of the gateway family: /proc/net/ipv6_route, the kernel's unreachable entry is none", async () => {
+  const { hasDefaultRoute } = await import('../../src/supervise/checks.js');
+  const dir = tmpDir();
+  try {
+    const f = path.join(dir, 'ipv6_route');
+    const unreachable = `${'0'.repeat(32)} 00 ${'0'.repeat(32)} 00 ${'0'.repeat(32)} ffffffff 00000001 00000000 00200200 lo`;
+    const viaGw = `${'0'.repeat(32)} 00 ${'0'.repeat(32)} 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 eth0`;
+    fs.writeFileSync(f, `${unreachable}\n`);
+    assert.equal(hasDefaultRoute(f, 6), false);
+    fs.writeFileSync(f, `${unreachable}\n${viaGw}\n`);
+    assert.equal(hasDefaultRoute(f, 6), true);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
