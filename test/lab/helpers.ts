@@ -74,8 +74,11 @@ export class Pair {
     return this.lab.installs[node]!.dir;
   }
 
+  /** The VIP holders() looks at (default the lab's IPv4 VIP). */
+  vip: string | undefined;
+
   holders(): Promise<NodeName[]> {
-    return this.lab.vipHolders({ effective: true });
+    return this.lab.vipHolders({ effective: true, vip: this.vip });
   }
 
   /** Resolves to the ms it took; fails the test after timeoutMs. */

@@ -39,10 +39,12 @@ export {
   createLab,
   type FaultTime,
   GW_IP,
+  HB_IP6,
   HB_IPS,
   HOST_IPS,
   type HostName,
   type HostRef,
+  IP6,
   LAB_SUBNET,
   type Lab,
   type LabFaults,
@@ -57,6 +59,8 @@ export {
   type RunResult,
   VIP,
   VIP_CIDR,
+  VIP6,
+  VIP6_CIDR,
 } from './lab.js';
 export {
   installLine,

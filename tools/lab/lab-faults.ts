@@ -11,11 +11,13 @@ import {
   type FaultTime,
   GW_IP,
   HB_PORTS,
+  IP6,
   type LabFaults,
   NODE_NAMES,
   type NodeFaults,
   type NodeName,
   VIP_CIDR,
+  VIP6_CIDR,
 } from './types.js';
 
 /** What the faults need of the lab. */
@@ -28,6 +30,7 @@ export interface FaultContext {
   signalNode(node: NodeName, signal: NodeJS.Signals): Promise<number[]>;
   pids(node: NodeName): Promise<number[]>;
   startKeeper(node: NodeName): Promise<void>;
+  ipv6: boolean; // the lab has IPv6 (a revived node gets its IPv6 route back, loses VIP6)
 }
 
 export function labFaults(c: FaultContext): LabFaults {
@@ -115,9 +118,11 @@ function hostFaults(c: FaultContext, timed: Timed) {
       timed(async () => {
         const n = c.nodes[node];
         await ipOk(['-n', n.ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
+        if (c.ipv6) await ipOk(['-n', n.ns, '-6', 'addr', 'del', VIP6_CIDR, 'dev', 'eth0']);
         await ip(['-n', n.ns, 'link', 'set', 'eth0', 'up']);
         await ip(['-n', c.switchNs, 'link', 'set', n.port, 'up']);
         await ip(['-n', n.ns, 'route', 'replace', 'default', 'via', GW_IP]);
+        if (c.ipv6) await ip(['-n', n.ns, '-6', 'route', 'replace', 'default', 'via', IP6.gw, 'dev', 'eth0']);
         if (!n.keeperPid || !pidAlive(n.keeperPid)) await c.startKeeper(node);
         Object.assign(c.state[node], { dead: false, linkDown: false });
       }),
@@ -149,9 +154,9 @@ function hostFaults(c: FaultContext, timed: Timed) {
 /** The resource: the VIP removed behind pha's back. */
 function resourceFaults(c: FaultContext, timed: Timed) {
   return {
-    vipRemove: (node: NodeName) =>
+    vipRemove: (node: NodeName, cidr = VIP_CIDR) =>
       timed(async () => {
-        await ip(['-n', c.nodes[node].ns, 'addr', 'del', VIP_CIDR, 'dev', 'eth0']);
+        await ip(['-n', c.nodes[node].ns, 'addr', 'del', cidr, 'dev', 'eth0']);
       }),
   };
 }

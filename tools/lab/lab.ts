@@ -99,7 +99,10 @@ class LabImpl implements Lab {
   private readonly frozenPids: Record<NodeName, Set<number>> = { lb1: new Set(), lb2: new Set() };
   private destroying: Promise<void> | null = null;
 
-  constructor(readonly prefix: string) {
+  constructor(
+    readonly prefix: string,
+    readonly ipv6 = false,
+  ) {
     this.switchNs = `${prefix}sw`;
     this.allNs = NS_SUFFIXES.map((s) => `${prefix}${s}`);
     this.nodes = {
@@ -125,13 +128,14 @@ class LabImpl implements Lab {
       signalNode: (node, signal) => this.signalNode(node, signal),
       pids: (node) => this.pids(node),
       startKeeper: (node) => this.startKeeper(node),
+      ipv6,
     });
   }
 
   // ------------------------------------------------------------- building
 
   async build(): Promise<void> {
-    await wire(this.allNs, this.switchNs, [this.gw, this.nodes.lb1, this.nodes.lb2, this.client]);
+    await wire(this.allNs, this.switchNs, [this.gw, this.nodes.lb1, this.nodes.lb2, this.client], this.ipv6);
     await Promise.all(NODE_NAMES.map((n) => this.startKeeper(n)));
   }
 
@@ -277,12 +281,14 @@ class LabImpl implements Lab {
     return includeInfra ? all : all.filter((p) => !this.infra.has(p));
   }
 
-  async vipHolders(opts: { effective?: boolean } = {}): Promise<NodeName[]> {
+  async vipHolders(opts: { effective?: boolean; vip?: string } = {}): Promise<NodeName[]> {
+    const vip = opts.vip ?? VIP;
+    const family = vip.includes(':') ? '-6' : '-4';
     const held = await Promise.all(
       NODE_NAMES.map(async (n) => {
         try {
-          const out = await ip(['-n', this.nodes[n].ns, '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
-          return out.includes(` inet ${VIP}/`);
+          const out = await ip(['-n', this.nodes[n].ns, '-o', family, 'addr', 'show', 'dev', 'eth0']);
+          return out.includes(` inet${family === '-6' ? '6' : ''} ${vip}/`);
         } catch {
           return false;
         }
@@ -381,7 +387,7 @@ export async function createLab(opts: CreateLabOptions = {}): Promise<Lab> {
   if (opts.sweep !== false) await sweepLeftovers();
   const prefix = opts.prefix ?? `pha${randomBytes(3).toString('hex')}-`;
   if (!/^[a-z0-9][a-z0-9_.-]*$/i.test(prefix) || prefix.length > 40) throw new Error(`bad lab prefix ${prefix}`);
-  const lab = new LabImpl(prefix);
+  const lab = new LabImpl(prefix, opts.ipv6 ?? false);
   // Owner pid file before any namespace exists, so a sweep never takes a lab under construction for a leftover.
   writeOwnerPidFile(prefix);
   registerLab(lab);

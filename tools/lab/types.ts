@@ -25,6 +25,20 @@ export const HOST_IPS: Readonly<Record<HostName, string>> = {
  */
 export const HB_IPS: Readonly<Record<NodeName, string>> = { lb1: '198.18.1.11', lb2: '198.18.1.12' };
 export const HB_PREFIX_LEN = 24;
+
+/**
+ * The lab's IPv6 (createLab({ ipv6: true })): the documentation prefix on the
+ * same bridges, never routed out. The heartbeat bridge gets 2001:db8:1::/64.
+ */
+export const IP6: Readonly<Record<HostName, string>> = {
+  gw: '2001:db8::1',
+  lb1: '2001:db8::11',
+  lb2: '2001:db8::12',
+  client: '2001:db8::50',
+};
+export const HB_IP6: Readonly<Record<NodeName, string>> = { lb1: '2001:db8:1::11', lb2: '2001:db8:1::12' };
+export const VIP6 = '2001:db8::100';
+export const VIP6_CIDR = '2001:db8::100/64';
 export const HB_PORTS: Readonly<Record<NodeName, string>> = { lb1: 'h-lb1', lb2: 'h-lb2' };
 
 /** pha installed on a lab node (install.ts makes it). */
@@ -103,7 +117,7 @@ export interface LabFaults {
   /** Send a signal (default SIGKILL) to the given pids or to every process in the node's namespace (lab tooling excepted). */
   kill(target: NodeName | number[], signal?: NodeJS.Signals): Promise<FaultTime>;
   /** Remove the VIP from the node's eth0 by hand (resource failure). */
-  vipRemove(node: NodeName): Promise<FaultTime>;
+  vipRemove(node: NodeName, cidr?: string): Promise<FaultTime>;
 }
 
 export interface Lab {
@@ -140,10 +154,11 @@ export interface Lab {
   /** Pids in the host's namespace (lab tooling excluded unless includeInfra). */
   pids(host: HostRef, includeInfra?: boolean): Promise<number[]>;
   /**
-   * Nodes with the VIP on eth0. effective: leave out nodes that are dead,
-   * frozen or whose link is down (they hold nothing for a client).
+   * Nodes with the VIP on eth0 (default the IPv4 VIP; `vip`: another, e.g.
+   * VIP6). effective: leave out nodes that are dead, frozen or whose link is
+   * down (they hold nothing for a client).
    */
-  vipHolders(opts?: { effective?: boolean }): Promise<NodeName[]>;
+  vipHolders(opts?: { effective?: boolean; vip?: string }): Promise<NodeName[]>;
   /**
    * Run pha-cli on the node as an operator would:
    * `ip netns exec <ns> env NODENAME=<node> PHA_CONFIG=<dir>/etc/config node <phaRoot>/bin/pha-cli.js <args…>`
@@ -161,4 +176,6 @@ export interface CreateLabOptions {
   prefix?: string;
   /** Sweep leftovers of crashed earlier runs first (default true). */
   sweep?: boolean;
+  /** IPv6 on the lab's links too (IP6, HB_IP6; no DAD, so addresses work at once); default off: IPv4 only. */
+  ipv6?: boolean;
 }

@@ -7,10 +7,12 @@ import { ETC_NETNS_DIR } from './cleanup.js';
 import { ip, runArgv } from './exec.js';
 import {
   GW_IP,
+  HB_IP6,
   HB_IPS,
   HB_PORTS,
   HB_PREFIX_LEN,
   HOST_IPS,
+  IP6,
   type LabHost,
   NODE_NAMES,
   type NodeName,
@@ -30,27 +32,33 @@ function hostsFile(): string {
   ].join('\n');
 }
 
-/** Creates the namespaces `allNs` (the switch `switchNs` among them) and wires `hosts` to the switch. */
-export async function wire(allNs: readonly string[], switchNs: string, hosts: readonly LabHost[]): Promise<void> {
+const sysctl = (ns: string, settings: string[]) =>
+  runArgv(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings], { timeoutMs: 5000 });
+
+/**
+ * Creates the namespaces `allNs` (the switch `switchNs` among them) and wires
+ * `hosts` to the switch; with `ipv6`, the IPv6 addresses as well.
+ */
+export async function wire(
+  allNs: readonly string[],
+  switchNs: string,
+  hosts: readonly LabHost[],
+  ipv6 = false,
+): Promise<void> {
   for (const ns of allNs) await ip(['netns', 'add', ns]);
-  // No IPv6 chatter on the lab's links (best effort: the kernel may have no IPv6).
-  await Promise.all(
-    allNs.map((ns) =>
-      runArgv(
-        [
-          'ip',
-          'netns',
-          'exec',
-          ns,
-          'sysctl',
-          '-qw',
-          'net.ipv6.conf.all.disable_ipv6=1',
-          'net.ipv6.conf.default.disable_ipv6=1',
-        ],
-        { timeoutMs: 5000 },
-      ),
-    ),
-  );
+  // IPv4 only: no IPv6 chatter on the lab's links (best effort: the kernel may have no IPv6).
+  // IPv6: no duplicate address detection, so every address (link-local too) is usable at once.
+  // keep_addr_on_down: a node's own addresses survive a dead host's eth0 going down, as IPv4's do.
+  const v6 = ipv6
+    ? [
+        'net.ipv6.conf.all.disable_ipv6=0',
+        'net.ipv6.conf.default.disable_ipv6=0',
+        'net.ipv6.conf.all.accept_dad=0',
+        'net.ipv6.conf.all.keep_addr_on_down=1',
+        'net.ipv6.conf.default.keep_addr_on_down=1',
+      ]
+    : ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+  await Promise.all(allNs.map((ns) => sysctl(ns, ipv6 ? [...v6, 'net.ipv6.conf.default.accept_dad=0'] : v6)));
   const sw = switchNs;
   await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
   await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
@@ -68,13 +76,21 @@ export async function wire(allNs: readonly string[], switchNs: string, hosts: re
       await ip(['-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
       await ip(['-n', h.ns, 'link', 'set', 'eth0', 'up']);
       if (h.name !== 'gw') await ip(['-n', h.ns, 'route', 'add', 'default', 'via', GW_IP]);
+      if (ipv6) await wire6(h.ns, 'eth0', IP6[h.name], h.name !== 'gw');
     }),
   );
-  await wireHeartbeatBridge(sw, hosts);
+  await wireHeartbeatBridge(sw, hosts, ipv6);
+}
+
+/** An interface's IPv6 address (nodad), and the default route via the lab's gateway. */
+async function wire6(ns: string, dev: string, addr: string, route: boolean): Promise<void> {
+  await sysctl(ns, [`net.ipv6.conf.${dev}.disable_ipv6=0`, `net.ipv6.conf.${dev}.accept_dad=0`]);
+  await ip(['-n', ns, '-6', 'addr', 'add', `${addr}/64`, 'dev', dev, 'nodad']);
+  if (route) await ip(['-n', ns, '-6', 'route', 'add', 'default', 'via', IP6.gw, 'dev', dev]);
 }
 
 /** br1: the nodes' eth1 only (no gateway, no client): a link for the heartbeat alone. */
-async function wireHeartbeatBridge(sw: string, hosts: readonly LabHost[]): Promise<void> {
+async function wireHeartbeatBridge(sw: string, hosts: readonly LabHost[], ipv6: boolean): Promise<void> {
   await ip(['-n', sw, 'link', 'add', 'br1', 'type', 'bridge']);
   await ip(['-n', sw, 'link', 'set', 'br1', 'up']);
   const nodes = hosts.filter((h): h is LabHost & { name: NodeName } => NODE_NAMES.includes(h.name as NodeName));
@@ -86,6 +102,7 @@ async function wireHeartbeatBridge(sw: string, hosts: readonly LabHost[]): Promi
       await ip(['-n', sw, 'link', 'set', port, 'up']);
       await ip(['-n', h.ns, 'addr', 'add', `${HB_IPS[h.name]}/${HB_PREFIX_LEN}`, 'dev', 'eth1']);
       await ip(['-n', h.ns, 'link', 'set', 'eth1', 'up']);
+      if (ipv6) await wire6(h.ns, 'eth1', HB_IP6[h.name], false);
     }),
   );
 }
