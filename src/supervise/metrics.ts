@@ -138,10 +138,12 @@ const GAUGES: readonly ReadRow[] = [
   },
   {
     name: 'pha_gateway_ok',
-    help: 'the gateway answers (0: GW_FAILS pings in a row went unanswered; none without GW)',
+    help: 'the gateway answers (0: GW_FAILS pings in a row went unanswered); no series without GW',
+    // Labelled by the address: a label-less gauge would show 0 on a node without GW (and alert).
+    labels: ['gw'],
     read: (s, put) => {
       const ok = s.status().GW_OK;
-      if (s.gw && (ok === 0 || ok === 1)) put({}, ok);
+      if (s.gw && (ok === 0 || ok === 1)) put({ gw: s.gw }, ok);
     },
   },
   {

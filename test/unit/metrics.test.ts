@@ -116,4 +116,14 @@ describe('pha_peer_config_mismatch', () => {
     st = {};
     assert.deepEqual(await value(), [0], 'the receiver stopped (key removed): no stale 1');
   });
+
+  it('the gateway: a series labelled by its address with GW, none without (no alert on a node that pings nothing)', async () => {
+    const gw = async (src: MetricsSource) => {
+      const { registry } = await buildRegistry(src);
+      const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'pha_gateway_ok');
+      return (m?.values ?? []).map((v) => [v.labels.gw, v.value]);
+    };
+    assert.deepEqual(await gw(source({})), [['198.18.0.1', 1]]);
+    assert.deepEqual(await gw({ ...source({}), gw: '' }), []);
+  });
 });
