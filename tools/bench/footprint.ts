@@ -1,6 +1,6 @@
 /**
  * Idle footprint of a steady pair (CPU % and RSS of each node's three
- * daemons), supervise's round time with 1 / 10 / 50 resources, status-store
+ * daemons), supervise's round time with 1 / 10 / 50 / 200 resources, status-store
  * update latency with three concurrent writer processes, and the wall time
  * of a one-shot `pha-cli stat`.
  */
@@ -284,7 +284,7 @@ export async function runFootprint(env: BenchEnv, o: BenchOptions, meta: RunMeta
   }
   if (meta.aborted()) return micro;
   say('\n== supervise round (resource checks run concurrently, then the status write), 20 rounds');
-  for (const n of [1, 10, 50]) {
+  for (const n of [1, 10, 50, 200]) {
     try {
       micro.superviseRound.push(await superviseRounds(env, n));
     } catch (e) {
