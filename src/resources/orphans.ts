@@ -39,6 +39,16 @@ export function judge(r: ScriptRecord, facts: Facts, selfPid: number): Verdict {
   return r.ownerPid === selfPid ? 'own' : 'foreign';
 }
 
+/**
+ * Is a script with this verdict killed? Orphans always (nobody enforces
+ * their timeout, nobody acts on their result); with `foreign` (the fencing
+ * sender) also a live owner's, but not its notify hook, which touches no
+ * resource (its alert still goes out).
+ */
+export function toKill(v: Verdict, action: string, kill: { foreign: boolean }): boolean {
+  return v === 'orphan' || (v === 'foreign' && kill.foreign && action !== 'notify');
+}
+
 const FIELDS: (keyof ScriptRecord)[] = ['owner', 'ownerPid', 'ownerStart', 'pgid', 'start', 'resource', 'action', 'at'];
 
 /** A record's text, or why it is not one (a damaged file must never throw). */
@@ -192,13 +202,8 @@ export class ScriptRecords {
       const verdict = judge(r, facts(r), this.selfPid);
       const ageMs = Math.max(0, this.now() - r.at);
       if (verdict === 'own') continue;
-      if (verdict === 'stale') {
-        rmQuiet(file);
-        out.push({ verdict, record: r, killed: false, ageMs });
-        continue;
-      }
-      // A live owner's notify hook touches no resource: the fence spares it (its alert still goes out).
-      if (verdict === 'foreign' && (!kill.foreign || r.action === 'notify')) {
+      if (verdict === 'stale') rmQuiet(file);
+      if (!toKill(verdict, r.action, kill)) {
         out.push({ verdict, record: r, killed: false, ageMs });
         continue;
       }
