@@ -70,12 +70,18 @@ export function parseRecord(text: string): ScriptRecord | { problem: string } {
   return o as unknown as ScriptRecord;
 }
 
-/** Field 22 of /proc/<pid>/stat (clock ticks since boot); null when there is no such process. */
+/**
+ * Field 22 of /proc/<pid>/stat (clock ticks since boot); null when there is
+ * no such process, or it is a zombie: a killed owner nobody reaped yet is
+ * dead (as the watchdog's pidAlive says), and a script that has exited is
+ * not killed for what it left in its group.
+ */
 export function procStart(pid: number): number | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The command name (field 2) may hold spaces and ')': count from the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return null;
     const v = Number(rest[22 - 3]);
     return Number.isFinite(v) ? v : null;
   } catch {

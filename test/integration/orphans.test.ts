@@ -17,7 +17,14 @@ import { scriptsDir } from '../../src/resources/orphans.js';
 import { startSender } from '../../src/sender/shell.js';
 import { StatusStore } from '../../src/status-store/index.js';
 import { startSupervise } from '../../src/supervise/shell.js';
-import { expectWithin, sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+/** Wait for `pred`; fail saying what when it never holds (expectWithin lets a false yes/no probe pass). */
+async function expectWithin(what: string, pred: () => boolean, ms: number): Promise<void> {
+  assert.ok(await waitFor(pred, ms), `timed out after ${ms} ms waiting for: ${what}`);
+}
+
+import { cli, makePair } from './pair-helpers.js';
 
 const OWNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'orphan-owner.js');
 
@@ -68,14 +75,19 @@ async function owner(config: Config, script: string): Promise<{ proc: ChildProce
   return { proc, pgid };
 }
 
-/** Is any process of group `pgid` left? */
+/** Is any process of group `pgid` still running? (A killed one nobody reaped yet is a zombie: dead.) */
 function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+    } catch {
+      /* gone meanwhile */
+    }
   }
+  return false;
 }
 
 describe('orphaned resource scripts', () => {
@@ -96,7 +108,8 @@ describe('orphaned resource scripts', () => {
         logs.join('\n'),
       );
       assert.match(alarms.list().join('\n'), /killed a script left running by another process: res test start/);
-      assert.deepEqual(fs.readdirSync(scriptsDir(runDir(config))), []);
+      // Its record removed (the new supervise's own checks may be recorded by now).
+      assert.ok(!fs.readdirSync(scriptsDir(runDir(config))).includes(String(o.pgid)));
     } finally {
       await sup.stop();
     }
@@ -133,5 +146,59 @@ describe('orphaned resource scripts', () => {
     }
     await sleep(Math.max(0, t0 + 9000 - Date.now()));
     assert.ok(!fs.existsSync(marker), 'the frozen supervise’s start completed after the fence');
+  });
+
+  it('real daemons: supervise killed -9 in the middle of a slow start; the restarted one kills the orphan', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-orphans-'));
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    const trail = path.join(tmp, 'trail');
+    // Only node a runs: after its grace it takes over and starts "slow", which
+    // says "begin <pid>", takes 4 s, then says "done <pid>".
+    const p = makePair({ RES_slow: trail, DEADTIME: '500', HEARTBEAT_INT: '100' });
+    after(() => p.cleanup());
+    fs.mkdirSync(path.join(p.a.dir, 'res'));
+    fs.writeFileSync(
+      path.join(p.a.dir, 'res', 'slow'),
+      '#!/bin/sh\ncase "$1" in\n  start) echo "begin $$ at $(date +%s.%N)" >> "$2"; sleep 4; echo "done $$ at $(date +%s.%N)" >> "$2" ;;\n  check) grep -q done "$2" 2>/dev/null ;;\nesac\nexit $?\n',
+      { mode: 0o755 },
+    );
+    assert.equal((await cli(p.a, ['start'])).code, 0);
+    const dir = path.join(p.a.dir, 'var', 'run', 'scripts');
+    // The slow start's record (not the quick "test" start before it): its file is named by the pgid.
+    let pgid = 0;
+    const slowStart = () => {
+      try {
+        for (const f of fs.readdirSync(dir)) {
+          const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+          if (r.resource === 'slow' && r.action === 'start') pgid = Number(f);
+        }
+      } catch {
+        /* not yet, or a record removed while we read */
+      }
+      return pgid > 0;
+    };
+    await expectWithin('the slow start running', slowStart, 15_000);
+    const sup = Number(fs.readFileSync(path.join(p.a.dir, 'var', 'run', 'supervise'), 'utf8'));
+    process.kill(sup, 'SIGKILL');
+    after(() => {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+    // The restart takes about 0.5 s; the script would end on its own 4 s after it began.
+    await expectWithin('the orphan killed by the restarted supervise', () => !groupAlive(pgid), 2000);
+    await sleep(4500);
+    const lines = fs.readFileSync(trail, 'utf8');
+    assert.match(lines, new RegExp(`^begin ${pgid} `, 'm'));
+    assert.doesNotMatch(lines, new RegExp(`^done ${pgid} `, 'm'), 'the orphaned start completed');
+    const st = JSON.parse((await cli(p.a, ['stat', '--json'])).stdout);
+    assert.ok(
+      st.alarms.some((a: string) =>
+        /killed a script left running by another process: res slow start of supervise/.test(a),
+      ),
+      `alarm in stat: ${st.alarms}`,
+    );
   });
 });

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ResourceRunner } from '../../src/resources/index.js';
 import { judge, parseRecord, procStart, type ScriptRecord, ScriptRecords } from '../../src/resources/orphans.js';
-import { expectWithin, sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+/** Wait for `pred`; fail saying what when it never holds (expectWithin lets a false yes/no probe pass). */
+async function expectWithin(what: string, pred: () => boolean, ms: number): Promise<void> {
+  assert.ok(await waitFor(pred, ms), `timed out after ${ms} ms waiting for: ${what}`);
+}
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-orphans-'));
 after(() => fs.rmSync(DIR, { recursive: true, force: true }));
