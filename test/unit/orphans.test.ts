@@ -75,6 +75,23 @@ function leader(): ChildProcess {
 }
 const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
 
+describe('procStart', () => {
+  it('a zombie (killed, nobody reaped it yet) has no start time: a dead owner, an ended script', async () => {
+    // sh backgrounds a short sleep, then becomes a long one that never reaps it.
+    const c = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 8'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    after(() => c.kill('SIGKILL'));
+    let out = '';
+    c.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    await expectWithin('the pid of the short sleep', () => /\d+\n/.test(out), 2000);
+    const zombie = Number(out.trim());
+    assert.notEqual(procStart(zombie), null, 'running: it has a start time');
+    await expectWithin('the zombie', () => fs.readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '), 3000);
+    assert.equal(procStart(zombie), null);
+    assert.equal(typeof procStart(process.pid), 'number');
+    assert.equal(procStart(2 ** 22 + 1), null, 'no such process');
+  });
+});
+
 describe('ScriptRecords.sweep', () => {
   const logs: string[] = [];
   const events: string[] = [];
