@@ -177,7 +177,8 @@ export class ScriptRecords {
   /**
    * Read every record and act on it: remove stale and damaged ones, kill the
    * process group of each orphan (and with `foreign`, of each script a live
-   * other owner runs), then remove its record. Each kill is logged.
+   * other owner runs), then remove its record. Each kill is logged. Never
+   * throws: the fence's stops run after it whatever the files hold.
    */
   sweep(kill: { foreign: boolean }, facts: (r: ScriptRecord) => Facts = readFacts): SweepEntry[] {
     let names: string[];
