@@ -4,6 +4,7 @@ import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:c
 import path from 'node:path';
 import type { ResourceDef } from '../config/index.js';
 import { PACKAGE_BIN_DIR } from '../paths.js';
+import type { ScriptRecords } from './orphans.js';
 
 export type ResAction = 'start' | 'stop' | 'check' | 'garp' | 'probe';
 /** What a call of a script was: a resource action, or a notify hook (its arguments are the transition). */
@@ -28,6 +29,7 @@ export interface RunnerOptions {
   spawn?: SpawnFn; // injectable for tests
   env?: NodeJS.ProcessEnv;
   onResult?: (r: RunResult) => void; // logging hook
+  records?: ScriptRecords; // each running call recorded in var/run/scripts (orphans.ts)
 }
 
 const OUTPUT_CAP = 4096;
@@ -109,6 +111,7 @@ export class ResourceRunner {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (child?.pid !== undefined) this.opts.records?.remove(child.pid);
         const result: RunResult = {
           name: res.name,
           action,
@@ -120,7 +123,7 @@ export class ResourceRunner {
         this.opts.onResult?.(result);
         resolve(result);
       };
-      let child: ChildProcess;
+      let child: ChildProcess | undefined;
       try {
         child = spawn(res.script, argv, {
           detached: true, // own process group: the timeout kills grandchildren too
@@ -128,6 +131,8 @@ export class ResourceRunner {
           env,
         });
         onSpawn(child);
+        // Recorded before anything else runs: if this daemon dies now, the group is found.
+        if (child.pid !== undefined) this.opts.records?.add(child.pid, res.name, action);
       } catch (e) {
         resolve({
           name: res.name,

@@ -6,7 +6,7 @@
 // the file watch, the bus) and the core's effects are carried out.
 import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
-import { varDir } from '../config/index.js';
+import { runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
@@ -16,6 +16,7 @@ import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration }
 import type { Word } from '../heartbeat/word.js';
 import { udpType } from '../ip.js';
 import { ResourceRunner } from '../resources/index.js';
+import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { announceDelay, SenderCore, type SenderSight } from './core.js';
@@ -33,6 +34,7 @@ export interface SenderDeps {
   alarms?: Alarms;
   watchdog?: Watchdog;
   runner?: ResourceRunner; // stops the resources when the sender fences
+  records?: ScriptRecords; // var/run/scripts: the scripts it kills before it fences
   now?: () => number; // wall clock (status values, logs)
   mono?: () => number; // monotonic clock (timers, ages)
   vitals?: Vitals; // counters, lag, writes for supervise's metrics
@@ -46,6 +48,7 @@ export async function startSender({
   alarms,
   watchdog,
   runner: given,
+  records = daemonRecords(runDir(config), 'sender', log, alarms),
   now = Date.now,
   mono = monotonic,
   vitals,
@@ -81,7 +84,7 @@ export async function startSender({
   const timing = timingOf(config);
   const fresh = timing.busFreshMs;
   const core = new SenderCore(config);
-  const runner = given ?? new ResourceRunner({ timeoutMs: timing.resTimeoutMs });
+  const runner = given ?? new ResourceRunner({ timeoutMs: timing.resTimeoutMs, records });
   let sent = 0;
   let sendErrors = 0;
   const pathErrors = paths.map(() => 0);
@@ -148,7 +151,12 @@ export async function startSender({
     },
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
-    fence: (reply) => void runner.stopInReverse(config.resources).then(reply.ok, reply.fail),
+    fence: (reply) => {
+      // Every script not ours first (a dead supervise's orphan, a frozen one's
+      // start): none may bring a resource up after the stops below.
+      records.sweep({ foreign: true });
+      void runner.stopInReverse(config.resources).then(reply.ok, reply.fail);
+    },
   };
   const run = runCore(core, senderBinding(config.resources), ports);
 

@@ -2,7 +2,7 @@
 // the checks' and scripts' results, the gateway's answers), the core's effects
 // carried out (core.ts has the logic; decide.ts the rules).
 import path from 'node:path';
-import type { Config, ResourceDef } from '../config/index.js';
+import { type Config, type ResourceDef, runDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
 import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
@@ -10,6 +10,7 @@ import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { familyOf } from '../ip.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
+import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js';
@@ -25,6 +26,7 @@ export interface SuperviseDeps {
   mono?: () => number; // monotonic clock (timers, ages)
   pinger?: Pinger | null; // null: no gateway check
   runner?: ResourceRunner;
+  records?: ScriptRecords; // var/run/scripts: its own scripts, and the orphans it kills at its start
   bus?: LocalBus;
   alarms?: Alarms;
   watchdog?: Watchdog;
@@ -37,11 +39,16 @@ export async function startSupervise(deps: SuperviseDeps) {
   const fresh = timing.busFreshMs;
   const now = deps.now ?? Date.now;
   const mono = deps.mono ?? monotonic;
+  const records = deps.records ?? daemonRecords(runDir(config), 'supervise', log, alarms);
+  // Before anything is checked or decided: a script of a killed predecessor
+  // (or of a killed sender) must not finish after this supervise has looked.
+  records.sweep({ foreign: false });
   const runner =
     deps.runner ??
     new ResourceRunner({
       timeoutMs: timing.resTimeoutMs,
       onResult: (r) => logResult(log, r),
+      records,
     });
   let pinger: Pinger | null = null;
   if (deps.pinger !== undefined) pinger = deps.pinger;
@@ -135,7 +142,16 @@ export async function startSupervise(deps: SuperviseDeps) {
     decided: () => {},
     notify: (t) => telling.tell(t),
   };
-  const telling = await startTelling({ config, log, alarms, bus, vitals, mono, view: () => view(store.read()) });
+  const telling = await startTelling({
+    config,
+    log,
+    alarms,
+    bus,
+    vitals,
+    mono,
+    records,
+    view: () => view(store.read()),
+  });
   const run = runCore(core, superviseBinding(config.resources), ports);
 
   // The peer's new word (and a restarted sender or receiver) comes over the bus first.

@@ -8,6 +8,7 @@ import { varDir } from '../config/index.js';
 import type { Alarms, LocalBus, Logger } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { ResourceRunner } from '../resources/index.js';
+import type { ScriptRecords } from '../resources/orphans.js';
 import type { Status } from '../status-store/index.js';
 import { packageVersion } from '../version.js';
 import { History } from './history.js';
@@ -25,6 +26,7 @@ export interface TellingDeps {
   bus?: LocalBus;
   vitals?: Vitals;
   mono: () => number;
+  records?: ScriptRecords; // the hooks' calls are recorded too: an orphaned hook has no timeout any more
   /** The node's live status (the file, our pending writes, the bus over it). */
   view: () => Status;
 }
@@ -42,7 +44,7 @@ export async function startTelling(d: TellingDeps): Promise<Telling> {
   const history = new History(varDir(config), log);
   const served = config.metrics ? await startMetrics(d) : null;
   const metrics = served?.metrics;
-  const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000 });
+  const hookRunner = new ResourceRunner({ timeoutMs: config.NOTIFY_TIMEOUT * 1000, records: d.records });
   const notifier = new Notifier({
     hooks: config.notify,
     timeoutMs: config.NOTIFY_TIMEOUT * 1000,

@@ -12,7 +12,9 @@ export async function expectWithin(
   everyMs = 20,
 ): Promise<number> {
   const t0 = performance.now();
-  if ((await waitFor(pred, timeoutMs, everyMs)) === undefined)
+  // waitFor gives false (not undefined) for a yes/no probe that never held.
+  const v: boolean | undefined = await waitFor(pred, timeoutMs, everyMs);
+  if (v === undefined || v === false)
     assert.fail(`timed out after ${timeoutMs} ms waiting for: ${typeof what === 'string' ? what : what()}`);
   return Math.round(performance.now() - t0);
 }

@@ -317,6 +317,18 @@ describe('simulation: the heartbeat path cut, the LAN intact (the hbcut family)'
   });
 });
 
+describe('simulation: scripts orphaned by a killed daemon (var/run/scripts)', () => {
+  it('without the sweeps an orphan does its work after the fence or the next start: orphan-killed catches it', (t) => {
+    let caught: { seed: number; invariant: string } | null = null;
+    for (let seed = 1; seed <= CI_SEEDS && !caught; seed++) {
+      const v = failing(seed, 1, { orphansLive: true }, 'mixed');
+      if (v?.name === 'orphan-killed') caught = { seed, invariant: v.name };
+    }
+    assert.ok(caught, `orphans running on survived ${CI_SEEDS} seeds`);
+    t.diagnostic(`orphans running on: caught at seed ${caught.seed}`);
+  });
+});
+
 describe('simulation: a broken rule is caught within the CI seed budget', () => {
   for (const [name, m] of Object.entries(MUTANTS)) {
     it(`${name} (${m.about})`, (t) => {

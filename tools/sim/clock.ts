@@ -83,6 +83,8 @@ export abstract class SimClock {
       notifySeq: 0,
       pub: new Map(),
       hist: { sender: [], receiver: [], supervise: [] },
+      scripts: new Set(),
+      fencedAt: -Infinity,
     });
     this.nodes = [mk(1), mk(2)];
   }

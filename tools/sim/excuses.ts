@@ -26,7 +26,8 @@ export class Excuses {
     let excuse = 0; // how long after its end a fault may leave two holders
     switch (f.kind) {
       case 'crash':
-        // A killed supervise whose start (a takeover) completes orphaned: the
+        // A killed supervise whose start (a takeover) completes orphaned before
+        // the new supervise starts (which kills it if it still runs): the
         // resources are up but not announced until the new supervise's startup
         // grace ends (watchdog + start-up + DEADTIME); a peer that yields only
         // to ONLINE (its gateway failing) holds until then (seed 201375).
@@ -128,7 +129,7 @@ export class Excuses {
         this.until,
         this.w.t +
           this.base +
-          (op === 'start' && h === 'after' ? this.resExcuse + this.w.p.DEADTIME : op === 'stop' ? this.resExcuse : 0),
+          (op === 'start' && h !== 'before' ? this.resExcuse + this.w.p.DEADTIME : op === 'stop' ? this.resExcuse : 0),
       );
   }
 

@@ -7,7 +7,7 @@ import type { HookCall } from '../../src/supervise/hook-queue.js';
 import { Excuses } from './excuses.js';
 import { Hearing, type Takeover } from './hearing.js';
 import type { Fault, Schedule } from './schedule.js';
-import type { Hang, SimNode, World } from './world.js';
+import type { Hang, SimNode, SimScript, World } from './world.js';
 
 export const INVARIANTS = {
   'two-holders':
@@ -26,6 +26,8 @@ export const INVARIANTS = {
   'online-means-up':
     'the sender never says ONLINE while a resource of its node is down (unless it just failed by itself)',
   'stop-has-cause': 'a held resource is never stopped without a cause in the log',
+  'orphan-killed':
+    "no script of a dead daemon does its work (brings a resource up or down) after its node's sender fenced or a new supervise started there: both kill it first (var/run/scripts)",
   'notify-order':
     "a node's notify hooks are called one at a time, in the order of its transitions: PHA_SEQ grows, and each state call starts from the state the last one ended in (or UNKNOWN after a start)",
 } as const;
@@ -203,6 +205,24 @@ export class Monitor {
         `n${node.id}: hook call #${call.seq} ${t.now} ${t.old}, but the last state told was ${from}`,
       );
     this.lastCall[i] = { seq: call.seq, state: t.event === 'state' ? t.now : from };
+  }
+
+  scriptWork(node: SimNode, s: SimScript): void {
+    const o = s.owner;
+    if (!o || o.alive) return;
+    const died = node.hist[o.name].find((h) => h.pid === o.pid)?.end ?? -Infinity;
+    const next = node.hist.supervise.find((h) => h.start >= died);
+    const after =
+      node.fencedAt >= died
+        ? `its sender fenced at ${(node.fencedAt / 1000).toFixed(3)} s`
+        : next
+          ? `supervise ${next.pid} started at ${(next.start / 1000).toFixed(3)} s`
+          : null;
+    if (after)
+      this.fail(
+        'orphan-killed',
+        `n${node.id}: res ${s.name} ${s.op} of ${o.name} ${o.pid} (dead at ${(died / 1000).toFixed(3)} s) did its work after ${after}`,
+      );
   }
 
   stopping(node: SimNode, by: string, cause: string | null): void {

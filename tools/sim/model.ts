@@ -81,6 +81,7 @@ export interface WorldOptions {
   keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
   probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
   splitYield?: boolean; // SPLIT_YIELD=1: rule 12 acts
+  orphansLive?: boolean; // broken on purpose: no script records, orphans run on (the invariant must catch it)
 }
 
 export type Fn = () => void;
@@ -159,6 +160,10 @@ export interface SimNode {
   peerState: PeerState | null;
   /** PHA_SEQ of the node's last transition (var/notify.seq: survives restarts). */
   notifySeq: number;
+  /** Resource scripts that run now, as var/run/scripts records them (src/resources/orphans.ts). */
+  scripts: Set<SimScript>;
+  /** When its sender last fenced (a script of a daemon dead before then must not do its work after). */
+  fencedAt: number;
   /** The last thing each daemon said on the bus (the bus is modelled lazily: no event per repeat). */
   pub: Map<DaemonName, Heard>;
   /** When each daemon ran: [start, end) per process (the watchdogs' pid checks look here). */
@@ -171,7 +176,19 @@ export interface Heard {
   pid: number; // the process that said it
 }
 
-export type Hang = 'before' | 'after';
+/** A hung script did its work before it hung ('after'), seconds into the hang ('late': a slow start that then hangs), or never ('before'). */
+export type Hang = 'before' | 'after' | 'late';
+
+/** One running start or stop script: its owner (null: pha-cli, which records none), killed as the real sweeps do. */
+export interface SimScript {
+  owner: Proc | null;
+  op: 'start' | 'stop';
+  name: string;
+  hang: Hang | null;
+  live: boolean;
+  /** Killed: it does no more work; its owner's runner sees a failure (and goes on as it would). */
+  onKill: () => void;
+}
 
 /** A core and the runner that carries its effects out on this process's ports. */
 export interface Running<C, Ev, Eff> {
@@ -227,6 +244,8 @@ export interface WorldHooks {
   hung?: (node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang) => void;
   /** A notify hook call begins (one hook configured: its queue's order is what is checked). */
   notified?: (node: SimNode, call: HookCall) => void;
+  /** A script does its work (a resource comes up or goes down). */
+  scriptWork?: (node: SimNode, s: SimScript) => void;
   /** A stop of resources is carried out: who and why (the last log line of that daemon). */
   stopping?: (node: SimNode, by: DaemonName, cause: string | null) => void;
 }

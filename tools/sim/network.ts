@@ -1,7 +1,8 @@
 // The network between the nodes (loss, duplication, delay, reordering,
 // partitions) and the resources on each node (their scripts' latency and faults).
 import type { Word } from '../../src/heartbeat/word.js';
-import type { Hang, Proc, SimNode } from './model.js';
+import { judge, toKill } from '../../src/resources/orphans.js';
+import type { Hang, Proc, SimNode, SimScript } from './model.js';
 import { SimStore } from './store.js';
 
 export abstract class SimNetwork extends SimStore {
@@ -81,19 +82,39 @@ export abstract class SimNetwork extends SimStore {
     this.setRes(node, name, false);
   }
 
-  startSome(node: SimNode, names: string[], done: (r: { name: string; ok: boolean }[]) => void): void {
+  /**
+   * Start `names` in config order, like ResourceRunner.startInOrder in
+   * `owner`'s process (null: pha-cli): the loop dies with its process, so a
+   * dead owner starts nothing more; the script in flight runs on as an orphan
+   * until a sweep kills it (killScripts).
+   */
+  startSome(
+    node: SimNode,
+    names: string[],
+    done: (r: { name: string; ok: boolean }[]) => void,
+    owner: Proc | null = null,
+  ): void {
     const results: { name: string; ok: boolean }[] = [];
     const next = (i: number) => {
       if (i >= names.length) return done(results);
+      if (owner && !owner.alive) return;
+      const name = names[i]!;
       const hang = this.hang(node, 'start');
       const work = this.lat2(this.lat.startMs);
-      // Did its work (in the usual time), then hung: the resource is up from then on.
-      if (hang === 'after') this.at(this.t + work, () => this.setRes(node, names[i]!, true));
+      const s = this.script(node, owner, 'start', name, hang, () => {
+        results.push({ name, ok: false });
+        done(results);
+      });
+      // Did its work (in the usual time, or seconds late), then hung: the resource is up from then on.
+      if (hang === 'after' || hang === 'late')
+        this.at(this.t + this.workAt(hang, work), () => s.live && this.scriptWork(node, s, true));
       this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : work), () => {
+        if (!s.live) return;
+        this.scriptEnded(node, s);
         if (hang) this.hooks.hung?.(node, 'start', 'killed', hang);
         const ok = !hang && !node.startFails;
-        if (ok) this.setRes(node, names[i]!, true);
-        results.push({ name: names[i]!, ok });
+        if (ok) this.scriptWork(node, s, true);
+        results.push({ name, ok });
         // Like ResourceRunner.startInOrder: the first failure ends the sequence.
         if (ok) next(i + 1);
         else done(results);
@@ -102,28 +123,97 @@ export abstract class SimNetwork extends SimStore {
     next(0);
   }
 
-  /** Does a script begun now hang, and did it do its work before it hung ('after': the address is added, arping hangs) or not ('before')? */
+  private script(
+    node: SimNode,
+    owner: Proc | null,
+    op: 'start' | 'stop',
+    name: string,
+    hang: Hang | null,
+    onKill: () => void,
+  ): SimScript {
+    const s: SimScript = { owner, op, name, hang, live: true, onKill };
+    node.scripts.add(s);
+    return s;
+  }
+
+  private scriptEnded(node: SimNode, s: SimScript): void {
+    s.live = false;
+    node.scripts.delete(s);
+  }
+
+  private scriptWork(node: SimNode, s: SimScript, up: boolean): void {
+    this.hooks.scriptWork?.(node, s);
+    this.setRes(node, s.name, up);
+  }
+
+  /**
+   * The sweep of var/run/scripts by `by` (src/resources/orphans.ts, the same
+   * verdict and policy): a supervise at its start kills the scripts of dead
+   * owners; the fencing sender (`foreign`) every script not its own.
+   */
+  protected killScripts(by: Proc, kill: { foreign: boolean }): void {
+    if (this.o.orphansLive) return;
+    const node = by.node;
+    for (const s of [...node.scripts]) {
+      if (!s.owner) continue; // pha-cli records none
+      const o = s.owner;
+      const r = {
+        owner: o.name,
+        ownerPid: o.pid,
+        ownerStart: o.startedAt,
+        pgid: 2,
+        start: 0,
+        resource: s.name,
+        action: s.op,
+        at: 0,
+      };
+      const v = judge(r, { leaderStart: 0, ownerStart: o.alive ? o.startedAt : null }, by.pid);
+      if (!toKill(v, s.op, kill)) continue;
+      this.scriptEnded(node, s);
+      this.log(node, by.name, `killed res ${s.name} ${s.op} of ${o.name} (pid ${o.pid}${o.alive ? '' : ', dead'})`);
+      if (s.hang) this.hooks.hung?.(node, s.op, 'killed', s.hang);
+      s.onKill();
+    }
+  }
+
+  /** When a hung script that does its work does it: in its usual time, or late (30-90 % of RES_TIMEOUT). */
+  private workAt(h: Hang, work: number): number {
+    return h === 'late' ? this.p.RES_TIMEOUT * 1000 * (0.3 + 0.6 * this.rng.next()) : work;
+  }
+
+  /** Does a script begun now hang, and did it do its work before it hung ('after': the address is added, arping hangs; 'late': seconds into the hang) or not ('before')? */
   protected hang(node: SimNode, op: 'start' | 'stop'): Hang | null {
     if (!node.scriptsHang) return null;
-    const h = this.rng.chance(0.5) ? 'after' : 'before';
+    const h = this.rng.chance(0.5) ? (this.rng.chance(0.4) ? 'late' : 'after') : 'before';
     this.hangs++;
     this.log(node, 'res', `${op} script hangs (${h} its work) until RES_TIMEOUT ${this.p.RES_TIMEOUT} s`);
     this.hooks.hung?.(node, op, 'begun', h);
     return h;
   }
 
-  stopAll(node: SimNode, done: (r: { name: string; ok: boolean }[]) => void): void {
+  /** Stop every resource in reverse order, like ResourceRunner.stopInReverse in `owner`'s process (null: pha-cli). */
+  stopAll(node: SimNode, done: (r: { name: string; ok: boolean }[]) => void, owner: Proc | null = null): void {
     const names = [...this.resources].reverse();
     const results: { name: string; ok: boolean }[] = [];
     const next = (i: number) => {
       if (i >= names.length) return done(results);
+      if (owner && !owner.alive) return;
+      const name = names[i]!;
       const hang = this.hang(node, 'stop');
       const work = this.lat2(this.lat.stopMs);
-      if (hang === 'after') this.at(this.t + work, () => this.setRes(node, names[i]!, false));
+      // Killed: a failure, and the stop goes on with the next one.
+      const s = this.script(node, owner, 'stop', name, hang, () => {
+        results.push({ name, ok: false });
+        next(i + 1);
+      });
+      if (hang === 'after' || hang === 'late')
+        this.at(this.t + this.workAt(hang, work), () => s.live && this.scriptWork(node, s, false));
       this.at(this.t + (hang ? this.p.RES_TIMEOUT * 1000 : work), () => {
+        if (!s.live) return;
+        this.scriptEnded(node, s);
         if (hang) this.hooks.hung?.(node, 'stop', 'killed', hang);
-        if (!hang) this.setRes(node, names[i]!, false);
-        results.push({ name: names[i]!, ok: !hang });
+        if (!hang) this.scriptWork(node, s, false);
+        results.push({ name, ok: !hang });
         next(i + 1);
       });
     };

@@ -51,7 +51,10 @@ export abstract class SimPorts extends SimNetwork {
       send: (word) => this.send(proc, word),
       fence: (reply) => {
         this.hooks.stopping?.(proc.node, 'sender', 'supervise gone: the sender stops the resources');
-        this.stopAll(proc.node, this.answer(proc, reply));
+        // As the shell: every script not its own killed first.
+        this.killScripts(proc, { foreign: true });
+        proc.node.fencedAt = this.t;
+        this.stopAll(proc.node, this.answer(proc, reply), proc);
       },
     };
   }
@@ -115,8 +118,8 @@ export abstract class SimPorts extends SimNetwork {
       run: (op, names, reply) => {
         if (op === 'stop') {
           this.hooks.stopping?.(node, 'supervise', this.lastDecision.get(proc) ?? null);
-          this.stopAll(node, this.answer(proc, reply));
-        } else this.startSome(node, [...names], this.answer(proc, reply));
+          this.stopAll(node, this.answer(proc, reply), proc);
+        } else this.startSome(node, [...names], this.answer(proc, reply), proc);
       },
       garp: (reply) => this.later(proc, 1, () => reply.ok()),
       // res/ipaddr probe: the peer answers for what it holds while the link carries ARP both ways (arping -D waits

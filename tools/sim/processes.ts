@@ -190,6 +190,8 @@ export abstract class SimProcesses extends SimPorts {
       proc.receiver = { core, run };
       run.carry(core.start(this.clock(proc)));
     } else {
+      // As the shell: the orphans of dead owners killed before anything is checked or decided.
+      this.killScripts(proc, { foreign: false });
       const core = new SuperviseCore(cfg, { decide: this.decide[node.id - 1] });
       const run = runCore(core, superviseBinding(cfg.resources), this.supervisePorts(proc));
       proc.supervise = { core, run };

@@ -13,6 +13,8 @@ export interface RunOptions {
   /** false: no resource has a probe (rule 12 cannot act). */
   probes?: boolean;
   decide?: DecideFn; // a broken rule, on both nodes (they run the same code)
+  /** Broken on purpose: no sweep of var/run/scripts (an orphaned script runs on, as before issue 21). */
+  orphansLive?: boolean;
 }
 
 export interface RunResult {
@@ -38,6 +40,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     // Reordering is safe only with a key: the frame's sequence number orders the words.
     keyed: o.keyed ?? s.family === 'reorder',
     probes: o.probes,
+    orphansLive: o.orphansLive,
     // SPLIT_YIELD=1 always where the heartbeat alone is cut, and in half of the other seeds (a stream of their own).
     splitYield: s.family === 'hbcut' || new Prng(s.seed).fork(7).chance(0.5),
   });
@@ -49,6 +52,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     lost: () => m.lost(),
     hung: (n, op, phase, h) => m.hung(n, op, phase, h),
     stopping: (n, by, cause) => m.stopping(n, by, cause),
+    scriptWork: (n, sc) => m.scriptWork(n, sc),
     notified: (n, call) => m.notified(n, call),
   };
   w.log(

@@ -236,6 +236,21 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
           dur: y.int(1_000, 20_000),
           p: y.pick([2, 5, 10, 30]),
         });
+        // Half the time its supervise is killed while such a script may run
+        // (killed -9, or dead for seconds: its sender fences): an orphan that
+        // var/run/scripts must see killed. Its own stream, appended last.
+        const z = new Prng(seed).fork(4);
+        const hang = faults[faults.length - 1]!;
+        if (z.chance(0.5)) {
+          const stuck = z.chance(0.5);
+          faults.push({
+            at: hang.at + z.int(50, 1_500),
+            kind: stuck ? 'crashStuck' : 'crash',
+            node: hang.node,
+            daemon: 'supervise',
+            dur: stuck ? z.int(2_000, 20_000) : 0,
+          });
+        }
       }
     }
   }
