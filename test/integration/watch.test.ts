@@ -98,7 +98,7 @@ test('watch inside the interactive shell (NO_COLOR): the frame, then q gives the
     tmux('new-session', '-d', '-s', 's', '-x', '80', '-y', '30', `NO_COLOR=1 node ${CLI} --config ${p.b.config}`);
     await expectWithin(
       () => `the prompt:\n${screen('s')}`,
-      () => /\[127\.0\.0\.2:\w+\] > $/m.test(screen('s')),
+      () => /\[127\.0\.0\.2:\w+\] >\s*$/m.test(screen('s')),
       8000,
     );
     tmux('send-keys', '-t', 's', 'watch', 'Enter');
@@ -112,7 +112,7 @@ test('watch inside the interactive shell (NO_COLOR): the frame, then q gives the
     tmux('send-keys', '-t', 's', 'q');
     await expectWithin(
       () => `the prompt again:\n${screen('s')}`,
-      () => !/pha watch:/.test(screen('s')) && /\[127\.0\.0\.2:\w+\] > $/m.test(screen('s')),
+      () => !/pha watch:/.test(screen('s')) && /\[127\.0\.0\.2:\w+\] >\s*$/m.test(screen('s')),
       5000,
     );
     // The shell's line editing works again: a command runs.
