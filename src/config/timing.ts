@@ -51,7 +51,12 @@ export interface Timing {
   superviseLostMs: number;
   /** How long a clean stop waits for a start or stop script that is running. */
   settleMs: number;
+  /** One resource probe (split brain): its own wait for answers (1 s in res/ipaddr) and the script's start, at least. */
+  probeTimeoutMs: number;
 }
+
+/** A probe waits a second for answers by contract (docs/resource-scripts.md): its timeout leaves room for that. */
+export const PROBE_MIN_TIMEOUT_MS = 3000;
 
 export function busIntervalOf(deadtime: number): number {
   return Math.max(20, Math.min(1000, Math.floor(deadtime / 2)));
@@ -95,5 +100,6 @@ export function timingOf(c: TimingInput): Timing {
     superviseStaleMs: 3 * c.SUPERVISE_INT + d,
     superviseLostMs: Math.max(5000, 2 * c.SUPERVISE_INT + c.CHECK_TIMEOUT + d),
     settleMs: Math.min(3000, resTimeoutMs),
+    probeTimeoutMs: Math.max(PROBE_MIN_TIMEOUT_MS, c.CHECK_TIMEOUT),
   };
 }

@@ -60,7 +60,8 @@ export async function startSupervise(deps: SuperviseDeps) {
     }
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
-  const prober = new Prober(runner, config.resources, config.CHECK_TIMEOUT, (m) => log.info(m));
+  // Not CHECK_TIMEOUT: with SUPERVISE_INT=1000 that would kill every probe that waits its second for answers.
+  const prober = new Prober(runner, config.resources, timing.probeTimeoutMs, (m) => log.info(m));
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);

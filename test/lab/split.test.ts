@@ -162,12 +162,24 @@ async function yieldsOnce(t: TestContext, how: Cut): Promise<void> {
       () => `${n}: no split brain: ${JSON.stringify(last)}`,
       async () => {
         const s = await splitSeen(n);
-        last = s;
+        last = { ...s, macs: await macs() };
         return !s.key && !s.alarm;
       },
       SEEN_WITHIN_MS,
     );
   }
+}
+
+/** Each node's interfaces and MACs (who answered a probe, when one says so). */
+async function macs(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of NODES) {
+    const r = await lab.run(n, 'ip', ['-o', 'link']);
+    for (const m of r.stdout.matchAll(/^\d+: (\S+?)(?:@\S+)?: .*link\/ether (\S+)/gm)) out[`${n}.${m[1]}`] = m[2]!;
+    out[`${n}.addrs`] = (await lab.run(n, 'ip', ['-4', '-o', 'addr'])).stdout.replace(/\s+/g, ' ');
+    out[`${n}.probe`] = (await lab.run(n, 'arping', ['-D', '-c', '1', '-w', '1', '-I', 'eth0', lab.vip])).stdout.replace(/\s+/g, ' ');
+  }
+  return out;
 }
 
 test(
