@@ -4,6 +4,7 @@
 // to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Timing as DerivedTiming } from '../config/timing.js';
 import type { Word } from '../heartbeat/word.js';
+import type { WitnessView } from './witness.js';
 
 /** The intervals the rules use (timingOf() in config/timing.ts works them out). */
 export type Timing = Pick<
@@ -40,6 +41,8 @@ export interface Observation {
   otherAnswers?: { at: number; text: string } | null;
   /** SPLIT_YIELD: rule 12 acts (else a second holder is only seen). */
   splitYield?: boolean;
+  /** The witness (rule 13) as this node sees it; null or absent: no WITNESS configured. */
+  witness?: WitnessView | null;
 }
 
 export interface Memory {
@@ -90,6 +93,8 @@ export interface Decision {
   reason: string;
   wakeAt: number | null; // decide again at this time at the latest
   memory: Memory;
+  /** Rule 13: a start waits for the witness lock (ask for it). */
+  wantLock?: boolean;
 }
 
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
@@ -129,8 +134,9 @@ interface Ctx {
 
 function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const c = look(o, t, prev);
-  return (
+  const d =
     offRule(c) ??
+    witnessLost(c) ??
     gatewayRule(c) ??
     stallRule(c) ??
     senderRule(c) ??
@@ -138,8 +144,8 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     failedRule(c) ??
     receiverRule(c) ??
     (c.m.holding && !c.allUp && c.peer !== 'ONLINE' && c.names.length > 0 ? localFailure(c) : undefined) ??
-    byPeerWord(c)
-  );
+    byPeerWord(c);
+  return witnessGate(c, d);
 }
 
 /** What the observation implies, and the memory bookkeeping that comes first. */
@@ -528,4 +534,65 @@ function peerSilent(c: Ctx): Decision {
   if (cut) return cut;
   if (c.allUp) return none(c, `Active: no heartbeat from the peer${c.peerNote}`);
   return start(c, c.down, `no heartbeat from the peer: taking over${c.peerNote}`);
+}
+
+// ---- rule 13: the witness ----------------------------------------------------
+
+/**
+ * Rule 13 (b): we may hold, the witness lock is not ours (lost, never had, or
+ * etcd unreachable) and the peer is silent: it may be alive behind a cut and
+ * take the lock once our lease has run out. Release before that moment (the
+ * witness watch counts our lease lost a quarter TTL early). While the peer is
+ * heard, the heartbeat rules stand: two nodes that hear each other do not need
+ * a tie-break, and a holder keeps (rule 13 (c)).
+ */
+function witnessLost(c: Ctx): Decision | undefined {
+  const w = c.o.witness;
+  if (!w || w.held || c.peer !== null || c.inStartup || !c.mayHold) return undefined;
+  const why = !w.reach
+    ? `the witness is unreachable (${w.error}) and the peer is silent`
+    : w.other !== null
+      ? `the witness gives the lock to ${w.other} and the peer is silent`
+      : 'the witness lock is lost and the peer is silent';
+  return {
+    ...stopAll(c, `${why}: releasing the resources before the peer can take the lock`),
+    alarm: `witness lock lost while the peer is silent: released the resources${w.reach ? '' : ' (witness unreachable)'}`,
+  };
+}
+
+/**
+ * Rule 13 (a, c, e): with a witness, a node starts resources it does not hold
+ * only once it holds the lock; until then it asks for it and waits. A local
+ * restart of what it holds needs the lock too unless the peer is heard. The
+ * holder keeps what it holds while the peer is heard, lock or not (alarm).
+ */
+function witnessGate(c: Ctx, d: Decision): Decision {
+  const w = c.o.witness;
+  if (!w) return d;
+  const taking = d.op === 'start' || (d.op === 'restart' && c.peer === null);
+  if (w.held) return taking ? { ...d, wantLock: true, reason: `${d.reason} (the witness lock is ours)` } : d;
+  if (taking) {
+    c.m.holding = c.prev.holding;
+    const why = !w.reach
+      ? `the witness is unreachable (${w.error}): starting nothing new`
+      : w.other !== null
+        ? `the witness gives the lock to ${w.other}: waiting`
+        : 'waiting for the witness lock';
+    return {
+      ...c.base,
+      memory: c.m,
+      wantLock: true,
+      reason: `${d.reason.replace(/: (taking over|restarting locally).*$/, '')}: ${why}`,
+      alarm: d.alarm ?? (w.reach ? null : 'witness unreachable: taking nothing new over'),
+      wakeAt: d.wakeAt,
+    };
+  }
+  if (!w.reach && d.alarm === null)
+    return {
+      ...d,
+      alarm: c.anyUp
+        ? 'witness unreachable: keeping what is held while the peer is heard, taking nothing new over'
+        : 'witness unreachable: taking nothing new over',
+    };
+  return d;
 }

@@ -16,6 +16,7 @@ import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js'
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 import { startTelling } from './telling.js';
+import { connectWitness, type WitnessClient } from './witness-etcd.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -51,6 +52,15 @@ export async function startSupervise(deps: SuperviseDeps) {
     } catch (e) {
       log.error({ gw: config.GW }, errorMessage(e));
     }
+  }
+  // Rule 13: the etcd client is loaded only with WITNESS. A request gets at
+  // most a quarter TTL, and never more than a heartbeat interval plus a
+  // second: a slow answer is an unreachable witness, not a held decision.
+  let witness: WitnessClient | null = null;
+  if (config.witness) {
+    const w = config.witness;
+    witness = await connectWitness(w, config.local.name, Math.max(100, Math.min((w.ttl * 1000) / 4, 1000)));
+    log.info({ witness: w.hosts, prefix: w.prefix, ttl: w.ttl }, 'witness configured: taking over needs its lock');
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
   const prober = new Prober(runner, config.resources, config.CHECK_TIMEOUT, (m) => log.info(m));
@@ -132,6 +142,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       })().then(reply.ok, reply.fail),
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    ...(witness ? { witness: (op, reply) => void witness.ask(op).then(reply.ok, reply.fail) } : {}),
     decided: () => {},
     notify: (t) => telling.tell(t),
   };
@@ -164,6 +175,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       common.timers.stop();
       watcher.close();
       pinger?.close();
+      witness?.close();
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
       await runner.settle(timing.settleMs);
