@@ -564,7 +564,7 @@ function witnessLost(c: Ctx): Decision | undefined {
  * Rule 13 (a, c, e): with a witness, a node starts resources it does not hold
  * only once it holds the lock; until then it asks for it and waits. A local
  * restart of what it holds needs the lock too unless the peer is heard. The
- * holder keeps what it holds while the peer is heard, lock or not (alarm).
+ * holder keeps what it holds while the peer is heard, lock or not.
  */
 function witnessGate(c: Ctx, d: Decision): Decision {
   const w = c.o.witness;
@@ -583,16 +583,11 @@ function witnessGate(c: Ctx, d: Decision): Decision {
       memory: c.m,
       wantLock: true,
       reason: `${d.reason.replace(/: (taking over|restarting locally).*$/, '')}: ${why}`,
-      alarm: d.alarm ?? (w.reach ? null : 'witness unreachable: taking nothing new over'),
       wakeAt: d.wakeAt,
     };
   }
-  if (!w.reach && d.alarm === null)
-    return {
-      ...d,
-      alarm: c.anyUp
-        ? 'witness unreachable: keeping what is held while the peer is heard, taking nothing new over'
-        : 'witness unreachable: taking nothing new over',
-    };
+  // Unreachable while the peer is heard: keep; the witness watch raises the alarm (one, with the cause).
+  if (!w.reach && c.anyUp && d.op === 'none')
+    return { ...d, reason: `${d.reason}; the witness is unreachable: keeping while the peer is heard` };
   return d;
 }

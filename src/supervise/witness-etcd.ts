@@ -42,6 +42,13 @@ async function optionsOf(w: WitnessConfig, timeoutMs: number): Promise<IOptions>
   return o;
 }
 
+/** grpc's "14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " → the cause. */
+function shortError(e: unknown): string {
+  const m = errorMessage(e);
+  const last = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/.exec(m);
+  return (last?.[1] ?? m).trim();
+}
+
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -88,7 +95,7 @@ class EtcdWitness implements WitnessClient {
       // A lease that failed (not granted, expired, unknown) is dropped: the
       // next acquire grants a new one.
       if (op !== 'look') this.dropLease();
-      return { holder: null, ours: false, error: errorMessage(e) };
+      return { holder: null, ours: false, error: shortError(e) };
     }
   }
 
