@@ -185,9 +185,14 @@ export class SuperviseCore {
         if (r.changed) this.cycle(false, e, out); // rule 12 reads what the probes saw
         break;
       }
-      case 'witnessed':
-        if (this.witness?.answer(e.op, e.sentAt, e.result, e)) this.witnessChanged(e, out);
+      case 'witnessed': {
+        const w = this.witness;
+        if (!w) break;
+        if (w.answer(e.op, e.sentAt, e.result, e)) this.witnessChanged(e, out);
+        const retry = w.retryMs;
+        if (retry !== null) out.push({ kind: 'arm', timer: 'witness', at: e.mono + retry });
         break;
+      }
       case 'done':
         if (this.phase.kind === 'acting') this.onActed(this.phase, e.results, e, out);
         else if (this.phase.kind === 'announcing') this.afterAct(this.phase.d, e, out);
@@ -381,6 +386,9 @@ export class SuperviseCore {
     out: SuperviseEffect[],
   ): void {
     const { final, failed } = this.acting.after(a.d, a.offReq, results, clock.wall, out);
+    // Rule 13 (d): stopped cleanly: give the lock back before the peer hears
+    // our OFFLINE, so its takeover finds the lock free.
+    if (this.witness && a.d.op === 'stop' && !failed) out.push(...this.witness.wants(false, true, clock));
     this.teller.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
     if (a.d.op !== 'stop') out.push(...this.split.started(clock));
     // A stop that failed left them up, as far as we know: a check that hangs

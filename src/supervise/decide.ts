@@ -430,6 +430,16 @@ function byPeerWord(c: Ctx): Decision {
 }
 
 function peerOnline(c: Ctx): Decision {
+  if (c.allUp && c.names.length > 0 && c.o.witness) {
+    // Rule 13 (f): with a witness a peer ONLINE beside us took the lock once
+    // our lease had run out (we may not hear it say so): the lock decides, not
+    // the rank. Neither holds it (the witness unreachable): both yield.
+    if (c.o.witness.held) {
+      c.m.garpPending = true;
+      return none(c, 'both ONLINE: the witness lock is ours: keeping the resources, whatever the rank');
+    }
+    return stopAll(c, 'both ONLINE and the witness lock is not ours: yielding, whatever the rank');
+  }
   if (c.allUp && c.names.length > 0) {
     // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
     // heartbeat is paused (off): the peer cannot hear us and keeps too.
@@ -573,6 +583,9 @@ function witnessGate(c: Ctx, d: Decision): Decision {
   if (w.held) return taking ? { ...d, wantLock: true, reason: `${d.reason} (the witness lock is ours)` } : d;
   if (taking) {
     c.m.holding = c.prev.holding;
+    // A release (rule 4) stays one until we can take it: the next decision,
+    // with the lock, must not read it as "both OFFLINE" and wait its turn.
+    if (c.release) c.m.lastSettledPeer = c.prev.lastSettledPeer;
     const why = !w.reach
       ? `the witness is unreachable (${w.error}): starting nothing new`
       : w.other !== null

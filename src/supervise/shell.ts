@@ -16,6 +16,7 @@ import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js'
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 import { startTelling } from './telling.js';
+import { witnessTimeoutMs } from './witness.js';
 import { connectWitness, type WitnessClient } from './witness-etcd.js';
 
 export interface SuperviseDeps {
@@ -53,13 +54,11 @@ export async function startSupervise(deps: SuperviseDeps) {
       log.error({ gw: config.GW }, errorMessage(e));
     }
   }
-  // Rule 13: the etcd client is loaded only with WITNESS. A request gets at
-  // most a quarter TTL, and never more than a heartbeat interval plus a
-  // second: a slow answer is an unreachable witness, not a held decision.
+  // Rule 13: the etcd client is loaded only with WITNESS.
   let witness: WitnessClient | null = null;
   if (config.witness) {
     const w = config.witness;
-    witness = await connectWitness(w, config.local.name, Math.max(100, Math.min((w.ttl * 1000) / 4, 1000)));
+    witness = await connectWitness(w, config.local.name, witnessTimeoutMs(w.ttl));
     log.info({ witness: w.hosts, prefix: w.prefix, ttl: w.ttl }, 'witness configured: taking over needs its lock');
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });

@@ -64,7 +64,8 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  */
 export async function connectWitness(w: WitnessConfig, me: string, timeoutMs: number): Promise<WitnessClient> {
   try {
-    const { Etcd3 } = await import('etcd3');
+    const { Etcd3, EtcdLeaseInvalidError: invalid } = await import('etcd3');
+    EtcdLeaseInvalidError = invalid;
     const client = new Etcd3(await optionsOf(w, timeoutMs));
     return new EtcdWitness(client, w, me, timeoutMs);
   } catch (e) {
@@ -74,6 +75,8 @@ export async function connectWitness(w: WitnessConfig, me: string, timeoutMs: nu
 }
 
 type Client = Etcd3;
+/** etcd3's error class, once the module is loaded (lazily). */
+let EtcdLeaseInvalidError: typeof import('etcd3').EtcdLeaseInvalidError;
 
 class EtcdWitness implements WitnessClient {
   private lease: Lease | null = null;
@@ -115,7 +118,16 @@ class EtcdWitness implements WitnessClient {
       id = await this.lease.grant();
     } else {
       id = await this.lease.grant();
-      await this.lease.keepaliveOnce();
+      try {
+        await this.lease.keepaliveOnce();
+      } catch (e) {
+        // Our lease ran out in etcd (we could not keep it alive in time): a
+        // new one now, not an "unreachable" answer for a witness that answered.
+        if (!(e instanceof EtcdLeaseInvalidError)) throw e;
+        this.lease.release();
+        this.lease = this.client.lease(this.w.ttl, { autoKeepAlive: false });
+        id = await this.lease.grant();
+      }
     }
     const r = await this.client
       .if(this.key, 'Create', '==', 0)

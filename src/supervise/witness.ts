@@ -19,6 +19,14 @@ export interface WitnessView {
   error: string | null; // why not
 }
 
+/**
+ * How long one request to the witness may take: a quarter TTL, between 100 ms
+ * and 1 s. A slower answer is an unreachable witness, not a held decision.
+ */
+export function witnessTimeoutMs(ttlS: number): number {
+  return Math.max(100, Math.min((ttlS * 1000) / 4, 1000));
+}
+
 /** The status key WITNESS: held, free, other:<node>, unreachable. */
 export type WitnessState = string;
 
@@ -84,6 +92,17 @@ export class WitnessWatch {
     const op: WitnessOp = this.want ? 'acquire' : this.release && this.mayHold ? 'release' : 'look';
     this.asked = true;
     return [{ kind: 'witness', op, sentAt: clock.mono }];
+  }
+
+  /**
+   * Wanted and not ours: ask again this soon, not a whole HEARTBEAT_INT later
+   * (a release crosses our acquire within milliseconds; a dead holder's lease
+   * runs out at any moment).
+   */
+  get retryMs(): number | null {
+    return this.want && this.reach && this.answered && this.validUntil === -Infinity
+      ? Math.max(20, this.everyMs / 4)
+      : null;
   }
 
   /** An answer; true when what the rules read changed. */

@@ -12,82 +12,27 @@
  * Needs root and etcd; elsewhere it skips with a message, except with CI=true (fails).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { createLab, HOST_IPS, type Lab, labSupport, type NodeName } from '../../tools/lab/index.js';
+import { ETCD_IP, etcdBinary, LAB_WITNESS, LAB_WITNESS_TTL, type LabEtcd, startLabEtcd } from '../../tools/lab/etcd.js';
+import { createLab, type Lab, labSupport, type NodeName } from '../../tools/lab/index.js';
 import { alarmsOf, NODES, Pair, sleep } from './helpers.js';
 
 const support = await labSupport();
 const CI = process.env.CI === 'true';
-const ETCD = ['/usr/bin/etcd', '/usr/local/bin/etcd'].find((p) => fs.existsSync(p));
 const skip = !support.ok
   ? `network namespaces unavailable (${support.reason}); run as root for the lab tests`
-  : !ETCD
+  : !etcdBinary()
     ? 'etcd not installed (apt-get install --no-install-recommends etcd-server)'
     : false;
 if (skip && CI) test('lab and etcd prerequisites (CI=true: never skip)', () => assert.fail(String(skip)));
 
-const ETCD_IP = HOST_IPS.client;
-const WITNESS = `etcd://${ETCD_IP}:2379`;
-const TTL_S = 1;
-
 const pair = new Pair();
 let lab: Lab;
-let etcd: ChildProcess | null = null;
-let etcdDir: string | null = null;
-const cuts: Array<[NodeName | 'client', string]> = []; // blackhole routes to remove
-
-function removeEtcdDir(): void {
-  if (etcdDir) fs.rmSync(etcdDir, { recursive: true, force: true });
-  etcdDir = null;
-}
-process.on('exit', () => {
-  if (etcd?.pid && etcd.exitCode === null) {
-    try {
-      process.kill(etcd.pid, 'SIGKILL');
-    } catch {}
-  }
-  removeEtcdDir();
-});
-
-async function startEtcd(): Promise<void> {
-  etcdDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-witness-etcd-'));
-  const client = `http://${ETCD_IP}:2379`;
-  const peer = `http://${ETCD_IP}:2380`;
-  etcd = lab.spawn('client', ETCD!, [
-    '--name=witness',
-    `--data-dir=${etcdDir}`,
-    `--listen-client-urls=${client}`,
-    `--advertise-client-urls=${client}`,
-    `--listen-peer-urls=${peer}`,
-    `--initial-advertise-peer-urls=${peer}`,
-    `--initial-cluster=witness=${peer}`,
-    '--election-timeout=500',
-    '--heartbeat-interval=50',
-    '--log-level=error',
-  ]);
-  const t0 = performance.now();
-  for (;;) {
-    // etcd's /health, from inside the lab (no etcdctl in etcd-server).
-    const probe = `fetch('${client}/health').then((r) => r.text()).then((t) => process.exit(/"health":"true"/.test(t) ? 0 : 1), () => process.exit(1))`;
-    const r = await lab.run('client', process.execPath, ['-e', probe], { timeoutMs: 5000 });
-    if (r.code === 0) return;
-    if (performance.now() - t0 > 20_000) assert.fail(`etcd did not start: ${r.stdout}${r.stderr}`);
-    await sleep(200);
-  }
-}
-
-async function killEtcd(): Promise<void> {
-  const e = etcd;
-  etcd = null;
-  if (!e?.pid || e.exitCode !== null) return;
-  const gone = new Promise((r) => e.once('exit', r));
-  process.kill(e.pid, 'SIGKILL');
-  await gone;
-}
+let etcd: LabEtcd | null = null;
+const cuts: Array<[NodeName, string]> = []; // blackhole routes to remove
 
 /** Nothing reaches `to` from `from` (a blackhole route: the packets are dropped on the way out). */
 async function cut(from: NodeName, to: string): Promise<void> {
@@ -110,8 +55,7 @@ after(async () => {
   await pair.stopAll();
   await healCuts().catch(() => undefined);
   for (const n of NODES) if (lab.installs[n]) await pair.cli(n, ['stop']).catch(() => undefined);
-  await killEtcd().catch(() => undefined);
-  removeEtcdDir();
+  await etcd?.remove().catch(() => undefined);
   await lab.destroy();
   if (!process.env.PHA_KEEP) fs.rmSync(pair.base, { recursive: true, force: true });
 });
@@ -125,14 +69,14 @@ afterEach(async () => {
     await pair.cli(n, ['stop']);
     await pair.cli(n, ['res', 'stop']);
   }
-  await killEtcd();
-  removeEtcdDir();
+  await etcd?.remove();
+  etcd = null;
 });
 
 /** A fresh etcd and a steady pair with the witness: lb1 Active and holding the lock, lb2 Standby. */
 async function steadyWithWitness(): Promise<void> {
-  await startEtcd();
-  await pair.install({ config: () => ({ WITNESS, WITNESS_TTL: TTL_S }) });
+  etcd = await startLabEtcd(lab);
+  await pair.install({ config: () => ({ WITNESS: LAB_WITNESS, WITNESS_TTL: LAB_WITNESS_TTL }) });
   await pair.steadyPair();
   await waitKey('lb1', 'held', 5000);
   await waitKey('lb2', 'other:lb1', 5000);
@@ -171,7 +115,7 @@ test('host death with the witness: lb2 takes over once lb1 is silent and its lea
   await waitKey('lb2', 'held', 2000);
   assert.equal(pair.twoHolderMs(w), 0);
   assert.match(String(pair.status('lb2').REASON ?? ''), /witness|peer/);
-  console.log(`# witness host death: VIP on lb2 ${Math.round(fromDeath)} ms after lb1 died (TTL ${TTL_S} s)`);
+  console.log(`# witness host death: VIP on lb2 ${Math.round(fromDeath)} ms after lb1 died (TTL ${LAB_WITNESS_TTL} s)`);
 });
 
 test('full partition, the witness reachable from lb1 only: lb2 never takes over (30 s)', {
@@ -202,7 +146,7 @@ test('the witness killed under a steady pair: no transition, the alarm on both n
 }, async () => {
   await steadyWithWitness();
   const w = await pair.watch();
-  await killEtcd();
+  await etcd!.kill();
   const a1 = await waitAlarm('lb1', /witness unreachable/, 10_000);
   const a2 = await waitAlarm('lb2', /witness unreachable/, 10_000);
   await sleep(5000);
@@ -217,7 +161,7 @@ test('the witness killed, then the holder dies: nobody takes over (the documente
   timeout: 120_000,
 }, async () => {
   await steadyWithWitness();
-  await killEtcd();
+  await etcd!.kill();
   await waitAlarm('lb2', /witness unreachable/, 10_000);
   const w = await pair.watch();
   await lab.faults.hostDeath('lb1');

@@ -64,6 +64,10 @@ test('rule 13 (a): a release (rule 4) and both OFFLINE (rule 6) wait for the loc
   const release = decide(obs({ peer: 'OFFLINE', peerSince: NOW - 10, witness: OTHER }), T, STANDBY);
   assert.equal(release.op, 'none');
   assert.equal(release.wantLock, true);
+  // Still a release at the next decision, once the lock is ours.
+  const then = decide(obs({ peer: 'OFFLINE', peerSince: NOW - 10, witness: HELD }), T, release.memory);
+  assert.equal(then.op, 'start');
+  assert.match(then.reason, /peer released the resources/);
   const both = decide(obs({ peer: 'OFFLINE', rank: 1, witness: FREE }), T, {
     ...initialMemory(),
     lastSettledPeer: 'OFFLINE',
@@ -146,4 +150,13 @@ test('the watch: another holder, then giving the lock back once nothing is held'
   w.answer('release', 300, { holder: null, ours: false }, clock(310));
   assert.equal(w.state(clock(310)), 'free');
   assert.deepEqual(w.tick(clock(400)).out[1], { kind: 'witness', op: 'look', sentAt: 400 });
+});
+
+test('rule 13 (f): both ONLINE with a witness: the lock decides, not the rank', () => {
+  const keep = decide(obs({ up: true, peer: 'ONLINE', witness: HELD }), T, HOLDING);
+  assert.equal(keep.op, 'none');
+  assert.match(keep.reason, /the witness lock is ours/);
+  const yieldRank1 = decide(obs({ up: true, rank: 1, peer: 'ONLINE', witness: OTHER }), T, HOLDING);
+  assert.equal(yieldRank1.op, 'stop');
+  assert.equal(decide(obs({ up: true, rank: 1, peer: 'ONLINE', witness: DOWN }), T, HOLDING).op, 'stop');
 });

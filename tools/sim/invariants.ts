@@ -26,6 +26,8 @@ export const INVARIANTS = {
   'online-means-up':
     'the sender never says ONLINE while a resource of its node is down (unless it just failed by itself)',
   'stop-has-cause': 'a held resource is never stopped without a cause in the log',
+  'witness-two-holders':
+    'with a witness reachable from either node: never two holders, whatever the heartbeat hears (beyond a lease TTL and the stop, and what a node cannot know of itself)',
   'notify-order':
     "a node's notify hooks are called one at a time, in the order of its transitions: PHA_SEQ grows, and each state call starts from the state the last one ended in (or UNKNOWN after a start)",
 } as const;
@@ -61,6 +63,8 @@ export class Monitor {
   private readonly startupResolve: number;
   private splitOverlap = 0; // ms of two holders in the current heartbeat cut
   private readonly splitBound: number;
+  private witnessOverlap = 0; // ms of two holders while the witness is reachable from a node
+  private readonly witnessBound: number;
 
   constructor(
     private readonly w: World,
@@ -89,6 +93,10 @@ export class Monitor {
     // A probe that found nobody (it waits 1 s) just before the other took over,
     // the next one a DEADTIME later, the second look a DEADTIME after that, then the stop.
     this.splitBound = 1000 + 2 * p.DEADTIME + this.base;
+    // With a witness two holders last at most: a lease TTL (the node that lost
+    // its lock stops at its last keepalive + ¾ TTL; its peer may hold a moment
+    // before), the stop, and the base bound (the heartbeat resolves the rest).
+    this.witnessBound = (s.witness?.ttlS ?? 0) * 1000 + script + this.base;
   }
 
   private fail(name: InvariantName, detail: string): void {
@@ -217,6 +225,7 @@ export class Monitor {
     this.ex.step();
     this.hearing.step();
     const dt = t - this.lastT;
+    const from = this.lastT;
     const both = this.held[0] && this.held[1];
     const conn = this.hearing.connected();
     // The state held during (lastT, t]: count the overlap.
@@ -247,6 +256,26 @@ export class Monitor {
       this.fail(
         'split-resolved',
         `both nodes hold for ${Math.round(this.splitOverlap)} ms while only the heartbeat is cut (bound ${Math.round(this.splitBound)} ms)`,
+      );
+    // The witness: reachable from either node, it is the tie-break the heartbeat cannot be.
+    const wt = w.witness;
+    if (
+      both &&
+      wt &&
+      (wt.reachable(0) || wt.reachable(1)) &&
+      !(from < this.ex.until) &&
+      !leftBoth &&
+      !this.ex.unseenStart()
+    )
+      this.witnessOverlap += dt;
+    if (!both) this.witnessOverlap = 0;
+    if (this.witnessOverlap > this.witnessBound)
+      this.fail(
+        'witness-two-holders',
+        `both nodes hold for ${Math.round(this.witnessOverlap)} ms with the witness reachable from ${[0, 1]
+          .filter((i) => wt!.reachable(i))
+          .map((i) => `n${i + 1}`)
+          .join(' and ')} (bound ${Math.round(this.witnessBound)} ms)`,
       );
     if (both && conn && t < this.firstFaultAt && !leftBoth)
       this.fail('startup-two-holders', 'both nodes hold the resources during the start-up');

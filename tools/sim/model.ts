@@ -81,6 +81,7 @@ export interface WorldOptions {
   keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
   probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
   splitYield?: boolean; // SPLIT_YIELD=1: rule 12 acts
+  witness?: { ttlMs: number }; // WITNESS: an etcd witness (tools/sim/witness.ts) with this lease TTL
 }
 
 export type Fn = () => void;
