@@ -550,7 +550,8 @@ function peerSilent(c: Ctx): Decision {
 
 /**
  * Rule 13 (b): we may hold, the witness lock is not ours (lost, never had, or
- * etcd unreachable) and the peer is silent: it may be alive behind a cut and
+ * etcd unreachable) and we do not hear the peer (silent, or our receiver is
+ * not running): it may be alive behind a cut and
  * take the lock once our lease has run out. Release before that moment (the
  * witness watch counts our lease lost a quarter TTL early). While the peer is
  * heard, the heartbeat rules stand: two nodes that hear each other do not need
@@ -558,15 +559,18 @@ function peerSilent(c: Ctx): Decision {
  */
 function witnessLost(c: Ctx): Decision | undefined {
   const w = c.o.witness;
-  if (!w || w.held || c.peer !== null || c.inStartup || !c.mayHold) return undefined;
+  // Not hearing it: silent, or our receiver is not running (its word is old news).
+  const deaf = !c.o.receiverFresh;
+  if (!w || w.held || (c.peer !== null && !deaf) || c.inStartup || !c.mayHold) return undefined;
+  const peer = deaf ? "the peer's word is unknown (receiver not running)" : 'the peer is silent';
   const why = !w.reach
-    ? `the witness is unreachable (${w.error}) and the peer is silent`
+    ? `the witness is unreachable (${w.error}) and ${peer}`
     : w.other !== null
-      ? `the witness gives the lock to ${w.other} and the peer is silent`
-      : 'the witness lock is lost and the peer is silent';
+      ? `the witness gives the lock to ${w.other} and ${peer}`
+      : `the witness lock is lost and ${peer}`;
   return {
     ...stopAll(c, `${why}: releasing the resources before the peer can take the lock`),
-    alarm: `witness lock lost while the peer is silent: released the resources${w.reach ? '' : ' (witness unreachable)'}`,
+    alarm: `witness lock lost while the peer is not heard: released the resources${w.reach ? '' : ' (witness unreachable)'}`,
   };
 }
 

@@ -80,12 +80,16 @@ test('rule 13 (b): a holder whose lock is lost while the peer is silent releases
   for (const w of [FREE, OTHER, DOWN]) {
     const d = decide(obs({ up: true, witness: w }), T, HOLDING);
     assert.equal(d.op, 'stop', JSON.stringify(w));
-    assert.match(d.alarm ?? '', /witness lock lost while the peer is silent/);
+    assert.match(d.alarm ?? '', /witness lock lost while the peer is not heard/);
     assert.match(d.reason, /before the peer can take the lock/);
   }
   const heard = decide(obs({ up: true, peer: 'OFFLINE', witness: FREE }), T, HOLDING);
   assert.equal(heard.op, 'none');
   assert.equal(heard.word, 'ONLINE');
+  // Our receiver dead: the peer's word is old news, as good as silence.
+  const deaf = decide(obs({ up: true, peer: 'OFFLINE', receiverFresh: false, witness: DOWN }), T, HOLDING);
+  assert.equal(deaf.op, 'stop');
+  assert.match(deaf.reason, /receiver not running/);
   // Not in the startup grace: the peer may just not be heard yet.
   assert.equal(decide(obs({ up: true, startedAt: NOW - 500, witness: FREE }), T, HOLDING).op, 'none');
 });
