@@ -165,14 +165,20 @@ export abstract class SimPorts extends SimNetwork {
         if (op !== 'look') this.leaseOf.set(proc, undefined);
         this.deliver(proc, () => reply.ok({ holder: null, ours: false, error: 'unreachable (simulated)' }));
       });
-    if (!w.reachable(i)) return fail();
+    if (!w.reachable(i)) {
+      fail();
+      return;
+    }
     this.at(sent + w.hop(), () => {
-      if (!w.reachable(i)) return fail();
+      if (!w.reachable(i)) {
+        fail();
+        return;
+      }
       const r = w.apply(op, proc.node.name, this.leaseOf.get(proc), this.t);
       this.leaseOf.set(proc, r.lease);
       this.at(this.t + w.hop(), () => {
-        if (!w.reachable(i)) return fail();
-        this.deliver(proc, () => reply.ok(r.result));
+        if (w.reachable(i)) this.deliver(proc, () => reply.ok(r.result));
+        else fail();
       });
     });
   }
