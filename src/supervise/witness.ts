@@ -97,9 +97,12 @@ export class WitnessWatch {
   /**
    * Wanted and not ours: ask again this soon, not a whole HEARTBEAT_INT later
    * (a release crosses our acquire within milliseconds; a dead holder's lease
-   * runs out at any moment).
+   * runs out at any moment). A release that had to wait for the request
+   * before it goes at once.
    */
   get retryMs(): number | null {
+    // A release that waited for the request before it: at once.
+    if (this.release && this.mayHold && this.reach) return 0;
     return this.want && this.reach && this.answered && this.validUntil === -Infinity
       ? Math.max(20, this.everyMs / 4)
       : null;

@@ -65,6 +65,7 @@ export class Monitor {
   private readonly splitBound: number;
   private witnessOverlap = 0; // ms of two holders while the witness is reachable from a node
   private readonly witnessBound: number;
+  private witnessExcuse = 0; // a holder without its supervise: excused until then
 
   constructor(
     private readonly w: World,
@@ -259,11 +260,18 @@ export class Monitor {
       );
     // The witness: reachable from either node, it is the tie-break the heartbeat cannot be.
     const wt = w.witness;
+    // A holder whose supervise is gone keeps no lease alive and stops only by its
+    // sender's fence (rule 9), counted again from each restart of that sender: the
+    // documented exception, up to a startup grace and a round after it is back.
+    for (const n of w.nodes)
+      if (w.holds(n) && (!n.procs.supervise || n.procs.supervise.frozen))
+        this.witnessExcuse = Math.max(this.witnessExcuse, t + w.p.DEADTIME + w.p.SUPERVISE_INT + this.base);
     if (
       both &&
       wt &&
       (wt.reachable(0) || wt.reachable(1)) &&
       !(from < this.ex.until) &&
+      !(from < this.witnessExcuse) &&
       !leftBoth &&
       !this.ex.unseenStart()
     )
