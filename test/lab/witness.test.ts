@@ -3,11 +3,13 @@
  * started by this file in the lab's third namespace ("client", 198.18.0.50),
  * tuned as the README asks (--election-timeout 500 --heartbeat-interval 50, so
  * a 1 s lease TTL), its data in a temporary directory removed on every exit
- * path. Four cases: host death (lb2 takes over once lb1's lease ran out); a
+ * path. The cases: host death (lb2 takes over once lb1's lease ran out); a
  * full partition with the witness reachable from lb1 only (lb2 never takes
  * over: zero two-holder time over a 30 s cut); the witness killed under a
  * steady pair (no transition, the alarm on both nodes); the witness killed and
- * then the holder's host dying (nobody takes over: the documented price).
+ * then the holder's host dying (nobody takes over: the documented price); the
+ * witness unreachable at start (the pair starts, alarms, holds nothing until
+ * it is back).
  *
  * Needs root and etcd; elsewhere it skips with a message, except with CI=true (fails).
  */
@@ -173,4 +175,26 @@ test('the witness killed, then the holder dies: nobody takes over (the documente
   );
   assert.match(String(pair.status('lb2').REASON), /witness is unreachable/);
   assert.ok(alarmsOf((await pair.stat('lb2')).json).some((a) => /witness unreachable/.test(a)));
+});
+
+test('the witness unreachable at start: the pair starts anyway, alarms and holds nothing; the witness back: lb1 takes over', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  await pair.install({ config: () => ({ WITNESS: LAB_WITNESS, WITNESS_TTL: LAB_WITNESS_TTL }) });
+  const w = await pair.watch();
+  for (const n of NODES) {
+    const r = await pair.cli(n, ['start']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  }
+  await waitAlarm('lb1', /witness unreachable/, 10_000);
+  await waitAlarm('lb2', /witness unreachable/, 10_000);
+  await sleep(3000);
+  assert.deepEqual(pair.effectiveChanges(w), ['none']);
+  assert.match(String(pair.status('lb1').REASON), /witness is unreachable/);
+  etcd = await startLabEtcd(lab);
+  await pair.waitHolders(['lb1'], 15_000);
+  await waitKey('lb1', 'held', 5000);
+  await sleep(2000);
+  assert.deepEqual(pair.effectiveChanges(w), ['none', 'lb1']);
 });
