@@ -69,6 +69,7 @@ export function formatStat(
     lines.push(
       `FAILED: starts nothing for ${((s.FAILED_UNTIL - now) / 1000).toFixed(0)} s ('res start' or 'on' clears it)`,
     );
+  if (typeof s.WITNESS === 'string') lines.push(`witness: ${s.WITNESS}`);
   for (const a of alarms) lines.push(`ALARM: ${a}`);
   if (s.REASON) lines.push(`last decision: ${s.REASON}`);
   if (last) lines.push(`last transition: ${timelineLine(last)}`);

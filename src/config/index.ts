@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, type ConfigProblem, PhaError } from '../errors.js';
+import { ConfigError, type ConfigProblem, errorMessage, PhaError } from '../errors.js';
 import { type KeyRing, loadKeyFile } from '../heartbeat/keyfile.js';
 import { familyOf, ipLiteral, isLinkLocal6 } from '../ip.js';
 import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
-import { notWritableByOthers, scriptProblems } from '../perms.js';
+import { notWritableByOthers, privateFileProblem, scriptProblems } from '../perms.js';
 import { KEYS, reservedNote } from './keys.js';
 import { type ParsedConfig, parseConfigText, splitList } from './parse.js';
 
@@ -90,9 +90,26 @@ export interface Config {
   METRICS: string;
   /** Where supervise serves /metrics (METRICS), and the line that says so; null: off. */
   metrics: MetricsAddress | null;
+  WITNESS: string;
+  /** The etcd witness; null: none (WITNESS empty). */
+  witness: WitnessConfig | null;
   local: NodeDef;
   peer: NodeDef;
   warnings: readonly string[];
+}
+
+/** The etcd witness (WITNESS; rule 13). The password stays in its file: supervise reads it when it connects. */
+export interface WitnessConfig {
+  hosts: readonly string[]; // http(s)://<host>:<port>, as the etcd3 client takes them
+  tls: boolean; // etcds://
+  prefix: string; // ends in '/'
+  ttl: number; // s
+  ca: string; // paths, '' = unset
+  cert: string;
+  key: string;
+  user: string;
+  passwordFile: string;
+  line: number; // of WITNESS in the config file
 }
 
 export interface MetricsAddress {
@@ -191,6 +208,7 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
   const resources = readResources(r, parsed, installDir);
   const notify = readNotify(r, installDir);
   const metrics = readMetrics(r);
+  const witness = readWitness(r, nodes, installDir, values);
   const nodeName = env.NODENAME || r.raw('NODENAME');
   const ident = await readIdentity(r, nodes, nodeName, peerAddr, opts);
   const hb = readPaths(r, nodes, ident.local.name);
@@ -222,6 +240,8 @@ export async function buildConfig(parsed: ParsedConfig, opts: LoadOptions = {}):
     notify: Object.freeze(notify),
     METRICS: r.raw('METRICS'),
     metrics: metrics && Object.freeze(metrics),
+    WITNESS: r.raw('WITNESS'),
+    witness: witness && Object.freeze(witness),
     local: Object.freeze(local),
     peer: Object.freeze(peer),
     warnings: parsed.warnings.map((w) => `${w.file}:${w.line}: warning: ${w.message}`),
@@ -394,6 +414,88 @@ function readMetrics(r: Reader): MetricsAddress | null {
     return null;
   }
   return { host, port, line: r.lineOf('METRICS') };
+}
+
+const WITNESS_ONLY = [
+  'WITNESS_PREFIX',
+  'WITNESS_TTL',
+  'WITNESS_CA',
+  'WITNESS_CERT',
+  'WITNESS_KEY',
+  'WITNESS_USER',
+  'WITNESS_PASSWORD_FILE',
+];
+
+/**
+ * WITNESS=etcd://h:p[,h:p…] or etcds://…: every problem (the URL, a file that
+ * cannot be read or is open to others) names its line now, so a typo stops the
+ * start instead of a pair that silently runs without its tie-break.
+ */
+function readWitness(
+  r: Reader,
+  nodes: string[],
+  installDir: string,
+  v: { HEARTBEAT_INT: number },
+): WitnessConfig | null {
+  const raw = r.raw('WITNESS');
+  const ttl = r.num('WITNESS_TTL');
+  if (raw === '') {
+    for (const k of WITNESS_ONLY) if (r.lineOf(k) > 0) r.problem(k, `${k} is set but WITNESS is not (no witness)`);
+    return null;
+  }
+  const expect = 'expected etcd://<host>:<port>[,<host>:<port>…] or etcds://… (IPv6 hosts in brackets)';
+  const m = /^(etcds?):\/\/(.+)$/.exec(raw);
+  if (!m) {
+    r.problem('WITNESS', `WITNESS=${raw}: ${expect}`);
+    return null;
+  }
+  const tls = m[1] === 'etcds';
+  const hosts: string[] = [];
+  for (const hp of m[2]!.split(',')) {
+    const e = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(hp);
+    const port = e ? Number(e[3]) : 0;
+    if (!e || (e[1] !== undefined && !net.isIPv6(e[1])) || port < 1 || port > 65535) {
+      r.problem('WITNESS', `WITNESS=${raw}: "${hp}" is not <host>:<port>; ${expect}`);
+      return null;
+    }
+    hosts.push(`${tls ? 'https' : 'http'}://${e[1] !== undefined ? `[${e[1]}]` : e[2]}:${port}`);
+  }
+  let prefix = r.raw('WITNESS_PREFIX') || `/pha/${nodes.join(',')}/`;
+  if (!prefix.endsWith('/')) prefix += '/';
+  // The holder keeps its lease alive every HEARTBEAT_INT and counts it lost a
+  // quarter TTL early: a few keepalives must fit in the rest.
+  if (ttl * 1000 < 4 * v.HEARTBEAT_INT)
+    r.problem(
+      'WITNESS_TTL',
+      `WITNESS_TTL=${ttl} s: at least 4 × HEARTBEAT_INT (${v.HEARTBEAT_INT} ms), or the lease is lost between keepalives`,
+    );
+  const file = (k: string, secret: boolean): string => {
+    const value = r.raw(k);
+    if (value === '') return '';
+    const p = path.resolve(installDir, value);
+    try {
+      const st = fs.statSync(p);
+      fs.accessSync(p, fs.constants.R_OK);
+      const bad = secret ? privateFileProblem(p, st) : st.isFile() ? null : `${p} is not a regular file`;
+      if (bad) r.problem(k, `${k}=${value}: ${bad}`);
+    } catch (e) {
+      r.problem(k, `${k}=${value}: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+    }
+    return p;
+  };
+  const ca = file('WITNESS_CA', false);
+  const cert = file('WITNESS_CERT', false);
+  const key = file('WITNESS_KEY', true);
+  const passwordFile = file('WITNESS_PASSWORD_FILE', true);
+  const user = r.raw('WITNESS_USER');
+  if (!tls)
+    for (const k of ['WITNESS_CA', 'WITNESS_CERT', 'WITNESS_KEY'])
+      if (r.raw(k) !== '') r.problem(k, `${k} needs WITNESS=etcds://… (TLS)`);
+  if ((cert === '') !== (key === ''))
+    r.problem(cert ? 'WITNESS_CERT' : 'WITNESS_KEY', 'WITNESS_CERT and WITNESS_KEY go together');
+  if ((user === '') !== (passwordFile === ''))
+    r.problem(user ? 'WITNESS_USER' : 'WITNESS_PASSWORD_FILE', 'WITNESS_USER and WITNESS_PASSWORD_FILE go together');
+  return { hosts, tls, prefix, ttl, ca, cert, key, user, passwordFile, line: r.lineOf('WITNESS') };
 }
 
 /** The notify hooks: found like resource scripts, executable, and writable by nobody else (they run as root). */

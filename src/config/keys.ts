@@ -203,6 +203,54 @@ export const KEYS: Record<string, KeySpec> = {
       'empty = none. A malformed value or an address in use at start is a config error',
     original: false,
   },
+  WITNESS: {
+    kind: 'string',
+    default: '',
+    doc:
+      'an etcd witness as the tie-break (rule 13): etcd://<host>:<port>[,<host>:<port>…] (etcds:// for TLS; IPv6 hosts in brackets). ' +
+      'A node takes over only while it holds the lock (a key bound to its lease). Empty = no witness',
+    original: false,
+  },
+  WITNESS_PREFIX: {
+    kind: 'string',
+    default: '',
+    doc: 'the key prefix of this pair in etcd (the lock is <prefix>holder); default /pha/<node1>,<node2>/',
+    original: false,
+  },
+  WITNESS_TTL: {
+    kind: 'int',
+    default: '2',
+    min: 1,
+    max: 60,
+    unit: 's',
+    doc: "the lease TTL; etcd refuses less than about 1.5 × its election timeout (2 s with etcd's defaults, 1 s with --election-timeout 500)",
+    original: false,
+  },
+  WITNESS_CA: {
+    kind: 'path',
+    default: '',
+    doc: "etcds://: the CA that signed etcd's certificate (PEM)",
+    original: false,
+  },
+  WITNESS_CERT: {
+    kind: 'path',
+    default: '',
+    doc: 'etcds://: a client certificate (PEM), with WITNESS_KEY',
+    original: false,
+  },
+  WITNESS_KEY: {
+    kind: 'path',
+    default: '',
+    doc: "the client certificate's private key (PEM, mode 0600)",
+    original: false,
+  },
+  WITNESS_USER: { kind: 'string', default: '', doc: 'etcd user (with WITNESS_PASSWORD_FILE)', original: false },
+  WITNESS_PASSWORD_FILE: {
+    kind: 'path',
+    default: '',
+    doc: "a file holding the etcd user's password (one line, owned by root, mode 0600)",
+    original: false,
+  },
   HB_PATHS: {
     kind: 'string',
     default: '',

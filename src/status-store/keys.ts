@@ -200,6 +200,12 @@ export const STATUS_KEYS = {
     original: false,
     doc: 'while another host answers for a resource this node holds (its probe): "<resource> answered by <MACs>"; absent otherwise',
   },
+  WITNESS: {
+    type: 'string-or-null',
+    owner: 'supervise',
+    original: false,
+    doc: 'with WITNESS (rule 13): held (this node holds the lock), free, other:<node>, unreachable; absent without a witness',
+  },
   DECIDED_AT: {
     bus: true,
     type: 'time',

@@ -22,6 +22,7 @@ import { diedHolding, OwnDaemons, observe, YIELD_ANYWAY } from './liveness.js';
 import { SplitWatch } from './split.js';
 import { StallWatch } from './stall.js';
 import { Teller } from './teller.js';
+import { WitnessWatch } from './witness.js';
 
 export type * from './events.js';
 
@@ -71,6 +72,8 @@ export class SuperviseCore {
   private readonly acting: Acting;
   private readonly stall: StallWatch;
   private readonly split: SplitWatch;
+  private readonly witness: WitnessWatch | null; // rule 13; null: no WITNESS
+  private witnessState: string | null = null; // the WITNESS status key as last written
   private phase: Phase = { kind: 'idle' };
   private memory: Memory = initialMemory();
   private lastTrigger = '';
@@ -93,6 +96,9 @@ export class SuperviseCore {
     this.acting = new Acting(c, this.held);
     this.teller = new Teller(c, this.timing);
     this.split = new SplitWatch(c.SUPERVISE_INT, c.DEADTIME);
+    this.witness = c.witness
+      ? new WitnessWatch(c.local.name ?? `node${c.local.id}`, c.witness.ttl * 1000, c.HEARTBEAT_INT)
+      : null;
     this.stall = new StallWatch(this.timing.superviseTickerMs, c.DEADTIME, this.timing.superviseStampMs);
   }
 
@@ -132,13 +138,14 @@ export class SuperviseCore {
     out.push({ kind: 'arm', timer: 'tick', at: this.stall.start(clock.mono) });
     out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
     out.push(...this.split.tick(clock));
+    if (this.witness) out.push(...this.witness.tick(clock).out);
     this.round(clock, out);
     return out;
   }
 
   stop(): SuperviseEffect[] {
     this.phase = { kind: 'stopped' };
-    const timers: SuperviseTimer[] = ['tick', 'publish', 'round', 'wake', 'gw', 'probe'];
+    const timers: SuperviseTimer[] = ['tick', 'publish', 'round', 'wake', 'gw', 'probe', 'witness'];
     return [
       ...timers.map((timer): SuperviseEffect => ({ kind: 'cancel', timer })),
       { kind: 'write', patch: { SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined } },
@@ -178,6 +185,14 @@ export class SuperviseCore {
         if (r.changed) this.cycle(false, e, out); // rule 12 reads what the probes saw
         break;
       }
+      case 'witnessed': {
+        const w = this.witness;
+        if (!w) break;
+        if (w.answer(e.op, e.sentAt, e.result, e)) this.witnessChanged(e, out);
+        const retry = w.retryMs;
+        if (retry !== null) out.push({ kind: 'arm', timer: 'witness', at: e.mono + retry });
+        break;
+      }
       case 'done':
         if (this.phase.kind === 'acting') this.onActed(this.phase, e.results, e, out);
         else if (this.phase.kind === 'announcing') this.afterAct(this.phase.d, e, out);
@@ -200,6 +215,12 @@ export class SuperviseCore {
       case 'probe':
         out.push(...this.split.tick(clock));
         break;
+      case 'witness': {
+        const w = this.witness?.tick(clock);
+        if (w) out.push(...w.out);
+        if (w?.lapsed) this.witnessChanged(clock, out);
+        break;
+      }
       case 'publish':
         out.push({ kind: 'publish', keys: this.published });
         out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
@@ -226,6 +247,19 @@ export class SuperviseCore {
     // send it again (a queued publish would). PROGRESS until we have decided.
     this.published = { ...this.published, STATUS: 'PROGRESS' };
     out.push({ kind: 'publish', keys: this.published });
+    this.cycle(false, clock, out);
+  }
+
+  /** What the witness says changed (rule 13): the alarm, the status key, a decision at once. */
+  private witnessChanged(clock: Clock, out: SuperviseEffect[]): void {
+    const w = this.witness!;
+    out.push({ kind: 'alarm', id: 'witness', text: w.alarm() });
+    const state = w.state(clock);
+    if (state !== this.witnessState) {
+      this.witnessState = state;
+      out.push({ kind: 'log', level: 'info', fields: { witness: state }, msg: `witness: ${state}` });
+      this.write({ WITNESS: state }, clock, out);
+    }
     this.cycle(false, clock, out);
   }
 
@@ -299,12 +333,21 @@ export class SuperviseCore {
     const obs = {
       ...observe(this.c, sight, clock, this.held, this.gateway.failStreak, this.daemons, this.stall.stalledAt),
       ...this.split.seen(),
+      ...(this.witness ? { witness: this.witness.view(clock) } : {}),
     };
     out.push(...this.split.peer(obs.receiverFresh && obs.peer === null, clock));
     const d = this.decideFn(obs, this.timing, this.memory);
     this.memory = d.memory;
     this.teller.decision(d, obs, sight, this.gateway.failStreak, clock, out);
     this.failedUntil = d.failedUntil ?? obs.failedUntil;
+    if (this.witness) {
+      // Rule 13 (d): the lock is wanted while we hold or would take over, and
+      // given back once nothing is up (after the stop, never before it).
+      const anyUp = obs.resources.some((r) => r.up);
+      const want = !!d.wantLock || d.op === 'start' || d.op === 'restart' || d.memory.holding || anyUp;
+      const free = d.op === 'none' && !anyUp && !d.memory.holding && !d.memory.mayStillHold;
+      out.push(...this.witness.wants(want, free, clock));
+    }
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
   }
 
@@ -343,6 +386,9 @@ export class SuperviseCore {
     out: SuperviseEffect[],
   ): void {
     const { final, failed } = this.acting.after(a.d, a.offReq, results, clock.wall, out);
+    // Rule 13 (d): stopped cleanly: give the lock back before the peer hears
+    // our OFFLINE, so its takeover finds the lock free.
+    if (this.witness && a.d.op === 'stop' && !failed) out.push(...this.witness.wants(false, true, clock));
     this.teller.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
     if (a.d.op !== 'stop') out.push(...this.split.started(clock));
     // A stop that failed left them up, as far as we know: a check that hangs

@@ -4,6 +4,7 @@
 // to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Timing as DerivedTiming } from '../config/timing.js';
 import type { Word } from '../heartbeat/word.js';
+import type { WitnessView } from './witness.js';
 
 /** The intervals the rules use (timingOf() in config/timing.ts works them out). */
 export type Timing = Pick<
@@ -40,6 +41,8 @@ export interface Observation {
   otherAnswers?: { at: number; text: string } | null;
   /** SPLIT_YIELD: rule 12 acts (else a second holder is only seen). */
   splitYield?: boolean;
+  /** The witness (rule 13) as this node sees it; null or absent: no WITNESS configured. */
+  witness?: WitnessView | null;
 }
 
 export interface Memory {
@@ -90,6 +93,8 @@ export interface Decision {
   reason: string;
   wakeAt: number | null; // decide again at this time at the latest
   memory: Memory;
+  /** Rule 13: a start waits for the witness lock (ask for it). */
+  wantLock?: boolean;
 }
 
 export function decide(o: Observation, t: Timing, prev: Memory): Decision {
@@ -129,8 +134,9 @@ interface Ctx {
 
 function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
   const c = look(o, t, prev);
-  return (
+  const d =
     offRule(c) ??
+    witnessLost(c) ??
     gatewayRule(c) ??
     stallRule(c) ??
     senderRule(c) ??
@@ -138,8 +144,8 @@ function decideRules(o: Observation, t: Timing, prev: Memory): Decision {
     failedRule(c) ??
     receiverRule(c) ??
     (c.m.holding && !c.allUp && c.peer !== 'ONLINE' && c.names.length > 0 ? localFailure(c) : undefined) ??
-    byPeerWord(c)
-  );
+    byPeerWord(c);
+  return witnessGate(c, d);
 }
 
 /** What the observation implies, and the memory bookkeeping that comes first. */
@@ -424,6 +430,16 @@ function byPeerWord(c: Ctx): Decision {
 }
 
 function peerOnline(c: Ctx): Decision {
+  if (c.allUp && c.names.length > 0 && c.o.witness) {
+    // Rule 13 (f): with a witness a peer ONLINE beside us took the lock once
+    // our lease had run out (we may not hear it say so): the lock decides, not
+    // the rank. Neither holds it (the witness unreachable): both yield.
+    if (c.o.witness.held) {
+      c.m.garpPending = true;
+      return none(c, 'both ONLINE: the witness lock is ours: keeping the resources, whatever the rank');
+    }
+    return stopAll(c, 'both ONLINE and the witness lock is not ours: yielding, whatever the rank');
+  }
   if (c.allUp && c.names.length > 0) {
     // Rule 5 (fix 1): both ONLINE — the first in NODES keeps. Not while our
     // heartbeat is paused (off): the peer cannot hear us and keeps too.
@@ -528,4 +544,67 @@ function peerSilent(c: Ctx): Decision {
   if (cut) return cut;
   if (c.allUp) return none(c, `Active: no heartbeat from the peer${c.peerNote}`);
   return start(c, c.down, `no heartbeat from the peer: taking over${c.peerNote}`);
+}
+
+// ---- rule 13: the witness ----------------------------------------------------
+
+/**
+ * Rule 13 (b): we may hold, the witness lock is not ours (lost, never had, or
+ * etcd unreachable) and we do not hear the peer (silent, or our receiver is
+ * not running): it may be alive behind a cut and
+ * take the lock once our lease has run out. Release before that moment (the
+ * witness watch counts our lease lost a quarter TTL early). While the peer is
+ * heard, the heartbeat rules stand: two nodes that hear each other do not need
+ * a tie-break, and a holder keeps (rule 13 (c)).
+ */
+function witnessLost(c: Ctx): Decision | undefined {
+  const w = c.o.witness;
+  // Not hearing it: silent, or our receiver is not running (its word is old news).
+  const deaf = !c.o.receiverFresh;
+  if (!w || w.held || (c.peer !== null && !deaf) || c.inStartup || !c.mayHold) return undefined;
+  const peer = deaf ? "the peer's word is unknown (receiver not running)" : 'the peer is silent';
+  const why = !w.reach
+    ? `the witness is unreachable (${w.error}) and ${peer}`
+    : w.other !== null
+      ? `the witness gives the lock to ${w.other} and ${peer}`
+      : `the witness lock is lost and ${peer}`;
+  return {
+    ...stopAll(c, `${why}: releasing the resources before the peer can take the lock`),
+    alarm: `witness lock lost while the peer is not heard: released the resources${w.reach ? '' : ' (witness unreachable)'}`,
+  };
+}
+
+/**
+ * Rule 13 (a, c, e): with a witness, a node starts resources it does not hold
+ * only once it holds the lock; until then it asks for it and waits. A local
+ * restart of what it holds needs the lock too unless the peer is heard. The
+ * holder keeps what it holds while the peer is heard, lock or not.
+ */
+function witnessGate(c: Ctx, d: Decision): Decision {
+  const w = c.o.witness;
+  if (!w) return d;
+  const taking = d.op === 'start' || (d.op === 'restart' && c.peer === null);
+  if (w.held) return taking ? { ...d, wantLock: true, reason: `${d.reason} (the witness lock is ours)` } : d;
+  if (taking) {
+    c.m.holding = c.prev.holding;
+    // A release (rule 4) stays one until we can take it: the next decision,
+    // with the lock, must not read it as "both OFFLINE" and wait its turn.
+    if (c.release) c.m.lastSettledPeer = c.prev.lastSettledPeer;
+    const why = !w.reach
+      ? `the witness is unreachable (${w.error}): starting nothing new`
+      : w.other !== null
+        ? `the witness gives the lock to ${w.other}: waiting`
+        : 'waiting for the witness lock';
+    return {
+      ...c.base,
+      memory: c.m,
+      wantLock: true,
+      reason: `${d.reason.replace(/: (taking over|restarting locally).*$/, '')}: ${why}`,
+      wakeAt: d.wakeAt,
+    };
+  }
+  // Unreachable while the peer is heard: keep; the witness watch raises the alarm (one, with the cause).
+  if (!w.reach && c.anyUp && d.op === 'none')
+    return { ...d, reason: `${d.reason}; the witness is unreachable: keeping while the peer is heard` };
+  return d;
 }

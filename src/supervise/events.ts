@@ -10,8 +10,8 @@ import type { Transition } from './transitions.js';
 
 export type SuperviseConfig = TimingInput &
   Pick<Config, 'GW' | 'GW_INT'> &
-  Partial<Pick<Config, 'SPLIT_YIELD'>> & {
-    local: { id: 1 | 2 };
+  Partial<Pick<Config, 'SPLIT_YIELD' | 'witness'>> & {
+    local: { id: 1 | 2; name?: string };
     peer: { name: string };
     resources: readonly { name: string; script: string }[];
   };
@@ -61,8 +61,22 @@ export interface DecisionRecord {
   gwFailStreak: number;
 }
 
-/** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick, the probes. */
-export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick' | 'probe';
+/**
+ * A request to the witness (rule 13): acquire (keep our lease alive, and put
+ * the lock bound to it when the key is free or already ours), release (delete
+ * the key when it is ours, revoke our lease), look (who holds it).
+ */
+export type WitnessOp = 'acquire' | 'release' | 'look';
+
+/** The witness's answer: who the key names now, and whether it is ours (our name and our live lease); error: unreachable. */
+export interface WitnessResult {
+  holder: string | null;
+  ours: boolean;
+  error?: string;
+}
+
+/** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick, the probes, the witness. */
+export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick' | 'probe' | 'witness';
 
 export type SuperviseEvent =
   | ({ kind: 'timer'; timer: SuperviseTimer } & Clock)
@@ -71,7 +85,8 @@ export type SuperviseEvent =
   | ({ kind: 'checked'; results: readonly CheckResult[]; routeOk: boolean } & Clock)
   | ({ kind: 'pinged'; seq: number; ok: boolean; error: string | null } & Clock)
   | ({ kind: 'probed'; results: readonly ProbeResult[] } & Clock) // answer to 'probe'
-  | ({ kind: 'done'; results: readonly OpResult[] } & Clock); // answer to 'run' / 'garp'
+  | ({ kind: 'done'; results: readonly OpResult[] } & Clock) // answer to 'run' / 'garp'
+  | ({ kind: 'witnessed'; op: WitnessOp; sentAt: number; result: WitnessResult } & Clock); // answer to 'witness'
 
 export type SuperviseEffect =
   | CommonEffect<SuperviseTimer>
@@ -81,5 +96,6 @@ export type SuperviseEffect =
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
   | { kind: 'probe' } // every resource's probe (another holder?); answer with 'probed'
+  | { kind: 'witness'; op: WitnessOp; sentAt: number } // one request to the witness (sentAt: mono); answer with 'witnessed'
   | ({ kind: 'decision' } & DecisionRecord)
   | { kind: 'notify'; transition: Transition }; // tell the notify hooks (in order, beside the decisions)

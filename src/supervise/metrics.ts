@@ -152,6 +152,15 @@ const GAUGES: readonly ReadRow[] = [
     read: (s, put) => put({}, s.status().SPLIT_BRAIN ? 1 : 0),
   },
   {
+    name: 'pha_witness_state',
+    help: 'with WITNESS: 1 for the state of the etcd lock as this node sees it (held, free, other, unreachable); none without a witness',
+    labels: ['state'],
+    read: (s, put) => {
+      const w = s.status().WITNESS;
+      if (typeof w === 'string') put({ state: w.startsWith('other:') ? 'other' : w }, 1);
+    },
+  },
+  {
     name: 'pha_heartbeat_path_age_seconds',
     help: "time since the peer's last valid datagram on each heartbeat path (HB_PATHS order)",
     labels: ['path'],

@@ -11,6 +11,8 @@ import type {
   SuperviseEffect,
   SuperviseEvent,
   SuperviseSight,
+  WitnessOp,
+  WitnessResult,
 } from './events.js';
 import type { Transition } from './transitions.js';
 
@@ -27,6 +29,8 @@ export interface SupervisePorts extends CommonPorts {
   garp(reply: Reply<void>): void;
   /** Every resource's probe: does another host answer for it? */
   probe(reply: Reply<readonly ProbeResult[]>): void;
+  /** One request to the witness (rule 13); only asked when WITNESS is set. */
+  witness?(op: WitnessOp, reply: Reply<WitnessResult>): void;
   /** A decision that changed something, as data (after its log line). */
   decided(d: DecisionRecord): void;
   /** A transition of this node for the notify hooks: queued, never awaited (a slow hook delays no decision). */
@@ -107,6 +111,24 @@ export function superviseBinding(
             ),
           );
           break;
+        case 'witness': {
+          // No answer, or a port that cannot ask: unreachable (never "free").
+          const failed = (err: unknown, c: ReturnType<typeof ports.clock>) => ({
+            kind: 'witnessed' as const,
+            op: e.op,
+            sentAt: e.sentAt,
+            result: { holder: null, ours: false, error: errorMessage(err) },
+            ...c,
+          });
+          const reply = run.reply(
+            `the witness (${e.op})`,
+            (result: WitnessResult, c) => ({ kind: 'witnessed', op: e.op, sentAt: e.sentAt, result, ...c }),
+            failed,
+          );
+          if (ports.witness) ports.witness(e.op, reply);
+          else reply.fail(new Error('no witness port'));
+          break;
+        }
         case 'notify':
           ports.notify(e.transition);
           break;

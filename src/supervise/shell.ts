@@ -17,6 +17,8 @@ import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js'
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
 import { startTelling } from './telling.js';
+import { witnessTimeoutMs } from './witness.js';
+import { connectWitness, type WitnessClient } from './witness-etcd.js';
 
 export interface SuperviseDeps {
   config: Config;
@@ -58,6 +60,13 @@ export async function startSupervise(deps: SuperviseDeps) {
     } catch (e) {
       log.error({ gw: config.GW }, errorMessage(e));
     }
+  }
+  // Rule 13: the etcd client is loaded only with WITNESS.
+  let witness: WitnessClient | null = null;
+  if (config.witness) {
+    const w = config.witness;
+    witness = await connectWitness(w, config.local.name, witnessTimeoutMs(w.ttl));
+    log.info({ witness: w.hosts, prefix: w.prefix, ttl: w.ttl }, 'witness configured: taking over needs its lock');
   }
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
   // Not CHECK_TIMEOUT: with SUPERVISE_INT=1000 that would kill every probe that waits its second for answers.
@@ -140,6 +149,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       })().then(reply.ok, reply.fail),
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    ...(witness ? { witness: (op, reply) => void witness.ask(op).then(reply.ok, reply.fail) } : {}),
     decided: () => {},
     notify: (t) => telling.tell(t),
   };
@@ -181,6 +191,7 @@ export async function startSupervise(deps: SuperviseDeps) {
       common.timers.stop();
       watcher.close();
       pinger?.close();
+      witness?.close();
       // A start or stop that runs finishes first (bounded), so that what we
       // leave behind is what the status says, and no script outlives us.
       await runner.settle(timing.settleMs);

@@ -177,7 +177,9 @@ async function macs(): Promise<Record<string, string>> {
     const r = await lab.run(n, 'ip', ['-o', 'link']);
     for (const m of r.stdout.matchAll(/^\d+: (\S+?)(?:@\S+)?: .*link\/ether (\S+)/gm)) out[`${n}.${m[1]}`] = m[2]!;
     out[`${n}.addrs`] = (await lab.run(n, 'ip', ['-4', '-o', 'addr'])).stdout.replace(/\s+/g, ' ');
-    out[`${n}.probe`] = (await lab.run(n, 'arping', ['-D', '-c', '1', '-w', '1', '-I', 'eth0', lab.vip])).stdout.replace(/\s+/g, ' ');
+    out[`${n}.probe`] = (
+      await lab.run(n, 'arping', ['-D', '-c', '1', '-w', '1', '-I', 'eth0', lab.vip])
+    ).stdout.replace(/\s+/g, ' ');
   }
   return out;
 }

@@ -426,6 +426,34 @@ const EVERY_KEY: Record<
     expect: (c) => [c.paths.map((p) => `${p.local}>${p.peer}`), c.peer.addrs.includes('198.18.1.11')],
     want: () => [['198.18.0.12>198.18.0.11', '198.18.1.12>198.18.1.11'], true],
   },
+  WITNESS: {
+    line: 'WITNESS=etcds://198.18.2.1:2379,[2001:db8::2]:2379,etcd.example:2379',
+    expect: (c) => [c.WITNESS, c.witness?.tls, c.witness?.hosts],
+    want: () => [
+      'etcds://198.18.2.1:2379,[2001:db8::2]:2379,etcd.example:2379',
+      true,
+      ['https://198.18.2.1:2379', 'https://[2001:db8::2]:2379', 'https://etcd.example:2379'],
+    ],
+  },
+  WITNESS_PREFIX: { line: 'WITNESS_PREFIX=/lab/pair1', expect: (c) => c.witness?.prefix, want: () => '/lab/pair1/' },
+  WITNESS_TTL: { line: 'WITNESS_TTL=5', expect: (c) => c.witness?.ttl, want: () => 5 },
+  WITNESS_CA: { line: 'WITNESS_CA=<dir>/etc/authkey', expect: (c) => c.witness?.ca, want: (d) => `${d}/etc/authkey` },
+  WITNESS_CERT: {
+    line: 'WITNESS_CERT=<dir>/etc/authkey',
+    expect: (c) => c.witness?.cert,
+    want: (d) => `${d}/etc/authkey`,
+  },
+  WITNESS_KEY: {
+    line: 'WITNESS_KEY=<dir>/etc/authkey',
+    expect: (c) => c.witness?.key,
+    want: (d) => `${d}/etc/authkey`,
+  },
+  WITNESS_USER: { line: 'WITNESS_USER=pha', expect: (c) => c.witness?.user, want: () => 'pha' },
+  WITNESS_PASSWORD_FILE: {
+    line: 'WITNESS_PASSWORD_FILE=<dir>/etc/authkey',
+    expect: (c) => c.witness?.passwordFile,
+    want: (d) => `${d}/etc/authkey`,
+  },
   PEER_ADDR: {
     line: 'PEER_ADDR=198.18.0.21 198.18.0.22',
     expect: (c) => [...c.PEER_ADDR],
@@ -528,6 +556,40 @@ test('NOTIFY: hooks found like resource scripts, in order; missing, not executab
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('WITNESS: etcd:// or etcds:// host:port list; a URL that does not parse, or a setting without it, names the line', async () => {
+  const c = await build(text('WITNESS=etcd://198.18.2.1:2379'));
+  assert.deepEqual(c.witness?.hosts, ['http://198.18.2.1:2379']);
+  assert.equal(c.witness?.ttl, 2);
+  assert.equal(c.witness?.prefix, `/pha/${c.NODES.join(',')}/`);
+  assert.equal((await build(text(''))).witness, null);
+  for (const v of [
+    'http://198.18.2.1:2379',
+    'etcd://198.18.2.1',
+    'etcd://[2001:db8::zz]:2379',
+    'etcd://a:70000',
+    'etcd://',
+  ]) {
+    const e = await problems(text(`WITNESS=${v}`));
+    hasProblem(e, 5, /WITNESS=.*expected etcd:\/\/<host>:<port>/);
+  }
+  hasProblem(await problems(text('WITNESS_TTL=2')), 5, /WITNESS_TTL is set but WITNESS is not/);
+  hasProblem(
+    await problems(text('WITNESS=etcd://h:1\nWITNESS_CA=/etc/hostname')),
+    6,
+    /WITNESS_CA needs WITNESS=etcds:\/\//,
+  );
+  hasProblem(
+    await problems(text('WITNESS=etcds://h:1\nWITNESS_CA=/nonexistent/ca.pem')),
+    6,
+    /cannot read \/nonexistent\/ca\.pem: ENOENT/,
+  );
+  hasProblem(
+    await problems(text('WITNESS=etcd://h:1\nWITNESS_USER=pha')),
+    6,
+    /WITNESS_USER and WITNESS_PASSWORD_FILE go together/,
+  );
 });
 
 test('METRICS: <address>:<port> (IPv4 or [IPv6]); anything else is an error naming the line', async () => {

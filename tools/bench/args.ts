@@ -2,6 +2,7 @@
 
 export const SCENARIOS = [
   'host-death',
+  'host-death-witness',
   'freeze',
   'off',
   'partition-heal',

@@ -161,7 +161,18 @@ async function main(): Promise<number> {
           for (const sname of o.scenarios) {
             if (aborted) break;
             const spec = PHA_SCENARIOS[sname];
-            rows.push(await runTrials(phaRowSpec(spec, profile, o), meta, (i) => phaTrial(env, spec, profile, i, o)));
+            let done: (() => Promise<void>) | null = null;
+            try {
+              done = spec.around ? await spec.around(lab) : null;
+            } catch (e) {
+              say(`bench: ${sname} skipped: ${e instanceof Error ? e.message : String(e)}`);
+              continue;
+            }
+            try {
+              rows.push(await runTrials(phaRowSpec(spec, profile, o), meta, (i) => phaTrial(env, spec, profile, i, o)));
+            } finally {
+              await done?.();
+            }
             save(false);
           }
         }

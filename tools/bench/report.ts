@@ -49,6 +49,7 @@ export function mergeResults(prev: BenchResults | null, fresh: BenchResults): Be
 
 const SCEN_ORDER = [
   'host-death',
+  'host-death-witness',
   'freeze',
   'off',
   'graceful-stop',

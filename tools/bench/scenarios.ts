@@ -4,8 +4,9 @@
  * effective holder timeline (dead / frozen nodes are no holders).
  */
 
+import { LAB_WITNESS, LAB_WITNESS_TTL, startLabEtcd } from '../lab/etcd.js';
 import { extraFaults } from '../lab/faults-extra.js';
-import type { ConfigValue, NodeName } from '../lab/index.js';
+import type { ConfigValue, Lab, NodeName } from '../lab/index.js';
 import type { BenchOptions, ScenarioName } from './args.js';
 import type { Observer } from './observer.js';
 import { type PhaPair, takeoverBreakdown, timelinePhases } from './pair.js';
@@ -27,6 +28,8 @@ export interface ScenarioSpec {
   noSetup?: boolean;
   /** Settings of its own over the profile's. */
   config?: Record<string, ConfigValue>;
+  /** Something the lab needs for this scenario's trials (the witness's etcd): set up once, torn down after. */
+  around?(lab: Lab): Promise<() => Promise<void>>;
   trials(o: BenchOptions): number;
   run(pair: PhaPair, o: BenchOptions): Promise<Measure>;
 }
@@ -109,6 +112,22 @@ export const HOST_DEATH: ScenarioSpec = {
       ...timelinePhases(pair.dir, 'lb2'),
     };
     return m;
+  },
+};
+
+/**
+ * Host death with the witness (WITNESS, rule 13): the same fault, with a
+ * real etcd in the lab's third namespace (tuned: a 1 s lease TTL). lb2 takes
+ * over once it has heard nothing for DEADTIME and lb1's lease has run out.
+ */
+export const HOST_DEATH_WITNESS: ScenarioSpec = {
+  ...HOST_DEATH,
+  name: 'host-death-witness',
+  metric: `fault → VIP on lb2, with the etcd witness (TTL ${LAB_WITNESS_TTL} s)`,
+  config: { WITNESS: LAB_WITNESS, WITNESS_TTL: LAB_WITNESS_TTL },
+  async around(lab) {
+    const etcd = await startLabEtcd(lab);
+    return () => etcd.remove();
   },
 };
 
@@ -411,6 +430,7 @@ export const VIP_REMOVE: ScenarioSpec = {
 
 export const PHA_SCENARIOS: Record<ScenarioName, ScenarioSpec> = {
   'host-death': HOST_DEATH,
+  'host-death-witness': HOST_DEATH_WITNESS,
   freeze: FREEZE,
   off: OFF,
   'partition-heal': PARTITION_HEAL,

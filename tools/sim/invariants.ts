@@ -28,6 +28,8 @@ export const INVARIANTS = {
   'stop-has-cause': 'a held resource is never stopped without a cause in the log',
   'orphan-killed':
     "no script of a dead daemon does its work (brings a resource up or down) after its node's sender fenced or a new supervise started there: both kill it first (var/run/scripts)",
+  'witness-two-holders':
+    'with a witness reachable from either node: never two holders, whatever the heartbeat hears (beyond a lease TTL and the stop, and what a node cannot know of itself)',
   'notify-order':
     "a node's notify hooks are called one at a time, in the order of its transitions: PHA_SEQ grows, and each state call starts from the state the last one ended in (or UNKNOWN after a start)",
 } as const;
@@ -63,6 +65,9 @@ export class Monitor {
   private readonly startupResolve: number;
   private splitOverlap = 0; // ms of two holders in the current heartbeat cut
   private readonly splitBound: number;
+  private witnessOverlap = 0; // ms of two holders while the witness is reachable from a node
+  private readonly witnessBound: number;
+  private witnessExcuse = 0; // a holder without its supervise: excused until then
 
   constructor(
     private readonly w: World,
@@ -91,6 +96,10 @@ export class Monitor {
     // A probe that found nobody (it waits 1 s) just before the other took over,
     // the next one a DEADTIME later, the second look a DEADTIME after that, then the stop.
     this.splitBound = 1000 + 2 * p.DEADTIME + this.base;
+    // With a witness two holders last at most: a lease TTL (the node that lost
+    // its lock stops at its last keepalive + ¾ TTL; its peer may hold a moment
+    // before), the stop, and the base bound (the heartbeat resolves the rest).
+    this.witnessBound = (s.witness?.ttlS ?? 0) * 1000 + script + this.base;
   }
 
   private fail(name: InvariantName, detail: string): void {
@@ -237,6 +246,7 @@ export class Monitor {
     this.ex.step();
     this.hearing.step();
     const dt = t - this.lastT;
+    const from = this.lastT;
     const both = this.held[0] && this.held[1];
     const conn = this.hearing.connected();
     // The state held during (lastT, t]: count the overlap.
@@ -267,6 +277,33 @@ export class Monitor {
       this.fail(
         'split-resolved',
         `both nodes hold for ${Math.round(this.splitOverlap)} ms while only the heartbeat is cut (bound ${Math.round(this.splitBound)} ms)`,
+      );
+    // The witness: reachable from either node, it is the tie-break the heartbeat cannot be.
+    const wt = w.witness;
+    // A holder whose supervise is gone keeps no lease alive and stops only by its
+    // sender's fence (rule 9), counted again from each restart of that sender: the
+    // documented exception, up to a startup grace and a round after it is back.
+    for (const n of w.nodes)
+      if (w.holds(n) && (!n.procs.supervise || n.procs.supervise.frozen))
+        this.witnessExcuse = Math.max(this.witnessExcuse, t + w.p.DEADTIME + w.p.SUPERVISE_INT + this.base);
+    if (
+      both &&
+      wt &&
+      (wt.reachable(0) || wt.reachable(1)) &&
+      !(from < this.ex.until) &&
+      !(from < this.witnessExcuse) &&
+      !leftBoth &&
+      !this.ex.unseenStart()
+    )
+      this.witnessOverlap += dt;
+    if (!both) this.witnessOverlap = 0;
+    if (this.witnessOverlap > this.witnessBound)
+      this.fail(
+        'witness-two-holders',
+        `both nodes hold for ${Math.round(this.witnessOverlap)} ms with the witness reachable from ${[0, 1]
+          .filter((i) => wt!.reachable(i))
+          .map((i) => `n${i + 1}`)
+          .join(' and ')} (bound ${Math.round(this.witnessBound)} ms)`,
       );
     if (both && conn && t < this.firstFaultAt && !leftBoth)
       this.fail('startup-two-holders', 'both nodes hold the resources during the start-up');

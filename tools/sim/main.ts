@@ -17,13 +17,14 @@ const { values } = parseArgs({
     'max-failures': { type: 'string', default: '3' },
     jobs: { type: 'string', default: '1' },
     measure: { type: 'boolean', default: false },
+    witness: { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder|hbcut] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n\ninvariants:\n${Object.entries(
+    `usage: npm run sim -- [--seeds N] [--seed S] [--minutes M] [--family both-start|partitions|mixed|reorder|hbcut] [--keep i,j,…] [--trace] [--jobs J]\n  --jobs J: split the seeds over J processes (the nightly: --seeds 100000 --jobs 2)\n  --measure: the lab benchmark's scenarios in virtual time (host death, off, partition heal)\n  --witness P: an etcd witness (WITNESS, rule 13) in a share P (0..1) of the seeds, with its faults (down, cut from one node)\n\ninvariants:\n${Object.entries(
       INVARIANTS,
     )
       .map(([k, v]) => `  ${k.padEnd(22)} ${v}`)
@@ -44,6 +45,11 @@ const minutes = Number(values.minutes);
 const family = values.family as Family | undefined;
 const keep = values.keep !== undefined ? values.keep.split(',').filter(Boolean).map(Number) : undefined;
 const maxFailures = Number(values['max-failures']);
+const witness = Number(values.witness);
+if (!(witness >= 0 && witness <= 1)) {
+  process.stderr.write('sim: --witness takes a share of the seeds, 0..1\n');
+  process.exit(2);
+}
 if (![first, n, minutes].every(Number.isFinite) || n < 1 || minutes <= 0) {
   process.stderr.write('sim: --seeds, --seed and --minutes take numbers (--seeds ≥ 1, --minutes > 0)\n');
   process.exit(2);
@@ -70,6 +76,7 @@ if (jobs > 1 && !values.trace) {
         String(maxFailures),
       ];
       if (family) args.push('--family', family);
+      if (witness > 0) args.push('--witness', String(witness));
       if (values.keep !== undefined) args.push('--keep', values.keep);
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       return new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
@@ -82,20 +89,20 @@ const t0 = performance.now();
 let failures = 0;
 let steps = 0;
 for (let seed = first; seed < first + n; seed++) {
-  const r = runSchedule(scheduleFor(seed, minutes, family, keep), { trace: values.trace });
+  const r = runSchedule(scheduleFor(seed, minutes, family, keep, witness), { trace: values.trace });
   steps += r.steps;
   if (values.trace) process.stdout.write(`${r.trace.join('\n')}\n`);
   if (!r.violation) continue;
   failures++;
-  const fam = family ? ` --family ${family}` : '';
+  const fam = (family ? ` --family ${family}` : '') + (witness > 0 ? ` --witness ${witness}` : '');
   process.stdout.write(
     `\nseed ${seed}: ${r.violation.name} violated at ${(r.violation.at / 1000).toFixed(3)} s: ${r.violation.detail}\n  (${INVARIANTS[r.violation.name]})\n`,
   );
   if (!values.trace) {
-    const s = shrink(seed, minutes, family, r.violation.name);
-    const faults = scheduleFor(seed, minutes, family, s.keep).faults;
+    const s = shrink(seed, minutes, family, r.violation.name, {}, witness);
+    const faults = scheduleFor(seed, minutes, family, s.keep, witness).faults;
     process.stdout.write(
-      `  shrunk to ${faults.length} fault(s) of ${scheduleFor(seed, minutes, family).faults.length} (family ${s.result.schedule.family}, profile ${s.result.schedule.profile}, start delays n1 ${s.result.schedule.startDelays[0].join('/')} n2 ${s.result.schedule.startDelays[1].join('/')}):\n`,
+      `  shrunk to ${faults.length} fault(s) of ${scheduleFor(seed, minutes, family, undefined, witness).faults.length} (family ${s.result.schedule.family}, profile ${s.result.schedule.profile}, start delays n1 ${s.result.schedule.startDelays[0].join('/')} n2 ${s.result.schedule.startDelays[1].join('/')}):\n`,
     );
     for (const f of faults) process.stdout.write(`    ${describeFault(f)}\n`);
     process.stdout.write(

@@ -82,6 +82,7 @@ export interface WorldOptions {
   probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
   splitYield?: boolean; // SPLIT_YIELD=1: rule 12 acts
   orphansLive?: boolean; // broken on purpose: no script records, orphans run on (the invariant must catch it)
+  witness?: { ttlMs: number }; // WITNESS: an etcd witness (tools/sim/witness.ts) with this lease TTL
 }
 
 export type Fn = () => void;

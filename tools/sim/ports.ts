@@ -6,13 +6,20 @@ import type { ReceiverPorts } from '../../src/receiver/ports.js';
 import type { SenderSight } from '../../src/sender/core.js';
 import type { SenderPorts } from '../../src/sender/ports.js';
 import type { Liveness } from '../../src/supervise/core.js';
+import type { WitnessOp, WitnessResult } from '../../src/supervise/events.js';
 import { decisionText, type SupervisePorts } from '../../src/supervise/ports.js';
 import type { Proc } from './model.js';
 import { SimNetwork } from './network.js';
+import { SimWitness } from './witness.js';
 
 const NOTIFY_TIMEOUT_MS = 10_000;
 
 export abstract class SimPorts extends SimNetwork {
+  /** The etcd witness (WITNESS), when the schedule has one. */
+  readonly witness: SimWitness | null = this.o.witness ? new SimWitness(this.o.witness.ttlMs, this.o.seed) : null;
+  /** Each supervise's lease (it lives on in etcd after the process died, until its TTL). */
+  private readonly leaseOf = new WeakMap<Proc, number | undefined>();
+
   /** The ports every core needs, in virtual time. */
   protected commonPorts(proc: Proc): CommonPorts {
     return {
@@ -134,6 +141,7 @@ export abstract class SimPorts extends SimNetwork {
         });
         this.later(proc, results.some((r) => r.answered) ? 1 : 1000, () => reply.ok(results));
       },
+      ...(this.witness ? { witness: (op, reply) => this.askWitness(proc, op, reply) } : {}),
       decided: (d) => this.lastDecision.set(proc, decisionText(d)),
       notify: (t) => {
         proc.node.notifySeq++;
@@ -144,6 +152,39 @@ export abstract class SimPorts extends SimNetwork {
   }
 
   protected readonly lastDecision = new WeakMap<Proc, string>();
+
+  /**
+   * One request to the witness: there and back in 0.2-3 ms each way, etcd
+   * acting on it when it arrives. Unreachable when it leaves or when its
+   * answer would come back: "unreachable" at the port's deadline, and the
+   * port forgets its lease (as the real one does).
+   */
+  private askWitness(proc: Proc, op: WitnessOp, reply: Reply<WitnessResult>): void {
+    const w = this.witness!;
+    const i = proc.node.id - 1;
+    const sent = this.t;
+    const fail = () =>
+      this.at(sent + w.timeoutMs, () => {
+        if (op !== 'look') this.leaseOf.set(proc, undefined);
+        this.deliver(proc, () => reply.ok({ holder: null, ours: false, error: 'unreachable (simulated)' }));
+      });
+    if (!w.reachable(i)) {
+      fail();
+      return;
+    }
+    this.at(sent + w.hop(), () => {
+      if (!w.reachable(i)) {
+        fail();
+        return;
+      }
+      const r = w.apply(op, proc.node.name, this.leaseOf.get(proc), this.t);
+      this.leaseOf.set(proc, r.lease);
+      this.at(this.t + w.hop(), () => {
+        if (w.reachable(i)) this.deliver(proc, () => reply.ok(r.result));
+        else fail();
+      });
+    });
+  }
 
   protected liveness(proc: Proc, d: DaemonName): Liveness {
     const heard = this.busFresh(proc, d);

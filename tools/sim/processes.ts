@@ -227,8 +227,22 @@ export abstract class SimProcesses extends SimPorts {
       ...p,
       GW: '198.18.0.1',
       SPLIT_YIELD: !!this.o.splitYield,
-      local: { id: node.id },
+      local: { id: node.id, name: node.name },
       peer: { name: peer.name },
+      witness: this.witness
+        ? {
+            hosts: ['http://198.18.0.50:2379'],
+            tls: false,
+            prefix: `/pha/${this.nodes[0].name},${this.nodes[1].name}/`,
+            ttl: this.witness.ttlMs / 1000,
+            ca: '',
+            cert: '',
+            key: '',
+            user: '',
+            passwordFile: '',
+            line: 0,
+          }
+        : null,
       resources: this.resources.map((name) => ({
         name,
         script: name === 'vip' ? '/opt/pha/res/ipaddr' : '/opt/pha/res/service',

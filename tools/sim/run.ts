@@ -43,6 +43,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
     orphansLive: o.orphansLive,
     // SPLIT_YIELD=1 always where the heartbeat alone is cut, and in half of the other seeds (a stream of their own).
     splitYield: s.family === 'hbcut' || new Prng(s.seed).fork(7).chance(0.5),
+    ...(s.witness ? { witness: { ttlMs: s.witness.ttlS * 1000 } } : {}),
   });
   const m = new Monitor(w, s);
   w.hooks = {
@@ -65,7 +66,7 @@ export function runSchedule(s: Schedule, o: RunOptions = {}): RunResult {
             .filter(Boolean)
             .join(' and ')}`
         : ''
-    }`,
+    }${s.witness ? `, witness TTL ${s.witness.ttlS} s` : ''}`,
   );
   for (const node of w.nodes) {
     if (s.leftover[node.id - 1]) w.leftover(node);
@@ -84,6 +85,18 @@ export function apply(w: World, m: Monitor, f: Fault): void {
   w.log(node, 'fault', describeFault(f));
   let ends = true;
   switch (f.kind) {
+    case 'witnessDown':
+    case 'witnessCut': {
+      const wt = w.witness;
+      if (!wt) break;
+      const set = (v: boolean) => {
+        if (f.kind === 'witnessDown') wt.down = v;
+        else wt.cut[f.node] = v;
+      };
+      set(true);
+      w.at(end, () => set(false));
+      break;
+    }
     case 'partition':
       w.blocked[0][1] = w.blocked[1][0] = true;
       w.at(end, () => {
@@ -214,8 +227,14 @@ export function apply(w: World, m: Monitor, f: Fault): void {
   if (ends) w.at(over, () => m.faultEnded(f));
 }
 
-export function scheduleFor(seed: number, minutes: number, family?: Family, keep?: number[]): Schedule {
-  const s = generate(seed, minutes, family);
+export function scheduleFor(
+  seed: number,
+  minutes: number,
+  family?: Family,
+  keep?: number[],
+  witnessShare = 0,
+): Schedule {
+  const s = generate(seed, minutes, family, witnessShare);
   if (keep) s.faults = s.faults.filter((_, i) => keep.includes(i));
   return s;
 }
@@ -227,16 +246,17 @@ export function shrink(
   family: Family | undefined,
   name: string,
   o: RunOptions = {},
+  witnessShare = 0,
 ): { keep: number[]; result: RunResult } {
-  const all = generate(seed, minutes, family);
+  const all = generate(seed, minutes, family, witnessShare);
   let keep = all.faults.map((_, i) => i);
-  let best = runSchedule(scheduleFor(seed, minutes, family, keep), o);
+  let best = runSchedule(scheduleFor(seed, minutes, family, keep, witnessShare), o);
   let progress = true;
   while (progress) {
     progress = false;
     for (let i = keep.length - 1; i >= 0; i--) {
       const trial = keep.filter((_, j) => j !== i);
-      const r = runSchedule(scheduleFor(seed, minutes, family, trial), o);
+      const r = runSchedule(scheduleFor(seed, minutes, family, trial, witnessShare), o);
       if (r.violation?.name === name) {
         keep = trial;
         best = r;

@@ -29,7 +29,9 @@ export type FaultKind =
   | 'resStart' // pha-cli res start (an operator's mistake on a Standby)
   | 'resStop' // pha-cli res stop
   | 'restartNode' // pha-cli stop + res stop, then start again after dur (daemons 0-1500 ms apart)
-  | 'hostDeath'; // the node is gone (daemons and resources), for good (measurements only)
+  | 'hostDeath' // the node is gone (daemons and resources), for good (measurements only)
+  | 'witnessDown' // the witness (etcd) down for dur: unreachable from both nodes
+  | 'witnessCut'; // the witness unreachable from node for dur (it still answers the other)
 
 export interface Fault {
   at: number; // ms
@@ -53,6 +55,8 @@ export interface Schedule {
   /** Left from an earlier run (pha-cli stop leaves the resources up): which nodes hold at t=0, with the old run's status file. */
   leftover: [boolean, boolean];
   faults: Fault[];
+  /** WITNESS: an etcd witness with this lease TTL (s); null: none. */
+  witness?: { ttlS: number } | null;
 }
 
 const DAEMONS: DaemonName[] = ['sender', 'receiver', 'supervise'];
@@ -151,7 +155,29 @@ function hbcut(seed: number): boolean {
   return new Prng(seed).fork(HBCUT_SALT).chance(0.1);
 }
 
-export function generate(seed: number, minutes: number, family?: Family): Schedule {
+/**
+ * The witness (rule 13) for a share of the seeds (--witness P, default none),
+ * chosen and drawn from a stream of its own: the schedules without it stay as
+ * they were, and its faults are appended last (the others' --keep indices hold).
+ */
+const WITNESS_SALT = 13;
+function withWitness(seed: number, ms: number, share: number, faults: Fault[]): Schedule['witness'] {
+  const x = new Prng(seed).fork(WITNESS_SALT);
+  if (!x.chance(share)) return null;
+  const ttlS = x.pick([1, 2]);
+  // The witness down, or cut from one node, 0-3 times; mostly near another fault (a partition, a death).
+  const movers = faults.filter((f) => MOVERS.has(f.kind) || f.kind === 'hbCut');
+  for (let i = 0, n = x.int(0, 3); i < n; i++) {
+    const near = movers.length > 0 && x.chance(0.6) ? x.pick(movers) : null;
+    const at = Math.max(3_000, near ? near.at - x.int(0, 5_000) : x.int(3_000, Math.max(3_001, ms - 10_000)));
+    const dur = x.int(1_000, 30_000);
+    if (x.chance(0.4)) faults.push({ at, kind: 'witnessDown', node: 0, dur });
+    else faults.push({ at, kind: 'witnessCut', node: x.int(0, 1) as 0 | 1, dur });
+  }
+  return { ttlS };
+}
+
+export function generate(seed: number, minutes: number, family?: Family, witnessShare = 0): Schedule {
   const r = new Prng(seed).fork(1);
   const roll = r.next();
   const fam: Family =
@@ -254,7 +280,8 @@ export function generate(seed: number, minutes: number, family?: Family): Schedu
       }
     }
   }
-  return { seed, family: fam, profile, ms, resources, startDelays, leftover, faults };
+  const witness = witnessShare > 0 ? withWitness(seed, ms, witnessShare, faults) : null;
+  return { seed, family: fam, profile, ms, resources, startDelays, leftover, faults, witness };
 }
 
 export function describeFault(f: Fault): string {
