@@ -1,7 +1,6 @@
 // supervise's shell: real events in (timers, the file watch, the local bus,
 // the checks' and scripts' results, the gateway's answers), the core's effects
 // carried out (core.ts has the logic; decide.ts the rules).
-import path from 'node:path';
 import { type Config, type ResourceDef, runDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
@@ -11,6 +10,7 @@ import { errorMessage } from '../errors.js';
 import { familyOf } from '../ip.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
+import { addressResources } from '../resources/vip.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js';
@@ -68,6 +68,20 @@ export async function startSupervise(deps: SuperviseDeps) {
     witness = await connectWitness(w, config.local.name, witnessTimeoutMs(w.ttl));
     log.info({ witness: w.hosts, prefix: w.prefix, ttl: w.ttl }, 'witness configured: taking over needs its lock');
   }
+  const addresses = addressResources(config.resources);
+  // An IPv6 address just started is advertised from here at once; the script's own
+  // pha-ndp follows (a Node process: ~70 ms later) and again after a second.
+  let ndpFailed = false;
+  const advertise6 = (name: string) => {
+    const a = addresses.find((x) => x.name === name && x.family === 6);
+    if (!a) return;
+    void import('../resources/ndp-socket.js')
+      .then((ndp) => ndp.advertise(a.ip, a.dev, 1))
+      .catch((e) => {
+        if (!ndpFailed) log.warn({ resource: name, err: errorMessage(e) }, 'cannot advertise the IPv6 address at once');
+        ndpFailed = true;
+      });
+  };
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
   // Not CHECK_TIMEOUT: with SUPERVISE_INT=1000 that would kill every probe that waits its second for answers.
   const prober = new Prober(runner, config.resources, timing.probeTimeoutMs, (m) => log.info(m));
@@ -139,13 +153,15 @@ export async function startSupervise(deps: SuperviseDeps) {
     },
     run: (op, names, reply) =>
       void (op === 'stop' ? runner.stopInReverse(byName(names)) : runner.startInOrder(byName(names)))
-        .then((rs) => rs.map((r) => ({ name: r.name, ok: r.ok, code: r.code, ms: r.durationMs })))
+        .then((rs) => {
+          if (op === 'start') for (const r of rs) if (r.ok) advertise6(r.name);
+          return rs.map((r) => ({ name: r.name, ok: r.ok, code: r.code, ms: r.durationMs }));
+        })
         .then(reply.ok, reply.fail),
     probe: (reply) => void prober.probe().then(reply.ok, reply.fail),
     garp: (reply) =>
       void (async () => {
-        for (const r of config.resources)
-          if (path.basename(r.script) === 'ipaddr') await runner.run(r, 'garp').catch(() => undefined);
+        for (const a of addresses) await runner.run(byName([a.name])[0]!, 'garp').catch(() => undefined);
       })().then(reply.ok, reply.fail),
     write: (patch) => writer.write(patch),
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),

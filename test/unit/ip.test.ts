@@ -50,3 +50,28 @@ test('neighbour discovery: an unsolicited NA (Override, target MAC), a solicitat
   assert.deepEqual(naFor(zero, '2001:db8::100'), { mac: null, solicited: false });
   assert.equal(naFor(na.subarray(0, 20), '2001:db8::100'), null);
 });
+
+test('address resources: res/ipaddr by its real name (a link res/vip6 → ipaddr too), with address, device and family', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { addressResources } = await import('../../src/resources/vip.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-vip-'));
+  try {
+    const ipaddr = path.join(dir, 'ipaddr');
+    fs.writeFileSync(ipaddr, '#!/bin/sh\n', { mode: 0o755 });
+    fs.symlinkSync(ipaddr, path.join(dir, 'vip6'));
+    fs.writeFileSync(path.join(dir, 'service'), '#!/bin/sh\n', { mode: 0o755 });
+    const res = [
+      { name: 'ipaddr', args: ['198.18.0.100/24', 'eth0'], script: ipaddr },
+      { name: 'vip6', args: ['2001:db8::100/64', 'eth0'], script: path.join(dir, 'vip6') },
+      { name: 'service', args: ['nginx'], script: path.join(dir, 'service') },
+    ];
+    assert.deepEqual(addressResources(res), [
+      { name: 'ipaddr', ip: '198.18.0.100', dev: 'eth0', family: 4 },
+      { name: 'vip6', ip: '2001:db8::100', dev: 'eth0', family: 6 },
+    ]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
