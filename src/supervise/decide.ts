@@ -4,7 +4,6 @@
 // to docs/decision-rules.md; "fix N" to docs/fixes.md.
 import type { Timing as DerivedTiming } from '../config/timing.js';
 import type { Word } from '../heartbeat/word.js';
-import type { WitnessView } from './witness.js';
 
 /** The intervals the rules use (timingOf() in config/timing.ts works them out). */
 export type Timing = Pick<
@@ -18,6 +17,14 @@ export type Timing = Pick<
   | 'failHolddownMs'
   | 'offPauseMs'
 >;
+
+/** What the witness (rule 13) says now, as the rules read it (witness.ts keeps it). */
+export interface WitnessView {
+  held: boolean; // we hold the lock, and our lease is surely alive
+  other: string | null; // the key names another node, as etcd last answered
+  reach: boolean; // etcd answered our last request
+  error: string | null; // why not
+}
 
 export interface Observation {
   now: number;

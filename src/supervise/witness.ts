@@ -9,15 +9,10 @@
 // it got the request, later. We count the lock lost a quarter TTL before
 // that, so a holder that cannot reach etcd stops before the peer can have it.
 import type { Clock } from '../daemon/effects.js';
+import type { WitnessView } from './decide.js';
 import type { SuperviseEffect, WitnessOp, WitnessResult } from './events.js';
 
 /** What the rules read (Observation.witness). */
-export interface WitnessView {
-  held: boolean; // we hold the lock, and our lease is surely alive
-  other: string | null; // the key names another node, as etcd last answered
-  reach: boolean; // etcd answered our last request
-  error: string | null; // why not
-}
 
 /**
  * How long one request to the witness may take: a quarter TTL, between 100 ms

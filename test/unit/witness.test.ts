@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { progressBound } from '../../src/config/timing.js';
+import type { WitnessView } from '../../src/supervise/decide.js';
 import { decide, initialMemory, type Memory, type Observation, type Timing } from '../../src/supervise/decide.js';
-import { type WitnessView, WitnessWatch } from '../../src/supervise/witness.js';
+import { WitnessWatch } from '../../src/supervise/witness.js';
 
 const T: Timing = {
   heartbeatInt: 200,
