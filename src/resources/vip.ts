@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResourceDef } from '../config/index.js';
+import { errorMessage } from '../errors.js';
 
 export interface AddressResource {
   name: string;
@@ -29,4 +30,27 @@ export function addressResources(resources: readonly ResourceDef[]): AddressReso
     const ip = cidr.split('/')[0]!;
     return [{ name: r.name, ip, dev, family: ip.includes(':') ? (6 as const) : (4 as const) }];
   });
+}
+
+/**
+ * Advertise an IPv6 address just started, from this process at once (one
+ * burst; the script's own pha-ndp follows ~70 ms later and again after a
+ * second). The raw socket's module is loaded on the first use; a failure is
+ * told once.
+ */
+export function advertiserOf(
+  addresses: readonly AddressResource[],
+  failed: (name: string, err: string) => void,
+): (name: string) => void {
+  let told = false;
+  return (name) => {
+    const a = addresses.find((x) => x.name === name && x.family === 6);
+    if (!a) return;
+    void import('./ndp-socket.js')
+      .then((ndp) => ndp.advertise(a.ip, a.dev, 1))
+      .catch((e) => {
+        if (!told) failed(name, errorMessage(e));
+        told = true;
+      });
+  };
 }

@@ -4,7 +4,6 @@
 // a heartbeat never waits for, or depends on, a file write.
 // This is the shell: the logic is in core.ts; here real events go in (timers,
 // the file watch, the bus) and the core's effects are carried out.
-import DgramAsPromised, { type SocketAsPromised } from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
@@ -14,12 +13,12 @@ import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
 import type { Word } from '../heartbeat/word.js';
-import { udpType } from '../ip.js';
 import { ResourceRunner } from '../resources/index.js';
 import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { announceDelay, SenderCore, type SenderSight } from './core.js';
+import { openPaths } from './paths.js';
 import { type SenderPorts, senderBinding } from './ports.js';
 
 export { type WordOptions, wordToSend } from './core.js';
@@ -53,19 +52,7 @@ export async function startSender({
   mono = monotonic,
   vitals,
 }: SenderDeps) {
-  // One socket per heartbeat path, bound to our own address on it, so the
-  // peer's source-address check holds on hosts with several addresses
-  // (127.0.0.1 / 127.0.0.2 included) and each path leaves by its own link.
-  const paths = config.paths;
-  const socks: SocketAsPromised[] = paths.map((p) => DgramAsPromised.createSocket(udpType(p.local)));
-  for (const [i, sock] of socks.entries())
-    sock.socket.on('error', (e) => log.error({ err: errorMessage(e), path: i + 1 }, 'socket error'));
-  try {
-    for (const [i, sock] of socks.entries()) await sock.bind(0, paths[i]!.local);
-  } catch (e) {
-    for (const sock of socks) await sock.close().catch(() => {});
-    throw e;
-  }
+  const out = await openPaths(config, log, vitals);
   // With a key: a new boot generation, durable before the first frame goes out.
   const boot = config.auth ? nextBootGeneration(generationFile(varDir(config))) : null;
   if (boot?.problem) log.warn({ generation: boot.generation }, boot.problem);
@@ -87,7 +74,6 @@ export async function startSender({
   const runner = given ?? new ResourceRunner({ timeoutMs: timing.resTimeoutMs, records });
   let sent = 0;
   let sendErrors = 0;
-  const pathErrors = paths.map(() => 0);
 
   const writer = new StatusWriter(store, (err) => {
     alarms?.set('store', err);
@@ -97,22 +83,8 @@ export async function startSender({
   writer.onWritten = (ms) => vitals?.wrote(ms);
 
   // The same datagrams on every path (one sequence number: the receiver takes the first copy).
-  const sendOn = async (i: number, datagrams: Buffer[]) => {
-    try {
-      for (const d of datagrams) await socks[i]!.send(d, config.PORT, paths[i]!.peer);
-      return true;
-    } catch (e) {
-      const n = ++pathErrors[i]!;
-      if (paths.length > 1) vitals?.count(`path${i + 1}SendErrors`);
-      if (n === 1 || n % 100 === 0)
-        log.warn({ peer: config.peer.name, path: i + 1, err: errorMessage(e), sendErrors: n }, 'heartbeat send failed');
-      return false;
-    }
-  };
   const send = async (word: Word) => {
-    const datagrams = codec.datagrams(word);
-    const ok = await Promise.all(paths.map((_, i) => sendOn(i, datagrams)));
-    if (ok.some(Boolean)) {
+    if (await out.send(codec.datagrams(word))) {
       sent++;
       vitals?.count('sent');
     } else {
@@ -174,17 +146,9 @@ export async function startSender({
       return;
     }
     if (!d) return;
-    // On every path, like the heartbeat (the receiver takes an exact copy as the same announcement).
-    chain = chain.then(() =>
-      Promise.all(
-        paths.map((p, i) =>
-          socks[i]!.send(d, config.PORT, p.peer).then(
-            () => undefined,
-            () => undefined, // a failed send is the heartbeat's to report; the next one comes in seconds
-          ),
-        ),
-      ).then(() => undefined),
-    );
+    // On every path, like the heartbeat (the receiver takes an exact copy as the same announcement);
+    // a failed send is the heartbeat's to report, the next announcement comes in seconds.
+    chain = chain.then(() => out.send([d]).then(() => undefined));
   };
   if (config.auth) announce();
 
@@ -205,7 +169,7 @@ export async function startSender({
       common.timers.stop();
       watcher.close();
       await chain.catch(() => {});
-      for (const sock of socks) await sock.close().catch(() => {});
+      await out.close();
       for (const e of last) if (e.kind === 'write') writer.write(e.patch);
       await writer.flush(2000);
       writer.close();

@@ -73,7 +73,6 @@ export class SuperviseCore {
   private readonly stall: StallWatch;
   private readonly split: SplitWatch;
   private readonly witness: WitnessWatch | null; // rule 13; null: no WITNESS
-  private witnessState: string | null = null; // the WITNESS status key as last written
   private phase: Phase = { kind: 'idle' };
   private memory: Memory = initialMemory();
   private lastTrigger = '';
@@ -252,14 +251,8 @@ export class SuperviseCore {
 
   /** What the witness says changed (rule 13): the alarm, the status key, a decision at once. */
   private witnessChanged(clock: Clock, out: SuperviseEffect[]): void {
-    const w = this.witness!;
-    out.push({ kind: 'alarm', id: 'witness', text: w.alarm() });
-    const state = w.state(clock);
-    if (state !== this.witnessState) {
-      this.witnessState = state;
-      out.push({ kind: 'log', level: 'info', fields: { witness: state }, msg: `witness: ${state}` });
-      this.write({ WITNESS: state }, clock, out);
-    }
+    const patch = this.witness!.told(clock, out);
+    if (patch) this.write(patch, clock, out);
     this.cycle(false, clock, out);
   }
 
@@ -340,14 +333,14 @@ export class SuperviseCore {
     this.memory = d.memory;
     this.teller.decision(d, obs, sight, this.gateway.failStreak, clock, out);
     this.failedUntil = d.failedUntil ?? obs.failedUntil;
-    if (this.witness) {
-      // Rule 13 (d): the lock is wanted while we hold or would take over, and
-      // given back once nothing is up (after the stop, never before it).
-      const anyUp = obs.resources.some((r) => r.up);
-      const want = !!d.wantLock || d.op === 'start' || d.op === 'restart' || d.memory.holding || anyUp;
-      const free = d.op === 'none' && !anyUp && !d.memory.holding && !d.memory.mayStillHold;
-      out.push(...this.witness.wants(want, free, clock));
-    }
+    if (this.witness)
+      out.push(
+        ...this.witness.decided(
+          d,
+          obs.resources.some((r) => r.up),
+          clock,
+        ),
+      );
     this.act(d, sight.own, s.SENDER_STARTED_AT ?? 0, clock, out);
   }
 

@@ -10,7 +10,7 @@ import { errorMessage } from '../errors.js';
 import { familyOf } from '../ip.js';
 import { ResourceRunner, type RunResult } from '../resources/index.js';
 import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
-import { addressResources } from '../resources/vip.js';
+import { addressResources, advertiserOf } from '../resources/vip.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js';
@@ -69,19 +69,9 @@ export async function startSupervise(deps: SuperviseDeps) {
     log.info({ witness: w.hosts, prefix: w.prefix, ttl: w.ttl }, 'witness configured: taking over needs its lock');
   }
   const addresses = addressResources(config.resources);
-  // An IPv6 address just started is advertised from here at once; the script's own
-  // pha-ndp follows (a Node process: ~70 ms later) and again after a second.
-  let ndpFailed = false;
-  const advertise6 = (name: string) => {
-    const a = addresses.find((x) => x.name === name && x.family === 6);
-    if (!a) return;
-    void import('../resources/ndp-socket.js')
-      .then((ndp) => ndp.advertise(a.ip, a.dev, 1))
-      .catch((e) => {
-        if (!ndpFailed) log.warn({ resource: name, err: errorMessage(e) }, 'cannot advertise the IPv6 address at once');
-        ndpFailed = true;
-      });
-  };
+  const advertise6 = advertiserOf(addresses, (name, err) =>
+    log.warn({ resource: name, err }, 'cannot advertise the IPv6 address at once'),
+  );
   const core = new SuperviseCore(config, { gwUnavailable: !!config.GW && !pinger });
   // Not CHECK_TIMEOUT: with SUPERVISE_INT=1000 that would kill every probe that waits its second for answers.
   const prober = new Prober(runner, config.resources, timing.probeTimeoutMs, (m) => log.info(m));

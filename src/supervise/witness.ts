@@ -9,7 +9,7 @@
 // it got the request, later. We count the lock lost a quarter TTL before
 // that, so a holder that cannot reach etcd stops before the peer can have it.
 import type { Clock } from '../daemon/effects.js';
-import type { WitnessView } from './decide.js';
+import type { Decision, WitnessView } from './decide.js';
 import type { SuperviseEffect, WitnessOp, WitnessResult } from './events.js';
 
 /** What the rules read (Observation.witness). */
@@ -34,6 +34,7 @@ export class WitnessWatch {
   private answered = false; // etcd (or its absence) has answered once
   private want = false; // the rules want the lock (we hold, or would take over)
   private release = false; // nothing is held: give the lock back
+  private lastState: WitnessState | null = null; // the WITNESS status key as last told
 
   constructor(
     private readonly me: string,
@@ -117,6 +118,26 @@ export class WitnessWatch {
     }
     if (op === 'release' && this.reach) this.validUntil = -Infinity;
     return JSON.stringify([this.view(clock), this.answered]) !== before;
+  }
+
+  /**
+   * What a decision means for the lock (rule 13 d): wanted while we hold or
+   * would take over; given back once nothing is up (after the stop, never before it).
+   */
+  decided(d: Pick<Decision, 'op' | 'wantLock' | 'memory'>, anyUp: boolean, clock: Clock): SuperviseEffect[] {
+    const want = !!d.wantLock || d.op === 'start' || d.op === 'restart' || d.memory.holding || anyUp;
+    const free = d.op === 'none' && !anyUp && !d.memory.holding && !d.memory.mayStillHold;
+    return this.wants(want, free, clock);
+  }
+
+  /** What changed, told: the alarm, a log line and the WITNESS status key when the state changed (null: the same). */
+  told(clock: Clock, out: SuperviseEffect[]): { WITNESS: WitnessState } | null {
+    out.push({ kind: 'alarm', id: 'witness', text: this.alarm() });
+    const state = this.state(clock);
+    if (state === this.lastState) return null;
+    this.lastState = state;
+    out.push({ kind: 'log', level: 'info', fields: { witness: state }, msg: `witness: ${state}` });
+    return state === null ? null : { WITNESS: state };
   }
 
   /** The alarm an operator sees on this node, or null. */
