@@ -2,23 +2,56 @@
 // pair with one node on the previous pha release and the other on this one
 // (the old one holding, then the old one standing by). The old node must drop
 // the new node's announcements as 'not-a-heartbeat' and nothing else may
-// happen. Needs a build of the previous release, so it is
-// skipped unless PHA_OLD_CLI names its bin/pha-cli.js, e.g.:
-//   mkdir /tmp/pha-old && git archive f92aea0 | tar -x -C /tmp/pha-old
-//   ln -s "$PWD/node_modules" /tmp/pha-old/node_modules
-//   (cd /tmp/pha-old && npx tsc -p tsconfig.json) && chmod -R go-w /tmp/pha-old
-//   PHA_OLD_CLI=/tmp/pha-old/bin/pha-cli.js node --test dist/test/integration/rolling-upgrade.test.js
+// happen. The previous release is built here from the repository's history
+// (git archive PREVIOUS_RELEASE, this checkout's node_modules, tsc: ~15 s);
+// PHA_OLD_CLI may name another build's bin/pha-cli.js instead. Without git
+// history (an unpacked tarball) it skips and says why.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { generateKey, writeKeyFile } from '../../src/heartbeat/index.js';
 import { cli, holds, makePair, type PairNode, waitFor, watchHolders } from './pair-helpers.js';
 
-const OLD_CLI = process.env.PHA_OLD_CLI;
-const skip = OLD_CLI ? false : "set PHA_OLD_CLI to the previous release's bin/pha-cli.js";
+/** The last release before the config announcement. */
+const PREVIOUS_RELEASE = 'f92aea0';
+// dist/test/integration → the package root
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** The previous release built in a temporary directory: its bin/pha-cli.js, or why not. */
+function buildPrevious(): { cli: string; dir: string } | { why: string } {
+  const run = (cmd: string, args: string[], cwd: string) =>
+    spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
+  if (run('git', ['cat-file', '-e', `${PREVIOUS_RELEASE}^{commit}`], ROOT).status !== 0)
+    return { why: `no git history with ${PREVIOUS_RELEASE} here (set PHA_OLD_CLI to a build of the previous release)` };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-previous-'));
+  // go-w: pha refuses scripts that others can write (tar keeps the archive's modes).
+  const tar = run(
+    'sh',
+    ['-c', `git -C "$0" archive ${PREVIOUS_RELEASE} | tar -x -C "$1" && chmod -R go-w "$1"`, ROOT, dir],
+    ROOT,
+  );
+  if (tar.status !== 0) return { why: `git archive ${PREVIOUS_RELEASE}: ${tar.stderr.trim()}` };
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  const tsc = run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+    dir,
+  );
+  if (tsc.status !== 0) return { why: `tsc of ${PREVIOUS_RELEASE}: ${(tsc.stdout + tsc.stderr).trim().slice(0, 500)}` };
+  return { cli: path.join(dir, 'bin', 'pha-cli.js'), dir };
+}
+
+const built = process.env.PHA_OLD_CLI ? { cli: process.env.PHA_OLD_CLI, dir: '' } : buildPrevious();
+const OLD_CLI = 'cli' in built ? built.cli : undefined;
+const skip = 'why' in built ? built.why : false;
+after(() => {
+  if ('dir' in built && built.dir) fs.rmSync(built.dir, { recursive: true, force: true });
+});
 
 function statusOf(n: PairNode): Record<string, unknown> {
   try {
