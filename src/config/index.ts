@@ -393,10 +393,36 @@ function readResources(r: Reader, parsed: ParsedConfig, installDir: string): Res
       // Whoever can write a script (or replace it in its directory) runs code as root.
       const unsafe = scriptProblems(script, `RES_${res.name}: script`);
       for (const m of unsafe) r.problem(res.line, m);
+      const wrong = addressArgsProblem(script, res.args);
+      if (wrong) r.problem(res.line, `RES_${res.name}=${res.args.join(' ')}: ${wrong}`);
       if (unsafe.length === 0) resources.push({ name: res.name, args: Object.freeze([...res.args]), script });
     }
   }
   return resources;
+}
+
+/**
+ * The shipped res/ipaddr (by its real name: a link res/vip6 → ipaddr too) takes
+ * <ip/prefix> <dev>: a VIP the script would refuse at its first start is a
+ * config error here, named by its line.
+ */
+function addressArgsProblem(script: string, args: readonly string[]): string | null {
+  let real = script;
+  try {
+    real = fs.realpathSync(script);
+  } catch {
+    /* the script's own checks report it */
+  }
+  if (path.basename(real) !== 'ipaddr') return null;
+  const expect = 'expected <ip/prefix> <dev>, e.g. 10.0.0.20/24 eth0 or 2001:db8::100/64 eth0';
+  if (args.length !== 2) return expect;
+  const [cidr, dev] = args as [string, string];
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  const ip = m ? ipLiteral(m[1]!) : null;
+  if (!m || ip === null || ip.includes('%')) return `"${cidr}" is not an address with its prefix length; ${expect}`;
+  if (Number(m[2]) > (familyOf(ip) === 4 ? 32 : 128)) return `the prefix /${m[2]} is too long for ${m[1]}`;
+  if (dev.startsWith('-') || dev.includes('/')) return `"${dev}" is not a device name; ${expect}`;
+  return null;
 }
 
 /** METRICS=<addr:port>: an IPv4 address or [IPv6] (0.0.0.0 or [::] for all), and a TCP port. */

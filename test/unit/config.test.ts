@@ -709,3 +709,28 @@ test("the default route of the gateway family: /proc/net/ipv6_route, the kernel'
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('res/ipaddr arguments: <ip/prefix> <dev> (IPv4 or IPv6), checked at load with the line, also under another name (a link)', async () => {
+  const dir = tmpDir();
+  try {
+    fs.mkdirSync(path.join(dir, 'res'));
+    fs.symlinkSync(path.join(ROOT, 'res', 'ipaddr'), path.join(dir, 'res', 'vip6'));
+    const base = (...extra: string[]) =>
+      `${[`INSTALLDIR=${dir}`, 'NODES=lb1 lb2', 'PORT=4711', 'GW=192.168.42.1', ...extra].join('\n')}\n`;
+    const ok = await build(base('RES_ipaddr=198.18.0.100/24 eth0', 'RES_vip6=2001:db8::100/64 eth0'));
+    assert.deepEqual(
+      ok.resources.map((r) => r.name),
+      ['ipaddr', 'vip6'],
+    );
+    const cases: [string, RegExp][] = [
+      ['RES_vip6=2001:db8::100 eth0', /"2001:db8::100" is not an address with its prefix length/],
+      ['RES_ipaddr=198.18.0.100/33 eth0', /the prefix \/33 is too long for 198\.18\.0\.100/],
+      ['RES_ipaddr=198.18.0.100/24', /expected <ip\/prefix> <dev>/],
+      ['RES_vip6=fe80::1%eth0/64 eth0', /is not an address with its prefix length/],
+      ['RES_ipaddr=vip/24 eth0', /"vip\/24" is not an address/],
+    ];
+    for (const [line, re] of cases) hasProblem(await problems(base(line)), 5, re);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
