@@ -4,8 +4,19 @@
 // line per interval (why it is what it is).
 import type { Config } from './index.js';
 
-/** How often each daemon stamps its liveness key (SENDER_AT, RECEIVER_AT, SUPERVISE_AT). */
+/** How often each daemon stamps its liveness key (SENDER_AT, RECEIVER_AT, SUPERVISE_AT) while a reader needs it. */
 export const STAMP_MS = 2000;
+/**
+ * The stamp's period while the daemons that judge this one's liveness hear it
+ * on the bus (then they never look at the stamp): the file is not rewritten
+ * every 2 s for nobody, and the other daemons are not woken by it.
+ */
+export const STAMP_RESTING_MS = 10_000;
+
+/** The stamp period: resting while the bus carries our liveness to its readers. */
+export function stampPeriod(resting: boolean, busy = STAMP_MS): number {
+  return resting ? Math.max(STAMP_RESTING_MS, busy) : busy;
+}
 
 /** The keys a Timing is derived from (a Config has them all; the simulator passes a profile). */
 export type TimingInput = Pick<

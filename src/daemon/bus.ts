@@ -46,6 +46,22 @@ export interface Heard {
 }
 
 const MAX_DATAGRAM = 16 * 1024;
+const PORT_REREAD_MS = 10_000;
+
+/**
+ * Whose state each daemon reads on the bus to judge its liveness: a daemon's
+ * periodic repeat goes to these alone; a change goes to all. The receiver
+ * reads nobody's (it hears a death over the lifelines, a change at once).
+ */
+export const BUS_READERS: Record<DaemonName, readonly DaemonName[]> = {
+  sender: ['supervise'], // rule 9: supervise judges its sender
+  receiver: ['supervise'], // the peer's word, and whether the receiver still says it
+  supervise: ['sender'], // the word to send; a silent supervise means PROGRESS, then the fence
+};
+
+function sameState(a: BusState, b: BusState): boolean {
+  return JSON.stringify(a.keys) === JSON.stringify(b.keys) && JSON.stringify(a.alarms) === JSON.stringify(b.alarms);
+}
 
 export function busKeyFile(runDir: string): string {
   return path.join(runDir, 'bus.key');
@@ -113,6 +129,7 @@ export class LocalBus {
   private readonly heard = new Map<DaemonName, Heard>();
   private readonly ports = new Map<DaemonName, { port: number; readAt: number }>();
   private mine: BusState = { keys: {}, alarms: [] };
+  private published = false;
   private readonly listeners: { d: DaemonName; cb: (h: Heard) => void }[] = [];
   private readonly byeListeners: ((d: DaemonName) => void)[] = [];
   private readonly opts: LocalBusOptions;
@@ -186,19 +203,16 @@ export class LocalBus {
     this.heard.set(w.d, h);
     this.opts.onHeard?.(w.d, h);
     // Listeners hear of a change of state (or of a daemon heard again), not of every liveness repeat.
-    const changed =
-      !before ||
-      this.opts.now() - before.at > BUS_HEARD_AGAIN_MS ||
-      JSON.stringify(before.state.keys) !== JSON.stringify(h.state.keys) ||
-      JSON.stringify(before.state.alarms) !== JSON.stringify(h.state.alarms);
+    const changed = !before || this.opts.now() - before.at > BUS_HEARD_AGAIN_MS || !sameState(before.state, h.state);
     if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
   }
 
   private portOf(d: DaemonName): number | null {
     const cached = this.ports.get(d);
     const t = this.opts.now();
-    // The port file changes only when the daemon restarts; re-read now and then.
-    if (cached && t - cached.readAt < 1000) return cached.port;
+    // The port file changes only when the daemon restarts, and a restarted
+    // daemon's first message (to all) tells its port at once: re-read rarely.
+    if (cached && t - cached.readAt < PORT_REREAD_MS) return cached.port;
     try {
       const port = Number(fs.readFileSync(busPortFile(this.opts.runDir, d), 'utf8').trim());
       if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
@@ -217,18 +231,25 @@ export class LocalBus {
     });
   }
 
-  /** Set our state and tell the other two daemons. */
+  /** Set our state and tell the other two daemons (a repeat of the same state: only those that read our liveness). */
   publish(state: BusState): void {
+    const repeat = this.published && sameState(this.mine, state);
     this.mine = state;
+    this.published = true;
     if (!this.sock || !this.token) return;
     for (const d of DAEMONS as readonly DaemonName[]) {
-      if (d === this.opts.name) continue;
+      if (d === this.opts.name || (repeat && !BUS_READERS[this.opts.name].includes(d))) continue;
       const port = this.portOf(d);
       if (!port) continue;
       // Only supervise serves the metrics: the vitals go to it alone.
       const s = d === 'supervise' ? this.opts.vitals?.snapshot() : undefined;
       this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms, s });
     }
+  }
+
+  /** The last message heard from `d` (undefined: none since it last said goodbye). */
+  lastHeard(d: DaemonName): Heard | undefined {
+    return this.heard.get(d);
   }
 
   /** Has `d` ever been heard on the bus? (then its silence means something) */
@@ -271,6 +292,24 @@ export class LocalBus {
       /* read-only var/: a stale port file is harmless (token-checked, re-read) */
     }
   }
+}
+
+/**
+ * May `self`'s file stamp rest (STAMP_RESTING_MS)? A stamp is its liveness for
+ * a reader that cannot hear it on the bus; every reader of it (BUS_READERS)
+ * heard on the bus from the process that runs now (`pidOf`: the watchdog's)
+ * has a working bus, so it hears us there and never looks at the stamp.
+ */
+export function stampsMayRest(
+  self: DaemonName,
+  bus: LocalBus | undefined,
+  pidOf: (d: DaemonName) => number | undefined,
+): boolean {
+  if (!bus || bus.problem) return false;
+  return BUS_READERS[self].every((r) => {
+    const pid = pidOf(r);
+    return pid !== undefined && bus.lastHeard(r)?.pid === pid;
+  });
 }
 
 /**

@@ -14,6 +14,7 @@ export function lifelineName(runDir: string, d: DaemonName): string {
 export class Lifelines {
   private server: net.Server | undefined;
   private readonly lines = new Map<DaemonName, net.Socket>();
+  private readonly up = new Set<DaemonName>();
 
   constructor(private readonly runDir: string) {}
 
@@ -35,20 +36,26 @@ export class Lifelines {
     if (this.lines.has(d)) return;
     const c = net.connect(lifelineName(this.runDir, d));
     this.lines.set(d, c);
-    let up = false;
     c.on('connect', () => {
-      up = true;
+      this.up.add(d);
     });
     c.on('error', () => {});
     c.on('close', () => {
       this.lines.delete(d);
-      if (up) closed(); // it was there and is gone: now, not at the next poll
+      // it was there and is gone: now, not at the next poll
+      if (this.up.delete(d)) closed();
     });
     c.resume();
     c.unref();
   }
 
+  /** Is our line to `d` connected? Then the kernel tells us of its death: no need to poll its pid. */
+  isUp(d: DaemonName): boolean {
+    return this.up.has(d);
+  }
+
   close(): void {
+    this.up.clear();
     this.server?.close();
     for (const c of this.lines.values()) c.destroy();
     this.lines.clear();

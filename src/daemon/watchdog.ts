@@ -66,6 +66,15 @@ interface Seen {
   deadSince: number | null;
 }
 
+/**
+ * The poll while every watched daemon runs with its lifeline connected: the
+ * kernel reports their deaths, so the poll only re-reads the pid files now
+ * and then (a daemon started again by someone else, a lifeline that never
+ * came up is noticed within this). Any daemon dead, unknown or without a
+ * line: the poll runs at the interval it was given.
+ */
+export const WATCHDOG_RESTING_MS = 5000;
+
 const unseen = (): Seen => ({ alive: false, pid: 0, since: 0, readAt: 0, deadSince: null });
 
 /**
@@ -79,6 +88,8 @@ export class Watchdog {
   private readonly restartedAt = new Map<DaemonName, number>();
   private readonly fails = new Map<DaemonName, { n: number; nextAt: number }>();
   private poll: { stop(): void } | undefined;
+  private pollMs = 0;
+  private fastMs = 0;
   private readonly lifelines: Lifelines;
   private readonly byes = new Set<DaemonName>();
 
@@ -90,13 +101,31 @@ export class Watchdog {
   /** Poll every `intervalMs`, and hear of a death at once over the lifelines. */
   start(intervalMs: number): void {
     this.lifelines.listen(this.o.self);
-    this.poll = (this.o.every ?? realEvery)(intervalMs, () => this.check());
+    this.fastMs = intervalMs;
+    this.pace(intervalMs);
   }
 
   stop(): void {
     this.poll?.stop();
     this.poll = undefined;
     this.lifelines.close();
+  }
+
+  /** Poll every `ms` (a new timer only when the pace changes). */
+  private pace(ms: number): void {
+    if (ms === this.pollMs && this.poll) return;
+    this.poll?.stop();
+    this.pollMs = ms;
+    this.poll = (this.o.every ?? realEvery)(ms, () => this.check());
+  }
+
+  /** Every watched daemon alive, its lifeline connected, none being restarted: the poll may rest. */
+  private allHeld(): boolean {
+    for (const d of Object.keys(WATCHERS) as DaemonName[]) {
+      if (d === this.o.self) continue;
+      if (!this.seen.get(d)?.alive || !this.lifelines.isUp(d) || this.restarting.has(d)) return false;
+    }
+    return true;
   }
 
   private livePid(d: DaemonName, s: Seen): number {
@@ -135,6 +164,12 @@ export class Watchdog {
   deadPid(d: DaemonName): number | undefined {
     const s = this.seen.get(d);
     return s && !s.alive && s.pid > 0 ? s.pid : undefined;
+  }
+
+  /** `d`'s pid when it was alive at the last check. */
+  pidOf(d: DaemonName): number | undefined {
+    const s = this.seen.get(d);
+    return s?.alive ? s.pid : undefined;
   }
 
   /** Was `d`'s pid alive at the last check? (undefined: not checked yet) */
@@ -185,6 +220,8 @@ export class Watchdog {
       if (f && t < f.nextAt) continue;
       void this.restart(d, s);
     }
+    // The lifelines connect a moment after the first sight of a pid: the next fast poll rests.
+    if (this.poll) this.pace(this.allHeld() ? Math.max(this.fastMs, WATCHDOG_RESTING_MS) : this.fastMs);
   }
 
   /**

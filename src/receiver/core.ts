@@ -5,7 +5,7 @@
 // keys, publish on the bus, arm a timer, read the file, log). The shell
 // (shell.ts) owns the socket and decodes; the simulator drives this class.
 import type { Config, HbPath } from '../config/index.js';
-import { busIntervalOf, STAMP_MS } from '../config/timing.js';
+import { busIntervalOf, STAMP_MS, stampPeriod } from '../config/timing.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
 import type { Status } from '../status-store/index.js';
@@ -28,12 +28,16 @@ export type ReceiverEvent =
   | ({ kind: 'dropped'; from: string; bytes: number } & Clock) // not a heartbeat from the peer
   | ({ kind: 'drained' } & Clock) // every datagram queued with the last word has been handled
   | ({ kind: 'timer'; timer: ReceiverTimer } & Clock)
-  | ({ kind: 'file'; status: Status; damaged: string | null } & Clock); // answer to a 'read'
+  | ({ kind: 'file'; status: Status; damaged: string | null } & Clock) // answer to a 'read'
+  | ({ kind: 'changed' } & Clock); // the status file was replaced, changed or removed (the directory watch)
 
 export type ReceiverEffect =
   | CommonEffect<ReceiverTimer>
   | { kind: 'drain' } // answer with 'drained' once the datagrams queued now are handled (coalesces a burst)
   | { kind: 'read' }; // answer at once with 'file'
+
+/** The file is read when the directory watch reports a change; this often at the least (a watch that failed). */
+export const FILE_SAFETY_READ_MS = 5000;
 
 export class ReceiverCore {
   private startedAt = 0; // wall
@@ -52,6 +56,7 @@ export class ReceiverCore {
   private lastStamp = -Infinity; // mono
   private lastCheckAt = -Infinity; // mono
   private readonly interval: number;
+  private stampMs = STAMP_MS;
   readonly paths: PathWatch;
 
   constructor(private readonly c: ReceiverConfig) {
@@ -155,6 +160,11 @@ export class ReceiverCore {
           });
         }
         break;
+      case 'changed':
+        // Read at once: a file that lost the peer's word gets it back now, not at the next safety read.
+        this.lastCheckAt = e.mono;
+        out.push({ kind: 'read' });
+        break;
       case 'timer':
         if (e.timer === 'dead') this.checkDead(e, out);
         else if (e.timer === 'tick') this.tick(e, out);
@@ -241,6 +251,11 @@ export class ReceiverCore {
     }
   }
 
+  /** Our stamp's reader hears us on the bus (or no longer does): the stamp may rest (must not). */
+  restStamps(resting: boolean): void {
+    this.stampMs = stampPeriod(resting);
+  }
+
   /**
    * The tick publishes our liveness on the bus, stamps the file now and then,
    * detects a stall, and re-asserts the peer's word when the file lost it
@@ -256,7 +271,7 @@ export class ReceiverCore {
     this.checkDead(clock, out);
     out.push(...this.paths.check(clock, this.current !== null));
     out.push(this.publishEffect());
-    if (t - this.lastCheckAt >= 500) {
+    if (t - this.lastCheckAt >= FILE_SAFETY_READ_MS) {
       this.lastCheckAt = t;
       out.push({ kind: 'read' }); // continues in 'file', then stamps
       return;
@@ -265,7 +280,7 @@ export class ReceiverCore {
   }
 
   private stamp(clock: Clock, out: ReceiverEffect[]): void {
-    if (clock.mono - this.lastStamp >= STAMP_MS) {
+    if (clock.mono - this.lastStamp >= this.stampMs) {
       this.lastStamp = clock.mono;
       out.push({
         kind: 'write',

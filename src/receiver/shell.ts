@@ -5,8 +5,9 @@
 import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { varDir } from '../config/index.js';
+import { STAMP_MS } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import { type Alarms, type LocalBus, type Logger, monotonic } from '../daemon/index.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, stampsMayRest, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import {
@@ -20,7 +21,7 @@ import {
   writePeerState,
 } from '../heartbeat/index.js';
 import { udpType } from '../ip.js';
-import type { StatusStore } from '../status-store/index.js';
+import { type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
 import { ReceiverCore } from './core.js';
 import { PEER_CONFIG_ALARM, type PeerConfigChange, PeerConfigWatch } from './peer-config.js';
@@ -35,6 +36,7 @@ export interface ReceiverDeps {
   now?: () => number; // wall clock (status values, logs)
   mono?: () => number; // monotonic clock (timers, ages)
   vitals?: Vitals; // counters, lag, writes for supervise's metrics
+  watchdog?: Watchdog; // the other daemons' pids (the stamp rests while supervise hears us on the bus)
 }
 
 export async function startReceiver({
@@ -46,6 +48,7 @@ export async function startReceiver({
   now = Date.now,
   mono = monotonic,
   vitals,
+  watchdog,
 }: ReceiverDeps) {
   // One socket per heartbeat path, bound to this node's address on it; with
   // BIND one socket for all, the path told by the peer's source address.
@@ -93,6 +96,7 @@ export async function startReceiver({
   };
   // A checkpoint of the sequence (no fsync): after a receiver crash at most the
   // frames since the last one could be replayed once (docs/wire-format-auth.md).
+  let checkpointAt = -Infinity;
   const checkpoint = () => {
     const st = codec.peerState;
     if (st && (!persisted || st.generation !== persisted.generation || st.sequence !== persisted.sequence))
@@ -126,8 +130,8 @@ export async function startReceiver({
       if (patch.RECEIVER_AT === undefined) return writer.write(patch);
       peerConfigChanged(peerConfig.tick(mono()));
       writer.write({ ...patch, ...counters(), RECEIVER_PEER_CONFIG: peerConfig.state });
-      checkpoint();
       for (const l of limiter.due(now(), codec.drops)) logDrops(l);
+      core.restStamps(stampsMayRest('receiver', bus, (d) => watchdog?.pidOf(d)));
     },
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     // After the datagrams already queued in the socket.
@@ -159,10 +163,16 @@ export async function startReceiver({
       return;
     }
     vitals?.count('heard');
+    // The sequence checkpoint every STAMP_MS, on a heartbeat (no wake-up of its own; the file stamp may rest).
+    if (mono() - checkpointAt >= STAMP_MS) {
+      checkpointAt = mono();
+      checkpoint();
+    }
     vitals?.set('heardAt', Date.now()); // pha-cli watch: the heartbeat's age
     run.feed({ kind: 'word', word: r.word, path, lost: r.lost, ...ports.clock() });
   };
   for (const [i, sock] of socks.entries()) sock.socket.on('message', onMessage(i));
+  const watcher = watchStatus(store.file, () => run.feed({ kind: 'changed', ...ports.clock() }));
 
   run.carry(core.start(ports.clock()));
   await writer.flush(2000);
@@ -173,6 +183,7 @@ export async function startReceiver({
 
   return {
     async stop() {
+      watcher.close();
       run.stop();
       const last = core.stop();
       common.timers.stop();

@@ -5,7 +5,8 @@
 // encodes and sends the datagrams, and runs the timers; the simulator
 // (tools/sim) drives this very class in virtual time.
 
-import { STAMP_MS, type Timing, type TimingInput, timingOf } from '../config/timing.js';
+import { STAMP_MS, stampPeriod, type Timing, type TimingInput, timingOf } from '../config/timing.js';
+import { Cadence } from '../daemon/cadence.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
 import type { Status } from '../status-store/index.js';
@@ -27,7 +28,8 @@ export interface SenderSight {
 export type SenderReason = 'tick' | 'change' | 'bus';
 
 /** The sender's timers: the heartbeat tick, and its liveness on the local bus. */
-export type SenderTimer = 'tick' | 'publish';
+/** The sender's one timer: the heartbeat tick (the bus repeat rides on it). */
+export type SenderTimer = 'tick';
 
 export type SenderEvent =
   | ({ kind: 'timer'; timer: SenderTimer; sight?: SenderSight } & Clock) // 'tick' needs the sight
@@ -85,8 +87,17 @@ export class SenderCore {
   private lastStamp = -Infinity; // mono
   private tickDue = 0; // mono: when the tick timer was meant to fire
 
+  private readonly busRepeat: Cadence;
+  private stampMs = STAMP_MS;
+
   constructor(private readonly c: SenderConfig) {
     this.t = timingOf(c);
+    this.busRepeat = new Cadence(this.t.busIntervalMs, c.HEARTBEAT_INT / 2);
+  }
+
+  /** Our stamp's readers hear us on the bus (or no longer do): the stamp may rest (must not). */
+  restStamps(resting: boolean): void {
+    this.stampMs = stampPeriod(resting);
   }
 
   private publishEffect(): SenderEffect {
@@ -103,7 +114,7 @@ export class SenderCore {
     ];
     this.tickDue = clock.mono + this.c.HEARTBEAT_INT;
     out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
-    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.t.busIntervalMs });
+    this.busRepeat.done(clock.mono);
     this.round('tick', clock, sight, out);
     return out;
   }
@@ -112,12 +123,11 @@ export class SenderCore {
     const out: SenderEffect[] = [];
     switch (e.kind) {
       case 'timer':
-        if (e.timer === 'publish') {
-          out.push(this.publishEffect(), { kind: 'arm', timer: 'publish', at: e.mono + this.t.busIntervalMs });
-        } else if (e.timer === 'tick' && e.sight) {
+        if (e.timer === 'tick' && e.sight) {
           this.detectStall(e, out);
           this.tickDue = e.mono + this.c.HEARTBEAT_INT;
           out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
+          if (this.busRepeat.due(e.mono)) out.push(this.publishEffect());
           this.round('tick', e, e.sight, out);
         }
         break;
@@ -198,7 +208,6 @@ export class SenderCore {
   stop(): SenderEffect[] {
     return [
       { kind: 'cancel', timer: 'tick' },
-      { kind: 'cancel', timer: 'publish' },
       { kind: 'write', patch: { SENDER_RUN: 0, SENDER_AT: undefined } },
     ];
   }
@@ -297,7 +306,7 @@ export class SenderCore {
     // A file change sends only a changed word; the periodic tick always sends.
     if (word && (reason === 'tick' || changed)) out.push({ kind: 'send', word });
     // Stamps after the send, in the background: a slow or failing write never delays a heartbeat.
-    if (mono - this.lastStamp >= STAMP_MS) {
+    if (mono - this.lastStamp >= this.stampMs) {
       this.lastStamp = mono;
       out.push({
         kind: 'write',

@@ -8,7 +8,15 @@ import type { Config } from '../config/index.js';
 import { runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
+import {
+  type Alarms,
+  type LocalBus,
+  type Logger,
+  monotonic,
+  overlay,
+  stampsMayRest,
+  type Watchdog,
+} from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
@@ -23,7 +31,7 @@ import { type SenderPorts, senderBinding } from './ports.js';
 
 export { type WordOptions, wordToSend } from './core.js';
 
-const REREAD_MS = 1000;
+const REREAD_MS = 5000;
 
 export interface SenderDeps {
   config: Config;
@@ -121,7 +129,10 @@ export async function startSender({
     send: (word) => {
       chain = chain.then(() => send(word));
     },
-    write: (patch) => writer.write(patch),
+    write: (patch) => {
+      writer.write(patch);
+      core.restStamps(stampsMayRest('sender', bus, (d) => watchdog?.pidOf(d)));
+    },
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     fence: (reply) => {
       // Every script not ours first (a dead supervise's orphan, a frozen one's

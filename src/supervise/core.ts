@@ -9,7 +9,9 @@
 // A pass is one serialized trip: the checks (when due), a look at the status,
 // a decision, and the action it asks for. Its phase is the state: what the
 // pass waits for, and what it must do once more when it ends.
-import { type Timing, timingOf } from '../config/timing.js';
+
+import { stampPeriod, type Timing, timingOf } from '../config/timing.js';
+import { Cadence } from '../daemon/cadence.js';
 import type { Clock, OpResult } from '../daemon/effects.js';
 import type { Status } from '../status-store/index.js';
 import { DECIDE_KEYS, onSuperviseBus } from '../status-store/keys.js';
@@ -64,6 +66,7 @@ export interface SuperviseOptions {
 
 export class SuperviseCore {
   private readonly timing: Timing;
+  private readonly busRepeat: Cadence;
   private readonly decideFn: DecideFn;
   private readonly gwOn: boolean; // pinging at all
   private readonly gateway: GatewayWatch;
@@ -87,6 +90,7 @@ export class SuperviseCore {
     opts: SuperviseOptions = {},
   ) {
     this.timing = timingOf(c);
+    this.busRepeat = new Cadence(this.timing.busIntervalMs, this.timing.superviseTickerMs / 2);
     this.decideFn = opts.decide ?? realDecide;
     this.gwOn = c.GW !== '' && !opts.gwUnavailable;
     this.gateway = new GatewayWatch(c.GW, this.timing.gwFails, !!opts.gwUnavailable);
@@ -130,12 +134,17 @@ export class SuperviseCore {
     return out;
   }
 
+  /** The sender hears us on the bus (or no longer does): SUPERVISE_AT may rest (must not). */
+  restStamps(resting: boolean): void {
+    this.stall.stampMs = stampPeriod(resting, this.timing.superviseStampMs);
+  }
+
   /** Start the gateway cadence, the stall tick, the bus publisher and the first round. */
   run(clock: Clock): SuperviseEffect[] {
     const out: SuperviseEffect[] = [];
     if (this.gwOn) out.push(...this.gateway.ping(clock, this.c.GW_INT));
     out.push({ kind: 'arm', timer: 'tick', at: this.stall.start(clock.mono) });
-    out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
+    this.busRepeat.done(clock.mono);
     out.push(...this.split.tick(clock));
     if (this.witness) out.push(...this.witness.tick(clock).out);
     this.round(clock, out);
@@ -144,7 +153,7 @@ export class SuperviseCore {
 
   stop(): SuperviseEffect[] {
     this.phase = { kind: 'stopped' };
-    const timers: SuperviseTimer[] = ['tick', 'publish', 'round', 'wake', 'gw', 'probe', 'witness'];
+    const timers: SuperviseTimer[] = ['tick', 'round', 'wake', 'gw', 'probe', 'witness'];
     return [
       ...timers.map((timer): SuperviseEffect => ({ kind: 'cancel', timer })),
       { kind: 'write', patch: { SUPERVISE: 0, STATUS: null, SUPERVISE_AT: undefined, SENDER_MUTE: undefined } },
@@ -220,16 +229,14 @@ export class SuperviseCore {
         if (w?.lapsed) this.witnessChanged(clock, out);
         break;
       }
-      case 'publish':
-        out.push({ kind: 'publish', keys: this.published });
-        out.push({ kind: 'arm', timer: 'publish', at: clock.mono + this.timing.busIntervalMs });
-        break;
       case 'tick': {
         // The tick detects our own stall and stamps liveness; DEADTIME/2 resolution is enough.
         const t = this.stall.tick(clock, this.lastWriteAt);
         out.push({ kind: 'arm', timer: 'tick', at: t.at });
         if (t.stall !== null) this.onStall(t.stall, clock, out);
         if (t.stamp) this.write({ SUPERVISE_AT: clock.wall, SUPERVISE: 1 }, clock, out);
+        // The bus repeat (our liveness for the sender) rides on the tick: no timer of its own.
+        if (this.busRepeat.due(clock.mono)) out.push({ kind: 'publish', keys: this.published });
         break;
       }
     }
@@ -355,7 +362,7 @@ export class SuperviseCore {
       // An unchanged decision is not written again (each write wakes the other
       // daemons); the liveness stamp still goes out every stamp interval.
       const newer = Math.max(senderStartedAt, s.SENDER_STARTED_AT ?? 0, this.stall.stalledAt ?? 0);
-      const stampDue = clock.mono - this.lastWriteAt >= this.timing.superviseStampMs;
+      const stampDue = clock.mono - this.lastWriteAt >= this.stall.stampMs;
       if (changes(patch, s) || (s.DECIDED_AT ?? 0) < newer || stampDue) this.write(patch, clock, out);
       this.teller.state(d.word, this.failedUntil > clock.wall, d.reason, clock, out);
       if (d.garp && this.acting.announces) {

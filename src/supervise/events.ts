@@ -76,7 +76,7 @@ export interface WitnessResult {
 }
 
 /** Supervise's timers: the round, a wake-up the rules asked for, the gateway cadence, the bus, the stall tick, the probes, the witness. */
-export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'publish' | 'tick' | 'probe' | 'witness';
+export type SuperviseTimer = 'round' | 'wake' | 'gw' | 'tick' | 'probe' | 'witness';
 
 export type SuperviseEvent =
   | ({ kind: 'timer'; timer: SuperviseTimer } & Clock)

@@ -4,7 +4,15 @@
 import { type Config, type ResourceDef, runDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
+import {
+  type Alarms,
+  type LocalBus,
+  type Logger,
+  monotonic,
+  overlay,
+  stampsMayRest,
+  type Watchdog,
+} from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { familyOf } from '../ip.js';
@@ -153,7 +161,10 @@ export async function startSupervise(deps: SuperviseDeps) {
       void (async () => {
         for (const a of addresses) await runner.run(byName([a.name])[0]!, 'garp').catch(() => undefined);
       })().then(reply.ok, reply.fail),
-    write: (patch) => writer.write(patch),
+    write: (patch) => {
+      writer.write(patch);
+      core.restStamps(stampsMayRest('supervise', bus, (d) => watchdog?.pidOf(d)));
+    },
     publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
     ...(witness ? { witness: (op, reply) => void witness.ask(op).then(reply.ok, reply.fail) } : {}),
     decided: () => {},

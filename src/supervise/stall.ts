@@ -13,7 +13,8 @@ export class StallWatch {
   constructor(
     private readonly tickerMs: number,
     private readonly deadtime: number,
-    private readonly stampMs: number,
+    /** Supervise stamps SUPERVISE_AT at least this often (it rests while the sender hears us on the bus). */
+    public stampMs: number,
   ) {}
 
   /** The first tick's time. */

@@ -1,5 +1,7 @@
 // The daemons' ports over the simulated world: the same bindings the
 // daemons' shells run (src/<daemon>/ports.ts), in virtual time.
+
+import { BUS_READERS } from '../../src/daemon/bus.js';
 import type { CommonPorts, Reply } from '../../src/daemon/effects.js';
 import type { DaemonName } from '../../src/daemon/pidfile.js';
 import type { ReceiverPorts } from '../../src/receiver/ports.js';
@@ -41,9 +43,21 @@ export abstract class SimPorts extends SimNetwork {
       },
       alarm: (id, text) => (text === null ? proc.alarms.delete(id) : proc.alarms.set(id, text)),
       alarmList: () => [...proc.alarms.values()],
-      write: (patch) => this.write(proc, patch),
+      write: (patch) => {
+        this.write(proc, patch);
+        this.restStamps(proc);
+      },
       publish: (keys) => this.publish(proc, keys),
     };
+  }
+
+  /** stampsMayRest(), in the model: every reader of `proc`'s liveness runs and was heard on the bus from its own process. */
+  private restStamps(proc: Proc): void {
+    const rest = BUS_READERS[proc.name].every((r) => {
+      const to = proc.node.procs[r];
+      return to?.alive === true && proc.node.pub.get(r)?.pid === to.pid;
+    });
+    (proc.sender ?? proc.receiver ?? proc.supervise)?.core.restStamps(rest);
   }
 
   /** A port's answer reaches the process when it runs (queued while it is frozen, dropped once it died). */

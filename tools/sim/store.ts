@@ -46,11 +46,12 @@ export abstract class SimStore extends SimClock {
 
   /** fs.watch: every running daemon that watches the file hears of a change. */
   fileChanged(node: SimNode): void {
-    for (const d of ['sender', 'supervise'] as const) {
+    for (const d of DAEMON_NAMES) {
       const proc = node.procs[d];
       if (!proc) continue;
       this.later(proc, this.lat2(this.lat.watchMs), () => {
-        if (d === 'sender')
+        if (d === 'receiver') proc.receiver?.run.feed({ kind: 'changed', ...this.clock(proc) });
+        else if (d === 'sender')
           proc.sender?.run.feed({
             kind: 'changed',
             reason: 'change',
