@@ -15,6 +15,7 @@ import path from 'node:path';
 import { BUS_HEARD_AGAIN_MS } from '../config/timing.js';
 import { type Status, TIME_KEYS } from '../status-store/index.js';
 import { sleep } from '../wait.js';
+import { wakeCounts, woke } from '../wakeups.js';
 import { DAEMONS, type DaemonName } from './pidfile.js';
 import type { Vitals } from './vitals.js';
 
@@ -176,6 +177,7 @@ export class LocalBus {
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    woke('bus.in');
     if (!this.token || rinfo.address !== '127.0.0.1') return;
     const w = parse(msg, this.token);
     if (!w) return;
@@ -186,7 +188,7 @@ export class LocalBus {
         p: process.pid,
         k: this.mine.keys,
         a: this.mine.alarms,
-        s: this.opts.vitals?.snapshot(),
+        s: { ...this.opts.vitals?.snapshot(), ...wakeCounts() },
       });
       return;
     }
@@ -243,6 +245,7 @@ export class LocalBus {
       if (!port) continue;
       // Only supervise serves the metrics: the vitals go to it alone.
       const s = d === 'supervise' ? this.opts.vitals?.snapshot() : undefined;
+      woke('bus.out');
       this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms, s });
     }
   }

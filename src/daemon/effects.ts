@@ -9,8 +9,10 @@
 // every age and deadline inside the process) and `wall` (epoch ms, only for
 // values that go into status.dat, the logs, or are compared with what another
 // process wrote there).
+
 import { errorMessage } from '../errors.js';
 import type { Status } from '../status-store/index.js';
+import { woke } from '../wakeups.js';
 
 export interface Clock {
   mono: number;
@@ -194,6 +196,7 @@ export class ShellTimers {
       setTimeout(
         () => {
           this.timers.delete(timer);
+          woke(`timer.${timer}`);
           this.late?.(Math.max(0, this.mono() - at));
           fire();
         },

@@ -4,12 +4,38 @@
 // anyway: no extra wake-up), its resident memory, its status-file writes.
 // A few numbers per bus message; nothing here polls.
 
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+
 /** The lag is the worst lateness within this window (so a scrape every 15 s sees a stall of the last 15-30 s). */
 const LAG_WINDOW_MS = 15_000;
 /** Resident memory is read at most this often (a read of /proc/self/statm). */
 const RSS_EVERY_MS = 5_000;
 
 export type VitalsSnapshot = Record<string, number>;
+
+/**
+ * Set in a daemon's environment (the bench's soak does), it measures its event
+ * loop's delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) and its GC
+ * pauses. Off by default: the histogram's own timer would wake an idle daemon
+ * 100 times a second.
+ */
+export const LOOP_DELAY_ENV = 'PHA_LOOP_DELAY';
+
+/** The loop-delay histogram and the longest GC pause, when LOOP_DELAY_ENV is set. */
+function loopProbe(): (() => Record<string, number>) | null {
+  if (!process.env[LOOP_DELAY_ENV]) return null;
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let gcMax = 0;
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) gcMax = Math.max(gcMax, e.duration);
+  }).observe({ entryTypes: ['gc'] });
+  return () => ({
+    loopDelayP99Ms: h.percentile(99) / 1e6,
+    loopDelayMaxMs: h.max / 1e6,
+    gcMaxMs: gcMax,
+  });
+}
 
 export class Vitals {
   private readonly counts: Record<string, number> = {};
@@ -18,6 +44,8 @@ export class Vitals {
   private rss = 0;
   private rssAt = -Infinity;
   private readonly providers: (() => Record<string, number>)[] = [];
+
+  private readonly loop = loopProbe();
 
   constructor(private readonly mono: () => number) {}
 
@@ -55,6 +83,7 @@ export class Vitals {
       this.rss = process.memoryUsage.rss();
     }
     const extra = this.providers.map((f) => f());
+    if (this.loop) extra.push(this.loop());
     return {
       ...this.counts,
       ...Object.assign({}, ...extra),

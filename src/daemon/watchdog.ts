@@ -8,6 +8,7 @@
 // Restart= does the restarting; the watchdog then only reports.
 import fs from 'node:fs';
 import path from 'node:path';
+import { woke } from '../wakeups.js';
 import type { DaemonName } from './bus.js';
 import { Lifelines } from './lifeline.js';
 import { isOurProcess, pidAlive, pidFilePath } from './pidfile.js';
@@ -132,9 +133,11 @@ export class Watchdog {
     const t = this.o.now();
     if (s.pid > 0 && t - s.readAt < 5000) {
       // One read of /proc/<pid>/stat: gone, or a zombie (killed, not yet reaped), is dead.
+      woke('pid-check');
       if (pidAlive(s.pid)) return s.pid;
     }
     s.readAt = t;
+    woke('pid-file');
     let pid = 0;
     try {
       pid = Number(fs.readFileSync(pidFilePath(this.o.runDir, d), 'utf8').trim());

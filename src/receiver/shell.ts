@@ -23,6 +23,7 @@ import {
 import { udpType } from '../ip.js';
 import { type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
+import { woke } from '../wakeups.js';
 import { ReceiverCore } from './core.js';
 import { PEER_CONFIG_ALARM, type PeerConfigChange, PeerConfigWatch } from './peer-config.js';
 import { type ReceiverPorts, receiverBinding } from './ports.js';
@@ -145,6 +146,7 @@ export async function startReceiver({
     return i >= 0 ? i : sock;
   };
   const onMessage = (sock: number) => (msg: Buffer, rinfo: { address: string; port: number }) => {
+    woke('heartbeat.in');
     // A config announcement is judged on its own and never counts as a heartbeat.
     const a = codec.acceptAnnouncement(msg, rinfo.address, config.peer.addrs);
     if (a?.ok) return peerConfigChanged(peerConfig.heard(a.diff, mono()));

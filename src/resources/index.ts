@@ -4,6 +4,7 @@ import { type ChildProcess, spawn as nodeSpawn, type SpawnOptions } from 'node:c
 import path from 'node:path';
 import type { ResourceDef } from '../config/index.js';
 import { PACKAGE_BIN_DIR } from '../paths.js';
+import { woke } from '../wakeups.js';
 import type { ScriptRecords } from './orphans.js';
 
 export type ResAction = 'start' | 'stop' | 'check' | 'garp' | 'probe';
@@ -125,6 +126,7 @@ export class ResourceRunner {
       };
       let child: ChildProcess | undefined;
       try {
+        woke(`script.${action}`);
         child = spawn(res.script, argv, {
           detached: true, // own process group: the timeout kills grandchildren too
           stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,6 +25,7 @@ import { ResourceRunner } from '../resources/index.js';
 import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
+import { woke } from '../wakeups.js';
 import { announceDelay, SenderCore, type SenderSight } from './core.js';
 import { openPaths } from './paths.js';
 import { type SenderPorts, senderBinding } from './ports.js';
@@ -92,6 +93,7 @@ export async function startSender({
 
   // The same datagrams on every path (one sequence number: the receiver takes the first copy).
   const send = async (word: Word) => {
+    woke('heartbeat.out');
     if (await out.send(codec.datagrams(word))) {
       sent++;
       vitals?.count('sent');

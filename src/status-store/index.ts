@@ -6,6 +6,7 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { errorMessage, PhaError } from '../errors.js';
 import { sleep } from '../wait.js';
+import { woke } from '../wakeups.js';
 import { describeType, keyRow, type Status, validValue } from './keys.js';
 
 export { keyRow, type ResState, STATUS_KEYS, type Status, TIME_KEYS } from './keys.js';
@@ -91,6 +92,7 @@ export class StatusStore {
    * broken write or an editor's accident never wipes keys others own.
    */
   read(): Status {
+    woke('file.read');
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
@@ -182,6 +184,7 @@ export class StatusStore {
           this.damaged = 'status file missing';
           this.onDamaged(this.damaged);
         }
+        woke('file.write');
         this.writeAtomic(next);
       } catch (e) {
         const err = new PhaError('PHA_ERR_STATUS_WRITE', this.file, errorMessage(e));
@@ -224,6 +227,7 @@ export class StatusStore {
 export function watchStatus(file: string, onChange: () => void): { close(): void } {
   const base = path.basename(file);
   const w = fs.watch(path.dirname(file), { persistent: true }, (_ev, name) => {
+    woke('file.watch');
     if (name === base) onChange();
   });
   w.on('error', () => {

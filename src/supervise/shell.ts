@@ -21,6 +21,7 @@ import { daemonRecords, type ScriptRecords } from '../resources/orphans.js';
 import { addressResources, advertiserOf } from '../resources/vip.js';
 import { type Status, type StatusStore, watchStatus } from '../status-store/index.js';
 import { StatusWriter } from '../status-store/writer.js';
+import { woke } from '../wakeups.js';
 import { createPinger, hasDefaultRoute, type Pinger, Prober } from './checks.js';
 import { type Liveness, SuperviseCore, type SuperviseSight } from './core.js';
 import { type SupervisePorts, superviseBinding } from './ports.js';
@@ -141,6 +142,7 @@ export async function startSupervise(deps: SuperviseDeps) {
     ping: (reply) => {
       if (!pinger) return reply.fail(new Error('no ICMP socket'));
       const began = performance.now();
+      woke('gw.ping');
       void pinger
         .ping(config.GW)
         .then((r) => {

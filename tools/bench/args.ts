@@ -13,7 +13,9 @@ export const SCENARIOS = [
   'vip-remove',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-export const PROFILES = ['default', 'fast'] as const;
+/** default and fast are the bench's two by default (`both`); fast20 (20/80) and fast10 (10/40) probe the fast end. */
+export const PROFILES = ['default', 'fast', 'fast20', 'fast10'] as const;
+const BOTH: ProfileName[] = ['default', 'fast'];
 export type ProfileName = (typeof PROFILES)[number];
 export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak', 'auth', 'notify'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -100,7 +102,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     trials: 10,
     bothTrials: 3,
     scenarios: [...SCENARIOS],
-    profiles: [...PROFILES],
+    profiles: [...BOTH],
     long: false,
     idleSeconds: 60,
     compareKeepalived: false,
@@ -151,7 +153,7 @@ export function parseArgs(argv: string[]): BenchOptions {
         break;
       case '--profile': {
         const v = val();
-        o.profiles = v === 'both' ? [...PROFILES] : list(v, PROFILES, 'profile');
+        o.profiles = v === 'both' ? [...BOTH] : list(v, PROFILES, 'profile');
         break;
       }
       case '--long':

@@ -12,7 +12,7 @@ import type { ResourceDef } from '../../src/config/index.js';
 import { ResourceRunner } from '../../src/resources/index.js';
 import { StatusStore } from '../../src/status-store/index.js';
 import { findPhaRoot, type NodeName, readDaemonPids } from '../lab/index.js';
-import type { BenchOptions } from './args.js';
+import type { BenchOptions, ProfileName } from './args.js';
 import { type BenchEnv, PHA_PROFILES, PhaPair } from './pair.js';
 import type { RunMeta } from './runner.js';
 import { type Summary, summarize } from './stats.js';
@@ -48,6 +48,38 @@ export function cpuTicks(pid: number): CpuSample | null {
   }
 }
 
+/** Pss and private (clean + dirty) memory in kB from smaps_rollup; zeros when gone. */
+export function memShares(pid: number): { pssKb: number; privateKb: number } {
+  try {
+    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? 0);
+    return { pssKb: kb('Pss'), privateKb: kb('Private_Clean') + kb('Private_Dirty') };
+  } catch {
+    return { pssKb: 0, privateKb: 0 };
+  }
+}
+
+/** Each daemon's vitals (wake-up counts, lag), asked inside the node over its local bus. */
+export async function daemonStats(pair: PhaPair, n: NodeName): Promise<Record<string, Record<string, number>>> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'daemon-stats.js');
+  const r = await pair.lab.run(n, process.execPath, [script, join(pair.lab.installs[n]!.dir, 'var', 'run')]);
+  try {
+    return JSON.parse(r.stdout) as Record<string, Record<string, number>>;
+  } catch {
+    return {};
+  }
+}
+
+/** Per second over `s` seconds: the counts that grew between two readings, the rest left out. */
+function perSecond(a: Record<string, number> = {}, b: Record<string, number> = {}, s: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) {
+    const d = v - (a[k] ?? 0);
+    if (d > 0 && k.startsWith('wake.')) out[k.replace(/^wake\./, '')] = Math.round((d / s) * 100) / 100;
+  }
+  return out;
+}
+
 /** VmRSS in kB; 0 when gone. */
 export function rssKb(pid: number): number {
   try {
@@ -58,10 +90,12 @@ export function rssKb(pid: number): number {
   }
 }
 
+const sum = (ds: DaemonFootprint[], k: 'pssKb' | 'privateKb'): number => ds.reduce((a, d) => a + (d[k] ?? 0), 0);
+
 async function idleFootprint(
   env: BenchEnv,
   o: BenchOptions,
-  profileName: 'default' | 'fast',
+  profileName: ProfileName,
   meta: RunMeta,
   micro: MicroResults,
 ): Promise<void> {
@@ -87,6 +121,7 @@ async function idleFootprint(
     env.lab.adopt(ref);
     await sleep(300);
     const ref0 = ref.pid ? cpuTicks(ref.pid) : null;
+    const wake0 = { lb1: await daemonStats(pair, 'lb1'), lb2: await daemonStats(pair, 'lb2') };
     const first = new Map(all.map((x) => [x.pid, cpuTicks(x.pid)]));
     const t0 = performance.now();
     say(`\n== idle footprint @ ${profileName}: ${o.idleSeconds} s of a steady pair (lb1 Active, lb2 Standby)`);
@@ -96,6 +131,7 @@ async function idleFootprint(
     }
     const wallS = (performance.now() - t0) / 1000;
     const last = new Map(all.map((x) => [x.pid, cpuTicks(x.pid)]));
+    const wake1 = { lb1: await daemonStats(pair, 'lb1'), lb2: await daemonStats(pair, 'lb2') };
     for (const w of watchers) w.close();
     const ref1 = ref.pid ? cpuTicks(ref.pid) : null;
     if (ref0 && ref1 && ref.pid) {
@@ -104,9 +140,11 @@ async function idleFootprint(
         profile: profileName,
         cpuPct: ((ref1.own - ref0.own) / hz / wallS) * 100,
         rssKb: rssKb(ref.pid),
+        ...memShares(ref.pid),
       });
+      const m = memShares(ref.pid);
       say(
-        `  reference: a bare node process with a 200 ms timer: ${(((ref1.own - ref0.own) / hz / wallS) * 100).toFixed(2)}% CPU, ${(rssKb(ref.pid) / 1024).toFixed(1)} MB`,
+        `  reference: a bare node process with a 200 ms timer: ${(((ref1.own - ref0.own) / hz / wallS) * 100).toFixed(2)}% CPU, RSS ${(rssKb(ref.pid) / 1024).toFixed(1)} MB (PSS ${(m.pssKb / 1024).toFixed(1)}, private ${(m.privateKb / 1024).toFixed(1)})`,
       );
     }
     ref.kill('SIGKILL');
@@ -127,6 +165,8 @@ async function idleFootprint(
           cpuPctWithChildren: own + pct('children'),
           rssKb: rssKb(pid),
           rssMaxKb: rssMax.get(pid) ?? 0,
+          ...memShares(pid),
+          wakePerS: perSecond(wake0[n][d], wake1[n][d], wallS),
         };
       });
       const fp: NodeFootprint = {
@@ -144,8 +184,16 @@ async function idleFootprint(
       micro.footprint.push(fp);
       say(
         `  ${n} (${fp.role}) ${daemons.map((d) => `${d.daemon} ${d.cpuPct.toFixed(2)}% (+children ${d.cpuPctWithChildren.toFixed(2)}%) ${(d.rssKb / 1024).toFixed(1)} MB`).join(', ')}` +
-          ` | total ${fp.totalCpuPct.toFixed(2)}% (+children ${fp.totalCpuPctWithChildren.toFixed(2)}%), RSS ${(fp.totalRssKb / 1024).toFixed(1)} MB; status.dat events ${fp.statusWritesPerS!.toFixed(1)}/s`,
+          ` | total ${fp.totalCpuPct.toFixed(2)}% (+children ${fp.totalCpuPctWithChildren.toFixed(2)}%), RSS ${(fp.totalRssKb / 1024).toFixed(1)} MB` +
+          ` (PSS ${(sum(daemons, 'pssKb') / 1024).toFixed(1)}, private ${(sum(daemons, 'privateKb') / 1024).toFixed(1)}); status.dat events ${fp.statusWritesPerS!.toFixed(1)}/s`,
       );
+      for (const d of daemons)
+        say(
+          `    ${d.daemon} wakes/s: ${Object.entries(d.wakePerS ?? {})
+            .sort(([, a], [, b]) => b - a)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
     }
     if (profileName === 'default' && !meta.aborted()) micro.cliStat = await cliStat(pair);
   } catch (e) {

@@ -32,6 +32,16 @@ export const PHA_PROFILES: Record<ProfileName, Profile> = {
     config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 50, DEADTIME: 200 },
     timing: { HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000 },
   },
+  fast20: {
+    name: 'fast20',
+    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 20, DEADTIME: 80 },
+    timing: { HEARTBEAT_INT: 20, DEADTIME: 80, SUPERVISE_INT: 2000 },
+  },
+  fast10: {
+    name: 'fast10',
+    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 10, DEADTIME: 40 },
+    timing: { HEARTBEAT_INT: 10, DEADTIME: 40, SUPERVISE_INT: 2000 },
+  },
 };
 
 export interface BenchEnv {

@@ -3,10 +3,12 @@
  * targets of issue 3 with met / missed). Rows of earlier runs that this run
  * did not measure are kept (merge by impl/scenario/profile) unless --no-merge.
  */
+
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuthBench } from './auth.js';
 import { type NotifyBench, phasesLine } from './notify.js';
+import { loopLine } from './soak.js';
 import type { Summary } from './stats.js';
 import type { BenchResults, ScenarioRow, SoakResult } from './types.js';
 import { fmtMs } from './util.js';
@@ -343,11 +345,11 @@ function extrasTable(rows: ScenarioRow[]): string[] {
 function soakTable(soak: SoakResult[]): string[] {
   if (!soak.length) return ['not run (`--soak MINUTES`)'];
   return [
-    '| profile | settings | minutes | load | spurious transitions | gap ms | overlap ms | holder at end | transitions (s → holders) | logs: peer declared silent / own stall |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| profile | settings | minutes | load | spurious transitions | gap ms | overlap ms | holder at end | transitions (s → holders) | logs: peer declared silent / own stall | worst in the daemons |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...soak.map(
       (s) =>
-        `| ${s.profile} | ${s.settings} | ${s.minutes.toFixed(1)} | ${s.load} | ${s.spuriousFailovers} | ${fmtMs(s.gapMs)} | ${fmtMs(s.overlapMs)} | ${s.finalHolder} | ${s.transitions.map((t) => `${t.atS}→${t.holders}`).join(', ') || '—'} | ${s.peerLost ?? '—'} / ${s.stalls ?? '—'} |`,
+        `| ${s.profile} | ${s.settings} | ${s.minutes.toFixed(1)} | ${s.load} | ${s.spuriousFailovers} | ${fmtMs(s.gapMs)} | ${fmtMs(s.overlapMs)} | ${s.finalHolder} | ${s.transitions.map((t) => `${t.atS}→${t.holders}`).join(', ') || '—'} | ${s.peerLost ?? '—'} / ${s.stalls ?? '—'} | ${loopLine(s.loop)} |`,
     ),
   ];
 }

@@ -6,8 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { LOOP_DELAY_ENV } from '../../src/daemon/vitals.js';
 import type { Lab } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
+import { daemonStats } from './footprint.js';
 import { ensureInstalled } from './keepalived.js';
 import { type BenchEnv, PHA_PROFILES, PhaPair } from './pair.js';
 import { type RunMeta, settingsOf } from './runner.js';
@@ -28,23 +30,31 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
     const ms = o.soakMinutes * 60_000;
     const notes: string[] = [];
     let stress: ReturnType<BenchEnv['lab']['spawn']> | null = null;
-    say(
-      `\n== soak @ ${pname}: ${o.soakMinutes} min of a steady pair under stress-ng --cpu 0 (${cpus().length} CPUs busy)`,
-    );
+    say(`\n== soak @ ${pname}: ${o.soakMinutes} min of a steady pair under ${LOAD} (${cpus().length} CPUs busy)`);
+    const loop: Record<string, LoopMax> = {};
     try {
+      // The daemons measure their loop delay and GC pauses (vitals.ts) for this pair only.
+      process.env[LOOP_DELAY_ENV] = '1';
       await pair.setup();
+      delete process.env[LOOP_DELAY_ENV];
       stress = env.lab.spawn(
         'client',
         'stress-ng',
-        ['--cpu', '0', '--timeout', `${Math.ceil(ms / 1000) + 60}s`, '--quiet'],
+        [...LOAD.split(' ').slice(1), '--timeout', `${Math.ceil(ms / 1000) + 60}s`, '--quiet'],
         { stdio: 'ignore' },
       );
       await sleep(500);
       const t0 = performance.now();
       const wallStart = Date.now();
       let lastReport = t0;
+      let lastSample = t0;
       while (performance.now() - t0 < ms && !meta.aborted()) {
         await sleep(Math.min(1000, ms - (performance.now() - t0)));
+        // Each daemon's lag (15 s window) and loop delay, every 10 s: the worst of the soak.
+        if (performance.now() - lastSample >= 10_000) {
+          lastSample = performance.now();
+          for (const n of NODES) sampleLoop(loop, n, await daemonStats(pair, n));
+        }
         if (performance.now() - lastReport >= 60_000) {
           lastReport = performance.now();
           const n = pair.obs.timeline().transitions(t0, lastReport);
@@ -92,7 +102,8 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
         gapMs: tl.gapMs(t0, end),
         overlapMs: tl.overlapMs(t0, end),
         finalHolder: tl.finalHolders(end).join('+') || 'none',
-        load: `stress-ng --cpu 0 (${cpus().length} workers)`,
+        load: `${LOAD} (${cpus().length} CPU workers)`,
+        loop,
         notes,
         runId: meta.runId,
         at: meta.at,
@@ -100,19 +111,41 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
       out.push(r);
       say(
         `  soak ${pname}: ${r.spuriousFailovers} spurious transition(s) in ${r.minutes.toFixed(1)} min, gap ${fmtMs(r.gapMs)} ms, overlap ${fmtMs(r.overlapMs)} ms, holder ${r.finalHolder}; ` +
-          `in the logs: peer declared silent ${r.peerLost}×, own stall detected ${r.stalls}×` +
+          `in the logs: peer declared silent ${r.peerLost}×, own stall detected ${r.stalls}×; worst loop delay ${loopLine(loop)}` +
           (r.transitions.length ? ` — ${r.transitions.map((t) => `${t.atS}s→${t.holders}`).join(', ')}` : ''),
       );
     } catch (e) {
       notes.push(errText(e));
       say(`  soak ${pname} FAILED: ${errText(e)}`);
     } finally {
+      delete process.env[LOOP_DELAY_ENV];
       stopStress(stress);
       await pair.teardown();
       notes.push(...pair.notes);
     }
   }
   return out;
+}
+
+/** Full CPU load on every core, and memory pressure (a worker dirtying 40 % of the RAM). */
+const LOAD = 'stress-ng --cpu 0 --vm 1 --vm-bytes 40%';
+
+type LoopMax = SoakResult['loop'] extends Record<string, infer V> | undefined ? V : never;
+
+function sampleLoop(loop: Record<string, LoopMax>, n: string, stats: Record<string, Record<string, number>>): void {
+  for (const [d, s] of Object.entries(stats)) {
+    const m = loop[`${n}.${d}`] ?? { lagMs: 0, loopDelayP99Ms: 0, loopDelayMaxMs: 0, gcMaxMs: 0 };
+    loop[`${n}.${d}`] = m;
+    for (const k of ['lagMs', 'loopDelayP99Ms', 'loopDelayMaxMs', 'gcMaxMs'] as const) m[k] = Math.max(m[k], s[k] ?? 0);
+  }
+}
+
+/** The worst of each measure over the node's daemons. */
+export function loopLine(loop: Record<string, LoopMax> | undefined): string {
+  const v = Object.values(loop ?? {});
+  if (!v.length) return 'not measured';
+  const worst = (k: keyof LoopMax) => fmtMs(Math.max(...v.map((x) => x[k])));
+  return `timer lag ${worst('lagMs')} ms, loop delay p99 ${worst('loopDelayP99Ms')} ms / max ${worst('loopDelayMaxMs')} ms, GC pause max ${worst('gcMaxMs')} ms`;
 }
 
 function stopStress(c: { pid?: number } | null): void {

@@ -61,6 +61,12 @@ export interface DaemonFootprint {
   cpuPctWithChildren: number;
   rssKb: number;
   rssMaxKb: number;
+  /** Proportional set size (shared pages split between the processes that map them: the node binary). */
+  pssKb?: number;
+  /** Private memory (what this process alone holds). */
+  privateKb?: number;
+  /** Wake-ups per second by cause over the window (src/wakeups.ts: timers by name, bus, pid checks, file, scripts). */
+  wakePerS?: Record<string, number>;
 }
 
 export interface NodeFootprint {
@@ -79,7 +85,7 @@ export interface NodeFootprint {
 export interface MicroResults {
   footprint: NodeFootprint[];
   /** A bare `node -e "setInterval(() => {}, 200)"` measured over the same window: the floor of one Node.js process. */
-  nodeBaseline?: { profile: string; cpuPct: number; rssKb: number }[];
+  nodeBaseline?: { profile: string; cpuPct: number; rssKb: number; pssKb?: number; privateKb?: number }[];
   superviseRound: Array<{ resources: number; rounds: number; checkAll: Summary; roundWithWrite: Summary }>;
   statusStore: { writers: number; updatesEach: number; latency: Summary; wallMs: number; errors: number } | null;
   cliStat: { runs: number; wall: Summary; netnsOverhead: Summary; exitCodes: number[] } | null;
@@ -98,6 +104,8 @@ export interface SoakResult {
   overlapMs: number;
   finalHolder: string;
   load: string;
+  /** Each daemon's worst (`node.daemon`): timer lag, event-loop delay p99 and max, GC pause. */
+  loop?: Record<string, { lagMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number; gcMaxMs: number }>;
   /** From the daemons' logs during the soak: the receiver declared the peer silent, a daemon detected its own stall (near-misses even without a VIP move). */
   peerLost?: number;
   stalls?: number;
