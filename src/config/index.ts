@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG, PACKAGE_RES_DIR } from '../paths.js';
 import { notWritableByOthers, privateFileProblem, scriptProblems } from '../perms.js';
 import { KEYS, reservedNote } from './keys.js';
 import { type ParsedConfig, parseConfigText, splitList } from './parse.js';
+import { SAFE_FLOOR } from './timing.js';
 
 export { KEYS, RESERVED_RESOURCE_NAMES } from './keys.js';
 export { parseConfigText } from './parse.js';
@@ -165,6 +166,8 @@ interface Reader {
   num(k: string): number;
   bool01(k: string): boolean;
   problem(k: string | number, message: string): void;
+  /** A value that works but that the operator should know about (the config still loads). */
+  warn(k: string, message: string): void;
 }
 
 function reader(parsed: ParsedConfig): Reader {
@@ -192,7 +195,8 @@ function reader(parsed: ParsedConfig): Reader {
     problem(k, `${k}=${s}: expected 0 or 1`);
     return KEYS[k]!.default === '1';
   };
-  return { file, errors, lineOf, raw, num, bool01, problem };
+  const warn = (k: string, message: string) => parsed.warnings.push({ file, line: lineOf(k), message });
+  return { file, errors, lineOf, raw, num, bool01, problem, warn };
 }
 
 /** Typed values of a parsed file, with every problem named by file and line. */
@@ -347,6 +351,12 @@ function readNumbers(r: Reader) {
     r.problem(
       r.lineOf('DEADTIME') || r.lineOf('HEARTBEAT_INT'),
       `DEADTIME=${values.DEADTIME} must be at least twice HEARTBEAT_INT=${values.HEARTBEAT_INT} (ms), or one lost datagram looks like a dead peer`,
+    );
+  } else if (values.HEARTBEAT_INT < SAFE_FLOOR.HEARTBEAT_INT || values.DEADTIME < SAFE_FLOOR.DEADTIME) {
+    const k = values.DEADTIME < SAFE_FLOOR.DEADTIME ? 'DEADTIME' : 'HEARTBEAT_INT';
+    r.warn(
+      r.lineOf(k) ? k : 'HEARTBEAT_INT',
+      `HEARTBEAT_INT=${values.HEARTBEAT_INT} DEADTIME=${values.DEADTIME} (ms) is faster than the fastest timing measured safe, ${SAFE_FLOOR.HEARTBEAT_INT}/${SAFE_FLOOR.DEADTIME}: ${SAFE_FLOOR.why} (docs/config.md, Profiles)`,
     );
   }
   return values;

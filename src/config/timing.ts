@@ -18,6 +18,16 @@ export function stampPeriod(resting: boolean, busy = STAMP_MS): number {
   return resting ? Math.max(STAMP_RESTING_MS, busy) : busy;
 }
 
+/**
+ * The fastest HEARTBEAT_INT/DEADTIME measured safe on a 2-core VM
+ * (`npm run bench -- --soak 10`): below it the config check warns.
+ */
+export const SAFE_FLOOR = {
+  HEARTBEAT_INT: 20,
+  DEADTIME: 80,
+  why: 'below it a loaded host (full CPU load and memory pressure) stalls a daemon past DEADTIME and the peer takes over for nothing',
+} as const;
+
 /** The keys a Timing is derived from (a Config has them all; the simulator passes a profile). */
 export type TimingInput = Pick<
   Config,

@@ -1,18 +1,18 @@
 // A periodic duty carried by a timer the daemon arms anyway (its tick), so
-// that the duty costs no wake-up of its own: due every `everyMs`, looked at
-// on each tick; `slackMs` (half a tick) keeps it from slipping a whole tick.
+// that the duty costs no wake-up of its own: done at the first tick at or
+// after it is due. A tick is never longer than the duty's period (the bus
+// interval is DEADTIME/2, the heartbeat and supervise's ticker at most that),
+// so the duty is at most one tick late: the bus repeat stays well inside the
+// 3 intervals a reader trusts.
 
 export class Cadence {
   private next = -Infinity;
 
-  constructor(
-    private readonly everyMs: number,
-    private readonly slackMs: number,
-  ) {}
+  constructor(private readonly everyMs: number) {}
 
   /** Is the duty due at `mono`? If so it counts as done now. */
   due(mono: number): boolean {
-    if (mono + this.slackMs < this.next) return false;
+    if (mono < this.next) return false;
     this.next = mono + this.everyMs;
     return true;
   }

@@ -92,7 +92,7 @@ export class SenderCore {
 
   constructor(private readonly c: SenderConfig) {
     this.t = timingOf(c);
-    this.busRepeat = new Cadence(this.t.busIntervalMs, c.HEARTBEAT_INT / 2);
+    this.busRepeat = new Cadence(this.t.busIntervalMs);
   }
 
   /** Our stamp's readers hear us on the bus (or no longer do): the stamp may rest (must not). */

@@ -178,9 +178,14 @@ export const STATUS_KEYS = {
     type: 'time',
     owner: 'receiver',
     original: false,
-    doc: "receiver's liveness stamp (about every 2 s); stale: the peer's word is unknown, start nothing new (rule 9)",
+    doc: "receiver's liveness stamp (every 2 s; every 10 s while supervise hears the receiver on the local bus); stale: the peer's word is unknown, start nothing new (rule 9)",
   },
-  SENDER_AT: { type: 'time', owner: 'sender', original: false, doc: "sender's liveness stamp (about every 2 s)" },
+  SENDER_AT: {
+    type: 'time',
+    owner: 'sender',
+    original: false,
+    doc: "sender's liveness stamp (every 2 s; every 10 s while supervise hears the sender on the local bus)",
+  },
   SENDER_STARTED_AT: {
     decides: true,
     type: 'time',
@@ -192,7 +197,7 @@ export const STATUS_KEYS = {
     type: 'time',
     owner: 'supervise',
     original: false,
-    doc: "supervise's liveness stamp (at least every 2 s); stale: the sender sends PROGRESS (rule 9)",
+    doc: "supervise's liveness stamp (at least every 2 s; every 10 s while the sender hears supervise on the local bus); stale: the sender sends PROGRESS (rule 9)",
   },
   SPLIT_BRAIN: {
     type: 'string',

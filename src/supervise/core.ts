@@ -90,7 +90,7 @@ export class SuperviseCore {
     opts: SuperviseOptions = {},
   ) {
     this.timing = timingOf(c);
-    this.busRepeat = new Cadence(this.timing.busIntervalMs, this.timing.superviseTickerMs / 2);
+    this.busRepeat = new Cadence(this.timing.busIntervalMs);
     this.decideFn = opts.decide ?? realDecide;
     this.gwOn = c.GW !== '' && !opts.gwUnavailable;
     this.gateway = new GatewayWatch(c.GW, this.timing.gwFails, !!opts.gwUnavailable);

@@ -220,6 +220,24 @@ test('DEADTIME smaller than twice HEARTBEAT_INT is an error', async () => {
   assert.equal(c.DEADTIME, 100);
 });
 
+test('a timing faster than the one measured safe loads, with a warning naming its line and the floor', async () => {
+  const c = await build(text('HEARTBEAT_INT=10', 'DEADTIME=40'));
+  assert.equal(c.DEADTIME, 40);
+  assert.equal(c.warnings.length, 1);
+  assert.match(
+    c.warnings[0]!,
+    new RegExp(
+      `^${FILE}:6: warning: HEARTBEAT_INT=10 DEADTIME=40 \\(ms\\) is faster than the fastest timing measured safe, 20/80`,
+    ),
+  );
+  assert.deepEqual((await build(text('HEARTBEAT_INT=20', 'DEADTIME=80'))).warnings, [], 'at the floor: no warning');
+  assert.equal(
+    (await build(text('HEARTBEAT_INT=15', 'DEADTIME=100'))).warnings.length,
+    1,
+    'the heartbeat alone below it',
+  );
+});
+
 test('RES_x with no script is an error naming where it looked', async () => {
   const e = await problems(text('RES_nosuchscript=a b'));
   hasProblem(e, 5, /RES_nosuchscript: no script "nosuchscript" in \/srv\/pha-test\/res or /);

@@ -595,3 +595,51 @@ describe('supervise core', () => {
     );
   });
 });
+
+describe('at rest: fewer wake-ups, the same knowledge', () => {
+  it('the sender publishes on its heartbeat tick (no timer of its own), every bus interval', () => {
+    const c = new SenderCore({ ...timing, peer: { name: 'lb2' }, resources: [{ name: 'vip' }] });
+    const view = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall };
+    const s = { view, supervisePid: true, superviseOnBus: true, superviseEverOnBus: true };
+    const fx = c.start(at(0), s);
+    assert.ok(!fx.some((e) => e.kind === 'arm' && (e.timer as string) !== 'tick'), 'only the tick is armed');
+    const published: number[] = [];
+    for (let t = 200; t <= 3000; t += 200)
+      if (c.handle({ kind: 'timer', timer: 'tick', sight: s, ...at(t) }).some((e) => e.kind === 'publish'))
+        published.push(t);
+    // bus interval 500 ms on 200 ms ticks: every third tick (600 ms), well inside the 1600 ms a reader trusts.
+    assert.deepEqual(published, [600, 1200, 1800, 2400, 3000]);
+  });
+
+  it('the sender stamps SENDER_AT every 2 s, every 10 s while its reader hears it on the bus, and every 2 s again when not', () => {
+    const c = new SenderCore({ ...timing, peer: { name: 'lb2' }, resources: [{ name: 'vip' }] });
+    const view = { STATUS: 'ONLINE' as const, DECIDED_AT: at(0).wall };
+    const s = { view, supervisePid: true, superviseOnBus: true, superviseEverOnBus: true };
+    c.start(at(0), s);
+    const stamps = (from: number, to: number) => {
+      const out: number[] = [];
+      for (let t = from; t <= to; t += 200)
+        if (writes(c.handle({ kind: 'timer', timer: 'tick', sight: s, ...at(t) })).some((p) => p.SENDER_AT))
+          out.push(t);
+      return out;
+    };
+    assert.deepEqual(stamps(200, 4000), [2000, 4000]);
+    c.restStamps(true);
+    assert.deepEqual(stamps(4200, 25_000), [14_000, 24_000]);
+    c.restStamps(false);
+    assert.deepEqual(stamps(25_200, 28_000), [26_000, 28_000]);
+  });
+
+  it('the receiver reads the file when the directory watch says it changed, else only every 5 s', () => {
+    const c = new ReceiverCore({ HEARTBEAT_INT: 200, DEADTIME: 1000, peer: { name: 'lb2' } });
+    c.start(at(0));
+    const reads: number[] = [];
+    for (let t = 500; t <= 12_000; t += 500)
+      if (c.handle({ kind: 'timer', timer: 'tick', ...at(t) }).some((e) => e.kind === 'read')) reads.push(t);
+    assert.deepEqual(reads, [500, 5500, 10_500], 'the safety read');
+    const changed = c.handle({ kind: 'changed', ...at(12_100) });
+    assert.deepEqual(changed, [{ kind: 'read' }], 'a change: read at once');
+    const lost = c.handle({ kind: 'file', status: {}, damaged: 'status file missing', ...at(12_100) });
+    assert.equal(writes(lost)[0]!.RECEIVER_IN, null, "the peer's word written again at once");
+  });
+});

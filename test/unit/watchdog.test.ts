@@ -12,8 +12,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DaemonName } from '../../src/daemon/bus.js';
+import { Lifelines } from '../../src/daemon/lifeline.js';
 import { restartBackoffMs, restarts } from '../../src/daemon/restart-policy.js';
-import { BACKUP_AFTER_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
+import { BACKUP_AFTER_MS, WATCHDOG_RESTING_MS, Watchdog, type WatchdogEvent } from '../../src/daemon/watchdog.js';
 
 interface Rig {
   runDir: string;
@@ -199,5 +200,50 @@ test('watchdog: the poll runs on the injected timer, at the interval it was give
     assert.deepEqual(spawned, ['supervise']);
     wd.stop();
     assert.equal(polls[0]!.stopped, true);
+  });
+});
+
+test('watchdog: the poll rests while every watched daemon runs with its lifeline up, and runs fast again at a death', async () => {
+  await withRig(async (r) => {
+    const polls: { ms: number; fn: () => void; stopped: boolean }[] = [];
+    const wd = new Watchdog({
+      self: 'sender',
+      runDir: r.runDir,
+      configFile: r.config,
+      now: () => performance.now(),
+      onEvent: () => {},
+      spawn: async () => ({ error: 'not in this test' }),
+      every: (ms, fn) => {
+        const p = { ms, fn, stopped: false };
+        polls.push(p);
+        return {
+          stop: () => {
+            p.stopped = true;
+          },
+        };
+      },
+    });
+    // The stand-ins' lifelines, offered here as the real daemons offer theirs.
+    const offered = [new Lifelines(r.runDir), new Lifelines(r.runDir)];
+    offered[0]!.listen('supervise');
+    offered[1]!.listen('receiver');
+    try {
+      const supervise = await r.run('supervise');
+      await r.run('receiver');
+      wd.start(500);
+      polls.at(-1)!.fn(); // both alive: the lines are being connected
+      assert.equal(polls.at(-1)!.ms, 500, 'not resting before the lines are up');
+      await sleep(200);
+      polls.at(-1)!.fn();
+      assert.equal(polls.at(-1)!.ms, WATCHDOG_RESTING_MS, 'every line up: the poll rests');
+      assert.equal(polls.at(-2)!.stopped, true, 'one timer at a time');
+      await r.kill(supervise);
+      polls.at(-1)!.fn(); // the resting poll (or the line's close) finds the death
+      assert.equal(wd.isAlive('supervise'), false);
+      assert.equal(polls.at(-1)!.ms, 500, 'a daemon dead: the poll is fast again');
+      wd.stop();
+    } finally {
+      for (const l of offered) l.close();
+    }
   });
 });
