@@ -28,6 +28,8 @@ export interface BenchOptions {
   profiles: ProfileName[];
   long: boolean;
   idleSeconds: number;
+  /** The idle footprint again with this many resources (default profile, at most 60 s each). */
+  resourceCounts: number[];
   compareKeepalived: boolean;
   /** The heartbeat key's cost (section auth): host death and idle CPU with and without AUTHKEY, same run. */
   auth: boolean;
@@ -55,11 +57,12 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --trials N             trials per failover scenario and profile (default 10)
   --quick                3 trials, 1 both-start trial, 20 s idle footprint (for a first look)
   --scenario A[,B...]    only these failover scenarios: ${SCENARIOS.join(', ')}
-  --profile P            default | fast | both (default both)
+  --profile P            default | fast | fast20 | fast10 (a list), or both = default,fast (the default)
   --long                 both-start observes 60 s instead of 20 s
   --both-trials N        trials of both-start (default 3; --quick 1)
   --freeze-ms N          how long the holder stays frozen (default 3000)
   --idle-seconds N       idle footprint window (default 60)
+  --resources LIST       the idle footprint again with N resources (default 10,50,200; none: skip)
   --auth                 also measure the heartbeat key: host death and idle CPU with and without AUTHKEY
                          (same run, interleaved), and the codec's CPU per frame
   --notify               also measure host death with a notify hook that hangs (NOTIFY_TIMEOUT=2) against none
@@ -105,6 +108,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     profiles: [...BOTH],
     long: false,
     idleSeconds: 60,
+    resourceCounts: [10, 50, 200],
     compareKeepalived: false,
     auth: false,
     notify: false,
@@ -162,6 +166,11 @@ export function parseArgs(argv: string[]): BenchOptions {
       case '--freeze-ms':
         o.freezeMs = int(val(), '--freeze-ms', 100);
         break;
+      case '--resources': {
+        const v = val();
+        o.resourceCounts = v === 'none' ? [] : v.split(',').map((x) => int(x, '--resources', 2));
+        break;
+      }
       case '--idle-seconds':
         o.idleSeconds = int(val(), '--idle-seconds', 1);
         idleSet = true;

@@ -5,7 +5,7 @@
  * of a one-shot `pha-cli stat`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceDef } from '../../src/config/index.js';
@@ -92,14 +92,37 @@ export function rssKb(pid: number): number {
 
 const sum = (ds: DaemonFootprint[], k: 'pssKb' | 'privateKb'): number => ds.reduce((a, d) => a + (d[k] ?? 0), 0);
 
+/** `n - 1` res/test resources beside the VIP in a node's install dir (t1.., symlinks, each its own file). */
+function extraResources(n: number): ((nodeDir: string) => void) | undefined {
+  if (n <= 1) return undefined;
+  const testScript = join(findPhaRoot(), 'res', 'test');
+  return (dir) => {
+    mkdirSync(join(dir, 'res'), { recursive: true });
+    const lines: string[] = [];
+    for (let i = 1; i < n; i++) {
+      symlinkSync(testScript, join(dir, 'res', `t${i}`));
+      lines.push(`RES_t${i}=${join(dir, 'var', `t${i}.up`)}`);
+    }
+    appendFileSync(join(dir, 'etc', 'config'), `${lines.join('\n')}\n`);
+  };
+}
+
 async function idleFootprint(
   env: BenchEnv,
   o: BenchOptions,
   profileName: ProfileName,
   meta: RunMeta,
   micro: MicroResults,
+  resources = 1,
 ): Promise<void> {
-  const pair = new PhaPair(env, `footprint-${profileName}`, PHA_PROFILES[profileName]);
+  const label = resources > 1 ? `${profileName}, ${resources} resources` : profileName;
+  const seconds = resources > 1 ? Math.min(o.idleSeconds, 60) : o.idleSeconds;
+  const pair = new PhaPair(
+    env,
+    `footprint-${profileName}-${resources}`,
+    PHA_PROFILES[profileName],
+    extraResources(resources),
+  );
   try {
     await pair.setup();
     const hz = clockTicks();
@@ -124,10 +147,10 @@ async function idleFootprint(
     const wake0 = { lb1: await daemonStats(pair, 'lb1'), lb2: await daemonStats(pair, 'lb2') };
     const first = new Map(all.map((x) => [x.pid, cpuTicks(x.pid)]));
     const t0 = performance.now();
-    say(`\n== idle footprint @ ${profileName}: ${o.idleSeconds} s of a steady pair (lb1 Active, lb2 Standby)`);
-    while (performance.now() - t0 < o.idleSeconds * 1000 && !meta.aborted()) {
+    say(`\n== idle footprint @ ${label}: ${seconds} s of a steady pair (lb1 Active, lb2 Standby)`);
+    while (performance.now() - t0 < seconds * 1000 && !meta.aborted()) {
       for (const x of all) rssMax.set(x.pid, Math.max(rssMax.get(x.pid) ?? 0, rssKb(x.pid)));
-      await sleep(Math.min(1000, o.idleSeconds * 1000 - (performance.now() - t0)));
+      await sleep(Math.min(1000, seconds * 1000 - (performance.now() - t0)));
     }
     const wallS = (performance.now() - t0) / 1000;
     const last = new Map(all.map((x) => [x.pid, cpuTicks(x.pid)]));
@@ -137,7 +160,7 @@ async function idleFootprint(
     if (ref0 && ref1 && ref.pid) {
       micro.nodeBaseline ??= [];
       micro.nodeBaseline.push({
-        profile: profileName,
+        profile: label,
         cpuPct: ((ref1.own - ref0.own) / hz / wallS) * 100,
         rssKb: rssKb(ref.pid),
         ...memShares(ref.pid),
@@ -150,7 +173,7 @@ async function idleFootprint(
     ref.kill('SIGKILL');
     const holders = pair.obs.holders().join(',');
     if (holders !== 'lb1')
-      micro.notes.push(`footprint ${profileName}: holders [${holders}] at the end of the idle window, expected [lb1]`);
+      micro.notes.push(`footprint ${label}: holders [${holders}] at the end of the idle window, expected [lb1]`);
     for (const n of NODES) {
       const daemons: DaemonFootprint[] = DAEMONS.map((d) => {
         const pid = pids[n][d]!;
@@ -173,6 +196,8 @@ async function idleFootprint(
         node: n,
         role: n === 'lb1' ? 'Active' : 'Standby',
         profile: profileName,
+        resources,
+        ...(micro.nodeBaseline?.length ? { baselineCpuPct: micro.nodeBaseline.at(-1)!.cpuPct } : {}),
         seconds: Math.round(wallS),
         daemons,
         totalCpuPct: daemons.reduce((a, d) => a + d.cpuPct, 0),
@@ -195,13 +220,13 @@ async function idleFootprint(
             .join(', ')}`,
         );
     }
-    if (profileName === 'default' && !meta.aborted()) micro.cliStat = await cliStat(pair);
+    if (profileName === 'default' && resources === 1 && !meta.aborted()) micro.cliStat = await cliStat(pair);
   } catch (e) {
-    micro.notes.push(`footprint ${profileName}: ${errText(e)}`);
-    say(`  footprint ${profileName} FAILED: ${errText(e)}`);
+    micro.notes.push(`footprint ${label}: ${errText(e)}`);
+    say(`  footprint ${label} FAILED: ${errText(e)}`);
   } finally {
     await pair.teardown();
-    micro.notes.push(...pair.notes.map((n) => `footprint ${profileName}: ${n}`));
+    micro.notes.push(...pair.notes.map((n) => `footprint ${label}: ${n}`));
   }
 }
 
@@ -329,6 +354,11 @@ export async function runFootprint(env: BenchEnv, o: BenchOptions, meta: RunMeta
   for (const p of o.profiles) {
     if (meta.aborted()) return micro;
     await idleFootprint(env, o, p, meta, micro);
+  }
+  // Idle cost as work grows: the default profile with 10, 50 and 200 resources (mostly their check scripts).
+  for (const n of o.resourceCounts) {
+    if (meta.aborted()) return micro;
+    await idleFootprint(env, o, 'default', meta, micro, n);
   }
   if (meta.aborted()) return micro;
   say('\n== supervise round (resource checks run concurrently, then the status write), 20 rounds');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createLab, findPhaRoot, type Lab, labSupport } from '../lab/index.js';
 import { type BenchOptions, parseArgs, USAGE } from './args.js';
 import { type AuthBench, runAuthBench } from './auth.js';
+import { ipAddBaseline } from './baseline.js';
 import { runFootprint } from './footprint.js';
 import { runKeepalived } from './keepalived.js';
 import { type NotifyBench, runNotifyBench } from './notify.js';
@@ -158,6 +159,7 @@ async function main(): Promise<number> {
       try {
         for (const pname of o.profiles) {
           const profile = PHA_PROFILES[pname];
+          const first = rows.length;
           for (const sname of o.scenarios) {
             if (aborted) break;
             const spec = PHA_SCENARIOS[sname];
@@ -175,6 +177,10 @@ async function main(): Promise<number> {
             }
             save(false);
           }
+          // Each row's same-run floor: one `ip address add` through bash, under the same load.
+          const floor = await ipAddBaseline(lab, o.trials * 2);
+          for (const r of rows.slice(first)) if (floor) r.extra.baselineIpAddMs = floor;
+          save(false);
         }
       } finally {
         if (stress) stopLoad(stress);

@@ -77,10 +77,12 @@ export class PhaPair {
   /** Things that went wrong outside the measurement (start/stop failures, leftovers). */
   readonly notes: string[] = [];
 
+  /** `prepare`: called for each node's install dir after it is written, before pha starts (extra resources). */
   constructor(
     readonly env: BenchEnv,
     readonly label: string,
     readonly profile: Profile,
+    readonly prepare?: (nodeDir: string) => void,
   ) {
     this.dir = join(env.runDir, label);
   }
@@ -94,6 +96,7 @@ export class PhaPair {
     for (const n of NODES) {
       mkdirSync(join(this.dir, n), { recursive: true });
       await installNode(this.lab, n, { installDir: join(this.dir, n), config: this.profile.config });
+      this.prepare?.(join(this.dir, n));
     }
     this.obs = await observe(this.lab, this.env.observer);
   }

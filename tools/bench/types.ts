@@ -78,6 +78,10 @@ export interface NodeFootprint {
   totalCpuPct: number;
   totalCpuPctWithChildren: number;
   totalRssKb: number;
+  /** Resources in the config (the VIP and res/test ones): 1 unless the row measures the cost of more. */
+  resources?: number;
+  /** CPU % of a bare Node.js 200 ms timer over the same window (the row's baseline). */
+  baselineCpuPct?: number;
   /** Replacements of the node's status.dat per second during the window (each is a locked write that wakes the other daemons' watchers). */
   statusWritesPerS?: number;
 }
