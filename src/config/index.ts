@@ -76,6 +76,7 @@ export interface Config {
   NOTIFY: readonly string[];
   NOTIFY_TIMEOUT: number; // s
   SPLIT_YIELD: boolean; // rule 12: the second yields to a silent first that answers on the LAN
+  NICE: number; // the daemons' scheduling priority (nice), 0: left as started
   BIND: string;
   PEER_ADDR: readonly string[];
   HB_PATHS: string;
@@ -346,6 +347,7 @@ function readNumbers(r: Reader) {
     OFF_PAUSE: r.num('OFF_PAUSE'),
     NOTIFY_TIMEOUT: r.num('NOTIFY_TIMEOUT'),
     SPLIT_YIELD: r.bool01('SPLIT_YIELD'),
+    NICE: r.num('NICE'),
   };
   if (values.DEADTIME < 2 * values.HEARTBEAT_INT) {
     r.problem(

@@ -186,6 +186,17 @@ export const KEYS: Record<string, KeySpec> = {
     doc: 'timeout of one notify hook call; on expiry its whole process group is killed (the next call goes on)',
     original: false,
   },
+  NICE: {
+    kind: 'int',
+    default: '0',
+    min: -20,
+    max: 19,
+    doc:
+      "the three daemons' scheduling priority (nice value; their scripts inherit it): below 0 they win the CPU from a busy " +
+      'host, so a loaded machine does not stall a heartbeat past DEADTIME (needs root or CAP_SYS_NICE; -10 with the fast ' +
+      'profiles, docs/config.md). 0 leaves the priority the daemons were started with',
+    original: false,
+  },
   SPLIT_YIELD: {
     kind: 'bool01',
     default: '0',

@@ -1,5 +1,7 @@
 // What every daemon shares: config from --config/PHA_CONFIG, detach, pid file,
 // logger, signals, and the clean stop.
+import fs from 'node:fs';
+import os from 'node:os';
 import { type Config, configPathFrom, loadConfig, runDir, statusFile } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
 import { ConfigError, EXIT, errorMessage, exitCodeOf, PhaError } from '../errors.js';
@@ -96,6 +98,7 @@ export async function runDaemon(
     // Seen and repaired within milliseconds, it must still reach the operator.
     onDamaged: (what) => alarms.event(`${what}: kept the last good state, ${name} wrote its keys again`),
   });
+  if (config.NICE !== 0) renice(config.NICE, log);
   // Started means meant to run: clear an earlier "stopped on purpose" mark.
   markDown(rdir, name, false);
   const vitals = new Vitals(monotonic);
@@ -132,6 +135,29 @@ export async function runDaemon(
     log.fatal({ err: errorMessage(e) }, err.message);
     removePid(rdir, name);
     exitWith(name, err);
+  }
+}
+
+/**
+ * NICE for every thread of this process (Linux keeps a priority per thread;
+ * threads started later inherit the main thread's). A priority that cannot be
+ * set is a warning: the daemon runs all the same.
+ */
+function renice(nice: number, log: Logger): void {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    tids = ['0'];
+  }
+  try {
+    for (const tid of tids) os.setPriority(Number(tid), nice);
+    log.info({ nice, threads: tids.length }, `scheduling priority set: nice ${nice}`);
+  } catch (e) {
+    log.warn(
+      { nice, err: errorMessage(e) },
+      `cannot set NICE=${nice} (needs root or CAP_SYS_NICE): running at the priority it was started with`,
+    );
   }
 }
 

@@ -47,6 +47,24 @@ test('cold start: the first node becomes Active, the second joins as Standby', a
   });
 });
 
+test('NICE: every thread of the three daemons runs at the configured priority', async () => {
+  await withPair(
+    async (p) => {
+      assert.equal((await cli(p.a, ['start'])).code, 0);
+      assert.ok(await waitFor(() => holds(p.a), 5000));
+      const pids = daemonPids(p.a);
+      assert.equal(pids.length, 3);
+      for (const pid of pids)
+        for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+          const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          // field 19 (nice): the 17th after the ") " that ends the command name
+          assert.equal(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16], '-5', `pid ${pid} thread ${tid}`);
+        }
+    },
+    { NICE: '-5' },
+  );
+});
+
 test('both started at once: exactly one Active, the first in NODES, and no flapping', async () => {
   await withPair(async (p) => {
     const [ra, rb] = await Promise.all([cli(p.a, ['start']), cli(p.b, ['start'])]);

@@ -205,6 +205,7 @@ test('numbers out of range or not numbers name the key, the value and the range'
   );
   hasProblem(await problems(text('PINGTIMEOUT=fast')), 5, /PINGTIMEOUT=fast: expected a number in/);
   hasProblem(await problems(text('DAEMON=yes')), 5, /DAEMON=yes: expected 0 or 1/);
+  hasProblem(await problems(text('NICE=-30')), 5, /NICE=-30: expected a whole number in -20\.\.19/);
 });
 
 test('DEADTIME smaller than twice HEARTBEAT_INT is an error', async () => {
