@@ -409,6 +409,7 @@ const EVERY_KEY: Record<
   INSTALLDIR: { line: 'INSTALLDIR=<dir>', expect: (c) => c.INSTALLDIR, want: (d) => d },
   LOGPATH: { line: 'LOGPATH=<dir>/logs/pha', expect: (c) => c.LOGPATH, want: (d) => `${d}/logs/pha` },
   DAEMON: { line: 'DAEMON=0', expect: (c) => c.DAEMON, want: () => false },
+  NICE: { line: 'NICE=-10', expect: (c) => c.NICE, want: () => -10 },
   PINGTIMEOUT: { line: 'PINGTIMEOUT=0.7', expect: (c) => c.PINGTIMEOUT, want: () => 0.7 },
   PORT: { line: 'PORT=4812', expect: (c) => c.PORT, want: () => 4812 },
   SUPERVISE_INT: { line: 'SUPERVISE_INT=1500', expect: (c) => c.SUPERVISE_INT, want: () => 1500 },
