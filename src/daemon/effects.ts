@@ -218,7 +218,7 @@ export class ShellTimers {
   }
 }
 
-/** The common ports of a daemon's shell: real timers, its JSON-lines logger, its alarms. */
+/** The common ports of a daemon's shell: real timers, its pino logger, its alarms. */
 export function shellPorts(o: {
   mono: () => number;
   now: () => number;

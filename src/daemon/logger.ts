@@ -1,55 +1,10 @@
-// JSON lines in pino's format, one file per daemon (LOGPATH.<daemon>), written
-// synchronously so the last lines before a crash are on disk; SIGHUP reopens
-// for logrotate. `pha-cli log` (pino-pretty) and any pino tool read them.
-// The lines are made here, not by pino itself: pino loads its transport
-// machinery (thread-stream, worker_threads) whether it is used or not, 8 MB
-// of resident memory in each of the three daemons for nothing they use.
+// pino JSON lines, one file per daemon (LOGPATH.<daemon>), written synchronously
+// so the last lines before a crash are on disk; SIGHUP reopens for logrotate.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import pino, { type Logger } from 'pino';
 
-/** pino's level numbers. */
-const LEVELS = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
-export type LogLevelName = keyof typeof LEVELS;
-
-export interface LogFn {
-  (fields: object, msg?: string): void;
-  (msg: string): void;
-}
-export type Logger = Record<LogLevelName, LogFn>;
-
-/** An Error as pino's serializer writes it; a circular reference as "[Circular]". */
-function replacer(): (key: string, value: unknown) => unknown {
-  const seen = new WeakSet<object>();
-  return (_key, value) => {
-    if (value instanceof Error) return { type: value.name, message: value.message, stack: value.stack };
-    if (typeof value === 'bigint') return value.toString();
-    if (typeof value === 'object' && value !== null) {
-      if (seen.has(value)) return '[Circular]';
-      seen.add(value);
-    }
-    return value;
-  };
-}
-
-/** A logger writing one JSON line per call to `dest`: level, time, pid, hostname, `base`, the fields, msg. */
-export function jsonLogger(
-  o: { level: 'debug' | 'info'; base?: Record<string, unknown> },
-  dest: { write(line: string): unknown },
-): Logger {
-  const min = LEVELS[o.level];
-  const head = { pid: process.pid, hostname: os.hostname(), ...o.base };
-  const at = (name: LogLevelName): LogFn =>
-    ((a: object | string, b?: string) => {
-      const level = LEVELS[name];
-      if (level < min) return;
-      const fields = typeof a === 'string' ? {} : a;
-      const msg = typeof a === 'string' ? a : b;
-      const line = { level, time: Date.now(), ...head, ...fields, ...(msg === undefined ? {} : { msg }) };
-      dest.write(`${JSON.stringify(line, replacer())}\n`);
-    }) as LogFn;
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal') };
-}
+export type { Logger } from 'pino';
 
 export interface LoggerOptions {
   name: string; // daemon
@@ -140,11 +95,11 @@ export function createLogger(opts: LoggerOptions): { log: Logger; reopen(): void
         return true;
       },
     };
-    return { log: jsonLogger({ level, base: { daemon: opts.name, node: opts.node } }, dest), reopen: () => {} };
+    return { log: pino({ level, base: { daemon: opts.name, node: opts.node } }, dest), reopen: () => {} };
   }
   // Written synchronously (the last lines before a crash are on disk).
   const dest = new SafeFileDestination(opts.file);
-  const log = jsonLogger({ level, base: { daemon: opts.name, node: opts.node } }, dest);
+  const log = pino({ level, base: { daemon: opts.name, node: opts.node } }, dest);
   return { log, reopen: () => dest.reopen(), dest };
 }
 

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { buildConfig, type Config, parseConfigText, runDir } from '../../src/config/index.js';
 import { Alarms } from '../../src/daemon/alarms.js';
-import { jsonLogger } from '../../src/daemon/logger.js';
 import { scriptsDir } from '../../src/resources/orphans.js';
 import { startSender } from '../../src/sender/shell.js';
 import { StatusStore } from '../../src/status-store/index.js';
@@ -45,7 +45,7 @@ async function setup(delayS: number) {
   fs.mkdirSync(runDir(config), { recursive: true });
   const store = new StatusStore({ file: path.join(dir, 'var', 'status.dat'), onProblem: () => {} });
   const logs: string[] = [];
-  const log = jsonLogger({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l).msg) });
+  const log = pino({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l).msg) });
   return { config, store, logs, log, marker, script };
 }
 

@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import pino from 'pino';
 import { buildConfig, type Config, parseConfigText, type ResourceDef } from '../../src/config/index.js';
 import { Alarms } from '../../src/daemon/alarms.js';
 import { type CommonPorts, type CoreBinding, runCore } from '../../src/daemon/effects.js';
-import { jsonLogger, type Logger } from '../../src/daemon/logger.js';
 import { ResourceRunner, type RunResult } from '../../src/resources/index.js';
 import { startSender } from '../../src/sender/shell.js';
 import { type Status, StatusStore } from '../../src/status-store/index.js';
@@ -51,7 +51,7 @@ class FailingRunner extends ResourceRunner {
   }
 }
 
-async function setup(extra = ''): Promise<{ config: Config; store: StatusStore; logs: string[]; log: Logger }> {
+async function setup(extra = ''): Promise<{ config: Config; store: StatusStore; logs: string[]; log: pino.Logger }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-ports-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'etc', 'config');
@@ -59,7 +59,7 @@ async function setup(extra = ''): Promise<{ config: Config; store: StatusStore; 
   const config = await buildConfig(parseConfigText(text, file), { env: {} });
   const store = new StatusStore({ file: path.join(dir, 'var', 'status.dat'), onProblem: () => {} });
   const logs: string[] = [];
-  const log = jsonLogger({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l).msg) });
+  const log = pino({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l).msg) });
   return { config, store, logs, log };
 }
 

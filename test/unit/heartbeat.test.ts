@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import pino from 'pino';
 import { buildConfig, parseConfigText } from '../../src/config/index.js';
-import { jsonLogger } from '../../src/daemon/logger.js';
 import { decodeHeartbeat, encodeHeartbeat, isFromPeer } from '../../src/heartbeat/index.js';
 import { startReceiver } from '../../src/receiver/shell.js';
 import { type Status, StatusStore } from '../../src/status-store/index.js';
@@ -116,7 +116,7 @@ test("receiver: stores the peer's word, drops everything else, nulls on silence,
   const store = new StatusStore({ file: path.join(dir, 'var', 'status.dat'), onProblem: (m) => problems.push(m) });
   // an old word left in the file is not believed after a restart
   await store.update({ RECEIVER_IN: 'ONLINE' });
-  const log = jsonLogger({ level: 'info' }, { write: () => {} });
+  const log = pino({ level: 'silent' });
   const peer = await boundSocket('127.0.0.2');
   const stranger = await boundSocket('127.0.0.3');
   let keepalive: NodeJS.Timeout | undefined;
