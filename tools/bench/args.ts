@@ -30,6 +30,8 @@ export interface BenchOptions {
   idleSeconds: number;
   /** The idle footprint again with this many resources (default profile, at most 60 s each). */
   resourceCounts: number[];
+  /** NICE for pha in every pair of the run (0: not set). */
+  nice: number;
   compareKeepalived: boolean;
   /** The heartbeat key's cost (section auth): host death and idle CPU with and without AUTHKEY, same run. */
   auth: boolean;
@@ -62,6 +64,7 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --both-trials N        trials of both-start (default 3; --quick 1)
   --freeze-ms N          how long the holder stays frozen (default 3000)
   --idle-seconds N       idle footprint window (default 60)
+  --nice N               NICE=N in every pair's config (the daemons' priority; rows labelled +niceN)
   --resources LIST       the idle footprint again with N resources (default 10,50,200; none: skip)
   --auth                 also measure the heartbeat key: host death and idle CPU with and without AUTHKEY
                          (same run, interleaved), and the codec's CPU per frame
@@ -109,6 +112,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     long: false,
     idleSeconds: 60,
     resourceCounts: [10, 50, 200],
+    nice: 0,
     compareKeepalived: false,
     auth: false,
     notify: false,
@@ -166,6 +170,12 @@ export function parseArgs(argv: string[]): BenchOptions {
       case '--freeze-ms':
         o.freezeMs = int(val(), '--freeze-ms', 100);
         break;
+      case '--nice': {
+        const v = Number(val());
+        if (!Number.isInteger(v) || v < -20 || v > 19) throw new Error('--nice: expected a whole number in -20..19');
+        o.nice = v;
+        break;
+      }
       case '--resources': {
         const v = val();
         o.resourceCounts = v === 'none' ? [] : v.split(',').map((x) => int(x, '--resources', 2));

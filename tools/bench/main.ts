@@ -16,7 +16,7 @@ import { ipAddBaseline } from './baseline.js';
 import { runFootprint } from './footprint.js';
 import { runKeepalived } from './keepalived.js';
 import { type NotifyBench, runNotifyBench } from './notify.js';
-import { type BenchEnv, PHA_PROFILES } from './pair.js';
+import { type BenchEnv, PHA_PROFILES, withNice } from './pair.js';
 import { loadPrevious, mergeResults, writeResults } from './report.js';
 import { phaRowSpec, phaTrial, type RunMeta, runTrials } from './runner.js';
 import { PHA_SCENARIOS } from './scenarios.js';
@@ -158,7 +158,7 @@ async function main(): Promise<number> {
       if (!stress) o.load = false;
       try {
         for (const pname of o.profiles) {
-          const profile = PHA_PROFILES[pname];
+          const profile = withNice(PHA_PROFILES[pname], o.nice);
           const first = rows.length;
           for (const sname of o.scenarios) {
             if (aborted) break;

@@ -16,6 +16,8 @@ export interface Profile {
   name: ProfileName;
   /** Config overrides on top of the lab's base config (which sets SUPERVISE_INT=1000, PINGTIMEOUT=0.5). */
   config: Record<string, ConfigValue>;
+  /** How rows name it, when not by its name (withNice). */
+  label?: string;
   /** The resulting timing, for the report. */
   timing: { HEARTBEAT_INT: number; DEADTIME: number; SUPERVISE_INT: number };
 }
@@ -43,6 +45,12 @@ export const PHA_PROFILES: Record<ProfileName, Profile> = {
     timing: { HEARTBEAT_INT: 10, DEADTIME: 40, SUPERVISE_INT: 2000 },
   },
 };
+
+/** `p` with NICE=`nice` in its config (unchanged for 0), its name marked for the rows. */
+export function withNice(p: Profile, nice: number): Profile {
+  if (!nice) return p;
+  return { ...p, config: { ...p.config, NICE: nice }, label: `${p.name}+nice${nice}` };
+}
 
 export interface BenchEnv {
   lab: Lab;

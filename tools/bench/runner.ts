@@ -25,7 +25,7 @@ export interface RunMeta {
 }
 
 export function settingsOf(p: Profile): string {
-  return Object.entries(p.timing)
+  return [...Object.entries(p.timing), ...(p.config.NICE ? [['NICE', p.config.NICE]] : [])]
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
 }
@@ -143,7 +143,7 @@ export function phaRowSpec(spec: ScenarioSpec, profile: Profile, o: BenchOptions
   return {
     impl: 'pha',
     scenario: spec.name,
-    profile: o.load ? `${profile.name}+load` : profile.name,
+    profile: `${profile.label ?? profile.name}${o.load ? '+load' : ''}`,
     settings: settingsOf(profile) + (o.load ? ' under stress-ng --cpu 0' : ''),
     metric: spec.metric,
     gapMeaning: spec.gapMeaning,

@@ -11,7 +11,7 @@ import type { Lab } from '../lab/index.js';
 import type { BenchOptions } from './args.js';
 import { daemonStats } from './footprint.js';
 import { ensureInstalled } from './keepalived.js';
-import { type BenchEnv, PHA_PROFILES, PhaPair } from './pair.js';
+import { type BenchEnv, PHA_PROFILES, PhaPair, withNice } from './pair.js';
 import { type RunMeta, settingsOf } from './runner.js';
 import { NODES } from './timeline.js';
 import type { SoakResult } from './types.js';
@@ -25,12 +25,14 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
   }
   for (const pname of o.profiles) {
     if (meta.aborted()) break;
-    const profile = PHA_PROFILES[pname];
+    const profile = withNice(PHA_PROFILES[pname], o.nice);
     const pair = new PhaPair(env, `soak-${pname}`, profile);
     const ms = o.soakMinutes * 60_000;
     const notes: string[] = [];
     let stress: ReturnType<BenchEnv['lab']['spawn']> | null = null;
-    say(`\n== soak @ ${pname}: ${o.soakMinutes} min of a steady pair under ${LOAD} (${cpus().length} CPUs busy)`);
+    say(
+      `\n== soak @ ${profile.label ?? pname}: ${o.soakMinutes} min of a steady pair under ${LOAD} (${cpus().length} CPUs busy)`,
+    );
     const loop: Record<string, LoopMax> = {};
     try {
       // The daemons measure their loop delay and GC pauses (vitals.ts) for this pair only.
@@ -91,7 +93,7 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
       const r: SoakResult = {
         peerLost: logs.filter((l) => /-> null/.test(l)).length,
         stalls: logs.filter((l) => /own stall detected/.test(l)).length,
-        profile: pname,
+        profile: profile.label ?? pname,
         settings: settingsOf(profile),
         minutes: (end - t0) / 60_000,
         spuriousFailovers: changes.length,
@@ -110,13 +112,13 @@ export async function runSoak(env: BenchEnv, o: BenchOptions, meta: RunMeta): Pr
       };
       out.push(r);
       say(
-        `  soak ${pname}: ${r.spuriousFailovers} spurious transition(s) in ${r.minutes.toFixed(1)} min, gap ${fmtMs(r.gapMs)} ms, overlap ${fmtMs(r.overlapMs)} ms, holder ${r.finalHolder}; ` +
+        `  soak ${profile.label ?? pname}: ${r.spuriousFailovers} spurious transition(s) in ${r.minutes.toFixed(1)} min, gap ${fmtMs(r.gapMs)} ms, overlap ${fmtMs(r.overlapMs)} ms, holder ${r.finalHolder}; ` +
           `in the logs: peer declared silent ${r.peerLost}×, own stall detected ${r.stalls}×; worst loop delay ${loopLine(loop)}` +
           (r.transitions.length ? ` — ${r.transitions.map((t) => `${t.atS}s→${t.holders}`).join(', ')}` : ''),
       );
     } catch (e) {
       notes.push(errText(e));
-      say(`  soak ${pname} FAILED: ${errText(e)}`);
+      say(`  soak ${profile.label ?? pname} FAILED: ${errText(e)}`);
     } finally {
       delete process.env[LOOP_DELAY_ENV];
       stopStress(stress);
