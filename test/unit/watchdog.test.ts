@@ -164,9 +164,28 @@ test('restart policy: the first watcher restarts; the second only when the first
   assert.deepEqual([1, 2, 3, 4, 5, 6].map(restartBackoffMs), [500, 1000, 2000, 4000, 5000, 5000]);
 });
 
+interface Poll {
+  ms: number;
+  fn: () => void;
+  stopped: boolean;
+}
+
+/** An injected repeating timer that records each poll instead of running it (the test fires them). */
+function recordingEvery(polls: Poll[]) {
+  return (ms: number, fn: () => void) => {
+    const p = { ms, fn, stopped: false };
+    polls.push(p);
+    return {
+      stop: () => {
+        p.stopped = true;
+      },
+    };
+  };
+}
+
 test('watchdog: the poll runs on the injected timer, at the interval it was given, and stops with it', async () => {
   await withRig(async (r) => {
-    const polls: { ms: number; fn: () => void; stopped: boolean }[] = [];
+    const polls: Poll[] = [];
     const spawned: DaemonName[] = [];
     const wd = new Watchdog({
       self: 'sender',
@@ -178,15 +197,7 @@ test('watchdog: the poll runs on the injected timer, at the interval it was give
         spawned.push(d);
         return { pid: await r.run(d) };
       },
-      every: (ms, fn) => {
-        const p = { ms, fn, stopped: false };
-        polls.push(p);
-        return {
-          stop: () => {
-            p.stopped = true;
-          },
-        };
-      },
+      every: recordingEvery(polls),
     });
     const supervise = await r.run('supervise');
     wd.start(500);
@@ -205,7 +216,7 @@ test('watchdog: the poll runs on the injected timer, at the interval it was give
 
 test('watchdog: the poll rests while every watched daemon runs with its lifeline up, and runs fast again at a death', async () => {
   await withRig(async (r) => {
-    const polls: { ms: number; fn: () => void; stopped: boolean }[] = [];
+    const polls: Poll[] = [];
     const wd = new Watchdog({
       self: 'sender',
       runDir: r.runDir,
@@ -213,15 +224,7 @@ test('watchdog: the poll rests while every watched daemon runs with its lifeline
       now: () => performance.now(),
       onEvent: () => {},
       spawn: async () => ({ error: 'not in this test' }),
-      every: (ms, fn) => {
-        const p = { ms, fn, stopped: false };
-        polls.push(p);
-        return {
-          stop: () => {
-            p.stopped = true;
-          },
-        };
-      },
+      every: recordingEvery(polls),
     });
     // The stand-ins' lifelines, offered here as the real daemons offer theirs.
     const offered = [new Lifelines(r.runDir), new Lifelines(r.runDir)];
