@@ -13,8 +13,8 @@ export const SCENARIOS = [
   'vip-remove',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** default and fast are the bench's two by default (`both`); fast20 (20/80) and fast10 (10/40) probe the fast end. */
-export const PROFILES = ['default', 'fast', 'fast20', 'fast10'] as const;
+/** default and fast are the bench's two by default (`both`); fast100 (100/500), fast20 (20/80) and fast10 (10/40) probe the fast end. */
+export const PROFILES = ['default', 'fast', 'fast100', 'fast20', 'fast10'] as const;
 const BOTH: ProfileName[] = ['default', 'fast'];
 export type ProfileName = (typeof PROFILES)[number];
 export const SECTIONS = ['failover', 'footprint', 'keepalived', 'soak', 'auth', 'notify'] as const;
@@ -59,7 +59,7 @@ export const USAGE = `usage: npm run bench -- [options]      (as root: it builds
   --trials N             trials per failover scenario and profile (default 10)
   --quick                3 trials, 1 both-start trial, 20 s idle footprint (for a first look)
   --scenario A[,B...]    only these failover scenarios: ${SCENARIOS.join(', ')}
-  --profile P            default | fast | fast20 | fast10 (a list), or both = default,fast (the default)
+  --profile P            default | fast | fast100 | fast20 | fast10 (a list), or both = default,fast (the default)
   --long                 both-start observes 60 s instead of 20 s
   --both-trials N        trials of both-start (default 3; --quick 1)
   --freeze-ms N          how long the holder stays frozen (default 3000)

@@ -34,6 +34,11 @@ export const PHA_PROFILES: Record<ProfileName, Profile> = {
     config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 50, DEADTIME: 200 },
     timing: { HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000 },
   },
+  fast100: {
+    name: 'fast100',
+    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 100, DEADTIME: 500 },
+    timing: { HEARTBEAT_INT: 100, DEADTIME: 500, SUPERVISE_INT: 2000 },
+  },
   fast20: {
     name: 'fast20',
     config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 20, DEADTIME: 80 },
