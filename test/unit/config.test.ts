@@ -17,6 +17,7 @@ import {
   parseConfigText,
   RESERVED_RESOURCE_NAMES,
 } from '../../src/config/index.js';
+import { SAFE_FLOOR } from '../../src/config/timing.js';
 import { ConfigError, exitCodeOf, PhaError } from '../../src/errors.js';
 
 // dist/test/unit/config.test.js → package root
@@ -222,18 +223,23 @@ test('DEADTIME smaller than twice HEARTBEAT_INT is an error', async () => {
 });
 
 test('a timing faster than the one measured safe loads, with a warning naming its line and the floor', async () => {
-  const c = await build(text('HEARTBEAT_INT=10', 'DEADTIME=40'));
-  assert.equal(c.DEADTIME, 40);
+  const { HEARTBEAT_INT: hb, DEADTIME: dt } = SAFE_FLOOR;
+  const c = await build(text(`HEARTBEAT_INT=${hb / 2}`, `DEADTIME=${dt / 2}`));
+  assert.equal(c.DEADTIME, dt / 2);
   assert.equal(c.warnings.length, 1);
   assert.match(
     c.warnings[0]!,
     new RegExp(
-      `^${FILE}:6: warning: HEARTBEAT_INT=10 DEADTIME=40 \\(ms\\) is faster than the fastest timing measured safe, 20/80`,
+      `^${FILE}:6: warning: HEARTBEAT_INT=${hb / 2} DEADTIME=${dt / 2} \\(ms\\) is faster than the fastest timing measured safe, ${hb}/${dt}`,
     ),
   );
-  assert.deepEqual((await build(text('HEARTBEAT_INT=20', 'DEADTIME=80'))).warnings, [], 'at the floor: no warning');
+  assert.deepEqual(
+    (await build(text(`HEARTBEAT_INT=${hb}`, `DEADTIME=${dt}`))).warnings,
+    [],
+    'at the floor: no warning',
+  );
   assert.equal(
-    (await build(text('HEARTBEAT_INT=15', 'DEADTIME=100'))).warnings.length,
+    (await build(text(`HEARTBEAT_INT=${hb - 1}`, `DEADTIME=${dt}`))).warnings.length,
     1,
     'the heartbeat alone below it',
   );
