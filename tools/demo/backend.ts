@@ -80,6 +80,8 @@ export interface NodeFiles {
 export const NOTIFY_HOOK = 'demo-notify';
 /** Where each node's supervise serves /metrics in the lab (on the node's own loopback). */
 const METRICS_PORT = 9464;
+/** The daemons' priority in the lab (docs/config.md, Profiles). */
+const DEMO_NICE = -5;
 /** The lab's two heartbeat paths: br0 (the LAN) and br1 (eth1, a heartbeat link). */
 const LAB_HB_PATHS = `lb1:${HOST_IPS.lb1},${HB_IPS.lb1} lb2:${HOST_IPS.lb2},${HB_IPS.lb2}`;
 
@@ -300,6 +302,7 @@ export class LabBackend extends Backend {
       `  switch (bridge) · gateway gw 198.18.0.1 · lb1 198.18.0.11 · lb2 198.18.0.12 · client 198.18.0.50`,
       `  pha on lb1 and lb2 (NODES=lb1 lb2, GW=198.18.0.1, SUPERVISE_INT=2000, HEARTBEAT_INT=200, DEADTIME=1000)`,
       `  heartbeat on two paths (HB_PATHS=${LAB_HB_PATHS}): the LAN and a heartbeat bridge (eth1)`,
+      `  NICE=${DEMO_NICE}: the daemons (and their scripts) win the CPU from a busy host, so a load spike does not delay a heartbeat`,
       `  resource: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
       `  each node runs a tiny TCP service on :${SERVICE_PORT} answering its name; the client asks ${VIP}:${SERVICE_PORT} every ${PROBE_MS} ms`,
     ];
@@ -329,6 +332,7 @@ export class LabBackend extends Backend {
           NOTIFY: NOTIFY_HOOK,
           METRICS: `127.0.0.1:${METRICS_PORT}`,
           HB_PATHS: LAB_HB_PATHS,
+          NICE: DEMO_NICE,
         },
       });
       installNotifyHook(inst.dir);
