@@ -316,6 +316,33 @@ export function stampsMayRest(
 }
 
 /**
+ * When a daemon's file stamp may rest: its liveness readers hear it on the bus
+ * (stampsMayRest), and what rides on the stamp — its alarms, the receiver's
+ * drop counters — is in the file as it is now. Something new to tell makes
+ * the stamp busy (every STAMP_MS) until a stamp has written it.
+ */
+export class StampRest {
+  private written = '';
+
+  constructor(
+    private readonly self: DaemonName,
+    private readonly bus: LocalBus | undefined,
+    private readonly pidOf: (d: DaemonName) => number | undefined,
+    /** What rides on the stamp, as it is now. */
+    private readonly carried: () => unknown,
+  ) {}
+
+  /** A stamp, with what it carries, was written now. */
+  wrote(): void {
+    this.written = JSON.stringify(this.carried());
+  }
+
+  mayRest(): boolean {
+    return stampsMayRest(this.self, this.bus, this.pidOf) && JSON.stringify(this.carried()) === this.written;
+  }
+}
+
+/**
  * Overlay the daemons' fresh bus states on the file's status: a daemon's own
  * keys from the bus are newer than (or the same as) what the file says.
  */

@@ -48,7 +48,7 @@ export class ReceiverCore {
   private pending: Word | null = null; // newest word of the burst being drained
   private drainScheduled = false;
   private discardUntil = 0; // mono
-  private dropped = 0;
+  dropped = 0; // read by the shell: it rides on the stamp
   private droppedLogged = 0;
   private lastTickAt = 0; // mono
   private silentMs: number | undefined; // the silence that made the word null (a timeline's detection)

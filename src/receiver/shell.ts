@@ -7,7 +7,7 @@ import type { Config } from '../config/index.js';
 import { varDir } from '../config/index.js';
 import { STAMP_MS } from '../config/timing.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import { type Alarms, type LocalBus, type Logger, monotonic, stampsMayRest, type Watchdog } from '../daemon/index.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, StampRest, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import {
@@ -123,6 +123,12 @@ export async function startReceiver({
   });
   writer.onWritten = (ms) => vitals?.wrote(ms);
 
+  const stamps = new StampRest(
+    'receiver',
+    bus,
+    (d) => watchdog?.pidOf(d),
+    () => [alarms?.list(), counters(), peerConfig.state, core.dropped],
+  );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: ReceiverPorts = {
     ...common,
@@ -132,9 +138,13 @@ export async function startReceiver({
       peerConfigChanged(peerConfig.tick(mono()));
       writer.write({ ...patch, ...counters(), RECEIVER_PEER_CONFIG: peerConfig.state });
       for (const l of limiter.due(now(), codec.drops)) logDrops(l);
-      core.restStamps(stampsMayRest('receiver', bus, (d) => watchdog?.pidOf(d)));
+      stamps.wrote();
+      core.restStamps(stamps.mayRest());
     },
-    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    publish: (keys) => {
+      bus?.publish({ keys, alarms: alarms?.list() ?? [] });
+      core.restStamps(stamps.mayRest()); // new drops or alarms: the next stamp writes them within STAMP_MS
+    },
     // After the datagrams already queued in the socket.
     drain: (done) => void setImmediate(done),
     read: () => ({ status: store.read(), damaged: store.damaged }),

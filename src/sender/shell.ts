@@ -14,7 +14,7 @@ import {
   type Logger,
   monotonic,
   overlay,
-  stampsMayRest,
+  StampRest,
   type Watchdog,
 } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
@@ -124,6 +124,12 @@ export async function startSender({
 
   // Sends are queued on the socket in the order the core asked for them.
   let chain: Promise<void> = Promise.resolve();
+  const stamps = new StampRest(
+    'sender',
+    bus,
+    (d) => watchdog?.pidOf(d),
+    () => alarms?.list(),
+  );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SenderPorts = {
     ...common,
@@ -133,9 +139,13 @@ export async function startSender({
     },
     write: (patch) => {
       writer.write(patch);
-      core.restStamps(stampsMayRest('sender', bus, (d) => watchdog?.pidOf(d)));
+      if (patch.SENDER_AT !== undefined) stamps.wrote();
+      core.restStamps(stamps.mayRest());
     },
-    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    publish: (keys) => {
+      bus?.publish({ keys, alarms: alarms?.list() ?? [] });
+      core.restStamps(stamps.mayRest()); // a new alarm: the next stamp writes it within STAMP_MS
+    },
     fence: (reply) => {
       // Every script not ours first (a dead supervise's orphan, a frozen one's
       // start): none may bring a resource up after the stops below.

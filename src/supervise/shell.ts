@@ -10,7 +10,7 @@ import {
   type Logger,
   monotonic,
   overlay,
-  stampsMayRest,
+  StampRest,
   type Watchdog,
 } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
@@ -118,6 +118,12 @@ export async function startSupervise(deps: SuperviseDeps) {
   };
   const byName = (names: readonly string[]): ResourceDef[] => config.resources.filter((r) => names.includes(r.name));
 
+  const stamps = new StampRest(
+    'supervise',
+    bus,
+    (d) => watchdog?.pidOf(d),
+    () => alarms?.list(),
+  );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SupervisePorts = {
     ...common,
@@ -165,9 +171,13 @@ export async function startSupervise(deps: SuperviseDeps) {
       })().then(reply.ok, reply.fail),
     write: (patch) => {
       writer.write(patch);
-      core.restStamps(stampsMayRest('supervise', bus, (d) => watchdog?.pidOf(d)));
+      if ('SUPERVISE_ALARM' in patch) stamps.wrote(); // every write of ours carries the alarms
+      core.restStamps(stamps.mayRest());
     },
-    publish: (keys) => bus?.publish({ keys, alarms: alarms?.list() ?? [] }),
+    publish: (keys) => {
+      bus?.publish({ keys, alarms: alarms?.list() ?? [] });
+      core.restStamps(stamps.mayRest()); // a new alarm: the next stamp writes it within the stamp period
+    },
     ...(witness ? { witness: (op, reply) => void witness.ask(op).then(reply.ok, reply.fail) } : {}),
     decided: () => {},
     notify: (t) => telling.tell(t),

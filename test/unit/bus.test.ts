@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUS_READERS, type DaemonName, LocalBus, stampsMayRest } from '../../src/daemon/bus.js';
+import { BUS_READERS, type DaemonName, LocalBus, StampRest, stampsMayRest } from '../../src/daemon/bus.js';
 
 async function threeBuses(fn: (b: Record<DaemonName, LocalBus>, heard: Record<DaemonName, string[]>) => Promise<void>) {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-bus-'));
@@ -100,5 +100,27 @@ test('bus: a file stamp rests only while every reader is heard from the process 
       false,
       'no bus at all',
     );
+  });
+});
+
+test('bus: something new riding on the stamp (an alarm, a drop count) keeps it busy until a stamp wrote it', async () => {
+  await threeBuses(async (b) => {
+    const pid = process.pid;
+    b.supervise.publish({ keys: { STATUS: 'ONLINE' }, alarms: [] });
+    await sleep(50);
+    let alarms: string[] = [];
+    const rest = new StampRest(
+      'sender',
+      b.sender,
+      () => pid,
+      () => alarms,
+    );
+    assert.equal(rest.mayRest(), false, 'nothing written yet');
+    rest.wrote();
+    assert.equal(rest.mayRest(), true);
+    alarms = ['status file not writable'];
+    assert.equal(rest.mayRest(), false, 'a new alarm: busy');
+    rest.wrote();
+    assert.equal(rest.mayRest(), true, 'written: resting again');
   });
 });
