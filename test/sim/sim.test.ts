@@ -290,9 +290,11 @@ describe('simulation: regressions (seeds that found bugs)', () => {
 
 describe('simulation: ordered heartbeats (the reorder family, a keyed pair)', () => {
   it("a network that reorders: the keyed frames' sequence numbers keep the start-up to one takeover; plain words do not", () => {
-    // Seed 1361: 18 s of jitter up to 56 ms from the start, datagrams overtaking each other.
-    assert.equal(failing(1361, 0.3, {}, 'reorder'), null, replay(1361, 0.3, 'reorder'));
-    const plain = failing(1361, 0.3, { keyed: false }, 'reorder');
+    // Seed 67: 18 s of jitter on n1 from the start (p=40), datagrams overtaking each other.
+    // (Seed 1361 did this until the bus repeats moved onto the ticks: the
+    // interleaving changed, so it is a search over seeds, not a fixed one.)
+    assert.equal(failing(67, 0.3, {}, 'reorder'), null, replay(67, 0.3, 'reorder'));
+    const plain = failing(67, 0.3, { keyed: false }, 'reorder');
     assert.equal(plain?.name, 'startup-one-takeover', 'the same schedule with plain words: an old word believed');
   });
 });
