@@ -60,8 +60,12 @@ export const BUS_READERS: Record<DaemonName, readonly DaemonName[]> = {
   supervise: ['sender'], // the word to send; a silent supervise means PROGRESS, then the fence
 };
 
+function stateJson(s: BusState): string {
+  return JSON.stringify([s.keys, s.alarms]);
+}
+
 function sameState(a: BusState, b: BusState): boolean {
-  return JSON.stringify(a.keys) === JSON.stringify(b.keys) && JSON.stringify(a.alarms) === JSON.stringify(b.alarms);
+  return stateJson(a) === stateJson(b);
 }
 
 export function busKeyFile(runDir: string): string {
@@ -130,7 +134,7 @@ export class LocalBus {
   private readonly heard = new Map<DaemonName, Heard>();
   private readonly ports = new Map<DaemonName, { port: number; readAt: number }>();
   private mine: BusState = { keys: {}, alarms: [] };
-  private published = false;
+  private mineJson: string | null = null; // what was last published, to tell a repeat from a change
   private readonly listeners: { d: DaemonName; cb: (h: Heard) => void }[] = [];
   private readonly byeListeners: ((d: DaemonName) => void)[] = [];
   private readonly opts: LocalBusOptions;
@@ -235,9 +239,10 @@ export class LocalBus {
 
   /** Set our state and tell the other two daemons (a repeat of the same state: only those that read our liveness). */
   publish(state: BusState): void {
-    const repeat = this.published && sameState(this.mine, state);
+    const json = stateJson(state);
+    const repeat = json === this.mineJson;
     this.mine = state;
-    this.published = true;
+    this.mineJson = json;
     if (!this.sock || !this.token) return;
     for (const d of DAEMONS as readonly DaemonName[]) {
       if (d === this.opts.name || (repeat && !BUS_READERS[this.opts.name].includes(d))) continue;
@@ -330,11 +335,19 @@ export class StampRest {
     private readonly pidOf: (d: DaemonName) => number | undefined,
     /** What rides on the stamp, as it is now. */
     private readonly carried: () => unknown,
+    /** Told the verdict (the core's restStamps). */
+    private readonly apply: (resting: boolean) => void = () => {},
   ) {}
 
   /** A stamp, with what it carries, was written now. */
   wrote(): void {
     this.written = JSON.stringify(this.carried());
+    this.check();
+  }
+
+  /** Judge again and tell the core (after a publish: something new may ride on the stamp now). */
+  check(): void {
+    this.apply(this.mayRest());
   }
 
   mayRest(): boolean {

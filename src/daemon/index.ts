@@ -15,7 +15,7 @@ import { Vitals } from './vitals.js';
 import { markDown, Watchdog } from './watchdog.js';
 
 export { Alarms } from './alarms.js';
-export { type BusState, LocalBus, overlay, StampRest, stampsMayRest } from './bus.js';
+export { type BusState, LocalBus, overlay } from './bus.js';
 export { createLogger, type Logger, rateLimited } from './logger.js';
 export * from './pidfile.js';
 export { markDown, Watchdog } from './watchdog.js';

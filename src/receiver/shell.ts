@@ -6,8 +6,9 @@ import DgramAsPromised from 'dgram-as-promised';
 import type { Config } from '../config/index.js';
 import { varDir } from '../config/index.js';
 import { STAMP_MS } from '../config/timing.js';
+import { StampRest } from '../daemon/bus.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import { type Alarms, type LocalBus, type Logger, monotonic, StampRest, type Watchdog } from '../daemon/index.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import {
@@ -128,6 +129,7 @@ export async function startReceiver({
     bus,
     (d) => watchdog?.pidOf(d),
     () => [alarms?.list(), counters(), peerConfig.state, core.dropped],
+    (resting) => core.restStamps(resting),
   );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: ReceiverPorts = {
@@ -139,11 +141,10 @@ export async function startReceiver({
       writer.write({ ...patch, ...counters(), RECEIVER_PEER_CONFIG: peerConfig.state });
       for (const l of limiter.due(now(), codec.drops)) logDrops(l);
       stamps.wrote();
-      core.restStamps(stamps.mayRest());
     },
     publish: (keys) => {
       bus?.publish({ keys, alarms: alarms?.list() ?? [] });
-      core.restStamps(stamps.mayRest()); // new drops or alarms: the next stamp writes them within STAMP_MS
+      stamps.check(); // new drops or alarms: the next stamp writes them within STAMP_MS
     },
     // After the datagrams already queued in the socket.
     drain: (done) => void setImmediate(done),

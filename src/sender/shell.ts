@@ -7,16 +7,9 @@
 import type { Config } from '../config/index.js';
 import { runDir, varDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
+import { StampRest } from '../daemon/bus.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import {
-  type Alarms,
-  type LocalBus,
-  type Logger,
-  monotonic,
-  overlay,
-  StampRest,
-  type Watchdog,
-} from '../daemon/index.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { configTable, createHeartbeatCodec, generationFile, nextBootGeneration } from '../heartbeat/index.js';
@@ -129,6 +122,7 @@ export async function startSender({
     bus,
     (d) => watchdog?.pidOf(d),
     () => alarms?.list(),
+    (resting) => core.restStamps(resting),
   );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SenderPorts = {
@@ -140,11 +134,11 @@ export async function startSender({
     write: (patch) => {
       writer.write(patch);
       if (patch.SENDER_AT !== undefined) stamps.wrote();
-      core.restStamps(stamps.mayRest());
+      else stamps.check();
     },
     publish: (keys) => {
       bus?.publish({ keys, alarms: alarms?.list() ?? [] });
-      core.restStamps(stamps.mayRest()); // a new alarm: the next stamp writes it within STAMP_MS
+      stamps.check(); // a new alarm: the next stamp writes it within STAMP_MS
     },
     fence: (reply) => {
       // Every script not ours first (a dead supervise's orphan, a frozen one's

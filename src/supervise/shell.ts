@@ -3,16 +3,9 @@
 // carried out (core.ts has the logic; decide.ts the rules).
 import { type Config, type ResourceDef, runDir } from '../config/index.js';
 import { timingOf } from '../config/timing.js';
+import { StampRest } from '../daemon/bus.js';
 import { runCore, shellPorts } from '../daemon/effects.js';
-import {
-  type Alarms,
-  type LocalBus,
-  type Logger,
-  monotonic,
-  overlay,
-  StampRest,
-  type Watchdog,
-} from '../daemon/index.js';
+import { type Alarms, type LocalBus, type Logger, monotonic, overlay, type Watchdog } from '../daemon/index.js';
 import type { Vitals } from '../daemon/vitals.js';
 import { errorMessage } from '../errors.js';
 import { familyOf } from '../ip.js';
@@ -123,6 +116,7 @@ export async function startSupervise(deps: SuperviseDeps) {
     bus,
     (d) => watchdog?.pidOf(d),
     () => alarms?.list(),
+    (resting) => core.restStamps(resting),
   );
   const common = shellPorts({ mono, now, log, alarms, late: (ms) => vitals?.late(ms) });
   const ports: SupervisePorts = {
@@ -171,12 +165,11 @@ export async function startSupervise(deps: SuperviseDeps) {
       })().then(reply.ok, reply.fail),
     write: (patch) => {
       writer.write(patch);
-      if ('SUPERVISE_ALARM' in patch) stamps.wrote(); // every write of ours carries the alarms
-      core.restStamps(stamps.mayRest());
+      stamps.wrote(); // every write of ours carries the alarms
     },
     publish: (keys) => {
       bus?.publish({ keys, alarms: alarms?.list() ?? [] });
-      core.restStamps(stamps.mayRest()); // a new alarm: the next stamp writes it within the stamp period
+      stamps.check(); // a new alarm: the next stamp writes it within the stamp period
     },
     ...(witness ? { witness: (op, reply) => void witness.ask(op).then(reply.ok, reply.fail) } : {}),
     decided: () => {},

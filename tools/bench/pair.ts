@@ -22,33 +22,26 @@ export interface Profile {
   timing: { HEARTBEAT_INT: number; DEADTIME: number; SUPERVISE_INT: number };
 }
 
-/** pha's real defaults (SUPERVISE_INT back to 2000), and the README's fast profile. */
+/** HEARTBEAT_INT/DEADTIME of a faster profile (SUPERVISE_INT 2000 as the default's). */
+function fastProfile(name: ProfileName, heartbeat: number, deadtime: number): Profile {
+  return {
+    name,
+    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: heartbeat, DEADTIME: deadtime },
+    timing: { HEARTBEAT_INT: heartbeat, DEADTIME: deadtime, SUPERVISE_INT: 2000 },
+  };
+}
+
+/** pha's real defaults (SUPERVISE_INT back to 2000), the README's fast profile, and the fast end (issue 20). */
 export const PHA_PROFILES: Record<ProfileName, Profile> = {
   default: {
     name: 'default',
     config: { SUPERVISE_INT: 2000 },
     timing: { HEARTBEAT_INT: 200, DEADTIME: 1000, SUPERVISE_INT: 2000 },
   },
-  fast: {
-    name: 'fast',
-    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 50, DEADTIME: 200 },
-    timing: { HEARTBEAT_INT: 50, DEADTIME: 200, SUPERVISE_INT: 2000 },
-  },
-  fast100: {
-    name: 'fast100',
-    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 100, DEADTIME: 500 },
-    timing: { HEARTBEAT_INT: 100, DEADTIME: 500, SUPERVISE_INT: 2000 },
-  },
-  fast20: {
-    name: 'fast20',
-    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 20, DEADTIME: 80 },
-    timing: { HEARTBEAT_INT: 20, DEADTIME: 80, SUPERVISE_INT: 2000 },
-  },
-  fast10: {
-    name: 'fast10',
-    config: { SUPERVISE_INT: 2000, HEARTBEAT_INT: 10, DEADTIME: 40 },
-    timing: { HEARTBEAT_INT: 10, DEADTIME: 40, SUPERVISE_INT: 2000 },
-  },
+  fast: fastProfile('fast', 50, 200),
+  fast100: fastProfile('fast100', 100, 500),
+  fast20: fastProfile('fast20', 20, 80),
+  fast10: fastProfile('fast10', 10, 40),
 };
 
 /** `p` with NICE=`nice` in its config (unchanged for 0), its name marked for the rows. */
