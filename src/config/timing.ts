@@ -86,6 +86,17 @@ export function busIntervalOf(deadtime: number): number {
   return Math.max(20, Math.min(1000, Math.floor(deadtime / 2)));
 }
 
+/**
+ * A tick (the receiver's, supervise's) rides on a wake its daemon has anyway (a
+ * heartbeat, a gateway ping) at or after it is due; its own timer is only the
+ * fallback, half an interval later. So ticks are 1 to 1.5 intervals apart: a
+ * bus repeat stays well inside the 3 intervals a reader trusts, a stall of
+ * DEADTIME is still seen.
+ */
+export function tickFallbackMs(interval: number): number {
+  return Math.floor(interval / 2);
+}
+
 export function busFreshOf(deadtime: number): number {
   return 3 * busIntervalOf(deadtime) + 100;
 }

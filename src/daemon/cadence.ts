@@ -1,9 +1,10 @@
 // A periodic duty carried by a timer the daemon arms anyway (its tick), so
 // that the duty costs no wake-up of its own: done at the first tick at or
-// after it is due. A tick is never longer than the duty's period (the bus
-// interval is DEADTIME/2, the heartbeat and supervise's ticker at most that),
-// so the duty is at most one tick late: the bus repeat stays well inside the
-// 3 intervals a reader trusts.
+// after it is due. Ticks are at most 1.5 duty periods apart (the bus
+// interval is DEADTIME/2; the heartbeat is shorter; the receiver's and
+// supervise's ticks ride on other wakes with a fallback half an interval
+// late: tickFallbackMs), so the bus repeat stays well inside the 3 intervals
+// a reader trusts.
 
 export class Cadence {
   private next = -Infinity;

@@ -5,7 +5,7 @@
 // keys, publish on the bus, arm a timer, read the file, log). The shell
 // (shell.ts) owns the socket and decodes; the simulator drives this class.
 import type { Config, HbPath } from '../config/index.js';
-import { busIntervalOf, STAMP_MS, stampPeriod } from '../config/timing.js';
+import { busIntervalOf, STAMP_MS, stampPeriod, tickFallbackMs } from '../config/timing.js';
 import type { Clock, CommonEffect } from '../daemon/effects.js';
 import type { Word } from '../heartbeat/word.js';
 import type { Status } from '../status-store/index.js';
@@ -86,7 +86,7 @@ export class ReceiverCore {
     this.tickDue = clock.mono + this.interval;
     this.paths.start(clock);
     return [
-      { kind: 'arm', timer: 'tick', at: this.tickDue },
+      { kind: 'arm', timer: 'tick', at: this.fallbackAt() },
       this.publishEffect(),
       {
         kind: 'write',
@@ -147,6 +147,8 @@ export class ReceiverCore {
         this.drainScheduled = false;
         if (this.pending) this.setWord(this.pending, 'heartbeat', e, out);
         this.pending = null;
+        // The tick rides on the peer's heartbeat once it is due: no wake of its own while the peer speaks.
+        if (e.mono >= this.tickDue) this.tick(e, out);
         break;
       case 'dropped':
         this.dropped++;
@@ -265,7 +267,7 @@ export class ReceiverCore {
     const t = clock.mono;
     const late = Math.max(0, t - this.tickDue);
     this.tickDue = t + this.interval;
-    out.push({ kind: 'arm', timer: 'tick', at: this.tickDue });
+    out.push({ kind: 'arm', timer: 'tick', at: this.fallbackAt() });
     if (late > this.c.DEADTIME && t - this.lastTickAt > this.c.DEADTIME) this.onStall(clock, late, out);
     this.lastTickAt = t;
     this.checkDead(clock, out);
@@ -277,6 +279,11 @@ export class ReceiverCore {
       return;
     }
     this.stamp(clock, out);
+  }
+
+  /** The tick's own timer: half an interval after it is due, for when no heartbeat carries it. */
+  private fallbackAt(): number {
+    return this.tickDue + tickFallbackMs(this.interval);
   }
 
   private stamp(clock: Clock, out: ReceiverEffect[]): void {

@@ -182,11 +182,15 @@ export class ResourceRunner {
           error: code === 126 || code === 127 ? `${res.script} could not be executed (exit ${code})` : undefined,
         });
       };
-      child.on('close', done);
+      let grace: NodeJS.Timeout | undefined;
+      child.on('close', (code, signal) => {
+        clearTimeout(grace); // no wake-up of its own for a script that closed its pipes
+        done(code, signal);
+      });
       child.on('exit', (code, signal) => {
         // The script has ended; a daemon it started may keep our pipes open for
         // ever (an init script's service): take what output came, do not wait.
-        setTimeout(() => {
+        grace = setTimeout(() => {
           child.stdout?.destroy();
           child.stderr?.destroy();
           done(code, signal);

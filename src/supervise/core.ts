@@ -219,6 +219,8 @@ export class SuperviseCore {
         break;
       case 'gw':
         out.push(...this.gateway.ping(clock, this.c.GW_INT));
+        // The tick rides on the ping's wake once it is due: its own timer is the fallback.
+        if (this.stall.isDue(clock.mono)) this.onTimer('tick', clock, out);
         break;
       case 'probe':
         out.push(...this.split.tick(clock));

@@ -2,6 +2,7 @@
 // DEADTIME (a freeze, a swap storm), and so may any event that runs before
 // the tick; then nothing is decided on old news. The tick also says when the
 // liveness stamp is due. Pure: time comes in.
+import { tickFallbackMs } from '../config/timing.js';
 import type { Clock } from '../daemon/effects.js';
 
 export class StallWatch {
@@ -17,10 +18,15 @@ export class StallWatch {
     public stampMs: number,
   ) {}
 
-  /** The first tick's time. */
+  /** The first tick's timer (the fallback: a gateway ping carries a tick once it is due). */
   start(mono: number): number {
     this.due = mono + this.tickerMs;
-    return this.due;
+    return this.due + tickFallbackMs(this.tickerMs);
+  }
+
+  /** Is the tick due (a wake we have anyway may carry it)? */
+  isDue(mono: number): boolean {
+    return mono >= this.due;
   }
 
   /** An event other than the tick: how late the loop is when that is a stall (noticed once), else null. */
@@ -36,7 +42,7 @@ export class StallWatch {
     const stall = late > this.deadtime ? this.noticed(late, clock) : null;
     const stamp = clock.mono - lastWriteAt >= this.stampMs && clock.mono - this.lastStampTry >= this.stampMs;
     if (stamp) this.lastStampTry = clock.mono;
-    return { at: this.due, stall, stamp };
+    return { at: this.due + tickFallbackMs(this.tickerMs), stall, stamp };
   }
 
   private noticed(late: number, clock: Clock): number {

@@ -630,6 +630,61 @@ describe('at rest: fewer wake-ups, the same knowledge', () => {
     assert.deepEqual(stamps(25_200, 28_000), [26_000, 28_000]);
   });
 
+  it("the receiver's tick rides on the peer's heartbeat once due: its own timer fires only when no heartbeat came", () => {
+    const c = new ReceiverCore({ HEARTBEAT_INT: 200, DEADTIME: 1000, peer: { name: 'lb2' } });
+    const tickArms = (fx: ReceiverEffect[]) =>
+      fx.filter((e) => e.kind === 'arm' && e.timer === 'tick').map((e) => (e as { at: number }).at);
+    // The tick is due every 500 ms (DEADTIME/2); its timer is armed half an interval later.
+    assert.deepEqual(tickArms(c.start(at(0))), [750]);
+    const ticked: number[] = [];
+    for (let t = 200; t <= 3000; t += 200) {
+      const fx = [...c.handle({ kind: 'word', word: 'ONLINE', ...at(t) }), ...c.handle({ kind: 'drained', ...at(t) })];
+      const arms = tickArms(fx);
+      if (arms.length) {
+        assert.deepEqual(arms, [t + 750], 'the next fallback');
+        assert.ok(
+          fx.some((e) => e.kind === 'publish'),
+          'the bus repeat rides along',
+        );
+        ticked.push(t);
+      }
+    }
+    // On the first heartbeat at or after the tick is due: 600 ms apart, inside the 1600 ms a reader trusts.
+    assert.deepEqual(ticked, [600, 1200, 1800, 2400, 3000]);
+    // The peer falls silent: the tick's own timer carries it (and the silence is seen).
+    const fallback = c.handle({ kind: 'timer', timer: 'tick', ...at(3750) });
+    assert.deepEqual(tickArms(fallback), [3750 + 750]);
+    assert.ok(fallback.some((e) => e.kind === 'publish'));
+    assert.ok(!fallback.some((e) => e.kind === 'log' && e.level === 'warn'), 'a fallback tick is no stall of ours');
+  });
+
+  it("supervise's tick rides on its gateway ping once due: its own timer fires only without pings", () => {
+    const c = new SuperviseCore({
+      ...timing,
+      GW: '198.18.0.1',
+      GW_INT: 250,
+      local: { id: 1 as const },
+      peer: { name: 'lb2' },
+      resources: [],
+    });
+    const tickArms = (fx: SuperviseEffect[]) =>
+      fx.filter((e) => e.kind === 'arm' && e.timer === 'tick').map((e) => (e as { at: number }).at);
+    c.start(at(0));
+    assert.deepEqual(tickArms(c.run(at(0))), [750], 'due at 500 (DEADTIME/2), its timer 250 later');
+    const ticked: number[] = [];
+    for (let t = 250; t <= 3000; t += 250) {
+      const fx = c.handle({ kind: 'timer', timer: 'gw', ...at(t) });
+      assert.ok(fx.some((e) => e.kind === 'ping'));
+      if (tickArms(fx).length) {
+        assert.deepEqual(tickArms(fx), [t + 750]);
+        ticked.push(t);
+      }
+    }
+    assert.deepEqual(ticked, [500, 1000, 1500, 2000, 2500, 3000], 'every second ping carries the tick');
+    const fallback = c.handle({ kind: 'timer', timer: 'tick', ...at(3750) });
+    assert.deepEqual(tickArms(fallback), [4500], 'no ping: the tick still comes, half an interval late');
+  });
+
   it('the receiver reads the file when the directory watch says it changed, else only every 5 s', () => {
     const c = new ReceiverCore({ HEARTBEAT_INT: 200, DEADTIME: 1000, peer: { name: 'lb2' } });
     c.start(at(0));

@@ -268,7 +268,8 @@ async function superviseRounds(env: BenchEnv, n: number, rounds = 20): Promise<M
   const runner = new ResourceRunner({ timeoutMs: 30_000 });
   const store = new StatusStore({ file: join(dir, 'var', 'status.dat') });
   const check: number[] = [],
-    round: number[] = [];
+    round: number[] = [],
+    floor: number[] = [];
   let downs = 0;
   for (let i = 0; i < rounds + 2; i++) {
     const t0 = performance.now();
@@ -279,18 +280,47 @@ async function superviseRounds(env: BenchEnv, n: number, rounds = 20): Promise<M
     await store.update({ ...patch, SUPERVISE_AT: Date.now() });
     const t2 = performance.now();
     downs += results.filter((r) => !r.ok).length;
+    const f = await spawnFloor(n);
     if (i >= 2) {
       // two warm-up rounds
       check.push(t1 - t0);
       round.push(t2 - t0);
+      floor.push(f);
     }
   }
   if (!env.keepLogs) rmSync(dir, { recursive: true, force: true });
-  const res = { resources: n, rounds, checkAll: summarize(check), roundWithWrite: summarize(round) };
+  const res = {
+    resources: n,
+    rounds,
+    checkAll: summarize(check),
+    roundWithWrite: summarize(round),
+    spawnFloor: summarize(floor),
+  };
   say(
-    `  ${String(n).padStart(2)} resources: checkAll median ${fmtMs(res.checkAll.median)} ms, p95 ${fmtMs(res.checkAll.p95)} ms; with the status write median ${fmtMs(res.roundWithWrite.median)} ms, p95 ${fmtMs(res.roundWithWrite.p95)} ms${downs ? ` (${downs} checks said DOWN!)` : ''}`,
+    `  ${String(n).padStart(2)} resources: checkAll median ${fmtMs(res.checkAll.median)} ms, p95 ${fmtMs(res.checkAll.p95)} ms; with the status write median ${fmtMs(res.roundWithWrite.median)} ms, p95 ${fmtMs(res.roundWithWrite.p95)} ms; floor (${n} bare spawns) ${fmtMs(res.spawnFloor.median)} ms${downs ? ` (${downs} checks said DOWN!)` : ''}`,
   );
   return res;
+}
+
+/**
+ * The same-run floor of a round: `n` concurrent spawns of /bin/true from this
+ * process, no pipes, waited for (Node forks the whole process for each; that,
+ * not the check script, is most of a round's time).
+ */
+async function spawnFloor(n: number): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const c = spawn('/bin/true', [], { stdio: 'ignore' });
+          c.on('exit', () => resolve());
+          c.on('error', () => resolve());
+        }),
+    ),
+  );
+  return performance.now() - t0;
 }
 
 /** Three writer processes, `each` updates each, all at once; every update's latency. */

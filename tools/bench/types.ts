@@ -90,7 +90,14 @@ export interface MicroResults {
   footprint: NodeFootprint[];
   /** A bare `node -e "setInterval(() => {}, 200)"` measured over the same window: the floor of one Node.js process. */
   nodeBaseline?: { profile: string; cpuPct: number; rssKb: number; pssKb?: number; privateKb?: number }[];
-  superviseRound: Array<{ resources: number; rounds: number; checkAll: Summary; roundWithWrite: Summary }>;
+  superviseRound: Array<{
+    resources: number;
+    rounds: number;
+    checkAll: Summary;
+    roundWithWrite: Summary;
+    /** Same run, interleaved: N concurrent spawns of /bin/true from the same process (older runs: absent). */
+    spawnFloor?: Summary;
+  }>;
   statusStore: { writers: number; updatesEach: number; latency: Summary; wallMs: number; errors: number } | null;
   cliStat: { runs: number; wall: Summary; netnsOverhead: Summary; exitCodes: number[] } | null;
   notes: string[];
