@@ -44,10 +44,14 @@ export interface Heard {
   state: BusState;
   pid: number;
   at: number; // monotonic ms when it arrived
+  /** The state as compared (keys and alarms, not stats): made once on arrival. */
+  json: string;
 }
 
 const MAX_DATAGRAM = 16 * 1024;
 const PORT_REREAD_MS = 10_000;
+/** A daemon's vitals ride on a message to supervise at most this often. */
+const STATS_EVERY_MS = 1000;
 
 /**
  * Whose state each daemon reads on the bus to judge its liveness: a daemon's
@@ -62,10 +66,6 @@ export const BUS_READERS: Record<DaemonName, readonly DaemonName[]> = {
 
 function stateJson(s: BusState): string {
   return JSON.stringify([s.keys, s.alarms]);
-}
-
-function sameState(a: BusState, b: BusState): boolean {
-  return stateJson(a) === stateJson(b);
 }
 
 export function busKeyFile(runDir: string): string {
@@ -135,6 +135,7 @@ export class LocalBus {
   private readonly ports = new Map<DaemonName, { port: number; readAt: number }>();
   private mine: BusState = { keys: {}, alarms: [] };
   private mineJson: string | null = null; // what was last published, to tell a repeat from a change
+  private statsAt = -Infinity; // when our vitals last went to supervise
   private readonly listeners: { d: DaemonName; cb: (h: Heard) => void }[] = [];
   private readonly byeListeners: ((d: DaemonName) => void)[] = [];
   private readonly opts: LocalBusOptions;
@@ -204,12 +205,15 @@ export class LocalBus {
     }
     // Where it speaks from is where it listens: a restarted daemon is heard at once.
     this.ports.set(w.d, { port: rinfo.port, readAt: this.opts.now() });
-    const h: Heard = { state: { keys: w.k ?? {}, alarms: w.a ?? [], stats: w.s }, pid: w.p, at: this.opts.now() };
     const before = this.heard.get(w.d);
+    // Vitals come at most once a second: a message without them keeps the last.
+    const stats = w.s ?? (before?.pid === w.p ? before.state.stats : undefined);
+    const state: BusState = { keys: w.k ?? {}, alarms: w.a ?? [], stats };
+    const h: Heard = { state, pid: w.p, at: this.opts.now(), json: stateJson(state) };
     this.heard.set(w.d, h);
     this.opts.onHeard?.(w.d, h);
     // Listeners hear of a change of state (or of a daemon heard again), not of every liveness repeat.
-    const changed = !before || this.opts.now() - before.at > BUS_HEARD_AGAIN_MS || !sameState(before.state, h.state);
+    const changed = !before || this.opts.now() - before.at > BUS_HEARD_AGAIN_MS || before.json !== h.json;
     if (changed) for (const l of this.listeners) if (l.d === w.d) l.cb(h);
   }
 
@@ -248,8 +252,13 @@ export class LocalBus {
       if (d === this.opts.name || (repeat && !BUS_READERS[this.opts.name].includes(d))) continue;
       const port = this.portOf(d);
       if (!port) continue;
-      // Only supervise serves the metrics: the vitals go to it alone.
-      const s = d === 'supervise' ? this.opts.vitals?.snapshot() : undefined;
+      // Only supervise serves the metrics: the vitals go to it alone, and at
+      // most once a second (a scrape needs no more; a repeat stays small).
+      let s: Record<string, number> | undefined;
+      if (d === 'supervise' && this.opts.vitals && this.opts.now() - this.statsAt >= STATS_EVERY_MS) {
+        s = this.opts.vitals.snapshot();
+        this.statsAt = this.opts.now();
+      }
       woke('bus.out');
       this.sendTo(port, { t: this.token, d: this.opts.name, p: process.pid, k: state.keys, a: state.alarms, s });
     }

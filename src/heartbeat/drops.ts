@@ -22,9 +22,13 @@ export function totalDrops(c: DropCounters): number {
   return DROP_REASONS.reduce((n, r) => n + c[r], 0);
 }
 
-/** Status key of one reason's counter: 'bad-mac' → 'RECEIVER_DROP_BAD_MAC' (a number, like every new key). */
+/** Status key of each reason's counter: 'bad-mac' → 'RECEIVER_DROP_BAD_MAC' (a number, like every new key). */
+const DROP_STATUS_KEYS = Object.fromEntries(
+  DROP_REASONS.map((r) => [r, `RECEIVER_DROP_${r.toUpperCase().replace(/-/g, '_')}`]),
+) as Record<DropReason, `RECEIVER_DROP_${string}`>;
+
 export function dropStatusKey(reason: DropReason): `RECEIVER_DROP_${string}` {
-  return `RECEIVER_DROP_${reason.toUpperCase().replace(/-/g, '_')}`;
+  return DROP_STATUS_KEYS[reason];
 }
 
 /** The counters as status keys, plus the total in the existing RECEIVER_DROPPED. */

@@ -44,8 +44,11 @@ export class ResourceRunner {
   private readonly opts: RunnerOptions;
   /** Calls still running, with their child (start/stop must not outlive a daemon that stops). */
   private readonly running = new Map<Promise<RunResult>, ChildProcess | undefined>();
+  /** The scripts' environment, made once (not a copy of process.env per check). */
+  private readonly env: NodeJS.ProcessEnv;
   constructor(opts: RunnerOptions) {
     this.opts = opts;
+    this.env = opts.env ?? scriptEnv();
   }
 
   /**
@@ -76,7 +79,7 @@ export class ResourceRunner {
     env: Record<string, string>,
     timeoutMs: number,
   ): Promise<RunResult> {
-    return this.call(hook, 'notify', args, timeoutMs, { ...(this.opts.env ?? scriptEnv()), ...env });
+    return this.call(hook, 'notify', args, timeoutMs, { ...this.env, ...env });
   }
 
   private call(
@@ -88,7 +91,7 @@ export class ResourceRunner {
   ): Promise<RunResult> {
     let spawned: ChildProcess | undefined;
     // spawn() runs synchronously inside runOne: the child is known when it returns.
-    const p = this.runOne(res, action, argv, timeoutMs, env ?? this.opts.env ?? scriptEnv(), (c) => (spawned = c));
+    const p = this.runOne(res, action, argv, timeoutMs, env ?? this.env, (c) => (spawned = c));
     this.running.set(p, spawned);
     void p.finally(() => this.running.delete(p));
     return p;

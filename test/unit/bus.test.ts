@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BUS_READERS, type DaemonName, LocalBus, StampRest, stampsMayRest } from '../../src/daemon/bus.js';
+import { Vitals } from '../../src/daemon/vitals.js';
 
 async function threeBuses(fn: (b: Record<DaemonName, LocalBus>, heard: Record<DaemonName, string[]>) => Promise<void>) {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-bus-'));
@@ -123,4 +124,34 @@ test('bus: something new riding on the stamp (an alarm, a drop count) keeps it b
     rest.wrote();
     assert.equal(rest.mayRest(), true, 'written: resting again');
   });
+});
+
+test("bus: a daemon's vitals ride to supervise at most once a second, and supervise keeps the last", async () => {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pha-bus-'));
+  let t = 1000; // one clock for both: the bus's own (monotonic ms)
+  const vitals = new Vitals(() => t);
+  const sender = new LocalBus({ runDir, name: 'sender', now: () => t, vitals });
+  const supervise = new LocalBus({ runDir, name: 'supervise', now: () => t });
+  await sender.start();
+  await supervise.start();
+  const sent = () => supervise.lastHeard('sender')?.state.stats?.sent;
+  try {
+    vitals.count('sent');
+    sender.publish({ keys: { SENDER_STARTED_AT: 1 }, alarms: [] });
+    await sleep(50);
+    assert.equal(sent(), 1);
+    vitals.count('sent');
+    t += 500;
+    sender.publish({ keys: { SENDER_STARTED_AT: 1 }, alarms: [] });
+    await sleep(50);
+    assert.equal(sent(), 1, 'half a second later: the message has no vitals, the last are kept');
+    t += 600;
+    sender.publish({ keys: { SENDER_STARTED_AT: 1 }, alarms: [] });
+    await sleep(50);
+    assert.equal(sent(), 2, 'a second after the last: the vitals again');
+  } finally {
+    sender.close();
+    supervise.close();
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
 });
