@@ -192,6 +192,7 @@ export class ReceiverCore {
               RECEIVER_AT: e.wall,
               RECEIVER_DROPPED: this.dropped,
             },
+            alarmsKey: 'RECEIVER_ALARM', // with the damage alarm just set
           });
           this.lastStamp = e.mono;
         }

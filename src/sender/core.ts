@@ -176,7 +176,8 @@ export class SenderCore {
           });
           this.fenced = true;
         }
-        out.push({ kind: 'write', patch: patch as Partial<Status> });
+        // The alarm goes in the same write as the REASON it explains, not at the next stamp (up to STAMP_MS later).
+        out.push({ kind: 'write', patch: patch as Partial<Status>, alarmsKey: 'SENDER_ALARM' });
         break;
       }
     }
@@ -259,11 +260,14 @@ export class SenderCore {
           fields: { peer: this.c.peer.name, lostMs: this.t.superviseLostMs, resources: held },
           msg: `supervise gone for ${this.t.superviseLostMs} ms: stopping the resources and releasing them to the peer`,
         });
-        out.push({
-          kind: 'alarm',
-          id: 'fence',
-          text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}`,
-        });
+        // A retry keeps the alarm that says the last stop failed (it says "tries again"):
+        // flipping it back and forth every SUPERVISE_INT would hide it from a stamp.
+        if (this.fenceRetryAt === -Infinity)
+          out.push({
+            kind: 'alarm',
+            id: 'fence',
+            text: `supervise gone: the sender is stopping the resources to release them to ${this.c.peer.name}`,
+          });
         out.push({ kind: 'fence' });
       }
     }

@@ -172,6 +172,10 @@ describe('sender core', () => {
     assert.equal(writes(failed)[0]!.RES_vip, 'UP');
     const alarm = failed.find((e) => e.kind === 'alarm' && e.id === 'fence') as { text: string } | undefined;
     assert.match(String(alarm?.text), /could not stop vip/);
+    // The alarm lands with the REASON it explains, in the same write (not at the next stamp).
+    const write = failed.find((e) => e.kind === 'write');
+    assert.equal(write?.kind === 'write' && write.alarmsKey, 'SENDER_ALARM');
+    assert.ok(failed.indexOf(alarm as never) < failed.indexOf(write as never), 'the alarm is set before the write');
     assert.ok(failed.some((e) => e.kind === 'log' && e.level === 'error' && /vip failed/.test(e.msg)));
     // Not released: the peer keeps waiting; no new fence before SUPERVISE_INT.
     const soon = c.handle({ kind: 'timer', timer: 'tick', sight: sight(held, false), ...at(t + 2000) });
@@ -187,6 +191,7 @@ describe('sender core', () => {
       retry.some((e) => e.kind === 'fence'),
       'tries again',
     );
+    assert.ok(!retry.some((e) => e.kind === 'alarm'), 'the retry keeps the alarm that says the stop failed');
     assert.deepEqual(sends(retry), ['PROGRESS']);
     const ok = c.handle({ kind: 'fenced', results: [{ name: 'vip', ok: true }], ...at(t + 4100) });
     assert.equal(writes(ok)[0]!.STATUS, 'OFFLINE');
