@@ -18,6 +18,7 @@ import type { Status } from '../../src/status-store/index.js';
 import { sleep } from '../../src/wait.js';
 import {
   createLab,
+  findPhaRoot,
   HB_IPS,
   HOST_IPS,
   installNode,
@@ -25,6 +26,8 @@ import {
   type NodeInstall,
   type NodeName,
   VIP,
+  VIP6,
+  VIP6_CIDR,
   type VipWatch,
   watchVip,
 } from '../lab/index.js';
@@ -158,6 +161,13 @@ export abstract class Backend {
   abstract destroy(): Promise<void>;
   abstract destroySync(): void;
   abstract describe(): string[];
+  /**
+   * The heartbeat cut on every path, the LAN intact (a firewall between the
+   * nodes), or healed; returns the wall time it began. The lab only (null: cannot here).
+   */
+  heartbeatCut(_cut: boolean): Promise<number> | null {
+    return null;
+  }
   /** Node i's /metrics (METRICS), as Prometheus would scrape it; null when it does not answer. */
   abstract scrape(i: Idx): Promise<string | null>;
   /** Told when a helper dies unexpectedly. */
@@ -175,6 +185,9 @@ export abstract class Backend {
   sniffNote = '';
   readonly probes: ProbeResult[] = [];
   lastProbe: ProbeResult | null = null;
+  /** The client's probes of the IPv6 VIP (the lab only; empty elsewhere). */
+  readonly probes6: ProbeResult[] = [];
+  lastProbe6: ProbeResult | null = null;
   /** Last successful probe and when the client last changed from reaching to not reaching. */
   lastOk: ProbeResult | null = null;
   failingSince: number | null = null;
@@ -211,6 +224,11 @@ export abstract class Backend {
     } else if (this.failingSince === null) {
       this.failingSince = p.started;
     }
+  }
+
+  protected onProbe6(p: ProbeResult): void {
+    this.probes6.push(p);
+    if (!this.lastProbe6 || p.started >= this.lastProbe6.started) this.lastProbe6 = p;
   }
 
   readStatus(i: Idx): Status | null {
@@ -303,8 +321,10 @@ export class LabBackend extends Backend {
       `  pha on lb1 and lb2 (NODES=lb1 lb2, GW=198.18.0.1, SUPERVISE_INT=2000, HEARTBEAT_INT=200, DEADTIME=1000)`,
       `  heartbeat on two paths (HB_PATHS=${LAB_HB_PATHS}): the LAN and a heartbeat bridge (eth1)`,
       `  NICE=${DEMO_NICE}: the daemons (and their scripts) win the CPU from a busy host, so a load spike does not delay a heartbeat`,
-      `  resource: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
-      `  each node runs a tiny TCP service on :${SERVICE_PORT} answering its name; the client asks ${VIP}:${SERVICE_PORT} every ${PROBE_MS} ms`,
+      `  resources: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
+      `             RES_vip6=${VIP6_CIDR} eth0 (res/vip6 → res/ipaddr: IPv6, unsolicited neighbour advertisements)`,
+      `  each node runs a tiny TCP service on :${SERVICE_PORT} answering its name; the client asks ${VIP}:${SERVICE_PORT}`,
+      `  and [${VIP6}]:${SERVICE_PORT} every ${PROBE_MS} ms`,
     ];
   }
 
@@ -320,7 +340,7 @@ export class LabBackend extends Backend {
 
   async setup(log: (l: string) => void): Promise<void> {
     const t0 = Date.now();
-    this.creating = createLab();
+    this.creating = createLab({ ipv6: true });
     const lab = await this.creating;
     this.lab = lab;
     log(`lab ${lab.prefix} built in ${Date.now() - t0} ms (namespaces ${lab.prefix}{sw,gw,lb1,lb2,cl})`);
@@ -333,9 +353,12 @@ export class LabBackend extends Backend {
           METRICS: `127.0.0.1:${METRICS_PORT}`,
           HB_PATHS: LAB_HB_PATHS,
           NICE: DEMO_NICE,
+          RES_vip6: `${VIP6_CIDR} eth0`,
         },
       });
       installNotifyHook(inst.dir);
+      // A second address is a second resource: a link to res/ipaddr under the resource's name.
+      fs.symlinkSync(path.join(findPhaRoot(), 'res', 'ipaddr'), path.join(inst.dir, 'res', 'vip6'));
       this.inst.push(inst);
     }
     log(`pha installed: ${this.inst.map((x) => x.configPath).join(', ')}`);
@@ -351,6 +374,8 @@ export class LabBackend extends Backend {
     // The client.
     const probe = this.helper('client', ['probe', VIP, String(SERVICE_PORT), String(PROBE_MS)], true);
     await this.follow(probe, 'client probe', (o) => this.onProbe(o as unknown as ProbeResult));
+    const probe6 = this.helper('client', ['probe', VIP6, String(SERVICE_PORT), String(PROBE_MS)], true);
+    await this.follow(probe6, 'client probe (IPv6)', (o) => this.onProbe6(o as unknown as ProbeResult));
     // Heartbeat sniffers (lab tooling: they survive the node's faults).
     const addrs = [lab.nodes.lb1.ip, lab.nodes.lb2.ip];
     try {
@@ -410,6 +435,21 @@ export class LabBackend extends Backend {
     this.setDead(i, true, t);
     this.heard[i] = null;
     await this.lab!.faults.hostDeath(this.names[i]);
+    return t;
+  }
+
+  /** Blackhole routes on each node to the peer's LAN and heartbeat-bridge addresses: ARP (the probe) still passes. */
+  override async heartbeatCut(cut: boolean): Promise<number> {
+    const t = Date.now();
+    for (const [n, peer] of [
+      ['lb1', 'lb2'],
+      ['lb2', 'lb1'],
+    ] as const)
+      for (const addr of [HOST_IPS[peer], HB_IPS[peer]]) {
+        const r = await this.lab!.run(n, 'ip', ['route', cut ? 'add' : 'del', 'blackhole', `${addr}/32`]);
+        if (r.code !== 0)
+          throw new Error(`ip route ${cut ? 'add' : 'del'} blackhole ${addr} on ${n}: ${r.stderr.trim()}`);
+      }
     return t;
   }
 

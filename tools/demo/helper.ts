@@ -23,11 +23,18 @@ function serve(name: string, port: number): void {
     });
     c.end(`${name}\n`);
   });
-  srv.on('error', (e) => {
+  // Both families on '::' (the lab's IPv6 VIP too); where the host has no IPv6, IPv4 alone.
+  let family6 = true;
+  srv.on('error', (e: NodeJS.ErrnoException) => {
+    if (family6 && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) {
+      family6 = false;
+      srv.listen(port, '0.0.0.0', () => out({ ready: true }));
+      return;
+    }
     out({ error: `serve: ${e.message}` });
     process.exit(1);
   });
-  srv.listen(port, '0.0.0.0', () => out({ ready: true }));
+  srv.listen(port, '::', () => out({ ready: true }));
 }
 
 function probe(host: string, port: number, intervalMs: number): void {

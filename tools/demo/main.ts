@@ -1,6 +1,7 @@
 /**
- * `npm run demo`: a real two-node pha pair on this machine, a failover and a
- * manual switchover, with a live view and the measured times.
+ * `npm run demo`: a real two-node pha pair on this machine, a failover, a
+ * manual switchover and (in the lab) a heartbeat cut with the LAN intact,
+ * with a live view and the measured times.
  *
  *   node dist/tools/demo/main.js [--step] [--keep] [--loopback] [--install-tools]
  *
@@ -18,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
-import { coldStart, type Demo as DemoSteps, failover, fmt, stopBoth, switchover } from './scenes.js';
+import { coldStart, type Demo as DemoSteps, failover, fmt, heartbeatCut, stopBoth, switchover } from './scenes.js';
 import { type Row, Told } from './told.js';
 
 interface Options {
@@ -143,17 +144,26 @@ class Demo implements DemoSteps {
     return s?.STATUS === 'OFFLINE' && s.RECEIVER_IN === 'ONLINE' && this.backend.daemonsAlive(i) === 3;
   }
 
+  private probesOf(family: 4 | 6) {
+    return family === 6 ? this.backend.probes6 : this.backend.probes;
+  }
+
   /** First successful probe answered by `who` that began after t. */
-  firstAnswer(who: string, after: number): number | null {
+  firstAnswer(who: string, after: number, family: 4 | 6 = 4): number | null {
     let t: number | null = null;
-    for (const p of this.backend.probes)
+    for (const p of this.probesOf(family))
       if (p.ok && p.who === who && p.started >= after && (t === null || p.t < t)) t = p.t;
     return t;
   }
 
   /** Time the client had no answer around a move: last answer from `from` before the first from `to`. */
-  clientOutage(from: string, to: string, after: number): { outage: number | null; firstNew: number | null } {
-    const ps = this.backend.probes;
+  clientOutage(
+    from: string,
+    to: string,
+    after: number,
+    family: 4 | 6 = 4,
+  ): { outage: number | null; firstNew: number | null } {
+    const ps = this.probesOf(family);
     let firstNew: number | null = null;
     for (const p of ps)
       if (p.ok && p.who === to && p.started >= after && (firstNew === null || p.t < firstNew)) firstNew = p.t;
@@ -172,7 +182,9 @@ class Demo implements DemoSteps {
   // --------------------------------------------------------- lifecycle
 
   async run(): Promise<void> {
-    this.say('pha demo — a two-node pair on this machine, a failover and a manual switchover, measured.');
+    this.say(
+      'pha demo — a two-node pair on this machine: a failover, a manual switchover and (in the lab) a heartbeat cut, measured.',
+    );
     this.probing = this.opts.loopback
       ? Promise.resolve({ ok: false, reason: 'forced with --loopback' })
       : this.prepareLab();
@@ -244,6 +256,11 @@ class Demo implements DemoSteps {
     await this.pause('step 3, manual switchover');
     await switchover(this);
     this.showNotify();
+    if (this.backend.mode === 'lab') {
+      await this.pause('step 4, the heartbeat cut');
+      await heartbeatCut(this);
+      this.showNotify();
+    }
     this.told.summary();
     await this.told.metrics();
     if (this.opts.keep) {
@@ -259,7 +276,7 @@ class Demo implements DemoSteps {
       this.say('Ctrl-C ends the demo and removes everything.');
       await new Promise(() => {});
     }
-    await this.pause('step 4, stop and clean up');
+    await this.pause(`step ${this.backend.mode === 'lab' ? 5 : 4}, stop and clean up`);
     if (this.opts.step) this.stopListening();
     await stopBoth(this);
     this.panel.stop();

@@ -103,9 +103,11 @@ export class Panel {
     if (!b.hasClient) return '';
     const p = b.lastProbe;
     if (!p) return 'client: no answer yet';
-    if (p.ok) return `client → VIP: ${p.who} answers`;
+    const p6 = b.lastProbe6;
+    const v6 = p6 ? ` · IPv6: ${p6.ok ? p6.who : 'NO ANSWER'}` : '';
+    if (p.ok) return `client → VIP: ${p.who} answers${v6}`;
     const since = b.failingSince !== null ? ` for ${secs(now - b.failingSince)}` : '';
-    return `client → VIP: NO ANSWER${since}`;
+    return `client → VIP: NO ANSWER${since}${v6}`;
   }
 
   lines(now: number): string[] {

@@ -1,8 +1,10 @@
-// The demo's three steps, each as an operator would walk through it: a cold
-// start, a failover (host death), a switchover (`off`).
+// The demo's steps, each as an operator would walk through it: a cold start,
+// a failover (host death), a switchover (`off`), in the lab a heartbeat cut
+// with the LAN intact, and the stop.
 
 import type { Status } from '../../src/status-store/index.js';
 import { sleep, waitFor } from '../../src/wait.js';
+import { VIP6 } from '../lab/index.js';
 import { type Backend, type CliResult, type HolderChange, IDX, type Idx, other, PROBE_MS } from './backend.js';
 
 /** What a step needs of the demo: the pair, the panel's lines, the measured rows. */
@@ -16,8 +18,14 @@ export interface Demo {
   holds(i: Idx): boolean;
   statusOf(i: Idx): Status | null;
   isStandbyHearingActive(i: Idx): boolean;
-  firstAnswer(who: string, after: number): number | null;
-  clientOutage(from: string, to: string, after: number): { outage: number | null; firstNew: number | null };
+  /** The client's first answer from `who` asked after `after` (family 6: the IPv6 VIP). */
+  firstAnswer(who: string, after: number, family?: 4 | 6): number | null;
+  clientOutage(
+    from: string,
+    to: string,
+    after: number,
+    family?: 4 | 6,
+  ): { outage: number | null; firstNew: number | null };
   showNotify(): void;
 }
 
@@ -44,6 +52,18 @@ function holderStats(changes: readonly HolderChange[], from: number, to: number)
   if (cur.length === 0) gap += to - t;
   if (cur.length === 2) overlap += to - t;
   return { gap, overlap, transitions };
+}
+
+/** The IPv6 VIP's move as the client saw it (the lab only): a line and the rows. */
+async function ipv6Client(d: Demo, from: Idx, to: Idx, t0: number, what: string): Promise<void> {
+  if (d.backend.probes6.length === 0) return;
+  await waitFor(() => d.firstAnswer(d.name(to), t0, 6) !== null, 5000);
+  const c = d.clientOutage(d.name(from), d.name(to), t0, 6);
+  d.say(
+    `  IPv6: the client reaches [${VIP6}] on ${d.name(to)} ${fmt(c.firstNew === null ? null : c.firstNew - t0)} after the ${what} (without an answer for ${fmt(c.outage)}): res/vip6 announced the move with unsolicited neighbour advertisements.`,
+  );
+  d.row(`${what}: IPv6 client answered by ${d.name(to)}`, c.firstNew === null ? null : c.firstNew - t0);
+  d.row(`${what}: IPv6 client without an answer`, c.outage, `±${PROBE_MS} ms`);
 }
 
 export async function coldStart(d: Demo): Promise<void> {
@@ -160,6 +180,7 @@ export async function failover(d: Demo): Promise<void> {
       `last answer from ${d.name(dead)} → first from ${d.name(surv)}`,
     );
   }
+  await ipv6Client(d, dead, surv, t0, 'host death');
   await sleep(1200);
   await d.pause(`revive ${d.name(dead)}`);
 
@@ -265,14 +286,100 @@ export async function switchover(d: Demo): Promise<void> {
   d.row('off: gap (no holder)', st.gap, 'target ≤ 100 ms (median)');
   d.row('off: overlap (two holders)', st.overlap, st.overlap === 0 ? 'must be 0 ✓' : 'must be 0 ✗');
   if (b.hasClient) d.row('off: client without an answer', client.outage, `±${PROBE_MS} ms`);
+  await ipv6Client(d, from, to, tOff, 'off');
   await sleep(1000);
 }
 
-/** Step 4: stop pha on both nodes, the holder last; pha warns that the VIP stays up. */
+/**
+ * Step 4 (the lab): the heartbeat cut on both paths while the LAN works. With
+ * the default SPLIT_YIELD=0 the Standby takes over after DEADTIME and both
+ * hold: the point is that the split brain is seen while it lasts (each
+ * node's probe: SPLIT_BRAIN, the alarm), and that the heal ends it.
+ */
+export async function heartbeatCut(d: Demo): Promise<void> {
+  const b = d.backend;
+  if (b.mode !== 'lab') return;
+  const holder = (b.holders()[0] ?? 1) as Idx;
+  const standby = other(holder);
+  d.say('');
+  d.say('━━ Step 4 — the heartbeat cut, the LAN intact (a firewall between the nodes) ━━');
+  d.say(`  First 'on' on ${d.name(standby)}: its heartbeat pause from 'off' ends, ${d.name(holder)} hears it again.`);
+  const r = await b.cli(standby, ['on']);
+  d.showCli(`pha-cli on        # on ${d.name(standby)}`, r);
+  const hears = (i: Idx, word: string) => d.statusOf(i)?.RECEIVER_IN === word;
+  if (!(await waitFor(() => hears(holder, 'OFFLINE') && hears(standby, 'ONLINE'), 15_000)))
+    throw new Error(`${d.name(holder)} and ${d.name(standby)} did not hear each other within 15 s after 'on'`);
+  await sleep(500);
+  d.say(`  Now every heartbeat between them is dropped (blackhole routes both ways, on the LAN and on the heartbeat`);
+  d.say(
+    `  bridge), while the gateway, the client and ARP still reach both. ${d.name(standby)} hears silence, and after`,
+  );
+  d.say(`  DEADTIME it takes over: two holders. Each holder probes its resources on the LAN (an ARP probe from`);
+  d.say(`  0.0.0.0; IPv6: a neighbour solicitation) and finds the other answering: the split brain is seen.`);
+  const tCut = await b.heartbeatCut(true)!;
+  const split = (i: Idx) => !!d.statusOf(i)?.SPLIT_BRAIN;
+  const seen: [number | null, number | null] = [null, null];
+  const twoAt = () => b.changes.find((c) => c.t >= tCut && c.holders.length === 2)?.t ?? null;
+  const ok = await waitFor(() => {
+    for (const i of IDX) if (seen[i] === null && split(i)) seen[i] = Date.now();
+    return twoAt() !== null && seen.every((t) => t !== null);
+  }, 15_000);
+  if (!ok)
+    d.say(
+      `  (!) after 15 s: ${twoAt() === null ? 'no second holder' : 'two holders'}, SPLIT_BRAIN seen on ${
+        IDX.filter((i) => seen[i] !== null)
+          .map((i) => d.name(i))
+          .join(', ') || 'neither node'
+      }`,
+    );
+  const stat = await b.cli(holder, ['stat']);
+  // The summary under stat's key dump (the dump has SPLIT_BRAIN and SUPERVISE_ALARM too).
+  const tail = stat.stdout.split('\n');
+  let end = tail.length - 1;
+  while (end >= 0 && tail[end]!.trim() !== '};') end--;
+  d.showCli(`pha-cli stat        # on ${d.name(holder)}, while both hold (the key dump above this left out)`, {
+    ...stat,
+    stdout: end >= 0 ? tail.slice(end + 1).join('\n') : stat.stdout,
+  });
+  await sleep(1500);
+  d.say(`  The firewall is fixed: the heartbeats pass again, and both ONLINE resolve to one holder (rule 5).`);
+  const tHeal = await b.heartbeatCut(false)!;
+  const one = () => {
+    const c = b.changes.at(-1);
+    return c !== undefined && c.t >= tHeal && c.holders.length === 1;
+  };
+  if (!(await waitFor(() => one() && IDX.every((i) => !split(i)), 15_000)))
+    throw new Error(`no single holder without SPLIT_BRAIN within 15 s after the heal`);
+  const tOne = b.changes.at(-1)!;
+  await sleep(1000);
+  const st = holderStats(b.changes, tCut, Date.now());
+  const t2 = twoAt();
+  d.say(`  Measured (0 = the cut):`);
+  d.say(`    ${fmt(t2 === null ? null : t2 - tCut).padStart(9)}  ${d.name(standby)} holds too: two holders`);
+  for (const i of IDX)
+    d.say(
+      `    ${fmt(seen[i] === null ? null : seen[i]! - tCut).padStart(9)}  ${d.name(i)}: SPLIT_BRAIN in status.dat, the alarm in 'stat' (probe answered by the other)`,
+    );
+  d.say(`    ${fmt(tHeal - tCut).padStart(9)}  the heal`);
+  d.say(
+    `    ${fmt(tOne.t - tCut).padStart(9)}  one holder again: ${d.name(tOne.holders[0] as Idx)} (${fmt(tOne.t - tHeal)} after the heal)`,
+  );
+  d.say(`  → two holders for ${fmt(st.overlap)}, seen on both nodes while it lasted.`);
+  d.say(`  With SPLIT_YIELD=1 the second in NODES yields once the first has answered its probe for a DEADTIME:`);
+  d.say(
+    `  about a DEADTIME and a probe of two holders, then one for the rest of the cut (docs/decision-rules.md, rule 12).`,
+  );
+  d.row('heartbeat cut: second holder', t2 === null ? null : t2 - tCut, 'after the cut (DEADTIME of silence)');
+  const firstSeen = Math.max(...IDX.map((i) => seen[i] ?? Number.NaN));
+  d.row('heartbeat cut: split brain seen on both', Number.isNaN(firstSeen) ? null : firstSeen - tCut, 'after the cut');
+  d.row('heartbeat cut: one holder after the heal', tOne.t - tHeal, `two holders ${fmt(st.overlap)} (SPLIT_YIELD=0)`);
+}
+
+/** Step 5: stop pha on both nodes, the holder last; pha warns that the VIP stays up. */
 export async function stopBoth(d: Demo): Promise<void> {
   const b = d.backend;
   d.say('');
-  d.say('━━ Step 4 — stop pha on both nodes ━━');
+  d.say(`━━ Step ${b.mode === 'lab' ? 5 : 4} — stop pha on both nodes ━━`);
   const order = IDX.slice().sort((x, y) => Number(b.holders().includes(x)) - Number(b.holders().includes(y)));
   for (const i of order) {
     const r = await b.cli(i, ['stop']);
