@@ -17,7 +17,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, type TestContext, test } from 'node:test';
 import { type ExtraFaults, extraFaults } from '../../tools/lab/faults-extra.js';
-import { createLab, HB_IPS, type Lab, labSupport, type NodeName } from '../../tools/lab/index.js';
+import {
+  createLab,
+  findPhaRoot,
+  HB_IPS,
+  type Lab,
+  labSupport,
+  type NodeName,
+  VIP,
+  VIP_CIDR,
+} from '../../tools/lab/index.js';
 import { expectWithin } from '../helpers/wait.js';
 import { alarmsOf, NODES, Pair } from './helpers.js';
 
@@ -222,4 +231,36 @@ test('the same by default (SPLIT_YIELD=0): both hold for the cut, and both say s
   assert.deepEqual((await pair.holders()).sort(), ['lb1', 'lb2'], 'seen, not resolved');
   for (const n of NODES) await xf.passHeartbeat(n);
   await pair.waitHolders(['lb1'], 8000);
+});
+
+test("res/ipaddr probe: nobody else → 0; another host's reply, or its gratuitous ARP alone, → 1 with its MAC (never 'cannot probe')", {
+  skip,
+}, async () => {
+  const script = path.join(findPhaRoot(), 'res', 'ipaddr');
+  const probe = () => lab.run('lb1', script, ['probe', VIP_CIDR, 'eth0']);
+  const mac = (await lab.run('lb2', 'cat', ['/sys/class/net/eth0/address'])).stdout.trim().toUpperCase();
+  const addr = (op: 'add' | 'del') => lab.run('lb2', 'ip', ['address', op, VIP_CIDR, 'dev', 'eth0']);
+  let r = await probe();
+  assert.equal(r.code, 0, `nobody holds ${VIP}: ${r.stdout}${r.stderr}`);
+  await addr('add');
+  try {
+    r = await probe();
+    assert.equal(r.code, 1, `lb2 holds ${VIP}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout.trim(), `answered by ${mac}`);
+  } finally {
+    await addr('del');
+  }
+  // A host taking the address over announces it (arping -U, as res/ipaddr start does: one a second) while
+  // the probe listens: arping -D counts that request and exits 1 with no reply line (it said "cannot probe"
+  // before). lb2's address goes right after its first announcement (arping binds to it once, at its start),
+  // so only the announcements at +1 s and +2 s answer: one of them falls in the probe's second.
+  await addr('add');
+  const garp = lab.run('lb2', 'arping', ['-U', '-c', '3', '-I', 'eth0', VIP]);
+  await new Promise((res) => setTimeout(res, 100));
+  await addr('del');
+  r = await probe();
+  const g = await garp;
+  assert.equal(g.code, 0, g.stderr);
+  assert.equal(r.code, 1, `lb2's gratuitous ARP: ${r.stdout}${r.stderr}`);
+  assert.equal(r.stdout.trim(), `answered by ${mac}`);
 });
