@@ -85,6 +85,8 @@ export const NOTIFY_HOOK = 'demo-notify';
 const METRICS_PORT = 9464;
 /** The daemons' priority in the lab (docs/config.md, Profiles). */
 const DEMO_NICE = -5;
+/** The pair's heartbeat key (AUTHKEY, relative to INSTALLDIR). */
+const AUTHKEY_FILE = 'etc/authkey';
 /** The lab's two heartbeat paths: br0 (the LAN) and br1 (eth1, a heartbeat link). */
 const LAB_HB_PATHS = `lb1:${HOST_IPS.lb1},${HB_IPS.lb1} lb2:${HOST_IPS.lb2},${HB_IPS.lb2}`;
 
@@ -320,6 +322,7 @@ export class LabBackend extends Backend {
       `  switch (bridge) · gateway gw 198.18.0.1 · lb1 198.18.0.11 · lb2 198.18.0.12 · client 198.18.0.50`,
       `  pha on lb1 and lb2 (NODES=lb1 lb2, GW=198.18.0.1, SUPERVISE_INT=2000, HEARTBEAT_INT=200, DEADTIME=1000)`,
       `  heartbeat on two paths (HB_PATHS=${LAB_HB_PATHS}): the LAN and a heartbeat bridge (eth1)`,
+      `  AUTHKEY=${AUTHKEY_FILE}: authenticated heartbeats; each node announces its config, the peer compares (RECEIVER_PEER_CONFIG)`,
       `  NICE=${DEMO_NICE}: the daemons (and their scripts) win the CPU from a busy host, so a load spike does not delay a heartbeat`,
       `  resources: RES_ipaddr=${VIP}/24 eth0 (the real res/ipaddr, gratuitous ARP with arping)`,
       `             RES_vip6=${VIP6_CIDR} eth0 (res/vip6 → res/ipaddr: IPv6, unsolicited neighbour advertisements)`,
@@ -354,6 +357,7 @@ export class LabBackend extends Backend {
           HB_PATHS: LAB_HB_PATHS,
           NICE: DEMO_NICE,
           RES_vip6: `${VIP6_CIDR} eth0`,
+          AUTHKEY: AUTHKEY_FILE,
         },
       });
       installNotifyHook(inst.dir);
@@ -362,6 +366,13 @@ export class LabBackend extends Backend {
       this.inst.push(inst);
     }
     log(`pha installed: ${this.inst.map((x) => x.configPath).join(', ')}`);
+    // One heartbeat key for the pair, made as an operator makes it: keygen on one node, the file copied.
+    const k = await this.cli(0, ['keygen']);
+    if (k.code !== 0) throw new Error(`pha-cli keygen on lb1 failed (exit ${k.code}): ${k.stdout}${k.stderr}`);
+    const [from, to] = this.inst.map((x) => path.join(x.dir, AUTHKEY_FILE));
+    fs.copyFileSync(from!, to!);
+    fs.chmodSync(to!, 0o600);
+    log(`'pha-cli keygen' on lb1 wrote ${AUTHKEY_FILE}; copied to lb2 (mode 0600)`);
     const watch = await watchVip(lab);
     this.watch = watch;
     for (const n of watch.holders()) this.raw[this.names.indexOf(n as 'lb1' | 'lb2') as Idx] = true;

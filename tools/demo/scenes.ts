@@ -111,6 +111,14 @@ export async function coldStart(d: Demo): Promise<void> {
   d.say(
     `    ${b.what} ${moved === 0 ? `stayed on ${d.name(a)}: a joining node does not steal it` : `MOVED ${moved} time(s) during the join (!)`}.`,
   );
+  // (the lab's pair runs with AUTHKEY: the config announcement needs it)
+  const configKnown = () => d.statusOf(z)?.RECEIVER_PEER_CONFIG !== 'unknown';
+  if (b.mode === 'lab') await waitFor(configKnown, 7000); // the announcement: every second at first, then every 5 s
+  const peerConfig = b.mode === 'lab' ? d.statusOf(z)?.RECEIVER_PEER_CONFIG : undefined;
+  if (peerConfig !== undefined)
+    d.say(
+      `    ${d.name(z)} compared ${d.name(a)}'s config announcement with its own: RECEIVER_PEER_CONFIG=${peerConfig}${peerConfig === 'same' ? ' (the same NODES, PORT, timing and resources)' : peerConfig === 'differs' ? ` (!) ${d.statusOf(z)?.RECEIVER_ALARM ?? ''}` : ' (none heard yet: it comes every few seconds)'}.`,
+    );
   d.row(
     `cold start: 'start' on ${d.name(z)} → Standby`,
     tStandby - tJoin,
