@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { pidAlive } from '../../src/daemon/pidfile.js';
 import type { Status } from '../../src/status-store/index.js';
 import { sleep } from '../../src/wait.js';
+import { etcdBinary, LAB_WITNESS, LAB_WITNESS_TTL, type LabEtcd, startLabEtcd } from '../lab/etcd.js';
 import {
   createLab,
   findPhaRoot,
@@ -170,6 +171,13 @@ export abstract class Backend {
   heartbeatCut(_cut: boolean): Promise<number> | null {
     return null;
   }
+  /**
+   * A witness for the pair: etcd started on a third host, WITNESS (and a 1 s
+   * lease) added to both configs, read at the next start. Its URL, or why not.
+   */
+  async startWitness(): Promise<{ url: string } | { why: string }> {
+    return { why: 'the network-namespace lab only' };
+  }
   /** Node i's /metrics (METRICS), as Prometheus would scrape it; null when it does not answer. */
   abstract scrape(i: Idx): Promise<string | null>;
   /** Told when a helper dies unexpectedly. */
@@ -315,6 +323,7 @@ export class LabBackend extends Backend {
   private creating: Promise<Lab> | null = null;
   private watch: VipWatch | null = null;
   private inst: NodeInstall[] = [];
+  private etcd: LabEtcd | null = null;
 
   describe(): string[] {
     return [
@@ -470,11 +479,20 @@ export class LabBackend extends Backend {
     await this.startService(i);
   }
 
+  override async startWitness(): Promise<{ url: string } | { why: string }> {
+    if (!etcdBinary()) return { why: 'etcd is not installed (apt-get install --no-install-recommends etcd-server)' };
+    this.etcd = await startLabEtcd(this.lab!);
+    for (const inst of this.inst)
+      fs.appendFileSync(inst.configPath, `WITNESS=${LAB_WITNESS}\nWITNESS_TTL=${LAB_WITNESS_TTL}\n`);
+    return { url: LAB_WITNESS };
+  }
+
   async destroy(): Promise<void> {
     // Interrupted while the lab was being built: wait for it, then remove it.
     this.closing = true;
     const lab = this.lab ?? (await this.creating?.catch(() => null)) ?? null;
     await this.watch?.stop().catch(() => {});
+    await this.etcd?.remove().catch(() => {}); // its data directory (the lab kills what it started)
     await lab?.destroy();
   }
 

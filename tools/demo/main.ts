@@ -19,7 +19,16 @@ import { spawn } from 'node:child_process';
 import { labSupport, missingLabTools, planLab } from '../lab/index.js';
 import { type Backend, CLI_PATH, type CliResult, IDX, type Idx, LabBackend, LoopbackBackend } from './backend.js';
 import { Panel } from './panel.js';
-import { coldStart, type Demo as DemoSteps, failover, fmt, heartbeatCut, stopBoth, switchover } from './scenes.js';
+import {
+  coldStart,
+  type Demo as DemoSteps,
+  failover,
+  fmt,
+  heartbeatCut,
+  stopBoth,
+  switchover,
+  witnessCut,
+} from './scenes.js';
 import { type Row, Told } from './told.js';
 
 interface Options {
@@ -260,6 +269,9 @@ class Demo implements DemoSteps {
       await this.pause('step 4, the heartbeat cut');
       await heartbeatCut(this);
       this.showNotify();
+      await this.pause('step 5, the same cut with a witness');
+      await witnessCut(this);
+      this.showNotify();
     }
     this.told.summary();
     await this.told.metrics();
@@ -276,7 +288,7 @@ class Demo implements DemoSteps {
       this.say('Ctrl-C ends the demo and removes everything.');
       await new Promise(() => {});
     }
-    await this.pause(`step ${this.backend.mode === 'lab' ? 5 : 4}, stop and clean up`);
+    await this.pause(`step ${this.backend.mode === 'lab' ? 6 : 4}, stop and clean up`);
     if (this.opts.step) this.stopListening();
     await stopBoth(this);
     this.panel.stop();

@@ -341,13 +341,10 @@ export async function heartbeatCut(d: Demo): Promise<void> {
       }`,
     );
   const stat = await b.cli(holder, ['stat']);
-  // The summary under stat's key dump (the dump has SPLIT_BRAIN and SUPERVISE_ALARM too).
-  const tail = stat.stdout.split('\n');
-  let end = tail.length - 1;
-  while (end >= 0 && tail[end]!.trim() !== '};') end--;
-  d.showCli(`pha-cli stat        # on ${d.name(holder)}, while both hold (the key dump above this left out)`, {
+  // (the key dump has SPLIT_BRAIN and SUPERVISE_ALARM too)
+  d.showCli(`pha-cli stat        # on ${d.name(holder)}, while both hold (the key dump left out)`, {
     ...stat,
-    stdout: end >= 0 ? tail.slice(end + 1).join('\n') : stat.stdout,
+    stdout: statSummary(stat.stdout),
   });
   await sleep(1500);
   d.say(`  The firewall is fixed: the heartbeats pass again, and both ONLINE resolve to one holder (rule 5).`);
@@ -383,11 +380,85 @@ export async function heartbeatCut(d: Demo): Promise<void> {
   d.row('heartbeat cut: one holder after the heal', tOne.t - tHeal, `two holders ${fmt(st.overlap)} (SPLIT_YIELD=0)`);
 }
 
-/** Step 5: stop pha on both nodes, the holder last; pha warns that the VIP stays up. */
+/**
+ * Step 5 (the lab, with etcd installed): the same cut with a witness. The
+ * operator adds WITNESS and restarts the pair; the cut Standby asks etcd for
+ * the lock, finds it the holder's and waits: no second holder at all.
+ */
+export async function witnessCut(d: Demo): Promise<void> {
+  const b = d.backend;
+  if (b.mode !== 'lab') return;
+  d.say('');
+  d.say('━━ Step 5 — the same cut with a witness (WITNESS: an etcd lock breaks the tie) ━━');
+  const holder = (b.holders()[0] ?? 0) as Idx;
+  const standby = other(holder);
+  d.say(`  The operator adds a witness: pha stops on both nodes (${d.name(holder)} stops its resources too),`);
+  for (const i of [standby, holder]) {
+    const r = await b.cli(i, ['stop']);
+    d.showCli(`pha-cli stop        # on ${d.name(i)}`, r);
+  }
+  const rs = await b.cli(holder, ['res', 'stop']);
+  d.showCli(`pha-cli res stop        # on ${d.name(holder)}`, rs);
+  const w = await b.startWitness();
+  if ('why' in w) {
+    d.say(`  (skipped: ${w.why}; rule 13 in docs/decision-rules.md says what the witness does)`);
+    for (const i of [holder, standby]) await b.cli(i, ['start']);
+    return;
+  }
+  d.say(`  etcd runs on a third host (here the client, 198.18.0.50); both configs get WITNESS=${w.url}`);
+  d.say(`  and WITNESS_TTL=1 (the lease), and pha starts again, ${d.name(holder)} first:`);
+  const key = (i: Idx) => d.statusOf(i)?.WITNESS;
+  const tStart = Date.now();
+  const r1 = await b.cli(holder, ['start']);
+  d.showCli(`pha-cli start        # on ${d.name(holder)}`, r1);
+  if (!(await waitFor(() => d.holds(holder) && key(holder) === 'held', 15_000)))
+    throw new Error(`${d.name(holder)} did not take the lock and the VIP within 15 s: WITNESS=${key(holder)}`);
+  const r2 = await b.cli(standby, ['start']);
+  d.showCli(`pha-cli start        # on ${d.name(standby)}`, r2);
+  if (!(await waitFor(() => d.isStandbyHearingActive(standby) && key(standby) === `other:${d.name(holder)}`, 15_000)))
+    throw new Error(`${d.name(standby)} did not come up Standby within 15 s: WITNESS=${key(standby)}`);
+  d.say(
+    `  → ${d.name(holder)} holds the lock and the VIP (WITNESS=held), ${d.name(standby)} is Standby (WITNESS=${key(standby)}), ${fmt(Date.now() - tStart)} after the first start.`,
+  );
+  await sleep(1000);
+  d.say(`  The heartbeat is cut as in step 4. ${d.name(standby)} hears silence; before it takes over it asks etcd`);
+  d.say(`  for the lock, which ${d.name(holder)} keeps alive: it waits.`);
+  const tCut = await b.heartbeatCut(true)!;
+  const why = () => String(d.statusOf(standby)?.REASON ?? '');
+  const waiting = await waitFor(() => /witness gives the lock to/.test(why()), 10_000);
+  const tWaiting = Date.now();
+  await sleep(2500);
+  const st = holderStats(b.changes, tCut, Date.now());
+  const stat = await b.cli(standby, ['stat']);
+  d.showCli(`pha-cli stat        # on ${d.name(standby)}, the heartbeat cut (the key dump left out)`, {
+    ...stat,
+    stdout: statSummary(stat.stdout),
+  });
+  await b.heartbeatCut(false);
+  if (!(await waitFor(() => d.isStandbyHearingActive(standby) && d.holds(holder), 15_000)))
+    throw new Error(`the pair did not settle within 15 s after the heal`);
+  await sleep(1500); // (the metrics below: a daemon's counters reach supervise once a second)
+  d.say(
+    `  → ${waiting ? `${d.name(standby)} said why it waits ${fmt(tWaiting - tCut)} after the cut` : `(!) ${d.name(standby)} never said it waits for the lock: ${why()}`}; two holders for ${fmt(st.overlap)}, holder changes: ${st.transitions}. The heal changed nothing.`,
+  );
+  d.say(`  The price (rule 13): with etcd unreachable too, a Standby takes nothing over, not even after a host death.`);
+  d.row('witness: heartbeat cut, two holders', st.overlap, st.overlap === 0 ? 'the lock decides ✓' : '(!)');
+  d.row('witness: cut → the Standby says it waits', waiting ? tWaiting - tCut : null, 'its REASON');
+}
+
+/** stat's summary lines, below its key dump (the dump has every status key). */
+function statSummary(out: string): string {
+  const lines = out.split('\n');
+  let end = lines.length - 1;
+  while (end >= 0 && lines[end]!.trim() !== '};') end--;
+  return end >= 0 ? lines.slice(end + 1).join('\n') : out;
+}
+
+/** Step 6: stop pha on both nodes, the holder last; pha warns that the VIP stays up. */
 export async function stopBoth(d: Demo): Promise<void> {
   const b = d.backend;
   d.say('');
-  d.say(`━━ Step ${b.mode === 'lab' ? 5 : 4} — stop pha on both nodes ━━`);
+  d.say(`━━ Step ${b.mode === 'lab' ? 6 : 4} — stop pha on both nodes ━━`);
   const order = IDX.slice().sort((x, y) => Number(b.holders().includes(x)) - Number(b.holders().includes(y)));
   for (const i of order) {
     const r = await b.cli(i, ['stop']);

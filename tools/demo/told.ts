@@ -36,7 +36,7 @@ export class Told {
   async metrics(): Promise<void> {
     const d = this.d;
     const wanted =
-      /^pha_(node_state\{state="Active"\}|failovers_total|last_failover_seconds|heartbeats_(sent|received)_total|heartbeat_path_age_seconds|peer_word\{word="ONLINE"\})/;
+      /^pha_(node_state\{state="Active"\}|failovers_total|last_failover_seconds|heartbeats_(sent|received)_total|heartbeat_path_age_seconds|peer_word\{word="ONLINE"\}|split_brain|witness_state|peer_config_mismatch)/;
     d.say('');
     d.say(
       '━━ Metrics (METRICS: what Prometheus scrapes from each node at /metrics; etc/pha-alerts.yml alerts on them) ━━',
