@@ -20,12 +20,16 @@ function perlValue(k: string, v: unknown, now: number): string {
   return `'${String(v).replace(/'/g, "\\'")}'`;
 }
 
-/** One line per heartbeat path (HB_PATHS), from the receiver's live numbers; none for a single path. */
-export function pathLines(config: Config, stats: Record<string, number> | undefined, now: number): string[] {
+/**
+ * Each heartbeat path (HB_PATHS) as "<peer> → <local>: heard … ago, …", from
+ * the receiver's live numbers, in HB_PATHS order; none for a single path.
+ * (stat and watch show them, each in its own layout.)
+ */
+export function pathSummaries(config: Config, stats: Record<string, number> | undefined, now: number): string[] {
   if (config.paths.length < 2) return [];
   return config.paths.map((path, i) => {
     const n = i + 1;
-    const head = `heartbeat path ${n} ${path.peer} → ${path.local}: `;
+    const head = `${path.peer} → ${path.local}: `;
     if (!stats) return `${head}unknown (receiver not answering)`;
     const at = stats[`path${n}HeardAt`] ?? 0;
     const age = at > 0 ? `heard ${((now - at) / 1000).toFixed(1)} s ago` : 'never heard';
@@ -33,6 +37,11 @@ export function pathLines(config: Config, stats: Record<string, number> | undefi
     const loss = config.auth ? `, ${lost} lost (${(stats[`path${n}LossPct`] ?? 0).toFixed(1)} % recently)` : '';
     return `${head}${age}, ${stats[`path${n}Heard`] ?? 0} datagrams${loss}`;
   });
+}
+
+/** stat's line per heartbeat path. */
+export function pathLines(config: Config, stats: Record<string, number> | undefined, now: number): string[] {
+  return pathSummaries(config, stats, now).map((t, i) => `heartbeat path ${i + 1} ${t}`);
 }
 
 export function formatStat(

@@ -1,6 +1,7 @@
 // pha-cli watch: a live view of this node and what it knows of the peer,
-// redrawn every 200 ms: state, the words both ways, the heartbeat's age,
-// resources, gateway, alarms, the last transitions with their timelines. It
+// redrawn every 200 ms: state, the words both ways, the heartbeat's age (each
+// path's with HB_PATHS), resources, gateway, the witness, alarms, the last
+// transitions with their timelines. It
 // fits 80 columns and works over a plain SSH session: no mouse, colour only
 // on a terminal without NO_COLOR; `q` or Ctrl-C leaves the terminal as it was
 // (the alternate screen, the cursor and the tty mode restored). Without a
@@ -12,6 +13,7 @@ import { sleep } from '../wait.js';
 import { liveView } from './alarms.js';
 import { type Ctx, type NodeState, nodeState, pids, runningCount } from './control.js';
 import { type LiveIo, liveSession } from './live.js';
+import { pathSummaries } from './stat.js';
 
 export const WATCH_EVERY_MS = 200;
 const TRANSITIONS_SHOWN = 5;
@@ -26,9 +28,11 @@ export interface WatchData {
   peerWord: string | null;
   peerSince: number | null;
   heardAt: number | null; // the peer's last heartbeat (the receiver's live answer)
+  paths: string[]; // each heartbeat path's age and count (HB_PATHS with two or more; the receiver's live answer)
   resources: { name: string; state: string }[];
   gw: string;
   gwOk: number | null;
+  witness: string | null; // WITNESS: the lock as this node sees it
   alarms: string[];
   transitions: ReturnType<typeof readHistory>['entries'];
 }
@@ -58,12 +62,14 @@ export async function gatherWatch(ctx: Ctx, previous: NodeState): Promise<WatchD
     peerWord: p.receiver.pid ? (s.RECEIVER_IN ?? null) : null,
     peerSince: typeof s.RECEIVER_IN_SINCE === 'number' ? s.RECEIVER_IN_SINCE : null,
     heardAt: typeof heardAt === 'number' && heardAt > 0 ? heardAt : null,
+    paths: p.receiver.pid ? pathSummaries(config, v.live.receiver?.stats, now) : [],
     resources: config.resources.map((r) => ({
       name: r.name,
       state: String((s as Record<string, unknown>)[`RES_${r.name}`] ?? '?'),
     })),
     gw: config.GW,
     gwOk: s.GW_OK === 0 || s.GW_OK === 1 ? s.GW_OK : null,
+    witness: typeof s.WITNESS === 'string' ? s.WITNESS : null,
     alarms: v.alarms,
     transitions: readHistory(varDir(config)).entries.slice(-TRANSITIONS_SHOWN),
   };
@@ -101,11 +107,14 @@ export function renderWatch(d: WatchData, o: { width: number; color: boolean }):
   const since = d.peerSince !== null ? ` for ${ago(d.now - d.peerSince)}` : '';
   const heard = d.heardAt !== null ? `, last heartbeat ${ago(d.now - d.heardAt)} ago` : '';
   lines.push(`peer       ${d.peer}: ${c(d.peerWord ? '1' : '1;31', word)}${since}${heard}`);
+  for (const [i, p] of d.paths.entries())
+    lines.push(...wrap(`${i === 0 ? 'paths     ' : '          '} ${i + 1} ${p}`, o.width, ' '.repeat(13)));
   const res = d.resources.map((r) => `${r.name} ${c(r.state === 'UP' ? '32' : '0', r.state)}`).join('  ');
   lines.push(`resources  ${res || 'none'}`);
   lines.push(
     `gateway    ${d.gw ? `${d.gw} ${d.gwOk === 0 ? c('1;31', 'LOST') : d.gwOk === 1 ? 'answers' : '?'}` : 'not checked (no GW)'}`,
   );
+  if (d.witness !== null) lines.push(`witness    ${d.witness === 'held' ? 'held (the lock is ours)' : d.witness}`);
   if (d.alarms.length === 0) lines.push('alarms     none');
   for (const [i, a] of d.alarms.entries())
     for (const l of wrap(`${i === 0 ? 'alarms     ' : '           '}${a}`, o.width, ' '.repeat(11)))

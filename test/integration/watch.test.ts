@@ -31,16 +31,19 @@ after(() => {
   }
 });
 
-async function startedPair(): Promise<Pair> {
-  const p = makePair();
+/** Two heartbeat paths on loopback (the second over 127.0.1.x), as HB_PATHS names them. */
+const TWO_PATHS = { HB_PATHS: '127.0.0.1:127.0.0.1,127.0.1.1 127.0.0.2:127.0.0.2,127.0.1.2' };
+
+async function startedPair(extra: Record<string, string> = {}): Promise<Pair> {
+  const p = makePair(extra);
   assert.equal((await cli(p.a, ['start'])).code, 0);
   await expectWithin('a holds', () => holds(p.a), 6000);
   assert.equal((await cli(p.b, ['start'])).code, 0);
   return p;
 }
 
-test('watch: Standby turns Active on the screen during a failover; q leaves the terminal as it was', async () => {
-  const p = await startedPair();
+test('watch: Standby turns Active on the screen during a failover, each heartbeat path shown; q leaves the terminal as it was', async () => {
+  const p = await startedPair(TWO_PATHS);
   const stty = path.join(p.base, 'stty-after');
   try {
     tmux(
@@ -61,6 +64,8 @@ test('watch: Standby turns Active on the screen during a failover; q leaves the 
     );
     const before = screen('w');
     assert.match(before, /peer {7}127\.0\.0\.1: ONLINE for [\d.]+ s, last heartbeat [\d.]+ s ago/);
+    assert.match(before, /^paths {6}1 127\.0\.0\.1 → 127\.0\.0\.2: heard [\d.]+ s ago, \d+ datagrams$/m);
+    assert.match(before, /^ {11}2 127\.0\.1\.1 → 127\.0\.1\.2: heard [\d.]+ s ago, \d+ datagrams$/m);
     for (const l of before.split('\n')) assert.ok(l.length <= 80, `over 80 columns: ${l}`);
     assert.ok(colours(screen('w', true)).includes('36'), 'Standby in colour on a terminal');
     await killNode(p.a);

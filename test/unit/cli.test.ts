@@ -13,6 +13,7 @@ import { type CommandResult, canonical, isKnown, runCommand } from '../../src/cl
 import type { Ctx } from '../../src/cli/control.js';
 import { decodeLenient, hasNonPrintable, LenientUtf8Lines, printable } from '../../src/cli/printable.js';
 import { completer, tokenize } from '../../src/cli/shell.js';
+import { renderWatch, type WatchData } from '../../src/cli/watch.js';
 import { type Config, loadConfig, statusFile } from '../../src/config/index.js';
 import { StatusStore } from '../../src/status-store/index.js';
 
@@ -399,4 +400,45 @@ test('piped shell: binary input is echoed escaped, and the unknown command says 
     ),
     r.err,
   );
+});
+
+test('watch frame: each heartbeat path (wrapped to 80 columns) and the witness; neither without them', () => {
+  const base: WatchData = {
+    now: Date.parse('2026-12-07T10:00:00Z'),
+    node: 'lb2',
+    peer: 'lb1',
+    state: 'Standby',
+    daemons: 3,
+    said: 'OFFLINE',
+    peerWord: 'ONLINE',
+    peerSince: Date.parse('2026-12-07T09:59:00Z'),
+    heardAt: Date.parse('2026-12-07T09:59:59.9Z'),
+    paths: [],
+    resources: [{ name: 'ipaddr', state: 'DOWN' }],
+    gw: '198.18.0.1',
+    gwOk: 1,
+    witness: null,
+    alarms: [],
+    transitions: [],
+  };
+  const plain = renderWatch(base, { width: 80, color: false });
+  assert.ok(!plain.some((l) => /^paths|^witness/.test(l)), plain.join('\n'));
+  const lines = renderWatch(
+    {
+      ...base,
+      paths: [
+        '198.18.0.11 → 198.18.0.12: heard 0.1 s ago, 20 datagrams, 0 lost (0.0 % recently)',
+        '198.18.1.11 → 198.18.1.12: heard 3.2 s ago, 12 datagrams, 4 lost (25.0 % recently)',
+      ],
+      witness: 'other:lb1',
+    },
+    { width: 80, color: false },
+  );
+  for (const l of lines) assert.ok(l.length <= 80, `over 80 columns: ${l}`);
+  const text = lines.join('\n');
+  assert.match(text, /^paths {6}1 198\.18\.0\.11 → 198\.18\.0\.12: heard 0\.1 s ago, 20 datagrams, 0 lost$/m);
+  assert.match(text, /^ {13}\(0\.0 % recently\)$/m);
+  assert.match(text, /^ {11}2 198\.18\.1\.11 → 198\.18\.1\.12: heard 3\.2 s ago, 12 datagrams, 4 lost$/m);
+  assert.match(text, /^witness {4}other:lb1$/m);
+  assert.ok(text.indexOf('peer ') < text.indexOf('paths') && text.indexOf('paths') < text.indexOf('resources'));
 });
