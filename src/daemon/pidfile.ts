@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, PhaError } from '../errors.js';
+import { isDeadState, procArgv, procStatFields } from '../proc.js';
 
 export type ProcName = 'sender' | 'receiver' | 'supervise' | 'cli';
 export type DaemonName = Exclude<ProcName, 'cli'>;
@@ -22,15 +23,6 @@ export function pidFilePath(runDir: string, name: ProcName): string {
   return path.join(runDir, name);
 }
 
-/** The command line of `pid` (null: no such process). */
-export function procArgv(pid: number): string[] | null {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Does `pid` run? A zombie (killed, not yet reaped) does not; a process of
  * another user does (kill(pid, 0) says EPERM: it exists). One read of /proc.
@@ -38,9 +30,7 @@ export function procArgv(pid: number): string[] | null {
 export function pidAlive(pid: number | undefined): boolean {
   if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
+    return !isDeadState(procStatFields(pid)[0]);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self')) return false;
     try {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
+import { isDeadState, procStatFields } from '../proc.js';
 
 /** One running script call, as its owner recorded it right after the spawn. */
 export interface ScriptRecord {
@@ -78,10 +79,8 @@ export function parseRecord(text: string): ScriptRecord | { problem: string } {
  */
 export function procStart(pid: number): number | null {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name (field 2) may hold spaces and ')': count from the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z' || rest[0] === 'X') return null;
+    const rest = procStatFields(pid);
+    if (isDeadState(rest[0])) return null;
     const v = Number(rest[22 - 3]);
     return Number.isFinite(v) ? v : null;
   } catch {

@@ -112,7 +112,8 @@ export interface ExtraFaults {
   cleanup(): Promise<void>;
 }
 
-import { type DaemonName, procArgv } from '../../src/daemon/pidfile.js';
+import type { DaemonName } from '../../src/daemon/pidfile.js';
+import { procArgv } from '../../src/proc.js';
 import { DiskFaults, MOUNT_SOURCE, mountInfo } from './faults-disk.js';
 import { LossFaults } from './faults-loss.js';
 import { LabPart } from './lab-part.js';
