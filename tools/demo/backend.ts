@@ -171,12 +171,16 @@ export abstract class Backend {
   heartbeatCut(_cut: boolean): Promise<number> | null {
     return null;
   }
+  /** Why this pair cannot have a witness here (null: it can). */
+  witnessUnavailable(): string | null {
+    return 'the network-namespace lab only';
+  }
   /**
    * A witness for the pair: etcd started on a third host, WITNESS (and a 1 s
-   * lease) added to both configs, read at the next start. Its URL, or why not.
+   * lease) added to both configs, read at the next start. Its URL.
    */
-  async startWitness(): Promise<{ url: string } | { why: string }> {
-    return { why: 'the network-namespace lab only' };
+  async startWitness(): Promise<string> {
+    throw new Error(String(this.witnessUnavailable()));
   }
   /** Node i's /metrics (METRICS), as Prometheus would scrape it; null when it does not answer. */
   abstract scrape(i: Idx): Promise<string | null>;
@@ -479,12 +483,15 @@ export class LabBackend extends Backend {
     await this.startService(i);
   }
 
-  override async startWitness(): Promise<{ url: string } | { why: string }> {
-    if (!etcdBinary()) return { why: 'etcd is not installed (apt-get install --no-install-recommends etcd-server)' };
+  override witnessUnavailable(): string | null {
+    return etcdBinary() ? null : 'etcd is not installed (apt-get install --no-install-recommends etcd-server)';
+  }
+
+  override async startWitness(): Promise<string> {
     this.etcd = await startLabEtcd(this.lab!);
     for (const inst of this.inst)
       fs.appendFileSync(inst.configPath, `WITNESS=${LAB_WITNESS}\nWITNESS_TTL=${LAB_WITNESS_TTL}\n`);
-    return { url: LAB_WITNESS };
+    return LAB_WITNESS;
   }
 
   async destroy(): Promise<void> {

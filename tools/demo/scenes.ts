@@ -390,6 +390,11 @@ export async function witnessCut(d: Demo): Promise<void> {
   if (b.mode !== 'lab') return;
   d.say('');
   d.say('━━ Step 5 — the same cut with a witness (WITNESS: an etcd lock breaks the tie) ━━');
+  const unavailable = b.witnessUnavailable();
+  if (unavailable !== null) {
+    d.say(`  (skipped: ${unavailable}; rule 13 in docs/decision-rules.md says what the witness does)`);
+    return;
+  }
   const holder = (b.holders()[0] ?? 0) as Idx;
   const standby = other(holder);
   d.say(`  The operator adds a witness: pha stops on both nodes (${d.name(holder)} stops its resources too),`);
@@ -399,13 +404,8 @@ export async function witnessCut(d: Demo): Promise<void> {
   }
   const rs = await b.cli(holder, ['res', 'stop']);
   d.showCli(`pha-cli res stop        # on ${d.name(holder)}`, rs);
-  const w = await b.startWitness();
-  if ('why' in w) {
-    d.say(`  (skipped: ${w.why}; rule 13 in docs/decision-rules.md says what the witness does)`);
-    for (const i of [holder, standby]) await b.cli(i, ['start']);
-    return;
-  }
-  d.say(`  etcd runs on a third host (here the client, 198.18.0.50); both configs get WITNESS=${w.url}`);
+  const url = await b.startWitness();
+  d.say(`  etcd runs on a third host (here the client, 198.18.0.50); both configs get WITNESS=${url}`);
   d.say(`  and WITNESS_TTL=1 (the lease), and pha starts again, ${d.name(holder)} first:`);
   const key = (i: Idx) => d.statusOf(i)?.WITNESS;
   const tStart = Date.now();
