@@ -2,7 +2,6 @@
 // daemons, their cores, the CLI and the simulator all read these numbers from
 // timingOf(); none of them clamps a DEADTIME of its own. docs/daemons.md has a
 // line per interval (why it is what it is).
-import type { Config } from './index.js';
 
 /** How often each daemon stamps its liveness key (SENDER_AT, RECEIVER_AT, SUPERVISE_AT) while a reader needs it. */
 export const STAMP_MS = 2000;
@@ -31,18 +30,24 @@ export const SAFE_FLOOR = {
   why: 'on a fully loaded 2-core host under memory pressure a daemon stalled for 323 ms (NICE=-10) to 363 ms, longer than such a DEADTIME: the peer took over for nothing',
 } as const;
 
-/** The keys a Timing is derived from (a Config has them all; the simulator passes a profile). */
-export type TimingInput = Pick<
-  Config,
-  | 'HEARTBEAT_INT'
-  | 'DEADTIME'
-  | 'SUPERVISE_INT'
-  | 'CHECK_TIMEOUT'
-  | 'RES_TIMEOUT'
-  | 'RES_RESTARTS'
-  | 'GW_FAILS'
-  | 'FAIL_HOLDDOWN'
-  | 'OFF_PAUSE'
+/**
+ * The keys a Timing is derived from, in Config's units (a Config has them
+ * all; the simulator passes a profile). Spelled out here, not picked from
+ * Config: the config module reads SAFE_FLOOR from this one.
+ */
+export type TimingInput = Readonly<
+  Record<
+    | 'HEARTBEAT_INT'
+    | 'DEADTIME'
+    | 'SUPERVISE_INT'
+    | 'CHECK_TIMEOUT'
+    | 'RES_TIMEOUT'
+    | 'RES_RESTARTS'
+    | 'GW_FAILS'
+    | 'FAIL_HOLDDOWN'
+    | 'OFF_PAUSE',
+    number
+  >
 > & { resources: { readonly length: number } };
 
 export interface Timing {
