@@ -188,7 +188,9 @@ export class SuperviseCore {
         this.decideAndAct(e.sight, e, out);
         break;
       case 'probed': {
-        const r = this.split.probed(e.results, this.held, this.teller, e, out);
+        // While our stop runs, the peer answering is the takeover we asked for, not a second holder.
+        const stopping = this.phase.kind === 'acting' && this.phase.d.op === 'stop';
+        const r = this.split.probed(e.results, e.sentAt, stopping, this.held, this.teller, e, out);
         if (r.patch) this.write(r.patch, e, out);
         if (r.changed) this.cycle(false, e, out); // rule 12 reads what the probes saw
         break;
@@ -392,7 +394,7 @@ export class SuperviseCore {
     // our OFFLINE, so its takeover finds the lock free.
     if (this.witness && a.d.op === 'stop' && !failed) out.push(...this.witness.wants(false, true, clock));
     this.teller.acted(a.d.op === 'stop' ? 'stop' : 'start', results, clock);
-    if (a.d.op !== 'stop') out.push(...this.split.started(clock));
+    if (a.d.op !== 'stop') out.push(...this.split.started(a.d.names, clock));
     // A stop that failed left them up, as far as we know: a check that hangs
     // next must not hide them from the rules.
     if (a.d.op === 'stop' && failed) this.memory = { ...this.memory, mayStillHold: true };

@@ -84,7 +84,7 @@ export type SuperviseEvent =
   | ({ kind: 'seen'; sight: SuperviseSight } & Clock) // answer to 'look' (at once)
   | ({ kind: 'checked'; results: readonly CheckResult[]; routeOk: boolean } & Clock)
   | ({ kind: 'pinged'; seq: number; ok: boolean; error: string | null } & Clock)
-  | ({ kind: 'probed'; results: readonly ProbeResult[] } & Clock) // answer to 'probe'
+  | ({ kind: 'probed'; results: readonly ProbeResult[]; sentAt: number } & Clock) // answer to 'probe' (sentAt: mono)
   | ({ kind: 'done'; results: readonly OpResult[] } & Clock) // answer to 'run' / 'garp'
   | ({ kind: 'witnessed'; op: WitnessOp; sentAt: number; result: WitnessResult } & Clock); // answer to 'witness'
 
@@ -95,7 +95,7 @@ export type SuperviseEffect =
   | { kind: 'ping'; seq: number } // one echo to GW; answer with 'pinged'
   | { kind: 'run'; op: 'start' | 'stop'; names: string[] } // start in config order / stop all in reverse; answer with 'done'
   | { kind: 'garp' } // the ipaddr resources' garp action; answer with 'done'
-  | { kind: 'probe' } // every resource's probe (another holder?); answer with 'probed'
+  | { kind: 'probe'; sentAt: number } // every resource's probe (another holder?) (sentAt: mono); answer with 'probed'
   | { kind: 'witness'; op: WitnessOp; sentAt: number } // one request to the witness (sentAt: mono); answer with 'witnessed'
   | ({ kind: 'decision' } & DecisionRecord)
   | { kind: 'notify'; transition: Transition }; // tell the notify hooks (in order, beside the decisions)

@@ -106,8 +106,8 @@ export function superviseBinding(
           ports.probe(
             run.reply(
               'the probes',
-              (results, c) => ({ kind: 'probed', results, ...c }),
-              (_err, c) => ({ kind: 'probed', results: [], ...c }),
+              (results, c) => ({ kind: 'probed', results, sentAt: e.sentAt, ...c }),
+              (_err, c) => ({ kind: 'probed', results: [], sentAt: e.sentAt, ...c }),
             ),
           );
           break;

@@ -7,7 +7,10 @@
 // holds is a split brain: an alarm, a log line naming who answered,
 // SPLIT_BRAIN in the status (stat, the metric) and a transition for the
 // hooks; it is over when a probe finds this node alone again (or it no
-// longer holds). That another host answers at all is forgotten only after
+// longer holds). A probe asked before this node started a resource cannot
+// tell for it: its answer may be the old holder's before it let go (a
+// switchover, a release), so it is no second holder; nor can one answered
+// while this node stops what it holds (the peer taking over, as asked). That another host answers at all is forgotten only after
 // two probes in a row found nobody: one may miss an answer. The rules read what the probes saw (decide.ts, rule 12):
 // the second in NODES releases and takes nothing while another host answers.
 // Pure.
@@ -30,6 +33,8 @@ export class SplitWatch {
   private silent = false;
   /** Probes in a row that found nobody: one may miss an answer (a lost frame), so "nobody answers" takes two. */
   private otherMisses = 0;
+  /** Resource → when our last start of it ended (mono): a probe asked before then cannot tell for it. */
+  private startedAt = new Map<string, number>();
 
   constructor(
     private readonly roundMs: number,
@@ -39,7 +44,7 @@ export class SplitWatch {
   /** The probe timer: probe now, and again a round later (a DEADTIME later while the peer is silent). */
   tick(clock: Clock): SuperviseEffect[] {
     return [
-      { kind: 'probe' },
+      { kind: 'probe', sentAt: clock.mono },
       { kind: 'arm', timer: 'probe', at: clock.mono + (this.silent ? this.deadtime : this.roundMs) },
     ];
   }
@@ -51,8 +56,9 @@ export class SplitWatch {
     return began ? [{ kind: 'arm', timer: 'probe', at: clock.mono + this.deadtime / 2 }] : [];
   }
 
-  /** A start ran: probe at once (did we just become a second holder?). */
-  started(clock: Clock): SuperviseEffect[] {
+  /** A start of `names` ran: probe at once (did we just become a second holder?). */
+  started(names: readonly string[], clock: Clock): SuperviseEffect[] {
+    for (const n of names) this.startedAt.set(n, clock.mono);
     return [{ kind: 'arm', timer: 'probe', at: clock.mono }];
   }
 
@@ -67,6 +73,8 @@ export class SplitWatch {
   /** The probes' answers; `changed`: what the rules read changed; `patch`: the status, when what is split changed. */
   probed(
     results: readonly ProbeResult[],
+    sentAt: number,
+    stopping: boolean,
     held: Held,
     teller: Teller,
     clock: Clock,
@@ -83,9 +91,12 @@ export class SplitWatch {
     for (const r of results) {
       out.push({ kind: 'alarm', id: `probe:${r.name}`, text: r.error ? `probe of ${r.name}: ${r.error}` : null });
       if (r.answered === true) answered.push(`${r.name} answered by ${r.by || 'another host'}`);
-      if (r.answered === true && up.has(r.name)) next.set(r.name, r.by || 'another host');
+      // Asked before we started it, or answered while we stop it: cannot tell for it.
+      const moot = stopping || sentAt < (this.startedAt.get(r.name) ?? -Infinity);
+      if (r.answered === true && up.has(r.name) && !moot) next.set(r.name, r.by || 'another host');
       // Cannot tell this time: what was seen stands (a probe that found nobody ends it: the other yielded).
-      else if (r.answered === null && up.has(r.name) && this.now.has(r.name)) next.set(r.name, this.now.get(r.name)!);
+      else if ((r.answered === null || moot) && up.has(r.name) && this.now.has(r.name))
+        next.set(r.name, this.now.get(r.name)!);
     }
     const before = this.seen();
     if (answered.length) {

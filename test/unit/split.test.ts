@@ -45,6 +45,8 @@ describe('split watch', () => {
     let out: SuperviseEffect[] = [];
     const { patch, changed } = split.probed(
       [{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }],
+      0,
+      false,
       held,
       teller,
       clock,
@@ -68,10 +70,10 @@ describe('split watch', () => {
     // The same again: nothing new to tell. A probe that cannot tell keeps what was seen.
     const again = { mono: 1010, wall: 2000 };
     const same = [{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:01' }];
-    assert.equal(split.probed(same, held, teller, again, out).patch, null);
+    assert.equal(split.probed(same, 1000, false, held, teller, again, out).patch, null);
     assert.equal(split.seen().split?.since, 1000, 'since the first answer');
     const boom = [{ name: 'ipaddr', answered: null, error: 'arping: boom' }];
-    assert.equal(split.probed(boom, held, teller, again, out).patch, null);
+    assert.equal(split.probed(boom, 1000, false, held, teller, again, out).patch, null);
     assert.equal(
       of(out, 'alarm')
         .filter((a) => a.id === 'probe:ipaddr')
@@ -81,9 +83,9 @@ describe('split watch', () => {
     assert.equal(of(out, 'notify').length, 0);
     out = [];
     const alone = [{ name: 'ipaddr', answered: false }];
-    assert.deepEqual(split.probed(alone, held, teller, clock, out).patch, { SPLIT_BRAIN: undefined });
+    assert.deepEqual(split.probed(alone, 1000, false, held, teller, clock, out).patch, { SPLIT_BRAIN: undefined });
     assert.ok(split.seen().otherAnswers, 'one probe may miss an answer: that another host answers stands');
-    split.probed(alone, held, teller, clock, out);
+    split.probed(alone, 1000, false, held, teller, clock, out);
     assert.deepEqual(split.seen(), { split: null, otherAnswers: null }, 'two probes that found nobody');
     assert.equal(of(out, 'alarm').find((a) => a.id === 'split')!.text, null);
     assert.equal(of(out, 'notify')[0]!.transition.now, 'SPLIT_BRAIN_OVER');
@@ -92,16 +94,69 @@ describe('split watch', () => {
   it('an answer for what this node does not hold is the peer at work: nothing', () => {
     const { held, teller, split } = setup(['web']);
     const out: SuperviseEffect[] = [];
-    const r = split.probed([{ name: 'ipaddr', answered: true, by: 'aa' }], held, teller, { mono: 1, wall: 5 }, out);
+    const r = split.probed(
+      [{ name: 'ipaddr', answered: true, by: 'aa' }],
+      0,
+      false,
+      held,
+      teller,
+      { mono: 1, wall: 5 },
+      out,
+    );
     assert.equal(r.patch, null);
     assert.equal(of(out, 'notify').length, 0);
     assert.deepEqual(split.seen().otherAnswers, { at: 5, text: 'ipaddr answered by aa' }, 'but the rules know');
   });
 
+  it('a probe asked before this node started the resource cannot tell for it: the old holder before it let go is no second holder', () => {
+    // A switchover: the probe went out while lb2 still held ipaddr (it answered), the
+    // release and our start came while it waited (an IPv6 probe waits its whole second).
+    const { held, teller, split } = setup(['ipaddr', 'web']);
+    let out: SuperviseEffect[] = [];
+    split.started(['ipaddr'], { mono: 500, wall: 5500 });
+    const old = [
+      { name: 'ipaddr', answered: true, by: '02:00:00:00:00:02' },
+      { name: 'web', answered: true, by: '02:00:00:00:00:02' },
+    ];
+    const r = split.probed(old, 400, false, held, teller, { mono: 1400, wall: 6400 }, out);
+    assert.deepEqual(
+      r.patch,
+      { SPLIT_BRAIN: 'web answered by 02:00:00:00:00:02' },
+      'web was held all along: it counts',
+    );
+    assert.equal(split.seen().split?.text, 'web answered by 02:00:00:00:00:02');
+    // The next probe, asked after the start: an answer for ipaddr now is a second holder.
+    out = [];
+    const now = split.probed(old.slice(0, 1), 600, false, held, teller, { mono: 1600, wall: 6600 }, out);
+    assert.deepEqual(now.patch, { SPLIT_BRAIN: 'ipaddr answered by 02:00:00:00:00:02' });
+    // One seen already stands through a probe asked before a restart of it (cannot tell), as through an error.
+    split.started(['ipaddr'], { mono: 2000, wall: 7000 });
+    assert.equal(
+      split.probed([{ name: 'ipaddr', answered: false }], 1900, false, held, teller, { mono: 2100, wall: 7100 }, out)
+        .patch,
+      null,
+    );
+  });
+
+  it('an answer while this node stops what it holds is the takeover it asked for: no split brain; one seen stands', () => {
+    const { held, teller, split } = setup(['ipaddr']);
+    const out: SuperviseEffect[] = [];
+    const answered = [{ name: 'ipaddr', answered: true, by: '02:00:00:00:00:02' }];
+    assert.equal(split.probed(answered, 100, true, held, teller, { mono: 1100, wall: 2100 }, out).patch, null);
+    assert.equal(split.seen().split, null);
+    assert.equal(of(out, 'notify').length, 0);
+    split.probed(answered, 1200, false, held, teller, { mono: 1300, wall: 2300 }, out);
+    assert.equal(split.probed(answered, 1400, true, held, teller, { mono: 1500, wall: 2500 }, out).patch, null);
+    assert.equal(split.seen().split?.since, 2300, 'seen before the stop: it stands until a probe finds nobody');
+  });
+
   it('probes on a cadence of its own: a round; a DEADTIME while the peer is silent; at once after a start', () => {
     const { split } = setup([]);
     const clock = { mono: 100, wall: 0 };
-    assert.deepEqual(split.tick(clock), [{ kind: 'probe' }, { kind: 'arm', timer: 'probe', at: 2100 }]);
+    assert.deepEqual(split.tick(clock), [
+      { kind: 'probe', sentAt: 100 },
+      { kind: 'arm', timer: 'probe', at: 2100 },
+    ]);
     assert.deepEqual(
       split.peer(true, clock),
       [{ kind: 'arm', timer: 'probe', at: 600 }],
@@ -109,7 +164,7 @@ describe('split watch', () => {
     );
     assert.deepEqual(split.peer(true, clock), [], 'once');
     assert.deepEqual(split.tick(clock)[1], { kind: 'arm', timer: 'probe', at: 1100 });
-    assert.deepEqual(split.started(clock), [{ kind: 'arm', timer: 'probe', at: 100 }]);
+    assert.deepEqual(split.started(['ipaddr'], clock), [{ kind: 'arm', timer: 'probe', at: 100 }]);
     split.peer(false, clock);
     assert.deepEqual(split.tick(clock)[1], { kind: 'arm', timer: 'probe', at: 2100 });
   });

@@ -36,6 +36,7 @@ export class Excuses {
       case 'crashStuck':
         if (f.daemon !== 'supervise') break;
         this.stuck.push({ node: f.node, at: this.w.t, back: false });
+        this.stuckDeadUntil[f.node] = Math.max(this.stuckDeadUntil[f.node], end); // back only after the watchdog's next try
         {
           // A sender frozen at this moment starts counting at its thaw.
           const thaw = Math.max(this.w.t, this.w.nodes[f.node]!.procs.sender?.frozenUntil ?? 0);
@@ -47,17 +48,20 @@ export class Excuses {
         this.until = Math.max(this.until, this.w.t + this.superviseGone(), this.stuckSupUntil[f.node]);
         break;
       case 'freeze':
-      case 'freezeNode':
+      case 'freezeNode': {
         // A frozen sender or receiver is a break in hearing (hearing.ts); a frozen supervise decides nothing until it thaws.
         if (f.kind === 'freezeNode' || f.daemon === 'supervise')
           excuse = p.DEADTIME + fresh + this.base + p.SUPERVISE_INT;
         // A sender frozen while its supervise is stuck dead counts supervise's
         // absence again from its thaw (its own stall makes what it knew old news).
-        if (this.w.t < this.stuckSupUntil[f.node] && (f.kind === 'freezeNode' || f.daemon === 'sender')) {
+        // (Its fence may have failed and wait for a retry: the whole time supervise is stuck, not only until that fence.)
+        const stuck = Math.max(this.stuckSupUntil[f.node], this.stuckDeadUntil[f.node]);
+        if (this.w.t < stuck && (f.kind === 'freezeNode' || f.daemon === 'sender')) {
           this.stuckSupUntil[f.node] = Math.max(this.stuckSupUntil[f.node], end + this.fresh + this.superviseGone());
           this.until = Math.max(this.until, this.stuckSupUntil[f.node]);
         }
         break;
+      }
       case 'resStart':
         // Started by hand while supervise is dead: nobody on that node can see them until it is back.
         if (!this.w.nodes[f.node]!.procs.supervise) this.resStartNoSup[f.node] = true;
@@ -147,6 +151,8 @@ export class Excuses {
   }
 
   private readonly stuckSupUntil: [number, number] = [0, 0];
+  /** Until when a stuck supervise may still be dead: the fault's end plus the watchdog's back-off and start-up. */
+  private readonly stuckDeadUntil: [number, number] = [0, 0];
   /** A supervise down for seconds: once it is back (whenever the back-off let it), its restart is excused from then. */
   private readonly stuck: { node: number; at: number; back: boolean }[] = [];
   private readonly resStartNoSup: [boolean, boolean] = [false, false];

@@ -4,6 +4,7 @@
 // or in what a node can know of itself (excuses.ts), see docs/simulation.md.
 import type { Word } from '../../src/heartbeat/word.js';
 import type { HookCall } from '../../src/supervise/hook-queue.js';
+import type { Transition } from '../../src/supervise/transitions.js';
 import { Excuses } from './excuses.js';
 import { Hearing, type Takeover } from './hearing.js';
 import type { Fault, Schedule } from './schedule.js';
@@ -30,6 +31,8 @@ export const INVARIANTS = {
     "no script of a dead daemon does its work (brings a resource up or down) after its node's sender fenced or a new supervise started there: both kill it first (var/run/scripts)",
   'witness-two-holders':
     'with a witness reachable from either node: never two holders, whatever the heartbeat hears (beyond a lease TTL and the stop, and what a node cannot know of itself)',
+  'split-told':
+    "a split brain is told only when both nodes held the address at one moment between the probe's question and its answer (never for the old holder's answer from before its release)",
   'notify-order':
     "a node's notify hooks are called one at a time, in the order of its transitions: PHA_SEQ grows, and each state call starts from the state the last one ended in (or UNKNOWN after a start)",
 } as const;
@@ -144,6 +147,8 @@ export class Monitor {
 
   held0(node: SimNode): void {
     const i = node.id - 1;
+    const vip = node.res.get('vip') === true;
+    if (this.vipAt[i]!.at(-1)?.up !== vip) this.vipAt[i]!.push({ t: this.w.t, up: vip });
     const now = this.w.holds(node);
     if (now && !this.held[i] && this.w.t === 0) {
       this.held[i] = true; // left up by an earlier run: not a takeover
@@ -195,6 +200,48 @@ export class Monitor {
 
   hung(node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang): void {
     this.ex.hung(node, op, phase, h);
+  }
+
+  /** Each node's address (vip) over time: when it went up or down. */
+  private readonly vipAt: [{ t: number; up: boolean }[], { t: number; up: boolean }[]] = [[], []];
+
+  /** Was the vip up on node i at some moment in [from, to]? As intervals: both nodes' overlap is checked by told(). */
+  private vipUp(i: number): { from: number; to: number }[] {
+    const out: { from: number; to: number }[] = [];
+    let since: number | null = null;
+    for (const e of this.vipAt[i]!) {
+      if (e.up && since === null) since = e.t;
+      else if (!e.up && since !== null) {
+        out.push({ from: since, to: e.t });
+        since = null;
+      }
+    }
+    if (since !== null) out.push({ from: since, to: Infinity });
+    return out;
+  }
+
+  /** When the probe whose answers supervise is handling now was asked, per node. */
+  private readonly probeAskedAt: [number, number] = [-Infinity, -Infinity];
+  probeAnswered(node: SimNode, askedAt: number): void {
+    this.probeAskedAt[node.id - 1] = askedAt;
+  }
+
+  told(node: SimNode, t: Transition): void {
+    if (t.event !== 'split' || t.now !== 'SPLIT_BRAIN') return;
+    const now = this.w.t;
+    const from = this.probeAskedAt[node.id - 1]!;
+    const mine = this.vipUp(node.id - 1);
+    const theirs = this.vipUp(2 - node.id);
+    const both = mine.some((a) => theirs.some((b) => Math.max(a.from, b.from, from) <= Math.min(a.to, b.to, now)));
+    // A fault took this node's address down behind its supervise's back (not checked yet): it still
+    // believes it holds it, and the other answering is then all a probe can tell.
+    const unaware =
+      now < this.ex.res[node.id - 1]! && theirs.some((b) => Math.max(b.from, from) <= Math.min(b.to, now));
+    if (!both && !unaware)
+      this.fail(
+        'split-told',
+        `n${node.id} told a split brain (${t.reason}) though the two nodes did not both hold the address at any moment since ${(from / 1000).toFixed(3)} s`,
+      );
   }
 
   private readonly lastCall: [{ seq: number; state: string } | null, { seq: number; state: string } | null] = [

@@ -15,6 +15,7 @@ import type { SenderCore, SenderEffect, SenderEvent } from '../../src/sender/cor
 import type { Status } from '../../src/status-store/index.js';
 import type { DecideFn, SuperviseCore, SuperviseEffect, SuperviseEvent } from '../../src/supervise/core.js';
 import { type HookCall, HookQueue } from '../../src/supervise/hook-queue.js';
+import type { Transition } from '../../src/supervise/transitions.js';
 
 export type { DaemonName };
 export const DAEMON_NAMES = DAEMONS;
@@ -80,6 +81,7 @@ export interface WorldOptions {
   reorder?: boolean; // datagrams may overtake each other while jitter is on
   keyed?: boolean; // AUTHKEY: frames with a sequence number, judged by the real codec (older ones dropped)
   probes?: boolean; // the vip resource's probe (res/ipaddr probe) works (default); false: no resource has a probe
+  probeWaits?: boolean; // the probes answer after their whole second even when answered (an IPv6 address among the resources: pha-ndp collects answers for 1 s)
   splitYield?: boolean; // SPLIT_YIELD=1: rule 12 acts
   orphansLive?: boolean; // broken on purpose: no script records, orphans run on (the invariant must catch it)
   witness?: { ttlMs: number }; // WITNESS: an etcd witness (tools/sim/witness.ts) with this lease TTL
@@ -243,6 +245,10 @@ export interface WorldHooks {
   held?: (node: SimNode) => void;
   /** A start or stop script hangs ('begun'), or is killed at RES_TIMEOUT ('killed'); it hung before or after doing its work. */
   hung?: (node: SimNode, op: 'start' | 'stop', phase: 'begun' | 'killed', h: Hang) => void;
+  /** A probe's answers reach supervise (asked at `askedAt`; a frozen supervise gets them late). */
+  probeAnswered?: (node: SimNode, askedAt: number) => void;
+  /** supervise told a transition (when it happened, not when its hook runs). */
+  told?: (node: SimNode, t: Transition) => void;
   /** A notify hook call begins (one hook configured: its queue's order is what is checked). */
   notified?: (node: SimNode, call: HookCall) => void;
   /** A script does its work (a resource comes up or goes down). */

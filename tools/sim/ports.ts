@@ -153,11 +153,17 @@ export abstract class SimPorts extends SimNetwork {
           const answered = reach && !!peer.res.get(name);
           return { name, answered, by: answered ? `02:00:00:00:00:0${peer.id}` : undefined };
         });
-        this.later(proc, results.some((r) => r.answered) ? 1 : 1000, () => reply.ok(results));
+        // arping -D ends at the first answer; pha-ndp (IPv6) waits its second whatever came, and one slow probe holds all.
+        const askedAt = this.t;
+        this.later(proc, results.some((r) => r.answered) && !this.o.probeWaits ? 1 : 1000, () => {
+          this.hooks.probeAnswered?.(node, askedAt);
+          reply.ok(results);
+        });
       },
       ...(this.witness ? { witness: (op, reply) => this.askWitness(proc, op, reply) } : {}),
       decided: (d) => this.lastDecision.set(proc, decisionText(d)),
       notify: (t) => {
+        this.hooks.told?.(proc.node, t);
         proc.node.notifySeq++;
         proc.hookQueue.push(proc.node.notifySeq, t);
         this.runHooks(proc);
